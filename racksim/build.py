@@ -1,0 +1,172 @@
+"""Compile a validated design into struct-of-arrays state (pandapower's `_pd2ppc` step).
+
+Below this line there are no config dicts: the engine and the physics see typed arrays, indexed by
+component over every rack of the run, and small frozen parameter records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from racksim.design.schema import ChipSpec, Design
+from racksim.power import ConverterStage, PowerChain
+from racksim.thermal import flow_scaled_resistance_k_per_w, heat_capacity_rate_w_per_k
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class ChipArrays:
+    """Every GPU and CPU of every rack, ordered loop by loop in coolant flow order."""
+
+    is_gpu: NDArray[np.bool_]
+    tray: IndexArray
+    """Global tray index (compute trays of all racks)."""
+    loop: IndexArray
+    """Global cold-plate loop index."""
+    tdp_w: FloatArray
+    idle_w: FloatArray
+    resistance_k_per_w: FloatArray
+    """Junction → coolant resistance at the operating flow."""
+    heat_capacity_j_per_k: FloatArray
+    throttle_temp_c: FloatArray
+    release_temp_c: FloatArray
+    throttle_cap_w: FloatArray
+    label: tuple[str, ...]
+    """Human-readable name, e.g. 'rack0/tray3/gpu1'."""
+
+    @property
+    def tau_s(self) -> FloatArray:
+        """Thermal time constant τ = R·C, s."""
+        return self.resistance_k_per_w * self.heat_capacity_j_per_k
+
+
+@dataclass(frozen=True)
+class RackArrays:
+    """A run's whole state layout: chips, loops, trays and per-rack parameters."""
+
+    design: Design
+    n_racks: int
+    chips: ChipArrays
+    loop_start: IndexArray
+    """First chip index of each loop."""
+    loop_capacity_rate_w_per_k: FloatArray
+    """ṁ·c_p of each loop."""
+    compute_tray_rack: IndexArray
+    switch_tray_rack: IndexArray
+    compute_tray_capacity_rate_w_per_k: FloatArray
+    rack_capacity_rate_w_per_k: FloatArray
+    """ṁ·c_p of each rack's whole secondary flow."""
+    chain: PowerChain
+    shelf_units: FloatArray
+    """Healthy PSUs per rack."""
+    gpu_throughput_exponent: float
+    bus_load_w: FloatArray
+    """Busbar-fed loads per rack: fans, in-rack pumps, management switches, W."""
+    fan_power_w: FloatArray
+    pump_power_w: FloatArray
+    """All CDU pump power attributed to each rack (in-rack or in-row), W."""
+    supply_temp_c: FloatArray
+    """Secondary coolant supply temperature per rack, °C."""
+
+
+def _stage(name: str, rating_w: float, curve: object) -> ConverterStage:
+    return ConverterStage(name, rating_w, np.asarray(curve.load_fraction), np.asarray(curve.efficiency))  # type: ignore[attr-defined]
+
+
+def compile_chain(design: Design) -> PowerChain:
+    """The design's conversion stages as a PowerChain."""
+    power = design.power
+    shelf = None
+    if power.shelves is not None:
+        shelf = _stage(power.shelves.stage_name, power.shelves.unit_rating_w, power.shelves.efficiency_curve)
+    return PowerChain(
+        tray_stages=tuple(_stage(s.name, s.rating_w, s.efficiency_curve) for s in power.tray_stages),
+        busbar_voltage_v=power.busbar.voltage_v,
+        busbar_resistance_ohm=power.busbar.resistance_ohm,
+        shelf_stage=shelf,
+    )
+
+
+def _tray_flows_lpm(design: Design) -> tuple[float, float]:
+    """Pump flow split over the trays in proportion to their design flows: (per compute, per switch), L/min."""
+    n_compute, n_switch = design.slot_count("compute"), design.slot_count("switch")
+    design_total = n_compute * design.compute_tray.coolant_flow_lpm + n_switch * design.switch_tray.coolant_flow_lpm
+    scale = design.cooling.cdu.pumps.flow_lpm / design_total
+    return design.compute_tray.coolant_flow_lpm * scale, design.switch_tray.coolant_flow_lpm * scale
+
+
+def build(design: Design, n_racks: int = 1) -> RackArrays:
+    """Compile `design` for `n_racks` identical racks."""
+    tray = design.compute_tray
+    cooling = design.cooling
+    trays_per_rack = design.slot_count("compute")
+    n_trays = n_racks * trays_per_rack
+    loops_per_tray = len(tray.cold_plate_loops)
+    compute_flow_lpm, _ = _tray_flows_lpm(design)
+    loop_flow_lpm = compute_flow_lpm / loops_per_tray
+
+    # One tray's chips in loop order, then tiled over trays.
+    specs: dict[str, ChipSpec] = {"gpu": tray.gpus, "cpu": tray.cpus}
+    order = [(name, loop_index) for loop_index, loop in enumerate(tray.cold_plate_loops) for name in loop]
+    per_tray = [specs[name[:3]] for name, _ in order]
+
+    def tiled(values: list[float]) -> FloatArray:
+        return np.tile(np.asarray(values, dtype=float), n_trays)
+
+    chips_per_tray = len(order)
+    tray_index = np.repeat(np.arange(n_trays), chips_per_tray)
+    loop_in_tray = np.tile([loop for _, loop in order], n_trays)
+    r_operating = flow_scaled_resistance_k_per_w(
+        [s.thermal.r_junction_to_coolant_k_per_w for s in per_tray], loop_flow_lpm,
+        [s.thermal.reference_flow_lpm for s in per_tray], [s.thermal.flow_exponent for s in per_tray],
+    )
+    chips = ChipArrays(
+        is_gpu=np.tile([name.startswith("gpu") for name, _ in order], n_trays),
+        tray=tray_index,
+        loop=tray_index * loops_per_tray + loop_in_tray,
+        tdp_w=tiled([s.tdp_w for s in per_tray]),
+        idle_w=tiled([s.idle_w for s in per_tray]),
+        resistance_k_per_w=np.tile(r_operating, n_trays),
+        heat_capacity_j_per_k=tiled([s.thermal.heat_capacity_j_per_k for s in per_tray]),
+        throttle_temp_c=tiled([s.thermal.throttle_temp_c for s in per_tray]),
+        release_temp_c=tiled([s.thermal.throttle_temp_c - s.thermal.throttle_hysteresis_c for s in per_tray]),
+        throttle_cap_w=tiled([s.thermal.throttle_power_fraction * s.tdp_w for s in per_tray]),
+        label=tuple(
+            f"rack{t // trays_per_rack}/tray{t % trays_per_rack}/{name}" for t in range(n_trays) for name, _ in order
+        ),
+    )
+    n_loops = n_trays * loops_per_tray
+    loop_start = np.searchsorted(chips.loop, np.arange(n_loops))
+
+    shelves = design.power.shelves
+    units = shelves.count * shelves.units_per_shelf if shelves else 0
+    fan_w = cooling.fans.count * cooling.fans.max_power_w_each * cooling.fans.speed_fraction**3
+    pump_w = cooling.cdu.pumps.count * cooling.cdu.pumps.power_w_each
+    slot_w = sum(s.count * s.power_w for s in design.rack.slots)
+    bus_w = fan_w + slot_w + (pump_w if cooling.cdu.location == "in_rack" else 0.0)
+    ones = np.ones(n_racks)
+    return RackArrays(
+        design=design,
+        n_racks=n_racks,
+        chips=chips,
+        loop_start=loop_start,
+        loop_capacity_rate_w_per_k=np.full(n_loops, float(heat_capacity_rate_w_per_k(loop_flow_lpm, cooling.fluid))),
+        compute_tray_rack=np.repeat(np.arange(n_racks), trays_per_rack),
+        switch_tray_rack=np.repeat(np.arange(n_racks), design.slot_count("switch")),
+        compute_tray_capacity_rate_w_per_k=np.full(
+            n_trays, float(heat_capacity_rate_w_per_k(compute_flow_lpm, cooling.fluid))
+        ),
+        rack_capacity_rate_w_per_k=ones * float(heat_capacity_rate_w_per_k(cooling.cdu.pumps.flow_lpm, cooling.fluid)),
+        chain=compile_chain(design),
+        shelf_units=ones * units,
+        gpu_throughput_exponent=tray.gpus.throughput_power_exponent,
+        bus_load_w=ones * bus_w,
+        fan_power_w=ones * fan_w,
+        pump_power_w=ones * pump_w,
+        supply_temp_c=ones * (cooling.facility_supply_temp_c + cooling.cdu.approach_temp_c),
+    )

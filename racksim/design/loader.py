@@ -1,0 +1,161 @@
+"""Read YAML files safely, resolve `extends:`, apply `--set` overrides, validate with pydantic.
+
+Every failure becomes an :class:`~racksim.errors.InputError`: one line with file, field path and rule.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from racksim.errors import InputError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_EXTENDS_DEPTH = 16
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """Safe loader that refuses documents whose aliases expand past a node budget (billion laughs)."""
+
+    max_alias_uses = 10_000
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - yaml's own signature
+        if self.check_event(yaml.AliasEvent):
+            self._alias_uses = getattr(self, "_alias_uses", 0) + 1
+            if self._alias_uses > self.max_alias_uses:
+                raise yaml.YAMLError(f"more than {self.max_alias_uses} alias uses")
+        return super().compose_node(parent, index)
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Load one YAML file that must hold a mapping."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(source, "", "file not found") from None
+    except OSError as exc:
+        raise InputError(source, "", f"cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(source, "", f"file larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+        data = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except UnicodeDecodeError:
+        raise InputError(source, "", "not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(source, "", f"invalid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise InputError(source, "", f"must be a YAML mapping, not {type(data).__name__}")
+    return data
+
+
+def deep_merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """Child keys win; nested mappings merge recursively; lists and scalars are replaced whole."""
+    merged = copy.deepcopy(dict(parent))
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load `path` and merge it over the parent it `extends:` (relative to its own folder)."""
+    path = path.resolve()
+    if path in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path))
+        raise InputError(str(_chain[0]), "extends", f"cycle: {cycle}")
+    if len(_chain) >= MAX_EXTENDS_DEPTH:
+        raise InputError(str(path), "extends", f"deeper than {MAX_EXTENDS_DEPTH} levels")
+    data = read_yaml_mapping(path)
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data
+    if not isinstance(parent_name, str) or not parent_name:
+        raise InputError(str(path), "extends", "must be the path of a parent design file")
+    parent_path = path.parent / parent_name
+    if not parent_path.is_file():
+        raise InputError(str(path), "extends", f"parent {parent_name} not found")
+    return deep_merge(resolve_extends(parent_path, (*_chain, path)), data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b.0.c=value`` into its path and its value parsed as a YAML scalar."""
+    if "=" not in text:
+        raise InputError("--set", text, "expected dotted.path=value")
+    path_text, value_text = text.split("=", 1)
+    parts = path_text.strip().split(".")
+    if not all(parts):
+        raise InputError("--set", path_text, "empty segment in the field path")
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else None
+    except yaml.YAMLError:
+        raise InputError("--set", path_text, f"cannot parse value {value_text!r}") from None
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[list[str], Any]]) -> dict[str, Any]:
+    """Set each dotted path (mappings are created, list items are addressed by index)."""
+    data = copy.deepcopy(data)
+    for override in overrides:
+        parts, value = parse_override(override) if isinstance(override, str) else override
+        node: Any = data
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise InputError("--set", where, f"no item {part} in a list of {len(node)}")
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise InputError("--set", where, "parent field is a value, not a mapping or list")
+    return data
+
+
+def format_location(location: Iterable[int | str]) -> str:
+    """Pydantic error location as a dotted field path."""
+    return ".".join(str(part) for part in location)
+
+
+def validate(model: type[ModelT], data: Mapping[str, Any], source: str) -> ModelT:
+    """Validate `data` against `model`; the first problem becomes a one-line InputError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        rule = first["msg"].removeprefix("Value error, ")
+        location = format_location(first["loc"])
+        if first["type"] == "field_rule":
+            location = ".".join(filter(None, (location, first["ctx"]["field"])))
+        elif first["type"] == "extra_forbidden":
+            rule = "unknown field"
+        elif first["type"] == "missing":
+            rule = "required field missing"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InputError(source, location, rule + more) from None
+
+
+def load_model(model: type[ModelT], path: Path, overrides: Iterable[str] = ()) -> tuple[ModelT, dict[str, Any]]:
+    """Load, merge, override and validate a YAML file; return the model and the resolved mapping."""
+    data = apply_overrides(resolve_extends(Path(path)), overrides)
+    return validate(model, data, str(path)), data

@@ -1,0 +1,438 @@
+"""Design-file schema: pydantic v2 models, units in every quantity's name.
+
+Every model is frozen and forbids unknown keys; every field carries a docstring that ends up
+in the JSON Schema (`racksim schema`). Cross-field rules live in the validators of the model
+that owns all the fields they compare, so an error names the narrowest field path possible.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Redundancy = Literal["N", "N+1", "N+N"]
+
+
+def rule_error(field_path: str, rule: str) -> PydanticCustomError:
+    """A validation error located at `field_path` (relative to the validating model)."""
+    return PydanticCustomError("field_rule", "{rule}", {"field": field_path, "rule": rule})
+
+
+class Model(BaseModel):
+    """Frozen, strict base: unknown keys, NaN and infinity are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
+
+
+class EfficiencyCurve(Model):
+    """Converter efficiency as a function of load, linearly interpolated, clamped at the ends."""
+
+    load_fraction: list[Annotated[float, Field(gt=0, le=2)]] = Field(min_length=1)
+    """Output load as a fraction of the unit's rating, strictly increasing."""
+    efficiency: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1)
+    """Efficiency (output / input power) at each load point."""
+
+    @model_validator(mode="after")
+    def _points_match(self) -> EfficiencyCurve:
+        if len(self.load_fraction) != len(self.efficiency):
+            raise ValueError("load_fraction and efficiency need the same number of points")
+        if any(b <= a for a, b in zip(self.load_fraction, self.load_fraction[1:], strict=False)):
+            raise ValueError("load_fraction must be strictly increasing")
+        return self
+
+
+# --------------------------------------------------------------------------- chips and trays
+
+
+class ChipThermal(Model):
+    """A die on a cold plate: first-order RC node from junction to the local coolant."""
+
+    r_junction_to_coolant_k_per_w: PositiveFloat
+    """Thermal resistance junction → coolant at `reference_flow_lpm` through the plate, K/W."""
+    reference_flow_lpm: PositiveFloat
+    """Coolant flow through the cold-plate loop at which the resistance above was measured, L/min."""
+    flow_exponent: Annotated[float, Field(ge=0, le=2)] = 0.8
+    """R = R0 · (flow / flow0)^(-exponent); 0.8 for turbulent forced convection (Dittus–Boelter)."""
+    heat_capacity_j_per_k: PositiveFloat
+    """Lumped heat capacity of die, package and cold plate, J/K."""
+    throttle_temp_c: float = Field(gt=0, lt=200)
+    """Die temperature at which the chip throttles, °C."""
+    throttle_hysteresis_c: PositiveFloat = 3.0
+    """Throttling ends when the die cools this far below the throttle temperature, K."""
+    throttle_power_fraction: Annotated[float, Field(gt=0, le=1)] = 0.7
+    """Power cap while throttled, as a fraction of TDP."""
+
+
+class ChipSpec(Model):
+    """A kind of chip on the compute tray (GPU or CPU)."""
+
+    count: PositiveInt
+    """Chips of this kind per compute tray."""
+    tdp_w: PositiveFloat
+    """Maximum sustained power (TDP/TGP, at the chip's input rail), W."""
+    idle_w: NonNegativeFloat
+    """Power at zero utilization, W."""
+    thermal: ChipThermal
+    """Die-to-coolant thermal model."""
+
+    @model_validator(mode="after")
+    def _idle_below_tdp(self) -> ChipSpec:
+        if self.idle_w >= self.tdp_w:
+            raise ValueError(f"idle_w ({self.idle_w}) must be below tdp_w ({self.tdp_w})")
+        return self
+
+
+class GpuSpec(ChipSpec):
+    """GPUs: also say how throughput follows power when capped or throttled."""
+
+    throughput_power_exponent: Annotated[float, Field(gt=0, le=1)] = 1 / 3
+    """Work rate = (dynamic power allowed / dynamic power demanded)^exponent; 1/3 when P ∝ f·V², V ∝ f."""
+
+
+class NicSpec(Model):
+    """Scale-out network adapters on a compute tray."""
+
+    count: Annotated[int, Field(ge=0)]
+    """NICs per compute tray."""
+    power_w: NonNegativeFloat
+    """Power of one NIC (without its optics), W."""
+    bandwidth_gbps: PositiveFloat
+    """Line rate of one NIC, Gb/s (bits)."""
+
+
+class ComputeTray(Model):
+    """A compute tray: GPUs and CPUs on cold plates, NICs and the rest of the board."""
+
+    height_u: PositiveInt = 1
+    """Rack units the tray occupies."""
+    gpus: GpuSpec
+    cpus: ChipSpec
+    nics: NicSpec
+    other_power_w: NonNegativeFloat
+    """Memory, DPUs, SSDs, BMC and the rest of the board at full load, W."""
+    other_idle_power_w: NonNegativeFloat = 0.0
+    """Same at idle, W (interpolated with GPU utilization)."""
+    coolant_flow_lpm: PositiveFloat
+    """Design coolant flow through one tray; the manifold splits the pumps' flow in these proportions, L/min."""
+    other_heat_to_liquid_fraction: Fraction
+    """Share of the tray's non-cold-plate heat (NICs, memory, conversion losses) taken by liquid."""
+    cold_plate_loops: list[list[str]] = Field(min_length=1)
+    """Coolant loops in the tray, each a list of chips in flow order (gpu0, cpu1, ...); loops share
+    the tray's flow equally and each chip sees coolant warmed by the chips before it."""
+
+    @model_validator(mode="after")
+    def _loops_cover_chips(self) -> ComputeTray:
+        expected = {f"gpu{i}" for i in range(self.gpus.count)} | {f"cpu{i}" for i in range(self.cpus.count)}
+        seen = [chip for loop in self.cold_plate_loops for chip in loop]
+        duplicates = sorted({c for c in seen if seen.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"cold_plate_loops list {', '.join(duplicates)} more than once")
+        unknown = sorted(set(seen) - expected)
+        if unknown:
+            raise ValueError(f"cold_plate_loops name unknown chips {', '.join(unknown)}")
+        missing = sorted(expected - set(seen), key=lambda c: (c[:3], int(c[3:])))
+        if missing:
+            raise ValueError(f"cold_plate_loops leave out {', '.join(missing)}")
+        if self.other_idle_power_w > self.other_power_w:
+            raise ValueError("other_idle_power_w must not exceed other_power_w")
+        return self
+
+
+class SwitchTray(Model):
+    """A scale-up (NVLink-class) switch tray."""
+
+    height_u: PositiveInt = 1
+    switch_chips: PositiveInt
+    """Switch ASICs per tray."""
+    ports: PositiveInt
+    """Scale-up ports per tray (each takes one GPU link)."""
+    idle_power_w: NonNegativeFloat
+    """Tray power with idle links, W."""
+    max_power_w: PositiveFloat
+    """Tray power with all links busy, W."""
+    heat_to_liquid_fraction: Fraction
+    """Share of the tray's heat taken by liquid (ASIC cold plates)."""
+    coolant_flow_lpm: PositiveFloat
+    """Design coolant flow through one tray, L/min (sets its share of the pumps' flow)."""
+
+    @model_validator(mode="after")
+    def _idle_below_max(self) -> SwitchTray:
+        if self.idle_power_w > self.max_power_w:
+            raise ValueError("idle_power_w must not exceed max_power_w")
+        return self
+
+
+# --------------------------------------------------------------------------- rack
+
+
+SlotKind = Literal["compute", "switch", "power_shelf", "network", "other"]
+
+
+class Slot(Model):
+    """A block of identical units stacked upward from rack unit `u`."""
+
+    kind: SlotKind
+    """What sits there; compute and switch take their height from the tray definitions."""
+    u: PositiveInt
+    """Lowest rack unit of the block (1 = bottom)."""
+    count: PositiveInt = 1
+    """Units stacked one above the other."""
+    height_u: PositiveInt | None = None
+    """Height of one unit; only for power_shelf (else power.shelves.height_u), network and other."""
+    power_w: NonNegativeFloat = 0.0
+    """Constant power of one unit, W; only for network and other (air-cooled, fed from the busbar)."""
+
+
+class Rack(Model):
+    """The rack frame and what sits in it, bottom to top."""
+
+    height_u: PositiveInt
+    """Usable rack units."""
+    u_pitch_mm: PositiveFloat = 48.0
+    """Height of one rack unit, mm (OpenU 48 mm, EIA 44.45 mm)."""
+    slots: list[Slot] = Field(min_length=1)
+    """Trays and shelves in slot order with their U positions."""
+
+
+# --------------------------------------------------------------------------- power
+
+
+class Feed(Model):
+    """The rack's facility feed."""
+
+    kind: Literal["ac_3phase", "dc"]
+    voltage_v: PositiveFloat
+    """Line-to-line (AC) or pole-to-pole (DC) voltage, V."""
+    limit_w: PositiveFloat
+    """Power the feed (whips, breakers) may carry continuously, W."""
+
+
+class PowerShelves(Model):
+    """Power shelves of PSUs (or DC/DC units) feeding the busbar, sharing load actively."""
+
+    count: PositiveInt
+    """Shelves in the rack."""
+    units_per_shelf: PositiveInt
+    """PSUs per shelf."""
+    unit_rating_w: PositiveFloat
+    """Output rating of one PSU, W."""
+    redundancy: Redundancy
+    """N: all needed; N+1: one spare; N+N: half the units (one feed) carry the load."""
+    efficiency_curve: EfficiencyCurve
+    height_u: PositiveInt = 1
+    stage_name: str = "psu"
+    """Name of this conversion stage in the loss report."""
+
+
+class Busbar(Model):
+    """The rack busbar from the shelves (or the feed) to the trays."""
+
+    voltage_v: PositiveFloat
+    """Voltage at the source end of the busbar, V."""
+    resistance_ohm: PositiveFloat
+    """End-to-end resistance of the conduction path (go and return), Ω."""
+    rating_a: PositiveFloat
+    """Current rating, A."""
+
+
+class ConversionStage(Model):
+    """A DC/DC stage inside every tray (e.g. 50 V → 12 V), in order from the busbar toward the chips."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """Stage name in the loss report (lower_snake_case)."""
+    rating_w: PositiveFloat
+    """Output rating of the stage in one tray, W."""
+    efficiency_curve: EfficiencyCurve
+
+
+class Smoothing(Model):
+    """GB300-class power smoothing: a GPU power floor that limits the drop in communication phases."""
+
+    gpu_power_floor_fraction: Fraction
+    """GPUs do not draw less than this fraction of TDP while the floor is on."""
+
+
+class Power(Model):
+    """The power chain from the feed to the chips."""
+
+    feed: Feed
+    shelves: PowerShelves | None = None
+    """Absent when the feed connects straight to the busbar (e.g. an 800 V DC design)."""
+    busbar: Busbar
+    tray_stages: list[ConversionStage] = Field(default_factory=list)
+    """Conversion stages inside each compute and switch tray, busbar side first."""
+    smoothing: Smoothing | None = None
+
+    @field_validator("tray_stages")
+    @classmethod
+    def _unique_stage_names(cls, stages: list[ConversionStage]) -> list[ConversionStage]:
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValueError("tray stage names must be unique")
+        return stages
+
+
+# --------------------------------------------------------------------------- cooling
+
+
+class Pumps(Model):
+    """CDU pumps."""
+
+    count: PositiveInt
+    redundancy: Redundancy
+    flow_lpm: PositiveFloat
+    """Total coolant flow delivered to the rack at the operating point, L/min."""
+    power_w_each: NonNegativeFloat
+    """Electrical power of one running pump at the operating point, W."""
+
+
+class Cdu(Model):
+    """Coolant distribution unit between facility water and the rack's secondary loop."""
+
+    location: Literal["in_rack", "in_row"]
+    """in_rack CDUs are powered from the rack busbar; in_row pump power is facility load."""
+    approach_temp_c: NonNegativeFloat
+    """Secondary supply minus facility water temperature, K."""
+    capacity_w: PositiveFloat
+    """Heat the CDU can reject, W."""
+    pumps: Pumps
+
+
+class Fans(Model):
+    """Rack fans for the air-cooled share of the heat."""
+
+    count: Annotated[int, Field(ge=0)]
+    max_power_w_each: NonNegativeFloat
+    """Power of one fan at full speed, W."""
+    speed_fraction: Annotated[float, Field(gt=0, le=1)]
+    """Operating speed as a fraction of full speed; power ∝ speed³ (fan affinity law)."""
+
+
+class Cooling(Model):
+    """Liquid loop and air path."""
+
+    fluid: Literal["water", "pg25"]
+    """Secondary coolant."""
+    facility_supply_temp_c: float = Field(gt=-20, lt=80)
+    """Facility water supply temperature, °C."""
+    cdu: Cdu
+    air_inlet_temp_c: float = Field(gt=-20, lt=60)
+    """Air temperature at the rack inlet, °C."""
+    fans: Fans
+
+
+# --------------------------------------------------------------------------- network and cabling
+
+
+class ScaleUp(Model):
+    """Scale-up (NVLink-class) domain."""
+
+    links_per_gpu: PositiveInt
+    link_bandwidth_gbyte_s: PositiveFloat
+    """Bandwidth of one link in one direction, GB/s (bytes)."""
+    link_latency_s: PositiveFloat
+    """One-way latency through one switch hop, s."""
+
+
+class Network(Model):
+    """Networks of the rack."""
+
+    scale_up: ScaleUp
+
+
+class Cabling(Model):
+    """Cabling figures the foundation derives counts from (routes and media come with the cabling model)."""
+
+    scale_up_lanes_per_link: PositiveInt
+    """Differential lanes per scale-up link and direction."""
+    scale_up_lane_rate_gbps: PositiveFloat
+    """Signalling rate of one lane, Gb/s."""
+    scale_up_medium: Literal["passive_copper", "active_copper", "optics"]
+    """Medium of the scale-up spine."""
+
+
+# --------------------------------------------------------------------------- design
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Design(Model):
+    """One candidate rack generation."""
+
+    name: str
+    """Short identifier, used for result directories."""
+    description: str = ""
+    rack: Rack
+    compute_tray: ComputeTray
+    switch_tray: SwitchTray
+    power: Power
+    cooling: Cooling
+    network: Network
+    cabling: Cabling
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_path_segment(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError("name must be letters, digits, '.', '_' or '-' (it names a directory)")
+        return name
+
+    def slot_height_u(self, slot: Slot) -> int:
+        """Height of one unit in a slot block, rack units."""
+        if slot.kind == "compute":
+            return self.compute_tray.height_u
+        if slot.kind == "switch":
+            return self.switch_tray.height_u
+        if slot.kind == "power_shelf" and slot.height_u is None and self.power.shelves is not None:
+            return self.power.shelves.height_u
+        return slot.height_u or 1
+
+    def slot_count(self, kind: SlotKind) -> int:
+        """Units of one kind in the rack."""
+        return sum(s.count for s in self.rack.slots if s.kind == kind)
+
+    @model_validator(mode="after")
+    def _rack_layout(self) -> Design:
+        occupied: dict[int, int] = {}
+        for index, slot in enumerate(self.rack.slots):
+            if slot.height_u is not None and slot.kind in ("compute", "switch"):
+                raise rule_error(f"rack.slots.{index}.height_u",
+                                 f"{slot.kind} trays take their height from {slot.kind}_tray.height_u")
+            if slot.power_w and slot.kind not in ("network", "other"):
+                raise rule_error(f"rack.slots.{index}.power_w", "only network and other slots carry power_w")
+            top = slot.u + slot.count * self.slot_height_u(slot) - 1
+            if top > self.rack.height_u:
+                raise rule_error(f"rack.slots.{index}", f"{slot.kind} block reaches U{top}, "
+                                 f"above the rack's {self.rack.height_u} U")
+            for u in range(slot.u, top + 1):
+                if u in occupied:
+                    raise rule_error(f"rack.slots.{index}", f"U{u} is already taken by rack.slots.{occupied[u]}")
+                occupied[u] = index
+        if self.slot_count("compute") == 0:
+            raise rule_error("rack.slots", "a rack needs at least one compute tray")
+        shelves = self.power.shelves
+        shelf_slots = self.slot_count("power_shelf")
+        if shelves is not None and shelf_slots != shelves.count:
+            raise rule_error("rack.slots", f"{shelf_slots} power_shelf units but power.shelves.count is "
+                             f"{shelves.count}")
+        if shelves is None and shelf_slots:
+            raise rule_error("rack.slots", "power_shelf slots without power.shelves")
+        return self
+
+    @model_validator(mode="after")
+    def _scale_up_ports(self) -> Design:
+        gpu_links = self.slot_count("compute") * self.compute_tray.gpus.count * self.network.scale_up.links_per_gpu
+        ports = self.slot_count("switch") * self.switch_tray.ports
+        if gpu_links > ports:
+            raise rule_error("network.scale_up.links_per_gpu", f"{gpu_links} GPU links need more than the "
+                             f"{ports} switch ports of the rack")
+        return self
