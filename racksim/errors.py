@@ -18,7 +18,7 @@ class InputError(RacksimError):
         self.source = source
         self.field_path = field_path
         self.rule = " ".join(str(rule).split())
-        super().__init__(f"{source}: {field_path or '(top level)'}: {self.rule}")
+        super().__init__(f"{source}: {field_path}: {self.rule}" if field_path else f"{source}: {self.rule}")
 
 
 class SimulationError(RacksimError):

@@ -36,6 +36,7 @@ class OperatingPoint:
     feed_w: FloatArray
     it_w: FloatArray
     loss_w_by_stage: dict[str, FloatArray]
+    busbar_current_a: FloatArray
     liquid_noncold_plate_w: FloatArray
     """Heat into the rack's coolant from anything but the chip cold plates, per rack, W."""
     air_w: FloatArray
@@ -101,6 +102,7 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
         feed_w=flow.feed_w,
         it_w=flow.it_w,
         loss_w_by_stage=flow.loss_w_by_stage,
+        busbar_current_a=flow.busbar_current_a,
         liquid_noncold_plate_w=liquid_other_w,
         air_w=air_w,
         coolant_return_temp_c=return_c,

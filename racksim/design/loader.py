@@ -72,10 +72,9 @@ def deep_merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str,
 
 def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load `path` and merge it over the parent it `extends:` (relative to its own folder)."""
-    path = path.resolve()
-    if path in _chain:
-        cycle = " -> ".join(p.name for p in (*_chain, path))
-        raise InputError(str(_chain[0]), "extends", f"cycle: {cycle}")
+    if path.resolve() in _chain:
+        cycle = " -> ".join(p.name for p in (*_chain, path.resolve()))
+        raise InputError(str(path), "extends", f"cycle: {cycle}")
     if len(_chain) >= MAX_EXTENDS_DEPTH:
         raise InputError(str(path), "extends", f"deeper than {MAX_EXTENDS_DEPTH} levels")
     data = read_yaml_mapping(path)
@@ -87,7 +86,7 @@ def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     parent_path = path.parent / parent_name
     if not parent_path.is_file():
         raise InputError(str(path), "extends", f"parent {parent_name} not found")
-    return deep_merge(resolve_extends(parent_path, (*_chain, path)), data)
+    return deep_merge(resolve_extends(parent_path, (*_chain, path.resolve())), data)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -1,0 +1,12 @@
+"""racksim: co-design simulator for AI data-center racks (power, cooling, networking, cabling).
+
+The public API: load a design, run scenarios, compute metrics and write reports.
+"""
+
+__version__ = "0.1.0"
+
+from racksim.design import Design, load_design  # noqa: E402
+from racksim.runner import run_many, run_one  # noqa: E402
+from racksim.suite import Scenario, Suite, load_suite  # noqa: E402
+
+__all__ = ["Design", "Scenario", "Suite", "__version__", "load_design", "load_suite", "run_many", "run_one"]

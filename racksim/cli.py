@@ -1,0 +1,152 @@
+"""The `racksim` command line: a thin layer that turns every error into one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from racksim.design import Design, load_design
+from racksim.errors import InputError, RacksimError
+from racksim.runner import requests_for, run_many
+from racksim.suite import Scenario, load_suite
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Co-design simulator for AI data-center racks.")
+console = Console()
+DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|min|h|d)?\s*$")
+UNIT_S = {None: 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+DesignsArg = Annotated[list[Path], typer.Argument(help="Design files (YAML).", show_default=False)]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a design field: dotted.path=value.")]
+
+
+def parse_duration_s(text: str) -> float:
+    """'90s', '15m', '24h', '2d' or plain seconds → seconds."""
+    match = DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise InputError("--duration", text, "expected a positive duration like 90s, 15m, 24h or 2d")
+    return float(match.group(1)) * UNIT_S[match.group(2)]
+
+
+def _scenarios(suite: str | None, scenario: str | None) -> list[Scenario]:
+    if suite is None and scenario is None:
+        raise InputError("racksim run", "--suite/--scenario", "give a suite or a scenario")
+    chosen = load_suite(suite or "standard")
+    return [chosen.scenario(scenario)] if scenario else list(chosen.scenarios)
+
+
+@app.command()
+def validate(designs: DesignsArg, set_: SetOpt = None) -> None:
+    """Check design files; print one line per valid design."""
+    for path in designs:
+        loaded = load_design(path, set_ or ())
+        figures = loaded.figures
+        print(f"ok: {path} ({loaded.design.name}: {figures['gpu_count']} GPUs, nameplate "
+              f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW at the feed)")
+
+
+@app.command()
+def show(design: Annotated[Path, typer.Argument(help="Design file.")], set_: SetOpt = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Print the resolved design and its derived figures (nameplate power, GPU count, PSU capacity)."""
+    loaded = load_design(design, set_ or ())
+    if as_json:
+        print(json.dumps({"design": loaded.resolved, "derived": loaded.figures, "design_hash": loaded.design_hash},
+                         indent=2))
+        return
+    print(yaml.safe_dump(loaded.resolved, sort_keys=False), end="")
+    table = Table(title=f"{loaded.design.name}: derived figures")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in loaded.figures.items():
+        table.add_row(name, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+    console.print(table)
+
+
+@app.command()
+def run(
+    designs: DesignsArg,
+    out: Annotated[Path, typer.Option("--out", help="Results directory.")],
+    suite: Annotated[str | None, typer.Option(help="Suite name (benchmarks/suites) or file.")] = None,
+    scenario: Annotated[str | None, typer.Option(help="One scenario (from --suite, default standard).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenarios' seeds.", min=0)] = None,
+    duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Run designs through a suite or one scenario; one result directory per design × scenario."""
+    requests = requests_for(designs, _scenarios(suite, scenario), seed=seed,
+                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
+    for run_dir in run_many(requests, out):
+        print(run_dir)
+
+
+@app.command()
+def compare(
+    designs: DesignsArg,
+    out: Annotated[Path, typer.Option("--out", help="Results directory.")],
+    suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
+    baseline: Annotated[str | None, typer.Option(help="Design name the deltas are taken against.")] = None,
+    duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """Run designs through a suite and write the comparison report."""
+    from racksim.report import write_report
+
+    requests = requests_for(designs, _scenarios(suite, None),
+                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
+    run_many(requests, out)
+    html, markdown = write_report(out, baseline=baseline, command_line=shlex.join(["racksim", *sys.argv[1:]]))
+    print(html)
+    print(markdown)
+
+
+@app.command()
+def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
+           baseline: Annotated[str | None, typer.Option(help="Baseline design name.")] = None) -> None:
+    """(Re)write the report of a results directory."""
+    from racksim.report import write_report
+
+    html, markdown = write_report(results, baseline=baseline)
+    print(html)
+    print(markdown)
+
+
+@app.command()
+def schema() -> None:
+    """Print the design JSON Schema (for editors and docs)."""
+    print(json.dumps(Design.model_json_schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one line on stderr and a non-zero exit for any racksim error (--debug: traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    try:
+        app(args=args, prog_name="racksim")  # standalone: usage errors exit 2, ours propagate
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except RacksimError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"racksim: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("racksim: interrupted; finished runs are kept\n")
+        return 130
+    return 0
+
+
+def entry_point() -> None:
+    """Console-script entry: exit with main()'s code."""
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Figures derived from a design at full load, and the feasibility rules that need the physics.
+
+Schema validators check what the fields alone decide; the rules here (PSU redundancy, feed limit,
+busbar rating, CDU capacity) need the power chain solved at nameplate, so they run after compiling.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from racksim.build import build
+from racksim.design.schema import Design
+from racksim.errors import InputError
+from racksim.operating_point import Activity, evaluate
+
+FULL_LOAD = Activity(gpu_utilization=1.0, cpu_utilization=1.0, network_utilization=1.0)
+USABLE_UNITS = {"N": lambda units: units, "N+1": lambda units: units - 1, "N+N": lambda units: units // 2}
+
+
+def derived_figures(design: Design) -> dict[str, Any]:
+    """Nameplate figures of one rack: counts, powers at full load, capacities."""
+    arrays = build(design)
+    point = evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool))
+    trays = design.slot_count("compute")
+    gpus = trays * design.compute_tray.gpus.count
+    scale_up = design.network.scale_up
+    feed_w = float(point.feed_w[0])
+    figures: dict[str, Any] = {
+        "compute_trays": trays,
+        "switch_trays": design.slot_count("switch"),
+        "gpu_count": gpus,
+        "cpu_count": trays * design.compute_tray.cpus.count,
+        "rack_units_used": sum(s.count * design.slot_height_u(s) for s in design.rack.slots),
+        "nameplate_feed_power_w": feed_w,
+        "nameplate_it_power_w": float(point.it_w[0]),
+        "nameplate_chain_efficiency": float(point.it_w[0]) / feed_w,
+        "nameplate_busbar_current_a": float(point.busbar_current_a[0]),
+        "nameplate_heat_to_liquid_w": feed_w - float(point.air_w[0]),
+        "nameplate_gpu_temp_c_steady": float(point.chip_temp_ss_c[arrays.chips.is_gpu].max()),
+        "scale_up_bandwidth_tbyte_s": gpus * scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * 2 / 1000,
+        "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up_lanes_per_link * 2,
+    }
+    shelves = design.power.shelves
+    if shelves is not None:
+        units = shelves.count * shelves.units_per_shelf
+        shelf_output_w = feed_w - float(point.loss_w_by_stage[shelves.stage_name][0])
+        figures |= {
+            "psu_count": units,
+            "psu_installed_capacity_w": units * shelves.unit_rating_w,
+            "psu_usable_capacity_w": USABLE_UNITS[shelves.redundancy](units) * shelves.unit_rating_w,
+            "psu_needed_at_nameplate": math.ceil(shelf_output_w / shelves.unit_rating_w),
+            "psu_output_at_nameplate_w": shelf_output_w,
+        }
+    return figures
+
+
+def check_feasible(design: Design, source: str) -> dict[str, Any]:
+    """Raise InputError for the first nameplate rule the design breaks; return its derived figures."""
+    try:
+        figures = derived_figures(design)
+    except FloatingPointError as exc:  # pragma: no cover - numpy raises only under np.seterr(all="raise")
+        raise InputError(source, "power", f"power chain has no operating point: {exc}") from None
+    power = design.power
+    if not math.isfinite(figures["nameplate_busbar_current_a"]):
+        raise InputError(source, "power.busbar.resistance_ohm",
+                         "the busbar cannot deliver the nameplate load at its voltage (P > V²/4R)")
+    if figures["nameplate_busbar_current_a"] > power.busbar.rating_a:
+        raise InputError(source, "power.busbar.rating_a", f"nameplate current "
+                         f"{figures['nameplate_busbar_current_a']:.0f} A exceeds the rating {power.busbar.rating_a:.0f} A")
+    if figures["nameplate_feed_power_w"] > power.feed.limit_w:
+        raise InputError(source, "power.feed.limit_w", f"nameplate feed power "
+                         f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW exceeds the feed limit "
+                         f"{power.feed.limit_w / 1e3:.1f} kW")
+    shelves = power.shelves
+    if shelves is not None and figures["psu_usable_capacity_w"] < figures["psu_output_at_nameplate_w"]:
+        needed = figures["psu_needed_at_nameplate"]
+        installed = {"N": needed, "N+1": needed + 1, "N+N": 2 * needed}[shelves.redundancy]
+        raise InputError(source, "power.shelves.count", f"{shelves.redundancy} needs {installed} PSUs of "
+                         f"{shelves.unit_rating_w / 1e3:g} kW for the {figures['psu_output_at_nameplate_w'] / 1e3:.1f} "
+                         f"kW nameplate load; the rack has {figures['psu_count']}")
+    if figures["nameplate_heat_to_liquid_w"] > design.cooling.cdu.capacity_w:
+        raise InputError(source, "cooling.cdu.capacity_w", f"nameplate heat to liquid "
+                         f"{figures['nameplate_heat_to_liquid_w'] / 1e3:.1f} kW exceeds the CDU capacity "
+                         f"{design.cooling.cdu.capacity_w / 1e3:.1f} kW")
+    return figures

@@ -1,0 +1,39 @@
+"""Design files: schema, loading (`extends:`, `--set`), validation and feasibility at nameplate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from racksim.design.loader import load_model
+from racksim.design.schema import Design
+from racksim.derived import check_feasible
+
+
+@dataclass(frozen=True)
+class LoadedDesign:
+    """A validated design with its resolved form, content hash and nameplate figures."""
+
+    design: Design
+    source: str
+    resolved: dict[str, Any]
+    """The design as run, every default filled in (JSON-compatible)."""
+    design_hash: str
+    """sha256 of the resolved design's canonical JSON."""
+    figures: dict[str, Any]
+
+
+def load_design(path: str | Path, overrides: Iterable[str | tuple[list[str], Any]] = ()) -> LoadedDesign:
+    """Load, merge, override, validate and check a design file; errors are one-line InputErrors."""
+    design, _ = load_model(Design, Path(path), overrides)
+    figures = check_feasible(design, str(path))
+    resolved = design.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+    return LoadedDesign(design, str(path), resolved, digest, figures)
+
+
+__all__ = ["Design", "LoadedDesign", "load_design"]

@@ -1,0 +1,103 @@
+"""What a run remembers: exact integrals over event intervals and a compact event-level time series."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from racksim.build import FloatArray, RackArrays
+from racksim.operating_point import OperatingPoint
+
+TEMP_BIN_C = 0.01
+"""Resolution of the time-weighted GPU temperature distribution (for percentiles), K."""
+TEMP_RANGE_C = (-50.0, 250.0)
+
+SERIES_COLUMNS = (
+    "time_s", "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_max", "gpu_temp_c_mean",
+    "coolant_return_temp_c", "throttled_gpu_fraction", "work_units",
+)
+
+
+class TimeSeries:
+    """Rack aggregates, one row per event, in a preallocated array that doubles when full."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._rows = np.empty((capacity, len(SERIES_COLUMNS)))
+        self._count = 0
+
+    def append(self, row: tuple[float, ...]) -> None:
+        """Add one row (values in SERIES_COLUMNS order); a row at the same time replaces the last."""
+        if self._count and self._rows[self._count - 1, 0] == row[0]:
+            self._count -= 1
+        if self._count == self._rows.shape[0]:
+            self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
+        self._rows[self._count] = row
+        self._count += 1
+
+    def columns(self) -> dict[str, FloatArray]:
+        """Column name → a copy of its values."""
+        return {name: self._rows[: self._count, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
+
+
+@dataclass
+class Integrals:
+    """Exact running integrals over the intervals between events (power constant on each)."""
+
+    stage_names: tuple[str, ...]
+    input_energy_j: float = 0.0
+    it_energy_j: float = 0.0
+    loss_energy_j: dict[str, float] = field(default_factory=dict)
+    heat_to_liquid_j: float = 0.0
+    heat_to_air_j: float = 0.0
+    heat_stored_j: float = 0.0
+    """Σ C·ΔT of the die nodes: heat taken up (positive) or released by the chips themselves, J."""
+    cooling_energy_j: float = 0.0
+    gpu_seconds: float = 0.0
+    throttled_gpu_seconds: float = 0.0
+    gpu_temp_c_max: float = -np.inf
+    coolant_return_temp_c_max: float = -np.inf
+    gpu_temp_histogram: FloatArray = field(
+        default_factory=lambda: np.zeros(int((TEMP_RANGE_C[1] - TEMP_RANGE_C[0]) / TEMP_BIN_C) + 1)
+    )
+
+    def __post_init__(self) -> None:
+        self.loss_energy_j = dict.fromkeys(self.stage_names, 0.0)
+
+    def add_interval(
+        self, arrays: RackArrays, point: OperatingPoint, temp0_c: FloatArray, temp1_c: FloatArray,
+        temp_mean_c: FloatArray, throttled: np.ndarray, duration_s: float,
+    ) -> None:
+        """Integrate one interval of `duration_s` at a constant operating point.
+
+        Cold-plate heat is ∫(T − T_cool)/R dt = P·Δt − C·(T1 − T0) per die, exactly, so
+        input = liquid + air + stored holds to rounding.
+        """
+        chips = arrays.chips
+        self.input_energy_j += float(point.feed_w.sum()) * duration_s
+        self.it_energy_j += float(point.it_w.sum()) * duration_s
+        for name, loss_w in point.loss_w_by_stage.items():
+            self.loss_energy_j[name] += float(loss_w.sum()) * duration_s
+        stored_j = float(np.dot(chips.heat_capacity_j_per_k, temp1_c - temp0_c))
+        self.heat_stored_j += stored_j
+        self.heat_to_liquid_j += float(point.chip_power_w.sum() + point.liquid_noncold_plate_w.sum()) * duration_s
+        self.heat_to_liquid_j -= stored_j
+        self.heat_to_air_j += float(point.air_w.sum()) * duration_s
+        self.cooling_energy_j += float((arrays.fan_power_w + arrays.pump_power_w).sum()) * duration_s
+
+        gpu = chips.is_gpu
+        self.gpu_seconds += float(gpu.sum()) * duration_s
+        self.throttled_gpu_seconds += float((throttled & gpu).sum()) * duration_s
+        self.gpu_temp_c_max = max(self.gpu_temp_c_max, float(temp0_c[gpu].max()), float(temp1_c[gpu].max()))
+        self.coolant_return_temp_c_max = max(self.coolant_return_temp_c_max, float(point.coolant_return_temp_c.max()))
+        bins = np.clip(((temp_mean_c[gpu] - TEMP_RANGE_C[0]) / TEMP_BIN_C).astype(np.intp), 0,
+                       self.gpu_temp_histogram.size - 1)
+        self.gpu_temp_histogram += np.bincount(bins, minlength=self.gpu_temp_histogram.size) * duration_s
+
+    def gpu_temp_percentile_c(self, percentile: float) -> float:
+        """Percentile of the GPU-time-weighted distribution of interval-mean die temperatures, °C."""
+        cumulative = np.cumsum(self.gpu_temp_histogram)
+        if cumulative[-1] <= 0:
+            return float("nan")
+        index = int(np.searchsorted(cumulative, percentile / 100.0 * cumulative[-1]))
+        return TEMP_RANGE_C[0] + (index + 0.5) * TEMP_BIN_C

@@ -1,0 +1,200 @@
+"""The hybrid engine: SimPy schedules events, the vectorized core advances state in closed form.
+
+Two SimPy processes run a simulation, whatever the number of components:
+- the workload walks through its phases; a compute phase's end moves when the GPUs' work rate changes;
+- the thermal watcher solves for the next die-temperature threshold crossing over all chips at once
+  and sleeps until then, or until any other event changes the state first.
+Between events every power is constant, so energies are exact products and die temperatures follow
+exact exponentials. With `thermal_step_s` set, a fixed-step explicit-Euler ticker replaces the watcher:
+a slow reference to test the closed form against, not a production path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from racksim.build import FloatArray, RackArrays
+from racksim.engine.recorder import Integrals, TimeSeries
+from racksim.errors import SimulationError
+from racksim.operating_point import Activity, OperatingPoint, evaluate
+from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
+from racksim.workload import Phase
+
+IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
+CROSSING_TOLERANCE_S = 1e-9
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished simulation hands to the metrics."""
+
+    integrals: Integrals
+    series: dict[str, FloatArray]
+    work_units: float
+    duration_s: float
+    event_count: int
+
+
+class Simulation:
+    """One run of a workload on the racks described by `arrays`."""
+
+    def __init__(
+        self, arrays: RackArrays, phases: Iterator[Phase], duration_s: float, *,
+        thermal_step_s: float | None = None, progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.arrays = arrays
+        self.duration_s = duration_s
+        self.thermal_step_s = thermal_step_s
+        self._phases = phases
+        self._progress = progress
+        self.env = simpy.Environment()
+        self.time_s = 0.0
+        self.activity = IDLE
+        self.throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
+        self.point: OperatingPoint = evaluate(arrays, self.activity, self.throttled)
+        self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
+        self.work_units = 0.0
+        self.event_count = 0
+        self.integrals = Integrals(arrays.chain.stage_names)
+        self.series = TimeSeries()
+        self._changed = self.env.event()
+        self._record()
+
+    # ------------------------------------------------------------------ state
+
+    def _advance(self, to_s: float) -> None:
+        """Carry temperatures and integrals from the current time to `to_s` at the current operating point."""
+        elapsed = to_s - self.time_s
+        if elapsed <= 0:
+            return
+        chips = self.arrays.chips
+        if self.thermal_step_s is None:
+            temp1 = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
+            temp_mean = rc_mean_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
+        else:
+            temp1, temp_mean = self._euler(elapsed)
+        self.integrals.add_interval(self.arrays, self.point, self.temp_c, temp1, temp_mean, self.throttled, elapsed)
+        self.temp_c = temp1
+        self.time_s = to_s
+
+    def _euler(self, elapsed: float) -> tuple[FloatArray, FloatArray]:
+        """Fixed-step explicit Euler of C·dT/dt = P − (T − T_cool)/R; returns end and mean temperature."""
+        chips, point = self.arrays.chips, self.point
+        steps = max(1, math.ceil(elapsed / self.thermal_step_s - 1e-9))
+        step = elapsed / steps
+        temp = self.temp_c.copy()
+        total = np.zeros_like(temp)
+        for _ in range(steps):
+            previous = temp
+            temp = temp + step * (point.chip_power_w - (temp - point.chip_coolant_temp_c) / chips.resistance_k_per_w) \
+                / chips.heat_capacity_j_per_k
+            total += 0.5 * (previous + temp)
+        return temp, total / steps
+
+    def _state_changed(self) -> None:
+        """Re-evaluate the operating point, record it, and wake every process waiting on a change."""
+        self.point = evaluate(self.arrays, self.activity, self.throttled)
+        self._check_finite()
+        self.event_count += 1
+        self._record()
+        woken, self._changed = self._changed, self.env.event()
+        woken.succeed()
+        if self._progress is not None:
+            self._progress(self.time_s)
+
+    def _check_finite(self) -> None:
+        bad = ~np.isfinite(self.point.chip_temp_ss_c)
+        if bad.any():
+            label = self.arrays.chips.label[int(np.argmax(bad))]
+            raise SimulationError(f"{label}: temperature is not finite at t = {self.time_s:.3f} s "
+                                  "(zero coolant flow or a zero thermal capacity?)")
+        if not np.all(np.isfinite(self.point.feed_w)):
+            raise SimulationError(f"rack{int(np.argmax(~np.isfinite(self.point.feed_w)))}: feed power is not "
+                                  f"finite at t = {self.time_s:.3f} s (busbar or shelves cannot carry the load)")
+
+    def _record(self) -> None:
+        point, gpu = self.point, self.arrays.chips.is_gpu
+        self.series.append((
+            self.time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
+            float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
+            float(self.temp_c[gpu].max()), float(self.temp_c[gpu].mean()), float(point.coolant_return_temp_c.max()),
+            float((self.throttled & gpu).mean() / gpu.mean()), self.work_units,
+        ))
+
+    def _toggle_throttles(self) -> bool:
+        """Throttle chips at or above their limit, release throttled ones cooled to the release point."""
+        chips = self.arrays.chips
+        engage = ~self.throttled & (self.temp_c >= chips.throttle_temp_c - 1e-9)
+        release = self.throttled & (self.temp_c <= chips.release_temp_c + 1e-9)
+        if self.thermal_step_s is None:
+            due = self._crossing_times_s() <= CROSSING_TOLERANCE_S
+            engage |= ~self.throttled & due
+            release |= self.throttled & due
+        flipped = engage | release
+        self.throttled = self.throttled ^ flipped
+        return bool(flipped.any())
+
+    def _crossing_times_s(self) -> FloatArray:
+        """Time until each chip crosses the threshold that would flip its throttle state, s."""
+        chips = self.arrays.chips
+        target = np.where(self.throttled, chips.release_temp_c, chips.throttle_temp_c)
+        return rc_crossing_time_s(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, target)
+
+    # ------------------------------------------------------------------ processes
+
+    def _workload(self) -> simpy.events.ProcessGenerator:
+        for phase in self._phases:
+            self._advance(self.env.now)
+            self.activity = phase.activity
+            self._state_changed()
+            remaining_s = phase.nominal_s
+            while remaining_s > 0:
+                rate = self.point.work_rate if phase.rate_bound else 1.0
+                started = self.env.now
+                finish = self.env.timeout(remaining_s / rate)
+                yield finish | self._changed
+                if finish.processed:
+                    break
+                remaining_s -= (self.env.now - started) * rate
+            if phase.completes_step:
+                self._advance(self.env.now)
+                self.work_units += 1
+                self._record()
+
+    def _thermal_watcher(self) -> simpy.events.ProcessGenerator:
+        while True:
+            changed = self._changed
+            wait_s = float(self._crossing_times_s().min())
+            if not math.isfinite(wait_s):
+                yield changed
+                continue
+            crossing = self.env.timeout(wait_s)
+            yield crossing | changed
+            if changed.processed:
+                continue
+            self._advance(self.env.now)
+            if self._toggle_throttles():
+                self._state_changed()
+
+    def _thermal_ticker(self) -> simpy.events.ProcessGenerator:
+        while True:
+            yield self.env.timeout(self.thermal_step_s)
+            self._advance(self.env.now)
+            if self._toggle_throttles():
+                self._state_changed()
+
+    def run(self) -> RunResult:
+        """Run to the end of the duration and return the integrals and the time series."""
+        self.env.process(self._workload())
+        self.env.process(self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker())
+        self.env.run(until=self.duration_s)
+        while self.env.peek() <= self.duration_s:  # work finishing exactly at the end still counts
+            self.env.step()
+        self._advance(self.duration_s)
+        self._record()
+        return RunResult(self.integrals, self.series.columns(), self.work_units, self.duration_s, self.event_count)

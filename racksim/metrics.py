@@ -1,0 +1,92 @@
+"""metrics.json: the stable names of ../shared/DESIGN.md, computed from a finished run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from racksim import __version__
+from racksim.build import FloatArray
+from racksim.engine import RunResult
+
+RAMP_WINDOW_S = 1.0
+"""Feed ramp is the change of the feed power averaged over this window, per second."""
+
+
+def time_weighted_percentile(values: FloatArray, durations_s: FloatArray, percentile: float) -> float:
+    """Percentile of a piecewise-constant signal over time: the smallest v with time(x ≤ v) ≥ p·T."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(durations_s[order])
+    index = int(np.searchsorted(cumulative, percentile / 100.0 * cumulative[-1]))
+    return float(values[order][min(index, values.size - 1)])
+
+
+def max_ramp_w_per_s(time_s: FloatArray, power_w: FloatArray, window_s: float = RAMP_WINDOW_S) -> float:
+    """Largest rate of change of the window-averaged power of a step signal, W/s.
+
+    The derivative of the moving average of P over a window w is (P(t) − P(t − w)) / w; it changes
+    only at steps t_i and at t_i + w, so the maximum is taken over those instants exactly.
+    """
+    if time_s.size < 2:
+        return 0.0
+
+    def value_at(t: FloatArray) -> FloatArray:
+        return power_w[np.clip(np.searchsorted(time_s, t, side="right") - 1, 0, time_s.size - 1)]
+
+    instants = np.concatenate([time_s, time_s + window_s])
+    instants = instants[instants <= time_s[-1]]
+    return float(np.max(np.abs(value_at(instants) - value_at(instants - window_s))) / window_s)
+
+
+def compute_metrics(
+    result: RunResult, *, design: str, design_hash: str, scenario: str, seed: int, nominal_work_units: float,
+    feed_limit_w: float,
+) -> dict[str, Any]:
+    """The metrics of one run as nested dicts of plain floats."""
+    integrals, series = result.integrals, result.series
+    time_s, feed_w = series["time_s"], series["feed_power_w"]
+    durations_s = np.diff(np.append(time_s, result.duration_s))
+    losses_j = sum(integrals.loss_energy_j.values())
+    storage_net_j = 0.0  # no energy storage is modelled yet
+    over_limit = feed_w > feed_limit_w
+    input_kwh = integrals.input_energy_j / 3.6e6
+    return {
+        "design": design,
+        "design_hash": design_hash,
+        "scenario": scenario,
+        "seed": seed,
+        "duration_s": result.duration_s,
+        "racksim_version": __version__,
+        "power": {
+            "input_energy_j": integrals.input_energy_j,
+            "it_energy_j": integrals.it_energy_j,
+            "loss_energy_j": losses_j,
+            "loss_energy_j_by_stage": dict(integrals.loss_energy_j),
+            "storage_net_energy_j": storage_net_j,
+            "input_power_w_mean": integrals.input_energy_j / result.duration_s,
+            "input_power_w_peak": float(feed_w.max()),
+            "input_power_w_p99": time_weighted_percentile(feed_w, durations_s, 99.0),
+            "chain_efficiency": integrals.it_energy_j / (integrals.input_energy_j + storage_net_j),
+            "max_ramp_w_per_s": max_ramp_w_per_s(time_s, feed_w),
+            "capped_fraction": 0.0,  # no power-capping controller yet
+            "trips": int(np.count_nonzero(over_limit[1:] & ~over_limit[:-1]) + int(over_limit[0])),
+        },
+        "thermal": {
+            "gpu_temp_c_max": integrals.gpu_temp_c_max,
+            "gpu_temp_c_p99": integrals.gpu_temp_percentile_c(99.0),
+            "gpu_throttle_fraction": integrals.throttled_gpu_seconds / integrals.gpu_seconds,
+            "coolant_return_temp_c_max": integrals.coolant_return_temp_c_max,
+            "heat_to_liquid_j": integrals.heat_to_liquid_j,
+            "heat_to_air_j": integrals.heat_to_air_j,
+            "heat_stored_in_chips_j": integrals.heat_stored_j,
+            "cooling_energy_j": integrals.cooling_energy_j,
+        },
+        "performance": {
+            "work_units": result.work_units,
+            "nominal_work_units": nominal_work_units,
+            "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
+            "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
+        },
+        "engine": {"event_count": result.event_count},
+    }

@@ -1,0 +1,95 @@
+"""Run designs through scenarios and write one result directory per design × scenario.
+
+Each run directory holds `design.resolved.yaml`, `timeseries.npz` and `metrics.json`, each written
+atomically; metrics.json is written last, so its presence marks a complete run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from racksim.build import build
+from racksim.design import LoadedDesign, load_design
+from racksim.engine import Simulation
+from racksim.errors import InputError
+from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
+from racksim.metrics import compute_metrics
+from racksim.suite import Scenario
+from racksim.workload import nominal_training_steps, training_phases
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One design × scenario to run, with the user's seed, duration and overrides."""
+
+    design_path: Path
+    scenario: Scenario
+    seed: int | None = None
+    duration_s: float | None = None
+    overrides: tuple[str, ...] = ()
+
+    def load(self) -> LoadedDesign:
+        """The design with the scenario's overrides, then the user's, applied."""
+        scenario_overrides = [(path.split("."), value) for path, value in self.scenario.design_overrides.items()]
+        return load_design(self.design_path, [*scenario_overrides, *self.overrides])
+
+    @property
+    def run_seed(self) -> int:
+        """The seed the run uses."""
+        return self.scenario.seed if self.seed is None else self.seed
+
+    @property
+    def run_duration_s(self) -> float:
+        """Simulated time, s."""
+        return self.scenario.duration_s if self.duration_s is None else self.duration_s
+
+
+def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = None,
+            progress: Callable[[float], None] | None = None) -> Path:
+    """Simulate one design × scenario and write its result directory; returns the directory."""
+    loaded = loaded or request.load()
+    scenario, duration_s = request.scenario, request.run_duration_s
+    simulation = Simulation(build(loaded.design), training_phases(scenario.workload), duration_s, progress=progress)
+    result = simulation.run()
+    metrics = compute_metrics(
+        result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
+        seed=request.run_seed, nominal_work_units=nominal_training_steps(scenario.workload, duration_s),
+        feed_limit_w=loaded.design.power.feed.limit_w,
+    )
+    run_dir = Path(out_root) / loaded.design.name / scenario.name
+    atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
+    atomic_write_npz(run_dir / "timeseries.npz", result.series)
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return run_dir
+
+
+def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *, seed: int | None = None,
+                 duration_s: float | None = None, overrides: Sequence[str] = ()) -> list[RunRequest]:
+    """Every design × scenario, scenario-major."""
+    return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides)) for s in scenarios for d in design_paths]
+
+
+def run_many(requests: Sequence[RunRequest], out_root: Path, *, console: Console | None = None) -> list[Path]:
+    """Validate every design first (so bad input runs nothing), then run all with a progress bar."""
+    loaded = [request.load() for request in requests]
+    keys = [(item.design.name, request.scenario.name) for request, item in zip(requests, loaded, strict=True)]
+    for request, key in zip(requests, keys, strict=True):
+        if keys.count(key) > 1:
+            raise InputError(str(request.design_path), "name", f"two designs are called {key[0]!r}; "
+                             "results would overwrite each other")
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f} s simulated"), TimeRemainingColumn())
+    run_dirs = []
+    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
+        tasks = [bar.add_task(f"{r.scenario.name} · {item.design.name}", total=r.run_duration_s)
+                 for r, item in zip(requests, loaded, strict=True)]
+        for request, item, task in zip(requests, loaded, tasks, strict=True):
+            run_dirs.append(run_one(request, out_root, item,
+                                    progress=lambda t, task=task: bar.update(task, completed=t)))
+            bar.update(task, completed=request.run_duration_s)
+    return run_dirs

@@ -1,0 +1,102 @@
+"""Benchmark suites: named scenarios (workload, duration, seed, design overrides) in YAML.
+
+A suite file is validated like a design file: pydantic models with `extra="forbid"` and one-line errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from racksim.design.loader import load_model
+from racksim.design.schema import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt
+from racksim.errors import InputError
+
+SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
+
+
+class PhaseActivity(Model):
+    """Utilizations during one workload phase."""
+
+    gpu_utilization: Fraction
+    cpu_utilization: Fraction
+    network_utilization: Fraction
+
+
+class TrainingWorkload(Model):
+    """Synchronous training: compute, then communication, each step; a checkpoint every N steps."""
+
+    kind: Literal["training"] = "training"
+    compute_time_s: PositiveFloat
+    """Compute phase of one step at nominal GPU throughput, s (stretches when GPUs slow down)."""
+    communication_time_s: NonNegativeFloat
+    """Exposed communication phase of one step, s."""
+    checkpoint_every_steps: PositiveInt
+    checkpoint_time_s: NonNegativeFloat
+    """Time the job pauses to write a checkpoint, s."""
+    compute: PhaseActivity = PhaseActivity(gpu_utilization=1.0, cpu_utilization=0.3, network_utilization=0.1)
+    communication: PhaseActivity = PhaseActivity(gpu_utilization=0.3, cpu_utilization=0.3, network_utilization=1.0)
+    checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
+
+
+class Scenario(Model):
+    """One benchmark scenario run against every design."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    description: str = ""
+    duration_s: PositiveFloat
+    """Simulated time, s."""
+    seed: Annotated[int, Field(ge=0)] = 0
+    workload: TrainingWorkload
+    design_overrides: dict[str, Any] = Field(default_factory=dict)
+    """Dotted design paths set for this scenario (e.g. cooling.facility_supply_temp_c: 40)."""
+
+
+class Suite(Model):
+    """A named set of scenarios."""
+
+    name: str
+    description: str = ""
+    scenarios: list[Scenario] = Field(min_length=1)
+
+    @field_validator("scenarios")
+    @classmethod
+    def _unique_names(cls, scenarios: list[Scenario]) -> list[Scenario]:
+        names = [s.name for s in scenarios]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"scenario names must be unique: {', '.join(repeated)}")
+        return scenarios
+
+    def scenario(self, name: str) -> Scenario:
+        """The scenario called `name`."""
+        for scenario in self.scenarios:
+            if scenario.name == name:
+                return scenario
+        raise InputError(self.name, "scenarios", f"no scenario named {name!r} "
+                         f"(have: {', '.join(s.name for s in self.scenarios)})")
+
+
+def suite_path(name_or_path: str) -> Path:
+    """A suite file given by path, or by name from benchmarks/suites/."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        return candidate
+    return SUITES_DIR / f"{name_or_path}.yaml"
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Load and validate a suite by name or path."""
+    path = suite_path(name_or_path)
+    if not path.is_file():
+        known = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+        raise InputError(str(path), "", f"no such suite (bundled: {', '.join(known)})")
+    suite, _ = load_model(Suite, path)
+    return suite
+
+
+def find_scenario(name: str) -> Scenario:
+    """A scenario by name from the bundled standard suite."""
+    return load_suite("standard").scenario(name)
