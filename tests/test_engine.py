@@ -1,0 +1,91 @@
+"""The hybrid engine: conservation, determinism, closed form against a fixed-step reference, throttling."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from racksim.build import build
+from racksim.design import load_design
+from racksim.engine import Simulation
+from racksim.suite import TrainingWorkload, load_suite
+from racksim.workload import nominal_training_steps, training_phases
+
+ROOT = Path(__file__).resolve().parent.parent
+GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
+GB300 = ROOT / "designs" / "gb300-nvl72.yaml"
+WORKLOAD = TrainingWorkload(compute_time_s=8.0, communication_time_s=2.0, checkpoint_every_steps=5,
+                            checkpoint_time_s=15.0)
+HOT = ["cooling.facility_supply_temp_c=38"]  # drives the GB300 GPUs over their throttle limit
+
+
+def simulate(path: Path, duration_s: float, overrides: list[str] = (), **kwargs: float) -> Simulation:
+    """Run `path` through the test workload and return the finished simulation."""
+    simulation = Simulation(build(load_design(path, overrides).design), training_phases(WORKLOAD), duration_s,
+                            **kwargs)
+    simulation.result = simulation.run()
+    return simulation
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "designs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_energy_and_heat_balance_close(path: Path) -> None:
+    integrals = simulate(path, 200.0).result.integrals
+    supplied = integrals.input_energy_j
+    assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)
+    heat = integrals.heat_to_liquid_j + integrals.heat_to_air_j + integrals.heat_stored_j
+    assert heat == pytest.approx(supplied, rel=1e-9)
+    assert all(loss > 0 for loss in integrals.loss_energy_j.values())
+
+
+def test_same_inputs_give_identical_results() -> None:
+    first, second = simulate(GB300, 150.0, HOT).result, simulate(GB300, 150.0, HOT).result
+    for field in fields(first.integrals):
+        a, b = getattr(first.integrals, field.name), getattr(second.integrals, field.name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, field.name
+    for name, column in first.series.items():
+        assert np.array_equal(column, second.series[name]), name
+    assert first.work_units == second.work_units
+
+
+def test_work_matches_the_nominal_schedule_without_throttling() -> None:
+    simulation = simulate(GB200, 400.0)
+    assert simulation.result.integrals.throttled_gpu_seconds == 0
+    # 5 steps of 10 s + 15 s checkpoint = 65 s cycles: 6 cycles (390 s) = 30 steps, then 1 more by 400 s.
+    assert nominal_training_steps(WORKLOAD, 400.0) == 31
+    assert simulation.result.work_units == 31
+
+
+def test_throttling_starts_exactly_at_the_threshold_and_costs_work() -> None:
+    simulation = simulate(GB300, 400.0, HOT)
+    series = simulation.result.series
+    first = int(np.argmax(series["throttled_gpu_fraction"] > 0))
+    assert first > 0, "the hot scenario should throttle"
+    assert series["gpu_temp_c_max"][first] == pytest.approx(87.0, abs=1e-6)
+    assert simulation.result.integrals.throttled_gpu_seconds > 0
+    assert simulation.result.work_units < nominal_training_steps(WORKLOAD, 400.0)
+    # Hysteresis: no GPU ever runs hotter than the limit by more than numerical noise.
+    assert series["gpu_temp_c_max"].max() <= 87.0 + 1e-6
+
+
+@pytest.mark.parametrize("duration_s", [37.0, 90.0, 160.0])
+def test_closed_form_agrees_with_fixed_step_integration(duration_s: float) -> None:
+    closed = simulate(GB300, duration_s, HOT)
+    stepped = simulate(GB300, duration_s, HOT, thermal_step_s=0.002)
+    assert np.max(np.abs(closed.temp_c - stepped.temp_c)) < 0.1
+    assert closed.result.integrals.gpu_temp_c_max == pytest.approx(stepped.result.integrals.gpu_temp_c_max, abs=0.1)
+    assert closed.result.integrals.throttled_gpu_seconds == pytest.approx(
+        stepped.result.integrals.throttled_gpu_seconds, rel=0.02, abs=1.0)
+
+
+def test_cost_grows_with_events_not_with_simulated_time() -> None:
+    quick = load_suite("quick").scenario("training")
+    short = Simulation(build(load_design(GB200).design), training_phases(quick.workload), 600.0)
+    long = Simulation(build(load_design(GB200).design), training_phases(quick.workload), 6000.0)
+    short.run()
+    long.run()
+    # Ten times the time, ten times the phases: events scale with phases, not with seconds.
+    assert long.event_count <= 10 * short.event_count + 10
+    assert long.event_count < 6000 / 2

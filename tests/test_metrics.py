@@ -1,0 +1,48 @@
+"""Metrics from a run: hand-checked percentiles and ramps, and the DESIGN.md contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from racksim.metrics import max_ramp_w_per_s, time_weighted_percentile
+from racksim.suite import TrainingWorkload
+from racksim.workload import nominal_training_steps
+
+
+def test_time_weighted_percentile_by_hand() -> None:
+    # 100 kW for 98 s, 150 kW for 2 s: the 99th percentile of time lies in the 150 kW stretch,
+    # the 90th in the 100 kW one.
+    values = np.array([100e3, 150e3])
+    durations = np.array([98.0, 2.0])
+    assert time_weighted_percentile(values, durations, 99.0) == 150e3
+    assert time_weighted_percentile(values, durations, 90.0) == 100e3
+
+
+def test_ramp_of_isolated_steps_is_the_step_over_the_window() -> None:
+    # Steps of +60 kW at t=10 s and -20 kW at t=20 s; over a 1 s window each gives |ΔP| / 1 s.
+    time_s = np.array([0.0, 10.0, 20.0, 30.0])
+    power_w = np.array([40e3, 100e3, 80e3, 80e3])
+    assert max_ramp_w_per_s(time_s, power_w) == pytest.approx(60e3)
+
+
+def test_ramp_of_steps_inside_one_window_adds_them() -> None:
+    # +30 kW at 10.0 s and +30 kW at 10.5 s: the 1 s average rises by 60 kW within one window.
+    time_s = np.array([0.0, 10.0, 10.5, 20.0])
+    power_w = np.array([0.0, 30e3, 60e3, 60e3])
+    assert max_ramp_w_per_s(time_s, power_w) == pytest.approx(60e3)
+    assert max_ramp_w_per_s(time_s, power_w, window_s=0.25) == pytest.approx(30e3 / 0.25)
+
+
+def test_flat_power_has_no_ramp() -> None:
+    assert max_ramp_w_per_s(np.array([0.0, 5.0]), np.array([7.0, 7.0])) == 0.0
+
+
+def test_nominal_steps_by_hand() -> None:
+    workload = TrainingWorkload(compute_time_s=8, communication_time_s=2, checkpoint_every_steps=10,
+                                checkpoint_time_s=30)
+    # cycle = 10 × 10 s + 30 s = 130 s. 300 s = 2 cycles (260 s, 20 steps) + 40 s (4 steps) = 24.
+    assert nominal_training_steps(workload, 300.0) == 24
+    # 125 s: one cycle not finished, the 10 steps are done by 100 s and the checkpoint is under way.
+    assert nominal_training_steps(workload, 125.0) == 10
+    assert nominal_training_steps(workload, 9.99) == 0

@@ -1,0 +1,60 @@
+"""Conservation laws as properties over random designs (hypothesis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from racksim.build import build
+from racksim.design import load_design
+from racksim.engine import Simulation
+from racksim.errors import InputError
+from racksim.suite import TrainingWorkload
+from racksim.workload import training_phases
+
+ROOT = Path(__file__).resolve().parent.parent
+BASES = sorted((ROOT / "designs").glob("*.yaml"))
+
+
+@st.composite
+def random_designs(draw: st.DrawFn) -> list[tuple[list[str], object]]:
+    """Overrides that move powers, flows, temperatures, conversion curves and the PSU count."""
+    efficiencies = sorted(draw(st.lists(st.floats(0.85, 0.99), min_size=4, max_size=4)))
+    return [
+        (["compute_tray", "gpus", "tdp_w"], draw(st.floats(300, 2000))),
+        (["compute_tray", "gpus", "idle_w"], draw(st.floats(20, 250))),
+        (["compute_tray", "cpus", "tdp_w"], draw(st.floats(100, 600))),
+        (["compute_tray", "other_power_w"], draw(st.floats(0, 800))),
+        (["compute_tray", "other_heat_to_liquid_fraction"], draw(st.floats(0, 1))),
+        (["compute_tray", "gpus", "thermal", "heat_capacity_j_per_k"], draw(st.floats(50, 2000))),
+        (["switch_tray", "heat_to_liquid_fraction"], draw(st.floats(0, 1))),
+        (["cooling", "facility_supply_temp_c"], draw(st.floats(15, 45))),
+        (["cooling", "cdu", "pumps", "flow_lpm"], draw(st.floats(60, 400))),
+        (["cooling", "cdu", "capacity_w"], 1e6),
+        (["power", "feed", "limit_w"], 1e6),
+        (["power", "busbar", "rating_a"], 1e5),
+        (["power", "busbar", "resistance_ohm"], draw(st.floats(1e-6, 1e-3))),
+        (["power", "tray_stages", "0", "efficiency_curve", "efficiency"], efficiencies),
+    ]
+
+
+@pytest.mark.parametrize("base", BASES, ids=lambda p: p.stem)
+@given(overrides=random_designs(), compute_s=st.floats(1, 20), communication_s=st.floats(0, 5))
+def test_energy_and_heat_are_conserved(base: Path, overrides: list, compute_s: float, communication_s: float) -> None:
+    try:
+        design = load_design(base, overrides).design
+    except InputError:
+        assume(False)
+    workload = TrainingWorkload(compute_time_s=compute_s, communication_time_s=communication_s,
+                                checkpoint_every_steps=3, checkpoint_time_s=4.0)
+    integrals = Simulation(build(design), training_phases(workload), 60.0).run().integrals
+    supplied = integrals.input_energy_j
+    # Energy: input = IT + Σ stage losses; heat: input = liquid + air + heat stored in the die nodes.
+    assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)
+    assert integrals.heat_to_liquid_j + integrals.heat_to_air_j + integrals.heat_stored_j == pytest.approx(
+        supplied, rel=1e-9)
+    assert min(integrals.loss_energy_j.values()) >= 0
+    assert integrals.heat_to_air_j >= 0
