@@ -1,0 +1,46 @@
+"""Engine speed with pytest-benchmark (`make bench`); not part of `make test`.
+
+Figures to read as ratios: closed-form engine vs the fixed-step reference on the same scenario, and
+24 h vs 1 h of simulated time (cost should follow events, not seconds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from racksim.build import build
+from racksim.design import load_design
+from racksim.engine import Simulation
+from racksim.suite import load_suite
+from racksim.workload import training_phases
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING = load_suite("standard").scenario("training")
+ARRAYS = build(load_design(ROOT / "designs" / "gb200-nvl72.yaml").design)
+
+
+def _run(duration_s: float, thermal_step_s: float | None = None) -> int:
+    simulation = Simulation(ARRAYS, training_phases(TRAINING.workload), duration_s, thermal_step_s=thermal_step_s)
+    return simulation.run().event_count
+
+
+@pytest.mark.benchmark(group="closed-form vs fixed step, 10 min training")
+def test_closed_form_10min(benchmark: pytest.FixtureRequest) -> None:
+    benchmark(_run, 600.0)
+
+
+@pytest.mark.benchmark(group="closed-form vs fixed step, 10 min training")
+def test_fixed_step_1s_10min(benchmark: pytest.FixtureRequest) -> None:
+    benchmark.pedantic(_run, args=(600.0, 1.0), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="simulated time: 1 h vs 24 h training")
+def test_closed_form_1h(benchmark: pytest.FixtureRequest) -> None:
+    benchmark.pedantic(_run, args=(3600.0,), rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="simulated time: 1 h vs 24 h training")
+def test_closed_form_24h(benchmark: pytest.FixtureRequest) -> None:
+    benchmark.pedantic(_run, args=(86400.0,), rounds=1, iterations=1)
