@@ -59,17 +59,15 @@ def derived_figures(design: Design) -> dict[str, Any]:
 
 def check_feasible(design: Design, source: str) -> dict[str, Any]:
     """Raise InputError for the first nameplate rule the design breaks; return its derived figures."""
-    try:
-        figures = derived_figures(design)
-    except FloatingPointError as exc:  # pragma: no cover - numpy raises only under np.seterr(all="raise")
-        raise InputError(source, "power", f"power chain has no operating point: {exc}") from None
+    figures = derived_figures(design)
     power = design.power
     if not math.isfinite(figures["nameplate_busbar_current_a"]):
         raise InputError(source, "power.busbar.resistance_ohm",
                          "the busbar cannot deliver the nameplate load at its voltage (P > V²/4R)")
     if figures["nameplate_busbar_current_a"] > power.busbar.rating_a:
-        raise InputError(source, "power.busbar.rating_a", f"nameplate current "
-                         f"{figures['nameplate_busbar_current_a']:.0f} A exceeds the rating {power.busbar.rating_a:.0f} A")
+        current_a = figures["nameplate_busbar_current_a"]
+        raise InputError(source, "power.busbar.rating_a",
+                         f"nameplate current {current_a:.0f} A exceeds the rating {power.busbar.rating_a:.0f} A")
     if figures["nameplate_feed_power_w"] > power.feed.limit_w:
         raise InputError(source, "power.feed.limit_w", f"nameplate feed power "
                          f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW exceeds the feed limit "

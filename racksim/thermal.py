@@ -76,7 +76,9 @@ def rc_mean_temperature_c(temp0_c: ArrayLike, temp_ss_c: ArrayLike, tau_s: Array
     return temp_ss + (np.asarray(temp0_c, dtype=float) - temp_ss) * weight
 
 
-def rc_crossing_time_s(temp0_c: ArrayLike, temp_ss_c: ArrayLike, tau_s: ArrayLike, threshold_c: ArrayLike) -> FloatArray:
+def rc_crossing_time_s(
+    temp0_c: ArrayLike, temp_ss_c: ArrayLike, tau_s: ArrayLike, threshold_c: ArrayLike
+) -> FloatArray:
     """Time until T(t) reaches a threshold it is heading toward; inf if it never does.
 
     t* = τ · ln((T0 − T_ss) / (T_th − T_ss)), defined when T_th lies strictly between T0 and T_ss

@@ -22,10 +22,10 @@ power.input_power_w_mean power.input_power_w_peak power.input_power_w_p99 power.
 power.max_ramp_w_per_s power.capped_fraction power.trips
 thermal.gpu_temp_c_max thermal.gpu_temp_c_p99 thermal.gpu_throttle_fraction
 thermal.coolant_return_temp_c_max thermal.heat_to_liquid_j thermal.heat_to_air_j thermal.cooling_energy_j
-performance.work_units performance.goodput_fraction performance.work_per_kwh""".split()
+performance.work_units performance.goodput_fraction performance.work_per_kwh""".split()  # noqa: SIM905
 
 
-def metric(metrics: dict[str, Any], dotted: str) -> Any:  # noqa: ANN401
+def metric(metrics: dict[str, Any], dotted: str) -> Any:
     """metrics['a']['b'] for 'a.b'."""
     node: Any = metrics
     for part in dotted.split("."):

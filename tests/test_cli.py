@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -34,15 +35,9 @@ def test_run_writes_a_complete_result_directory(tmp_path: Path) -> None:
     assert metrics["duration_s"] == 90.0
     assert metrics["seed"] == 7
     assert yaml.safe_load((run_dir / "design.resolved.yaml").read_text())["name"] == "gb200-nvl72"
-    with np_load(run_dir / "timeseries.npz") as series:
+    with np.load(run_dir / "timeseries.npz") as series:
         assert series["time_s"][0] == 0.0
         assert series["feed_power_w"].max() == pytest.approx(metrics["power"]["input_power_w_peak"])
-
-
-def np_load(path: Path):  # noqa: ANN201 - numpy's NpzFile
-    import numpy as np
-
-    return np.load(path)
 
 
 def test_reruns_are_identical(tmp_path: Path) -> None:
@@ -65,9 +60,11 @@ def test_compare_writes_the_report(tmp_path: Path) -> None:
     done = racksim("compare", GB200, GB300, "--suite", "quick", "--out", str(tmp_path), "--duration", "120s")
     assert done.returncode == 0, done.stderr
     html, markdown = (Path(line) for line in done.stdout.split())
-    assert html.is_file() and markdown.is_file()
+    assert html.is_file()
+    assert markdown.is_file()
     text = html.read_text()
-    assert "gb200-nvl72" in text and "gb300-nvl72" in text
+    assert "gb200-nvl72" in text
+    assert "gb300-nvl72" in text
     again = racksim("report", str(tmp_path))
     assert again.returncode == 0, again.stderr
     assert html.read_text() == text or "racksim compare" in text
@@ -84,7 +81,8 @@ def test_show_json_has_derived_figures() -> None:
 
 def test_show_text_and_validate() -> None:
     shown = racksim("show", GB300)
-    assert shown.returncode == 0 and "nameplate_feed_power_w" in shown.stdout
+    assert shown.returncode == 0
+    assert "nameplate_feed_power_w" in shown.stdout
     valid = racksim("validate", GB200, GB300)
     assert valid.returncode == 0
     assert valid.stdout.count("ok: ") == 2
@@ -94,7 +92,8 @@ def test_schema_is_json_schema_with_descriptions() -> None:
     done = racksim("schema")
     schema = json.loads(done.stdout)
     assert schema["title"] == "Design"
-    assert "tdp_w" in json.dumps(schema) and "description" in json.dumps(schema)
+    assert "tdp_w" in json.dumps(schema)
+    assert "description" in json.dumps(schema)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +110,8 @@ def test_bad_invocations_give_one_line(args: list[str], fragment: str) -> None:
     done = racksim(*args)
     assert done.returncode == 2
     assert fragment in done.stderr
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr
 
 
 def test_bad_design_leaves_previous_results_intact(tmp_path: Path) -> None:

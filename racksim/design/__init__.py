@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from racksim.derived import check_feasible
 from racksim.design.loader import load_model
 from racksim.design.schema import Design
-from racksim.derived import check_feasible
 
 
 @dataclass(frozen=True)
