@@ -92,7 +92,7 @@ class Integrals:
         self.coolant_return_temp_c_max = max(self.coolant_return_temp_c_max, float(point.coolant_return_temp_c.max()))
         bins = np.clip(((temp_mean_c[gpu] - TEMP_RANGE_C[0]) / TEMP_BIN_C).astype(np.intp), 0,
                        self.gpu_temp_histogram.size - 1)
-        self.gpu_temp_histogram += np.bincount(bins, minlength=self.gpu_temp_histogram.size) * duration_s
+        np.add.at(self.gpu_temp_histogram, bins, duration_s)
 
     def gpu_temp_percentile_c(self, percentile: float) -> float:
         """Percentile of the GPU-time-weighted distribution of interval-mean die temperatures, °C."""
