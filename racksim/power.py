@@ -64,7 +64,7 @@ def converter_input_w(
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.where(units > 0, output / (units * unit_rating_w), np.inf)
     efficiency = interpolated_efficiency(load, curve_load, curve_efficiency)
-    return np.where(output > 0, output / efficiency, 0.0)
+    return np.where(output > 0, np.where(units > 0, output / efficiency, np.inf), 0.0)
 
 
 def busbar_current_a(delivered_w: ArrayLike, source_voltage_v: float, resistance_ohm: float) -> FloatArray:
