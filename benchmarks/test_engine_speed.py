@@ -14,15 +14,17 @@ from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
 from racksim.suite import load_suite
-from racksim.workload import training_phases
+from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING = load_suite("standard").scenario("training")
-ARRAYS = build(load_design(ROOT / "designs" / "gb200-nvl72.yaml").design)
+DESIGN = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
+ARRAYS = build(DESIGN)
+SCHEDULE = TrainingSchedule.for_design(TRAINING.workload, DESIGN)
 
 
 def _run(duration_s: float, thermal_step_s: float | None = None) -> int:
-    simulation = Simulation(ARRAYS, training_phases(TRAINING.workload), duration_s, thermal_step_s=thermal_step_s)
+    simulation = Simulation(ARRAYS, SCHEDULE.phases(), duration_s, thermal_step_s=thermal_step_s)
     return simulation.run().event_count
 
 

@@ -20,7 +20,7 @@ from racksim.errors import InputError
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import compute_metrics
 from racksim.suite import Scenario
-from racksim.workload import nominal_training_steps, training_phases
+from racksim.workload import TrainingSchedule
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,12 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     """Simulate one design × scenario and write its result directory; returns the directory."""
     loaded = loaded or request.load()
     scenario, duration_s = request.scenario, request.run_duration_s
-    simulation = Simulation(build(loaded.design), training_phases(scenario.workload), duration_s, progress=progress)
+    schedule = TrainingSchedule.for_design(scenario.workload, loaded.design)
+    simulation = Simulation(build(loaded.design), schedule.phases(), duration_s, progress=progress)
     result = simulation.run()
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
-        seed=request.run_seed, nominal_work_units=nominal_training_steps(scenario.workload, duration_s),
+        seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),
         feed_limit_w=loaded.design.power.feed.limit_w,
     )
     run_dir = Path(out_root) / loaded.design.name / scenario.name

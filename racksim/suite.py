@@ -26,13 +26,19 @@ class PhaseActivity(Model):
 
 
 class TrainingWorkload(Model):
-    """Synchronous training: compute, then communication, each step; a checkpoint every N steps."""
+    """Synchronous training: compute, then communication, each step; a checkpoint every N steps.
+
+    The work is stated per GPU, so each design's step time follows from its own hardware:
+    compute = FLOP / (dense throughput × MFU), communication = bytes / (links × link rate × bus efficiency).
+    """
 
     kind: Literal["training"] = "training"
-    compute_time_s: PositiveFloat
-    """Compute phase of one step at nominal GPU throughput, s (stretches when GPUs slow down)."""
-    communication_time_s: NonNegativeFloat
-    """Exposed communication phase of one step, s."""
+    compute_pflop_per_gpu_step: PositiveFloat
+    """Model FLOPs each GPU computes per step, PFLOP."""
+    model_flops_utilization: Annotated[float, Field(gt=0, le=1)]
+    """Achieved share of the GPU's dense throughput in the compute phase (MFU)."""
+    exposed_communication_gbyte_per_gpu_step: NonNegativeFloat
+    """Scale-up traffic per GPU and step that does not overlap compute, GB (bytes)."""
     checkpoint_every_steps: PositiveInt
     checkpoint_time_s: NonNegativeFloat
     """Time the job pauses to write a checkpoint, s."""

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from racksim.design.schema import Design
 from racksim.operating_point import Activity
 from racksim.suite import PhaseActivity, TrainingWorkload
 
@@ -28,30 +29,64 @@ def _activity(phase: PhaseActivity) -> Activity:
     return Activity(phase.gpu_utilization, phase.cpu_utilization, phase.network_utilization)
 
 
-def training_phases(workload: TrainingWorkload) -> Iterator[Phase]:
-    """Endless step cycle: compute → communication (one step done) → every N steps a checkpoint."""
-    compute = Phase("compute", _activity(workload.compute), workload.compute_time_s, True, False)
-    communication = Phase("communication", _activity(workload.communication), workload.communication_time_s,
-                          False, True)
-    checkpoint = Phase("checkpoint", _activity(workload.checkpoint), workload.checkpoint_time_s, False, False)
-    step = 0
-    while True:
-        yield compute
-        yield communication
-        step += 1
-        if step % workload.checkpoint_every_steps == 0 and workload.checkpoint_time_s > 0:
-            yield checkpoint
+DEFAULT_ACTIVITY = {name: _activity(TrainingWorkload.model_fields[name].default)
+                    for name in ("compute", "communication", "checkpoint")}
+"""The suite schema's default utilizations of each training phase."""
 
 
-def nominal_training_steps(workload: TrainingWorkload, duration_s: float) -> int:
-    """Steps completed in `duration_s` at nominal throughput (no throttling, no faults).
+@dataclass(frozen=True)
+class TrainingSchedule:
+    """A training workload's phase times on one design, s."""
 
-    With step time s = t_compute + t_comm, N steps per checkpoint and cycle = N·s + t_ckpt:
-    steps = N·⌊D / cycle⌋ + min(N, ⌊(D mod cycle) / s⌋).
-    """
-    step_s = workload.compute_time_s + workload.communication_time_s
-    per_cycle = workload.checkpoint_every_steps
-    cycle_s = per_cycle * step_s + workload.checkpoint_time_s
-    cycles = math.floor(duration_s / cycle_s + 1e-12)
-    remainder_s = duration_s - cycles * cycle_s
-    return per_cycle * cycles + min(per_cycle, math.floor(remainder_s / step_s + 1e-12))
+    compute_s: float
+    communication_s: float
+    checkpoint_every_steps: int
+    checkpoint_s: float
+    compute: Activity = DEFAULT_ACTIVITY["compute"]
+    communication: Activity = DEFAULT_ACTIVITY["communication"]
+    checkpoint: Activity = DEFAULT_ACTIVITY["checkpoint"]
+
+    @classmethod
+    def for_design(cls, workload: TrainingWorkload, design: Design) -> TrainingSchedule:
+        """Step times from the workload's per-GPU FLOPs and bytes and the design's GPUs and links.
+
+        t_compute = F · 10³ / (Θ_dense · MFU)  [PFLOP → TFLOP, TFLOP/s];
+        t_comm = B / (n_links · b_link · η_bus)  [GB, GB/s].
+        """
+        gpu, scale_up = design.compute_tray.gpus, design.network.scale_up
+        return cls(
+            compute_s=workload.compute_pflop_per_gpu_step * 1e3 / (gpu.dense_tflops * workload.model_flops_utilization),
+            communication_s=workload.exposed_communication_gbyte_per_gpu_step
+            / (scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * scale_up.bus_efficiency),
+            checkpoint_every_steps=workload.checkpoint_every_steps,
+            checkpoint_s=workload.checkpoint_time_s,
+            compute=_activity(workload.compute),
+            communication=_activity(workload.communication),
+            checkpoint=_activity(workload.checkpoint),
+        )
+
+    def phases(self) -> Iterator[Phase]:
+        """Endless step cycle: compute → communication (one step done) → every N steps a checkpoint."""
+        compute = Phase("compute", self.compute, self.compute_s, True, False)
+        communication = Phase("communication", self.communication, self.communication_s, False, True)
+        checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, False, False)
+        step = 0
+        while True:
+            yield compute
+            yield communication
+            step += 1
+            if step % self.checkpoint_every_steps == 0 and self.checkpoint_s > 0:
+                yield checkpoint
+
+    def nominal_steps(self, duration_s: float) -> int:
+        """Steps completed in `duration_s` at nominal throughput (no throttling, no faults).
+
+        With step time s = t_compute + t_comm, N steps per checkpoint and cycle = N·s + t_ckpt:
+        steps = N·⌊D / cycle⌋ + min(N, ⌊(D mod cycle) / s⌋).
+        """
+        step_s = self.compute_s + self.communication_s
+        per_cycle = self.checkpoint_every_steps
+        cycle_s = per_cycle * step_s + self.checkpoint_s
+        cycles = math.floor(duration_s / cycle_s + 1e-12)
+        remainder_s = duration_s - cycles * cycle_s
+        return per_cycle * cycles + min(per_cycle, math.floor(remainder_s / step_s + 1e-12))

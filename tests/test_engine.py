@@ -11,20 +11,19 @@ import pytest
 from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
-from racksim.suite import TrainingWorkload, load_suite
-from racksim.workload import nominal_training_steps, training_phases
+from racksim.suite import load_suite
+from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
 GB300 = ROOT / "designs" / "gb300-nvl72.yaml"
-WORKLOAD = TrainingWorkload(compute_time_s=8.0, communication_time_s=2.0, checkpoint_every_steps=5,
-                            checkpoint_time_s=15.0)
+SCHEDULE = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every_steps=5, checkpoint_s=15.0)
 HOT = ["cooling.facility_supply_temp_c=38"]  # drives the GB300 GPUs over their throttle limit
 
 
 def simulate(path: Path, duration_s: float, overrides: list[str] = (), **kwargs: float) -> Simulation:
     """Run `path` through the test workload and return the finished simulation."""
-    simulation = Simulation(build(load_design(path, overrides).design), training_phases(WORKLOAD), duration_s,
+    simulation = Simulation(build(load_design(path, overrides).design), SCHEDULE.phases(), duration_s,
                             **kwargs)
     simulation.result = simulation.run()
     return simulation
@@ -54,7 +53,7 @@ def test_work_matches_the_nominal_schedule_without_throttling() -> None:
     simulation = simulate(GB200, 400.0)
     assert simulation.result.integrals.throttled_gpu_seconds == 0
     # 5 steps of 10 s + 15 s checkpoint = 65 s cycles: 6 cycles (390 s) = 30 steps, then 1 more by 400 s.
-    assert nominal_training_steps(WORKLOAD, 400.0) == 31
+    assert SCHEDULE.nominal_steps(400.0) == 31
     assert simulation.result.work_units == 31
 
 
@@ -65,7 +64,7 @@ def test_throttling_starts_exactly_at_the_threshold_and_costs_work() -> None:
     assert first > 0, "the hot scenario should throttle"
     assert series["gpu_temp_c_max"][first] == pytest.approx(87.0, abs=1e-6)
     assert simulation.result.integrals.throttled_gpu_seconds > 0
-    assert simulation.result.work_units < nominal_training_steps(WORKLOAD, 400.0)
+    assert simulation.result.work_units < SCHEDULE.nominal_steps(400.0)
     # Hysteresis: no GPU ever runs hotter than the limit by more than numerical noise.
     assert series["gpu_temp_c_max"].max() <= 87.0 + 1e-6
 
@@ -81,9 +80,10 @@ def test_closed_form_agrees_with_fixed_step_integration(duration_s: float) -> No
 
 
 def test_cost_grows_with_events_not_with_simulated_time() -> None:
-    quick = load_suite("quick").scenario("training")
-    short = Simulation(build(load_design(GB200).design), training_phases(quick.workload), 600.0)
-    long = Simulation(build(load_design(GB200).design), training_phases(quick.workload), 6000.0)
+    design = load_design(GB200).design
+    schedule = TrainingSchedule.for_design(load_suite("quick").scenario("training").workload, design)
+    short = Simulation(build(design), schedule.phases(), 600.0)
+    long = Simulation(build(design), schedule.phases(), 6000.0)
     short.run()
     long.run()
     # Ten times the time, ten times the phases: events scale with phases, not with seconds.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from racksim.design import load_design
 from racksim.metrics import max_ramp_w_per_s, time_weighted_percentile
-from racksim.suite import TrainingWorkload
-from racksim.workload import nominal_training_steps
+from racksim.suite import load_suite
+from racksim.workload import TrainingSchedule
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_time_weighted_percentile_by_hand() -> None:
@@ -39,10 +44,21 @@ def test_flat_power_has_no_ramp() -> None:
 
 
 def test_nominal_steps_by_hand() -> None:
-    workload = TrainingWorkload(compute_time_s=8, communication_time_s=2, checkpoint_every_steps=10,
-                                checkpoint_time_s=30)
+    schedule = TrainingSchedule(compute_s=8, communication_s=2, checkpoint_every_steps=10, checkpoint_s=30)
     # cycle = 10 × 10 s + 30 s = 130 s. 300 s = 2 cycles (260 s, 20 steps) + 40 s (4 steps) = 24.
-    assert nominal_training_steps(workload, 300.0) == 24
+    assert schedule.nominal_steps(300.0) == 24
     # 125 s: one cycle not finished, the 10 steps are done by 100 s and the checkpoint is under way.
-    assert nominal_training_steps(workload, 125.0) == 10
-    assert nominal_training_steps(workload, 9.99) == 0
+    assert schedule.nominal_steps(125.0) == 10
+    assert schedule.nominal_steps(9.99) == 0
+
+
+def test_step_times_follow_each_designs_hardware() -> None:
+    workload = load_suite("quick").scenario("training").workload
+    gb200 = TrainingSchedule.for_design(workload, load_design(ROOT / "designs" / "gb200-nvl72.yaml").design)
+    rubin = TrainingSchedule.for_design(workload, load_design(ROOT / "designs" / "vr-800vdc.yaml").design)
+    # 16 PFLOP × 1000 / (5000 TFLOP/s × 0.4) = 8.0 s; 1600 GB / (18 × 50 GB/s × 0.93) = 1.9116 s.
+    assert gb200.compute_s == pytest.approx(8.0)
+    assert gb200.communication_s == pytest.approx(1.91159, rel=1e-5)
+    # 16 000 / (16 667 × 0.4) = 2.39995 s; 1600 / (18 × 100 × 0.93) = 0.95579 s.
+    assert rubin.compute_s == pytest.approx(2.39995, rel=1e-5)
+    assert rubin.communication_s == pytest.approx(0.95579, rel=1e-5)

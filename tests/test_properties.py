@@ -12,8 +12,7 @@ from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
-from racksim.suite import TrainingWorkload
-from racksim.workload import training_phases
+from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent
 BASES = sorted((ROOT / "designs").glob("*.yaml"))
@@ -48,9 +47,9 @@ def test_energy_and_heat_are_conserved(base: Path, overrides: list, compute_s: f
         design = load_design(base, overrides).design
     except InputError:
         assume(False)
-    workload = TrainingWorkload(compute_time_s=compute_s, communication_time_s=communication_s,
-                                checkpoint_every_steps=3, checkpoint_time_s=4.0)
-    integrals = Simulation(build(design), training_phases(workload), 60.0).run().integrals
+    schedule = TrainingSchedule(compute_s=compute_s, communication_s=communication_s, checkpoint_every_steps=3,
+                                checkpoint_s=4.0)
+    integrals = Simulation(build(design), schedule.phases(), 60.0).run().integrals
     supplied = integrals.input_energy_j
     # Energy: input = IT + Σ stage losses; heat: input = liquid + air + heat stored in the die nodes.
     assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)

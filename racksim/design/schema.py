@@ -94,6 +94,8 @@ class ChipSpec(Model):
 class GpuSpec(ChipSpec):
     """GPUs: also say how throughput follows power when capped or throttled."""
 
+    dense_tflops: PositiveFloat
+    """Dense tensor throughput at the training precision (FP8, no sparsity), TFLOP/s."""
     throughput_power_exponent: Annotated[float, Field(gt=0, le=1)] = 1 / 3
     """Work rate = (dynamic power allowed / dynamic power demanded)^exponent; 1/3 when P ∝ f·V², V ∝ f."""
 
@@ -341,6 +343,8 @@ class ScaleUp(Model):
     """Bandwidth of one link in one direction, GB/s (bytes)."""
     link_latency_s: PositiveFloat
     """One-way latency through one switch hop, s."""
+    bus_efficiency: Annotated[float, Field(gt=0, le=1)]
+    """Achieved collective bus bandwidth over the links' line rate (protocol overhead)."""
 
 
 class Network(Model):
