@@ -51,7 +51,8 @@ def derived_figures(design: Design) -> dict[str, Any]:
             "psu_count": units,
             "psu_installed_capacity_w": units * shelves.unit_rating_w,
             "psu_usable_capacity_w": USABLE_UNITS[shelves.redundancy](units) * shelves.unit_rating_w,
-            "psu_needed_at_nameplate": math.ceil(shelf_output_w / shelves.unit_rating_w),
+            "psu_needed_at_nameplate": math.ceil(shelf_output_w / shelves.unit_rating_w)
+            if math.isfinite(shelf_output_w) else None,
             "psu_output_at_nameplate_w": shelf_output_w,
         }
     return figures

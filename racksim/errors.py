@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """Show control characters (line breaks included) as escapes, so a message stays on one line."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), str(text))
+
 
 class RacksimError(Exception):
     """Base class for errors the CLI turns into one line and a non-zero exit."""
@@ -15,10 +24,11 @@ class InputError(RacksimError):
     exit_code = 2
 
     def __init__(self, source: str, field_path: str, rule: str) -> None:
-        self.source = source
-        self.field_path = field_path
-        self.rule = " ".join(str(rule).split())
-        super().__init__(f"{source}: {field_path}: {self.rule}" if field_path else f"{source}: {self.rule}")
+        self.source = one_line(source)
+        self.field_path = one_line(field_path)
+        self.rule = one_line(" ".join(str(rule).split()))
+        where = f"{self.source}: {self.field_path}" if self.field_path else self.source
+        super().__init__(f"{where}: {self.rule}")
 
 
 class SimulationError(RacksimError):

@@ -58,13 +58,14 @@ def converter_input_w(
 
     Each unit carries x = P_out / (n · P_rated); P_in = P_out / η(x); W. A group with no
     healthy unit (n = 0) and a positive load has infinite input: the caller must treat that as a trip.
+    A NaN output (no operating point upstream) stays NaN.
     """
     output = np.asarray(output_w, dtype=float)
     units = np.asarray(units_sharing, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         load = np.where(units > 0, output / (units * unit_rating_w), np.inf)
     efficiency = interpolated_efficiency(load, curve_load, curve_efficiency)
-    return np.where(output > 0, np.where(units > 0, output / efficiency, np.inf), 0.0)
+    return np.where(output == 0, 0.0, np.where(units > 0, output / efficiency, np.inf))
 
 
 def busbar_current_a(delivered_w: ArrayLike, source_voltage_v: float, resistance_ohm: float) -> FloatArray:

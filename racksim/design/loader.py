@@ -32,6 +32,18 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise yaml.YAMLError(f"more than {self.max_alias_uses} alias uses")
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Refuse a key repeated in one mapping (YAML would silently keep the last)."""
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            if isinstance(key, str | int | float | bool) or key is None:
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Load one YAML file that must hold a mapping."""
@@ -54,6 +66,8 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(source, "", f"invalid YAML{where}: {problem}") from None
+    if data is None:
+        raise InputError(source, "", "file is empty")
     if not isinstance(data, dict):
         raise InputError(source, "", f"must be a YAML mapping, not {type(data).__name__}")
     return data

@@ -137,15 +137,15 @@ class ComputeTray(Model):
         seen = [chip for loop in self.cold_plate_loops for chip in loop]
         duplicates = sorted({c for c in seen if seen.count(c) > 1})
         if duplicates:
-            raise ValueError(f"cold_plate_loops list {', '.join(duplicates)} more than once")
+            raise rule_error("cold_plate_loops", f"{', '.join(duplicates)} listed more than once")
         unknown = sorted(set(seen) - expected)
         if unknown:
-            raise ValueError(f"cold_plate_loops name unknown chips {', '.join(unknown)}")
+            raise rule_error("cold_plate_loops", f"unknown chips {', '.join(unknown)} (the tray has gpu0.. and cpu0..)")
         missing = sorted(expected - set(seen), key=lambda c: (c[:3], int(c[3:])))
         if missing:
-            raise ValueError(f"cold_plate_loops leave out {', '.join(missing)}")
+            raise rule_error("cold_plate_loops", f"{', '.join(missing)} on no loop")
         if self.other_idle_power_w > self.other_power_w:
-            raise ValueError("other_idle_power_w must not exceed other_power_w")
+            raise rule_error("other_idle_power_w", "must not exceed other_power_w")
         return self
 
 
@@ -153,6 +153,7 @@ class SwitchTray(Model):
     """A scale-up (NVLink-class) switch tray."""
 
     height_u: PositiveInt = 1
+    """Rack units the tray occupies."""
     switch_chips: PositiveInt
     """Switch ASICs per tray."""
     ports: PositiveInt
@@ -186,7 +187,7 @@ class Slot(Model):
     """What sits there; compute and switch take their height from the tray definitions."""
     u: PositiveInt
     """Lowest rack unit of the block (1 = bottom)."""
-    count: PositiveInt = 1
+    count: Annotated[int, Field(gt=0, le=100)] = 1
     """Units stacked one above the other."""
     height_u: PositiveInt | None = None
     """Height of one unit; only for power_shelf (else power.shelves.height_u), network and other."""
@@ -197,7 +198,7 @@ class Slot(Model):
 class Rack(Model):
     """The rack frame and what sits in it, bottom to top."""
 
-    height_u: PositiveInt
+    height_u: Annotated[int, Field(gt=0, le=100)]
     """Usable rack units."""
     u_pitch_mm: PositiveFloat = 48.0
     """Height of one rack unit, mm (OpenU 48 mm, EIA 44.45 mm)."""
@@ -212,6 +213,7 @@ class Feed(Model):
     """The rack's facility feed."""
 
     kind: Literal["ac_3phase", "dc"]
+    """Three-phase AC into PSU shelves, or DC (e.g. 800 V) straight to the busbar or DC/DC stages."""
     voltage_v: PositiveFloat
     """Line-to-line (AC) or pole-to-pole (DC) voltage, V."""
     limit_w: PositiveFloat
@@ -231,6 +233,7 @@ class PowerShelves(Model):
     """N: all needed; N+1: one spare; N+N: half the units (one feed) carry the load."""
     efficiency_curve: EfficiencyCurve
     height_u: PositiveInt = 1
+    """Rack units of one shelf."""
     stage_name: str = "psu"
     """Name of this conversion stage in the loss report."""
 
@@ -290,7 +293,9 @@ class Pumps(Model):
     """CDU pumps."""
 
     count: PositiveInt
+    """Pumps installed; all healthy pumps share the flow."""
     redundancy: Redundancy
+    """Pumps that may fail with full flow kept: N none, N+1 one, N+N half."""
     flow_lpm: PositiveFloat
     """Total coolant flow delivered to the rack at the operating point, L/min."""
     power_w_each: NonNegativeFloat
@@ -313,6 +318,7 @@ class Fans(Model):
     """Rack fans for the air-cooled share of the heat."""
 
     count: Annotated[int, Field(ge=0)]
+    """Fans in the rack (trays and shelves together)."""
     max_power_w_each: NonNegativeFloat
     """Power of one fan at full speed, W."""
     speed_fraction: Annotated[float, Field(gt=0, le=1)]
@@ -339,6 +345,7 @@ class ScaleUp(Model):
     """Scale-up (NVLink-class) domain."""
 
     links_per_gpu: PositiveInt
+    """Scale-up links from each GPU, one to a switch port each."""
     link_bandwidth_gbyte_s: PositiveFloat
     """Bandwidth of one link in one direction, GB/s (bytes)."""
     link_latency_s: PositiveFloat
@@ -375,6 +382,7 @@ class Design(Model):
     name: str
     """Short identifier, used for result directories."""
     description: str = ""
+    """One-paragraph summary shown in reports."""
     rack: Rack
     compute_tray: ComputeTray
     switch_tray: SwitchTray

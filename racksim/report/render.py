@@ -1,0 +1,198 @@
+"""The evaluation report: read every run of a results tree, compare designs per scenario, write HTML + MD.
+
+Output is a function of the inputs only (no clock, no absolute paths), so rewriting gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import yaml
+
+from racksim.errors import InputError
+from racksim.io import atomic_write_bytes, atomic_write_text
+from racksim.report import figures
+from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
+
+SKIPPED_GROUPS = frozenset({"engine"})
+"""Top-level groups of metrics.json that are diagnostics, not KPIs."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One design × scenario result directory."""
+
+    design: str
+    scenario: str
+    directory: Path
+    metrics: dict[str, Any]
+    values: dict[str, float]
+    """Numeric KPIs by dotted name, in SI units as stored."""
+    description: str
+
+    @property
+    def duration_s(self) -> float:
+        """Simulated time, s (NaN if metrics.json does not say)."""
+        value = self.metrics.get("duration_s")
+        return float(value) if isinstance(value, int | float) else math.nan
+
+    def series(self) -> dict[str, figures.FloatArray]:
+        """Columns of timeseries.npz, or none if the run has no time series."""
+        path = self.directory / "timeseries.npz"
+        if not path.is_file():
+            return {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: np.asarray(data[name], dtype=np.float64) for name in data.files}
+        except (OSError, ValueError) as error:
+            raise InputError(str(path), "", f"unreadable time series: {error}") from error
+
+
+def flatten(metrics: dict[str, Any]) -> dict[str, float]:
+    """Numeric leaves of the KPI groups by dotted name; total losses added from the stages if absent."""
+    values: dict[str, float] = {}
+    for group, node in metrics.items():
+        if not isinstance(node, dict) or group in SKIPPED_GROUPS:
+            continue
+        for key, value in node.items():
+            leaves = value.items() if isinstance(value, dict) else [(None, value)]
+            for sub, leaf in leaves:
+                if isinstance(leaf, int | float) and not isinstance(leaf, bool):
+                    values[f"{group}.{key}" if sub is None else f"{group}.{key}.{sub}"] = float(leaf)
+    stages = [v for k, v in values.items() if k.startswith(STAGES + ".")]
+    if stages and "power.loss_energy_j" not in values:
+        values["power.loss_energy_j"] = math.fsum(stages)
+    return values
+
+
+def load_runs(results_dir: Path) -> list[Run]:
+    """Every run below `results_dir` (any folder holding a metrics.json), sorted by scenario then design."""
+    results_dir = Path(results_dir)
+    paths = sorted(results_dir.rglob("metrics.json")) if results_dir.is_dir() else []
+    if not paths:
+        raise InputError(str(results_dir), "", "no runs found (no metrics.json below it)")
+    runs: dict[tuple[str, str], Run] = {}
+    for path in paths:
+        try:
+            metrics = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise InputError(str(path), "", f"unreadable metrics.json: {error}") from error
+        for name in ("design", "scenario"):
+            if not isinstance(metrics, dict) or not isinstance(metrics.get(name), str):
+                raise InputError(str(path), name, "must be present and a string")
+        key = (metrics["scenario"], metrics["design"])
+        if key in runs:
+            raise InputError(str(path), "", f"second run of design {key[1]!r} in scenario {key[0]!r} "
+                             f"(first in {runs[key].directory})")
+        design_file = path.parent / "design.resolved.yaml"
+        try:
+            resolved = yaml.safe_load(design_file.read_text(encoding="utf-8")) if design_file.exists() else {}
+        except (OSError, yaml.YAMLError) as error:
+            raise InputError(str(design_file), "", f"unreadable design: {error}") from error
+        description = str(resolved.get("description") or "") if isinstance(resolved, dict) else ""
+        runs[key] = Run(key[1], key[0], path.parent, metrics, flatten(metrics), " ".join(description.split()))
+    return [runs[key] for key in sorted(runs)]
+
+
+def _description(runs: list[Run], design: str) -> str:
+    """The first non-empty description of a design among its runs."""
+    return next((run.description for run in runs if run.design == design and run.description), "")
+
+
+def _md(text: object) -> str:
+    """Text safe inside a Markdown table cell or paragraph."""
+    out = str(text).replace("\\", "\\\\")
+    for char in "|*[]`":
+        out = out.replace(char, "\\" + char)
+    return " ".join(out.replace("<", "&lt;").replace(">", "&gt;").split())
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("racksim.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=False),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["md"] = _md
+    return environment
+
+
+@dataclass(frozen=True)
+class FigureRef:
+    """A figure as the reports show it: a file beside report.md, inlined in report.html."""
+
+    title: str
+    file: str
+    data_uri: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """Everything the report shows about one scenario."""
+
+    name: str
+    anchor: str
+    designs: list[str]
+    baseline: str | None
+    rows: list[Row]
+    verdict: list[str]
+    figures: list[FigureRef]
+
+
+def write_report(results_dir: Path, baseline: str | None = None,
+                 command_line: str | None = None) -> tuple[Path, Path]:
+    """Write results_dir/report.html, report.md and figures/*.png comparing every run below it.
+
+    Deltas are taken against `baseline` (default: the first design alphabetically); `command_line`, if
+    given, is shown in the reproducibility footer. Returns (html_path, md_path).
+    """
+    results_dir = Path(results_dir)
+    runs = load_runs(results_dir)
+    designs = sorted({run.design for run in runs})
+    if baseline is None:
+        baseline = designs[0]
+    elif baseline not in designs:
+        raise InputError(str(results_dir), "baseline",
+                         f"no runs of design {baseline!r}; found: {', '.join(designs)}")
+    colours = figures.design_colours(designs)
+    sections: list[Section] = []
+    for scenario in sorted({run.scenario for run in runs}):
+        here = sorted((r for r in runs if r.scenario == scenario),
+                      key=lambda r: (r.design != baseline, r.design))
+        values = {r.design: r.values for r in here}
+        base = baseline if baseline in values else None
+        rows = kpi_rows(values, base)
+        anchor = re.sub(r"[^A-Za-z0-9_.-]+", "-", scenario).strip("-.") or "scenario"
+        if anchor in {s.anchor for s in sections}:
+            anchor += f"-{len(sections)}"
+        refs = []
+        for key, title, png in figures.scenario_figures(here, colours):
+            relative = f"figures/{anchor}-{key}.png"
+            atomic_write_bytes(results_dir / relative, png)
+            refs.append(FigureRef(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
+        designs_here = [r.design for r in here]
+        sections.append(Section(scenario, anchor, designs_here, base, rows, verdict(values, rows), refs))
+    context = {
+        "designs": [(d, colours[d], _description(runs, d))
+                    for d in designs],
+        "baseline": baseline,
+        "sections": sections,
+        "versions": sorted({str(r.metrics.get("racksim_version", "unknown")) for r in runs}),
+        "runs": [(r.design, r.scenario, r.metrics.get("seed", ""), str(r.metrics.get("design_hash", ""))[:12],
+                  r.metrics.get("racksim_version", ""), r.directory.relative_to(results_dir).as_posix())
+                 for r in sorted(runs, key=lambda r: (r.design, r.scenario))],
+        "command_line": command_line,
+    }
+    environment = _environment()
+    html_path, md_path = results_dir / "report.html", results_dir / "report.md"
+    atomic_write_text(md_path, environment.get_template("report.md.j2").render(context))
+    atomic_write_text(html_path, environment.get_template("report.html.j2").render(context))
+    return html_path, md_path
