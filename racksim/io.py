@@ -13,12 +13,20 @@ import numpy as np
 import yaml
 
 
+def _file_mode() -> int:
+    """Permissions a plain `open()` would give a new file (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, _file_mode())  # mkstemp creates 0600; results are meant to be shared
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
@@ -47,5 +55,5 @@ def atomic_write_yaml(path: Path, data: Any) -> None:  # noqa: ANN401 - any YAML
 def atomic_write_npz(path: Path, columns: dict[str, np.ndarray]) -> None:
     """Columnar arrays as a compressed .npz, atomically."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **columns)
+    np.savez_compressed(buffer, **columns)  # type: ignore[arg-type]  # numpy's stub misreads **kwargs
     atomic_write_bytes(path, buffer.getvalue())

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from racksim.build import FloatArray, RackArrays
-from racksim.power import capped_power_w, solve_chain, throughput_fraction, utilization_power_w
+from racksim.power import capped_power_w, solve_chain, sum_by_group, throughput_fraction, utilization_power_w
 from racksim.thermal import plate_inlet_temp_c, steady_state_temp_c
 
 
@@ -64,7 +64,7 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     work_rate = float(gpu_rates.min()) if gpu_rates.size else 1.0
 
     n_compute = arrays.compute_tray_rack.size
-    chip_w_per_tray = np.bincount(chips.tray, weights=power_w, minlength=n_compute)
+    chip_w_per_tray = sum_by_group(power_w, chips.tray, n_compute)
     board_w = utilization_power_w(activity.gpu_utilization, tray.other_idle_power_w, tray.other_power_w)
     board_w = board_w + tray.nics.count * tray.nics.power_w
     switch_w = float(utilization_power_w(activity.network_utilization, design.switch_tray.idle_power_w,
@@ -81,13 +81,12 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     switch_heat_w = switch_w + tray_loss_w[n_compute:]
     in_rack_pump_w = arrays.pump_power_w if design.cooling.cdu.location == "in_rack" else 0.0 * arrays.pump_power_w
     liquid_other_w = (
-        np.bincount(arrays.compute_tray_rack, weights=compute_other_w * tray.other_heat_to_liquid_fraction,
-                    minlength=arrays.n_racks)
-        + np.bincount(arrays.switch_tray_rack, weights=switch_heat_w * design.switch_tray.heat_to_liquid_fraction,
-                      minlength=arrays.n_racks)
+        sum_by_group(compute_other_w * tray.other_heat_to_liquid_fraction, arrays.compute_tray_rack, arrays.n_racks)
+        + sum_by_group(switch_heat_w * design.switch_tray.heat_to_liquid_fraction, arrays.switch_tray_rack,
+                       arrays.n_racks)
         + in_rack_pump_w
     )
-    chip_w_per_rack = np.bincount(arrays.compute_tray_rack, weights=chip_w_per_tray, minlength=arrays.n_racks)
+    chip_w_per_rack = sum_by_group(chip_w_per_tray, arrays.compute_tray_rack, arrays.n_racks)
     air_w = flow.feed_w - chip_w_per_rack - liquid_other_w
 
     rack_of_chip = arrays.compute_tray_rack[chips.tray]

@@ -16,6 +16,11 @@ from numpy.typing import ArrayLike, NDArray
 FloatArray = NDArray[np.float64]
 
 
+def sum_by_group(values_w: FloatArray, group: NDArray[np.intp], n_groups: int) -> FloatArray:
+    """Σ of `values_w` per group index (e.g. tray → rack), as float64 of length `n_groups`."""
+    return np.bincount(group, weights=values_w, minlength=n_groups)  # type: ignore[return-value]  # float with weights
+
+
 def utilization_power_w(utilization: ArrayLike, idle_w: ArrayLike, max_w: ArrayLike) -> FloatArray:
     """Power of a chip (or board) at a utilization, linear between idle and maximum.
 
@@ -47,7 +52,8 @@ def interpolated_efficiency(load_fraction: ArrayLike, curve_load: ArrayLike, cur
 
     η(x) = η_i + (x − x_i)·(η_{i+1} − η_i)/(x_{i+1} − x_i) for x_i ≤ x ≤ x_{i+1}; dimensionless.
     """
-    return np.interp(np.asarray(load_fraction, dtype=float), curve_load, curve_efficiency)
+    return np.interp(np.asarray(load_fraction, dtype=float), np.asarray(curve_load, dtype=float),
+                     np.asarray(curve_efficiency, dtype=float))
 
 
 def converter_input_w(
@@ -143,13 +149,13 @@ def solve_chain(
     """
     n_racks = bus_load_w.shape[0]
     losses: dict[str, FloatArray] = {}
-    stage_out = tray_load_w
+    stage_out: FloatArray = tray_load_w
     for stage in reversed(chain.tray_stages):
         stage_in = converter_input_w(stage_out, 1.0, stage.unit_rating_w, stage.curve_load, stage.curve_efficiency)
-        losses[stage.name] = np.bincount(tray_rack, weights=stage_in - stage_out, minlength=n_racks)
+        losses[stage.name] = sum_by_group(stage_in - stage_out, tray_rack, n_racks)
         stage_out = stage_in
-    it_w = np.bincount(tray_rack, weights=tray_load_w, minlength=n_racks) + bus_load_w
-    delivered_w = np.bincount(tray_rack, weights=stage_out, minlength=n_racks) + bus_load_w
+    it_w = sum_by_group(tray_load_w, tray_rack, n_racks) + bus_load_w
+    delivered_w = sum_by_group(stage_out, tray_rack, n_racks) + bus_load_w
     current_a = busbar_current_a(delivered_w, chain.busbar_voltage_v, chain.busbar_resistance_ohm)
     losses["busbar"] = busbar_loss_w(current_a, chain.busbar_resistance_ohm)
     source_w = delivered_w + losses["busbar"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from racksim.build import build
 from racksim.design import LoadedDesign, load_design
@@ -69,6 +70,10 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     return run_dir
 
 
+def _show_progress(bar: Progress, task: TaskID, simulated_s: float) -> None:
+    bar.update(task, completed=simulated_s)
+
+
 def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *, seed: int | None = None,
                  duration_s: float | None = None, overrides: Sequence[str] = ()) -> list[RunRequest]:
     """Every design × scenario, scenario-major."""
@@ -90,7 +95,6 @@ def run_many(requests: Sequence[RunRequest], out_root: Path, *, console: Console
         tasks = [bar.add_task(f"{r.scenario.name} · {item.design.name}", total=r.run_duration_s)
                  for r, item in zip(requests, loaded, strict=True)]
         for request, item, task in zip(requests, loaded, tasks, strict=True):
-            run_dirs.append(run_one(request, out_root, item,
-                                    progress=lambda t, task=task: bar.update(task, completed=t)))
+            run_dirs.append(run_one(request, out_root, item, progress=partial(_show_progress, bar, task)))
             bar.update(task, completed=request.run_duration_s)
     return run_dirs

@@ -168,7 +168,9 @@ def validate(model: type[ModelT], data: Mapping[str, Any], source: str) -> Model
         raise InputError(source, location, rule + more) from None
 
 
-def load_model(model: type[ModelT], path: Path, overrides: Iterable[str] = ()) -> tuple[ModelT, dict[str, Any]]:
+def load_model(
+    model: type[ModelT], path: Path, overrides: Iterable[str | tuple[list[str], Any]] = ()
+) -> tuple[ModelT, dict[str, Any]]:
     """Load, merge, override and validate a YAML file; return the model and the resolved mapping."""
     data = apply_overrides(resolve_extends(Path(path)), overrides)
     return validate(model, data, str(path)), data

@@ -77,15 +77,15 @@ class Simulation:
             temp1 = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
             temp_mean = rc_mean_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
         else:
-            temp1, temp_mean = self._euler(elapsed)
+            temp1, temp_mean = self._euler(elapsed, self.thermal_step_s)
         self.integrals.add_interval(self.arrays, self.point, self.temp_c, temp1, temp_mean, self.throttled, elapsed)
         self.temp_c = temp1
         self.time_s = to_s
 
-    def _euler(self, elapsed: float) -> tuple[FloatArray, FloatArray]:
+    def _euler(self, elapsed: float, max_step_s: float) -> tuple[FloatArray, FloatArray]:
         """Fixed-step explicit Euler of C·dT/dt = P − (T − T_cool)/R; returns end and mean temperature."""
         chips, point = self.arrays.chips, self.point
-        steps = max(1, math.ceil(elapsed / self.thermal_step_s - 1e-9))
+        steps = max(1, math.ceil(elapsed / max_step_s - 1e-9))
         step = elapsed / steps
         temp = self.temp_c.copy()
         total = np.zeros_like(temp)
@@ -181,9 +181,9 @@ class Simulation:
             if self._toggle_throttles():
                 self._state_changed()
 
-    def _thermal_ticker(self) -> simpy.events.ProcessGenerator:
+    def _thermal_ticker(self, step_s: float) -> simpy.events.ProcessGenerator:
         while True:
-            yield self.env.timeout(self.thermal_step_s)
+            yield self.env.timeout(step_s)
             self._advance(self.env.now)
             if self._toggle_throttles():
                 self._state_changed()
@@ -191,7 +191,8 @@ class Simulation:
     def run(self) -> RunResult:
         """Run to the end of the duration and return the integrals and the time series."""
         self.env.process(self._workload())
-        self.env.process(self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker())
+        thermal = self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker(self.thermal_step_s)
+        self.env.process(thermal)
         self.env.run(until=self.duration_s)
         while self.env.peek() <= self.duration_s:  # work finishing exactly at the end still counts
             self.env.step()
