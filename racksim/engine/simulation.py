@@ -27,6 +27,8 @@ from racksim.workload import Phase
 
 IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
 CROSSING_TOLERANCE_S = 1e-9
+CURVE_POINTS = 8
+"""Most intermediate time-series points recorded inside one long interval."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Simulation:
         self.integrals = Integrals(arrays.chain.stage_names)
         self.series = TimeSeries()
         self._changed = self.env.event()
+        self._tau_min_s = float(arrays.chips.tau_s.min())
         self._record()
 
     # ------------------------------------------------------------------ state
@@ -74,6 +77,7 @@ class Simulation:
             return
         chips = self.arrays.chips
         if self.thermal_step_s is None:
+            self._record_curve(elapsed)
             temp1 = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
             temp_mean = rc_mean_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
         else:
@@ -117,14 +121,32 @@ class Simulation:
             raise SimulationError(f"rack{int(np.argmax(~np.isfinite(self.point.feed_w)))}: feed power is not "
                                   f"finite at t = {self.time_s:.3f} s (busbar or shelves cannot carry the load)")
 
-    def _record(self) -> None:
+    def _record(self, time_s: float | None = None, temp_c: FloatArray | None = None) -> None:
+        """Append a time-series row: the current state, or the current powers with given die temperatures."""
         point, gpu = self.point, self.arrays.chips.is_gpu
+        time_s = self.time_s if time_s is None else time_s
+        temp_c = self.temp_c if temp_c is None else temp_c
         self.series.append((
-            self.time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
+            time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
             float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
-            float(self.temp_c[gpu].max()), float(self.temp_c[gpu].mean()), float(point.coolant_return_temp_c.max()),
+            float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float(point.coolant_return_temp_c.max()),
             float((self.throttled & gpu).mean() / gpu.mean()), self.work_units,
         ))
+
+    def _record_curve(self, elapsed: float) -> None:
+        """Sample the exact exponentials inside a long interval so plots show curves, not chords.
+
+        Points are spaced at half the fastest die time constant, at most CURVE_POINTS per interval;
+        integrals never use them, so they cost plotting fidelity only.
+        """
+        spacing_s = 0.5 * float(self._tau_min_s)
+        if elapsed <= 2 * spacing_s:
+            return
+        chips = self.arrays.chips
+        count = min(CURVE_POINTS, int(elapsed / spacing_s))
+        for offset_s in np.linspace(0.0, elapsed, count + 1)[1:-1]:
+            temp = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, float(offset_s))
+            self._record(self.time_s + float(offset_s), temp)
 
     def _toggle_throttles(self) -> bool:
         """Throttle chips at or above their limit, release throttled ones cooled to the release point."""
