@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from racksim.design.schema import ChipSpec, Design
 from racksim.power import ConverterStage, PowerChain
-from racksim.thermal import flow_scaled_resistance_k_per_w, heat_capacity_rate_w_per_k
+from racksim.thermal import COOLANT_PROPERTIES, flow_scaled_resistance_k_per_w, heat_capacity_rate_w_per_k
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
@@ -30,19 +30,68 @@ class ChipArrays:
     """Global cold-plate loop index."""
     tdp_w: FloatArray
     idle_w: FloatArray
+    rack: IndexArray
     resistance_k_per_w: FloatArray
-    """Junction → coolant resistance at the operating flow."""
+    """Junction → coolant resistance at the design flow (it scales as flow^-n when pumps fail)."""
+    flow_exponent: FloatArray
     heat_capacity_j_per_k: FloatArray
     throttle_temp_c: FloatArray
     release_temp_c: FloatArray
     throttle_cap_w: FloatArray
+    shutdown_temp_c: FloatArray
     label: tuple[str, ...]
     """Human-readable name, e.g. 'rack0/tray3/gpu1'."""
 
-    @property
-    def tau_s(self) -> FloatArray:
-        """Thermal time constant τ = R·C, s."""
-        return self.resistance_k_per_w * self.heat_capacity_j_per_k
+
+
+@dataclass(frozen=True)
+class CoolingParams:
+    """The design's pumps, CDU and fans as plain numbers."""
+
+    fluid: str
+    facility_supply_temp_c: float
+    approach_c_per_w: float
+    """CDU approach per watt rejected (approach at capacity / capacity), K/W."""
+    loop_heat_capacity_j_per_k: float
+    """ρ·c_p·V of the secondary loop, J/K."""
+    pumps_installed: int
+    pumps_required: int
+    """Pumps needed for full flow (installed less the redundancy rule's spares)."""
+    pump_power_w_full_flow: float
+    """All pumps' electrical power at design flow, W."""
+    pumps_in_rack: bool
+    fans_installed: int
+    fan_max_power_w: float
+    fan_max_airflow_m3_s: float
+    fan_min_speed: float
+    target_exhaust_rise_c: float
+    air_inlet_temp_c: float
+
+
+SPARE_UNITS = {"N": lambda count: 0, "N+1": lambda count: 1, "N+N": lambda count: count // 2}
+"""Units a redundancy rule keeps in reserve, by installed count."""
+
+
+def compile_cooling(design: Design) -> CoolingParams:
+    """The cooling section as CoolingParams."""
+    cooling, pumps, fans = design.cooling, design.cooling.cdu.pumps, design.cooling.fans
+    density_kg_per_m3, cp_j_per_kg_k = COOLANT_PROPERTIES[cooling.fluid]
+    return CoolingParams(
+        fluid=cooling.fluid,
+        facility_supply_temp_c=cooling.facility_supply_temp_c,
+        approach_c_per_w=cooling.cdu.approach_temp_c / cooling.cdu.capacity_w,
+        loop_heat_capacity_j_per_k=cooling.cdu.loop_volume_l / 1000 * density_kg_per_m3 * cp_j_per_kg_k,
+        pumps_installed=pumps.count,
+        pumps_required=max(1, pumps.count - SPARE_UNITS[pumps.redundancy](pumps.count)),
+        pump_power_w_full_flow=pumps.count * pumps.power_w_each,
+        pumps_in_rack=cooling.cdu.location == "in_rack",
+        fans_installed=fans.count,
+        fan_max_power_w=fans.max_power_w_each,
+        fan_max_airflow_m3_s=fans.max_airflow_m3_s_each,
+        fan_min_speed=fans.min_speed_fraction,
+        target_exhaust_rise_c=fans.target_exhaust_rise_c,
+        air_inlet_temp_c=cooling.air_inlet_temp_c,
+    )
 
 
 @dataclass(frozen=True)
@@ -54,24 +103,20 @@ class RackArrays:
     chips: ChipArrays
     loop_start: IndexArray
     """First chip index of each loop."""
+    loop_rack: IndexArray
     loop_capacity_rate_w_per_k: FloatArray
-    """ṁ·c_p of each loop."""
+    """ṁ·c_p of each loop at design flow."""
     compute_tray_rack: IndexArray
     switch_tray_rack: IndexArray
-    compute_tray_capacity_rate_w_per_k: FloatArray
     rack_capacity_rate_w_per_k: FloatArray
-    """ṁ·c_p of each rack's whole secondary flow."""
+    """ṁ·c_p of each rack's whole secondary flow at design flow."""
     chain: PowerChain
     shelf_units: FloatArray
     """Healthy PSUs per rack."""
     gpu_throughput_exponent: float
     bus_load_w: FloatArray
-    """Busbar-fed loads per rack: fans, in-rack pumps, management switches, W."""
-    fan_power_w: FloatArray
-    pump_power_w: FloatArray
-    """All CDU pump power attributed to each rack (in-rack or in-row), W."""
-    supply_temp_c: FloatArray
-    """Secondary coolant supply temperature per rack, °C."""
+    """Constant busbar-fed loads per rack (management switches, other slots), W."""
+    cooling: CoolingParams
 
 
 def _stage(name: str, rating_w: float, curve: object) -> ConverterStage:
@@ -128,14 +173,17 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
     chips = ChipArrays(
         is_gpu=np.tile([name.startswith("gpu") for name, _ in order], n_trays),
         tray=tray_index,
+        rack=tray_index // trays_per_rack,
         loop=tray_index * loops_per_tray + loop_in_tray,
         tdp_w=tiled([s.tdp_w for s in per_tray]),
         idle_w=tiled([s.idle_w for s in per_tray]),
         resistance_k_per_w=np.tile(r_operating, n_trays),
+        flow_exponent=tiled([s.thermal.flow_exponent for s in per_tray]),
         heat_capacity_j_per_k=tiled([s.thermal.heat_capacity_j_per_k for s in per_tray]),
         throttle_temp_c=tiled([s.thermal.throttle_temp_c for s in per_tray]),
         release_temp_c=tiled([s.thermal.throttle_temp_c - s.thermal.throttle_hysteresis_c for s in per_tray]),
         throttle_cap_w=tiled([s.thermal.throttle_power_fraction * s.tdp_w for s in per_tray]),
+        shutdown_temp_c=tiled([s.thermal.shutdown_temp_c for s in per_tray]),
         label=tuple(
             f"rack{t // trays_per_rack}/tray{t % trays_per_rack}/{name}" for t in range(n_trays) for name, _ in order
         ),
@@ -145,28 +193,21 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
 
     shelves = design.power.shelves
     units = shelves.count * shelves.units_per_shelf if shelves else 0
-    fan_w = cooling.fans.count * cooling.fans.max_power_w_each * cooling.fans.speed_fraction**3
-    pump_w = cooling.cdu.pumps.count * cooling.cdu.pumps.power_w_each
     slot_w = sum(s.count * s.power_w for s in design.rack.slots)
-    bus_w = fan_w + slot_w + (pump_w if cooling.cdu.location == "in_rack" else 0.0)
     ones = np.ones(n_racks)
     return RackArrays(
         design=design,
         n_racks=n_racks,
         chips=chips,
         loop_start=loop_start,
+        loop_rack=np.arange(n_loops) // (loops_per_tray * trays_per_rack),
         loop_capacity_rate_w_per_k=np.full(n_loops, float(heat_capacity_rate_w_per_k(loop_flow_lpm, cooling.fluid))),
         compute_tray_rack=np.repeat(np.arange(n_racks), trays_per_rack),
         switch_tray_rack=np.repeat(np.arange(n_racks), design.slot_count("switch")),
-        compute_tray_capacity_rate_w_per_k=np.full(
-            n_trays, float(heat_capacity_rate_w_per_k(compute_flow_lpm, cooling.fluid))
-        ),
         rack_capacity_rate_w_per_k=ones * float(heat_capacity_rate_w_per_k(cooling.cdu.pumps.flow_lpm, cooling.fluid)),
         chain=compile_chain(design),
         shelf_units=ones * units,
         gpu_throughput_exponent=tray.gpus.throughput_power_exponent,
-        bus_load_w=ones * bus_w,
-        fan_power_w=ones * fan_w,
-        pump_power_w=ones * pump_w,
-        supply_temp_c=ones * (cooling.facility_supply_temp_c + cooling.cdu.approach_temp_c),
+        bus_load_w=ones * slot_w,
+        cooling=compile_cooling(design),
     )

@@ -15,6 +15,7 @@ from racksim.build import build
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.operating_point import Activity, evaluate
+from racksim.plant import PlantState
 
 FULL_LOAD = Activity(gpu_utilization=1.0, cpu_utilization=1.0, network_utilization=1.0)
 USABLE_UNITS = {"N": lambda units: units, "N+1": lambda units: units - 1, "N+N": lambda units: units // 2}
@@ -23,7 +24,7 @@ USABLE_UNITS = {"N": lambda units: units, "N+1": lambda units: units - 1, "N+N":
 def derived_figures(design: Design) -> dict[str, Any]:
     """Nameplate figures of one rack: counts, powers at full load, capacities."""
     arrays = build(design)
-    point = evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool))
+    point = evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool), PlantState.nominal(arrays))
     trays = design.slot_count("compute")
     gpus = trays * design.compute_tray.gpus.count
     scale_up = design.network.scale_up
@@ -40,6 +41,11 @@ def derived_figures(design: Design) -> dict[str, Any]:
         "nameplate_busbar_current_a": float(point.busbar_current_a[0]),
         "nameplate_heat_to_liquid_w": feed_w - float(point.air_w[0]),
         "nameplate_gpu_temp_c_steady": float(point.chip_temp_ss_c[arrays.chips.is_gpu].max()),
+        "nameplate_coolant_supply_temp_c": float(point.supply_temp_c[0]),
+        "nameplate_coolant_return_temp_c": float(point.coolant_return_temp_c[0]),
+        "nameplate_exhaust_temp_c": float(point.exhaust_temp_c[0]),
+        "nameplate_fan_speed": float(point.fan_speed[0]),
+        "nameplate_cooling_power_w": float(point.fan_power_w[0] + point.pump_power_w[0]),
         "scale_up_bandwidth_tbyte_s": gpus * scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * 2 / 1000,
         "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up_lanes_per_link * 2,
     }

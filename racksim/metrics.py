@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from racksim import __version__
-from racksim.build import FloatArray
-from racksim.engine import RunResult
+from racksim.build import FloatArray, RackArrays
+from racksim.engine import Event, RunResult
 
 RAMP_WINDOW_S = 1.0
 """Feed ramp is the change of the feed power averaged over this window, per second."""
@@ -37,6 +37,21 @@ def max_ramp_w_per_s(time_s: FloatArray, power_w: FloatArray, window_s: float = 
     instants = np.concatenate([time_s, time_s + window_s])
     instants = instants[instants <= time_s[-1]]
     return float(np.max(np.abs(value_at(instants) - value_at(instants - window_s))) / window_s)
+
+
+def times_after_fault(events: list[Event]) -> dict[str, float]:
+    """Seconds from a fault to the first throttle and to the first shutdown it caused (the latest fault before).
+
+    Present only when a fault was followed by a throttle or a shutdown.
+    """
+    faults = [event.time_s for event in events if event.kind == "fault"]
+    timings = {}
+    for kind in ("throttle", "shutdown"):
+        after = [event.time_s for event in events if event.kind == kind and faults and event.time_s >= faults[0]]
+        if after:
+            cause_s = max(time_s for time_s in faults if time_s <= after[0])
+            timings[f"time_to_{kind}_after_fault_s"] = after[0] - cause_s
+    return timings
 
 
 def compute_metrics(
@@ -77,16 +92,46 @@ def compute_metrics(
             "gpu_temp_c_p99": integrals.gpu_temp_percentile_c(99.0),
             "gpu_throttle_fraction": integrals.throttled_gpu_seconds / integrals.gpu_seconds,
             "coolant_return_temp_c_max": integrals.coolant_return_temp_c_max,
+            "exhaust_air_temp_c_max": integrals.exhaust_temp_c_max,
+            "gpu_shutdowns": result.gpu_shutdowns,
+            **times_after_fault(result.events),
             "heat_to_liquid_j": integrals.heat_to_liquid_j,
             "heat_to_air_j": integrals.heat_to_air_j,
             "heat_stored_in_chips_j": integrals.heat_stored_j,
             "cooling_energy_j": integrals.cooling_energy_j,
+            "fan_energy_j": integrals.fan_energy_j,
+            "pump_energy_j": integrals.pump_energy_j,
         },
         "performance": {
             "work_units": result.work_units,
+            "work_lost_units": result.work_lost_units,
             "nominal_work_units": nominal_work_units,
             "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
         },
         "engine": {"event_count": result.event_count},
+    }
+
+
+def component_summary(arrays: RackArrays, result: RunResult) -> dict[str, Any]:
+    """Per-chip and per-compute-tray summaries (for the rack elevation figure), JSON-ready."""
+    chips, integrals = arrays.chips, result.integrals
+    n_trays = arrays.compute_tray_rack.size
+    tray_max_c = np.full(n_trays, -np.inf)
+    np.maximum.at(tray_max_c, chips.tray, integrals.chip_temp_c_max)
+    design = arrays.design
+    tray_u = [slot.u + i * design.slot_height_u(slot) for slot in design.rack.slots if slot.kind == "compute"
+              for i in range(slot.count)]
+    return {
+        "chips": {
+            "label": list(chips.label),
+            "kind": ["gpu" if is_gpu else "cpu" for is_gpu in chips.is_gpu],
+            "temp_c_max": integrals.chip_temp_c_max.tolist(),
+            "throttled_s": integrals.chip_throttled_s.tolist(),
+        },
+        "compute_trays": {
+            "rack": arrays.compute_tray_rack.tolist(),
+            "u": tray_u * arrays.n_racks,
+            "die_temp_c_max": tray_max_c.tolist(),
+        },
     }

@@ -1,7 +1,8 @@
-"""The rack's instantaneous physics for a given workload phase and throttle state.
+"""The rack's instantaneous physics for a given workload phase, chip state and plant state.
 
-Between two events every quantity here is constant (chip temperatures aside, which relax toward
-`chip_temp_ss_c` in closed form), so the engine evaluates this once per event and integrates exactly.
+Between two events every quantity here is constant (die temperatures aside, which relax toward
+`chip_temp_ss_c` in closed form, and the coolant, which ramps while a CDU rejects nothing), so the
+engine evaluates this once per event and integrates exactly.
 """
 
 from __future__ import annotations
@@ -12,8 +13,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 from racksim.build import FloatArray, RackArrays
-from racksim.power import capped_power_w, solve_chain, sum_by_group, throughput_fraction, utilization_power_w
-from racksim.thermal import plate_inlet_temp_c, steady_state_temp_c
+from racksim.plant import PlantState
+from racksim.power import (
+    ChainFlow,
+    capped_power_w,
+    solve_chain,
+    sum_by_group,
+    throughput_fraction,
+    utilization_power_w,
+)
+from racksim.thermal import (
+    MIN_FLOW_FRACTION,
+    cdu_supply_temp_c,
+    exhaust_temp_c,
+    fan_power_w,
+    fan_speed_for_heat,
+    plate_inlet_temp_c,
+    pump_flow_fraction,
+    pump_power_w,
+    steady_state_temp_c,
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +50,12 @@ class OperatingPoint:
 
     chip_demand_w: FloatArray
     chip_power_w: FloatArray
+    chip_resistance_k_per_w: FloatArray
+    chip_tau_s: FloatArray
     chip_coolant_temp_c: FloatArray
+    chip_coolant_ramp_c_per_s: FloatArray
     chip_temp_ss_c: FloatArray
+    """Die temperature the chip relaxes toward with the coolant as it is now, °C."""
     feed_w: FloatArray
     it_w: FloatArray
     loss_w_by_stage: dict[str, FloatArray]
@@ -41,26 +64,32 @@ class OperatingPoint:
     """Heat into the rack's coolant from anything but the chip cold plates, per rack, W."""
     air_w: FloatArray
     """Heat to air per rack, W."""
+    flow_fraction: FloatArray
+    pump_power_w: FloatArray
+    """Pump power attributed to each rack (drawn from the busbar only for in-rack CDUs), W."""
+    fan_speed: FloatArray
+    fan_power_w: FloatArray
+    supply_temp_c: FloatArray
+    supply_ramp_c_per_s: FloatArray
     coolant_return_temp_c: FloatArray
+    exhaust_temp_c: FloatArray
     work_rate: float
     """Progress rate of the synchronous job relative to nominal (the slowest GPU's rate)."""
 
 
-def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_]) -> OperatingPoint:
-    """Powers, heat split and steady die temperatures for one phase and throttle state."""
-    design = arrays.design
-    chips = arrays.chips
+def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> OperatingPoint:
+    """Powers, heat split and steady die temperatures for one phase, throttle state and plant state."""
+    design, chips, cooling = arrays.design, arrays.chips, arrays.cooling
     tray = design.compute_tray
     utilization = np.where(chips.is_gpu, activity.gpu_utilization, activity.cpu_utilization)
     demand_w = utilization_power_w(utilization, chips.idle_w, chips.tdp_w)
     if design.power.smoothing is not None:
         floor_w = design.power.smoothing.gpu_power_floor_fraction * chips.tdp_w
         demand_w = np.where(chips.is_gpu, np.maximum(demand_w, floor_w), demand_w)
-    cap_w = np.where(throttled, chips.throttle_cap_w, np.inf)
+    cap_w = np.where(plant.chip_off, 0.0, np.where(throttled, chips.throttle_cap_w, np.inf))
     power_w = capped_power_w(demand_w, cap_w)
-
-    gpu_rates = throughput_fraction(demand_w[chips.is_gpu], power_w[chips.is_gpu], chips.idle_w[chips.is_gpu],
-                                    arrays.gpu_throughput_exponent)
+    gpu = chips.is_gpu & ~plant.chip_off
+    gpu_rates = throughput_fraction(demand_w[gpu], power_w[gpu], chips.idle_w[gpu], arrays.gpu_throughput_exponent)
     work_rate = float(gpu_rates.min()) if gpu_rates.size else 1.0
 
     n_compute = arrays.compute_tray_rack.size
@@ -71,39 +100,75 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
                                          design.switch_tray.max_power_w))
     tray_load_w = np.concatenate([chip_w_per_tray + board_w, np.full(arrays.switch_tray_rack.size, switch_w)])
     tray_rack = np.concatenate([arrays.compute_tray_rack, arrays.switch_tray_rack])
-    flow = solve_chain(arrays.chain, tray_load_w, tray_rack, arrays.bus_load_w, arrays.shelf_units)
+
+    flow_fraction = pump_flow_fraction(plant.healthy_pumps, cooling.pumps_required)
+    pumps_w = pump_power_w(cooling.pump_power_w_full_flow, flow_fraction)
+    in_rack_pumps_w = pumps_w if cooling.pumps_in_rack else np.zeros_like(pumps_w)
+
+    def chain_with_fans(speed: FloatArray) -> tuple[ChainFlow, FloatArray]:
+        fans_w = fan_power_w(plant.healthy_fans, cooling.fan_max_power_w, speed)
+        bus_w = arrays.bus_load_w + in_rack_pumps_w + fans_w
+        return solve_chain(arrays.chain, tray_load_w, tray_rack, bus_w, arrays.shelf_units), fans_w
 
     # Heat routing: cold plates take chip power; the other tray heat (board, NICs and the tray's own
     # conversion losses) splits by each tray kind's liquid fraction; in-rack pumps heat the coolant;
     # everything else (shelves, busbar, fans, management switches) goes to air.
+    flow, fans_w = chain_with_fans(plant.fan_speed)
     tray_loss_w = flow.tray_conversion_loss_w
     compute_other_w = board_w + tray_loss_w[:n_compute]
     switch_heat_w = switch_w + tray_loss_w[n_compute:]
-    in_rack_pump_w = arrays.pump_power_w if design.cooling.cdu.location == "in_rack" else 0.0 * arrays.pump_power_w
     liquid_other_w = (
         sum_by_group(compute_other_w * tray.other_heat_to_liquid_fraction, arrays.compute_tray_rack, arrays.n_racks)
         + sum_by_group(switch_heat_w * design.switch_tray.heat_to_liquid_fraction, arrays.switch_tray_rack,
                        arrays.n_racks)
-        + in_rack_pump_w
+        + in_rack_pumps_w
     )
     chip_w_per_rack = sum_by_group(chip_w_per_tray, arrays.compute_tray_rack, arrays.n_racks)
+    # Fan controller: the speed that carries this air heat out at the target rise (one re-solve).
+    speed = fan_speed_for_heat(flow.feed_w - chip_w_per_rack - liquid_other_w, plant.healthy_fans,
+                               cooling.fan_max_airflow_m3_s, cooling.target_exhaust_rise_c, cooling.fan_min_speed)
+    if not np.array_equal(speed, plant.fan_speed):
+        flow, fans_w = chain_with_fans(speed)
     air_w = flow.feed_w - chip_w_per_rack - liquid_other_w
 
-    rack_of_chip = arrays.compute_tray_rack[chips.tray]
-    coolant_c = plate_inlet_temp_c(arrays.supply_temp_c[rack_of_chip], power_w, arrays.loop_start, chips.loop,
-                                   arrays.loop_capacity_rate_w_per_k)
-    return_c = arrays.supply_temp_c + (chip_w_per_rack + liquid_other_w) / arrays.rack_capacity_rate_w_per_k
+    # With heat rejected, the supply sits at the CDU's operating point; with the CDU failed or the loop
+    # stagnant (no pump running), the loop's coolant mass takes the heat: dT/dt = Q / (ρ·c_p·V).
+    liquid_w = chip_w_per_rack + liquid_other_w
+    stagnant = flow_fraction <= MIN_FLOW_FRACTION
+    loop_absorbs = stagnant | ~plant.cdu_rejecting
+    facility_c = cooling.facility_supply_temp_c + plant.facility_offset_c
+    supply_c = np.where(loop_absorbs, plant.loop_temp_c,
+                        cdu_supply_temp_c(facility_c, cooling.approach_c_per_w, liquid_w))
+    supply_ramp = np.where(loop_absorbs, liquid_w / cooling.loop_heat_capacity_j_per_k, 0.0)
+
+    resistance = chips.resistance_k_per_w * flow_fraction[chips.rack] ** -chips.flow_exponent
+    # A stagnant loop carries no heat downstream: every plate sees the (uniformly heating) loop.
+    loop_rate = np.where(stagnant[arrays.loop_rack], np.inf,
+                         arrays.loop_capacity_rate_w_per_k * flow_fraction[arrays.loop_rack])
+    coolant_c = plate_inlet_temp_c(supply_c[chips.rack], power_w, arrays.loop_start, chips.loop, loop_rate)
     return OperatingPoint(
         chip_demand_w=demand_w,
         chip_power_w=power_w,
+        chip_resistance_k_per_w=resistance,
+        chip_tau_s=resistance * chips.heat_capacity_j_per_k,
         chip_coolant_temp_c=coolant_c,
-        chip_temp_ss_c=steady_state_temp_c(coolant_c, power_w, chips.resistance_k_per_w),
+        chip_coolant_ramp_c_per_s=supply_ramp[chips.rack],
+        chip_temp_ss_c=steady_state_temp_c(coolant_c, power_w, resistance),
         feed_w=flow.feed_w,
         it_w=flow.it_w,
         loss_w_by_stage=flow.loss_w_by_stage,
         busbar_current_a=flow.busbar_current_a,
         liquid_noncold_plate_w=liquid_other_w,
         air_w=air_w,
-        coolant_return_temp_c=return_c,
+        flow_fraction=flow_fraction,
+        pump_power_w=pumps_w,
+        fan_speed=speed,
+        fan_power_w=fans_w,
+        supply_temp_c=supply_c,
+        supply_ramp_c_per_s=supply_ramp,
+        coolant_return_temp_c=np.where(stagnant, supply_c,
+                                       supply_c + liquid_w / (arrays.rack_capacity_rate_w_per_k * flow_fraction)),
+        exhaust_temp_c=exhaust_temp_c(cooling.air_inlet_temp_c, air_w, plant.healthy_fans, cooling.fans_installed,
+                                      cooling.fan_max_airflow_m3_s, speed),
         work_rate=work_rate,
     )

@@ -1,13 +1,14 @@
 """Run designs through scenarios and write one result directory per design × scenario.
 
-Each run directory holds `design.resolved.yaml`, `timeseries.npz` and `metrics.json`, each written
+Each run directory holds `design.resolved.yaml`, `timeseries.npz`, `events.json` (faults, throttling,
+shutdowns), `components.json` (per-chip and per-tray summaries) and `metrics.json`, each written
 atomically; metrics.json is written last, so its presence marks a complete run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from racksim.build import build
 from racksim.design import LoadedDesign, load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
+from racksim.faults import fault_actions
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
-from racksim.metrics import compute_metrics
+from racksim.metrics import component_summary, compute_metrics
 from racksim.suite import Scenario
 from racksim.workload import TrainingSchedule
 
@@ -56,7 +58,9 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     loaded = loaded or request.load()
     scenario, duration_s = request.scenario, request.run_duration_s
     schedule = TrainingSchedule.for_design(scenario.workload, loaded.design)
-    simulation = Simulation(build(loaded.design), schedule.phases(), duration_s, progress=progress)
+    arrays = build(loaded.design)
+    simulation = Simulation(arrays, schedule.phases(), duration_s, faults=fault_actions(scenario.faults, arrays),
+                            progress=progress)
     result = simulation.run()
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
@@ -66,6 +70,8 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     run_dir = Path(out_root) / loaded.design.name / scenario.name
     atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
     atomic_write_npz(run_dir / "timeseries.npz", result.series)
+    atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
+    atomic_write_json(run_dir / "components.json", component_summary(arrays, result))
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir
 

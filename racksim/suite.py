@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from racksim.design.loader import load_model
 from racksim.design.schema import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt
@@ -47,6 +47,30 @@ class TrainingWorkload(Model):
     checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
 
 
+class Fault(Model):
+    """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
+
+    kind: Literal["pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion"]
+    """pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection (pumps keep
+    running); facility_water_excursion raises the facility supply by `delta_temp_c`."""
+    at_s: NonNegativeFloat
+    """When the fault starts, s from the start of the run."""
+    duration_s: PositiveFloat | None = None
+    """How long until repair, s; absent: not repaired within the run."""
+    count: PositiveInt = 1
+    """Pumps or fans lost (pump_failure, fan_failure)."""
+    delta_temp_c: float = Field(default=0.0, ge=-50, le=50)
+    """Facility supply change (facility_water_excursion), K."""
+
+    @model_validator(mode="after")
+    def _fields_fit_kind(self) -> Fault:
+        if self.kind == "facility_water_excursion" and self.delta_temp_c == 0:
+            raise ValueError("a facility_water_excursion needs a non-zero delta_temp_c")
+        if self.kind != "facility_water_excursion" and self.delta_temp_c != 0:
+            raise ValueError(f"delta_temp_c applies to facility_water_excursion, not {self.kind}")
+        return self
+
+
 class Scenario(Model):
     """One benchmark scenario run against every design."""
 
@@ -56,6 +80,8 @@ class Scenario(Model):
     """Simulated time, s."""
     seed: Annotated[int, Field(ge=0)] = 0
     workload: TrainingWorkload
+    faults: list[Fault] = Field(default_factory=list)
+    """Scheduled faults and repairs."""
     design_overrides: dict[str, Any] = Field(default_factory=dict)
     """Dotted design paths set for this scenario (e.g. cooling.facility_supply_temp_c: 40)."""
 

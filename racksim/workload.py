@@ -23,6 +23,8 @@ class Phase:
     """True when the phase stretches as the GPUs' work rate drops (compute); else fixed time."""
     completes_step: bool
     """True when finishing the phase completes one unit of work."""
+    saves_checkpoint: bool = False
+    """True when finishing the phase saves the job's state (work up to here survives a crash)."""
 
 
 def _activity(phase: PhaseActivity) -> Activity:
@@ -69,7 +71,7 @@ class TrainingSchedule:
         """Endless step cycle: compute → communication (one step done) → every N steps a checkpoint."""
         compute = Phase("compute", self.compute, self.compute_s, True, False)
         communication = Phase("communication", self.communication, self.communication_s, False, True)
-        checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, False, False)
+        checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, False, False, saves_checkpoint=True)
         step = 0
         while True:
             yield compute

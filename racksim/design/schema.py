@@ -70,6 +70,14 @@ class ChipThermal(Model):
     """Throttling ends when the die cools this far below the throttle temperature, K."""
     throttle_power_fraction: Annotated[float, Field(gt=0, le=1)] = 0.7
     """Power cap while throttled, as a fraction of TDP."""
+    shutdown_temp_c: float = Field(gt=0, lt=250)
+    """Die temperature at which the chip shuts itself off (it stays off for the rest of the run), °C."""
+
+    @model_validator(mode="after")
+    def _shutdown_above_throttle(self) -> ChipThermal:
+        if self.shutdown_temp_c <= self.throttle_temp_c:
+            raise rule_error("shutdown_temp_c", f"must be above throttle_temp_c ({self.throttle_temp_c})")
+        return self
 
 
 class ChipSpec(Model):
@@ -308,9 +316,12 @@ class Cdu(Model):
     location: Literal["in_rack", "in_row"]
     """in_rack CDUs are powered from the rack busbar; in_row pump power is facility load."""
     approach_temp_c: NonNegativeFloat
-    """Secondary supply minus facility water temperature, K."""
+    """Secondary supply minus facility water temperature at `capacity_w`, K (scales with the heat load)."""
     capacity_w: PositiveFloat
-    """Heat the CDU can reject, W."""
+    """Heat the CDU rejects at the design approach, W."""
+    loop_volume_l: PositiveFloat
+    """Coolant in the rack's secondary loop (manifolds, hoses, plates, CDU share); it heats up when the
+    CDU stops rejecting heat, L."""
     pumps: Pumps
 
 
@@ -320,9 +331,13 @@ class Fans(Model):
     count: Annotated[int, Field(ge=0)]
     """Fans in the rack (trays and shelves together)."""
     max_power_w_each: NonNegativeFloat
-    """Power of one fan at full speed, W."""
-    speed_fraction: Annotated[float, Field(gt=0, le=1)]
-    """Operating speed as a fraction of full speed; power ∝ speed³ (fan affinity law)."""
+    """Power of one fan at full speed, W; power ∝ speed³ (fan affinity law)."""
+    max_airflow_m3_s_each: PositiveFloat
+    """Airflow of one fan at full speed, m³/s; airflow ∝ speed."""
+    min_speed_fraction: Annotated[float, Field(gt=0, le=1)]
+    """Lowest speed the controller commands."""
+    target_exhaust_rise_c: PositiveFloat
+    """The controller sets the speed so exhaust air is this much above the inlet, K."""
 
 
 class Cooling(Model):

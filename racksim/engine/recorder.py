@@ -15,7 +15,8 @@ TEMP_RANGE_C = (-50.0, 250.0)
 
 SERIES_COLUMNS = (
     "time_s", "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_max", "gpu_temp_c_mean",
-    "coolant_return_temp_c", "throttled_gpu_fraction", "work_units",
+    "coolant_supply_temp_c", "coolant_return_temp_c", "exhaust_temp_c", "fan_power_w", "pump_power_w",
+    "coolant_flow_fraction", "throttled_gpu_fraction", "shutdown_gpu_fraction", "work_units",
 )
 
 
@@ -45,6 +46,7 @@ class Integrals:
     """Exact running integrals over the intervals between events (power constant on each)."""
 
     stage_names: tuple[str, ...]
+    n_chips: int
     input_energy_j: float = 0.0
     it_energy_j: float = 0.0
     loss_energy_j: dict[str, float] = field(default_factory=dict)
@@ -53,16 +55,25 @@ class Integrals:
     heat_stored_j: float = 0.0
     """Σ C·ΔT of the die nodes: heat taken up (positive) or released by the chips themselves, J."""
     cooling_energy_j: float = 0.0
+    fan_energy_j: float = 0.0
+    pump_energy_j: float = 0.0
     gpu_seconds: float = 0.0
     throttled_gpu_seconds: float = 0.0
     gpu_temp_c_max: float = -np.inf
     coolant_return_temp_c_max: float = -np.inf
+    exhaust_temp_c_max: float = -np.inf
+    chip_temp_c_max: FloatArray = field(init=False)
+    """Hottest each die got over the run, °C."""
+    chip_throttled_s: FloatArray = field(init=False)
+    """Time each die spent throttled, s."""
     gpu_temp_histogram: FloatArray = field(
         default_factory=lambda: np.zeros(int((TEMP_RANGE_C[1] - TEMP_RANGE_C[0]) / TEMP_BIN_C) + 1)
     )
 
     def __post_init__(self) -> None:
         self.loss_energy_j = dict.fromkeys(self.stage_names, 0.0)
+        self.chip_temp_c_max = np.full(self.n_chips, -np.inf)
+        self.chip_throttled_s = np.zeros(self.n_chips)
 
     def add_interval(
         self, arrays: RackArrays, point: OperatingPoint, temp0_c: FloatArray, temp1_c: FloatArray,
@@ -83,13 +94,21 @@ class Integrals:
         self.heat_to_liquid_j += float(point.chip_power_w.sum() + point.liquid_noncold_plate_w.sum()) * duration_s
         self.heat_to_liquid_j -= stored_j
         self.heat_to_air_j += float(point.air_w.sum()) * duration_s
-        self.cooling_energy_j += float((arrays.fan_power_w + arrays.pump_power_w).sum()) * duration_s
+        self.fan_energy_j += float(point.fan_power_w.sum()) * duration_s
+        self.pump_energy_j += float(point.pump_power_w.sum()) * duration_s
+        self.cooling_energy_j = self.fan_energy_j + self.pump_energy_j
 
         gpu = chips.is_gpu
         self.gpu_seconds += float(gpu.sum()) * duration_s
         self.throttled_gpu_seconds += float((throttled & gpu).sum()) * duration_s
-        self.gpu_temp_c_max = max(self.gpu_temp_c_max, float(temp0_c[gpu].max()), float(temp1_c[gpu].max()))
-        self.coolant_return_temp_c_max = max(self.coolant_return_temp_c_max, float(point.coolant_return_temp_c.max()))
+        self.chip_throttled_s += throttled * duration_s
+        # A die's extreme over an interval is at an end: the response is monotone (one extremum at most
+        # under a coolant ramp, a minimum, since the ramp only heats).
+        np.maximum(self.chip_temp_c_max, np.maximum(temp0_c, temp1_c), out=self.chip_temp_c_max)
+        self.gpu_temp_c_max = float(self.chip_temp_c_max[gpu].max())
+        return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * duration_s
+        self.coolant_return_temp_c_max = max(self.coolant_return_temp_c_max, float(return_end_c.max()))
+        self.exhaust_temp_c_max = max(self.exhaust_temp_c_max, float(point.exhaust_temp_c.max()))
         bins = np.clip(((temp_mean_c[gpu] - TEMP_RANGE_C[0]) / TEMP_BIN_C).astype(np.intp), 0,
                        self.gpu_temp_histogram.size - 1)
         np.add.at(self.gpu_temp_histogram, bins, duration_s)

@@ -1,19 +1,21 @@
 """The hybrid engine: SimPy schedules events, the vectorized core advances state in closed form.
 
-Two SimPy processes run a simulation, whatever the number of components:
+Three SimPy processes run a simulation, whatever the number of components:
 - the workload walks through its phases; a compute phase's end moves when the GPUs' work rate changes;
-- the thermal watcher solves for the next die-temperature threshold crossing over all chips at once
-  and sleeps until then, or until any other event changes the state first.
+- the fault schedule applies faults and repairs to the plant state;
+- the thermal watcher solves for the next die-temperature threshold crossing (throttle, release,
+  shutdown) over all chips at once and sleeps until then, or until any other event changes the state.
 Between events every power is constant, so energies are exact products and die temperatures follow
-exact exponentials. With `thermal_step_s` set, a fixed-step explicit-Euler ticker replaces the watcher:
-a slow reference to test the closed form against, not a production path.
+exact exponentials (with a linear coolant drift while a CDU rejects nothing). With `thermal_step_s`
+set, a fixed-step explicit-Euler ticker replaces the watcher: a slow reference to test the closed
+form against, not a production path.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -21,14 +23,27 @@ import simpy
 from racksim.build import FloatArray, RackArrays
 from racksim.engine.recorder import Integrals, TimeSeries
 from racksim.errors import SimulationError
+from racksim.faults import FaultAction
 from racksim.operating_point import Activity, OperatingPoint, evaluate
+from racksim.plant import PlantState
 from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
 from racksim.workload import Phase
 
 IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
-CROSSING_TOLERANCE_S = 1e-9
+TEMP_TOLERANCE_C = 1e-6
+"""A die within this of a threshold has reached it (crossing times are solved to ~1e-12 K)."""
 CURVE_POINTS = 8
 """Most intermediate time-series points recorded inside one long interval."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something worth marking on a timeline."""
+
+    time_s: float
+    kind: str
+    """fault, repair, throttle, release, shutdown or job_halted."""
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -38,71 +53,90 @@ class RunResult:
     integrals: Integrals
     series: dict[str, FloatArray]
     work_units: float
+    work_lost_units: float
+    gpu_shutdowns: int
     duration_s: float
     event_count: int
+    events: list[Event] = field(default_factory=list)
 
 
 class Simulation:
-    """One run of a workload on the racks described by `arrays`."""
+    """One run of a workload, with scheduled faults, on the racks described by `arrays`."""
 
     def __init__(
         self, arrays: RackArrays, phases: Iterator[Phase], duration_s: float, *,
-        thermal_step_s: float | None = None, progress: Callable[[float], None] | None = None,
+        faults: list[FaultAction] | None = None, thermal_step_s: float | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         self.arrays = arrays
         self.duration_s = duration_s
         self.thermal_step_s = thermal_step_s
         self._phases = phases
+        self._faults = faults or []
         self._progress = progress
         self.env = simpy.Environment()
         self.time_s = 0.0
         self.activity = IDLE
         self.throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
-        self.point: OperatingPoint = evaluate(arrays, self.activity, self.throttled)
+        self.plant = PlantState.nominal(arrays)
+        self.point: OperatingPoint = self._evaluate()
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
         self.work_units = 0.0
+        self.work_at_checkpoint = 0.0
+        self.work_lost_units = 0.0
+        self.job_halted = False
         self.event_count = 0
-        self.integrals = Integrals(arrays.chain.stage_names)
+        self.events: list[Event] = []
+        self.integrals = Integrals(arrays.chain.stage_names, arrays.chips.is_gpu.size)
         self.series = TimeSeries()
         self._changed = self.env.event()
-        self._tau_min_s = float(arrays.chips.tau_s.min())
         self._record()
 
     # ------------------------------------------------------------------ state
+
+    def _evaluate(self) -> OperatingPoint:
+        point = evaluate(self.arrays, self.activity, self.throttled, self.plant)
+        self.plant.fan_speed = point.fan_speed
+        self.plant.loop_temp_c = point.supply_temp_c.copy()
+        return point
 
     def _advance(self, to_s: float) -> None:
         """Carry temperatures and integrals from the current time to `to_s` at the current operating point."""
         elapsed = to_s - self.time_s
         if elapsed <= 0:
             return
-        chips = self.arrays.chips
+        point = self.point
         if self.thermal_step_s is None:
             self._record_curve(elapsed)
-            temp1 = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
-            temp_mean = rc_mean_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, elapsed)
+            temp1 = rc_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, elapsed,
+                                     point.chip_coolant_ramp_c_per_s)
+            temp_mean = rc_mean_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, elapsed,
+                                              point.chip_coolant_ramp_c_per_s)
         else:
             temp1, temp_mean = self._euler(elapsed, self.thermal_step_s)
-        self.integrals.add_interval(self.arrays, self.point, self.temp_c, temp1, temp_mean, self.throttled, elapsed)
+        self.integrals.add_interval(self.arrays, point, self.temp_c, temp1, temp_mean, self.throttled, elapsed)
+        self.plant.loop_temp_c = self.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed
         self.temp_c = temp1
         self.time_s = to_s
 
     def _euler(self, elapsed: float, max_step_s: float) -> tuple[FloatArray, FloatArray]:
-        """Fixed-step explicit Euler of C·dT/dt = P − (T − T_cool)/R; returns end and mean temperature."""
+        """Fixed-step explicit Euler of C·dT/dt = P − (T − T_cool(t))/R; returns end and mean temperature."""
         chips, point = self.arrays.chips, self.point
         steps = max(1, math.ceil(elapsed / max_step_s - 1e-9))
         step = elapsed / steps
         temp = self.temp_c.copy()
         total = np.zeros_like(temp)
-        for _ in range(steps):
+        for index in range(steps):
+            coolant = point.chip_coolant_temp_c + point.chip_coolant_ramp_c_per_s * index * step
             previous = temp
-            temp = temp + step * (point.chip_power_w - (temp - point.chip_coolant_temp_c) / chips.resistance_k_per_w) \
+            temp = temp + step * (point.chip_power_w - (temp - coolant) / point.chip_resistance_k_per_w) \
                 / chips.heat_capacity_j_per_k
             total += 0.5 * (previous + temp)
         return temp, total / steps
 
     def _state_changed(self) -> None:
         """Re-evaluate the operating point, record it, and wake every process waiting on a change."""
-        self.point = evaluate(self.arrays, self.activity, self.throttled)
+        self.point = self._evaluate()
         self._check_finite()
         self.event_count += 1
         self._record()
@@ -129,8 +163,12 @@ class Simulation:
         self.series.append((
             time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
             float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
-            float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float(point.coolant_return_temp_c.max()),
-            float((self.throttled & gpu).mean() / gpu.mean()), self.work_units,
+            float(temp_c[gpu].max()), float(temp_c[gpu].mean()),
+            float(point.supply_temp_c.max() + point.supply_ramp_c_per_s.max() * (time_s - self.time_s)),
+            float(point.coolant_return_temp_c.max()), float(point.exhaust_temp_c.max()),
+            float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
+            float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_off & gpu).sum() / gpu.sum()),
+            self.work_units,
         ))
 
     def _record_curve(self, elapsed: float) -> None:
@@ -139,43 +177,63 @@ class Simulation:
         Points are spaced at half the fastest die time constant, at most CURVE_POINTS per interval;
         integrals never use them, so they cost plotting fidelity only.
         """
-        spacing_s = 0.5 * float(self._tau_min_s)
+        point = self.point
+        spacing_s = 0.5 * float(point.chip_tau_s.min())
         if elapsed <= 2 * spacing_s:
             return
-        chips = self.arrays.chips
         count = min(CURVE_POINTS, int(elapsed / spacing_s))
         for offset_s in np.linspace(0.0, elapsed, count + 1)[1:-1]:
-            temp = rc_temperature_c(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, float(offset_s))
+            temp = rc_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, float(offset_s),
+                                    point.chip_coolant_ramp_c_per_s)
             self._record(self.time_s + float(offset_s), temp)
 
-    def _toggle_throttles(self) -> bool:
-        """Throttle chips at or above their limit, release throttled ones cooled to the release point."""
-        chips = self.arrays.chips
-        engage = ~self.throttled & (self.temp_c >= chips.throttle_temp_c - 1e-9)
-        release = self.throttled & (self.temp_c <= chips.release_temp_c + 1e-9)
-        if self.thermal_step_s is None:
-            due = self._crossing_times_s() <= CROSSING_TOLERANCE_S
-            engage |= ~self.throttled & due
-            release |= self.throttled & due
-        flipped = engage | release
-        self.throttled = self.throttled ^ flipped
-        return bool(flipped.any())
+    def _log(self, kind: str, detail: str) -> None:
+        self.events.append(Event(self.time_s, kind, detail))
+
+    def _toggle_chips(self) -> bool:
+        """Throttle, release or shut down chips at their thresholds; halt the job if a GPU shut down."""
+        chips, off = self.arrays.chips, self.plant.chip_off
+        shutdown = ~off & (self.temp_c >= chips.shutdown_temp_c - TEMP_TOLERANCE_C)
+        engage = ~off & ~self.throttled & ~shutdown & (self.temp_c >= chips.throttle_temp_c - TEMP_TOLERANCE_C)
+        release = ~off & self.throttled & ~shutdown & (self.temp_c <= chips.release_temp_c + TEMP_TOLERANCE_C)
+        for mask, kind in ((engage, "throttle"), (release, "release"), (shutdown, "shutdown")):
+            if mask.any():
+                self._log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
+        self.throttled = (self.throttled | engage) & ~release & ~shutdown
+        self.plant.chip_off = off | shutdown
+        if (shutdown & chips.is_gpu).any() and not self.job_halted:
+            self.job_halted = True
+            self.work_lost_units = self.work_units - self.work_at_checkpoint
+            self.work_units = self.work_at_checkpoint
+            self.activity = IDLE
+            self._log("job_halted", f"a GPU shut down; {self.work_lost_units:g} steps since the last checkpoint lost")
+        return bool((engage | release | shutdown).any())
 
     def _crossing_times_s(self) -> FloatArray:
-        """Time until each chip crosses the threshold that would flip its throttle state, s."""
-        chips = self.arrays.chips
-        target = np.where(self.throttled, chips.release_temp_c, chips.throttle_temp_c)
-        return rc_crossing_time_s(self.temp_c, self.point.chip_temp_ss_c, chips.tau_s, target)
+        """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""
+        chips, point = self.arrays.chips, self.point
+
+        def time_to(threshold: FloatArray) -> FloatArray:
+            return rc_crossing_time_s(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, threshold,
+                                      point.chip_coolant_ramp_c_per_s)
+
+        up = np.where(self.throttled, chips.shutdown_temp_c, chips.throttle_temp_c)
+        times = time_to(up)
+        if self.throttled.any():
+            times = np.where(self.throttled, np.minimum(times, time_to(chips.release_temp_c)), times)
+        return np.where(self.plant.chip_off, np.inf, times)
 
     # ------------------------------------------------------------------ processes
 
     def _workload(self) -> simpy.events.ProcessGenerator:
         for phase in self._phases:
+            if self.job_halted:
+                return
             self._advance(self.env.now)
             self.activity = phase.activity
             self._state_changed()
             remaining_s = phase.nominal_s
-            while remaining_s > 0:
+            while remaining_s > 0 and not self.job_halted:
                 rate = self.point.work_rate if phase.rate_bound else 1.0
                 started = self.env.now
                 finish = self.env.timeout(remaining_s / rate)
@@ -183,10 +241,23 @@ class Simulation:
                 if finish.processed:
                     break
                 remaining_s -= (self.env.now - started) * rate
-            if phase.completes_step:
+            if self.job_halted:
+                return
+            if phase.completes_step or phase.saves_checkpoint:
                 self._advance(self.env.now)
-                self.work_units += 1
+                self.work_units += 1 if phase.completes_step else 0
+                if phase.saves_checkpoint:
+                    self.work_at_checkpoint = self.work_units
                 self._record()
+
+    def _fault_schedule(self) -> simpy.events.ProcessGenerator:
+        for action in self._faults:
+            if action.time_s > self.env.now:
+                yield self.env.timeout(action.time_s - self.env.now)
+            self._advance(self.env.now)
+            action.change(self.plant)
+            self._log("repair" if action.label.startswith("repair") else "fault", action.label)
+            self._state_changed()
 
     def _thermal_watcher(self) -> simpy.events.ProcessGenerator:
         while True:
@@ -200,19 +271,20 @@ class Simulation:
             if changed.processed:
                 continue
             self._advance(self.env.now)
-            if self._toggle_throttles():
+            if self._toggle_chips():
                 self._state_changed()
 
     def _thermal_ticker(self, step_s: float) -> simpy.events.ProcessGenerator:
         while True:
             yield self.env.timeout(step_s)
             self._advance(self.env.now)
-            if self._toggle_throttles():
+            if self._toggle_chips():
                 self._state_changed()
 
     def run(self) -> RunResult:
-        """Run to the end of the duration and return the integrals and the time series."""
+        """Run to the end of the duration and return the integrals, the time series and the event log."""
         self.env.process(self._workload())
+        self.env.process(self._fault_schedule())
         thermal = self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker(self.thermal_step_s)
         self.env.process(thermal)
         self.env.run(until=self.duration_s)
@@ -220,4 +292,6 @@ class Simulation:
             self.env.step()
         self._advance(self.duration_s)
         self._record()
-        return RunResult(self.integrals, self.series.columns(), self.work_units, self.duration_s, self.event_count)
+        gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
+        return RunResult(self.integrals, self.series.columns(), self.work_units, self.work_lost_units, gpu_shutdowns,
+                         self.duration_s, self.event_count, self.events)

@@ -1,0 +1,70 @@
+"""Scheduled faults as changes to the plant state: a start action and, if repaired, an end action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from racksim.build import RackArrays
+from racksim.plant import PlantState
+from racksim.suite import Fault
+
+PlantChange = Callable[[PlantState], None]
+"""Mutates the plant state in place."""
+
+
+@dataclass(frozen=True)
+class FaultAction:
+    """One dated change of the plant: a fault starting or being repaired."""
+
+    time_s: float
+    label: str
+    change: PlantChange
+
+
+def _lose_pumps(count: int, arrays: RackArrays) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        plant.healthy_pumps = np.clip(plant.healthy_pumps - count, 0, arrays.cooling.pumps_installed)
+    return change
+
+
+def _lose_fans(count: int, arrays: RackArrays) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        plant.healthy_fans = np.clip(plant.healthy_fans - count, 0, arrays.cooling.fans_installed)
+    return change
+
+
+def _cdu_rejecting(rejecting: bool) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        plant.cdu_rejecting = np.full_like(plant.cdu_rejecting, rejecting)
+    return change
+
+
+def _facility_offset(delta_c: float) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        plant.facility_offset_c = plant.facility_offset_c + delta_c
+    return change
+
+
+def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
+    """Start and repair actions of every fault, in time order (stable for equal times)."""
+    actions = []
+    for fault in faults:
+        if fault.kind == "pump_failure":
+            start, end = _lose_pumps(fault.count, arrays), _lose_pumps(-fault.count, arrays)
+            what = f"{fault.count} pump(s)"
+        elif fault.kind == "fan_failure":
+            start, end = _lose_fans(fault.count, arrays), _lose_fans(-fault.count, arrays)
+            what = f"{fault.count} fan(s)"
+        elif fault.kind == "cdu_failure":
+            start, end = _cdu_rejecting(False), _cdu_rejecting(True)
+            what = "CDU heat rejection"
+        else:
+            start, end = _facility_offset(fault.delta_temp_c), _facility_offset(-fault.delta_temp_c)
+            what = f"facility water {fault.delta_temp_c:+g} K"
+        actions.append(FaultAction(fault.at_s, f"{fault.kind} ({what})", start))
+        if fault.duration_s is not None:
+            actions.append(FaultAction(fault.at_s + fault.duration_s, f"repair: {fault.kind}", end))
+    return sorted(actions, key=lambda action: action.time_s)

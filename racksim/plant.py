@@ -1,0 +1,42 @@
+"""The run's mutable plant state: what faults and controllers change between events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from racksim.build import FloatArray, RackArrays
+
+
+@dataclass
+class PlantState:
+    """Healthy pumps and fans, CDU and facility condition, controller outputs, chips switched off."""
+
+    healthy_pumps: NDArray[np.int64]
+    healthy_fans: NDArray[np.int64]
+    facility_offset_c: FloatArray
+    """Facility water above its design supply temperature, K."""
+    cdu_rejecting: NDArray[np.bool_]
+    loop_temp_c: FloatArray
+    """Secondary supply temperature as last evaluated, carried forward while the loop's own coolant mass
+    takes the heat (CDU failed, or no pump running), °C."""
+    fan_speed: FloatArray
+    """Fan controller output, share of full speed."""
+    chip_off: NDArray[np.bool_]
+    """Chips that shut themselves down."""
+
+    @classmethod
+    def nominal(cls, arrays: RackArrays) -> PlantState:
+        """Everything healthy, the fans at their lowest speed, the loop at facility temperature."""
+        cooling, racks = arrays.cooling, arrays.n_racks
+        return cls(
+            healthy_pumps=np.full(racks, cooling.pumps_installed),
+            healthy_fans=np.full(racks, cooling.fans_installed),
+            facility_offset_c=np.zeros(racks),
+            cdu_rejecting=np.ones(racks, dtype=bool),
+            loop_temp_c=np.full(racks, cooling.facility_supply_temp_c),
+            fan_speed=np.full(racks, cooling.fan_min_speed),
+            chip_off=np.zeros(arrays.chips.is_gpu.size, dtype=bool),
+        )
