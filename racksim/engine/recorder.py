@@ -77,7 +77,7 @@ class Integrals:
 
     def add_interval(
         self, arrays: RackArrays, point: OperatingPoint, temp0_c: FloatArray, temp1_c: FloatArray,
-        temp_mean_c: FloatArray, throttled: np.ndarray, duration_s: float,
+        temp_mean_c: FloatArray, throttled: np.ndarray, duration_s: float, return_end_c: FloatArray,
     ) -> None:
         """Integrate one interval of `duration_s` at a constant operating point.
 
@@ -106,7 +106,6 @@ class Integrals:
         # under a coolant ramp, a minimum, since the ramp only heats).
         np.maximum(self.chip_temp_c_max, np.maximum(temp0_c, temp1_c), out=self.chip_temp_c_max)
         self.gpu_temp_c_max = float(self.chip_temp_c_max[gpu].max())
-        return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * duration_s
         self.coolant_return_temp_c_max = max(self.coolant_return_temp_c_max, float(return_end_c.max()))
         self.exhaust_temp_c_max = max(self.exhaust_temp_c_max, float(point.exhaust_temp_c.max()))
         bins = np.clip(((temp_mean_c[gpu] - TEMP_RANGE_C[0]) / TEMP_BIN_C).astype(np.intp), 0,

@@ -98,7 +98,12 @@ class Simulation:
         point = evaluate(self.arrays, self.activity, self.throttled, self.plant)
         self.plant.fan_speed = point.fan_speed
         self.plant.loop_temp_c = point.supply_temp_c.copy()
+        self._point_time_s = self.time_s
         return point
+
+    def _coolant_drift_c(self) -> FloatArray:
+        """How far each die's coolant has risen since the operating point was evaluated, K."""
+        return self.point.chip_coolant_ramp_c_per_s * (self.time_s - self._point_time_s)
 
     def _advance(self, to_s: float) -> None:
         """Carry temperatures and integrals from the current time to `to_s` at the current operating point."""
@@ -108,13 +113,15 @@ class Simulation:
         point = self.point
         if self.thermal_step_s is None:
             self._record_curve(elapsed)
-            temp1 = rc_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, elapsed,
-                                     point.chip_coolant_ramp_c_per_s)
-            temp_mean = rc_mean_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, elapsed,
+            temp_ss = point.chip_temp_ss_c + self._coolant_drift_c()
+            temp1 = rc_temperature_c(self.temp_c, temp_ss, point.chip_tau_s, elapsed, point.chip_coolant_ramp_c_per_s)
+            temp_mean = rc_mean_temperature_c(self.temp_c, temp_ss, point.chip_tau_s, elapsed,
                                               point.chip_coolant_ramp_c_per_s)
         else:
             temp1, temp_mean = self._euler(elapsed, self.thermal_step_s)
-        self.integrals.add_interval(self.arrays, point, self.temp_c, temp1, temp_mean, self.throttled, elapsed)
+        return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * (to_s - self._point_time_s)
+        self.integrals.add_interval(self.arrays, point, self.temp_c, temp1, temp_mean, self.throttled, elapsed,
+                                    return_end_c)
         self.plant.loop_temp_c = self.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed
         self.temp_c = temp1
         self.time_s = to_s
@@ -126,8 +133,9 @@ class Simulation:
         step = elapsed / steps
         temp = self.temp_c.copy()
         total = np.zeros_like(temp)
+        coolant0 = point.chip_coolant_temp_c + self._coolant_drift_c()
         for index in range(steps):
-            coolant = point.chip_coolant_temp_c + point.chip_coolant_ramp_c_per_s * index * step
+            coolant = coolant0 + point.chip_coolant_ramp_c_per_s * index * step
             previous = temp
             temp = temp + step * (point.chip_power_w - (temp - coolant) / point.chip_resistance_k_per_w) \
                 / chips.heat_capacity_j_per_k
@@ -160,12 +168,12 @@ class Simulation:
         point, gpu = self.point, self.arrays.chips.is_gpu
         time_s = self.time_s if time_s is None else time_s
         temp_c = self.temp_c if temp_c is None else temp_c
+        loop_rise_c = point.supply_ramp_c_per_s * (time_s - self._point_time_s)
         self.series.append((
             time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
             float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
-            float(temp_c[gpu].max()), float(temp_c[gpu].mean()),
-            float(point.supply_temp_c.max() + point.supply_ramp_c_per_s.max() * (time_s - self.time_s)),
-            float(point.coolant_return_temp_c.max()), float(point.exhaust_temp_c.max()),
+            float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float((point.supply_temp_c + loop_rise_c).max()),
+            float((point.coolant_return_temp_c + loop_rise_c).max()), float(point.exhaust_temp_c.max()),
             float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
             float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_off & gpu).sum() / gpu.sum()),
             self.work_units,
@@ -182,8 +190,9 @@ class Simulation:
         if elapsed <= 2 * spacing_s:
             return
         count = min(CURVE_POINTS, int(elapsed / spacing_s))
+        temp_ss = point.chip_temp_ss_c + self._coolant_drift_c()
         for offset_s in np.linspace(0.0, elapsed, count + 1)[1:-1]:
-            temp = rc_temperature_c(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, float(offset_s),
+            temp = rc_temperature_c(self.temp_c, temp_ss, point.chip_tau_s, float(offset_s),
                                     point.chip_coolant_ramp_c_per_s)
             self._record(self.time_s + float(offset_s), temp)
 
@@ -213,8 +222,10 @@ class Simulation:
         """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""
         chips, point = self.arrays.chips, self.point
 
+        temp_ss = point.chip_temp_ss_c + self._coolant_drift_c()
+
         def time_to(threshold: FloatArray) -> FloatArray:
-            return rc_crossing_time_s(self.temp_c, point.chip_temp_ss_c, point.chip_tau_s, threshold,
+            return rc_crossing_time_s(self.temp_c, temp_ss, point.chip_tau_s, threshold,
                                       point.chip_coolant_ramp_c_per_s)
 
         up = np.where(self.throttled, chips.shutdown_temp_c, chips.throttle_temp_c)
