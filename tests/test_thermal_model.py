@@ -198,3 +198,32 @@ def test_reference_designs_sit_in_the_published_ranges(path: Path) -> None:
     assert 0.80 <= figures["nameplate_heat_to_liquid_w"] / figures["nameplate_feed_power_w"] <= 0.96
     # S: ASHRAE recommended inlet 18–27 °C.
     assert 18 <= cooling.air_inlet_temp_c <= 27
+
+
+def test_rc_response_under_a_coolant_ramp_against_fine_integration() -> None:
+    from racksim.thermal import rc_mean_temperature_c, rc_temperature_c
+
+    # C·dT/dt = P − (T − T_c(t))/R with T_c = 40 + 0.3·t, P·R = 30 K, τ = 12 s, T0 = 55 °C.
+    tau, ramp, t_end = 12.0, 0.3, 50.0
+    steps = 200_000
+    dt = t_end / steps
+    temp, samples = 55.0, [55.0]
+    for index in range(steps):
+        temp += dt * ((40 + ramp * index * dt + 30) - temp) / tau
+        samples.append(temp)
+    assert rc_temperature_c(55.0, 70.0, tau, t_end, ramp) == pytest.approx(temp, abs=1e-3)
+    assert rc_mean_temperature_c(55.0, 70.0, tau, t_end, ramp) == pytest.approx(
+        np.trapezoid(samples, dx=dt) / t_end, abs=1e-3)
+    # Crossing 80 °C: the first sample at or above 80 gives the time to within dt.
+    crossing = rc_crossing_time_s(55.0, 70.0, tau, 80.0, ramp)
+    assert crossing == pytest.approx(np.argmax(np.array(samples) >= 80.0) * dt, abs=2 * dt)
+    assert rc_temperature_c(55.0, 70.0, tau, float(crossing), ramp) == pytest.approx(80.0, abs=1e-9)
+
+
+def test_rc_crossing_under_a_ramp_finds_the_dip_first() -> None:
+    # Starts hot (90 °C) above a low steady path (50 °C) that rises 0.5 K/s: it dips, then climbs.
+    first_down = rc_crossing_time_s(90.0, 50.0, 10.0, 70.0, 0.5)
+    later_up = rc_crossing_time_s(90.0, 50.0, 10.0, 95.0, 0.5)
+    never = rc_crossing_time_s(90.0, 50.0, 10.0, 20.0, 0.5)
+    assert 0 < first_down < later_up < np.inf
+    assert never == np.inf
