@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from racksim.build import build
+from racksim.cabling import cabling_figures, plan_cabling
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.operating_point import Activity, evaluate
@@ -47,7 +48,8 @@ def derived_figures(design: Design) -> dict[str, Any]:
         "nameplate_fan_speed": float(point.fan_speed[0]),
         "nameplate_cooling_power_w": float(point.fan_power_w[0] + point.pump_power_w[0]),
         "scale_up_bandwidth_tbyte_s": gpus * scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * 2 / 1000,
-        "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up_lanes_per_link * 2,
+        "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up.lanes_per_link * 2,
+        **cabling_figures(plan_cabling(design)),
     }
     shelves = design.power.shelves
     if shelves is not None:

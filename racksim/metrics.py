@@ -56,9 +56,12 @@ def times_after_fault(events: list[Event]) -> dict[str, float]:
 
 def compute_metrics(
     result: RunResult, *, design: str, design_hash: str, scenario: str, seed: int, nominal_work_units: float,
-    feed_limit_w: float,
+    feed_limit_w: float, cabling: dict[str, Any],
 ) -> dict[str, Any]:
-    """The metrics of one run as nested dicts of plain floats."""
+    """The metrics of one run as nested dicts of plain floats.
+
+    `cabling` is the design's cabling group (`racksim.cabling.cabling_metrics`), constant over the run.
+    """
     integrals, series = result.integrals, result.series
     time_s, feed_w = series["time_s"], series["feed_power_w"]
     durations_s = np.diff(np.append(time_s, result.duration_s))
@@ -109,6 +112,7 @@ def compute_metrics(
             "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
         },
+        "cabling": cabling,
         "engine": {"event_count": result.event_count},
     }
 

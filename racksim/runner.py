@@ -1,7 +1,8 @@
 """Run designs through scenarios and write one result directory per design × scenario.
 
 Each run directory holds `design.resolved.yaml`, `timeseries.npz`, `events.json` (faults, throttling,
-shutdowns), `components.json` (per-chip and per-tray summaries) and `metrics.json`, each written
+shutdowns), `components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of
+materials, routes and length histogram) and `metrics.json`, each written
 atomically; metrics.json is written last, so its presence marks a complete run.
 """
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from racksim.build import build
+from racksim.cabling import cabling_metrics, cabling_summary, plan_cabling
 from racksim.design import LoadedDesign, load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
@@ -62,16 +64,18 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     simulation = Simulation(arrays, schedule.phases(), duration_s, faults=fault_actions(scenario.faults, arrays),
                             progress=progress)
     result = simulation.run()
+    cabling = plan_cabling(loaded.design)
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
         seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),
-        feed_limit_w=loaded.design.power.feed.limit_w,
+        feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
     )
     run_dir = Path(out_root) / loaded.design.name / scenario.name
     atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
     atomic_write_npz(run_dir / "timeseries.npz", result.series)
     atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
     atomic_write_json(run_dir / "components.json", component_summary(arrays, result))
+    atomic_write_json(run_dir / "cabling.json", cabling_summary(loaded.design, cabling))
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from racksim.cabling.schema import Cabling
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -375,15 +377,7 @@ class Network(Model):
     scale_up: ScaleUp
 
 
-class Cabling(Model):
-    """Cabling figures the foundation derives counts from (routes and media come with the cabling model)."""
-
-    scale_up_lanes_per_link: PositiveInt
-    """Differential lanes per scale-up link and direction."""
-    scale_up_lane_rate_gbps: PositiveFloat
-    """Signalling rate of one lane, Gb/s."""
-    scale_up_medium: Literal["passive_copper", "active_copper", "optics"]
-    """Medium of the scale-up spine."""
+# The `cabling` section (media catalog, link groups, routes) is modelled in racksim/cabling/schema.py.
 
 
 # --------------------------------------------------------------------------- design

@@ -7,8 +7,9 @@ touching pyplot or the user's backend, so there are no global figures to close o
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol
 
 import matplotlib as mpl
@@ -107,15 +108,20 @@ def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, fl
 
 
 def gpu_temperature_figure(series: Mapping[str, Series], durations_s: Mapping[str, float],
-                           colours: Mapping[str, str]) -> bytes | None:
-    """Hottest GPU (solid) and mean GPU (dashed) temperature, °C, against time."""
+                           colours: Mapping[str, str],
+                           marks: Callable[[Axes, float], list[Line2D]] | None = None) -> bytes | None:
+    """Hottest GPU (solid) and mean GPU (dashed) temperature, °C, against time.
+
+    `marks`, if given, draws on the axes (thresholds, events) given the seconds per x-axis unit and returns
+    legend handles for what it drew; the legend then goes beside the axes.
+    """
     needed = ("time_s", "gpu_temp_c_max", "gpu_temp_c_mean")
     runs = {d: s for d, s in series.items() if all(k in s for k in needed) and s["time_s"].size}
     if not runs:
         return None
     scale, unit = _time_unit(max(durations_s[d] for d in runs))
     with _style():
-        figure = Figure(figsize=(8.0, 3.6))
+        figure = Figure(figsize=(8.0 if marks is None else 9.0, 3.6))
         axes = figure.subplots()
         for design, columns in runs.items():
             time = columns["time_s"] / scale
@@ -123,11 +129,15 @@ def gpu_temperature_figure(series: Mapping[str, Series], durations_s: Mapping[st
             axes.plot(time, columns["gpu_temp_c_max"], color=colours[design], linewidth=width)
             axes.plot(time, columns["gpu_temp_c_mean"], color=colours[design], linewidth=width,
                       linestyle="--")
+        marked = marks(axes, scale) if marks is not None else []
         handles = [Line2D([], [], color=colours[d], label=d) for d in runs]
         handles += [Line2D([], [], color="0.3", label="max GPU"),
-                    Line2D([], [], color="0.3", linestyle="--", label="mean GPU")]
-        axes.legend(handles=handles, loc="best", fontsize=8, ncol=1 if len(handles) <= 5 else 2,
-                    framealpha=0.85)
+                    Line2D([], [], color="0.3", linestyle="--", label="mean GPU"), *marked]
+        if marked:
+            axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        else:
+            axes.legend(handles=handles, loc="best", fontsize=8, ncol=1 if len(handles) <= 5 else 2,
+                        framealpha=0.85)
         axes.set_xlabel(f"time ({unit})")
         axes.set_ylabel("GPU temperature (°C)")
         axes.set_title("GPU die temperature")
@@ -217,6 +227,9 @@ class RunData(Protocol):
     @property
     def duration_s(self) -> float: ...  # noqa: D102
 
+    @property
+    def directory(self) -> Path: ...  # noqa: D102
+
     def series(self) -> Mapping[str, FloatArray]: ...  # noqa: D102
 
 
@@ -242,9 +255,13 @@ def scenario_figures(runs: Sequence[RunData], colours: Mapping[str, str]) -> lis
     liquid, air = "thermal.heat_to_liquid_j", "thermal.heat_to_air_j"
     heat = {run.design: (run.values[liquid] / _J_PER_KWH, run.values[air] / _J_PER_KWH)
             for run in runs if liquid in run.values and air in run.values}
+    from racksim.report import thermal_figures  # here, not at the top: thermal_figures builds on this module
+
+    marks, thermal = thermal_figures.scenario_figures(runs, series, durations, colours)
     made = [("feed-power", "Feed power against time", feed_power_figure(series, durations, colours)),
             ("gpu-temperature", "GPU temperature against time",
-             gpu_temperature_figure(series, durations, colours)),
+             gpu_temperature_figure(series, durations, colours, marks)),
             ("energy", "Energy split into IT and losses", energy_figure(energy, colours)),
             ("heat", "Heat to liquid versus air", heat_figure(heat, colours))]
+    made += thermal
     return [(key, title, png) for key, title, png in made if png is not None]

@@ -30,11 +30,18 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "thermal.gpu_temp_c_p99": ("P99 GPU temperature", "°C", LOWER),
     "thermal.gpu_throttle_fraction": ("GPU time throttled", "%", LOWER),
     "thermal.coolant_return_temp_c_max": ("Max coolant return temperature", "°C", LOWER),
+    "thermal.exhaust_air_temp_c_max": ("Max exhaust air temperature", "°C", LOWER),
+    "thermal.gpu_shutdowns": ("GPU shutdowns", "count", LOWER),
+    "thermal.time_to_throttle_after_fault_s": ("Time from a fault to the first throttle (—: none)", "s", HIGHER),
+    "thermal.time_to_shutdown_after_fault_s": ("Time from a fault to the first shutdown (—: none)", "s", HIGHER),
     "thermal.heat_to_liquid_j": ("Heat to liquid", "kWh", NEUTRAL),
     "thermal.heat_to_air_j": ("Heat to air", "kWh", LOWER),
     "thermal.cooling_energy_j": ("Cooling energy (pumps, fans)", "kWh", LOWER),
+    "thermal.fan_energy_j": ("Fan energy", "kWh", LOWER),
+    "thermal.pump_energy_j": ("Pump energy", "kWh", LOWER),
     "thermal.heat_stored_in_chips_j": ("Heat stored in chips at the end", "kWh", NEUTRAL),
     "performance.work_units": ("Work done", "work units", HIGHER),
+    "performance.work_lost_units": ("Work lost to a halt (since the last checkpoint)", "work units", LOWER),
     "performance.nominal_work_units": ("Work at nominal (no faults, no throttling)", "work units", NEUTRAL),
     "performance.goodput_fraction": ("Goodput", "%", HIGHER),
     "performance.work_per_kwh": ("Work per kWh", "work units/kWh", HIGHER),
@@ -44,13 +51,19 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "cabling.cable_length_m": ("Cable length", "m", LOWER),
     "cabling.active_cable_count": ("Active cables", "count", LOWER),
     "cabling.optical_link_count": ("Optical links", "count", LOWER),
-    "cabling.power_w": ("Power of active cables", "kW", LOWER),
+    "cabling.power_w": ("Power of active cables and optics in the rack", "kW", LOWER),
+    "cabling.remote_power_w": ("Optics power at the far ends (leaf switches)", "kW", LOWER),
     "cabling.cost_usd": ("Cable cost", "USD", LOWER),
     "cabling.mass_kg": ("Cable mass", "kg", LOWER),
+    "cabling.failure_rate_fit": ("Cable failure rate", "FIT", LOWER),
+    "cabling.link_count": ("Signal links", "count", NEUTRAL),
+    "cabling.longest_cable_m": ("Longest cable", "m", NEUTRAL),
     "reliability.failures": ("Failures", "count", LOWER),
     "reliability.interruptions": ("Interruptions", "count", LOWER),
     "reliability.unavailable_fraction": ("Unavailability", "%", LOWER),
 }
+ABSENT_MEANS_NEVER = frozenset({"thermal.time_to_throttle_after_fault_s", "thermal.time_to_shutdown_after_fault_s"})
+"""Metrics a run has only if the thing happened: a design without one did best, so no finite value is marked."""
 _SUFFIX_UNITS = (("_w_per_s", "kW/s"), ("_gbyte_s", "GB/s"), ("_gbps", "Gb/s"), ("temp_c", "°C"),
                  ("_j", "kWh"), ("_w", "kW"), ("_usd", "USD"), ("_kg", "kg"), ("_m", "m"), ("_s", "s"),
                  ("fraction", "%"), ("count", "count"))
@@ -161,6 +174,8 @@ def kpi_rows(runs: Mapping[str, Mapping[str, float]], baseline: str | None) -> l
         label, unit, better = kpi_spec(path)
         shown = {design: display(values.get(path, math.nan), unit) for design, values in runs.items()}
         best = best_designs(shown, better)
+        if path in ABSENT_MEANS_NEVER and not all(math.isfinite(v) for v in shown.values()):
+            best = set()
         cells = []
         for design, value in shown.items():
             change = None if baseline in (None, design) else delta(value, shown[baseline], unit)

@@ -19,7 +19,8 @@ import yaml
 
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes, atomic_write_text
-from racksim.report import figures
+from racksim.report import cabling_figures, figures
+from racksim.report.events import DesignEvents, event_logs
 from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
 
 SKIPPED_GROUPS = frozenset({"engine"})
@@ -145,6 +146,35 @@ class Section:
     rows: list[Row]
     verdict: list[str]
     figures: list[FigureRef]
+    events: tuple[DesignEvents, ...] = ()
+    """The event list of each design with an events.json."""
+
+
+@dataclass(frozen=True)
+class CablingSection:
+    """One design's cabling as the report shows it: BOM table, notes and the side-view figure."""
+
+    design: str
+    rows: list[list[str]]
+    notes: list[str]
+    figure: FigureRef
+
+
+def _cabling_sections(runs: list[Run], designs: list[str], results_dir: Path) -> list[CablingSection]:
+    """The cabling of each design, from the cabling.json of its first run that has one (sorted by scenario)."""
+    sections = []
+    for design in designs:
+        summary = next((s for s in (cabling_figures.read_cabling(r.directory) for r in runs if r.design == design)
+                        if s is not None), None)
+        if summary is None:
+            continue
+        relative = f"figures/cabling-{re.sub(r'[^A-Za-z0-9_.-]+', '-', design).strip('-.') or 'design'}.png"
+        png = cabling_figures.cabling_figure(summary)
+        atomic_write_bytes(results_dir / relative, png)
+        figure = FigureRef(f"Cabling of {design}", relative, f"data:image/png;base64,{base64.b64encode(png).decode()}")
+        sections.append(CablingSection(design, cabling_figures.bom_rows(summary), cabling_figures.bom_notes(summary),
+                                       figure))
+    return sections
 
 
 def write_report(results_dir: Path, baseline: str | None = None,
@@ -179,7 +209,8 @@ def write_report(results_dir: Path, baseline: str | None = None,
             atomic_write_bytes(results_dir / relative, png)
             refs.append(FigureRef(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
         designs_here = [r.design for r in here]
-        sections.append(Section(scenario, anchor, designs_here, base, rows, verdict(values, rows), refs))
+        sections.append(Section(scenario, anchor, designs_here, base, rows, verdict(values, rows), refs,
+                                events=event_logs(here, colours)))
     context = {
         "designs": [(d, colours[d], _description(runs, d))
                     for d in designs],
@@ -190,6 +221,8 @@ def write_report(results_dir: Path, baseline: str | None = None,
                   r.metrics.get("racksim_version", ""), r.directory.relative_to(results_dir).as_posix())
                  for r in sorted(runs, key=lambda r: (r.design, r.scenario))],
         "command_line": command_line,
+        "cabling": _cabling_sections(runs, designs, results_dir),
+        "cabling_headings": cabling_figures.headings(),
     }
     environment = _environment()
     html_path, md_path = results_dir / "report.html", results_dir / "report.md"
