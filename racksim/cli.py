@@ -22,6 +22,8 @@ from racksim.suite import Scenario, load_suite
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Co-design simulator for AI data-center racks.")
 console = Console()
+status_console = Console(stderr=True)
+"""Spinners and progress go to stderr, so stdout carries only the paths written."""
 DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(s|m|min|h|d)?\s*$")
 UNIT_S = {None: 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -104,7 +106,8 @@ def compare(
     requests = requests_for(designs, _scenarios(suite, None),
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
     run_many(requests, out)
-    html, markdown = write_report(out, baseline=baseline, command_line=shlex.join(["racksim", *sys.argv[1:]]))
+    with status_console.status(f"writing the report in {out}"):
+        html, markdown = write_report(out, baseline=baseline, command_line=shlex.join(["racksim", *sys.argv[1:]]))
     print(html)
     print(markdown)
 
@@ -115,7 +118,8 @@ def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
     """(Re)write the report of a results directory."""
     from racksim.report import write_report
 
-    html, markdown = write_report(results, baseline=baseline)
+    with status_console.status(f"writing the report in {results}"):
+        html, markdown = write_report(results, baseline=baseline)
     print(html)
     print(markdown)
 
