@@ -46,3 +46,20 @@ def test_closed_form_1h(benchmark: pytest.FixtureRequest) -> None:
 @pytest.mark.benchmark(group="simulated time: 1 h vs 24 h training")
 def test_closed_form_24h(benchmark: pytest.FixtureRequest) -> None:
     benchmark.pedantic(_run, args=(86400.0,), rounds=1, iterations=1)
+
+
+STEADY = TrainingSchedule(compute_s=1e9, communication_s=0.0, checkpoint_every_steps=1, checkpoint_s=0.0)
+
+
+def _run_steady(duration_s: float) -> int:
+    return Simulation(ARRAYS, STEADY.phases(), duration_s).run().event_count
+
+
+@pytest.mark.benchmark(group="steady load: 1 h vs 24 h (cost follows events)")
+def test_steady_1h(benchmark: pytest.FixtureRequest) -> None:
+    benchmark(_run_steady, 3600.0)
+
+
+@pytest.mark.benchmark(group="steady load: 1 h vs 24 h (cost follows events)")
+def test_steady_24h(benchmark: pytest.FixtureRequest) -> None:
+    benchmark(_run_steady, 86400.0)
