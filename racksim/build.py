@@ -113,7 +113,7 @@ class RackArrays:
     """ṁ·c_p of each rack's whole secondary flow at design flow."""
     chain: PowerChain
     shelf_units: FloatArray
-    """Healthy PSUs per rack."""
+    """Installed PSUs per rack."""
     gpu_throughput_exponent: float
     bus_load_w: FloatArray
     """Constant busbar-fed loads per rack (management switches, other slots, active cables and optics), W."""

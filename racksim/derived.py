@@ -88,6 +88,15 @@ def check_feasible(design: Design, source: str) -> dict[str, Any]:
         raise InputError(source, "power.shelves.count", f"{shelves.redundancy} needs {installed} PSUs of "
                          f"{shelves.unit_rating_w / 1e3:g} kW for the {figures['psu_output_at_nameplate_w'] / 1e3:.1f} "
                          f"kW nameplate load; the rack has {figures['psu_count']}")
+    capping = power.capping
+    if capping is not None and capping.rack_cap_w is not None:
+        arrays = build(design)
+        plant = PlantState.nominal(arrays)
+        plant.gpu_cap_w = np.full(arrays.n_racks, capping.min_gpu_cap_fraction * float(arrays.chips.tdp_w.max()))
+        floor_w = float(evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool), plant).feed_w[0])
+        if floor_w > capping.rack_cap_w:
+            raise InputError(source, "power.capping.rack_cap_w", f"the rack draws {floor_w / 1e3:.1f} kW at full load "
+                             f"even with every GPU at the lowest cap; {capping.rack_cap_w / 1e3:.1f} kW cannot be met")
     if figures["nameplate_heat_to_liquid_w"] > design.cooling.cdu.capacity_w:
         raise InputError(source, "cooling.cdu.capacity_w", f"nameplate heat to liquid "
                          f"{figures['nameplate_heat_to_liquid_w'] / 1e3:.1f} kW exceeds the CDU capacity "

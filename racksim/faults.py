@@ -30,6 +30,12 @@ def _lose_pumps(count: int, arrays: RackArrays) -> PlantChange:
     return change
 
 
+def _lose_psus(count: int, arrays: RackArrays) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        plant.healthy_psus = np.clip(plant.healthy_psus - count, 0, arrays.shelf_units)
+    return change
+
+
 def _lose_fans(count: int, arrays: RackArrays) -> PlantChange:
     def change(plant: PlantState) -> None:
         plant.healthy_fans = np.clip(plant.healthy_fans - count, 0, arrays.cooling.fans_installed)
@@ -52,7 +58,10 @@ def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
     """Start and repair actions of every fault, in time order (stable for equal times)."""
     actions = []
     for fault in faults:
-        if fault.kind == "pump_failure":
+        if fault.kind == "psu_failure":
+            start, end = _lose_psus(fault.count, arrays), _lose_psus(-fault.count, arrays)
+            what = f"{fault.count} PSU(s)"
+        elif fault.kind == "pump_failure":
             start, end = _lose_pumps(fault.count, arrays), _lose_pumps(-fault.count, arrays)
             what = f"{fault.count} pump(s)"
         elif fault.kind == "fan_failure":

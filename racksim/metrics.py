@@ -67,7 +67,6 @@ def compute_metrics(
     durations_s = np.diff(np.append(time_s, result.duration_s))
     losses_j = sum(integrals.loss_energy_j.values())
     storage_net_j = 0.0  # no energy storage is modelled yet
-    over_limit = feed_w > feed_limit_w
     input_kwh = integrals.input_energy_j / 3.6e6
     return {
         "design": design,
@@ -87,8 +86,9 @@ def compute_metrics(
             "input_power_w_p99": time_weighted_percentile(feed_w, durations_s, 99.0),
             "chain_efficiency": integrals.it_energy_j / (integrals.input_energy_j + storage_net_j),
             "max_ramp_w_per_s": max_ramp_w_per_s(time_s, feed_w),
-            "capped_fraction": 0.0,  # no power-capping controller yet
-            "trips": int(np.count_nonzero(over_limit[1:] & ~over_limit[:-1]) + int(over_limit[0])),
+            "capped_fraction": integrals.capped_gpu_seconds / integrals.gpu_seconds,
+            "trips": result.trips,
+            "feed_limit_exceeded_s": float(durations_s[feed_w > feed_limit_w].sum()),
         },
         "thermal": {
             "gpu_temp_c_max": integrals.gpu_temp_c_max,

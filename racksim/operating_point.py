@@ -75,6 +75,12 @@ class OperatingPoint:
     exhaust_temp_c: FloatArray
     work_rate: float
     """Progress rate of the synchronous job relative to nominal (the slowest GPU's rate)."""
+    gpu_capped: NDArray[np.bool_]
+    """GPUs held below their demand by the rack's power cap."""
+    shelf_output_w: FloatArray
+    """Power the shelves (or the DC feed) deliver to the busbar, per rack, W."""
+    shelf_capacity_w: FloatArray
+    """Rating of the healthy PSUs per rack (inf without shelves), W."""
 
 
 def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> OperatingPoint:
@@ -86,8 +92,11 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     if design.power.smoothing is not None:
         floor_w = design.power.smoothing.gpu_power_floor_fraction * chips.tdp_w
         demand_w = np.where(chips.is_gpu, np.maximum(demand_w, floor_w), demand_w)
-    cap_w = np.where(plant.chip_off, 0.0, np.where(throttled, chips.throttle_cap_w, np.inf))
+    rack_cap_w = np.where(chips.is_gpu, plant.gpu_cap_w[chips.rack], np.inf)
+    cap_w = np.minimum(np.where(throttled, chips.throttle_cap_w, np.inf), rack_cap_w)
+    cap_w = np.where(plant.chip_off | plant.tripped[chips.rack], 0.0, cap_w)
     power_w = capped_power_w(demand_w, cap_w)
+    gpu_capped = chips.is_gpu & (rack_cap_w < demand_w) & ~plant.chip_off
     gpu = chips.is_gpu & ~plant.chip_off
     gpu_rates = throughput_fraction(demand_w[gpu], power_w[gpu], chips.idle_w[gpu], arrays.gpu_throughput_exponent)
     work_rate = float(gpu_rates.min()) if gpu_rates.size else 1.0
@@ -98,17 +107,22 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     board_w = board_w + tray.nics.count * tray.nics.power_w
     switch_w = float(utilization_power_w(activity.network_utilization, design.switch_tray.idle_power_w,
                                          design.switch_tray.max_power_w))
-    tray_load_w = np.concatenate([chip_w_per_tray + board_w, np.full(arrays.switch_tray_rack.size, switch_w)])
     tray_rack = np.concatenate([arrays.compute_tray_rack, arrays.switch_tray_rack])
+    alive = ~plant.tripped
+    tray_load_w = np.concatenate([chip_w_per_tray + board_w, np.full(arrays.switch_tray_rack.size, switch_w)])
+    tray_load_w = tray_load_w * alive[tray_rack]
 
-    flow_fraction = pump_flow_fraction(plant.healthy_pumps, cooling.pumps_required)
+    # A tripped rack loses its in-rack pumps and fans; an in-row CDU keeps pumping.
+    pumping = alive | (not cooling.pumps_in_rack)
+    flow_fraction = pump_flow_fraction(plant.healthy_pumps * pumping, cooling.pumps_required)
     pumps_w = pump_power_w(cooling.pump_power_w_full_flow, flow_fraction)
     in_rack_pumps_w = pumps_w if cooling.pumps_in_rack else np.zeros_like(pumps_w)
+    fans = plant.healthy_fans * alive
 
     def chain_with_fans(speed: FloatArray) -> tuple[ChainFlow, FloatArray]:
-        fans_w = fan_power_w(plant.healthy_fans, cooling.fan_max_power_w, speed)
-        bus_w = arrays.bus_load_w + in_rack_pumps_w + fans_w
-        return solve_chain(arrays.chain, tray_load_w, tray_rack, bus_w, arrays.shelf_units), fans_w
+        fans_w = fan_power_w(fans, cooling.fan_max_power_w, speed)
+        bus_w = (arrays.bus_load_w + in_rack_pumps_w + fans_w) * alive
+        return solve_chain(arrays.chain, tray_load_w, tray_rack, bus_w, plant.healthy_psus), fans_w
 
     # Heat routing: cold plates take chip power; the other tray heat (board, NICs and the tray's own
     # conversion losses) splits by each tray kind's liquid fraction; in-rack pumps heat the coolant;
@@ -125,7 +139,7 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     )
     chip_w_per_rack = sum_by_group(chip_w_per_tray, arrays.compute_tray_rack, arrays.n_racks)
     # Fan controller: the speed that carries this air heat out at the target rise (one re-solve).
-    speed = fan_speed_for_heat(flow.feed_w - chip_w_per_rack - liquid_other_w, plant.healthy_fans,
+    speed = fan_speed_for_heat(flow.feed_w - chip_w_per_rack - liquid_other_w, fans,
                                cooling.fan_max_airflow_m3_s, cooling.target_exhaust_rise_c, cooling.fan_min_speed)
     if not np.array_equal(speed, plant.fan_speed):
         flow, fans_w = chain_with_fans(speed)
@@ -168,7 +182,12 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
         supply_ramp_c_per_s=supply_ramp,
         coolant_return_temp_c=np.where(stagnant, supply_c,
                                        supply_c + liquid_w / (arrays.rack_capacity_rate_w_per_k * flow_fraction)),
-        exhaust_temp_c=exhaust_temp_c(cooling.air_inlet_temp_c, air_w, plant.healthy_fans, cooling.fans_installed,
+        exhaust_temp_c=exhaust_temp_c(cooling.air_inlet_temp_c, air_w, fans, cooling.fans_installed,
                                       cooling.fan_max_airflow_m3_s, speed),
         work_rate=work_rate,
+        gpu_capped=gpu_capped,
+        shelf_output_w=flow.feed_w - flow.loss_w_by_stage.get(arrays.chain.shelf_stage.name, 0.0)
+        if arrays.chain.shelf_stage else flow.feed_w,
+        shelf_capacity_w=plant.healthy_psus * arrays.chain.shelf_stage.unit_rating_w
+        if arrays.chain.shelf_stage else np.full(arrays.n_racks, np.inf),
     )

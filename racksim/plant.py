@@ -26,6 +26,12 @@ class PlantState:
     """Fan controller output, share of full speed."""
     chip_off: NDArray[np.bool_]
     """Chips that shut themselves down."""
+    healthy_psus: FloatArray
+    """PSUs sharing each rack's load."""
+    gpu_cap_w: FloatArray
+    """Power cap the capping controller set for every GPU of each rack (inf: none), W."""
+    tripped: NDArray[np.bool_]
+    """Racks whose supply tripped: no load until the end of the run."""
 
     @classmethod
     def nominal(cls, arrays: RackArrays) -> PlantState:
@@ -39,4 +45,7 @@ class PlantState:
             loop_temp_c=np.full(racks, cooling.facility_supply_temp_c),
             fan_speed=np.full(racks, cooling.fan_min_speed),
             chip_off=np.zeros(arrays.chips.is_gpu.size, dtype=bool),
+            healthy_psus=arrays.shelf_units.copy(),
+            gpu_cap_w=np.full(racks, np.inf),
+            tripped=np.zeros(racks, dtype=bool),
         )

@@ -50,15 +50,15 @@ class TrainingWorkload(Model):
 class Fault(Model):
     """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
 
-    kind: Literal["pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion"]
-    """pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection (pumps keep
-    running); facility_water_excursion raises the facility supply by `delta_temp_c`."""
+    kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion"]
+    """psu_failure, pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection
+    (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`."""
     at_s: NonNegativeFloat
     """When the fault starts, s from the start of the run."""
     duration_s: PositiveFloat | None = None
     """How long until repair, s; absent: not repaired within the run."""
     count: PositiveInt = 1
-    """Pumps or fans lost (pump_failure, fan_failure)."""
+    """PSUs, pumps or fans lost (psu_failure, pump_failure, fan_failure)."""
     delta_temp_c: float = Field(default=0.0, ge=-50, le=50)
     """Facility supply change (facility_water_excursion), K."""
 

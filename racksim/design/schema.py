@@ -242,6 +242,9 @@ class PowerShelves(Model):
     redundancy: Redundancy
     """N: all needed; N+1: one spare; N+N: half the units (one feed) carry the load."""
     efficiency_curve: EfficiencyCurve
+    overload_limit_fraction: Annotated[float, Field(ge=1, le=3)] = 1.6
+    """Load the healthy PSUs carry, as a share of their rating, until the capping controller acts;
+    above it the rack trips at once."""
     height_u: PositiveInt = 1
     """Rack units of one shelf."""
     stage_name: str = "psu"
@@ -276,6 +279,17 @@ class Smoothing(Model):
     """GPUs do not draw less than this fraction of TDP while the floor is on."""
 
 
+class Capping(Model):
+    """A rack power-capping controller (DPS-class): one GPU power cap for the rack, sized for full load."""
+
+    response_time_s: PositiveFloat
+    """Delay from a change of supply (PSU lost or back) to the new cap, s."""
+    rack_cap_w: PositiveFloat | None = None
+    """Optional user limit on the feed power at full load, W."""
+    min_gpu_cap_fraction: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """Lowest GPU cap the controller may set, as a share of TDP; needing less trips the rack."""
+
+
 class Power(Model):
     """The power chain from the feed to the chips."""
 
@@ -286,6 +300,8 @@ class Power(Model):
     tray_stages: list[ConversionStage] = Field(default_factory=list)
     """Conversion stages inside each compute and switch tray, busbar side first."""
     smoothing: Smoothing | None = None
+    capping: Capping | None = None
+    """Without a controller, a supply shortfall trips the rack at once."""
 
     @field_validator("tray_stages")
     @classmethod

@@ -59,6 +59,7 @@ class Integrals:
     pump_energy_j: float = 0.0
     gpu_seconds: float = 0.0
     throttled_gpu_seconds: float = 0.0
+    capped_gpu_seconds: float = 0.0
     gpu_temp_c_max: float = -np.inf
     coolant_return_temp_c_max: float = -np.inf
     exhaust_temp_c_max: float = -np.inf
@@ -101,6 +102,7 @@ class Integrals:
         gpu = chips.is_gpu
         self.gpu_seconds += float(gpu.sum()) * duration_s
         self.throttled_gpu_seconds += float((throttled & gpu).sum()) * duration_s
+        self.capped_gpu_seconds += float(point.gpu_capped.sum()) * duration_s
         self.chip_throttled_s += throttled * duration_s
         # A die's extreme over an interval is at an end: the response is monotone (one extremum at most
         # under a coolant ramp, a minimum, since the ramp only heats).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import simpy
@@ -42,7 +42,7 @@ class Event:
 
     time_s: float
     kind: str
-    """fault, repair, throttle, release, shutdown or job_halted."""
+    """fault, repair, throttle, release, shutdown, cap, trip or job_halted."""
     detail: str
 
 
@@ -55,6 +55,7 @@ class RunResult:
     work_units: float
     work_lost_units: float
     gpu_shutdowns: int
+    trips: int
     duration_s: float
     event_count: int
     events: list[Event] = field(default_factory=list)
@@ -79,6 +80,12 @@ class Simulation:
         self.activity = IDLE
         self.throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
         self.plant = PlantState.nominal(arrays)
+        self.events: list[Event] = []
+        self._capping = arrays.design.power.capping
+        self._capping_pending = False
+        self._cap_basis = self.plant.healthy_psus.copy()
+        if self._capping is not None and self._capping.rack_cap_w is not None:
+            self.plant.gpu_cap_w, _ = self._size_caps()  # a user cap is in force before the job starts
         self.point: OperatingPoint = self._evaluate()
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
         self.work_units = 0.0
@@ -86,7 +93,6 @@ class Simulation:
         self.work_lost_units = 0.0
         self.job_halted = False
         self.event_count = 0
-        self.events: list[Event] = []
         self.integrals = Integrals(arrays.chain.stage_names, arrays.chips.is_gpu.size)
         self.series = TimeSeries()
         self._changed = self.env.event()
@@ -145,6 +151,8 @@ class Simulation:
     def _state_changed(self) -> None:
         """Re-evaluate the operating point, record it, and wake every process waiting on a change."""
         self.point = self._evaluate()
+        if self._check_supply():
+            self.point = self._evaluate()
         self._check_finite()
         self.event_count += 1
         self._record()
@@ -210,13 +218,88 @@ class Simulation:
                 self._log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
         self.throttled = (self.throttled | engage) & ~release & ~shutdown
         self.plant.chip_off = off | shutdown
-        if (shutdown & chips.is_gpu).any() and not self.job_halted:
-            self.job_halted = True
-            self.work_lost_units = self.work_units - self.work_at_checkpoint
-            self.work_units = self.work_at_checkpoint
-            self.activity = IDLE
-            self._log("job_halted", f"a GPU shut down; {self.work_lost_units:g} steps since the last checkpoint lost")
+        if (shutdown & chips.is_gpu).any():
+            self._halt_job("a GPU shut down")
         return bool((engage | release | shutdown).any())
+
+    def _halt_job(self, reason: str) -> None:
+        """Stop the synchronous job for good; the steps since the last checkpoint are lost."""
+        if self.job_halted:
+            return
+        self.job_halted = True
+        self.work_lost_units = self.work_units - self.work_at_checkpoint
+        self.work_units = self.work_at_checkpoint
+        self.activity = IDLE
+        self._log("job_halted", f"{reason}; {self.work_lost_units:g} steps since the last checkpoint lost")
+
+    # ------------------------------------------------------------------ power supply and capping
+
+    def _check_supply(self) -> bool:
+        """Trip racks the healthy PSUs cannot carry; ask the capping controller to act. True if a rack tripped.
+
+        Beyond the PSUs' overload limit, or short of supply with no controller, a rack trips at once;
+        a shortfall within the limit is carried until the controller's response time has passed.
+        """
+        point, plant = self.point, self.plant
+        shelves = self.arrays.design.power.shelves
+        overload_limit = shelves.overload_limit_fraction if shelves is not None else 1.0
+        short = point.shelf_output_w > point.shelf_capacity_w * (1 + 1e-9)
+        severe = point.shelf_output_w > point.shelf_capacity_w * overload_limit
+        trip = (severe | (short & (self._capping is None))) & ~plant.tripped
+        if trip.any():
+            self._trip(trip, "supply short of the load")
+            return True
+        supply_changed = not np.array_equal(plant.healthy_psus, self._cap_basis)
+        if self._capping is not None and (short.any() or supply_changed) and not self._capping_pending:
+            self._capping_pending = True
+            self.env.process(self._capping_action(self._capping.response_time_s))
+        return False
+
+    def _trip(self, racks: np.ndarray, reason: str) -> None:
+        self.plant.tripped = self.plant.tripped | racks
+        self._log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
+        self._halt_job("a rack tripped")
+
+    def _size_caps(self) -> tuple[FloatArray, np.ndarray]:
+        """Highest GPU cap per rack that keeps full load within the healthy PSUs and the user cap, W.
+
+        Bisection on the cap (the feed is monotone in it); returns the caps and the racks that stay
+        short even at the lowest allowed cap.
+        """
+        capping, chips = self._capping, self.arrays.chips
+        assert capping is not None
+        full = Activity(1.0, 1.0, 1.0)
+        unthrottled = np.zeros_like(self.throttled)
+
+        def fits(cap_w: FloatArray) -> np.ndarray:
+            point = evaluate(self.arrays, full, unthrottled, replace(self.plant, gpu_cap_w=cap_w))
+            ok = point.shelf_output_w <= point.shelf_capacity_w
+            return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
+
+        racks = self.arrays.n_racks
+        uncapped = fits(np.full(racks, np.inf))
+        low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
+        high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
+        infeasible = ~uncapped & ~fits(low)
+        for _ in range(40):
+            middle = 0.5 * (low + high)
+            ok = fits(middle)
+            low, high = np.where(ok, middle, low), np.where(ok, high, middle)
+        return np.where(uncapped, np.inf, low), infeasible
+
+    def _capping_action(self, delay_s: float) -> simpy.events.ProcessGenerator:
+        yield self.env.timeout(delay_s)
+        self._advance(self.env.now)
+        caps, infeasible = self._size_caps()
+        caps = np.where(self.plant.tripped, self.plant.gpu_cap_w, caps)
+        if not np.array_equal(caps, self.plant.gpu_cap_w):
+            self._log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
+        self.plant.gpu_cap_w = caps
+        self._cap_basis = self.plant.healthy_psus.copy()
+        self._capping_pending = False
+        if (infeasible & ~self.plant.tripped).any():
+            self._trip(infeasible & ~self.plant.tripped, "no GPU cap within the controller's range fits the supply")
+        self._state_changed()
 
     def _crossing_times_s(self) -> FloatArray:
         """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""
@@ -305,4 +388,4 @@ class Simulation:
         self._record()
         gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
         return RunResult(self.integrals, self.series.columns(), self.work_units, self.work_lost_units, gpu_shutdowns,
-                         self.duration_s, self.event_count, self.events)
+                         int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events)
