@@ -26,6 +26,7 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "power.max_ramp_w_per_s": ("Max feed ramp", "kW/s", LOWER),
     "power.capped_fraction": ("GPU time power-capped", "%", LOWER),
     "power.trips": ("Power trips", "count", LOWER),
+    "power.feed_limit_exceeded_s": ("Time above the feed limit", "s", LOWER),
     "thermal.gpu_temp_c_max": ("Max GPU temperature", "°C", LOWER),
     "thermal.gpu_temp_c_p99": ("P99 GPU temperature", "°C", LOWER),
     "thermal.gpu_throttle_fraction": ("GPU time throttled", "%", LOWER),
