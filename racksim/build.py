@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from racksim.cabling import plan_cabling
+from racksim.cabling import CablingPlan, plan_cabling
 from racksim.design.schema import ChipSpec, Design
 from racksim.power import ConverterStage, PowerChain
 from racksim.thermal import COOLANT_PROPERTIES, flow_scaled_resistance_k_per_w, heat_capacity_rate_w_per_k
@@ -118,6 +118,8 @@ class RackArrays:
     bus_load_w: FloatArray
     """Constant busbar-fed loads per rack (management switches, other slots, active cables and optics), W."""
     cooling: CoolingParams
+    cabling: CablingPlan
+    """The rack's cable plan (its active ends are part of `bus_load_w`)."""
 
 
 def _stage(name: str, rating_w: float, curve: object) -> ConverterStage:
@@ -195,7 +197,7 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
     shelves = design.power.shelves
     units = shelves.count * shelves.units_per_shelf if shelves else 0
     slot_w = sum(s.count * s.power_w for s in design.rack.slots)
-    cabling_w = plan_cabling(design).rack_power_w  # active copper and transceiver ends in the rack (racksim.cabling)
+    cabling = plan_cabling(design)
     ones = np.ones(n_racks)
     return RackArrays(
         design=design,
@@ -210,6 +212,7 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
         chain=compile_chain(design),
         shelf_units=ones * units,
         gpu_throughput_exponent=tray.gpus.throughput_power_exponent,
-        bus_load_w=ones * (slot_w + cabling_w),
+        bus_load_w=ones * (slot_w + cabling.rack_power_w),  # active copper and transceiver ends in the rack
         cooling=compile_cooling(design),
+        cabling=cabling,
     )

@@ -11,20 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from racksim.build import build
-from racksim.cabling import cabling_figures, plan_cabling
+from racksim.build import SPARE_UNITS, RackArrays, build
+from racksim.cabling import cabling_figures
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.operating_point import Activity, evaluate
 from racksim.plant import PlantState
 
 FULL_LOAD = Activity(gpu_utilization=1.0, cpu_utilization=1.0, network_utilization=1.0)
-USABLE_UNITS = {"N": lambda units: units, "N+1": lambda units: units - 1, "N+N": lambda units: units // 2}
 
 
-def derived_figures(design: Design) -> dict[str, Any]:
-    """Nameplate figures of one rack: counts, powers at full load, capacities."""
-    arrays = build(design)
+def derived_figures(design: Design, arrays: RackArrays) -> dict[str, Any]:
+    """Nameplate figures of one rack (`arrays` compiled from `design`): counts, powers at full load, capacities."""
     point = evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool), PlantState.nominal(arrays))
     trays = design.slot_count("compute")
     gpus = trays * design.compute_tray.gpus.count
@@ -49,7 +47,7 @@ def derived_figures(design: Design) -> dict[str, Any]:
         "nameplate_cooling_power_w": float(point.fan_power_w[0] + point.pump_power_w[0]),
         "scale_up_bandwidth_tbyte_s": gpus * scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * 2 / 1000,
         "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up.lanes_per_link * 2,
-        **cabling_figures(plan_cabling(design)),
+        **cabling_figures(arrays.cabling),
     }
     shelves = design.power.shelves
     if shelves is not None:
@@ -58,7 +56,7 @@ def derived_figures(design: Design) -> dict[str, Any]:
         figures |= {
             "psu_count": units,
             "psu_installed_capacity_w": units * shelves.unit_rating_w,
-            "psu_usable_capacity_w": USABLE_UNITS[shelves.redundancy](units) * shelves.unit_rating_w,
+            "psu_usable_capacity_w": (units - SPARE_UNITS[shelves.redundancy](units)) * shelves.unit_rating_w,
             "psu_needed_at_nameplate": math.ceil(shelf_output_w / shelves.unit_rating_w)
             if math.isfinite(shelf_output_w) else None,
             "psu_output_at_nameplate_w": shelf_output_w,
@@ -68,7 +66,8 @@ def derived_figures(design: Design) -> dict[str, Any]:
 
 def check_feasible(design: Design, source: str) -> dict[str, Any]:
     """Raise InputError for the first nameplate rule the design breaks; return its derived figures."""
-    figures = derived_figures(design)
+    arrays = build(design)
+    figures = derived_figures(design, arrays)
     power = design.power
     if not math.isfinite(figures["nameplate_busbar_current_a"]):
         raise InputError(source, "power.busbar.resistance_ohm",
@@ -90,7 +89,6 @@ def check_feasible(design: Design, source: str) -> dict[str, Any]:
                          f"kW nameplate load; the rack has {figures['psu_count']}")
     capping = power.capping
     if capping is not None and capping.rack_cap_w is not None:
-        arrays = build(design)
         plant = PlantState.nominal(arrays)
         plant.gpu_cap_w = np.full(arrays.n_racks, capping.min_gpu_cap_fraction * float(arrays.chips.tdp_w.max()))
         floor_w = float(evaluate(arrays, FULL_LOAD, np.zeros(arrays.chips.is_gpu.size, dtype=bool), plant).feed_w[0])

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from racksim.build import build
-from racksim.cabling import cabling_metrics, cabling_summary, plan_cabling
+from racksim.cabling import cabling_metrics, cabling_summary
 from racksim.design import LoadedDesign, load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
@@ -64,7 +64,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     simulation = Simulation(arrays, schedule.phases(), duration_s, faults=fault_actions(scenario.faults, arrays),
                             progress=progress)
     result = simulation.run()
-    cabling = plan_cabling(loaded.design)
+    cabling = arrays.cabling
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
         seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),

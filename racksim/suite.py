@@ -127,8 +127,3 @@ def load_suite(name_or_path: str) -> Suite:
         raise InputError(str(path), "", f"no such suite (bundled: {', '.join(known)})")
     suite, _ = load_model(Suite, path)
     return suite
-
-
-def find_scenario(name: str) -> Scenario:
-    """A scenario by name from the bundled standard suite."""
-    return load_suite("standard").scenario(name)
