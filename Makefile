@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 RESULTS ?= results/quick
 DESIGNS := $(sort $(wildcard designs/*.yaml))
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/racksim compare $(DESIGNS) --suite quick --out $(RESULTS)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check racksim tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The browser test opens the report in Debian's headless chromium; install it when missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		else echo "chromium is missing and there is no sudo to install it: apt-get install -y chromium" >&2; exit 1; fi; \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:randomly -o testpaths=benchmarks

@@ -11,8 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from racksim.design.loader import load_model
-from racksim.design.schema import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt
+from racksim.design.schema import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
 from racksim.errors import InputError
+from racksim.report.kpis import NEUTRAL, kpi_spec
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
 
@@ -86,12 +87,53 @@ class Scenario(Model):
     """Dotted design paths set for this scenario (e.g. cooling.facility_supply_temp_c: 40)."""
 
 
+class Weight(Model):
+    """How much one KPI counts in the report's weighted score, and which way is better."""
+
+    weight: PositiveFloat
+    """Relative weight; the score divides by the sum of the weights."""
+    better: Literal["higher", "lower"] | None = None
+    """Required for a KPI racksim knows no direction for; otherwise overrides the built-in one."""
+    aggregate: Literal["mean", "worst"] = "mean"
+    """How a design's values over the scenarios combine: their mean, or the worst of them."""
+    scenarios: list[str] | None = None
+    """Only these scenarios of the suite count (default: every scenario the KPI appears in)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _number_is_a_weight(cls, data: Any) -> Any:  # noqa: ANN401 - raw YAML
+        return {"weight": data} if isinstance(data, int | float) and not isinstance(data, bool) else data
+
+    @property
+    def direction(self) -> int:
+        """+1 if higher is better, -1 if lower, 0 if unset."""
+        return {"higher": 1, "lower": -1, None: 0}[self.better]
+
+
+KpiName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")]
+
+
 class Suite(Model):
-    """A named set of scenarios."""
+    """A named set of scenarios, and the weights of the report's scorecard."""
 
     name: str
     description: str = ""
     scenarios: list[Scenario] = Field(min_length=1)
+    weights: dict[KpiName, Weight] = Field(default_factory=dict)
+    """Weighted score of the report: metrics.json name (e.g. performance.work_per_kwh) -> weight, or
+    {weight, better, aggregate, scenarios}. Empty: the report's default weights."""
+
+    @model_validator(mode="after")
+    def _weights_are_usable(self) -> Suite:
+        names = {s.name for s in self.scenarios}
+        for kpi, weight in self.weights.items():
+            if weight.better is None and kpi_spec(kpi)[2] == NEUTRAL:
+                raise rule_error(f"weights.{kpi}.better", f"racksim knows no better direction for {kpi}; "
+                                 "give better: higher or better: lower")
+            unknown = sorted(set(weight.scenarios or ()) - names)
+            if unknown:
+                raise rule_error(f"weights.{kpi}.scenarios", f"no scenario named {', '.join(unknown)} in this suite")
+        return self
 
     @field_validator("scenarios")
     @classmethod

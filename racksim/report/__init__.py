@@ -2,9 +2,24 @@
 
 `write_report(results_dir)` reads every run below a results directory (``<design>/<scenario>/metrics.json``
 with ``timeseries.npz`` and ``design.resolved.yaml`` beside it) and writes ``report.html`` (self-contained),
-``report.md`` and ``figures/*.png`` there.
+``report.md``, ``summary.json`` and ``figures/*.png`` there.
+
+The names below are imported on first use, so light modules (``racksim.report.kpis``) load without matplotlib.
 """
 
-from racksim.report.render import Run, load_runs, write_report
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from racksim.report.render import Run, load_runs, write_report
 
 __all__ = ["Run", "load_runs", "write_report"]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the module exports
+    if name in __all__:
+        from racksim.report import render
+
+        return getattr(render, name)
+    raise AttributeError(f"module 'racksim.report' has no attribute {name!r}")
