@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 
 from racksim.build import build
 from racksim.cabling import cabling_metrics, cabling_summary
+from racksim.cost import run_cost_group
 from racksim.design import LoadedDesign, load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
@@ -70,6 +71,9 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
         seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),
         feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
     )
+    cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section
+    if cost is not None:
+        metrics["cost"] = cost
     run_dir = Path(out_root) / loaded.design.name / scenario.name
     atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
     atomic_write_npz(run_dir / "timeseries.npz", result.series)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from racksim.design.schema import Design
+from racksim.network import allreduce_busbw_gbyte_s
 from racksim.operating_point import Activity
 from racksim.suite import PhaseActivity, TrainingWorkload
 
@@ -53,13 +54,12 @@ class TrainingSchedule:
         """Step times from the workload's per-GPU FLOPs and bytes and the design's GPUs and links.
 
         t_compute = F · 10³ / (Θ_dense · MFU)  [PFLOP → TFLOP, TFLOP/s];
-        t_comm = B / (n_links · b_link · η_bus)  [GB, GB/s].
+        t_comm = B / busbw  [GB, GB/s], busbw of the design's reference all-reduce over its scale-up domain.
         """
-        gpu, scale_up = design.compute_tray.gpus, design.network.scale_up
+        gpu = design.compute_tray.gpus
         return cls(
             compute_s=workload.compute_pflop_per_gpu_step * 1e3 / (gpu.dense_tflops * workload.model_flops_utilization),
-            communication_s=workload.exposed_communication_gbyte_per_gpu_step
-            / (scale_up.links_per_gpu * scale_up.link_bandwidth_gbyte_s * scale_up.bus_efficiency),
+            communication_s=workload.exposed_communication_gbyte_per_gpu_step / allreduce_busbw_gbyte_s(design),
             checkpoint_every_steps=workload.checkpoint_every_steps,
             checkpoint_s=workload.checkpoint_time_s,
             compute=_activity(workload.compute),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from racksim.cabling.schema import Cabling
+from racksim.network.schema import Network
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -374,25 +375,7 @@ class Cooling(Model):
 # --------------------------------------------------------------------------- network and cabling
 
 
-class ScaleUp(Model):
-    """Scale-up (NVLink-class) domain."""
-
-    links_per_gpu: PositiveInt
-    """Scale-up links from each GPU, one to a switch port each."""
-    link_bandwidth_gbyte_s: PositiveFloat
-    """Bandwidth of one link in one direction, GB/s (bytes)."""
-    link_latency_s: PositiveFloat
-    """One-way latency through one switch hop, s."""
-    bus_efficiency: Annotated[float, Field(gt=0, le=1)]
-    """Achieved collective bus bandwidth over the links' line rate (protocol overhead)."""
-
-
-class Network(Model):
-    """Networks of the rack."""
-
-    scale_up: ScaleUp
-
-
+# The `network` section (scale-up, scale-out, protocols) is modelled in racksim/network/schema.py.
 # The `cabling` section (media catalog, link groups, routes) is modelled in racksim/cabling/schema.py.
 
 

@@ -1,0 +1,55 @@
+"""Networking: the scale-up domain, scale-out NICs and fabric, collective times and link contention.
+
+`compile_topology(design, n_racks)` gives the links as arrays; `design_table(design, op, sizes)` an nccl-tests-like
+table of collective times; `network_metrics(design)` the design's constant `network.*` metrics.
+
+Physics is in `contention` (max-min fair water-filling), `routing` (paths over the links) and `collectives`
+(alpha-beta costs of ring, tree, in-switch and direct algorithms), all pure and vectorized.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from racksim.design.schema import Design
+from racksim.network.collectives import OPS, CollectiveTable, bus_factor, design_table
+from racksim.network.topology import Topology, compile_topology
+
+REFERENCE_BYTES = 4 * 2**30
+"""Message size of the reference collectives (4 GiB, as the published NVL72 nccl-tests figure), bytes."""
+LATENCY_BYTES = 8
+"""Message size of the latency figure (nccl-tests' smallest float all-reduce), bytes."""
+
+
+def allreduce_busbw_gbyte_s(design: Design) -> float:
+    """Bus bandwidth of the reference all-reduce over the design's scale-up domain, GB/s."""
+    return float(design_table(design, "all-reduce", np.array([REFERENCE_BYTES])).busbw_gbyte_s[0])
+
+
+def network_metrics(design: Design) -> dict[str, Any]:
+    """The design's `network` metrics group, constant over a run: reference collectives over the scale-up domain."""
+    sizes = np.array([LATENCY_BYTES, REFERENCE_BYTES], dtype=np.float64)
+    reduce, exchange = design_table(design, "all-reduce", sizes), design_table(design, "all-to-all", sizes)
+    tray = design.compute_tray
+    return {
+        "allreduce_busbw_gbyte_s": float(reduce.busbw_gbyte_s[1]),
+        "allreduce_time_s": float(reduce.time_s[1]),
+        "allreduce_latency_s": float(reduce.time_s[0]),
+        "alltoall_busbw_gbyte_s": float(exchange.busbw_gbyte_s[1]),
+        "scale_up_gpus": reduce.n_ranks,
+        "scale_out_gbyte_s_per_gpu": tray.nics.count * tray.nics.bandwidth_gbps / 8 / tray.gpus.count,
+    }
+
+
+__all__ = [
+    "LATENCY_BYTES",
+    "OPS",
+    "REFERENCE_BYTES",
+    "CollectiveTable",
+    "Topology",
+    "allreduce_busbw_gbyte_s",
+    "bus_factor",
+    "compile_topology",
+    "design_table",
+    "network_metrics",
+]

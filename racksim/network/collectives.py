@@ -1,0 +1,210 @@
+"""Collective times from the links: alpha-beta costs of ring, tree, in-switch and direct algorithms.
+
+Every algorithm has the form T(S) = t_base + k·α + S·β. The per-step latency α is the longest path of its
+transfers (links and switches) plus the protocol's step cost; β comes from routing the algorithm's concurrent
+transfers over the actual links with max-min fair sharing, so a failed link slows exactly the transfers that
+cross it and the slowest transfer paces the collective. For each size the fastest (algorithm, protocol) wins,
+as NCCL's tuner picks. Sizes S follow nccl-tests: the per-rank buffer for all-reduce, the total gathered
+(scattered, exchanged) size for the others; algbw = S / T and busbw = algbw · F with F = 2(n−1)/n for
+all-reduce and (n−1)/n otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from racksim.design.schema import Design
+from racksim.errors import InputError
+from racksim.network.contention import FloatArray, IndexArray
+from racksim.network.routing import Router
+from racksim.network.schema import Protocol
+from racksim.network.topology import Topology, compile_topology
+
+OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")
+BYTES_PER_GBYTE = 1e9
+
+
+def bus_factor(op: str, n_ranks: int) -> float:
+    """nccl-tests' busbw / algbw: 2(n−1)/n for all-reduce, (n−1)/n for all-gather, reduce-scatter, all-to-all."""
+    return (2.0 if op == "all-reduce" else 1.0) * (n_ranks - 1) / n_ranks
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An alpha-beta cost T(S) = fixed_s + S · s_per_byte, with the algorithm and protocol it stands for."""
+
+    fixed_s: float
+    s_per_byte: float
+    algorithm: str
+    protocol: str
+
+
+def _chain(first: Cost, second: Cost, algorithm: str, base_s: float) -> Cost:
+    """Two phases of one collective, one after the other: one launch (`base_s`) less than two collectives."""
+    return Cost(first.fixed_s + second.fixed_s - base_s, first.s_per_byte + second.s_per_byte, algorithm,
+                first.protocol)
+
+
+@dataclass(frozen=True)
+class CollectiveTable:
+    """An nccl-tests-like table: per message size, the time, algbw, busbw and the winning algorithm."""
+
+    op: str
+    n_ranks: int
+    size_bytes: FloatArray
+    time_s: FloatArray
+    algorithm: tuple[str, ...]
+    protocol: tuple[str, ...]
+
+    @property
+    def algbw_gbyte_s(self) -> FloatArray:
+        """Algorithm bandwidth S / T, GB/s."""
+        return self.size_bytes / self.time_s / BYTES_PER_GBYTE
+
+    @property
+    def busbw_gbyte_s(self) -> FloatArray:
+        """Bus bandwidth algbw · F (nccl-tests), GB/s."""
+        return self.algbw_gbyte_s * bus_factor(self.op, self.n_ranks)
+
+
+def _double_tree_edges(n: int) -> tuple[IndexArray, IndexArray]:
+    """Parent → child edges of two binary trees over ranks 0..n−1 (heap order, and mirrored), as (parent, child)."""
+    child = np.arange(1, n)
+    parent = (child - 1) // 2
+    return np.concatenate([parent, n - 1 - parent]), np.concatenate([child, n - 1 - child])
+
+
+class CollectiveModel:
+    """Collective costs of one design on a topology (one rack, or N racks on the fabric)."""
+
+    def __init__(self, design: Design, topology: Topology) -> None:
+        """Bundle the topology's links for routing."""
+        self.network = design.network
+        self.topology = topology
+        self.router = Router(topology)
+
+    @property
+    def _protocols(self) -> dict[str, Protocol]:
+        p = self.network.protocols
+        return {"ll": p.ll, "ll128": p.ll128, "simple": p.simple}
+
+    def _rate_and_latency(self, src: IndexArray, dst: IndexArray) -> tuple[float, float]:
+        """Slowest effective rate (GB/s, protocol efficiency applied) and longest path latency (s) of transfers."""
+        routed = self.router.route(src, dst)
+        efficiency = np.where(routed.cross_rack, self.network.scale_out.efficiency,
+                              self.network.scale_up.p2p_efficiency)
+        return float(np.min(routed.rate_gbyte_s * efficiency)), float(np.max(routed.latency_s))
+
+    def _costs(self, name: str, steps: int, bytes_fraction: float, rate_gbyte_s: float,
+               path_s: float) -> list[Cost]:
+        """T = t_base + steps · (path + t_step) + S · fraction / (rate · payload share), for each protocol.
+
+        `bytes_fraction` is the share of S the slowest transfer carries over the whole collective.
+        """
+        return [Cost(p.base_latency_s + steps * (path_s + p.step_latency_s),
+                     bytes_fraction / (rate_gbyte_s * p.bandwidth_fraction * BYTES_PER_GBYTE) if rate_gbyte_s > 0
+                     else math.inf, name, key)
+                for key, p in self._protocols.items()]
+
+    def ring(self, op: str, rings: IndexArray) -> list[Cost]:
+        """Ring all-reduce (2(n−1) steps of S/n), all-gather or reduce-scatter (n−1 steps of S/n).
+
+        `rings` is (rings, n): rows run concurrently (the same phase in every rack, or every rail).
+        """
+        n = rings.shape[1]
+        rate, path_s = self._rate_and_latency(rings.ravel(), np.roll(rings, -1, axis=1).ravel())
+        steps = 2 * (n - 1) if op == "all-reduce" else n - 1
+        return self._costs("ring", steps, steps / n, rate, path_s)
+
+    def tree(self, groups: IndexArray) -> list[Cost]:
+        """Double-binary-tree all-reduce: reduce up and broadcast down two trees, each carrying S/2.
+
+        T = t_base + 2·⌈log2(n+1)⌉·α + (S/2) / r_min, every tree edge busy in both directions at once.
+        """
+        n = groups.shape[1]
+        parent, child = _double_tree_edges(n)
+        src = np.concatenate([groups[:, child], groups[:, parent]], axis=1).ravel()
+        dst = np.concatenate([groups[:, parent], groups[:, child]], axis=1).ravel()
+        rate, path_s = self._rate_and_latency(src, dst)
+        return self._costs("tree", 2 * math.ceil(math.log2(n + 1)), 0.5, rate, path_s)
+
+    def in_switch(self, group: IndexArray) -> list[Cost]:
+        """In-switch all-reduce (NVLS) inside one rack: T = t_base + 2·α + S·(1 + 1/n) / (η · Σ_c min_g B_gc).
+
+        Each GPU sends and receives S·(1 + 1/n); chip c takes a share of the data in proportion to the slowest
+        member's bandwidth to it, so a GPU's failed link lowers every member's share of that chip.
+        """
+        efficiency = self.network.scale_up.in_switch_efficiency
+        top = self.topology
+        if efficiency is None or np.unique(group // top.gpus_per_rack).size > 1:
+            return []
+        n = group.size
+        bandwidth = top.gpu_switch_bandwidth_gbyte_s()[group[0] // top.gpus_per_rack][group % top.gpus_per_rack]
+        rate = float(bandwidth.min(axis=0).sum()) * efficiency
+        path_s = 2 * float(top.link_latency_s.max()) + float(top.node_latency_s.max())
+        simple = self.network.protocols.simple
+        fixed_s = self.network.protocols.in_switch_base_latency_s + 2 * (path_s + simple.step_latency_s)
+        s_per_byte = (1 + 1 / n) / (rate * BYTES_PER_GBYTE) if rate > 0 else math.inf
+        return [Cost(fixed_s, s_per_byte, "in-switch", "simple")]
+
+    def direct(self, group: IndexArray) -> list[Cost]:
+        """All-to-all: every rank sends S/n to every other at once; one step, paced by the slowest transfer."""
+        n = group.size
+        src, dst = np.meshgrid(group, group, indexing="ij")
+        off = src != dst
+        rate, path_s = self._rate_and_latency(src[off], dst[off])
+        return self._costs("direct", 1, 1 / n, rate, path_s)
+
+    def candidates(self, op: str, n_ranks: int) -> list[Cost]:
+        """Every (algorithm, protocol) cost of `op` over the first `n_ranks` GPUs (whole racks beyond one)."""
+        top = self.topology
+        m = top.gpus_per_rack
+        if n_ranks < 2 or (n_ranks > m and (n_ranks % m or n_ranks // m > top.n_racks)):
+            raise ValueError(f"{n_ranks} ranks do not fit {top.n_racks} rack(s) of {m} GPUs")
+        racks = max(1, n_ranks // m)
+        if op == "all-to-all":
+            return self.direct(np.arange(n_ranks))
+        if n_ranks <= m:
+            group = np.arange(n_ranks)[None, :]
+            costs = self.ring(op, group)
+            return costs + self.tree(group) + self.in_switch(group[0]) if op == "all-reduce" else costs
+        local = np.arange(racks * m).reshape(racks, m)  # ring of each rack's GPUs
+        rails = local.T.copy()  # GPU j of every rack
+        if op == "all-reduce":
+            intra = [_chain(a, b, "ring", self._protocols[a.protocol].base_latency_s) for a, b in
+                     zip(self.ring("reduce-scatter", local), self.ring("all-gather", local), strict=True)]
+            inter = self.ring("all-reduce", rails) + self.tree(rails)
+        else:
+            intra, inter = self.ring(op, local), self.ring(op, rails)
+        # The inter-rack phase moves S/m per GPU: scale its bytes term.
+        inter = [Cost(c.fixed_s, c.s_per_byte / m, c.algorithm, c.protocol) for c in inter]
+        first, second = (inter, intra) if op == "all-gather" else (intra, inter)
+        return [_chain(a, b, f"{a.algorithm}/{b.algorithm}", self._protocols[a.protocol].base_latency_s)
+                for a in first for b in second if a.protocol == b.protocol]
+
+
+def collective_table(model: CollectiveModel, op: str, n_ranks: int, size_bytes: FloatArray) -> CollectiveTable:
+    """The fastest (algorithm, protocol) at each size, as nccl-tests would measure it."""
+    if op not in OPS:
+        raise ValueError(f"unknown collective {op!r}")
+    costs = model.candidates(op, n_ranks)
+    size_bytes = np.asarray(size_bytes, dtype=np.float64)
+    times = np.array([c.fixed_s + size_bytes * c.s_per_byte for c in costs])
+    best = np.argmin(times, axis=0)
+    return CollectiveTable(op, n_ranks, size_bytes, times[best, np.arange(size_bytes.size)],
+                           tuple(costs[i].algorithm for i in best), tuple(costs[i].protocol for i in best))
+
+
+def design_table(design: Design, op: str, size_bytes: FloatArray, n_ranks: int | None = None,
+                 source: str = "") -> CollectiveTable:
+    """A design's collective table over its scale-up domain, or over enough racks for `n_ranks` GPUs."""
+    m = design.slot_count("compute") * design.compute_tray.gpus.count
+    n_ranks = m if n_ranks is None else n_ranks
+    if n_ranks < 2 or (n_ranks > m and n_ranks % m):
+        raise InputError(source, "--gpus", f"{n_ranks} GPUs: give 2 to {m} (one scale-up domain) or a multiple "
+                         f"of {m} (whole racks on the fabric)")
+    return collective_table(CollectiveModel(design, compile_topology(design, max(1, n_ranks // m))), op,
+                            n_ranks, size_bytes)
