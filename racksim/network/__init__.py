@@ -7,13 +7,17 @@ Physics is in `contention` (max-min fair water-filling), `routing` (paths over t
 (alpha-beta costs of ring, tree, in-switch and direct algorithms), all pure and vectorized.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from racksim.design.schema import Design
 from racksim.network.collectives import OPS, CollectiveTable, bus_factor, design_table
 from racksim.network.topology import Topology, compile_topology
+
+if TYPE_CHECKING:
+    from racksim.design.schema import Design
 
 REFERENCE_BYTES = 4 * 2**30
 """Message size of the reference collectives (4 GiB, as the published NVL72 nccl-tests figure), bytes."""

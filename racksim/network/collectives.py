@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.network.contention import FloatArray, IndexArray
 from racksim.network.routing import Router
 from racksim.network.schema import Protocol
 from racksim.network.topology import Topology, compile_topology
+
+if TYPE_CHECKING:
+    from racksim.design.schema import Design
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")
 BYTES_PER_GBYTE = 1e9

@@ -8,11 +8,14 @@ two nodes and is full duplex: `bandwidth_gbyte_s` is per direction. Parallel lin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from racksim.design.schema import Design
+if TYPE_CHECKING:
+    from racksim.design.schema import Design
+
 
 FloatArray = NDArray[np.float64]
 IndexArray = NDArray[np.intp]
