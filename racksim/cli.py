@@ -16,6 +16,7 @@ from rich.table import Table
 
 from racksim.design import Design, load_design
 from racksim.errors import InputError, RacksimError
+from racksim.network.command import collectives as collectives_command
 from racksim.runner import requests_for, run_many
 from racksim.suite import Scenario, load_suite
 
@@ -122,6 +123,9 @@ def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
         html, markdown = write_report(results, baseline=baseline)
     print(html)
     print(markdown)
+
+
+app.command(name="collectives")(collectives_command)
 
 
 @app.command()
