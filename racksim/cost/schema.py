@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -206,8 +206,13 @@ class Maintenance(CostModel):
     labour_per_hour: UnitPrice
     """Loaded technician cost per hour of work, USD (in `price_usd`)."""
     failures: dict[FailureClassName, FailureClass] = Field(default_factory=dict)
-    """Failure classes by component class; when metrics.json carries reliability.failures_by_class, those counts
-    replace the rates given here."""
+    """Failure classes by component class (null removes one a parent design gives); when metrics.json carries
+    reliability.failures_by_class, those counts replace the rates given here."""
+
+    @field_validator("failures", mode="before")
+    @classmethod
+    def _drop_removed(cls, failures: object) -> object:
+        return {k: v for k, v in failures.items() if v is not None} if isinstance(failures, dict) else failures
 
     @model_validator(mode="after")
     def _rates_given(self) -> Maintenance:
