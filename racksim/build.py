@@ -114,6 +114,8 @@ class RackArrays:
     chain: PowerChain
     shelf_units: FloatArray
     """Installed PSUs per rack."""
+    shelf_units_by_feed: FloatArray
+    """Installed PSUs per rack (rows) on each feed (columns: A, then B); the first half of the shelves is on A."""
     gpu_throughput_exponent: float
     bus_load_w: FloatArray
     """Constant busbar-fed loads per rack (management switches, other slots, active cables and optics), W."""
@@ -196,6 +198,10 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
 
     shelves = design.power.shelves
     units = shelves.count * shelves.units_per_shelf if shelves else 0
+    feeds = design.power.feed.count
+    shelves_on_a = -(-shelves.count // feeds) if shelves else 0
+    units_by_feed = [shelves_on_a * shelves.units_per_shelf, units - shelves_on_a * shelves.units_per_shelf] \
+        if shelves and feeds == 2 else [units]
     slot_w = sum(s.count * s.power_w for s in design.rack.slots)
     cabling = plan_cabling(design)
     ones = np.ones(n_racks)
@@ -211,6 +217,7 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
         rack_capacity_rate_w_per_k=ones * float(heat_capacity_rate_w_per_k(cooling.cdu.pumps.flow_lpm, cooling.fluid)),
         chain=compile_chain(design),
         shelf_units=ones * units,
+        shelf_units_by_feed=np.tile(np.asarray(units_by_feed, dtype=float), (n_racks, 1)),
         gpu_throughput_exponent=tray.gpus.throughput_power_exponent,
         bus_load_w=ones * (slot_w + cabling.rack_power_w),  # active copper and transceiver ends in the rack
         cooling=compile_cooling(design),

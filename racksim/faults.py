@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +32,24 @@ def _lose_pumps(count: int, arrays: RackArrays) -> PlantChange:
 
 def _lose_psus(count: int, arrays: RackArrays) -> PlantChange:
     def change(plant: PlantState) -> None:
-        plant.healthy_psus = np.clip(plant.healthy_psus - count, 0, arrays.shelf_units)
+        plant.psus_lost = np.clip(plant.psus_lost + count, 0, arrays.shelf_units)
     return change
 
 
 def _lose_fans(count: int, arrays: RackArrays) -> PlantChange:
     def change(plant: PlantState) -> None:
         plant.healthy_fans = np.clip(plant.healthy_fans - count, 0, arrays.cooling.fans_installed)
+    return change
+
+
+def _set_feeds(feeds: Sequence[str], energized: bool) -> PlantChange:
+    columns = sorted({"ab".index(name) for name in feeds})
+
+    def change(plant: PlantState) -> None:
+        present = [c for c in columns if c < plant.feed_up.shape[1]]
+        feed_up = plant.feed_up.copy()
+        feed_up[:, present] = energized
+        plant.feed_up = feed_up
     return change
 
 
@@ -70,6 +81,9 @@ def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
         elif fault.kind == "cdu_failure":
             start, end = _cdu_rejecting(False), _cdu_rejecting(True)
             what = "CDU heat rejection"
+        elif fault.kind == "feed_loss":
+            start, end = _set_feeds(fault.feeds, False), _set_feeds(fault.feeds, True)
+            what = "feed " + " and ".join(fault.feeds)
         else:
             start, end = _facility_offset(fault.delta_temp_c), _facility_offset(-fault.delta_temp_c)
             what = f"facility water {fault.delta_temp_c:+g} K"

@@ -7,7 +7,7 @@ engine evaluates this once per event and integrates exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +83,11 @@ class OperatingPoint:
     """Rating of the healthy PSUs per rack (inf without shelves), W."""
 
 
+def _dissipated_w(flow: ChainFlow, shelf_name: str | None) -> FloatArray:
+    """Power turned into heat in each rack: what the busbar takes in plus the shelves' loss, W."""
+    return flow.source_w + (flow.loss_w_by_stage[shelf_name] if shelf_name else 0.0)
+
+
 def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> OperatingPoint:
     """Powers, heat split and steady die temperatures for one phase, throttle state and plant state."""
     design, chips, cooling = arrays.design, arrays.chips, arrays.cooling
@@ -118,11 +123,20 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     pumps_w = pump_power_w(cooling.pump_power_w_full_flow, flow_fraction)
     in_rack_pumps_w = pumps_w if cooling.pumps_in_rack else np.zeros_like(pumps_w)
     fans = plant.healthy_fans * alive
+    shelf_name = arrays.chain.shelf_stage.name if arrays.chain.shelf_stage else None
+
+    supplied = plant.supplied()
 
     def chain_with_fans(speed: FloatArray) -> tuple[ChainFlow, FloatArray]:
+        """The chain at a fan speed; without an energized feed the shelves carry (and lose) nothing."""
         fans_w = fan_power_w(fans, cooling.fan_max_power_w, speed)
         bus_w = (arrays.bus_load_w + in_rack_pumps_w + fans_w) * alive
-        return solve_chain(arrays.chain, tray_load_w, tray_rack, bus_w, plant.healthy_psus), fans_w
+        flow = solve_chain(arrays.chain, tray_load_w, tray_rack, bus_w, plant.healthy_psus)
+        if supplied.all():
+            return flow, fans_w
+        losses = {name: np.where(supplied, loss_w, 0.0) if name == shelf_name else loss_w
+                  for name, loss_w in flow.loss_w_by_stage.items()}
+        return replace(flow, feed_w=np.where(supplied, flow.feed_w, 0.0), loss_w_by_stage=losses), fans_w
 
     # Heat routing: cold plates take chip power; the other tray heat (board, NICs and the tray's own
     # conversion losses) splits by each tray kind's liquid fraction; in-rack pumps heat the coolant;
@@ -139,11 +153,11 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     )
     chip_w_per_rack = sum_by_group(chip_w_per_tray, arrays.compute_tray_rack, arrays.n_racks)
     # Fan controller: the speed that carries this air heat out at the target rise (one re-solve).
-    speed = fan_speed_for_heat(flow.feed_w - chip_w_per_rack - liquid_other_w, fans,
+    speed = fan_speed_for_heat(_dissipated_w(flow, shelf_name) - chip_w_per_rack - liquid_other_w, fans,
                                cooling.fan_max_airflow_m3_s, cooling.target_exhaust_rise_c, cooling.fan_min_speed)
     if not np.array_equal(speed, plant.fan_speed):
         flow, fans_w = chain_with_fans(speed)
-    air_w = flow.feed_w - chip_w_per_rack - liquid_other_w
+    air_w = _dissipated_w(flow, shelf_name) - chip_w_per_rack - liquid_other_w
 
     # With heat rejected, the supply sits at the CDU's operating point; with the CDU failed or the loop
     # stagnant (no pump running), the loop's coolant mass takes the heat: dT/dt = Q / (ρ·c_p·V).
@@ -186,8 +200,7 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
                                       cooling.fan_max_airflow_m3_s, speed),
         work_rate=work_rate,
         gpu_capped=gpu_capped,
-        shelf_output_w=flow.feed_w - flow.loss_w_by_stage.get(arrays.chain.shelf_stage.name, 0.0)
-        if arrays.chain.shelf_stage else flow.feed_w,
+        shelf_output_w=flow.source_w,
         shelf_capacity_w=plant.healthy_psus * arrays.chain.shelf_stage.unit_rating_w
         if arrays.chain.shelf_stage else np.full(arrays.n_racks, np.inf),
     )

@@ -26,12 +26,32 @@ class PlantState:
     """Fan controller output, share of full speed."""
     chip_off: NDArray[np.bool_]
     """Chips that shut themselves down."""
-    healthy_psus: FloatArray
-    """PSUs sharing each rack's load."""
+    psus_installed_by_feed: FloatArray
+    """PSUs installed per rack (rows) on each feed (columns)."""
+    psus_lost: FloatArray
+    """PSUs failed per rack (taken from feed A's shelves first)."""
+    feed_up: NDArray[np.bool_]
+    """Feeds energized per rack (rows) and feed (columns: A, then B)."""
     gpu_cap_w: FloatArray
     """Power cap the capping controller set for every GPU of each rack (inf: none), W."""
     tripped: NDArray[np.bool_]
     """Racks whose supply tripped: no load until the end of the run."""
+
+    @property
+    def psus_by_feed(self) -> FloatArray:
+        """Healthy, energized PSUs per rack and feed: failures are taken from feed A first, then B."""
+        installed, lost = self.psus_installed_by_feed, self.psus_lost[:, None]
+        before = np.cumsum(installed, axis=1) - installed  # PSUs on the feeds ahead of this one
+        return (installed - np.clip(lost - before, 0.0, installed)) * self.feed_up
+
+    @property
+    def healthy_psus(self) -> FloatArray:
+        """Healthy, energized PSUs sharing each rack's load."""
+        return self.psus_by_feed.sum(axis=1)
+
+    def supplied(self) -> NDArray[np.bool_]:
+        """Racks with at least one energized feed and not tripped."""
+        return self.feed_up.any(axis=1) & ~self.tripped
 
     @classmethod
     def nominal(cls, arrays: RackArrays) -> PlantState:
@@ -45,7 +65,9 @@ class PlantState:
             loop_temp_c=np.full(racks, cooling.facility_supply_temp_c),
             fan_speed=np.full(racks, cooling.fan_min_speed),
             chip_off=np.zeros(arrays.chips.is_gpu.size, dtype=bool),
-            healthy_psus=arrays.shelf_units.copy(),
+            psus_installed_by_feed=arrays.shelf_units_by_feed,
+            psus_lost=np.zeros(racks),
+            feed_up=np.ones((racks, arrays.design.power.feed.count), dtype=bool),
             gpu_cap_w=np.full(racks, np.inf),
             tripped=np.zeros(racks, dtype=bool),
         )

@@ -104,6 +104,8 @@ class ChainFlow:
     busbar_current_a: FloatArray
     tray_conversion_loss_w: FloatArray
     """Loss of all tray stages in each tray (indexed like the tray loads), W."""
+    source_w: FloatArray
+    """Power the source (shelves' output, or the feed without shelves) delivers into the busbar, W."""
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,18 @@ def solve_chain(
     current_a = busbar_current_a(delivered_w, chain.busbar_voltage_v, chain.busbar_resistance_ohm)
     losses["busbar"] = busbar_loss_w(current_a, chain.busbar_resistance_ohm)
     source_w = delivered_w + losses["busbar"]
-    if chain.shelf_stage is None:
-        feed_w = source_w
-    else:
-        shelf = chain.shelf_stage
-        feed_w = converter_input_w(source_w, healthy_shelf_units, shelf.unit_rating_w, shelf.curve_load,
-                                   shelf.curve_efficiency)
-        losses[shelf.name] = feed_w - source_w
+    feed_w = shelf_input_w(chain, source_w, healthy_shelf_units)
+    if chain.shelf_stage is not None:
+        losses[chain.shelf_stage.name] = feed_w - source_w
     ordered = {name: losses[name] for name in chain.stage_names}
     return ChainFlow(feed_w=feed_w, it_w=it_w, loss_w_by_stage=ordered, busbar_current_a=current_a,
-                     tray_conversion_loss_w=stage_out - tray_load_w)
+                     tray_conversion_loss_w=stage_out - tray_load_w, source_w=source_w)
+
+
+def shelf_input_w(chain: PowerChain, source_w: ArrayLike, healthy_shelf_units: ArrayLike) -> FloatArray:
+    """Feed power that delivers `source_w` into the busbar: through the shelves' PSUs, or 1:1 without shelves; W."""
+    if chain.shelf_stage is None:
+        return np.asarray(source_w, dtype=float)
+    shelf = chain.shelf_stage
+    return converter_input_w(source_w, healthy_shelf_units, shelf.unit_rating_w, shelf.curve_load,
+                             shelf.curve_efficiency)

@@ -48,12 +48,17 @@ class TrainingWorkload(Model):
     checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
 
 
+FeedName = Literal["a", "b"]
+
+
 class Fault(Model):
     """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
 
-    kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion"]
+    kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion",
+                  "feed_loss"]
     """psu_failure, pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection
-    (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`."""
+    (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`;
+    feed_loss de-energizes the `feeds` named (a utility outage when all are)."""
     at_s: NonNegativeFloat
     """When the fault starts, s from the start of the run."""
     duration_s: PositiveFloat | None = None
@@ -62,6 +67,8 @@ class Fault(Model):
     """PSUs, pumps or fans lost (psu_failure, pump_failure, fan_failure)."""
     delta_temp_c: float = Field(default=0.0, ge=-50, le=50)
     """Facility supply change (facility_water_excursion), K."""
+    feeds: list[FeedName] = Field(default_factory=lambda: list[FeedName](["a", "b"]), min_length=1)
+    """Feeds lost (feed_loss); a design with a single feed has only feed a."""
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Fault:
@@ -69,6 +76,8 @@ class Fault(Model):
             raise ValueError("a facility_water_excursion needs a non-zero delta_temp_c")
         if self.kind != "facility_water_excursion" and self.delta_temp_c != 0:
             raise ValueError(f"delta_temp_c applies to facility_water_excursion, not {self.kind}")
+        if self.kind != "feed_loss" and "feeds" in self.model_fields_set:
+            raise ValueError(f"feeds applies to feed_loss, not {self.kind}")
         return self
 
 

@@ -35,7 +35,7 @@ def test_losing_psus_shares_the_same_output_among_fewer_units() -> None:
     plant = PlantState.nominal(arrays)
     throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
     all_units = evaluate(arrays, FULL, throttled, plant)
-    plant.healthy_psus = np.array([24.0])
+    plant.psus_lost = np.array([24.0])
     half = evaluate(arrays, FULL, throttled, plant)
     output_w = float(half.shelf_output_w[0])
     # Same IT load; only the fans speed up a little to carry the PSUs' extra loss out in the air.
@@ -64,7 +64,7 @@ def test_controller_caps_gpus_to_fit_the_remaining_psus() -> None:
     assert simulation.plant.gpu_cap_w[0] == np.inf
     # While capped, full load fits the 24 healthy PSUs: re-evaluate at the cap the controller chose.
     arrays, plant = simulation.arrays, PlantState.nominal(simulation.arrays)
-    plant.healthy_psus = np.array([24.0])
+    plant.psus_lost = np.array([24.0])
     cap_w = float(next(e.detail for e in simulation.result.events if e.kind == "cap").split()[0])
     plant.gpu_cap_w = np.array([cap_w + 1.0])  # the log rounds to a watt
     at_cap = evaluate(arrays, FULL, np.zeros(arrays.chips.is_gpu.size, dtype=bool), plant)

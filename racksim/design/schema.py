@@ -220,15 +220,38 @@ class Rack(Model):
 # --------------------------------------------------------------------------- power
 
 
+class Breaker(Model):
+    """The feed's overcurrent protection: an inverse-time curve of IEC 60255-151 plus an instantaneous trip.
+
+    Trip time at a steady current I above the pickup I_p: t = TMS · k / ((I / I_p)^α − 1), with (k, α)
+    = (0.14, 0.02) standard inverse, (13.5, 1) very inverse, (80, 2) extremely inverse.
+    """
+
+    rating_a: PositiveFloat
+    """Pickup current per phase (AC) or pole (DC): no trip at or below it, A."""
+    curve: Literal["standard_inverse", "very_inverse", "extremely_inverse"] = "very_inverse"
+    """IEC 60255-151 curve family."""
+    time_multiplier: PositiveFloat = 1.0
+    """Time multiplier setting (TMS) that scales the curve."""
+    instantaneous_multiple: Annotated[float, Field(gt=1)] = 10.0
+    """Current, as a multiple of the rating, above which the breaker trips at once (magnetic trip)."""
+
+
 class Feed(Model):
-    """The rack's facility feed."""
+    """The rack's facility feed: one, or an A and a B feed for N+N designs."""
 
     kind: Literal["ac_3phase", "dc"]
     """Three-phase AC into PSU shelves, or DC (e.g. 800 V) straight to the busbar or DC/DC stages."""
     voltage_v: PositiveFloat
     """Line-to-line (AC) or pole-to-pole (DC) voltage, V."""
     limit_w: PositiveFloat
-    """Power the feed (whips, breakers) may carry continuously, W."""
+    """Power one feed (whips, breakers) may carry continuously, W."""
+    count: Literal[1, 2] = 1
+    """1: a single feed; 2: A and B feeds, the shelves split evenly between them (first half on A)."""
+    power_factor: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Power factor at the AC input (I = P / (√3 · V · PF)); ignored for DC."""
+    breaker: Breaker | None = None
+    """Overcurrent protection of each feed; absent: the feed never trips on current."""
 
 
 class PowerShelves(Model):
@@ -274,10 +297,42 @@ class ConversionStage(Model):
 
 
 class Smoothing(Model):
-    """GB300-class power smoothing: a GPU power floor that limits the drop in communication phases."""
+    """GB300-class power smoothing: a GPU power floor, and storage that limits the feed's ramp rate.
+
+    With storage, the source power into the busbar moves toward the load at most at the ramp rates; the
+    storage covers (or absorbs) the difference while it has charge (or room). Without storage energy the
+    floor alone acts.
+    """
 
     gpu_power_floor_fraction: Fraction
     """GPUs do not draw less than this fraction of TDP while the floor is on."""
+    storage_energy_j: NonNegativeFloat = 0.0
+    """Usable energy of the rack's smoothing storage, J (it starts half full)."""
+    ramp_up_w_per_s: PositiveFloat | None = None
+    """Largest rise of the source power the storage enforces, W/s (absent: no limit)."""
+    ramp_down_w_per_s: PositiveFloat | None = None
+    """Largest fall of the source power the storage enforces, W/s (absent: no limit)."""
+    efficiency: Annotated[float, Field(gt=0, le=1)] = 0.98
+    """One-way conversion efficiency of the storage (charge and discharge alike)."""
+    stage_name: str = "smoothing"
+    """Name of the storage's conversion loss in the loss report."""
+
+
+class Bbu(Model):
+    """Battery backup units on the busbar: they carry the rack through a loss of every feed."""
+
+    energy_j: PositiveFloat
+    """Usable stored energy when full, J."""
+    max_discharge_w: PositiveFloat
+    """Largest power the BBUs deliver to the busbar, W; a heavier load trips the rack at a feed loss."""
+    recharge_w: PositiveFloat
+    """Charging power drawn from the busbar while the feed is back and the BBUs are not full, W."""
+    charge_efficiency: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """Share of the charging power stored."""
+    discharge_efficiency: Annotated[float, Field(gt=0, le=1)] = 0.97
+    """Share of the stored energy taken out that reaches the busbar."""
+    stage_name: str = "bbu"
+    """Name of the BBUs' conversion loss in the loss report."""
 
 
 class Capping(Model):
@@ -301,16 +356,25 @@ class Power(Model):
     tray_stages: list[ConversionStage] = Field(default_factory=list)
     """Conversion stages inside each compute and switch tray, busbar side first."""
     smoothing: Smoothing | None = None
+    bbu: Bbu | None = None
+    """Battery backup; absent: a loss of every feed trips the rack at once."""
     capping: Capping | None = None
     """Without a controller, a supply shortfall trips the rack at once."""
 
-    @field_validator("tray_stages")
-    @classmethod
-    def _unique_stage_names(cls, stages: list[ConversionStage]) -> list[ConversionStage]:
-        names = [s.name for s in stages]
+    @property
+    def stage_names(self) -> list[str]:
+        """Every loss stage's name, feed to chip: shelves, busbar, tray stages, then storage."""
+        storage = [self.smoothing.stage_name] if self.smoothing and self.smoothing.storage_energy_j > 0 else []
+        storage += [self.bbu.stage_name] if self.bbu else []
+        shelves = [self.shelves.stage_name] if self.shelves else []
+        return [*shelves, "busbar", *(s.name for s in self.tray_stages), *storage]
+
+    @model_validator(mode="after")
+    def _unique_stage_names(self) -> Power:
+        names = self.stage_names
         if len(set(names)) != len(names):
-            raise ValueError("tray stage names must be unique")
-        return stages
+            raise ValueError(f"loss stage names must be unique, got {names}")
+        return self
 
 
 # --------------------------------------------------------------------------- cooling

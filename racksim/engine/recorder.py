@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.build import FloatArray, RackArrays
+from racksim.engine.supply import SupplyInterval
 from racksim.operating_point import OperatingPoint
 
 TEMP_BIN_C = 0.01
@@ -17,7 +18,11 @@ SERIES_COLUMNS = (
     "time_s", "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_max", "gpu_temp_c_mean",
     "coolant_supply_temp_c", "coolant_return_temp_c", "exhaust_temp_c", "fan_power_w", "pump_power_w",
     "coolant_flow_fraction", "throttled_gpu_fraction", "shutdown_gpu_fraction", "work_units",
+    "feed_power_end_w", "feed_power_unsmoothed_w", "bbu_energy_j", "smoothing_energy_j",
 )
+"""Each row holds the state from its time to the next row's. Feed power is linear in between, from
+`feed_power_w` to `feed_power_end_w` (equal unless storage ramps the source); the rest are samples."""
+FEED_END = SERIES_COLUMNS.index("feed_power_end_w")
 
 
 class TimeSeries:
@@ -36,6 +41,11 @@ class TimeSeries:
         self._rows[self._count] = row
         self._count += 1
 
+    def close_segment(self, feed_end_w: float) -> None:
+        """Set the feed power at the end of the last row's segment (just before the next row), W."""
+        if self._count:
+            self._rows[self._count - 1, FEED_END] = feed_end_w
+
     def columns(self) -> dict[str, FloatArray]:
         """Column name → a copy of its values."""
         return {name: self._rows[: self._count, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
@@ -50,6 +60,10 @@ class Integrals:
     input_energy_j: float = 0.0
     it_energy_j: float = 0.0
     loss_energy_j: dict[str, float] = field(default_factory=dict)
+    storage_net_energy_j: float = 0.0
+    """Energy the storage devices gave up, less what they took in, J."""
+    battery_rack_s: float = 0.0
+    """Rack-seconds carried by BBUs."""
     heat_to_liquid_j: float = 0.0
     heat_to_air_j: float = 0.0
     heat_stored_j: float = 0.0
@@ -77,19 +91,31 @@ class Integrals:
         self.chip_throttled_s = np.zeros(self.n_chips)
 
     def add_interval(
-        self, arrays: RackArrays, point: OperatingPoint, temp0_c: FloatArray, temp1_c: FloatArray,
-        temp_mean_c: FloatArray, throttled: np.ndarray, duration_s: float, return_end_c: FloatArray,
+        self, arrays: RackArrays, point: OperatingPoint, supply: SupplyInterval, temp0_c: FloatArray,
+        temp1_c: FloatArray, temp_mean_c: FloatArray, throttled: np.ndarray, duration_s: float,
+        return_end_c: FloatArray,
     ) -> None:
-        """Integrate one interval of `duration_s` at a constant operating point.
+        """Integrate one interval of `duration_s` at a constant load-side operating point.
 
+        The supply side (feed, shelf loss at the actual source power, storage) comes from `supply`.
         Cold-plate heat is ∫(T − T_cool)/R dt = P·Δt − C·(T1 − T0) per die, exactly, so
-        input = liquid + air + stored holds to rounding.
+        input + storage = liquid + air + stored holds to rounding.
         """
         chips = arrays.chips
-        self.input_energy_j += float(point.feed_w.sum()) * duration_s
+        self.input_energy_j += supply.input_energy_j
+        self.storage_net_energy_j += supply.storage_net_energy_j
+        self.battery_rack_s += supply.battery_rack_s
         self.it_energy_j += float(point.it_w.sum()) * duration_s
+        supply_side_extra_j = 0.0  # supply-side losses beyond the point's (they go to air)
         for name, loss_w in point.loss_w_by_stage.items():
-            self.loss_energy_j[name] += float(loss_w.sum()) * duration_s
+            point_j = float(loss_w.sum()) * duration_s
+            self.loss_energy_j[name] += supply.loss_energy_j.get(name, point_j)
+            supply_side_extra_j += supply.loss_energy_j.get(name, point_j) - point_j
+        for name, loss_j in supply.loss_energy_j.items():
+            if name not in point.loss_w_by_stage:
+                self.loss_energy_j[name] += loss_j
+                supply_side_extra_j += loss_j
+        self.heat_to_air_j += supply_side_extra_j
         stored_j = float(np.dot(chips.heat_capacity_j_per_k, temp1_c - temp0_c))
         self.heat_stored_j += stored_j
         self.heat_to_liquid_j += float(point.chip_power_w.sum() + point.liquid_noncold_plate_w.sum()) * duration_s

@@ -22,6 +22,7 @@ import simpy
 
 from racksim.build import FloatArray, RackArrays
 from racksim.engine.recorder import Integrals, TimeSeries
+from racksim.engine.supply import Supply
 from racksim.errors import SimulationError
 from racksim.faults import FaultAction
 from racksim.operating_point import Activity, OperatingPoint, evaluate
@@ -42,7 +43,7 @@ class Event:
 
     time_s: float
     kind: str
-    """fault, repair, throttle, release, shutdown, cap, trip or job_halted."""
+    """fault, repair, throttle, release, shutdown, cap, breaker, battery, trip or job_halted."""
     detail: str
 
 
@@ -59,6 +60,7 @@ class RunResult:
     duration_s: float
     event_count: int
     events: list[Event] = field(default_factory=list)
+    breaker_trips: int = 0
 
 
 class Simulation:
@@ -86,14 +88,17 @@ class Simulation:
         self._cap_basis = self.plant.healthy_psus.copy()
         if self._capping is not None and self._capping.rack_cap_w is not None:
             self.plant.gpu_cap_w, _ = self._size_caps()  # a user cap is in force before the job starts
+        self.supply = Supply(arrays)
         self.point: OperatingPoint = self._evaluate()
+        self.supply.retarget(self.point, self.plant, settle=True)
+        self.breaker_trips = 0
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
         self.work_units = 0.0
         self.work_at_checkpoint = 0.0
         self.work_lost_units = 0.0
         self.job_halted = False
         self.event_count = 0
-        self.integrals = Integrals(arrays.chain.stage_names, arrays.chips.is_gpu.size)
+        self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size)
         self.series = TimeSeries()
         self._changed = self.env.event()
         self._record()
@@ -126,8 +131,10 @@ class Simulation:
         else:
             temp1, temp_mean = self._euler(elapsed, self.thermal_step_s)
         return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * (to_s - self._point_time_s)
-        self.integrals.add_interval(self.arrays, point, self.temp_c, temp1, temp_mean, self.throttled, elapsed,
-                                    return_end_c)
+        supply = self.supply.advance(elapsed)
+        self.integrals.add_interval(self.arrays, point, supply, self.temp_c, temp1, temp_mean, self.throttled,
+                                    elapsed, return_end_c)
+        self.series.close_segment(float(self.supply.feed_w_at(0.0).sum()))
         self.plant.loop_temp_c = self.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed
         self.temp_c = temp1
         self.time_s = to_s
@@ -153,6 +160,7 @@ class Simulation:
         self.point = self._evaluate()
         if self._check_supply():
             self.point = self._evaluate()
+        self.supply.retarget(self.point, self.plant)
         self._check_finite()
         self.event_count += 1
         self._record()
@@ -177,14 +185,18 @@ class Simulation:
         time_s = self.time_s if time_s is None else time_s
         temp_c = self.temp_c if temp_c is None else temp_c
         loop_rise_c = point.supply_ramp_c_per_s * (time_s - self._point_time_s)
+        feed_w = float(self.supply.feed_w_at(time_s - self.time_s).sum())
+        if time_s > self.time_s:  # a point inside the interval: the segment before it ends here
+            self.series.close_segment(feed_w)
         self.series.append((
-            time_s, float(point.feed_w.sum()), float(point.it_w.sum()),
+            time_s, feed_w, float(point.it_w.sum()),
             float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
             float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float((point.supply_temp_c + loop_rise_c).max()),
             float((point.coolant_return_temp_c + loop_rise_c).max()), float(point.exhaust_temp_c.max()),
             float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
             float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_off & gpu).sum() / gpu.sum()),
-            self.work_units,
+            self.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
+            *self.supply.stored_energy_j_at(time_s - self.time_s),
         ))
 
     def _record_curve(self, elapsed: float) -> None:
@@ -241,10 +253,15 @@ class Simulation:
         a shortfall within the limit is carried until the controller's response time has passed.
         """
         point, plant = self.point, self.plant
+        unsupported = ~self.supply.can_carry(point, plant)
+        if unsupported.any():
+            self._trip(unsupported, "no energized feed, and no BBU charge or power to carry the load")
+            return True
         shelves = self.arrays.design.power.shelves
         overload_limit = shelves.overload_limit_fraction if shelves is not None else 1.0
-        short = point.shelf_output_w > point.shelf_capacity_w * (1 + 1e-9)
-        severe = point.shelf_output_w > point.shelf_capacity_w * overload_limit
+        supplied = plant.supplied()
+        short = supplied & (point.shelf_output_w > point.shelf_capacity_w * (1 + 1e-9))
+        severe = supplied & (point.shelf_output_w > point.shelf_capacity_w * overload_limit)
         trip = (severe | (short & (self._capping is None))) & ~plant.tripped
         if trip.any():
             self._trip(trip, "supply short of the load")
@@ -291,7 +308,8 @@ class Simulation:
         yield self.env.timeout(delay_s)
         self._advance(self.env.now)
         caps, infeasible = self._size_caps()
-        caps = np.where(self.plant.tripped, self.plant.gpu_cap_w, caps)
+        on_supply = self.plant.supplied()  # racks on battery (or tripped) keep their cap
+        caps, infeasible = np.where(on_supply, caps, self.plant.gpu_cap_w), infeasible & on_supply
         if not np.array_equal(caps, self.plant.gpu_cap_w):
             self._log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
         self.plant.gpu_cap_w = caps
@@ -368,6 +386,29 @@ class Simulation:
             if self._toggle_chips():
                 self._state_changed()
 
+    def _supply_watcher(self) -> simpy.events.ProcessGenerator:
+        while True:
+            changed = self._changed
+            wait_s = self.supply.next_event_s() - (self.env.now - self.time_s)
+            if not math.isfinite(wait_s):
+                yield changed
+                continue
+            event = self.env.timeout(max(wait_s, 0.0))
+            yield event | changed
+            if changed.processed:
+                continue
+            self._advance(self.env.now)
+            opened = self.supply.tripped_breakers()
+            if opened.any():
+                self.plant.feed_up = self.plant.feed_up & ~opened
+                self.supply.breaker_stress = np.where(opened, 0.0, self.supply.breaker_stress)
+                self.breaker_trips += int(opened.sum())
+                feeds = ", ".join(f"rack{r} feed {'AB'[f]}" for r, f in zip(*np.nonzero(opened), strict=True))
+                self._log("breaker", f"{feeds}: overcurrent along the breaker's trip curve")
+            if self.supply.battery_exhausted().any():
+                self._log("battery", "BBUs empty")
+            self._state_changed()
+
     def _thermal_ticker(self, step_s: float) -> simpy.events.ProcessGenerator:
         while True:
             yield self.env.timeout(step_s)
@@ -381,6 +422,7 @@ class Simulation:
         self.env.process(self._fault_schedule())
         thermal = self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker(self.thermal_step_s)
         self.env.process(thermal)
+        self.env.process(self._supply_watcher())
         self.env.run(until=self.duration_s)
         while self.env.peek() <= self.duration_s:  # work finishing exactly at the end still counts
             self.env.step()
@@ -388,4 +430,5 @@ class Simulation:
         self._record()
         gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
         return RunResult(self.integrals, self.series.columns(), self.work_units, self.work_lost_units, gpu_shutdowns,
-                         int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events)
+                         int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events,
+                         self.breaker_trips)
