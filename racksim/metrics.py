@@ -56,11 +56,12 @@ def times_after_fault(events: list[Event]) -> dict[str, float]:
 
 def compute_metrics(
     result: RunResult, *, design: str, design_hash: str, scenario: str, seed: int, nominal_work_units: float,
-    feed_limit_w: float, cabling: dict[str, Any],
+    feed_limit_w: float, cabling: dict[str, Any], network: dict[str, Any],
 ) -> dict[str, Any]:
     """The metrics of one run as nested dicts of plain floats.
 
-    `cabling` is the design's cabling group (`racksim.cabling.cabling_metrics`), constant over the run.
+    `cabling` is the design's cabling group (`racksim.cabling.cabling_metrics`), constant over the run;
+    `network` its network group (`racksim.network.network_metrics`), constant too.
     """
     integrals, series = result.integrals, result.series
     time_s, feed_w = series["time_s"], series["feed_power_w"]
@@ -113,6 +114,7 @@ def compute_metrics(
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
         },
         "cabling": cabling,
+        "network": network,
         "engine": {"event_count": result.event_count},
     }
 

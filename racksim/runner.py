@@ -25,6 +25,7 @@ from racksim.errors import InputError
 from racksim.faults import fault_actions
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import component_summary, compute_metrics
+from racksim.network import network_metrics
 from racksim.suite import Scenario
 from racksim.workload import TrainingSchedule
 
@@ -70,6 +71,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
         seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),
         feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
+        network=network_metrics(loaded.design),
     )
     cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section
     if cost is not None:
