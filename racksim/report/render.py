@@ -19,7 +19,7 @@ import yaml
 
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes, atomic_write_text
-from racksim.report import cabling_figures, figures
+from racksim.report import cabling_figures, figures, network_figures
 from racksim.report.events import DesignEvents, event_logs
 from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
 
@@ -177,6 +177,23 @@ def _cabling_sections(runs: list[Run], designs: list[str], results_dir: Path) ->
     return sections
 
 
+def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str],
+                    results_dir: Path) -> FigureRef | None:
+    """All-reduce time and busbw against size per design, from each design's first run with a readable design."""
+    found = {}
+    for design in designs:
+        model = next((m for m in (network_figures.read_design(r.directory) for r in runs if r.design == design)
+                      if m is not None), None)
+        if model is not None:
+            found[design] = model
+    if not found:
+        return None
+    png = network_figures.collectives_figure(found, colours)
+    atomic_write_bytes(results_dir / "figures/network-all-reduce.png", png)
+    return FigureRef("All-reduce time and bus bandwidth against message size", "figures/network-all-reduce.png",
+                     f"data:image/png;base64,{base64.b64encode(png).decode()}")
+
+
 def write_report(results_dir: Path, baseline: str | None = None,
                  command_line: str | None = None) -> tuple[Path, Path]:
     """Write results_dir/report.html, report.md and figures/*.png comparing every run below it.
@@ -222,6 +239,7 @@ def write_report(results_dir: Path, baseline: str | None = None,
                  for r in sorted(runs, key=lambda r: (r.design, r.scenario))],
         "command_line": command_line,
         "cabling": _cabling_sections(runs, designs, results_dir),
+        "network_figure": _network_figure(runs, designs, colours, results_dir),
         "cabling_headings": cabling_figures.headings(),
     }
     environment = _environment()
