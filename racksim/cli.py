@@ -17,8 +17,8 @@ from rich.table import Table
 from racksim.design import Design, load_design
 from racksim.errors import InputError, RacksimError
 from racksim.network.command import collectives as collectives_command
-from racksim.runner import requests_for, run_many
-from racksim.suite import Scenario, load_suite
+from racksim.runner import record_suite, requests_for, run_many
+from racksim.suite import Scenario, Suite, load_suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Co-design simulator for AI data-center racks.")
@@ -30,6 +30,9 @@ UNIT_S = {None: 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0
 
 DesignsArg = Annotated[list[Path], typer.Argument(help="Design files (YAML).", show_default=False)]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a design field: dotted.path=value.")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1,
+                                             help="Runs in parallel processes (default: one per CPU core).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even runs whose inputs are unchanged.")]
 
 
 def parse_duration_s(text: str) -> float:
@@ -40,11 +43,15 @@ def parse_duration_s(text: str) -> float:
     return float(match.group(1)) * UNIT_S[match.group(2)]
 
 
-def _scenarios(suite: str | None, scenario: str | None) -> list[Scenario]:
+def _scenarios(suite: str | None, scenario: str | None) -> tuple[Suite, list[Scenario]]:
     if suite is None and scenario is None:
         raise InputError("racksim run", "--suite/--scenario", "give a suite or a scenario")
     chosen = load_suite(suite or "standard")
-    return [chosen.scenario(scenario)] if scenario else list(chosen.scenarios)
+    return chosen, [chosen.scenario(scenario)] if scenario else list(chosen.scenarios)
+
+
+def _command_line() -> str:
+    return shlex.join(["racksim", *sys.argv[1:]])
 
 
 @app.command()
@@ -84,11 +91,19 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Override the scenarios' seeds.", min=0)] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
     set_: SetOpt = None,
+    jobs: JobsOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Run designs through a suite or one scenario; one result directory per design × scenario."""
-    requests = requests_for(designs, _scenarios(suite, scenario), seed=seed,
+    """Run designs through a suite or one scenario; one result directory per design × scenario.
+
+    Runs whose inputs are unchanged since they last finished in --out are kept, not rerun (see --force).
+    """
+    chosen, scenarios = _scenarios(suite, scenario)
+    requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
-    for run_dir in run_many(requests, out):
+    run_dirs = run_many(requests, out, jobs=jobs, force=force)
+    record_suite(out, chosen, _command_line())
+    for run_dir in run_dirs:
         print(run_dir)
 
 
@@ -100,15 +115,19 @@ def compare(
     baseline: Annotated[str | None, typer.Option(help="Design name the deltas are taken against.")] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
     set_: SetOpt = None,
+    jobs: JobsOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Run designs through a suite and write the comparison report."""
+    """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
     from racksim.report import write_report
 
-    requests = requests_for(designs, _scenarios(suite, None),
+    chosen, scenarios = _scenarios(suite, None)
+    requests = requests_for(designs, scenarios,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
-    run_many(requests, out)
+    run_many(requests, out, jobs=jobs, force=force)
+    record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):
-        html, markdown = write_report(out, baseline=baseline, command_line=shlex.join(["racksim", *sys.argv[1:]]))
+        html, markdown = write_report(out, baseline=baseline)
     print(html)
     print(markdown)
 

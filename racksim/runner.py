@@ -2,20 +2,24 @@
 
 Each run directory holds `design.resolved.yaml`, `timeseries.npz`, `events.json` (faults, throttling,
 shutdowns), `components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of
-materials, routes and length histogram) and `metrics.json`, each written
-atomically; metrics.json is written last, so its presence marks a complete run.
+materials, routes and length histogram), `provenance.json` (the source tags of the design's numbers),
+`inputs.json` (what the run depends on, and its fingerprint) and `metrics.json`, each written atomically;
+metrics.json is written last, so its presence marks a complete run. A rerun first removes metrics.json, so
+a run killed half way is never mistaken for a finished one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+import racksim
 from racksim.build import build
 from racksim.cabling import cabling_metrics, cabling_summary
 from racksim.cost import run_cost_group
@@ -26,8 +30,13 @@ from racksim.faults import fault_actions
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import component_summary, compute_metrics
 from racksim.network import network_metrics
-from racksim.suite import Scenario
+from racksim.provenance import design_notes, notes_json
+from racksim.suite import Scenario, Suite
 from racksim.workload import TrainingSchedule
+
+INPUTS_FILE = "inputs.json"
+SUITE_FILE = "suite.json"
+"""Beside the run directories: the suite (with its scorecard weights) and the command line of the last run."""
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,39 @@ class RunRequest:
     duration_s: float | None = None
     overrides: tuple[str, ...] = ()
 
+    @property
+    def all_overrides(self) -> list[str | tuple[list[str], Any]]:
+        """The scenario's design overrides, then the user's."""
+        scenario_overrides = [(path.split("."), value) for path, value in self.scenario.design_overrides.items()]
+        return [*scenario_overrides, *self.overrides]
+
     def load(self) -> LoadedDesign:
         """The design with the scenario's overrides, then the user's, applied."""
-        scenario_overrides = [(path.split("."), value) for path, value in self.scenario.design_overrides.items()]
-        return load_design(self.design_path, [*scenario_overrides, *self.overrides])
+        return load_design(self.design_path, self.all_overrides)
+
+    def inputs(self, loaded: LoadedDesign) -> dict[str, Any]:
+        """Everything the run's results depend on, with their sha256 `fingerprint` (inputs.json)."""
+        inputs = {"design": loaded.design.name, "design_hash": loaded.design_hash,
+                  "scenario": self.scenario.model_dump(mode="json"), "seed": self.run_seed,
+                  "duration_s": self.run_duration_s, "overrides": list(self.overrides),
+                  "racksim_version": racksim.__version__}
+        digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, allow_nan=False).encode()).hexdigest()
+        return {**inputs, "fingerprint": digest}
+
+    def run_dir(self, out_root: Path, loaded: LoadedDesign) -> Path:
+        """Where the run's results go: OUT/<design>/<scenario>."""
+        return Path(out_root) / loaded.design.name / self.scenario.name
+
+    def is_done(self, out_root: Path, loaded: LoadedDesign) -> bool:
+        """Whether a complete run with unchanged inputs is already in `out_root`."""
+        run_dir = self.run_dir(out_root, loaded)
+        if not (run_dir / "metrics.json").is_file():
+            return False
+        try:
+            stored = json.loads((run_dir / INPUTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(stored, dict) and stored.get("fingerprint") == self.inputs(loaded)["fingerprint"]
 
     @property
     def run_seed(self) -> int:
@@ -60,6 +98,8 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
             progress: Callable[[float], None] | None = None) -> Path:
     """Simulate one design × scenario and write its result directory; returns the directory."""
     loaded = loaded or request.load()
+    run_dir = request.run_dir(out_root, loaded)
+    (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s
     schedule = TrainingSchedule.for_design(scenario.workload, loaded.design)
     arrays = build(loaded.design)
@@ -76,18 +116,16 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost
-    run_dir = Path(out_root) / loaded.design.name / scenario.name
     atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
     atomic_write_npz(run_dir / "timeseries.npz", result.series)
     atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
     atomic_write_json(run_dir / "components.json", component_summary(arrays, result))
     atomic_write_json(run_dir / "cabling.json", cabling_summary(loaded.design, cabling))
+    atomic_write_json(run_dir / "provenance.json", notes_json(design_notes(request.design_path,
+                                                                           request.all_overrides)))
+    atomic_write_json(run_dir / INPUTS_FILE, request.inputs(loaded))
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir
-
-
-def _show_progress(bar: Progress, task: TaskID, simulated_s: float) -> None:
-    bar.update(task, completed=simulated_s)
 
 
 def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *, seed: int | None = None,
@@ -96,21 +134,29 @@ def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *,
     return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides)) for s in scenarios for d in design_paths]
 
 
-def run_many(requests: Sequence[RunRequest], out_root: Path, *, console: Console | None = None) -> list[Path]:
-    """Validate every design first (so bad input runs nothing), then run all with a progress bar."""
+def record_suite(out_root: Path, suite: Suite, command_line: str | None = None) -> None:
+    """Write OUT/suite.json: the suite the runs came from, its scorecard weights and the command line."""
+    weights = {kpi: weight.model_dump(mode="json") for kpi, weight in suite.weights.items()}
+    atomic_write_json(Path(out_root) / SUITE_FILE, {"suite": suite.name, "weights": weights,
+                                                    "command_line": command_line})
+
+
+def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None = None, force: bool = False,
+             console: Console | None = None) -> list[Path]:
+    """Validate every design first (so bad input runs nothing), then run what is not done yet.
+
+    A run whose directory holds a complete run with the same input fingerprint is skipped unless `force`.
+    `jobs` processes run in parallel (default: one per CPU core); the results do not depend on it.
+    """
+    from racksim.pool import Job, execute
+
     loaded = [request.load() for request in requests]
     keys = [(item.design.name, request.scenario.name) for request, item in zip(requests, loaded, strict=True)]
     for request, key in zip(requests, keys, strict=True):
         if keys.count(key) > 1:
             raise InputError(str(request.design_path), "name", f"two designs are called {key[0]!r}; "
                              "results would overwrite each other")
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.completed:,.0f}/{task.total:,.0f} s simulated"), TimeRemainingColumn())
-    run_dirs = []
-    with Progress(*columns, console=console or Console(stderr=True), transient=False) as bar:
-        tasks = [bar.add_task(f"{r.scenario.name} · {item.design.name}", total=r.run_duration_s)
-                 for r, item in zip(requests, loaded, strict=True)]
-        for request, item, task in zip(requests, loaded, tasks, strict=True):
-            run_dirs.append(run_one(request, out_root, item, progress=partial(_show_progress, bar, task)))
-            bar.update(task, completed=request.run_duration_s)
-    return run_dirs
+    work = [Job(request, item, Path(out_root), done=not force and request.is_done(out_root, item))
+            for request, item in zip(requests, loaded, strict=True)]
+    execute(work, jobs=jobs, console=console or Console(stderr=True))
+    return [job.request.run_dir(out_root, job.loaded) for job in work]

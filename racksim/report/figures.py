@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -233,18 +234,36 @@ class RunData(Protocol):
     def series(self) -> Mapping[str, FloatArray]: ...  # noqa: D102
 
 
-_STAGE_PREFIX = "power.loss_energy_j_by_stage."
-_J_PER_KWH = 3.6e6
+@dataclass(frozen=True)
+class FigureContext:
+    """What every figure module gets besides the runs of one scenario."""
+
+    series: Mapping[str, Series]
+    """Each design's timeseries.npz columns."""
+    durations_s: Mapping[str, float]
+    """Each design's simulated time, s."""
+    colours: Mapping[str, str]
+    """The report's colour of each design (the same in every figure)."""
 
 
-def scenario_figures(runs: Sequence[RunData], colours: Mapping[str, str]) -> list[tuple[str, str, bytes]]:
-    """(file key, title, PNG) of each figure of one scenario that its runs have data for."""
+def figure_context(runs: Sequence[RunData], colours: Mapping[str, str]) -> FigureContext:
+    """Read the runs' time series once for all figure modules."""
     series = {run.design: run.series() for run in runs}
     durations = {}
     for run in runs:
         time_s = series[run.design].get("time_s")
         end_s = float(time_s[-1]) if time_s is not None and time_s.size else 0.0
         durations[run.design] = run.duration_s if np.isfinite(run.duration_s) else end_s
+    return FigureContext(series, durations, colours)
+
+
+_STAGE_PREFIX = "power.loss_energy_j_by_stage."
+_J_PER_KWH = 3.6e6
+
+
+def scenario_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
+    """(file key, title, PNG or None) of the core figures: feed power, GPU temperature, energy, heat, thermal."""
+    series, durations, colours = context.series, context.durations_s, context.colours
     energy = {}
     for run in runs:
         if "power.it_energy_j" in run.values:
@@ -258,10 +277,9 @@ def scenario_figures(runs: Sequence[RunData], colours: Mapping[str, str]) -> lis
     from racksim.report import thermal_figures  # here, not at the top: thermal_figures builds on this module
 
     marks, thermal = thermal_figures.scenario_figures(runs, series, durations, colours)
-    made = [("feed-power", "Feed power against time", feed_power_figure(series, durations, colours)),
-            ("gpu-temperature", "GPU temperature against time",
-             gpu_temperature_figure(series, durations, colours, marks)),
-            ("energy", "Energy split into IT and losses", energy_figure(energy, colours)),
-            ("heat", "Heat to liquid versus air", heat_figure(heat, colours))]
-    made += thermal
-    return [(key, title, png) for key, title, png in made if png is not None]
+    made: list[tuple[str, str, bytes | None]] = [
+        ("feed-power", "Feed power against time", feed_power_figure(series, durations, colours)),
+        ("gpu-temperature", "GPU temperature against time", gpu_temperature_figure(series, durations, colours, marks)),
+        ("energy", "Energy split into IT and losses", energy_figure(energy, colours)),
+        ("heat", "Heat to liquid versus air", heat_figure(heat, colours))]
+    return made + list(thermal)

@@ -1,0 +1,44 @@
+"""The figure modules of the report's scenario sections: adding one is one line in FIGURE_MODULES.
+
+A figure module provides a function ``(runs, context) -> [(key, title, png_or_none), ...]`` where `runs` are
+the runs of one scenario (see ``figures.RunData``: design, values, duration_s, directory, series()) and
+`context` is a ``figures.FigureContext`` (time series, durations and the report's colour of each design).
+It draws every design of the scenario on one set of axes in the design's colour, with labelled axes
+(units in brackets) and a legend, and returns None for a figure its runs have no data for. Keys name
+the PNG files (``figures/<scenario>-<key>.png``) and must be unique across modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+
+from racksim.report.figures import FigureContext, RunData, figure_context
+
+FigureModule = Callable[[Sequence[RunData], FigureContext], list[tuple[str, str, bytes | None]]]
+
+FIGURE_MODULES: tuple[str, ...] = (
+    "racksim.report.figures:scenario_figures",  # feed power, GPU temperature, energy, heat; thermal figures
+)
+"""``module:function`` of each figure module, in report order."""
+
+
+def load(entry: str) -> FigureModule:
+    """The figure function named by a ``module:function`` entry."""
+    module, _, function = entry.partition(":")
+    provider: FigureModule = getattr(importlib.import_module(module), function)
+    return provider
+
+
+def scenario_figures(runs: Sequence[RunData], colours: Mapping[str, str],
+                     modules: Sequence[str] = FIGURE_MODULES) -> list[tuple[str, str, bytes]]:
+    """(key, title, PNG) of every figure the registered modules draw for the runs of one scenario."""
+    context = figure_context(runs, colours)
+    made: list[tuple[str, str, bytes]] = []
+    for entry in modules:
+        for key, title, png in load(entry)(runs, context):
+            if any(key == seen for seen, _, _ in made):
+                raise ValueError(f"figure key {key!r} of {entry} is already used by another figure")
+            if png is not None:
+                made.append((key, title, png))
+    return made
