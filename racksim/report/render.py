@@ -17,11 +17,16 @@ import jinja2
 import numpy as np
 import yaml
 
+from racksim.design.loader import validate
 from racksim.errors import InputError
-from racksim.io import atomic_write_bytes, atomic_write_text
-from racksim.report import cabling_figures, figures, network_figures
-from racksim.report.events import DesignEvents, event_logs
+from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from racksim.report import cabling_figures, figures, network_figures, registry
+from racksim.report.designs import design_sections
+from racksim.report.events import DesignEvents, event_logs, read_json
 from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
+from racksim.report.scorecard import scorecard
+from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
+from racksim.suite import Suite, Weight
 
 SKIPPED_GROUPS = frozenset({"engine"})
 """Top-level groups of metrics.json that are diagnostics, not KPIs."""
@@ -177,6 +182,19 @@ def _cabling_sections(runs: list[Run], designs: list[str], results_dir: Path) ->
     return sections
 
 
+def recorded_suite(results_dir: Path) -> tuple[str | None, dict[str, Weight], str | None]:
+    """(suite name, scorecard weights, command line) the runs of a results directory came from (suite.json)."""
+    path = Path(results_dir) / "suite.json"
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return None, {}, None
+    weights = data.get("weights") if isinstance(data.get("weights"), dict) else {}
+    parsed = {str(kpi): validate(Weight, weight, f"{path}: weights.{kpi}") for kpi, weight in weights.items()}
+    name, command_line = data.get("suite"), data.get("command_line")
+    return (name if isinstance(name, str) else None, parsed,
+            command_line if isinstance(command_line, str) else None)
+
+
 def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str],
                     results_dir: Path) -> FigureRef | None:
     """All-reduce time and busbw against size per design, from each design's first run with a readable design."""
@@ -194,15 +212,21 @@ def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str]
                      f"data:image/png;base64,{base64.b64encode(png).decode()}")
 
 
-def write_report(results_dir: Path, baseline: str | None = None,
-                 command_line: str | None = None) -> tuple[Path, Path]:
-    """Write results_dir/report.html, report.md and figures/*.png comparing every run below it.
+def write_report(results_dir: Path, baseline: str | None = None, command_line: str | None = None,
+                 suite: Suite | None = None) -> tuple[Path, Path]:
+    """Write results_dir/report.html, report.md, summary.json and figures/*.png comparing every run below it.
 
-    Deltas are taken against `baseline` (default: the first design alphabetically); `command_line`, if
-    given, is shown in the reproducibility footer. Returns (html_path, md_path).
+    Deltas are taken against `baseline` (default: the first design alphabetically). The scorecard's weights
+    come from `suite`, else from the suite recorded in results_dir/suite.json, else the defaults;
+    `command_line` (default: the recorded one) is shown in the reproducibility footer.
+    Returns (html_path, md_path).
     """
     results_dir = Path(results_dir)
     runs = load_runs(results_dir)
+    suite_name, weights, recorded_command = recorded_suite(results_dir)
+    if suite is not None:
+        suite_name, weights = suite.name, dict(suite.weights)
+    command_line = command_line or recorded_command
     designs = sorted({run.design for run in runs})
     if baseline is None:
         baseline = designs[0]
@@ -210,6 +234,10 @@ def write_report(results_dir: Path, baseline: str | None = None,
         raise InputError(str(results_dir), "baseline",
                          f"no runs of design {baseline!r}; found: {', '.join(designs)}")
     colours = figures.design_colours(designs)
+    ordered = sorted(designs, key=lambda d: (d != baseline, d))
+    card = scorecard(runs, ordered, baseline, weights, f"suite {suite_name}" if weights else "default")
+    diff, identical, provenance = design_sections(runs, ordered, colours)
+    scenario_summaries = {}
     sections: list[Section] = []
     for scenario in sorted({run.scenario for run in runs}):
         here = sorted((r for r in runs if r.scenario == scenario),
@@ -221,27 +249,46 @@ def write_report(results_dir: Path, baseline: str | None = None,
         if anchor in {s.anchor for s in sections}:
             anchor += f"-{len(sections)}"
         refs = []
-        for key, title, png in figures.scenario_figures(here, colours):
+        for key, title, png in registry.scenario_figures(here, colours):
             relative = f"figures/{anchor}-{key}.png"
             atomic_write_bytes(results_dir / relative, png)
             refs.append(FigureRef(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
         designs_here = [r.design for r in here]
-        sections.append(Section(scenario, anchor, designs_here, base, rows, verdict(values, rows), refs,
+        sentences = verdict(values, rows)
+        scenario_summaries[scenario] = scenario_summary(values, rows, sentences)
+        sections.append(Section(scenario, anchor, designs_here, base, rows, sentences, refs,
                                 events=event_logs(here, colours)))
-    context = {
+    run_rows = [(r.design, r.scenario, r.metrics.get("seed", ""), str(r.metrics.get("design_hash", ""))[:12],
+                 r.metrics.get("racksim_version", ""), r.directory.relative_to(results_dir).as_posix())
+                for r in sorted(runs, key=lambda r: (r.design, r.scenario))]
+    context: dict[str, Any] = {
         "designs": [(d, colours[d], _description(runs, d))
                     for d in designs],
         "baseline": baseline,
         "sections": sections,
         "versions": sorted({str(r.metrics.get("racksim_version", "unknown")) for r in runs}),
-        "runs": [(r.design, r.scenario, r.metrics.get("seed", ""), str(r.metrics.get("design_hash", ""))[:12],
-                  r.metrics.get("racksim_version", ""), r.directory.relative_to(results_dir).as_posix())
-                 for r in sorted(runs, key=lambda r: (r.design, r.scenario))],
+        "runs": run_rows,
         "command_line": command_line,
         "cabling": _cabling_sections(runs, designs, results_dir),
         "network_figure": _network_figure(runs, designs, colours, results_dir),
         "cabling_headings": cabling_figures.headings(),
+        "scorecard": card,
+        "ordered": ordered,
+        "diff": diff,
+        "identical_fields": identical,
+        "provenance": provenance,
     }
+    summary = {
+        "racksim_versions": context["versions"], "baseline": baseline, "command_line": command_line,
+        "designs": {d: {"colour": colours[d], "description": _description(runs, d),
+                        "design_hashes": sorted({str(r.metrics.get("design_hash", "")) for r in runs if r.design == d})}
+                    for d in designs},
+        "scorecard": scorecard_summary(card), "scenarios": scenario_summaries,
+        **design_summary(ordered, diff, identical, provenance),
+        "runs": [dict(zip(("design", "scenario", "seed", "design_hash", "racksim_version", "directory"), run,
+                          strict=True)) for run in run_rows],
+    }
+    atomic_write_json(results_dir / "summary.json", summary)
     environment = _environment()
     html_path, md_path = results_dir / "report.html", results_dir / "report.md"
     atomic_write_text(md_path, environment.get_template("report.md.j2").render(context))
