@@ -314,6 +314,8 @@ class Smoothing(Model):
     """Largest fall of the source power the storage enforces, W/s (absent: no limit)."""
     efficiency: Annotated[float, Field(gt=0, le=1)] = 0.98
     """One-way conversion efficiency of the storage (charge and discharge alike)."""
+    recovery_w: NonNegativeFloat = 0.0
+    """Power the storage exchanges with the busbar, between ramps, to return to half charge, W."""
     stage_name: str = "smoothing"
     """Name of the storage's conversion loss in the loss report."""
 

@@ -27,8 +27,8 @@ from racksim.supply import (
     storage_limit_time_s,
 )
 
-SNAP_FRACTION = 1e-9
-"""A source within this share of its target (or 1 W) has reached it."""
+SNAP_FRACTION = 1e-4
+"""A source within this share of its target (or 1 W) has reached it (0.01 %: ~13 W on a 130 kW rack)."""
 EMPTY_FRACTION = 1e-9
 """Storage within this share of its capacity of empty (or full) is empty (or full)."""
 
@@ -70,6 +70,8 @@ class Supply:
         self.target_w = np.zeros(racks)
         self.demand_w = np.zeros(racks)
         self.recharge_w = np.zeros(racks)
+        self.recovery_w = np.zeros(racks)
+        """Power flowing into the smoothing storage (negative: out of it) to restore half charge, W."""
         self.supplied = np.ones(racks, dtype=bool)
         self.units = arrays.shelf_units.copy()
         self.feed_share = np.ones((racks, power.feed.count)) / power.feed.count
@@ -96,14 +98,20 @@ class Supply:
         source_w = np.where(self.supplied & was_supplied, np.minimum(self.source_w, point.shelf_capacity_w), 0.0)
         if settle or self.smoothing is None:
             source_w, slope = self.target_w.copy(), np.zeros_like(self.target_w)
+            self.recovery_w = np.zeros_like(self.target_w)
         else:
             gap_w = self.target_w - source_w
             slope = ramp_slope_w_per_s(gap_w, self.smoothing.ramp_up_w_per_s, self.smoothing.ramp_down_w_per_s)
             room = _room_j(gap_w, self.smoothing_energy_j, self.smoothing_capacity_j)
-            snap_w = SNAP_FRACTION * np.maximum(np.abs(self.target_w), 1.0)
+            # Gaps no larger than the recovery power step at once, as recovery itself does.
+            snap_w = SNAP_FRACTION * np.maximum(np.abs(self.target_w), 1.0) + self.smoothing.recovery_w
             ramping = (self.supplied & (np.abs(gap_w) > snap_w) & np.isfinite(slope)
                        & (room > EMPTY_FRACTION * self.smoothing_capacity_j))
-            source_w = np.where(ramping, source_w, self.target_w)
+            # Between ramps the storage returns toward half charge at its recovery power (source = target + that).
+            setpoint_gap_j = 0.5 * self.smoothing_capacity_j - self.smoothing_energy_j
+            recovering = self.supplied & ~ramping & (np.abs(setpoint_gap_j) > EMPTY_FRACTION * self.smoothing_capacity_j)
+            self.recovery_w = np.where(recovering, np.sign(setpoint_gap_j) * self.smoothing.recovery_w, 0.0)
+            source_w = np.where(ramping, source_w, self.target_w + self.recovery_w)
             slope = np.where(ramping, slope, 0.0)
         self.source_w, self.slope_w_per_s = source_w, slope
         self.breaker_rate_per_s = self._breaker_rate(np.maximum(self.feed_w_at(0.0), self._feed_w(self.target_w)))
@@ -163,10 +171,15 @@ class Supply:
         times = [np.array([np.inf])]
         ramping = self.slope_w_per_s != 0
         if ramping.any():
-            times.append(np.abs(smoothing_gap[ramping] / self.slope_w_per_s[ramping]))
             assert self.smoothing is not None
+            times.append(np.abs(smoothing_gap[ramping] / self.slope_w_per_s[ramping]))
             room = _room_j(smoothing_gap, self.smoothing_energy_j, self.smoothing_capacity_j)
             times.append(storage_limit_time_s(smoothing_gap, gap_slope, room, self.smoothing.efficiency)[ramping])
+        recovering = self.recovery_w != 0
+        if recovering.any():
+            assert self.smoothing is not None
+            to_setpoint_j = np.abs(0.5 * self.smoothing_capacity_j - self.smoothing_energy_j)
+            times.append(storage_limit_time_s(smoothing_gap, 0.0, to_setpoint_j, self.smoothing.efficiency)[recovering])
         if self.bbu is not None:
             room = _room_j(bbu_gap, self.bbu_energy_j, self.bbu_capacity_j)
             times.append(storage_limit_time_s(bbu_gap, 0.0, room, bbu_eff))

@@ -84,30 +84,6 @@ def _legend(axes: Axes, count: int) -> None:
         axes.legend(loc="best", fontsize=8, ncol=1 if count <= 4 else 2, framealpha=0.85)
 
 
-def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, float],
-                      colours: Mapping[str, str]) -> bytes | None:
-    """Feed power (kW) against time, as steps held until the next event and to the end of the run."""
-    runs = {d: s for d, s in series.items() if "time_s" in s and "feed_power_w" in s and s["time_s"].size}
-    if not runs:
-        return None
-    scale, unit = _time_unit(max(durations_s[d] for d in runs))
-    with _style():
-        figure = Figure(figsize=(8.0, 3.6))
-        axes = figure.subplots()
-        for design, columns in runs.items():
-            time_s, power_w = columns["time_s"], columns["feed_power_w"]
-            if durations_s[design] > time_s[-1]:
-                time_s, power_w = np.append(time_s, durations_s[design]), np.append(power_w, power_w[-1])
-            axes.plot(time_s / scale, power_w / 1e3, drawstyle="steps-post", color=colours[design],
-                      linewidth=_linewidth(time_s.size), label=design)
-        axes.set_xlabel(f"time ({unit})")
-        axes.set_ylabel("feed power (kW)")
-        axes.set_title("Power at the facility feed")
-        _legend(axes, len(runs))
-        figure.tight_layout()
-        return _png(figure)
-
-
 def gpu_temperature_figure(series: Mapping[str, Series], durations_s: Mapping[str, float],
                            colours: Mapping[str, str],
                            marks: Callable[[Axes, float], list[Line2D]] | None = None) -> bytes | None:
@@ -262,7 +238,7 @@ _J_PER_KWH = 3.6e6
 
 
 def scenario_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
-    """(file key, title, PNG or None) of the core figures: feed power, GPU temperature, energy, heat, thermal."""
+    """(file key, title, PNG or None) of the core figures: GPU temperature, energy, heat, thermal."""
     series, durations, colours = context.series, context.durations_s, context.colours
     energy = {}
     for run in runs:
@@ -278,7 +254,6 @@ def scenario_figures(runs: Sequence[RunData], context: FigureContext) -> list[tu
 
     marks, thermal = thermal_figures.scenario_figures(runs, series, durations, colours)
     made: list[tuple[str, str, bytes | None]] = [
-        ("feed-power", "Feed power against time", feed_power_figure(series, durations, colours)),
         ("gpu-temperature", "GPU temperature against time", gpu_temperature_figure(series, durations, colours, marks)),
         ("energy", "Energy split into IT and losses", energy_figure(energy, colours)),
         ("heat", "Heat to liquid versus air", heat_figure(heat, colours))]

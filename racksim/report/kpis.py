@@ -24,6 +24,9 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "power.input_power_w_p99": ("P99 feed power", "kW", LOWER),
     "power.chain_efficiency": ("Power-chain efficiency", "%", HIGHER),
     "power.max_ramp_w_per_s": ("Max feed ramp", "kW/s", LOWER),
+    "power.max_ramp_w_per_s_unsmoothed": ("Max feed ramp without smoothing storage", "kW/s", NEUTRAL),
+    "power.breaker_trips": ("Feed breaker trips", "count", LOWER),
+    "power.time_on_battery_s": ("Time carried by BBUs", "s", NEUTRAL),
     "power.capped_fraction": ("GPU time power-capped", "%", LOWER),
     "power.trips": ("Power trips", "count", LOWER),
     "power.feed_limit_exceeded_s": ("Time above the feed limit", "s", LOWER),
@@ -60,6 +63,14 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "cabling.link_count": ("Signal links", "count", NEUTRAL),
     "cabling.longest_cable_m": ("Longest cable", "m", NEUTRAL),
     "reliability.failures": ("Failures", "count", LOWER),
+    "cost.usd_per_work_unit": ("Cost per unit of work (TCO / nominal work)", "USD/work unit", LOWER),
+    "cost.work_per_usd": ("Work per dollar", "work units/USD", HIGHER),
+    "cost.capex_usd": ("Capital cost", "USD", LOWER),
+    "cost.opex_usd_per_year": ("Operating cost per year", "USD", LOWER),
+    "cost.tco_usd": ("TCO over the depreciation period", "USD", LOWER),
+    "cost.period_years": ("Depreciation period", "years", NEUTRAL),
+    "cost.work_units_over_period": ("Nominal work over the period", "work units", HIGHER),
+    "cost.energy_price_usd_per_kwh": ("Energy price", "USD/kWh", NEUTRAL),
     "reliability.interruptions": ("Interruptions", "count", LOWER),
     "reliability.unavailable_fraction": ("Unavailability", "%", LOWER),
 }
@@ -72,6 +83,7 @@ _SCALE = {"kWh": 1 / 3.6e6, "kW": 1e-3, "kW/s": 1e-3, "%": 100.0}
 _DELTA_MODE = {"%": "pp", "°C": "K"}
 """Fractions differ in percentage points and temperatures in kelvin; everything else in relative %."""
 VERDICTS = (("performance.work_per_kwh", "does the most work per kWh"),
+            ("cost.usd_per_work_unit", "has the lowest cost per unit of work"),
             ("power.input_power_w_peak", "has the lowest peak feed power"),
             ("power.chain_efficiency", "has the highest power-chain efficiency"),
             ("thermal.gpu_temp_c_max", "has the most thermal headroom (lowest max GPU temperature)"))

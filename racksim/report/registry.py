@@ -18,7 +18,8 @@ from racksim.report.figures import FigureContext, RunData, figure_context
 FigureModule = Callable[[Sequence[RunData], FigureContext], list[tuple[str, str, bytes | None]]]
 
 FIGURE_MODULES: tuple[str, ...] = (
-    "racksim.report.figures:scenario_figures",  # feed power, GPU temperature, energy, heat; thermal figures
+    "racksim.report.power_figures:power_figures",  # feed power with ramps and supply events, loss Sankey
+    "racksim.report.figures:scenario_figures",  # GPU temperature, energy, heat; thermal figures
 )
 """``module:function`` of each figure module, in report order."""
 

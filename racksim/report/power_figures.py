@@ -1,0 +1,127 @@
+"""Power figures: feed power with its ramps, supply events and the smoothing it had; a loss Sankey per design."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.sankey import Sankey
+
+from racksim.metrics import steepest_ramp
+from racksim.report.figures import FigureContext, FloatArray, RunData, Series, _png, _style, _time_unit
+
+EVENT_MARKERS = {"trip": ("X", "rack trip"), "breaker": ("v", "breaker opens"), "battery": ("s", "BBUs empty")}
+"""Supply events marked on the feed curve: kind → (marker, legend label)."""
+_J_PER_KWH = 3.6e6
+_STAGES = "power.loss_energy_j_by_stage."
+
+
+def power_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
+    """(key, title, PNG or None): the feed power with ramps and events, and where the feed energy goes."""
+    events = {run.design: _events(run) for run in runs}
+    return [
+        ("feed-power", "Feed power against time, with the steepest ramp and supply events",
+         feed_power_figure(context.series, context.durations_s, context.colours, events)),
+        ("loss-sankey", "Where the feed energy goes (Sankey)", loss_sankey_figure(
+            {run.design: run.values for run in runs}, context.colours)),
+    ]
+
+
+def _events(run: RunData) -> list[tuple[float, str]]:
+    path = run.directory / "events.json"
+    if not path.is_file():
+        return []
+    return [(float(e["time_s"]), str(e["kind"])) for e in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _feed_path(columns: Series, duration_s: float, key: str = "feed_power_w") -> tuple[FloatArray, FloatArray]:
+    """Vertices of the feed power: linear within each segment, held to the end of the run, W."""
+    time_s, start_w = columns["time_s"], columns[key]
+    end_w = columns.get("feed_power_end_w", start_w) if key == "feed_power_w" else start_w
+    next_s = np.append(time_s[1:], max(duration_s, float(time_s[-1])))
+    return np.column_stack([time_s, next_s]).ravel(), np.column_stack([start_w, end_w]).ravel()
+
+
+def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, float], colours: Mapping[str, str],
+                      events: Mapping[str, list[tuple[float, str]]]) -> bytes | None:
+    """Feed power (kW) against time per design, its steepest 1 s ramp annotated, supply events marked.
+
+    Trips, opened breakers and empty BBUs are marked; dashed is what the feed would have drawn without
+    smoothing storage.
+    """
+    runs = {d: s for d, s in series.items() if "time_s" in s and "feed_power_w" in s and s["time_s"].size}
+    if not runs:
+        return None
+    scale, unit = _time_unit(max(durations_s[d] for d in runs))
+    with _style():
+        figure = Figure(figsize=(8.6, 3.8))
+        axes = figure.subplots()
+        marked: set[str] = set()
+        for design, columns in runs.items():
+            colour = colours[design]
+            time_s, feed_w = _feed_path(columns, durations_s[design])
+            axes.plot(time_s / scale, feed_w / 1e3, color=colour, linewidth=1.2, label=design)
+            if "feed_power_unsmoothed_w" in columns:
+                raw_t, raw_w = _feed_path(columns, durations_s[design], "feed_power_unsmoothed_w")
+                if np.max(np.abs(raw_w - feed_w)) > 1.0:
+                    axes.plot(raw_t / scale, raw_w / 1e3, color=colour, linewidth=0.7, linestyle="--", alpha=0.7)
+            rate_w_per_s, at_s = steepest_ramp(columns["time_s"], columns["feed_power_w"],
+                                               end_power_w=columns.get("feed_power_end_w"))
+            if rate_w_per_s > 0:
+                at_w = float(np.interp(at_s, time_s, feed_w))
+                axes.annotate(f"{rate_w_per_s / 1e3:.0f} kW/s", (at_s / scale, at_w / 1e3), xytext=(6, 8),
+                              textcoords="offset points", fontsize=7, color=colour,
+                              arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 0.8})
+            for time, kind in events.get(design, []):
+                if kind in EVENT_MARKERS:
+                    axes.plot(time / scale, float(np.interp(time, time_s, feed_w)) / 1e3,
+                              marker=EVENT_MARKERS[kind][0], color=colour, markersize=7, linestyle="none",
+                              markeredgecolor="black", markeredgewidth=0.6)
+                    marked.add(kind)
+        handles = [Line2D([], [], color=colours[d], label=d) for d in runs]
+        handles += [Line2D([], [], color="0.3", linestyle="--", linewidth=0.7, label="without smoothing storage")]
+        handles += [Line2D([], [], color="0.5", marker=EVENT_MARKERS[k][0], linestyle="none",
+                           markeredgecolor="black", label=EVENT_MARKERS[k][1]) for k in EVENT_MARKERS if k in marked]
+        axes.set_xlabel(f"time ({unit})")
+        axes.set_ylabel("feed power (kW)")
+        axes.set_title("Power at the facility feed (annotated: steepest 1 s ramp)")
+        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        figure.tight_layout()
+        return _png(figure)
+
+
+def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mapping[str, str]) -> bytes | None:
+    """One Sankey per design: feed energy (plus energy from storage) in; IT energy and each stage's loss out."""
+    flows = {d: v for d, v in values.items() if "power.input_energy_j" in v and "power.it_energy_j" in v}
+    if not flows:
+        return None
+    with _style():
+        figure = Figure(figsize=(4.2 * len(flows), 4.2))
+        for index, (design, run) in enumerate(flows.items()):
+            axes = figure.add_subplot(1, len(flows), index + 1, xticks=[], yticks=[])
+            axes.grid(False)
+            for side in axes.spines.values():
+                side.set_visible(False)
+            storage_j = run.get("power.storage_net_energy_j", 0.0)
+            losses = sorted(((k.removeprefix(_STAGES), v) for k, v in run.items() if k.startswith(_STAGES)),
+                            key=lambda item: -item[1])
+            inputs = [("feed", run["power.input_energy_j"])] + ([("from storage", storage_j)] if storage_j > 0 else [])
+            outputs = [("IT", run["power.it_energy_j"]), *losses] + ([("into storage", -storage_j)]
+                                                                     if storage_j < 0 else [])
+            total_j = sum(j for _, j in inputs)
+            amounts = [j / total_j for _, j in inputs] + [-j / total_j for _, j in outputs]
+            orientations = [0] * len(inputs) + [0] + [(-1) ** i for i in range(len(outputs) - 1)]
+            labelled = [f"{name}\n{j / _J_PER_KWH:.1f} kWh" if abs(j) / total_j > 0.002 else ""
+                        for name, j in [*inputs, *outputs]]
+            sankey = Sankey(ax=axes, scale=0.9, unit=None, gap=0.3, margin=0.25, shoulder=0.05, tolerance=1e-6)
+            sankey.add(flows=amounts, labels=labelled, orientations=orientations, facecolor=colours[design],
+                       alpha=0.6, edgecolor="0.2", pathlengths=[0.3] * len(amounts))
+            for text in sankey.finish()[0].texts:
+                text.set_fontsize(7)
+            efficiency = run["power.it_energy_j"] / total_j
+            axes.set_title(f"{design}: {efficiency:.1%} of the energy in reaches IT", fontsize=9)
+        figure.tight_layout()
+        return _png(figure)
