@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from racksim.cabling.schema import Cabling
+from racksim.cost.schema import CostSection
 from racksim.network.schema import Network
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -464,6 +465,8 @@ class Design(Model):
     cooling: Cooling
     network: Network
     cabling: Cabling
+    cost: CostSection | None = None
+    """Cost of ownership (prices, energy, facility, failures); without it a run has no cost group."""
 
     @field_validator("name")
     @classmethod

@@ -19,6 +19,7 @@ import yaml
 
 from racksim.design.loader import validate
 from racksim.errors import InputError
+from racksim.report import cost_figures
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from racksim.report import cabling_figures, figures, network_figures, registry
 from racksim.report.designs import design_sections
@@ -272,6 +273,8 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         "cabling": _cabling_sections(runs, designs, results_dir),
         "network_figure": _network_figure(runs, designs, colours, results_dir),
         "cabling_headings": cabling_figures.headings(),
+        "cost": cost_figures.cost_report(runs, designs, colours, results_dir),
+        "cost_headings": (cost_figures.SUMMARY_HEADINGS, cost_figures.PRICE_HEADINGS),
         "scorecard": card,
         "ordered": ordered,
         "diff": diff,
