@@ -19,9 +19,8 @@ import yaml
 
 from racksim.design.loader import validate
 from racksim.errors import InputError
-from racksim.report import cost_figures
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from racksim.report import cabling_figures, figures, network_figures, registry
+from racksim.report import cabling_figures, cost_figures, figures, network_figures, registry
 from racksim.report.designs import design_sections
 from racksim.report.events import DesignEvents, event_logs, read_json
 from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
