@@ -160,7 +160,7 @@ class Simulation:
         self.point = self._evaluate()
         if self._check_supply():
             self.point = self._evaluate()
-        self.supply.retarget(self.point, self.plant)
+        self.supply.retarget(self.point, self.plant, settle=self.time_s == 0.0)  # the job is running at t = 0
         self._check_finite()
         self.event_count += 1
         self._record()

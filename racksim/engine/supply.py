@@ -109,7 +109,8 @@ class Supply:
                        & (room > EMPTY_FRACTION * self.smoothing_capacity_j))
             # Between ramps the storage returns toward half charge at its recovery power (source = target + that).
             setpoint_gap_j = 0.5 * self.smoothing_capacity_j - self.smoothing_energy_j
-            recovering = self.supplied & ~ramping & (np.abs(setpoint_gap_j) > EMPTY_FRACTION * self.smoothing_capacity_j)
+            off_setpoint = np.abs(setpoint_gap_j) > EMPTY_FRACTION * self.smoothing_capacity_j
+            recovering = self.supplied & ~ramping & off_setpoint
             self.recovery_w = np.where(recovering, np.sign(setpoint_gap_j) * self.smoothing.recovery_w, 0.0)
             source_w = np.where(ramping, source_w, self.target_w + self.recovery_w)
             slope = np.where(ramping, slope, 0.0)
