@@ -188,8 +188,9 @@ def recorded_suite(results_dir: Path) -> tuple[str | None, dict[str, Weight], st
     data = read_json(path)
     if not isinstance(data, dict):
         return None, {}, None
-    weights = data.get("weights") if isinstance(data.get("weights"), dict) else {}
-    parsed = {str(kpi): validate(Weight, weight, f"{path}: weights.{kpi}") for kpi, weight in weights.items()}
+    weights = data.get("weights")
+    parsed = {str(kpi): validate(Weight, weight, f"{path}: weights.{kpi}")
+              for kpi, weight in (weights.items() if isinstance(weights, dict) else ())}
     name, command_line = data.get("suite"), data.get("command_line")
     return (name if isinstance(name, str) else None, parsed,
             command_line if isinstance(command_line, str) else None)

@@ -142,6 +142,11 @@ def scorecard(runs: Sequence[ScoredRun], designs: Sequence[str], baseline: str |
     return Scorecard(rows, scores, ranking, verdict(rows, scores, ranking), weights_from)
 
 
+def _phrase(label: str) -> str:
+    """A KPI label inside a sentence: 'Max GPU temperature' -> 'max GPU temperature'."""
+    return label[0].lower() + label[1:] if label[1:2].islower() else label
+
+
 def _value(row: ScoreRow, design: str) -> str:
     cell = next(c for c in row.cells if c.design == design)
     return f"{cell.text} {row.unit}".strip()
@@ -168,16 +173,16 @@ def verdict(rows: Sequence[ScoreRow], scores: Mapping[str, float], ranking: Sequ
     wins = sorted((row for row in scored if row.cells[index].best), key=lambda r: -r.weight)
     losses = sorted((row for row in scored if (row.cells[index].points or 0.0) < 1.0), key=lambda r: -r.weight)
     if wins:
-        sentences.append(f"{first} is best on {', '.join(f'{r.label.lower()} ({_value(r, first)})' for r in wins)}.")
+        sentences.append(f"{first} is best on {', '.join(f'{_phrase(r.label)} ({_value(r, first)})' for r in wins)}.")
     if losses:
         parts = []
         for row in losses:
             leader = next(c.design for c in row.cells if c.best or c.points == 1.0)
-            parts.append(f"{row.label.lower()} ({_value(row, first)} against {_value(row, leader)} for {leader})")
+            parts.append(f"{_phrase(row.label)} ({_value(row, first)} against {_value(row, leader)} for {leader})")
         sentences.append(f"It loses on {'; '.join(parts)}.")
     else:
         sentences.append("It is best or tied on every weighted KPI.")
-    skipped = [row.label.lower() for row in rows if not row.scored]
+    skipped = [_phrase(row.label) for row in rows if not row.scored]
     if skipped:
         sentences.append(f"Not scored for lack of values: {', '.join(skipped)}.")
     return " ".join(sentences)
