@@ -134,12 +134,15 @@ def compare(
 
 @app.command()
 def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
-           baseline: Annotated[str | None, typer.Option(help="Baseline design name.")] = None) -> None:
+           baseline: Annotated[str | None, typer.Option(help="Baseline design name.")] = None,
+           suite: Annotated[str | None, typer.Option(help="Score with this suite's weights (default: the "
+                                                           "suite the runs came from).")] = None) -> None:
     """(Re)write the report of a results directory."""
     from racksim.report import write_report
 
+    weights_from = load_suite(suite) if suite else None
     with status_console.status(f"writing the report in {results}"):
-        html, markdown = write_report(results, baseline=baseline)
+        html, markdown = write_report(results, baseline=baseline, suite=weights_from)
     print(html)
     print(markdown)
 

@@ -14,7 +14,7 @@ import yaml
 from racksim.provenance import design_notes
 from racksim.report import write_report
 from racksim.report.scorecard import scorecard
-from racksim.suite import Weight
+from racksim.suite import Weight, load_suite
 from tests.conftest import ROOT
 from tests.test_report import make_results, table_row
 
@@ -139,3 +139,11 @@ def test_provenance_of_a_bundled_design_follows_extends_and_overrides() -> None:
     assert "A" in notes["compute_tray.other_power_w"].tags
     assert "P" in notes["compute_tray.other_power_w"].tags  # the continuation line below the field
     assert notes["rack.slots"].tags == "A"  # the comment block above the field
+
+
+def test_another_suites_weights_rescore_the_same_runs(tmp_path: Path) -> None:
+    root = annotate(make_results(tmp_path / "results"))
+    write_report(root, suite=load_suite("quick"))
+    card = json.loads((root / "summary.json").read_text())["scorecard"]
+    assert card["weights_from"] == "suite quick"
+    assert [k["metric"] for k in card["kpis"]] == list(load_suite("quick").weights)
