@@ -136,7 +136,7 @@ def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *,
 
 def record_suite(out_root: Path, suite: Suite, command_line: str | None = None) -> None:
     """Write OUT/suite.json: the suite the runs came from, its scorecard weights and the command line."""
-    weights = {kpi: weight.model_dump(mode="json") for kpi, weight in suite.weights.items()}
+    weights = [{"kpi": kpi, **weight.model_dump(mode="json")} for kpi, weight in suite.weights.items()]
     atomic_write_json(Path(out_root) / SUITE_FILE, {"suite": suite.name, "weights": weights,
                                                     "command_line": command_line})
 

@@ -18,9 +18,9 @@ from racksim.suite import Weight, load_suite
 from tests.conftest import ROOT
 from tests.test_report import make_results, table_row
 
-WEIGHTS = {"performance.work_units": {"weight": 3.0},
-           "power.input_power_w_peak": {"weight": 1.0},
-           "thermal.gpu_temp_c_max": {"weight": 1.0, "aggregate": "worst"}}
+WEIGHTS = [{"kpi": "thermal.gpu_temp_c_max", "weight": 1.0, "aggregate": "worst"},
+           {"kpi": "performance.work_units", "weight": 3.0},
+           {"kpi": "power.input_power_w_peak", "weight": 1.0}]
 RESOLVED = {"alpha": {"rack": {"height_u": 48}, "compute_tray": {"gpus": {"tdp_w": 1200}}},
             "beta": {"rack": {"height_u": 48}, "compute_tray": {"gpus": {"tdp_w": 1400}}, "power": {"kind": "dc"}}}
 NOTES = {"compute_tray.gpus.tdp_w": {"tags": "P", "note": "P: datasheet", "file": "x.yaml"},
@@ -59,6 +59,7 @@ def test_scorecard_by_hand(written: tuple[Path, str, str, dict[str, Any]]) -> No
     assert card["scores"] == {"alpha": pytest.approx(60.0), "beta": pytest.approx(40.0)}
     assert card["ranking"] == ["alpha", "beta"]
     assert card["weights_from"] == "suite mini"
+    assert [k["metric"] for k in card["kpis"]] == [w["kpi"] for w in WEIGHTS]  # the suite's order
     work = next(k for k in card["kpis"] if k["metric"] == "performance.work_units")
     assert work["values"] == {"alpha": 900.0, "beta": 875.0}
     assert work["points"] == {"alpha": 1.0, "beta": 0.0}
@@ -66,8 +67,8 @@ def test_scorecard_by_hand(written: tuple[Path, str, str, dict[str, Any]]) -> No
     verdict = card["verdict"]
     assert verdict.startswith(
         "alpha wins on the weighted score with 60 of 100, ahead of beta (40), over 3 weighted KPIs.")
-    assert "alpha is best on work done (900.0 work units)." in verdict
-    assert "It loses on peak feed power (119.0 kW against 100.5 kW for beta); max GPU temperature (92.00 °C" in verdict
+    assert "alpha is best on work done (900.0 work units). It loses" in verdict
+    assert "It loses on max GPU temperature (92.00 °C against 88.00 °C for beta); peak feed power (119.0 kW" in verdict
     assert verdict in html
     row = table_row(html, "scorecard", "performance.work_units")
     assert 'class="value best" data-design="alpha">900.0' in row
@@ -147,3 +148,18 @@ def test_another_suites_weights_rescore_the_same_runs(tmp_path: Path) -> None:
     card = json.loads((root / "summary.json").read_text())["scorecard"]
     assert card["weights_from"] == "suite quick"
     assert [k["metric"] for k in card["kpis"]] == list(load_suite("quick").weights)
+
+
+def test_the_verdict_follows_the_winner_not_the_column_order() -> None:
+    class R:
+        def __init__(self, design: str, values: dict[str, float]) -> None:
+            self.design, self.scenario, self.values = design, "s", values
+
+    runs = [R("base", {"performance.work_units": 1.0, "power.input_power_w_peak": 1e5}),
+            R("cand", {"performance.work_units": 3.0, "power.input_power_w_peak": 2e5})]
+    weights = {"performance.work_units": Weight(weight=2.0), "power.input_power_w_peak": Weight(weight=1.0)}
+    card = scorecard(runs, ["base", "cand"], "base", weights, "suite t")
+    assert card.ranking == ["cand", "base"]
+    assert card.verdict == ("cand wins on the weighted score with 67 of 100, ahead of base (33), over 2 weighted "
+                            "KPIs. cand is best on work done (3.00 work units). It loses on peak feed power "
+                            "(200.0 kW against 100.0 kW for base).")

@@ -188,9 +188,10 @@ def recorded_suite(results_dir: Path) -> tuple[str | None, dict[str, Weight], st
     data = read_json(path)
     if not isinstance(data, dict):
         return None, {}, None
-    weights = data.get("weights")
-    parsed = {str(kpi): validate(Weight, weight, f"{path}: weights.{kpi}")
-              for kpi, weight in (weights.items() if isinstance(weights, dict) else ())}
+    weights = data.get("weights")  # a list, to keep the suite's order (JSON objects are written key-sorted)
+    entries = [dict(w) for w in weights if isinstance(w, dict)] if isinstance(weights, list) else []
+    parsed = {str(w.pop("kpi", "")): validate(Weight, w, f"{path}: weights.{index}")
+              for index, w in enumerate(entries)}
     name, command_line = data.get("suite"), data.get("command_line")
     return (name if isinstance(name, str) else None, parsed,
             command_line if isinstance(command_line, str) else None)

@@ -119,7 +119,7 @@ def _row(metric: str, weight: Weight, runs: Sequence[ScoredRun], designs: Sequen
         value = combined[design]
         change = None if baseline in (None, design) or not common else delta(value, combined[baseline], unit)
         trend = "" if change is None or change == 0 else ("better" if (change > 0) == (better == HIGHER) else "worse")
-        points = None if note else (1.0 if top == bottom else (value - bottom) / (top - bottom))
+        points = None if note else (1.0 if top == bottom else (value - bottom) / (top - bottom) + 0.0)
         cells.append(ScoreCell(design, value, fmt(value, unit), design in best,
                                "" if change is None else delta_text(change, unit), trend, points))
     how = f"{'worst' if weight.aggregate == 'worst' else 'mean'} of {len(common)} scenario{'s' * (len(common) != 1)}"
@@ -147,8 +147,12 @@ def _phrase(label: str) -> str:
     return label[0].lower() + label[1:] if label[1:2].islower() else label
 
 
+def _cell(row: ScoreRow, design: str) -> ScoreCell:
+    return next(c for c in row.cells if c.design == design)
+
+
 def _value(row: ScoreRow, design: str) -> str:
-    cell = next(c for c in row.cells if c.design == design)
+    cell = _cell(row, design)
     return f"{cell.text} {row.unit}".strip()
 
 
@@ -169,9 +173,8 @@ def verdict(rows: Sequence[ScoreRow], scores: Mapping[str, float], ranking: Sequ
         strength = "narrowly " if lead < CLOSE_POINTS else ""
         opening = f"{first} {strength}wins on the weighted score with {scores[first]:.0f} of 100, ahead of {others}"
     sentences = [f"{opening}, over {len(scored)} weighted KPI{'s' * (len(scored) != 1)}."]
-    index = ranking.index(first)
-    wins = sorted((row for row in scored if row.cells[index].best), key=lambda r: -r.weight)
-    losses = sorted((row for row in scored if (row.cells[index].points or 0.0) < 1.0), key=lambda r: -r.weight)
+    wins = sorted((row for row in scored if _cell(row, first).best), key=lambda r: -r.weight)
+    losses = sorted((row for row in scored if (_cell(row, first).points or 0.0) < 1.0), key=lambda r: -r.weight)
     if wins:
         sentences.append(f"{first} is best on {', '.join(f'{_phrase(r.label)} ({_value(r, first)})' for r in wins)}.")
     if losses:
