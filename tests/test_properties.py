@@ -12,6 +12,8 @@ from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
 from racksim.errors import InputError
+from racksim.faults import fault_actions
+from racksim.suite import Fault
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,21 +39,35 @@ def random_designs(draw: st.DrawFn) -> list[tuple[list[str], object]]:
         (["power", "busbar", "rating_a"], 1e5),
         (["power", "busbar", "resistance_ohm"], draw(st.floats(1e-6, 1e-3))),
         (["power", "tray_stages", "0", "efficiency_curve", "efficiency"], efficiencies),
+        (["power", "bbu"], draw(st.none() | st.fixed_dictionaries({
+            "energy_j": st.floats(1e5, 2e7), "max_discharge_w": st.floats(5e4, 3e5),
+            "recharge_w": st.floats(1e3, 5e4), "charge_efficiency": st.floats(0.8, 1.0),
+            "discharge_efficiency": st.floats(0.8, 1.0)}))),
+        (["power", "smoothing"], draw(st.none() | st.fixed_dictionaries({
+            "gpu_power_floor_fraction": st.floats(0, 0.8), "storage_energy_j": st.floats(0, 3e5),
+            "ramp_up_w_per_s": st.floats(1e3, 1e5), "ramp_down_w_per_s": st.floats(1e3, 1e5),
+            "efficiency": st.floats(0.8, 1.0), "recovery_w": st.floats(0, 5e3)}))),
     ]
 
 
+feed_losses = st.lists(st.builds(Fault, kind=st.just("feed_loss"), at_s=st.floats(1, 50), duration_s=st.floats(0.5, 30),
+                                 feeds=st.sampled_from([["a"], ["b"], ["a", "b"]])), max_size=2)
+
+
 @pytest.mark.parametrize("base", BASES, ids=lambda p: p.stem)
-@given(overrides=random_designs(), compute_s=st.floats(1, 20), communication_s=st.floats(0, 5))
-def test_energy_and_heat_are_conserved(base: Path, overrides: list, compute_s: float, communication_s: float) -> None:
+@given(overrides=random_designs(), compute_s=st.floats(1, 20), communication_s=st.floats(0, 5), faults=feed_losses)
+def test_energy_and_heat_are_conserved(base: Path, overrides: list, compute_s: float, communication_s: float,
+                                       faults: list[Fault]) -> None:
     try:
         design = load_design(base, overrides).design
     except InputError:
         assume(False)
     schedule = TrainingSchedule(compute_s=compute_s, communication_s=communication_s, checkpoint_every_steps=3,
                                 checkpoint_s=4.0)
-    integrals = Simulation(build(design), schedule.phases(), 60.0).run().integrals
-    supplied = integrals.input_energy_j
-    # Energy: input = IT + Σ stage losses; heat: input = liquid + air + heat stored in the die nodes.
+    arrays = build(design)
+    integrals = Simulation(arrays, schedule.phases(), 60.0, faults=fault_actions(faults, arrays)).run().integrals
+    supplied = integrals.input_energy_j + integrals.storage_net_energy_j
+    # Energy: input + storage = IT + Σ stage losses; heat: the same = liquid + air + heat stored in the dies.
     assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)
     assert integrals.heat_to_liquid_j + integrals.heat_to_air_j + integrals.heat_stored_j == pytest.approx(
         supplied, rel=1e-9)

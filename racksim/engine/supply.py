@@ -31,6 +31,8 @@ SNAP_FRACTION = 1e-4
 """A source within this share of its target (or 1 W) has reached it (0.01 %: ~13 W on a 130 kW rack)."""
 EMPTY_FRACTION = 1e-9
 """Storage within this share of its capacity of empty (or full) is empty (or full)."""
+MIN_SPAN_S = 1e-3
+"""Shortest ramp or recovery the smoothing storage starts, s; anything shorter is a step."""
 
 
 def _room_j(gap_w: FloatArray, energy_j: FloatArray, capacity_j: float) -> FloatArray:
@@ -95,7 +97,7 @@ class Supply:
         recharge_w = self.bbu.recharge_w if self.bbu else 0.0
         self.recharge_w = np.where(charging, np.minimum(recharge_w, headroom_w), 0.0)
         self.target_w = np.where(self.supplied, self.demand_w + self.recharge_w, 0.0)
-        source_w = np.where(self.supplied & was_supplied, np.minimum(self.source_w, point.shelf_capacity_w), 0.0)
+        source_w = np.where(self.supplied & was_supplied, self.source_w, 0.0)
         if settle or self.smoothing is None:
             source_w, slope = self.target_w.copy(), np.zeros_like(self.target_w)
             self.recovery_w = np.zeros_like(self.target_w)
@@ -105,13 +107,18 @@ class Supply:
             room = _room_j(gap_w, self.smoothing_energy_j, self.smoothing_capacity_j)
             # Gaps no larger than the recovery power step at once, as recovery itself does.
             snap_w = SNAP_FRACTION * np.maximum(np.abs(self.target_w), 1.0) + self.smoothing.recovery_w
-            ramping = (self.supplied & (np.abs(gap_w) > snap_w) & np.isfinite(slope)
-                       & (room > EMPTY_FRACTION * self.smoothing_capacity_j))
+            # A ramp (or a recovery) the storage could not sustain for MIN_SPAN_S is a step instead: no
+            # Zeno cascade of microsecond events from a nearly empty or tiny store.
+            efficiency = self.smoothing.efficiency
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ramp_s = np.minimum(np.abs(gap_w / slope), storage_limit_time_s(gap_w, -slope, room, efficiency))
+            ramping = self.supplied & (np.abs(gap_w) > snap_w) & np.isfinite(slope) & (ramp_s >= MIN_SPAN_S)
             # Between ramps the storage returns toward half charge at its recovery power (source = target + that).
             setpoint_gap_j = 0.5 * self.smoothing_capacity_j - self.smoothing_energy_j
-            off_setpoint = np.abs(setpoint_gap_j) > EMPTY_FRACTION * self.smoothing_capacity_j
-            recovering = self.supplied & ~ramping & off_setpoint
-            self.recovery_w = np.where(recovering, np.sign(setpoint_gap_j) * self.smoothing.recovery_w, 0.0)
+            recovery_w = np.sign(setpoint_gap_j) * self.smoothing.recovery_w
+            recovery_s = storage_limit_time_s(-recovery_w, 0.0, np.abs(setpoint_gap_j), efficiency)
+            recovering = self.supplied & ~ramping & (recovery_w != 0) & (recovery_s >= MIN_SPAN_S)
+            self.recovery_w = np.where(recovering, recovery_w, 0.0)
             source_w = np.where(ramping, source_w, self.target_w + self.recovery_w)
             slope = np.where(ramping, slope, 0.0)
         self.source_w, self.slope_w_per_s = source_w, slope
