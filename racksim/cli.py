@@ -78,7 +78,7 @@ def show(design: Annotated[Path, typer.Argument(help="Design file.")], set_: Set
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in loaded.figures.items():
-        table.add_row(name, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+        table.add_row(name, "—" if value is None else f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
     console.print(table)
 
 

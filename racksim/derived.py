@@ -17,6 +17,7 @@ from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.operating_point import Activity, evaluate
 from racksim.plant import PlantState
+from racksim.supply import breaker_trip_time_s, feed_current_a
 
 FULL_LOAD = Activity(gpu_utilization=1.0, cpu_utilization=1.0, network_utilization=1.0)
 
@@ -49,6 +50,7 @@ def derived_figures(design: Design, arrays: RackArrays) -> dict[str, Any]:
         "scale_up_differential_pairs": gpus * scale_up.links_per_gpu * design.cabling.scale_up.lanes_per_link * 2,
         **cabling_figures(arrays.cabling),
     }
+    figures |= _supply_figures(design, feed_w, float(point.shelf_output_w[0]))
     shelves = design.power.shelves
     if shelves is not None:
         units = shelves.count * shelves.units_per_shelf
@@ -99,4 +101,23 @@ def check_feasible(design: Design, source: str) -> dict[str, Any]:
         raise InputError(source, "cooling.cdu.capacity_w", f"nameplate heat to liquid "
                          f"{figures['nameplate_heat_to_liquid_w'] / 1e3:.1f} kW exceeds the CDU capacity "
                          f"{design.cooling.cdu.capacity_w / 1e3:.1f} kW")
+    return figures
+
+
+def _supply_figures(design: Design, feed_w: float, busbar_load_w: float) -> dict[str, Any]:
+    """Feed currents, the breaker's trip time with one feed carrying the rack, and the BBUs' ride-through."""
+    feed, bbu = design.power.feed, design.power.bbu
+    one_feed_a = float(feed_current_a(feed_w, feed.voltage_v, feed.kind, feed.power_factor))
+    figures: dict[str, Any] = {
+        "nameplate_current_per_feed_a": one_feed_a / feed.count,
+        "nameplate_current_on_one_feed_a": one_feed_a,
+    }
+    if feed.breaker is not None:
+        breaker = feed.breaker
+        trip_s = float(breaker_trip_time_s(one_feed_a, breaker.rating_a, breaker.curve, breaker.time_multiplier,
+                                           breaker.instantaneous_multiple))
+        figures["breaker_trip_time_s_on_one_feed"] = trip_s if math.isfinite(trip_s) else None
+    if bbu is not None:
+        figures["bbu_ride_through_s_at_nameplate"] = bbu.energy_j * bbu.discharge_efficiency / busbar_load_w \
+            if busbar_load_w <= bbu.max_discharge_w else 0.0
     return figures

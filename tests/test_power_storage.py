@@ -164,3 +164,16 @@ def test_800v_dc_distributes_with_less_loss_than_50v_at_the_same_it_load(it_load
     assert high_voltage["busbar"] < low_voltage["busbar"] / 20
     # Feed to the 12 V rails: AC PSUs + 50 V busbar + 50→12 V bricks against 800 V busbar + 800→12 V DC/DC.
     assert sum(high_voltage.values()) < sum(low_voltage.values())
+
+
+def test_show_reports_feed_currents_and_ride_through_by_hand() -> None:
+    loaded = load_design(GB200)
+    figures = loaded.figures
+    feed_w = figures["nameplate_feed_power_w"]
+    one_feed_a = feed_w / (math.sqrt(3) * 415 * 0.99)
+    assert figures["nameplate_current_on_one_feed_a"] == pytest.approx(one_feed_a)
+    assert figures["nameplate_current_per_feed_a"] == pytest.approx(one_feed_a / 2)
+    assert figures["breaker_trip_time_s_on_one_feed"] is None  # 181 A under the 250 A pickup: never
+    bbu = loaded.design.power.bbu
+    assert figures["bbu_ride_through_s_at_nameplate"] == pytest.approx(
+        bbu.energy_j * bbu.discharge_efficiency / figures["psu_output_at_nameplate_w"], rel=1e-9)
