@@ -176,3 +176,17 @@ def shelf_input_w(chain: PowerChain, source_w: ArrayLike, healthy_shelf_units: A
     shelf = chain.shelf_stage
     return converter_input_w(source_w, healthy_shelf_units, shelf.unit_rating_w, shelf.curve_load,
                              shelf.curve_efficiency)
+
+
+def chain_losses_at_it_load(chain: PowerChain, trays: int, it_load_w: ArrayLike,
+                            healthy_shelf_units: float) -> dict[str, FloatArray]:
+    """Loss of each stage when `trays` trays share each IT load of `it_load_w` equally (one row per load), W.
+
+    For comparing chains at the same IT load (e.g. 800 V DC against 50 V): every load is solved as a
+    rack of its own with no busbar-fed loads.
+    """
+    loads_w = np.atleast_1d(np.asarray(it_load_w, dtype=float))
+    tray_rack = np.repeat(np.arange(loads_w.size), trays)
+    flow = solve_chain(chain, np.repeat(loads_w / trays, trays), tray_rack, np.zeros(loads_w.size),
+                       np.full(loads_w.size, healthy_shelf_units))
+    return flow.loss_w_by_stage

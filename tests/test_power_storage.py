@@ -15,7 +15,7 @@ from racksim.engine import Simulation
 from racksim.faults import fault_actions
 from racksim.metrics import max_ramp_w_per_s
 from racksim.operating_point import Activity
-from racksim.power import solve_chain
+from racksim.power import chain_losses_at_it_load
 from racksim.suite import Fault
 from racksim.supply import breaker_trip_time_s, feed_current_a, storage_energy_out_j, storage_limit_time_s
 from racksim.workload import Phase, TrainingSchedule
@@ -152,9 +152,20 @@ def distribution_losses_w(path: Path, it_load_w: float) -> dict[str, float]:
     """Losses by stage of a design's chain when its trays draw `it_load_w` in all, shared equally, W."""
     arrays = build(load_design(path).design)
     trays = arrays.compute_tray_rack.size + arrays.switch_tray_rack.size
-    flow = solve_chain(arrays.chain, np.full(trays, it_load_w / trays), np.zeros(trays, dtype=np.intp),
-                       np.zeros(1), arrays.shelf_units)
-    return {name: float(loss[0]) for name, loss in flow.loss_w_by_stage.items()}
+    losses = chain_losses_at_it_load(arrays.chain, trays, it_load_w, float(arrays.shelf_units[0]))
+    return {name: float(loss[0]) for name, loss in losses.items()}
+
+
+def test_chain_losses_at_an_it_load_by_hand() -> None:
+    # vr-800vdc at 100 kW over 27 trays: each 800→12 V converter (12 kW rating) carries 3.704 kW, x = 0.3086,
+    # η = 0.95 + (0.3086 − 0.2)/(0.5 − 0.2)·(0.975 − 0.95) = 0.95905; busbar: I from 800·I − I²·R = P_in.
+    losses = distribution_losses_w(VR, 100e3)
+    per_tray_w = 100e3 / 27
+    efficiency = 0.95 + (per_tray_w / 12e3 - 0.2) / 0.3 * 0.025
+    assert losses["dcdc_800v_to_12v"] == pytest.approx(27 * (per_tray_w / efficiency - per_tray_w), rel=1e-9)
+    delivered_w = 100e3 + losses["dcdc_800v_to_12v"]
+    current_a = (800 - math.sqrt(800**2 - 4 * 1.72e-4 * delivered_w)) / (2 * 1.72e-4)
+    assert losses["busbar"] == pytest.approx(current_a**2 * 1.72e-4, rel=1e-9)
 
 
 @pytest.mark.parametrize("it_load_w", [60e3, 100e3, 120e3])

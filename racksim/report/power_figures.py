@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.sankey import Sankey
 
+from racksim.build import build
+from racksim.design import load_design
 from racksim.metrics import steepest_ramp
+from racksim.power import chain_losses_at_it_load
 from racksim.report.figures import FigureContext, FloatArray, RunData, Series, _png, _style, _time_unit
 
+CHAIN_FIGURE_SCENARIO = "training"
+"""The scenario whose section carries the chain-loss figure (it depends on the designs only)."""
 EVENT_MARKERS = {"trip": ("X", "rack trip"), "breaker": ("v", "breaker opens"), "battery": ("s", "BBUs empty")}
 """Supply events marked on the feed curve: kind → (marker, legend label)."""
 _J_PER_KWH = 3.6e6
@@ -22,12 +28,47 @@ _STAGES = "power.loss_energy_j_by_stage."
 def power_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): the feed power with ramps and events, and where the feed energy goes."""
     events = {run.design: _events(run) for run in runs}
-    return [
+    made: list[tuple[str, str, bytes | None]] = [
         ("feed-power", "Feed power against time, with the steepest ramp and supply events",
          feed_power_figure(context.series, context.durations_s, context.colours, events)),
         ("loss-sankey", "Where the feed energy goes (Sankey)", loss_sankey_figure(
             {run.design: run.values for run in runs}, context.colours)),
     ]
+    if any(getattr(run, "scenario", "") == CHAIN_FIGURE_SCENARIO for run in runs):
+        chains = {run.design: path for run in runs if (path := run.directory / "design.resolved.yaml").is_file()}
+        made.append(("chain-loss", "Conversion and distribution loss at equal IT load",
+                     chain_loss_figure(chains, context.colours)))
+    return made
+
+
+def chain_loss_figure(designs: Mapping[str, Path], colours: Mapping[str, str]) -> bytes | None:
+    """Chain loss (feed to the chips' rails) and busbar loss against IT load, each design's chain at the same load.
+
+    Every design's trays share the same IT load equally (`racksim.power.chain_losses_at_it_load`), so the
+    curves compare the power architectures alone (e.g. 800 V DC against 50 V).
+    """
+    if not designs:
+        return None
+    it_load_w = np.linspace(10e3, 200e3, 77)
+    with _style():
+        figure = Figure(figsize=(8.0, 3.6))
+        total_axes, busbar_axes = figure.subplots(1, 2)
+        for design, path in designs.items():
+            arrays = build(load_design(path).design)
+            trays = arrays.compute_tray_rack.size + arrays.switch_tray_rack.size
+            losses = chain_losses_at_it_load(arrays.chain, trays, it_load_w, float(arrays.shelf_units[0]))
+            total_axes.plot(it_load_w / 1e3, sum(losses.values()) / 1e3, color=colours[design], label=design)
+            busbar_axes.plot(it_load_w / 1e3, losses["busbar"], color=colours[design], label=design)
+        total_axes.set_title("All stages, feed to chip rails", fontsize=9)
+        total_axes.set_ylabel("loss (kW)")
+        busbar_axes.set_title("Busbar I²R", fontsize=9)
+        busbar_axes.set_ylabel("loss (W)")
+        busbar_axes.set_yscale("log")
+        for axes in (total_axes, busbar_axes):
+            axes.set_xlabel("IT load (kW)")
+        total_axes.legend(loc="upper left", fontsize=8)
+        figure.tight_layout()
+        return _png(figure)
 
 
 def _events(run: RunData) -> list[tuple[float, str]]:
