@@ -122,6 +122,8 @@ class RackArrays:
     cooling: CoolingParams
     cabling: CablingPlan
     """The rack's cable plan (its active ends are part of `bus_load_w`)."""
+    tray_in_job: NDArray[np.bool_]
+    """Compute trays the job starts on: all but each rack's last `reliability.hot_spare_trays`."""
 
 
 def _stage(name: str, rating_w: float, curve: object) -> ConverterStage:
@@ -204,6 +206,7 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
         if shelves and feeds == 2 else [units]
     slot_w = sum(s.count * s.power_w for s in design.rack.slots)
     cabling = plan_cabling(design)
+    spares = design.reliability.hot_spare_trays if design.reliability else 0
     ones = np.ones(n_racks)
     return RackArrays(
         design=design,
@@ -222,4 +225,5 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
         bus_load_w=ones * (slot_w + cabling.rack_power_w),  # active copper and transceiver ends in the rack
         cooling=compile_cooling(design),
         cabling=cabling,
+        tray_in_job=np.tile(np.arange(trays_per_rack) < trays_per_rack - spares, n_racks),
     )

@@ -22,6 +22,8 @@ class FaultAction:
     time_s: float
     label: str
     change: PlantChange
+    interrupts: bool = False
+    """True when the fault stops the synchronous job (it restarts from its last checkpoint)."""
 
 
 def _lose_pumps(count: int, arrays: RackArrays) -> PlantChange:

@@ -92,19 +92,23 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     """Powers, heat split and steady die temperatures for one phase, throttle state and plant state."""
     design, chips, cooling = arrays.design, arrays.chips, arrays.cooling
     tray = design.compute_tray
-    utilization = np.where(chips.is_gpu, activity.gpu_utilization, activity.cpu_utilization)
+    in_job = plant.tray_in_job[chips.tray]  # hot-spare trays idle
+    utilization = np.where(in_job, np.where(chips.is_gpu, activity.gpu_utilization, activity.cpu_utilization), 0.0)
     demand_w = utilization_power_w(utilization, chips.idle_w, chips.tdp_w)
     if design.power.smoothing is not None:
         floor_w = design.power.smoothing.gpu_power_floor_fraction * chips.tdp_w
         demand_w = np.where(chips.is_gpu, np.maximum(demand_w, floor_w), demand_w)
     rack_cap_w = np.where(chips.is_gpu, plant.gpu_cap_w[chips.rack], np.inf)
     cap_w = np.minimum(np.where(throttled, chips.throttle_cap_w, np.inf), rack_cap_w)
-    cap_w = np.where(plant.chip_off | plant.tripped[chips.rack], 0.0, cap_w)
+    down = plant.chip_down
+    cap_w = np.where(down | plant.tripped[chips.rack], 0.0, cap_w)
     power_w = capped_power_w(demand_w, cap_w)
-    gpu_capped = chips.is_gpu & (rack_cap_w < demand_w) & ~plant.chip_off
-    gpu = chips.is_gpu & ~plant.chip_off
+    gpu_capped = chips.is_gpu & (rack_cap_w < demand_w) & ~down
+    job_gpus = chips.is_gpu & in_job
+    gpu = job_gpus & ~down
     gpu_rates = throughput_fraction(demand_w[gpu], power_w[gpu], chips.idle_w[gpu], arrays.gpu_throughput_exponent)
-    work_rate = float(gpu_rates.min()) if gpu_rates.size else 1.0
+    # The slowest GPU paces the step; with GPUs lost and no spare, the job runs on fewer (data parallel).
+    work_rate = float(gpu_rates.min()) * gpu.sum() / job_gpus.sum() if gpu_rates.size else 0.0
 
     n_compute = arrays.compute_tray_rack.size
     chip_w_per_tray = sum_by_group(power_w, chips.tray, n_compute)

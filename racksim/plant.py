@@ -26,6 +26,10 @@ class PlantState:
     """Fan controller output, share of full speed."""
     chip_off: NDArray[np.bool_]
     """Chips that shut themselves down."""
+    chip_failures: NDArray[np.int64]
+    """Failures in progress (not yet repaired) that hold each chip down: its own, its host's."""
+    tray_in_job: NDArray[np.bool_]
+    """Compute trays the job runs on; the others are hot spares, idle."""
     psus_installed_by_feed: FloatArray
     """PSUs installed per rack (rows) on each feed (columns)."""
     psus_lost: FloatArray
@@ -49,6 +53,11 @@ class PlantState:
         """Healthy, energized PSUs sharing each rack's load."""
         return self.psus_by_feed.sum(axis=1)
 
+    @property
+    def chip_down(self) -> NDArray[np.bool_]:
+        """Chips drawing nothing: shut down by temperature or held down by a failure."""
+        return self.chip_off | (self.chip_failures > 0)
+
     def supplied(self) -> NDArray[np.bool_]:
         """Racks with at least one energized feed and not tripped."""
         return self.feed_up.any(axis=1) & ~self.tripped
@@ -65,6 +74,8 @@ class PlantState:
             loop_temp_c=np.full(racks, cooling.facility_supply_temp_c),
             fan_speed=np.full(racks, cooling.fan_min_speed),
             chip_off=np.zeros(arrays.chips.is_gpu.size, dtype=bool),
+            chip_failures=np.zeros(arrays.chips.is_gpu.size, dtype=np.int64),
+            tray_in_job=arrays.tray_in_job.copy(),
             psus_installed_by_feed=arrays.shelf_units_by_feed,
             psus_lost=np.zeros(racks),
             feed_up=np.ones((racks, arrays.design.power.feed.count), dtype=bool),

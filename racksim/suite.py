@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from racksim.design.loader import load_model
-from racksim.design.schema import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
 from racksim.errors import InputError
 from racksim.report.kpis import NEUTRAL, kpi_spec
+from racksim.schema_base import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
 

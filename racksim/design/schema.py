@@ -10,31 +10,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator, model_validator
 
 from racksim.cabling.schema import Cabling
 from racksim.cost.schema import CostSection
 from racksim.network.schema import Network
-
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
-PositiveInt = Annotated[int, Field(gt=0)]
-Redundancy = Literal["N", "N+1", "N+N"]
-
-
-def rule_error(field_path: str, rule: str) -> PydanticCustomError:
-    """A validation error located at `field_path` (relative to the validating model)."""
-    return PydanticCustomError("field_rule", "{rule}", {"field": field_path, "rule": rule})
-
-
-class Model(BaseModel):
-    """Frozen, strict base: unknown keys, NaN and infinity are errors."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
-    )
+from racksim.reliability.schema import Reliability
+from racksim.schema_base import (
+    Fraction,
+    Model,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Redundancy,
+    rule_error,
+)
 
 
 class EfficiencyCurve(Model):
@@ -465,6 +455,8 @@ class Design(Model):
     cooling: Cooling
     network: Network
     cabling: Cabling
+    reliability: Reliability | None = None
+    """Failure processes for stochastic faults (reliability scenarios); absent: nothing fails by chance."""
     cost: CostSection | None = None
     """Cost of ownership (prices, energy, facility, failures); without it a run has no cost group."""
 

@@ -43,7 +43,7 @@ class Event:
 
     time_s: float
     kind: str
-    """fault, repair, throttle, release, shutdown, cap, breaker, battery, trip or job_halted."""
+    """fault, repair, throttle, release, shutdown, cap, breaker, battery, trip, job_halted, interruption, restart."""
     detail: str
 
 
@@ -61,13 +61,17 @@ class RunResult:
     event_count: int
     events: list[Event] = field(default_factory=list)
     breaker_trips: int = 0
+    interruptions: int = 0
+    """Times a failure stopped the running job."""
+    downtime_s: float = 0.0
+    """Time the job spent stopped and restarting after interruptions, s."""
 
 
 class Simulation:
     """One run of a workload, with scheduled faults, on the racks described by `arrays`."""
 
     def __init__(
-        self, arrays: RackArrays, phases: Iterator[Phase], duration_s: float, *,
+        self, arrays: RackArrays, phases: Iterator[Phase] | Callable[[], Iterator[Phase]], duration_s: float, *,
         faults: list[FaultAction] | None = None, thermal_step_s: float | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> None:
@@ -75,6 +79,12 @@ class Simulation:
         self.duration_s = duration_s
         self.thermal_step_s = thermal_step_s
         self._phases = phases
+        """The job's phases; a factory restarts them from the top after an interruption (checkpoint cadence anew)."""
+        reliability = arrays.design.reliability
+        self.restart_time_s = reliability.restart_time_s if reliability else 0.0
+        self.interruptions = 0
+        self.downtime_s = 0.0
+        self._down_since_s: float | None = None
         self._faults = faults or []
         self._progress = progress
         self.env = simpy.Environment()
@@ -194,7 +204,7 @@ class Simulation:
             float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float((point.supply_temp_c + loop_rise_c).max()),
             float((point.coolant_return_temp_c + loop_rise_c).max()), float(point.exhaust_temp_c.max()),
             float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
-            float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_off & gpu).sum() / gpu.sum()),
+            float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_down & gpu).sum() / gpu.sum()),
             self.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
             *self.supply.stored_energy_j_at(time_s - self.time_s),
         ))
@@ -221,7 +231,7 @@ class Simulation:
 
     def _toggle_chips(self) -> bool:
         """Throttle, release or shut down chips at their thresholds; halt the job if a GPU shut down."""
-        chips, off = self.arrays.chips, self.plant.chip_off
+        chips, off = self.arrays.chips, self.plant.chip_down
         shutdown = ~off & (self.temp_c >= chips.shutdown_temp_c - TEMP_TOLERANCE_C)
         engage = ~off & ~self.throttled & ~shutdown & (self.temp_c >= chips.throttle_temp_c - TEMP_TOLERANCE_C)
         release = ~off & self.throttled & ~shutdown & (self.temp_c <= chips.release_temp_c + TEMP_TOLERANCE_C)
@@ -229,10 +239,40 @@ class Simulation:
             if mask.any():
                 self._log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
         self.throttled = (self.throttled | engage) & ~release & ~shutdown
-        self.plant.chip_off = off | shutdown
+        self.plant.chip_off = self.plant.chip_off | shutdown
         if (shutdown & chips.is_gpu).any():
             self._halt_job("a GPU shut down")
         return bool((engage | release | shutdown).any())
+
+    def _interrupt_job(self, reason: str) -> None:
+        """A failure stops the job: the steps since the last checkpoint are lost; it restarts after the restart time."""
+        if self.job_halted or not self._job.is_alive:
+            return
+        if self._down_since_s is None:
+            self.interruptions += 1
+            self._down_since_s = self.time_s
+            lost = self.work_units - self.work_at_checkpoint
+            self.work_lost_units += lost
+            self.work_units = self.work_at_checkpoint
+            self._log("interruption", f"{reason}; {lost:g} steps since the last checkpoint lost")
+        self._job.interrupt(reason)
+
+    def _resume_job(self) -> None:
+        """Restart from the checkpoint: hot-spare trays stand in for job trays that are down."""
+        chips, plant = self.arrays.chips, self.plant
+        down_trays = np.zeros(self.arrays.compute_tray_rack.size, dtype=bool)
+        np.logical_or.at(down_trays, chips.tray, plant.chip_down)
+        in_job = plant.tray_in_job.copy()
+        for rack in range(self.arrays.n_racks):
+            trays = np.flatnonzero(self.arrays.compute_tray_rack == rack)
+            failed, spares = trays[in_job[trays] & down_trays[trays]], trays[~in_job[trays] & ~down_trays[trays]]
+            swaps = min(failed.size, spares.size)
+            in_job[failed[:swaps]], in_job[spares[:swaps]] = False, True
+        plant.tray_in_job = in_job
+        assert self._down_since_s is not None
+        self.downtime_s += self.time_s - self._down_since_s
+        self._down_since_s = None
+        self._log("restart", f"job restarted from its checkpoint at {self.work_units:g} steps")
 
     def _halt_job(self, reason: str) -> None:
         """Stop the synchronous job for good; the steps since the last checkpoint are lost."""
@@ -333,12 +373,36 @@ class Simulation:
         times = time_to(up)
         if self.throttled.any():
             times = np.where(self.throttled, np.minimum(times, time_to(chips.release_temp_c)), times)
-        return np.where(self.plant.chip_off, np.inf, times)
+        return np.where(self.plant.chip_down, np.inf, times)
 
     # ------------------------------------------------------------------ processes
 
+    def _phase_source(self) -> Iterator[Phase]:
+        return self._phases() if callable(self._phases) else self._phases
+
     def _workload(self) -> simpy.events.ProcessGenerator:
-        for phase in self._phases:
+        """Run the job's phases; after an interruption, wait the restart time and start again."""
+        phases = self._phase_source()
+        while True:
+            try:
+                yield from self._run_phases(phases)
+                return
+            except simpy.Interrupt:
+                self._advance(self.env.now)
+                self.activity = IDLE
+                self._state_changed()
+            while True:  # a failure during the restart starts the wait again
+                try:
+                    yield self.env.timeout(self.restart_time_s)
+                    break
+                except simpy.Interrupt:
+                    continue
+            self._advance(self.env.now)
+            self._resume_job()
+            phases = self._phase_source()
+
+    def _run_phases(self, phases: Iterator[Phase]) -> simpy.events.ProcessGenerator:
+        for phase in phases:
             if self.job_halted:
                 return
             self._advance(self.env.now)
@@ -347,6 +411,9 @@ class Simulation:
             remaining_s = phase.nominal_s
             while remaining_s > 0 and not self.job_halted:
                 rate = self.point.work_rate if phase.rate_bound else 1.0
+                if rate <= 0:  # no GPU of the job is up: wait for a change
+                    yield self._changed
+                    continue
                 started = self.env.now
                 finish = self.env.timeout(remaining_s / rate)
                 yield finish | self._changed
@@ -369,6 +436,8 @@ class Simulation:
             self._advance(self.env.now)
             action.change(self.plant)
             self._log("repair" if action.label.startswith("repair") else "fault", action.label)
+            if action.interrupts:
+                self._interrupt_job(action.label)
             self._state_changed()
 
     def _thermal_watcher(self) -> simpy.events.ProcessGenerator:
@@ -418,7 +487,7 @@ class Simulation:
 
     def run(self) -> RunResult:
         """Run to the end of the duration and return the integrals, the time series and the event log."""
-        self.env.process(self._workload())
+        self._job = self.env.process(self._workload())
         self.env.process(self._fault_schedule())
         thermal = self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker(self.thermal_step_s)
         self.env.process(thermal)
@@ -428,7 +497,9 @@ class Simulation:
             self.env.step()
         self._advance(self.duration_s)
         self._record()
+        if self._down_since_s is not None:
+            self.downtime_s += self.duration_s - self._down_since_s
         gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
         return RunResult(self.integrals, self.series.columns(), self.work_units, self.work_lost_units, gpu_shutdowns,
                          int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events,
-                         self.breaker_trips)
+                         self.breaker_trips, self.interruptions, self.downtime_s)

@@ -1,0 +1,1 @@
+"""Reliability: failure processes by component class, sampled fault schedules, checkpoint intervals."""
