@@ -31,6 +31,7 @@ from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import component_summary, compute_metrics
 from racksim.network import network_metrics
 from racksim.provenance import design_notes, notes_json
+from racksim.reliability.run import reliability_metrics, run_failures
 from racksim.suite import Scenario, Suite
 from racksim.workload import TrainingSchedule
 
@@ -103,8 +104,9 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     scenario, duration_s = request.scenario, request.run_duration_s
     schedule = TrainingSchedule.for_design(scenario.workload, loaded.design)
     arrays = build(loaded.design)
-    simulation = Simulation(arrays, schedule.phases(), duration_s, faults=fault_actions(scenario.faults, arrays),
-                            progress=progress)
+    failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
+    faults = sorted(fault_actions(scenario.faults, arrays) + failure_faults, key=lambda action: action.time_s)
+    simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress)
     result = simulation.run()
     cabling = arrays.cabling
     metrics = compute_metrics(
@@ -113,6 +115,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
         feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
         network=network_metrics(loaded.design),
     )
+    metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule)
     cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost

@@ -92,6 +92,8 @@ class Scenario(Model):
     workload: TrainingWorkload
     faults: list[Fault] = Field(default_factory=list)
     """Scheduled faults and repairs."""
+    stochastic_failures: bool = False
+    """Also sample failures from each design's `reliability` section (the run's seed drives them)."""
     design_overrides: dict[str, Any] = Field(default_factory=dict)
     """Dotted design paths set for this scenario (e.g. cooling.facility_supply_temp_c: 40)."""
 

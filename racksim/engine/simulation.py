@@ -34,6 +34,8 @@ IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0
 TEMP_TOLERANCE_C = 1e-6
 """A die within this of a threshold has reached it (crossing times are solved to ~1e-12 K)."""
 CURVE_POINTS = 8
+CURVE_MAX_DURATION_S = 6 * 3600.0
+"""Runs longer than this record no intermediate curve points (their plots cannot show them anyway)."""
 """Most intermediate time-series points recorded inside one long interval."""
 
 
@@ -212,14 +214,15 @@ class Simulation:
     def _record_curve(self, elapsed: float) -> None:
         """Sample the exact exponentials inside a long interval so plots show curves, not chords.
 
-        Points are spaced at half the fastest die time constant, at most CURVE_POINTS per interval;
+        Points are spaced at half the fastest die time constant, at most CURVE_POINTS per interval (none in
+        runs longer than CURVE_MAX_DURATION_S);
         integrals never use them, so they cost plotting fidelity only.
         """
         point = self.point
         spacing_s = 0.5 * float(point.chip_tau_s.min())
         if elapsed <= 2 * spacing_s:
             return
-        count = min(CURVE_POINTS, int(elapsed / spacing_s))
+        count = min(CURVE_POINTS if self.duration_s <= CURVE_MAX_DURATION_S else 0, int(elapsed / spacing_s))
         temp_ss = point.chip_temp_ss_c + self._coolant_drift_c()
         for offset_s in np.linspace(0.0, elapsed, count + 1)[1:-1]:
             temp = rc_temperature_c(self.temp_c, temp_ss, point.chip_tau_s, float(offset_s),

@@ -78,6 +78,8 @@ class Supply:
         self.units = arrays.shelf_units.copy()
         self.feed_share = np.ones((racks, power.feed.count)) / power.feed.count
         self.breaker_stress = np.zeros((racks, power.feed.count))
+        self._ramping = False
+        self._feed_start_w = self._feed_target_w = np.zeros(racks)
         self.breaker_rate_per_s = np.zeros((racks, power.feed.count))
 
     # ------------------------------------------------------------------ state changes
@@ -122,7 +124,9 @@ class Supply:
             source_w = np.where(ramping, source_w, self.target_w + self.recovery_w)
             slope = np.where(ramping, slope, 0.0)
         self.source_w, self.slope_w_per_s = source_w, slope
-        self.breaker_rate_per_s = self._breaker_rate(np.maximum(self.feed_w_at(0.0), self._feed_w(self.target_w)))
+        self._ramping = bool(np.any(slope != 0))
+        self._feed_start_w, self._feed_target_w = self._feed_w(source_w), self._feed_w(self.target_w)
+        self.breaker_rate_per_s = self._breaker_rate(np.maximum(self._feed_start_w, self._feed_target_w))
 
     def can_carry(self, point: OperatingPoint, plant: PlantState) -> NDArray[np.bool_]:
         """Racks whose load the supply can carry: an energized feed, or BBUs with charge and power enough."""
@@ -138,11 +142,13 @@ class Supply:
 
     def feed_w_at(self, offset_s: float) -> FloatArray:
         """Feed power of each rack `offset_s` into the current interval, W."""
+        if offset_s == 0.0 or not self._ramping:
+            return self._feed_start_w
         return self._feed_w(self.source_w + self.slope_w_per_s * offset_s)
 
     def feed_w_unsmoothed(self) -> FloatArray:
         """Feed power of each rack if the source stepped straight to its target (no smoothing storage), W."""
-        return self._feed_w(self.target_w)
+        return self._feed_target_w
 
     def stored_energy_j_at(self, offset_s: float) -> tuple[float, float]:
         """(BBU, smoothing storage) energy summed over racks `offset_s` into the current interval, J."""
@@ -199,7 +205,7 @@ class Supply:
     def advance(self, elapsed_s: float) -> SupplyInterval:
         """Integrate the supply over `elapsed_s` and move the state to the interval's end."""
         smoothing_gap, gap_slope, bbu_gap, bbu_eff = self._gaps()
-        feed_mean_w = interval_mean(self.feed_w_at, elapsed_s)
+        feed_mean_w = interval_mean(self.feed_w_at, elapsed_s) if self._ramping else self._feed_start_w
         source_mean_w = self.source_w + 0.5 * self.slope_w_per_s * elapsed_s
         losses: dict[str, float] = {}
         if self.chain.shelf_stage is not None:
@@ -218,7 +224,9 @@ class Supply:
             storage_out_j += float(out_j.sum())
         stressed = self.breaker_rate_per_s > 0
         self.breaker_stress = np.where(stressed, self.breaker_stress + self.breaker_rate_per_s * elapsed_s, 0.0)
-        self.source_w = self.source_w + self.slope_w_per_s * elapsed_s
+        if self._ramping:
+            self.source_w = self.source_w + self.slope_w_per_s * elapsed_s
+            self._feed_start_w = self._feed_w(self.source_w)
         on_battery = ~self.supplied & (self.demand_w > 0)
         return SupplyInterval(float(feed_mean_w.sum()) * elapsed_s, losses, storage_out_j,
                               float(on_battery.sum()) * elapsed_s)

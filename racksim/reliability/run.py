@@ -1,0 +1,60 @@
+"""A run's reliability: its sampled failures (when the scenario asks for them) and the `reliability` metrics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from racksim.build import RackArrays
+from racksim.engine import RunResult
+from racksim.faults import FaultAction
+from racksim.reliability.checkpoint import daly_interval_s, expected_goodput, optimal_interval_s, young_interval_s
+from racksim.reliability.consequences import INTERRUPTING, component_counts, failure_actions
+from racksim.reliability.processes import Failure, interruption_rate_per_h, sample_failures
+from racksim.workload import TrainingSchedule
+
+
+def run_failures(arrays: RackArrays, stochastic: bool, duration_s: float, seed: int) -> tuple[list[Failure],
+                                                                                               list[FaultAction]]:
+    """The run's stochastic failures and their actions (none unless the scenario and the design both have them)."""
+    reliability = arrays.design.reliability
+    if not stochastic or reliability is None:
+        return [], []
+    failures = sample_failures(reliability, component_counts(arrays), duration_s, seed)
+    return failures, failure_actions(failures, arrays)
+
+
+def reliability_metrics(result: RunResult, failures: list[Failure], arrays: RackArrays,
+                        schedule: TrainingSchedule) -> dict[str, Any]:
+    """The `reliability` group: failures, interruptions and unavailability of the run.
+
+    With a reliability section, also the job's interruption MTBF and the checkpoint interval against Young's,
+    Daly's and the exact goodput optimum for that rate.
+    """
+    faults = sum(1 for event in result.events if event.kind == "fault")
+    halted_s = next((result.duration_s - e.time_s for e in result.events if e.kind == "job_halted"), 0.0)
+    by_class: dict[str, int] = {}
+    for failure in failures:
+        by_class[failure.component_class] = by_class.get(failure.component_class, 0) + 1
+    group: dict[str, Any] = {
+        "failures": faults,
+        "failures_by_class": by_class,
+        "interruptions": result.interruptions + sum(1 for e in result.events if e.kind == "job_halted"),
+        "unavailable_fraction": (result.downtime_s + halted_s) / result.duration_s,
+        "checkpoint_interval_s": schedule.checkpoint_every_steps * (schedule.compute_s + schedule.communication_s),
+    }
+    reliability = arrays.design.reliability
+    rate_per_h = interruption_rate_per_h(reliability, component_counts(arrays), INTERRUPTING) if reliability else 0.0
+    if rate_per_h > 0 and schedule.checkpoint_s > 0:
+        mtbf_s = 3600.0 / rate_per_h
+        cost_s, restart_s = schedule.checkpoint_s, reliability.restart_time_s if reliability else 0.0
+        group |= {
+            "job_mtbf_h": mtbf_s / 3600.0,
+            "young_interval_s": young_interval_s(cost_s, mtbf_s),
+            "daly_interval_s": daly_interval_s(cost_s, mtbf_s),
+            "goodput_optimal_interval_s": optimal_interval_s(cost_s, restart_s, mtbf_s),
+            "expected_goodput_at_interval": float(expected_goodput(group["checkpoint_interval_s"], cost_s,
+                                                                   restart_s, mtbf_s)),
+        }
+    assert all(math.isfinite(v) for v in group.values() if isinstance(v, float))
+    return group
