@@ -17,6 +17,7 @@ from rich.table import Table
 from racksim.design import Design, load_design
 from racksim.errors import InputError, RacksimError
 from racksim.network.command import collectives as collectives_command
+from racksim.replicas import run_replicas
 from racksim.runner import record_suite, requests_for, run_many
 from racksim.suite import Scenario, Suite, load_suite
 
@@ -93,15 +94,23 @@ def run(
     set_: SetOpt = None,
     jobs: JobsOpt = None,
     force: ForceOpt = False,
+    replicas: Annotated[int, typer.Option(help="Monte Carlo: seeds per run (means and 95 % intervals).",
+                                          min=1, max=1000)] = 1,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
     Runs whose inputs are unchanged since they last finished in --out are kept, not rerun (see --force).
+    With --replicas N each run repeats over N seeds (serially) and metrics.json holds the means.
     """
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
-    run_dirs = run_many(requests, out, jobs=jobs, force=force)
+    if replicas > 1:
+        for request in requests:
+            request.load()  # validate every design before anything runs
+        run_dirs = [run_replicas(request, out, replicas) for request in requests]
+    else:
+        run_dirs = run_many(requests, out, jobs=jobs, force=force)
     record_suite(out, chosen, _command_line())
     for run_dir in run_dirs:
         print(run_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from racksim.reliability.checkpoint import daly_interval_s, expected_goodput, op
 from racksim.reliability.consequences import failure_actions
 from racksim.reliability.processes import Failure, sample_class, sample_failures, weibull_scale_h
 from racksim.reliability.schema import FailureProcess, Reliability
+from racksim.replicas import aggregate
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,3 +152,37 @@ def test_simulated_goodput_follows_the_exact_formula() -> None:
         / interval_s
     assert result.interruptions > 30
     assert result.work_units / SCHEDULE.nominal_steps(duration_s) == pytest.approx(expected, rel=0.1)
+
+
+def test_replica_means_and_intervals_by_hand() -> None:
+    samples = [{"design": "d", "seed": 1, "performance": {"goodput_fraction": 0.9}, "reliability": {"failures": 2}},
+               {"design": "d", "seed": 2, "performance": {"goodput_fraction": 1.0}, "reliability": {"failures": 0}}]
+    result = aggregate(samples, [1, 2])
+    assert result["performance"]["goodput_fraction"] == pytest.approx(0.95)
+    assert result["reliability"]["failures"] == pytest.approx(1.0)
+    assert result["seed"] == 1
+    # t(0.975, 1) · s / √2 with s = 0.0707: 12.706 × 0.070711 / 1.41421 = 0.6353.
+    assert result["replicas"]["ci95_half_width"]["performance.goodput_fraction"] == pytest.approx(0.6353, abs=1e-4)
+    assert result["replicas"]["seeds"] == [1, 2]
+
+
+def test_replicas_through_the_cli_and_the_report(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from racksim.cli import app
+    from racksim.report import write_report
+
+    out = tmp_path / "mc"
+    outcome = CliRunner().invoke(app, ["run", str(GB200), "--suite", "quick", "--scenario", "reliability-month",
+                                       "--duration", "1d", "--replicas", "3", "--out", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    metrics = json.loads((out / "gb200-nvl72" / "reliability-month" / "metrics.json").read_text())
+    replicas = json.loads((out / "gb200-nvl72" / "reliability-month" / "replicas.json").read_text())
+    assert metrics["replicas"]["seeds"] == [6, 7, 8]
+    assert len(replicas) == 3
+    assert metrics["performance"]["goodput_fraction"] == pytest.approx(
+        np.mean([r["performance"]["goodput_fraction"] for r in replicas]))
+    assert replicas[0]["reliability"]["interruptions"] >= 1  # seed 6: a host fails on the first day
+    write_report(out)
+    assert (out / "figures" / "reliability-month-failure-timeline.png").is_file()
+    assert (out / "figures" / "reliability-month-goodput.png").is_file()

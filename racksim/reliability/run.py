@@ -33,7 +33,8 @@ def reliability_metrics(result: RunResult, failures: list[Failure], arrays: Rack
     """
     faults = sum(1 for event in result.events if event.kind == "fault")
     halted_s = next((result.duration_s - e.time_s for e in result.events if e.kind == "job_halted"), 0.0)
-    by_class: dict[str, int] = {}
+    reliability = arrays.design.reliability
+    by_class = dict.fromkeys(reliability.processes() if reliability else (), 0)  # zeros count in replica means
     for failure in failures:
         by_class[failure.component_class] = by_class.get(failure.component_class, 0) + 1
     group: dict[str, Any] = {
@@ -43,7 +44,6 @@ def reliability_metrics(result: RunResult, failures: list[Failure], arrays: Rack
         "unavailable_fraction": (result.downtime_s + halted_s) / result.duration_s,
         "checkpoint_interval_s": schedule.checkpoint_every_steps * (schedule.compute_s + schedule.communication_s),
     }
-    reliability = arrays.design.reliability
     rate_per_h = interruption_rate_per_h(reliability, component_counts(arrays), INTERRUPTING) if reliability else 0.0
     if rate_per_h > 0 and schedule.checkpoint_s > 0:
         mtbf_s = 3600.0 / rate_per_h
