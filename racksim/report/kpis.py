@@ -73,6 +73,12 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "cost.energy_price_usd_per_kwh": ("Energy price", "USD/kWh", NEUTRAL),
     "reliability.interruptions": ("Interruptions", "count", LOWER),
     "reliability.unavailable_fraction": ("Unavailability", "%", LOWER),
+    "reliability.job_mtbf_h": ("Job interruption MTBF (from the failure rates)", "h", HIGHER),
+    "reliability.checkpoint_interval_s": ("Checkpoint interval", "s", NEUTRAL),
+    "reliability.young_interval_s": ("Young's checkpoint interval", "s", NEUTRAL),
+    "reliability.daly_interval_s": ("Daly's checkpoint interval", "s", NEUTRAL),
+    "reliability.goodput_optimal_interval_s": ("Goodput-optimal checkpoint interval", "s", NEUTRAL),
+    "reliability.expected_goodput_at_interval": ("Expected goodput at this interval", "%", HIGHER),
 }
 ABSENT_MEANS_NEVER = frozenset({"thermal.time_to_throttle_after_fault_s", "thermal.time_to_shutdown_after_fault_s"})
 """Metrics a run has only if the thing happened: a design without one did best, so no finite value is marked."""
