@@ -30,6 +30,8 @@ class PlantState:
     """Failures in progress (not yet repaired) that hold each chip down: its own, its host's."""
     tray_in_job: NDArray[np.bool_]
     """Compute trays the job runs on; the others are hot spares, idle."""
+    link_failures: NDArray[np.int64]
+    """Failures in progress holding each scale-up link down (links in the network topology's order)."""
     psus_installed_by_feed: FloatArray
     """PSUs installed per rack (rows) on each feed (columns)."""
     psus_lost: FloatArray
@@ -76,6 +78,8 @@ class PlantState:
             chip_off=np.zeros(arrays.chips.is_gpu.size, dtype=bool),
             chip_failures=np.zeros(arrays.chips.is_gpu.size, dtype=np.int64),
             tray_in_job=arrays.tray_in_job.copy(),
+            link_failures=np.zeros(arrays.chips.is_gpu.sum() * arrays.design.network.scale_up.links_per_gpu,
+                                   dtype=np.int64),
             psus_installed_by_feed=arrays.shelf_units_by_feed,
             psus_lost=np.zeros(racks),
             feed_up=np.ones((racks, arrays.design.power.feed.count), dtype=bool),

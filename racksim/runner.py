@@ -115,7 +115,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
         feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
         network=network_metrics(loaded.design),
     )
-    metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule)
+    metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule, scenario.stochastic_failures)
     cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost

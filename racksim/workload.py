@@ -26,6 +26,8 @@ class Phase:
     """True when finishing the phase completes one unit of work."""
     saves_checkpoint: bool = False
     """True when finishing the phase saves the job's state (work up to here survives a crash)."""
+    network_bound: bool = False
+    """True when the phase stretches as failed links slow the collectives (communication)."""
 
 
 def _activity(phase: PhaseActivity) -> Activity:
@@ -70,7 +72,8 @@ class TrainingSchedule:
     def phases(self) -> Iterator[Phase]:
         """Endless step cycle: compute → communication (one step done) → every N steps a checkpoint."""
         compute = Phase("compute", self.compute, self.compute_s, True, False)
-        communication = Phase("communication", self.communication, self.communication_s, False, True)
+        communication = Phase("communication", self.communication, self.communication_s, False, True,
+                              network_bound=True)
         checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, False, False, saves_checkpoint=True)
         step = 0
         while True:

@@ -126,7 +126,7 @@ def test_report_files_designs_and_embedded_figures(report: tuple[Path, str, str]
     for design in ("alpha", "beta"):
         assert design in html
         assert design in markdown
-    assert html.count('<img src="data:image/png;base64,') == 10  # 5 figures × 2 scenarios
+    assert html.count('<img src="data:image/png;base64,') == 12  # 6 figures × 2 scenarios
     for key in ("feed-power", "gpu-temperature", "energy", "heat", "cooling"):
         png = results / "figures" / f"steady-{key}.png"
         assert png.read_bytes().startswith(PNG_MAGIC)
@@ -186,7 +186,7 @@ def test_writing_twice_gives_identical_bytes(results: Path) -> None:
         return {p: p.read_bytes() for p in (*reports, *sorted((results / "figures").glob("*.png")))}
 
     first = written()
-    assert len(first) == 2 + 10
+    assert len(first) == 2 + 12
     assert written() == first
 
 
@@ -210,7 +210,7 @@ def test_run_without_time_series_and_long_series(tmp_path: Path) -> None:
     make_run(root, "a", "s", peak_kw=100.0, with_series=False, **common)
     make_run(root, "b", "s", peak_kw=90.0, rows=6000, **common)
     html = write_report(root)[0].read_text(encoding="utf-8")
-    assert html.count('<img src="data:image/png;base64,') == 5  # with the cooling figure (coolant return)
+    assert html.count('<img src="data:image/png;base64,') == 6  # with the cooling figure (coolant return)
     assert [run.design for run in load_runs(root)] == ["a", "b"]
 
 

@@ -137,7 +137,7 @@ def test_thermal_figures_are_written_and_embedded(thermal_report: tuple[Path, st
         assert f"](figures/{SCENARIO}-{key}.png)" in markdown
     assert 'alt="Rack elevation: compute trays by their hottest die over the run, scenario pump-failure"' in html
     assert 'alt="Coolant supply and return, exhaust air and cooling power against time' in html
-    assert html.count('<img src="data:image/png;base64,') == 6
+    assert html.count('<img src="data:image/png;base64,') == 7
 
 
 def test_elevation_has_a_panel_per_design_and_a_shared_colour_scale(tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,7 +56,9 @@ def cost_metrics(cost: Cost, counts: Mapping[str, int], stats: RunStats,
     result = evaluate(cost, counts, stats)
     swings = analytic_swings(cost, counts, stats) | ({"coolant_temp": coolant} if coolant is not None else {})
     per_unit = result.usd_per_work_unit
-    return {
+    if not math.isfinite(per_unit):  # a run too short for one unit of work: no cost per unit, no sensitivities
+        swings = {}
+    group = {
         "capex_usd": result.capex_usd,
         "opex_usd_per_year": result.opex_usd_per_year,
         "tco_usd": result.tco_usd,
@@ -75,3 +78,4 @@ def cost_metrics(cost: Cost, counts: Mapping[str, int], stats: RunStats,
                     "note": "the cabling model's bill of materials at the cabling.media prices; the cabling section "
                             "keeps no provenance per price, so the line counts as an assumption"}],
     }
+    return group if math.isfinite(per_unit) else {k: v for k, v in group.items() if k != "usd_per_work_unit"}

@@ -25,6 +25,7 @@ from racksim.engine.recorder import Integrals, TimeSeries
 from racksim.engine.supply import Supply
 from racksim.errors import SimulationError
 from racksim.faults import FaultAction
+from racksim.network import allreduce_rate_with_links_down
 from racksim.operating_point import Activity, OperatingPoint, evaluate
 from racksim.plant import PlantState
 from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
@@ -85,6 +86,8 @@ class Simulation:
         reliability = arrays.design.reliability
         self.restart_time_s = reliability.restart_time_s if reliability else 0.0
         self.interruptions = 0
+        self.network_rate = 1.0
+        """Speed of the job's collectives relative to all scale-up links up."""
         self.downtime_s = 0.0
         self._down_since_s: float | None = None
         self._faults = faults or []
@@ -413,7 +416,7 @@ class Simulation:
             self._state_changed()
             remaining_s = phase.nominal_s
             while remaining_s > 0 and not self.job_halted:
-                rate = self.point.work_rate if phase.rate_bound else 1.0
+                rate = self.point.work_rate if phase.rate_bound else self.network_rate if phase.network_bound else 1.0
                 if rate <= 0:  # no GPU of the job is up: wait for a change
                     yield self._changed
                     continue
@@ -437,8 +440,12 @@ class Simulation:
             if action.time_s > self.env.now:
                 yield self.env.timeout(action.time_s - self.env.now)
             self._advance(self.env.now)
+            links_before = self.plant.link_failures > 0
             action.change(self.plant)
             self._log("repair" if action.label.startswith("repair") else "fault", action.label)
+            links_down = self.plant.link_failures > 0
+            if not np.array_equal(links_before, links_down):
+                self.network_rate = allreduce_rate_with_links_down(self.arrays.design, np.flatnonzero(links_down))
             if action.interrupts:
                 self._interrupt_job(action.label)
             self._state_changed()

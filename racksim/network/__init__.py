@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from racksim.network.collectives import OPS, CollectiveTable, bus_factor, design_table
-from racksim.network.topology import Topology, compile_topology
+from racksim.network.collectives import (
+    OPS,
+    CollectiveModel,
+    CollectiveTable,
+    bus_factor,
+    collective_table,
+    design_table,
+)
+from racksim.network.topology import SCALE_UP, Topology, compile_topology
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design
@@ -28,6 +35,23 @@ LATENCY_BYTES = 8
 def allreduce_busbw_gbyte_s(design: Design) -> float:
     """Bus bandwidth of the reference all-reduce over the design's scale-up domain, GB/s."""
     return float(design_table(design, "all-reduce", np.array([REFERENCE_BYTES])).busbw_gbyte_s[0])
+
+
+def allreduce_rate_with_links_down(design: Design, scale_up_links_down: np.ndarray) -> float:
+    """Reference all-reduce speed with some scale-up links failed, relative to all links up (≤ 1).
+
+    Links are indexed in the topology's scale-up order (GPU by GPU). The slowest ring member paces the
+    collective, so one failed link of 18 slows a ring all-reduce by 17/18; only rack 0's domain is timed.
+    """
+    if scale_up_links_down.size == 0:
+        return 1.0
+    topology = compile_topology(design)
+    rows = np.flatnonzero(topology.link_kind == SCALE_UP)
+    ranks = design.slot_count("compute") * design.compute_tray.gpus.count
+    sizes = np.array([REFERENCE_BYTES], dtype=np.float64)
+    degraded_topology = topology.with_links_down(rows[scale_up_links_down % rows.size])
+    degraded = collective_table(CollectiveModel(design, degraded_topology), "all-reduce", ranks, sizes)
+    return float(degraded.busbw_gbyte_s[0]) / allreduce_busbw_gbyte_s(design)
 
 
 def network_metrics(design: Design) -> dict[str, Any]:

@@ -47,6 +47,14 @@ def _chips_down(chips: np.ndarray, step: int) -> PlantChange:
     return change
 
 
+def _links_down(links: np.ndarray, step: int) -> PlantChange:
+    def change(plant: PlantState) -> None:
+        failures = plant.link_failures.copy()
+        failures[links] += step
+        plant.link_failures = failures
+    return change
+
+
 def _per_rack(attribute: str, rack: int, step: float, low: float, high: float) -> PlantChange:
     def change(plant: PlantState) -> None:
         values = getattr(plant, attribute).copy()
@@ -67,6 +75,25 @@ def _no_change(plant: PlantState) -> None:
     """Network failures change no power or heat; they interrupt the job."""
 
 
+def _scale_up_links(failure: Failure, arrays: RackArrays) -> np.ndarray | None:
+    """Scale-up links a `link` or `switch_tray` failure takes down (a link: one; a tray: all to its chips)."""
+    design = arrays.design
+    per_gpu = design.network.scale_up.links_per_gpu
+    n_links = int(arrays.chips.is_gpu.sum()) * per_gpu
+    if failure.component_class == "link":
+        return np.array([failure.index % n_links])
+    if failure.component_class != "switch_tray":
+        return None
+    # Links are ordered GPU by GPU, each GPU's links spread over the rack's switch chips in turn.
+    chips_per_tray = design.switch_tray.switch_chips
+    chips_per_rack = design.slot_count("switch") * chips_per_tray
+    rack, tray = divmod(failure.index, design.slot_count("switch"))
+    gpus_per_rack = n_links // per_gpu // arrays.n_racks
+    chip = np.tile(np.arange(per_gpu) % chips_per_rack, gpus_per_rack)
+    on_tray = np.flatnonzero(chip // chips_per_tray == tray)
+    return rack * gpus_per_rack * per_gpu + on_tray
+
+
 def _changes(failure: Failure, arrays: RackArrays) -> tuple[PlantChange, PlantChange]:
     """(fail, repair) plant changes of one failure."""
     chips, cooling, i = arrays.chips, arrays.cooling, failure.index
@@ -80,6 +107,9 @@ def _changes(failure: Failure, arrays: RackArrays) -> tuple[PlantChange, PlantCh
         target = None
     if target is not None:
         return _chips_down(target, 1), _chips_down(target, -1)
+    links = _scale_up_links(failure, arrays)
+    if links is not None:
+        return _links_down(links, 1), _links_down(links, -1)
     units_per_rack = float(arrays.shelf_units[0])
     shelves = arrays.design.power.shelves
     if kind == "psu":

@@ -25,7 +25,7 @@ def run_failures(arrays: RackArrays, stochastic: bool, duration_s: float, seed: 
 
 
 def reliability_metrics(result: RunResult, failures: list[Failure], arrays: RackArrays,
-                        schedule: TrainingSchedule) -> dict[str, Any]:
+                        schedule: TrainingSchedule, stochastic: bool) -> dict[str, Any]:
     """The `reliability` group: failures, interruptions and unavailability of the run.
 
     With a reliability section, also the job's interruption MTBF and the checkpoint interval against Young's,
@@ -34,16 +34,17 @@ def reliability_metrics(result: RunResult, failures: list[Failure], arrays: Rack
     faults = sum(1 for event in result.events if event.kind == "fault")
     halted_s = next((result.duration_s - e.time_s for e in result.events if e.kind == "job_halted"), 0.0)
     reliability = arrays.design.reliability
-    by_class = dict.fromkeys(reliability.processes() if reliability else (), 0)  # zeros count in replica means
-    for failure in failures:
-        by_class[failure.component_class] = by_class.get(failure.component_class, 0) + 1
     group: dict[str, Any] = {
         "failures": faults,
-        "failures_by_class": by_class,
         "interruptions": result.interruptions + sum(1 for e in result.events if e.kind == "job_halted"),
         "unavailable_fraction": (result.downtime_s + halted_s) / result.duration_s,
         "checkpoint_interval_s": schedule.checkpoint_every_steps * (schedule.compute_s + schedule.communication_s),
     }
+    if stochastic and reliability is not None:  # sampled failures by class, zeros included (replica means)
+        by_class = dict.fromkeys(reliability.processes(), 0)
+        for failure in failures:
+            by_class[failure.component_class] += 1
+        group["failures_by_class"] = by_class
     rate_per_h = interruption_rate_per_h(reliability, component_counts(arrays), INTERRUPTING) if reliability else 0.0
     if rate_per_h > 0 and schedule.checkpoint_s > 0:
         mtbf_s = 3600.0 / rate_per_h

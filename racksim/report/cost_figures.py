@@ -185,14 +185,21 @@ def cost_report(runs: Sequence[CostRun], designs: Sequence[str], colours: Mappin
     if not priced:
         return None
     groups = {d: _cost(chosen[d]) for d in priced}
-    summary = [[d, chosen[d].scenario, fmt(g["capex_usd"], "USD"), fmt(g["opex_usd_per_year"], "USD"),
-                fmt(g["period_years"], ""), fmt(g["tco_usd"], "USD"), fmt(g["usd_per_work_unit"], ""),
-                fmt(g["work_per_usd"], "")] for d, g in groups.items()]
-    made = [("cost-tco", "TCO by component", tco_figure({d: tco_by_component(g) for d, g in groups.items()},
+    def cell(group: Mapping[str, Any], key: str, unit: str) -> str:
+        value = group.get(key)
+        return fmt(float(value), unit) if isinstance(value, int | float) else "—"
+
+    summary = [[d, chosen[d].scenario, cell(g, "capex_usd", "USD"), cell(g, "opex_usd_per_year", "USD"),
+                cell(g, "period_years", ""), cell(g, "tco_usd", "USD"), cell(g, "usd_per_work_unit", ""),
+                cell(g, "work_per_usd", "")] for d, g in groups.items()]
+    complete = {d: g for d, g in groups.items()
+                if all(k in g for k in ("period_years", "capex_usd_by_component", "opex_usd_per_year_by_component"))}
+    per_unit = {d: float(g["usd_per_work_unit"]) for d, g in groups.items() if "usd_per_work_unit" in g}
+    made = [("cost-tco", "TCO by component", tco_figure({d: tco_by_component(g) for d, g in complete.items()},
                                                          colours)),
             ("cost-sensitivity", "Sensitivity of the cost per unit of work (tornado)",
-             tornado_figure({d: g.get("sensitivity", {}) for d, g in groups.items()},
-                            {d: float(g["usd_per_work_unit"]) for d, g in groups.items()}, colours))]
+             tornado_figure({d: g.get("sensitivity", {}) for d, g in groups.items() if d in per_unit}, per_unit,
+                            colours))]
     refs = []
     for key, title, png in made:
         if png is None:

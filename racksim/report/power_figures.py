@@ -72,10 +72,13 @@ def chain_loss_figure(designs: Mapping[str, Path], colours: Mapping[str, str]) -
 
 
 def _events(run: RunData) -> list[tuple[float, str]]:
+    """(time, kind) of a run's logged events; none when events.json is missing or unreadable."""
     path = run.directory / "events.json"
-    if not path.is_file():
+    try:
+        events = json.loads(path.read_text(encoding="utf-8"))
+        return [(float(e["time_s"]), str(e["kind"])) for e in events]
+    except (OSError, ValueError, TypeError, KeyError):
         return []
-    return [(float(e["time_s"]), str(e["kind"])) for e in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def _feed_path(columns: Series, duration_s: float, key: str = "feed_power_w") -> tuple[FloatArray, FloatArray]:

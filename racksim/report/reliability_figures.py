@@ -15,10 +15,10 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
 def reliability_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
-    """(key, title, PNG or None): the failure timeline and goodput per design, for runs with failures."""
-    timelines = {run.design: _failures(run) for run in runs}
-    if not any(timelines.values()):
+    """(key, title, PNG or None): the failure timeline and goodput per design, for stochastic-failure runs."""
+    if not any(key.startswith("reliability.failures_by_class.") for run in runs for key in run.values):
         return []
+    timelines = {run.design: _failures(run) for run in runs}
     goodput = {run.design: (run.values.get("performance.goodput_fraction", np.nan),
                             run.values.get("replicas.ci95_half_width.performance.goodput_fraction", 0.0),
                             run.values.get("reliability.expected_goodput_at_interval", np.nan)) for run in runs}
@@ -32,11 +32,12 @@ def reliability_figures(runs: Sequence[RunData], context: FigureContext) -> list
 def _failures(run: RunData) -> list[tuple[float, str]]:
     """(time, what) of every fault start and job interruption of a run."""
     path = run.directory / "events.json"
-    if not path.is_file():
+    try:
+        events = json.loads(path.read_text(encoding="utf-8"))
+        return [(float(e["time_s"]), "interruption" if e["kind"] == "interruption" else str(e["detail"]).split()[0])
+                for e in events if e["kind"] in ("fault", "interruption")]
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
         return []
-    events = json.loads(path.read_text(encoding="utf-8"))
-    return [(float(e["time_s"]), "interruption" if e["kind"] == "interruption" else str(e["detail"]).split()[0])
-            for e in events if e["kind"] in ("fault", "interruption")]
 
 
 def failure_timeline_figure(timelines: Mapping[str, list[tuple[float, str]]], durations_s: Mapping[str, float],
