@@ -18,7 +18,7 @@ from racksim.design import Design, load_design
 from racksim.errors import InputError, RacksimError
 from racksim.network.command import collectives as collectives_command
 from racksim.replicas import run_replicas
-from racksim.runner import record_suite, requests_for, run_many
+from racksim.runner import RunRequest, record_suite, requests_for, run_many
 from racksim.suite import Scenario, Suite, load_suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -34,6 +34,8 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a desi
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1,
                                              help="Runs in parallel processes (default: one per CPU core).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even runs whose inputs are unchanged.")]
+ReplicasOpt = Annotated[int, typer.Option("--replicas", min=1, max=1000,
+                                          help="Monte Carlo: seeds per run (means and 95 % intervals).")]
 
 
 def parse_duration_s(text: str) -> float:
@@ -94,8 +96,7 @@ def run(
     set_: SetOpt = None,
     jobs: JobsOpt = None,
     force: ForceOpt = False,
-    replicas: Annotated[int, typer.Option(help="Monte Carlo: seeds per run (means and 95 % intervals).",
-                                          min=1, max=1000)] = 1,
+    replicas: ReplicasOpt = 1,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
@@ -105,15 +106,19 @@ def run(
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
-    if replicas > 1:
-        for request in requests:
-            request.load()  # validate every design before anything runs
-        run_dirs = [run_replicas(request, out, replicas) for request in requests]
-    else:
-        run_dirs = run_many(requests, out, jobs=jobs, force=force)
+    run_dirs = _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     for run_dir in run_dirs:
         print(run_dir)
+
+
+def _run_all(requests: list[RunRequest], out: Path, jobs: int | None, force: bool, replicas: int) -> list[Path]:
+    """Every request: through the parallel, resuming runner, or with --replicas N seeds each (serially)."""
+    if replicas == 1:
+        return run_many(requests, out, jobs=jobs, force=force)
+    for request in requests:
+        request.load()  # validate every design before anything runs
+    return [run_replicas(request, out, replicas) for request in requests]
 
 
 @app.command()
@@ -126,6 +131,7 @@ def compare(
     set_: SetOpt = None,
     jobs: JobsOpt = None,
     force: ForceOpt = False,
+    replicas: ReplicasOpt = 1,
 ) -> None:
     """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
     from racksim.report import write_report
@@ -133,7 +139,7 @@ def compare(
     chosen, scenarios = _scenarios(suite, None)
     requests = requests_for(designs, scenarios,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
-    run_many(requests, out, jobs=jobs, force=force)
+    _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):
         html, markdown = write_report(out, baseline=baseline)

@@ -19,14 +19,22 @@ def reliability_figures(runs: Sequence[RunData], context: FigureContext) -> list
     if not any(key.startswith("reliability.failures_by_class.") for run in runs for key in run.values):
         return []
     timelines = {run.design: _failures(run) for run in runs}
-    goodput = {run.design: (run.values.get("performance.goodput_fraction", np.nan),
-                            run.values.get("replicas.ci95_half_width.performance.goodput_fraction", 0.0),
+    goodput = {run.design: (run.values.get("performance.goodput_fraction", np.nan), _goodput_half_width(run),
                             run.values.get("reliability.expected_goodput_at_interval", np.nan)) for run in runs}
     return [
         ("failure-timeline", "Failures by component class over time, and the interruptions they caused",
          failure_timeline_figure(timelines, context.durations_s, context.colours)),
         ("goodput", "Goodput per design", goodput_figure(goodput, context.colours)),
     ]
+
+
+def _goodput_half_width(run: RunData) -> float:
+    """95 % half-width of the goodput over replicas (`racksim run --replicas`), 0 for a single run."""
+    try:
+        replicas = json.loads((run.directory / "metrics.json").read_text(encoding="utf-8")).get("replicas", {})
+        return float(replicas.get("ci95_half_width", {}).get("performance.goodput_fraction", 0.0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
 
 
 def _failures(run: RunData) -> list[tuple[float, str]]:

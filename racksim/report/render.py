@@ -28,7 +28,7 @@ from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
 from racksim.suite import Suite, Weight
 
-SKIPPED_GROUPS = frozenset({"engine"})
+SKIPPED_GROUPS = frozenset({"engine", "replicas"})
 """Top-level groups of metrics.json that are diagnostics, not KPIs."""
 
 
