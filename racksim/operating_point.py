@@ -147,8 +147,8 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     # everything else (shelves, busbar, fans, management switches) goes to air.
     flow, fans_w = chain_with_fans(plant.fan_speed)
     tray_loss_w = flow.tray_conversion_loss_w
-    compute_other_w = board_w + tray_loss_w[:n_compute]
-    switch_heat_w = switch_w + tray_loss_w[n_compute:]
+    compute_other_w = board_w * alive[arrays.compute_tray_rack] + tray_loss_w[:n_compute]  # a tripped rack: none
+    switch_heat_w = switch_w * alive[arrays.switch_tray_rack] + tray_loss_w[n_compute:]
     liquid_other_w = (
         sum_by_group(compute_other_w * tray.other_heat_to_liquid_fraction, arrays.compute_tray_rack, arrays.n_racks)
         + sum_by_group(switch_heat_w * design.switch_tray.heat_to_liquid_fraction, arrays.switch_tray_rack,
