@@ -39,19 +39,12 @@ def component_counts(arrays: RackArrays) -> dict[str, int]:
     }
 
 
-def _chips_down(chips: np.ndarray, step: int) -> PlantChange:
+def _failures_held(attribute: str, indices: np.ndarray, step: int) -> PlantChange:
+    """Add `step` to the failure counts (`chip_failures` or `link_failures`) holding `indices` down."""
     def change(plant: PlantState) -> None:
-        failures = plant.chip_failures.copy()
-        failures[chips] += step
-        plant.chip_failures = failures
-    return change
-
-
-def _links_down(links: np.ndarray, step: int) -> PlantChange:
-    def change(plant: PlantState) -> None:
-        failures = plant.link_failures.copy()
-        failures[links] += step
-        plant.link_failures = failures
+        failures = getattr(plant, attribute).copy()
+        failures[indices] += step
+        setattr(plant, attribute, failures)
     return change
 
 
@@ -106,10 +99,10 @@ def _changes(failure: Failure, arrays: RackArrays) -> tuple[PlantChange, PlantCh
     else:
         target = None
     if target is not None:
-        return _chips_down(target, 1), _chips_down(target, -1)
+        return _failures_held("chip_failures", target, 1), _failures_held("chip_failures", target, -1)
     links = _scale_up_links(failure, arrays)
     if links is not None:
-        return _links_down(links, 1), _links_down(links, -1)
+        return _failures_held("link_failures", links, 1), _failures_held("link_failures", links, -1)
     units_per_rack = float(arrays.shelf_units[0])
     shelves = arrays.design.power.shelves
     if kind == "psu":
