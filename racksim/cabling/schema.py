@@ -1,15 +1,17 @@
 """Design-file models of the `cabling` section: the media catalog, the link groups with their routes, power cords.
 
-`racksim.design.schema` imports this module for `Design.cabling`, so it builds on pydantic alone (importing the
-design schema here would be circular); `CablingModel` repeats the configuration of the design schema's `Model`.
+`racksim.design.schema` imports this module for `Design.cabling`, so it builds on `racksim.schema_base` (importing
+the design schema here would be circular).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from racksim.schema_base import Model
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -21,15 +23,7 @@ POWER_CORD = "power_cord"
 """Name of the power cords in the bill of materials (reserved: no medium of the catalog may take it)."""
 
 
-class CablingModel(BaseModel):
-    """Frozen, strict base: unknown keys, NaN and infinity are errors (as `racksim.design.schema.Model`)."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
-    )
-
-
-class Medium(CablingModel):
+class Medium(Model):
     """A cable medium of the catalog: loss, reach, power, cost, mass and failure rate, per lane.
 
     A lane is one transmit and one receive path (two differential pairs or two fibres).
@@ -59,7 +53,7 @@ class Medium(CablingModel):
     """Failure rate per lane and end (connector, retimer, laser), FIT (failures per 10⁹ h)."""
 
 
-class Riser(CablingModel):
+class Riser(Model):
     """A vertical cable channel behind (or in front of) the trays: spine cartridges, a side channel, the busbar."""
 
     x_mm: Positions
@@ -69,7 +63,7 @@ class Riser(CablingModel):
     """Horizontal run from a tray's face back (or forward) to the channel, mm."""
 
 
-class LinkGroup(CablingModel):
+class LinkGroup(Model):
     """Signal links of one kind: lanes, lane rate, loss budget, candidate media and route."""
 
     lanes_per_link: PositiveInt
@@ -117,7 +111,7 @@ class ScaleOutCabling(LinkGroup):
     drawn there, not from this rack."""
 
 
-class PowerCabling(CablingModel):
+class PowerCabling(Model):
     """Power cords from units that do not blind-mate the busbar (network and other slots) to a busbar tap."""
 
     cables_per_unit: Annotated[int, Field(ge=0)]
@@ -143,7 +137,7 @@ def _rule(field_path: str, rule: str) -> PydanticCustomError:
     return PydanticCustomError("field_rule", "{rule}", {"field": field_path, "rule": rule})
 
 
-class Cabling(CablingModel):
+class Cabling(Model):
     """Cables of the rack: the media catalog, the scale-up and scale-out link groups and the power cords.
 
     Positions are in the rear plane of the rack: x across the equipment bay from its left edge, height from

@@ -2,7 +2,7 @@
 
 Every price carries its provenance: a `source` (where the figure comes from) or `assumption: true` (no public
 figure found), never both and never neither. `racksim.design.schema` imports this module for `Design.cost`, so
-it builds on pydantic alone; `CostSection` checks the prices against the rest of the design (a design with power
+it builds on `racksim.schema_base`; `CostSection` checks the prices against the rest of the design (a design with power
 shelves needs shelf and PSU prices) through the fields validated before it.
 """
 
@@ -11,8 +11,10 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from racksim.schema_base import Model
 
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -25,13 +27,7 @@ def _rule(field: str, rule: str) -> PydanticCustomError:
     return PydanticCustomError("field_rule", "{rule}", {"field": field, "rule": rule})
 
 
-class CostModel(BaseModel):
-    """Frozen, strict base: unknown keys, NaN and infinity are errors (as `racksim.design.schema.Model`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
-
-
-class Sourced(CostModel):
+class Sourced(Model):
     """A figure with its provenance: a source or an assumption flag, exactly one of the two."""
 
     source: str | None = None
@@ -66,7 +62,7 @@ class Item(UnitPrice):
     """Units per rack."""
 
 
-class Prices(CostModel):
+class Prices(Model):
     """Unit prices of the rack's components; counts come from the design."""
 
     gpu: UnitPrice
@@ -109,7 +105,7 @@ PRICED_CLASSES = ("gpu", "compute_tray", "switch_tray", "power_shelf", "psu", "m
 """Fields of Prices that price a counted component, in capex-breakdown order."""
 
 
-class TariffPeriod(CostModel):
+class TariffPeriod(Model):
     """One block of a time-of-day tariff: the price from `from_hour` until the next block starts."""
 
     from_hour: Annotated[int, Field(ge=0, le=23)]
@@ -200,7 +196,7 @@ class FailureClass(Sourced):
         return None if self.failure_rate_fit is None else self.failure_rate_fit * 1e-9
 
 
-class Maintenance(CostModel):
+class Maintenance(Model):
     """Repairs: failure classes and the labour rate."""
 
     labour_per_hour: UnitPrice
@@ -230,7 +226,7 @@ class LostWork(Sourced):
     """Market price of one GPU-hour of comparable capacity, USD/GPU-h."""
 
 
-class Sensitivity(CostModel):
+class Sensitivity(Model):
     """How far the sensitivity analysis moves each input."""
 
     relative_change: Annotated[float, Field(gt=0, lt=1)] = 0.2
@@ -248,7 +244,7 @@ class Depreciation(Sourced):
     """Years over which the capital cost is spread, and the TCO period."""
 
 
-class Cost(CostModel):
+class Cost(Model):
     """Cost of ownership: what the rack costs to buy and to run, per unit of work."""
 
     depreciation: Depreciation

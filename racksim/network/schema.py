@@ -1,6 +1,6 @@
 """Design-file models of the `network` section: the scale-up domain, scale-out NICs and fabric, protocols.
 
-`racksim.design.schema` imports this module for `Design.network`, so it builds on pydantic alone (as
+`racksim.design.schema` imports this module for `Design.network`, so it builds on `racksim.schema_base` (as
 `racksim.cabling.schema` does). NIC count and line rate live on the compute tray (`compute_tray.nics`) and
 switch chips on the switch tray (`switch_tray.switch_chips`); this section does not repeat them.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from racksim.schema_base import Model
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -17,15 +19,7 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Efficiency = Annotated[float, Field(gt=0, le=1)]
 
 
-class NetworkModel(BaseModel):
-    """Frozen, strict base: unknown keys, NaN and infinity are errors (as `racksim.design.schema.Model`)."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
-    )
-
-
-class ScaleUp(NetworkModel):
+class ScaleUp(Model):
     """Scale-up (NVLink-class) domain: every GPU of the rack links to the switch chips of its switch trays.
 
     Link k of a GPU goes to switch chip k mod (switch trays × chips per tray), so with 18 links and 4 chips a
@@ -48,7 +42,7 @@ class ScaleUp(NetworkModel):
     S·(1 + 1/n) per GPU and direction; absent: the switches do not reduce."""
 
 
-class Fabric(NetworkModel):
+class Fabric(Model):
     """A rail-optimized two-tier leaf/spine fabric joining the scale-up domains (racks).
 
     NIC k of every compute tray of every rack connects to the leaf of rail k mod `rails`; each leaf's
@@ -67,7 +61,7 @@ class Fabric(NetworkModel):
     """One-way latency of one leaf–spine link, s."""
 
 
-class ScaleOut(NetworkModel):
+class ScaleOut(Model):
     """Scale-out networking: the compute tray's NICs (`compute_tray.nics`) on a leaf/spine fabric."""
 
     nic_latency_s: PositiveFloat
@@ -77,7 +71,7 @@ class ScaleOut(NetworkModel):
     fabric: Fabric
 
 
-class Protocol(NetworkModel):
+class Protocol(Model):
     """A collective protocol (NCCL's LL, LL128, Simple): payload share and fixed costs."""
 
     bandwidth_fraction: Efficiency
@@ -96,7 +90,7 @@ _LL128 = Protocol(bandwidth_fraction=120 / 128, base_latency_s=14.0e-6, step_lat
 _SIMPLE = Protocol(bandwidth_fraction=1.0, base_latency_s=8.4e-6, step_latency_s=3.4e-6)
 
 
-class Protocols(NetworkModel):
+class Protocols(Model):
     """The protocols a collective may use; the fastest (algorithm, protocol) pair wins at each size."""
 
     ll: Protocol = _LL
@@ -109,7 +103,7 @@ class Protocols(NetworkModel):
     """Fixed cost of an in-switch (NVLS) collective, s (NCCL tuning.cc NVLS baseLat, 23 µs)."""
 
 
-class Network(NetworkModel):
+class Network(Model):
     """Networks of the rack."""
 
     scale_up: ScaleUp
