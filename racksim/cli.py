@@ -162,6 +162,48 @@ def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
     print(markdown)
 
 
+@app.command()
+def sweep(
+    designs: DesignsArg,
+    out: Annotated[Path, typer.Option("--out", help="Sweep directory (table, figure, one folder per point).")],
+    param: Annotated[list[str], typer.Option("--param", help="Swept field: path=start:stop:step, path=start:stop "
+                                             "(with --samples) or path=v1,v2,...", show_default=False)],
+    suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
+    scenario: Annotated[str | None, typer.Option(help="One scenario of the suite.")] = None,
+    samples: Annotated[int | None, typer.Option(help="Latin hypercube of N points instead of the grid.",
+                                                min=1)] = None,
+    sample_seed: Annotated[int, typer.Option(help="Seed of the Latin hypercube.", min=0)] = 0,
+    pareto: Annotated[str | None, typer.Option(help="Two KPIs for the Pareto figure: a,b (each may end in "
+                                                    ":higher or :lower).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Existing dask scheduler, tcp://HOST:PORT "
+                                                       "(default: a local cluster).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local cluster worker processes (default: one per core).",
+                                                min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenarios' seeds.", min=0)] = None,
+    duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
+    set_: SetOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Sweep design fields over a grid or a Latin hypercube, every point on dask; a Parquet table and a Pareto figure.
+
+    Points whose runs finished earlier with unchanged inputs are kept, not rerun (see --force).
+    """
+    from racksim.sweep import grid, latin_hypercube, parse_objectives, parse_params, plan, run_sweep
+
+    params = parse_params(param)
+    objectives = parse_objectives(pareto) if pareto else None
+    points = grid(params) if samples is None else latin_hypercube(params, samples, sample_seed)
+    _, scenarios = _scenarios(suite, scenario)
+    runs = plan(points, designs, scenarios, out, seed=seed, overrides=set_ or (), force=force,
+                duration_s=parse_duration_s(duration) if duration else None)
+    result = run_sweep(runs, out, objectives=objectives, scheduler=scheduler, workers=workers)
+    status_console.print(f"sweep: {len(points)} points, {result.ran} runs ran, {result.kept} kept, "
+                         f"{result.failed} infeasible or failed")
+    print(result.table_path)
+    if result.figure_path is not None:
+        print(result.figure_path)
+
+
 app.command(name="collectives")(collectives_command)
 
 

@@ -1,0 +1,211 @@
+"""Run a sweep's points on dask.distributed, resume what stopped, and gather the table and the Pareto figure.
+
+Every point × design × scenario is an ordinary run (`racksim.runner.run_one`) with the point's overrides after
+the user's `--set`; its directory is `OUT/points/<point id>/<design>/<scenario>`, so the runner's fingerprint
+decides what is done. Workers run in a temporary folder and send the run's files back; the client writes them
+atomically, metrics.json last. Workers therefore need racksim and the design files at the same paths, but no
+shared disk. A run's results depend only on its inputs, so they are the same on any worker and in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from racksim.design import LoadedDesign
+from racksim.errors import InputError, RacksimError
+from racksim.io import atomic_write_bytes
+from racksim.pool import default_jobs
+from racksim.runner import RunRequest, run_one
+from racksim.suite import Scenario
+from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
+from racksim.sweep.spec import Point
+from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, flatten_metrics, write_table
+
+POINTS_DIR = "points"
+FIGURE_FILE = "pareto.png"
+CONNECT_TIMEOUT_S = 10.0
+"""How long to wait for an existing scheduler (--scheduler) to answer."""
+
+
+@dataclass
+class SweepRun:
+    """One point × design × scenario: its request, its design (None if the point breaks a design rule)."""
+
+    point: Point
+    request: RunRequest
+    loaded: LoadedDesign | None
+    status: str
+    """"ok" once it has results; otherwise why not (the one-line error), or "pending"."""
+
+    @property
+    def out_root(self) -> Path:
+        """The point's folder below the sweep's, relative to it."""
+        return Path(POINTS_DIR) / self.point.point_id
+
+    @property
+    def design_name(self) -> str:
+        """The design's name (the file's stem when it did not load)."""
+        return self.loaded.design.name if self.loaded else self.request.design_path.stem
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep wrote and did."""
+
+    table_path: Path
+    figure_path: Path | None
+    ran: int
+    kept: int
+    """Runs finished earlier with unchanged inputs, not rerun."""
+    failed: int
+    """Runs whose point breaks a design rule, or whose simulation stopped with an error."""
+
+
+def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Sequence[Scenario], out: Path, *,
+         seed: int | None = None, duration_s: float | None = None, overrides: Sequence[str] = (),
+         force: bool = False) -> list[SweepRun]:
+    """Every run of the sweep, point-major, with its design loaded and whether it is done already.
+
+    A point whose design breaks a rule is kept with its error as status (the sweep maps where designs stop
+    being feasible); if every run does, the first error is raised, since then it is the sweep that is wrong.
+    """
+    runs: list[SweepRun] = []
+    cache: dict[tuple[str, str], LoadedDesign | InputError] = {}
+    first_error: InputError | None = None
+    for point in points:
+        for scenario in scenarios:
+            for design_path in design_paths:
+                request = RunRequest(Path(design_path), scenario, seed, duration_s, (*overrides, *point.overrides))
+                key = (str(design_path), repr(request.all_overrides))
+                if key not in cache:
+                    try:
+                        cache[key] = request.load()
+                    except InputError as error:
+                        cache[key] = error
+                loaded = cache[key]
+                if isinstance(loaded, InputError):
+                    first_error = first_error or loaded
+                    runs.append(SweepRun(point, request, None, str(loaded)))
+                    continue
+                done = not force and request.is_done(out / POINTS_DIR / point.point_id, loaded)
+                runs.append(SweepRun(point, request, loaded, "ok" if done else "pending"))
+    if first_error is not None and all(run.loaded is None for run in runs):
+        raise first_error
+    names = {run.design_name: run.request.design_path for run in runs}
+    for run in runs:
+        if names[run.design_name] != run.request.design_path:
+            raise InputError(str(run.request.design_path), "name", f"two designs are called {run.design_name!r}; "
+                             "results would overwrite each other")
+    return runs
+
+
+def run_files(request: RunRequest, loaded: LoadedDesign) -> dict[str, bytes] | str:
+    """Worker side: one run in a temporary folder → its files by name, or the one-line error that stopped it."""
+    with tempfile.TemporaryDirectory(prefix="racksim-sweep-") as temp:
+        try:
+            run_dir = run_one(request, Path(temp), loaded)
+        except RacksimError as error:
+            return str(error)
+        return {path.name: path.read_bytes() for path in sorted(run_dir.iterdir()) if path.is_file()}
+
+
+def store_run(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run's files atomically, metrics.json last (so only a whole run counts as finished)."""
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    for name, data in files.items():
+        if name != "metrics.json":
+            atomic_write_bytes(run_dir / name, data)
+    atomic_write_bytes(run_dir / "metrics.json", files["metrics.json"])
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A client of the scheduler at `scheduler`, or of a LocalCluster on loopback (`workers` processes)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise InputError("--scheduler", scheduler, f"cannot reach the dask scheduler: {error}") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers or default_jobs(), threads_per_worker=1, processes=True,
+                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def execute(runs: Sequence[SweepRun], out: Path, *, scheduler: str | None = None, workers: int | None = None,
+            console: Console) -> None:
+    """Run every pending run on dask, writing each as it finishes, under one progress bar."""
+    from distributed import as_completed
+
+    pending = [run for run in runs if run.status == "pending"]
+    if not pending:
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+               TimeRemainingColumn())
+    kept = sum(run.status == "ok" for run in runs)
+    with dask_client(scheduler, workers) as client, Progress(*columns, console=console) as bar:
+        task = bar.add_task(f"sweep ({kept} kept)", total=len(pending))
+        futures = {client.submit(run_files, run.request, run.loaded, pure=False): run for run in pending}
+        for future in as_completed(futures):
+            run, result = futures.pop(future), future.result()
+            if isinstance(result, str):
+                run.status = result
+            else:
+                assert run.loaded is not None
+                store_run(out / run.request.run_dir(run.out_root, run.loaded), result)
+                run.status = "ok"
+            bar.advance(task)
+
+
+def rows(runs: Sequence[SweepRun], out: Path) -> list[dict[str, Any]]:
+    """One table row per run: point, design, scenario, status, run directory, parameters and metrics."""
+    table_rows = []
+    for run in runs:
+        run_dir = run.request.run_dir(run.out_root, run.loaded) if run.loaded else None
+        row: dict[str, Any] = {"point": run.point.point_id, "design": run.design_name,
+                               "scenario": run.request.scenario.name, "status": run.status,
+                               "run_dir": str(run_dir) if run_dir and run.status == "ok" else None}
+        row.update({PARAM_PREFIX + path: value for path, value in run.point.values.items()})
+        if run.status == "ok" and run_dir is not None:
+            metrics = json.loads((out / run_dir / "metrics.json").read_text(encoding="utf-8"))
+            row.update({name: value for name, value in flatten_metrics(metrics).items() if name not in row})
+        table_rows.append(row)
+    return table_rows
+
+
+def run_sweep(runs: list[SweepRun], out: Path, *, objectives: tuple[Objective, Objective] | None = None,
+              scheduler: str | None = None, workers: int | None = None,
+              console: Console | None = None) -> SweepResult:
+    """Run what is not done, then write OUT/sweep.parquet and, with `objectives`, OUT/pareto.png."""
+    out = Path(out)
+    kept = sum(run.status == "ok" for run in runs)
+    pending = sum(run.status == "pending" for run in runs)
+    execute(runs, out, scheduler=scheduler, workers=workers, console=console or Console(stderr=True))
+    table_rows, table_path, figure_path = rows(runs, out), out / TABLE_FILE, None
+    if objectives is not None:
+        try:
+            check_objectives(table_rows, objectives)
+        except InputError:
+            write_table(table_path, table_rows)  # the runs are done: keep their table, without a front
+            raise
+        mark_front(table_rows, objectives)
+        figure_path = out / FIGURE_FILE
+        atomic_write_bytes(figure_path, pareto_figure(table_rows, objectives))
+    write_table(table_path, table_rows)
+    failed = sum(run.status != "ok" for run in runs)
+    return SweepResult(table_path, figure_path, ran=pending, kept=kept, failed=failed)
