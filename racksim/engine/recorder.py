@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,33 +23,110 @@ SERIES_COLUMNS = (
 )
 """Each row holds the state from its time to the next row's. Feed power is linear in between, from
 `feed_power_w` to `feed_power_end_w` (equal unless storage ramps the source); the rest are samples."""
+FEED = SERIES_COLUMNS.index("feed_power_w")
 FEED_END = SERIES_COLUMNS.index("feed_power_end_w")
+_MEAN = np.isin(SERIES_COLUMNS, (
+    "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_mean", "fan_power_w", "pump_power_w",
+    "throttled_gpu_fraction", "shutdown_gpu_fraction", "feed_power_end_w", "feed_power_unsmoothed_w"))
+_MAX = np.isin(SERIES_COLUMNS, ("gpu_temp_c_max", "coolant_supply_temp_c", "coolant_return_temp_c", "exhaust_temp_c"))
+_MIN = np.isin(SERIES_COLUMNS, ("coolant_flow_fraction",))
+_LAST = ~(_MEAN | _MAX | _MIN)
+"""How a row of `resolution_s` aggregates the event rows within it: time-weighted mean (powers, shares, mean
+temperature), extreme (hottest temperatures, lowest flow), or the last value (time, work done, stored energy)."""
 
 
 class TimeSeries:
-    """Rack aggregates, one row per event, in a preallocated array that doubles when full."""
+    """Rack aggregates in a preallocated array that doubles when full: one row per event, or per `resolution_s`.
 
-    def __init__(self, capacity: int = 1024) -> None:
+    With `resolution_s`, each row covers [k·r, (k+1)·r) and holds the time-weighted mean of the powers and shares
+    over it (feed power exactly, linear segments included, so its integral is the event-level one), the extremes
+    of the temperatures and flow, and the last work and storage values: memory grows with simulated time / r,
+    not with events. The last event row is kept as it is (it starts the segment that runs to the end).
+    """
+
+    def __init__(self, capacity: int = 1024, resolution_s: float | None = None) -> None:
+        if resolution_s is not None and not resolution_s > 0:
+            raise ValueError(f"time-series resolution must be positive, not {resolution_s}")
         self._rows = np.empty((capacity, len(SERIES_COLUMNS)))
         self._count = 0
+        self.resolution_s = resolution_s
+        self._last: FloatArray | None = None
+        """With a resolution: the latest event row, whose segment is not over yet."""
+        self._bin = -1
+        self._bin_s = 0.0
+        self._sums = np.zeros(len(SERIES_COLUMNS))
+        self._extremes = np.zeros(len(SERIES_COLUMNS))
 
     def append(self, row: tuple[float, ...]) -> None:
         """Add one row (values in SERIES_COLUMNS order); a row at the same time replaces the last."""
+        if self.resolution_s is not None:
+            values = np.asarray(row, dtype=float)
+            if self._last is not None and self._last[0] != values[0]:
+                self._fold(self._last, float(values[0]))
+            self._last = values
+            return
         if self._count and self._rows[self._count - 1, 0] == row[0]:
             self._count -= 1
+        self._store(row)
+
+    def _store(self, row: tuple[float, ...] | FloatArray) -> None:
         if self._count == self._rows.shape[0]:
             self._rows = np.concatenate([self._rows, np.empty_like(self._rows)])
         self._rows[self._count] = row
         self._count += 1
 
+    def _fold(self, row: FloatArray, end_s: float) -> None:
+        """Add the segment [row time, end_s) of `row` to the bins it spans (feed power linear along it)."""
+        assert self.resolution_s is not None
+        start_s, span_s = float(row[0]), end_s - float(row[0])
+        feed_slope = (row[FEED_END] - row[FEED]) / span_s
+        piece_start_s = start_s
+        while piece_start_s < end_s:
+            index = math.floor(piece_start_s / self.resolution_s)
+            piece_end_s = min(end_s, (index + 1) * self.resolution_s)
+            if index != self._bin:
+                self._close_bin()
+                self._bin, self._extremes = index, row.copy()
+            duration_s = piece_end_s - piece_start_s
+            self._sums += row * duration_s
+            feed_mid_w = row[FEED] + feed_slope * (0.5 * (piece_start_s + piece_end_s) - start_s)
+            self._sums[FEED] += (feed_mid_w - row[FEED]) * duration_s  # exact mean of a linear segment
+            self._bin_s += duration_s
+            self._extremes[_MAX] = np.maximum(self._extremes[_MAX], row[_MAX])
+            self._extremes[_MIN] = np.minimum(self._extremes[_MIN], row[_MIN])
+            self._extremes[_LAST] = row[_LAST]
+            piece_start_s = piece_end_s
+
+    def _bin_row(self) -> FloatArray | None:
+        """The current bin as a row (start time, means, extremes, last values); None before the first."""
+        if self._bin < 0 or self._bin_s <= 0:
+            return None
+        assert self.resolution_s is not None
+        row = self._extremes.copy()
+        row[_MEAN] = self._sums[_MEAN] / self._bin_s
+        row[FEED_END] = row[FEED]  # the row's feed power is its mean: constant over the row
+        row[0] = self._bin * self.resolution_s
+        return row
+
+    def _close_bin(self) -> None:
+        """Store the current bin's row and start afresh."""
+        row = self._bin_row()
+        if row is not None:
+            self._store(row)
+        self._sums[:], self._bin_s, self._bin = 0.0, 0.0, -1
+
     def close_segment(self, feed_end_w: float) -> None:
         """Set the feed power at the end of the last row's segment (just before the next row), W."""
-        if self._count:
+        if self._last is not None:
+            self._last[FEED_END] = feed_end_w
+        elif self._count:
             self._rows[self._count - 1, FEED_END] = feed_end_w
 
     def columns(self) -> dict[str, FloatArray]:
-        """Column name → a copy of its values."""
-        return {name: self._rows[: self._count, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
+        """Column name → a copy of its values (with a resolution: the bins so far, then the last event row)."""
+        tail = [row for row in (self._bin_row(), self._last) if row is not None]
+        rows = np.vstack([self._rows[: self._count], *tail])
+        return {name: rows[:, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
 
 
 @dataclass
@@ -116,7 +194,7 @@ class Integrals:
                 self.loss_energy_j[name] += loss_j
                 supply_side_extra_j += loss_j
         self.heat_to_air_j += supply_side_extra_j
-        stored_j = float(np.dot(chips.heat_capacity_j_per_k, temp1_c - temp0_c))
+        stored_j = float((chips.heat_capacity_j_per_k * (temp1_c - temp0_c)).sum())  # np.dot: threaded BLAS, slow
         self.heat_stored_j += stored_j
         self.heat_to_liquid_j += float(point.chip_power_w.sum() + point.liquid_noncold_plate_w.sum()) * duration_s
         self.heat_to_liquid_j -= stored_j
