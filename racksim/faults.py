@@ -44,6 +44,19 @@ def _lose_fans(count: int, arrays: RackArrays) -> PlantChange:
     return change
 
 
+def _lose_links(count: int, arrays: RackArrays) -> PlantChange:
+    """Link k of GPU k for k < |count|: each on its own GPU (a negative count repairs them)."""
+    per_gpu = arrays.design.network.scale_up.links_per_gpu
+    links = np.arange(abs(count)) * (per_gpu + 1)
+    step = 1 if count > 0 else -1
+
+    def change(plant: PlantState) -> None:
+        failures = plant.link_failures.copy()
+        failures[links % failures.size] += step
+        plant.link_failures = np.maximum(failures, 0)
+    return change
+
+
 def _set_feeds(feeds: Sequence[str], energized: bool) -> PlantChange:
     columns = sorted({"ab".index(name) for name in feeds})
 
@@ -83,6 +96,9 @@ def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
         elif fault.kind == "cdu_failure":
             start, end = _cdu_rejecting(False), _cdu_rejecting(True)
             what = "CDU heat rejection"
+        elif fault.kind == "link_failure":
+            start, end = _lose_links(fault.count, arrays), _lose_links(-fault.count, arrays)
+            what = f"{fault.count} scale-up link(s)"
         elif fault.kind == "feed_loss":
             start, end = _set_feeds(fault.feeds, False), _set_feeds(fault.feeds, True)
             what = "feed " + " and ".join(fault.feeds)

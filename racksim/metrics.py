@@ -154,9 +154,12 @@ def compute_metrics(
             "nominal_work_units": nominal_work_units,
             "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
+            "phase_time_s": dict(result.phase_time_s),
+            "stall_time_s": result.stall_s,
+            "downtime_s": result.downtime_s,
         },
         "cabling": cabling,
-        "network": network,
+        "network": {**network, "collective_time_s_total": result.collective_s},
         "engine": {"event_count": result.event_count},
     }
 

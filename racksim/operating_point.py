@@ -39,7 +39,8 @@ from racksim.thermal import (
 class Activity:
     """What the workload asks of the hardware in one phase (utilizations in [0, 1])."""
 
-    gpu_utilization: float
+    gpu_utilization: float | FloatArray
+    """Every GPU alike, or one value per GPU of the run (GPUs in chip order)."""
     cpu_utilization: float
     network_utilization: float
 
@@ -93,7 +94,9 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
     design, chips, cooling = arrays.design, arrays.chips, arrays.cooling
     tray = design.compute_tray
     in_job = plant.tray_in_job[chips.tray]  # hot-spare trays idle
-    utilization = np.where(in_job, np.where(chips.is_gpu, activity.gpu_utilization, activity.cpu_utilization), 0.0)
+    utilization = np.full(chips.is_gpu.size, activity.cpu_utilization)
+    utilization[chips.is_gpu] = activity.gpu_utilization
+    utilization = np.where(in_job, utilization, 0.0)
     demand_w = utilization_power_w(utilization, chips.idle_w, chips.tdp_w)
     if design.power.smoothing is not None:
         floor_w = design.power.smoothing.gpu_power_floor_fraction * chips.tdp_w
@@ -112,7 +115,9 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
 
     n_compute = arrays.compute_tray_rack.size
     chip_w_per_tray = sum_by_group(power_w, chips.tray, n_compute)
-    board_w = utilization_power_w(activity.gpu_utilization, tray.other_idle_power_w, tray.other_power_w)
+    tray_gpu_utilization = (activity.gpu_utilization if np.ndim(activity.gpu_utilization) == 0 else
+                            sum_by_group(utilization * chips.is_gpu, chips.tray, n_compute) / tray.gpus.count)
+    board_w = utilization_power_w(tray_gpu_utilization, tray.other_idle_power_w, tray.other_power_w)
     board_w = board_w + tray.nics.count * tray.nics.power_w
     switch_w = float(utilization_power_w(activity.network_utilization, design.switch_tray.idle_power_w,
                                          design.switch_tray.max_power_w))

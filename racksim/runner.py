@@ -29,7 +29,7 @@ from racksim.errors import InputError
 from racksim.faults import fault_actions
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import component_summary, compute_metrics
-from racksim.network import network_metrics
+from racksim.network import link_utilization, network_metrics
 from racksim.provenance import design_notes, notes_json
 from racksim.reliability.run import reliability_metrics, run_failures
 from racksim.suite import Scenario, Suite
@@ -102,18 +102,20 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     run_dir = request.run_dir(out_root, loaded)
     (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s
-    schedule = TrainingSchedule.for_design(scenario.workload, loaded.design)
+    schedule = schedule_for(scenario.workload, loaded.design, seed=request.run_seed, source=request.scenario.name)
     arrays = build(loaded.design)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     faults = sorted(fault_actions(scenario.faults, arrays) + failure_faults, key=lambda action: action.time_s)
-    simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress)
+    simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
+                            network_rate=schedule.network_rate)
     result = simulation.run()
     cabling = arrays.cabling
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
-        seed=request.run_seed, nominal_work_units=schedule.nominal_steps(duration_s),
+        seed=request.run_seed, nominal_work_units=schedule.nominal_work_units(duration_s),
         feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
-        network=network_metrics(loaded.design),
+        network=network_metrics(loaded.design) | link_utilization(loaded.design, result.traffic_gbyte_per_gpu,
+                                                                  duration_s),
     )
     metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule, scenario.stochastic_failures)
     cost = run_cost_group(request, loaded.design, metrics)  # None without a cost section

@@ -13,39 +13,10 @@ from pydantic import Field, field_validator, model_validator
 from racksim.design.loader import load_model
 from racksim.errors import InputError
 from racksim.report.kpis import NEUTRAL, kpi_spec
-from racksim.schema_base import Fraction, Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
+from racksim.schema_base import Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
+from racksim.workload.schema import TraceWorkload, Workload
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
-
-
-class PhaseActivity(Model):
-    """Utilizations during one workload phase."""
-
-    gpu_utilization: Fraction
-    cpu_utilization: Fraction
-    network_utilization: Fraction
-
-
-class TrainingWorkload(Model):
-    """Synchronous training: compute, then communication, each step; a checkpoint every N steps.
-
-    The work is stated per GPU, so each design's step time follows from its own hardware:
-    compute = FLOP / (dense throughput × MFU), communication = bytes / (links × link rate × bus efficiency).
-    """
-
-    kind: Literal["training"] = "training"
-    compute_pflop_per_gpu_step: PositiveFloat
-    """Model FLOPs each GPU computes per step, PFLOP."""
-    model_flops_utilization: Annotated[float, Field(gt=0, le=1)]
-    """Achieved share of the GPU's dense throughput in the compute phase (MFU)."""
-    exposed_communication_gbyte_per_gpu_step: NonNegativeFloat
-    """Scale-up traffic per GPU and step that does not overlap compute, GB (bytes)."""
-    checkpoint_every_steps: PositiveInt
-    checkpoint_time_s: NonNegativeFloat
-    """Time the job pauses to write a checkpoint, s."""
-    compute: PhaseActivity = PhaseActivity(gpu_utilization=1.0, cpu_utilization=0.3, network_utilization=0.1)
-    communication: PhaseActivity = PhaseActivity(gpu_utilization=0.3, cpu_utilization=0.3, network_utilization=1.0)
-    checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
 
 
 FeedName = Literal["a", "b"]
@@ -55,16 +26,17 @@ class Fault(Model):
     """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
 
     kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion",
-                  "feed_loss"]
+                  "feed_loss", "link_failure"]
     """psu_failure, pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection
     (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`;
-    feed_loss de-energizes the `feeds` named (a utility outage when all are)."""
+    feed_loss de-energizes the `feeds` named (a utility outage when all are); link_failure takes `count`
+    scale-up links down, link k of GPU k (each on a different GPU of rack 0)."""
     at_s: NonNegativeFloat
     """When the fault starts, s from the start of the run."""
     duration_s: PositiveFloat | None = None
     """How long until repair, s; absent: not repaired within the run."""
     count: PositiveInt = 1
-    """PSUs, pumps or fans lost (psu_failure, pump_failure, fan_failure)."""
+    """PSUs, pumps, fans or scale-up links lost (psu_failure, pump_failure, fan_failure, link_failure)."""
     delta_temp_c: float = Field(default=0.0, ge=-50, le=50)
     """Facility supply change (facility_water_excursion), K."""
     feeds: list[FeedName] = Field(default_factory=lambda: list[FeedName](["a", "b"]), min_length=1)
@@ -89,7 +61,7 @@ class Scenario(Model):
     duration_s: PositiveFloat
     """Simulated time, s."""
     seed: Annotated[int, Field(ge=0)] = 0
-    workload: TrainingWorkload
+    workload: Workload
     faults: list[Fault] = Field(default_factory=list)
     """Scheduled faults and repairs."""
     stochastic_failures: bool = False
@@ -179,4 +151,14 @@ def load_suite(name_or_path: str) -> Suite:
         known = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
         raise InputError(str(path), "", f"no such suite (bundled: {', '.join(known)})")
     suite, _ = load_model(Suite, path)
-    return suite
+    return _traces_beside(suite, path.parent)
+
+
+def _traces_beside(suite: Suite, directory: Path) -> Suite:
+    """The suite with relative trace paths resolved against the suite file's directory."""
+    scenarios = [
+        s.model_copy(update={"workload": s.workload.model_copy(update={"path": directory / s.workload.path})})
+        if isinstance(s.workload, TraceWorkload) and not s.workload.path.is_absolute() else s
+        for s in suite.scenarios
+    ]
+    return suite.model_copy(update={"scenarios": scenarios})

@@ -27,7 +27,7 @@ FULL = Activity(1.0, 1.0, 1.0)
 
 def steady(activity: Activity = FULL) -> Iterator[Phase]:
     """One phase that never ends: a constant load."""
-    yield Phase("steady", activity, math.inf, False, False)
+    yield Phase("steady", activity, math.inf)
 
 
 def simulate(path: Path, duration_s: float, faults: list[Fault], overrides: tuple[str, ...] = (),

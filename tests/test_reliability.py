@@ -194,10 +194,10 @@ def test_failed_links_slow_the_collectives_until_repaired(component: str, links_
     actions = failure_actions([Failure(100.0, component, 4, 1000.0)], arrays)
     during = run(actions, 500.0)
     # A GPU's all-reduce rides 18 links spread over 18 switch chips (2 per tray): the slowest GPU paces it.
-    assert during.network_rate == pytest.approx(links_left / 18, rel=0.01)
+    assert during.job.network_rate == pytest.approx(links_left / 18, rel=0.01)
     assert during.result.interruptions == 1
     after = run(actions, 1500.0)
-    assert after.network_rate == 1.0
+    assert after.job.network_rate == 1.0
     # Slower communication, fewer steps than a run whose failure is a host's (same restart, full-speed comm).
     host = run(host_failure(100.0, 1000.0), 1500.0, ("reliability.hot_spare_trays=1",))
     assert after.result.work_units <= host.result.work_units + 1

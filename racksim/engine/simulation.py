@@ -14,13 +14,14 @@ form against, not a production path.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import simpy
 
 from racksim.build import FloatArray, RackArrays
+from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.recorder import Integrals, TimeSeries
 from racksim.engine.supply import Supply
 from racksim.errors import SimulationError
@@ -29,9 +30,7 @@ from racksim.network import allreduce_rate_with_links_down
 from racksim.operating_point import Activity, OperatingPoint, evaluate
 from racksim.plant import PlantState
 from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
-from racksim.workload import Phase
 
-IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
 TEMP_TOLERANCE_C = 1e-6
 """A die within this of a threshold has reached it (crossing times are solved to ~1e-12 K)."""
 CURVE_POINTS = 8
@@ -68,28 +67,34 @@ class RunResult:
     """Times a failure stopped the running job."""
     downtime_s: float = 0.0
     """Time the job spent stopped and restarting after interruptions, s."""
+    phase_time_s: dict[str, float] = field(default_factory=dict)
+    """Nominal time of the phases the job ran, by phase name (compute, communication, checkpoint, ...), s."""
+    stall_s: float = 0.0
+    """Time beyond nominal: phases stretched by throttling, capping, lost GPUs or failed links, s."""
+    collective_s: float = 0.0
+    """Time the job's collectives ran, exposed or hidden behind compute, s."""
+    traffic_gbyte_per_gpu: tuple[float, float] = (0.0, 0.0)
+    """Bytes each GPU moved over (scale-up, scale-out), GB."""
 
 
 class Simulation:
     """One run of a workload, with scheduled faults, on the racks described by `arrays`."""
 
     def __init__(
-        self, arrays: RackArrays, phases: Iterator[Phase] | Callable[[], Iterator[Phase]], duration_s: float, *,
+        self, arrays: RackArrays, phases: PhaseSource, duration_s: float, *,
         faults: list[FaultAction] | None = None, thermal_step_s: float | None = None,
-        progress: Callable[[float], None] | None = None,
+        progress: Callable[[float], None] | None = None, network_rate: Callable[[np.ndarray], float] | None = None,
     ) -> None:
+        """Set up the plant idle and settled; `network_rate(links_down)` gives the workload's collective speed.
+
+        The default network rate is the reference all-reduce's with those scale-up links failed.
+        """
         self.arrays = arrays
         self.duration_s = duration_s
         self.thermal_step_s = thermal_step_s
-        self._phases = phases
-        """The job's phases; a factory restarts them from the top after an interruption (checkpoint cadence anew)."""
         reliability = arrays.design.reliability
-        self.restart_time_s = reliability.restart_time_s if reliability else 0.0
-        self.interruptions = 0
-        self.network_rate = 1.0
-        """Speed of the job's collectives relative to all scale-up links up."""
-        self.downtime_s = 0.0
-        self._down_since_s: float | None = None
+        self.job = Job(self, phases, reliability.restart_time_s if reliability else 0.0)
+        self._network_rate = network_rate or (lambda links: allreduce_rate_with_links_down(arrays.design, links))
         self._faults = faults or []
         self._progress = progress
         self.env = simpy.Environment()
@@ -108,15 +113,11 @@ class Simulation:
         self.supply.retarget(self.point, self.plant, settle=True)
         self.breaker_trips = 0
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
-        self.work_units = 0.0
-        self.work_at_checkpoint = 0.0
-        self.work_lost_units = 0.0
-        self.job_halted = False
         self.event_count = 0
         self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size)
         self.series = TimeSeries()
-        self._changed = self.env.event()
-        self._record()
+        self.changed = self.env.event()
+        self.record()
 
     # ------------------------------------------------------------------ state
 
@@ -131,7 +132,7 @@ class Simulation:
         """How far each die's coolant has risen since the operating point was evaluated, K."""
         return self.point.chip_coolant_ramp_c_per_s * (self.time_s - self._point_time_s)
 
-    def _advance(self, to_s: float) -> None:
+    def advance_to(self, to_s: float) -> None:
         """Carry temperatures and integrals from the current time to `to_s` at the current operating point."""
         elapsed = to_s - self.time_s
         if elapsed <= 0:
@@ -170,7 +171,7 @@ class Simulation:
             total += 0.5 * (previous + temp)
         return temp, total / steps
 
-    def _state_changed(self) -> None:
+    def state_changed(self) -> None:
         """Re-evaluate the operating point, record it, and wake every process waiting on a change."""
         self.point = self._evaluate()
         if self._check_supply():
@@ -178,8 +179,8 @@ class Simulation:
         self.supply.retarget(self.point, self.plant, settle=self.time_s == 0.0)  # the job is running at t = 0
         self._check_finite()
         self.event_count += 1
-        self._record()
-        woken, self._changed = self._changed, self.env.event()
+        self.record()
+        woken, self.changed = self.changed, self.env.event()
         woken.succeed()
         if self._progress is not None:
             self._progress(self.time_s)
@@ -194,7 +195,7 @@ class Simulation:
             raise SimulationError(f"rack{int(np.argmax(~np.isfinite(self.point.feed_w)))}: feed power is not "
                                   f"finite at t = {self.time_s:.3f} s (busbar or shelves cannot carry the load)")
 
-    def _record(self, time_s: float | None = None, temp_c: FloatArray | None = None) -> None:
+    def record(self, time_s: float | None = None, temp_c: FloatArray | None = None) -> None:
         """Append a time-series row: the current state, or the current powers with given die temperatures."""
         point, gpu = self.point, self.arrays.chips.is_gpu
         time_s = self.time_s if time_s is None else time_s
@@ -210,7 +211,7 @@ class Simulation:
             float((point.coolant_return_temp_c + loop_rise_c).max()), float(point.exhaust_temp_c.max()),
             float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
             float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_down & gpu).sum() / gpu.sum()),
-            self.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
+            self.job.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
             *self.supply.stored_energy_j_at(time_s - self.time_s),
         ))
 
@@ -230,9 +231,10 @@ class Simulation:
         for offset_s in np.linspace(0.0, elapsed, count + 1)[1:-1]:
             temp = rc_temperature_c(self.temp_c, temp_ss, point.chip_tau_s, float(offset_s),
                                     point.chip_coolant_ramp_c_per_s)
-            self._record(self.time_s + float(offset_s), temp)
+            self.record(self.time_s + float(offset_s), temp)
 
-    def _log(self, kind: str, detail: str) -> None:
+    def log(self, kind: str, detail: str) -> None:
+        """Mark an event on the run's timeline at the current time."""
         self.events.append(Event(self.time_s, kind, detail))
 
     def _toggle_chips(self) -> bool:
@@ -243,52 +245,12 @@ class Simulation:
         release = ~off & self.throttled & ~shutdown & (self.temp_c <= chips.release_temp_c + TEMP_TOLERANCE_C)
         for mask, kind in ((engage, "throttle"), (release, "release"), (shutdown, "shutdown")):
             if mask.any():
-                self._log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
+                self.log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
         self.throttled = (self.throttled | engage) & ~release & ~shutdown
         self.plant.chip_off = self.plant.chip_off | shutdown
         if (shutdown & chips.is_gpu).any():
-            self._halt_job("a GPU shut down")
+            self.job.halt("a GPU shut down")
         return bool((engage | release | shutdown).any())
-
-    def _interrupt_job(self, reason: str) -> None:
-        """A failure stops the job: the steps since the last checkpoint are lost; it restarts after the restart time."""
-        if self.job_halted or not self._job.is_alive:
-            return
-        if self._down_since_s is None:
-            self.interruptions += 1
-            self._down_since_s = self.time_s
-            lost = self.work_units - self.work_at_checkpoint
-            self.work_lost_units += lost
-            self.work_units = self.work_at_checkpoint
-            self._log("interruption", f"{reason}; {lost:g} steps since the last checkpoint lost")
-        self._job.interrupt(reason)
-
-    def _resume_job(self) -> None:
-        """Restart from the checkpoint: hot-spare trays stand in for job trays that are down."""
-        chips, plant = self.arrays.chips, self.plant
-        down_trays = np.zeros(self.arrays.compute_tray_rack.size, dtype=bool)
-        np.logical_or.at(down_trays, chips.tray, plant.chip_down)
-        in_job = plant.tray_in_job.copy()
-        for rack in range(self.arrays.n_racks):
-            trays = np.flatnonzero(self.arrays.compute_tray_rack == rack)
-            failed, spares = trays[in_job[trays] & down_trays[trays]], trays[~in_job[trays] & ~down_trays[trays]]
-            swaps = min(failed.size, spares.size)
-            in_job[failed[:swaps]], in_job[spares[:swaps]] = False, True
-        plant.tray_in_job = in_job
-        assert self._down_since_s is not None
-        self.downtime_s += self.time_s - self._down_since_s
-        self._down_since_s = None
-        self._log("restart", f"job restarted from its checkpoint at {self.work_units:g} steps")
-
-    def _halt_job(self, reason: str) -> None:
-        """Stop the synchronous job for good; the steps since the last checkpoint are lost."""
-        if self.job_halted:
-            return
-        self.job_halted = True
-        self.work_lost_units = self.work_units - self.work_at_checkpoint
-        self.work_units = self.work_at_checkpoint
-        self.activity = IDLE
-        self._log("job_halted", f"{reason}; {self.work_lost_units:g} steps since the last checkpoint lost")
 
     # ------------------------------------------------------------------ power supply and capping
 
@@ -320,8 +282,8 @@ class Simulation:
 
     def _trip(self, racks: np.ndarray, reason: str) -> None:
         self.plant.tripped = self.plant.tripped | racks
-        self._log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
-        self._halt_job("a rack tripped")
+        self.log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
+        self.job.halt("a rack tripped")
 
     def _size_caps(self) -> tuple[FloatArray, np.ndarray]:
         """Highest GPU cap per rack that keeps full load within the healthy PSUs and the user cap, W.
@@ -352,18 +314,18 @@ class Simulation:
 
     def _capping_action(self, delay_s: float) -> simpy.events.ProcessGenerator:
         yield self.env.timeout(delay_s)
-        self._advance(self.env.now)
+        self.advance_to(self.env.now)
         caps, infeasible = self._size_caps()
         on_supply = self.plant.supplied()  # racks on battery (or tripped) keep their cap
         caps, infeasible = np.where(on_supply, caps, self.plant.gpu_cap_w), infeasible & on_supply
         if not np.array_equal(caps, self.plant.gpu_cap_w):
-            self._log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
+            self.log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
         self.plant.gpu_cap_w = caps
         self._cap_basis = self.plant.healthy_psus.copy()
         self._capping_pending = False
         if (infeasible & ~self.plant.tripped).any():
             self._trip(infeasible & ~self.plant.tripped, "no GPU cap within the controller's range fits the supply")
-        self._state_changed()
+        self.state_changed()
 
     def _crossing_times_s(self) -> FloatArray:
         """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""
@@ -383,76 +345,24 @@ class Simulation:
 
     # ------------------------------------------------------------------ processes
 
-    def _phase_source(self) -> Iterator[Phase]:
-        return self._phases() if callable(self._phases) else self._phases
-
-    def _workload(self) -> simpy.events.ProcessGenerator:
-        """Run the job's phases; after an interruption, wait the restart time and start again."""
-        phases = self._phase_source()
-        while True:
-            try:
-                yield from self._run_phases(phases)
-                return
-            except simpy.Interrupt:
-                self._advance(self.env.now)
-                self.activity = IDLE
-                self._state_changed()
-            while True:  # a failure during the restart starts the wait again
-                try:
-                    yield self.env.timeout(self.restart_time_s)
-                    break
-                except simpy.Interrupt:
-                    continue
-            self._advance(self.env.now)
-            self._resume_job()
-            phases = self._phase_source()
-
-    def _run_phases(self, phases: Iterator[Phase]) -> simpy.events.ProcessGenerator:
-        for phase in phases:
-            if self.job_halted:
-                return
-            self._advance(self.env.now)
-            self.activity = phase.activity
-            self._state_changed()
-            remaining_s = phase.nominal_s
-            while remaining_s > 0 and not self.job_halted:
-                rate = self.point.work_rate if phase.rate_bound else self.network_rate if phase.network_bound else 1.0
-                if rate <= 0:  # no GPU of the job is up: wait for a change
-                    yield self._changed
-                    continue
-                started = self.env.now
-                finish = self.env.timeout(remaining_s / rate)
-                yield finish | self._changed
-                if finish.processed:
-                    break
-                remaining_s -= (self.env.now - started) * rate
-            if self.job_halted:
-                return
-            if phase.completes_step or phase.saves_checkpoint:
-                self._advance(self.env.now)
-                self.work_units += 1 if phase.completes_step else 0
-                if phase.saves_checkpoint:
-                    self.work_at_checkpoint = self.work_units
-                self._record()
-
     def _fault_schedule(self) -> simpy.events.ProcessGenerator:
         for action in self._faults:
             if action.time_s > self.env.now:
                 yield self.env.timeout(action.time_s - self.env.now)
-            self._advance(self.env.now)
+            self.advance_to(self.env.now)
             links_before = self.plant.link_failures > 0
             action.change(self.plant)
-            self._log("repair" if action.label.startswith("repair") else "fault", action.label)
+            self.log("repair" if action.label.startswith("repair") else "fault", action.label)
             links_down = self.plant.link_failures > 0
             if not np.array_equal(links_before, links_down):
-                self.network_rate = allreduce_rate_with_links_down(self.arrays.design, np.flatnonzero(links_down))
+                self.job.network_rate = self._network_rate(np.flatnonzero(links_down))
             if action.interrupts:
-                self._interrupt_job(action.label)
-            self._state_changed()
+                self.job.interrupt(action.label)
+            self.state_changed()
 
     def _thermal_watcher(self) -> simpy.events.ProcessGenerator:
         while True:
-            changed = self._changed
+            changed = self.changed
             wait_s = float(self._crossing_times_s().min())
             if not math.isfinite(wait_s):
                 yield changed
@@ -461,13 +371,13 @@ class Simulation:
             yield crossing | changed
             if changed.processed:
                 continue
-            self._advance(self.env.now)
+            self.advance_to(self.env.now)
             if self._toggle_chips():
-                self._state_changed()
+                self.state_changed()
 
     def _supply_watcher(self) -> simpy.events.ProcessGenerator:
         while True:
-            changed = self._changed
+            changed = self.changed
             wait_s = self.supply.next_event_s() - (self.env.now - self.time_s)
             if not math.isfinite(wait_s):
                 yield changed
@@ -476,28 +386,28 @@ class Simulation:
             yield event | changed
             if changed.processed:
                 continue
-            self._advance(self.env.now)
+            self.advance_to(self.env.now)
             opened = self.supply.tripped_breakers()
             if opened.any():
                 self.plant.feed_up = self.plant.feed_up & ~opened
                 self.supply.breaker_stress = np.where(opened, 0.0, self.supply.breaker_stress)
                 self.breaker_trips += int(opened.sum())
                 feeds = ", ".join(f"rack{r} feed {'AB'[f]}" for r, f in zip(*np.nonzero(opened), strict=True))
-                self._log("breaker", f"{feeds}: overcurrent along the breaker's trip curve")
+                self.log("breaker", f"{feeds}: overcurrent along the breaker's trip curve")
             if self.supply.battery_exhausted().any():
-                self._log("battery", "BBUs empty")
-            self._state_changed()
+                self.log("battery", "BBUs empty")
+            self.state_changed()
 
     def _thermal_ticker(self, step_s: float) -> simpy.events.ProcessGenerator:
         while True:
             yield self.env.timeout(step_s)
-            self._advance(self.env.now)
+            self.advance_to(self.env.now)
             if self._toggle_chips():
-                self._state_changed()
+                self.state_changed()
 
     def run(self) -> RunResult:
         """Run to the end of the duration and return the integrals, the time series and the event log."""
-        self._job = self.env.process(self._workload())
+        self.job.start()
         self.env.process(self._fault_schedule())
         thermal = self._thermal_watcher() if self.thermal_step_s is None else self._thermal_ticker(self.thermal_step_s)
         self.env.process(thermal)
@@ -505,11 +415,12 @@ class Simulation:
         self.env.run(until=self.duration_s)
         while self.env.peek() <= self.duration_s:  # work finishing exactly at the end still counts
             self.env.step()
-        self._advance(self.duration_s)
-        self._record()
-        if self._down_since_s is not None:
-            self.downtime_s += self.duration_s - self._down_since_s
+        self.advance_to(self.duration_s)
+        self.record()
+        self.job.finish(self.duration_s)
+        job = self.job
         gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
-        return RunResult(self.integrals, self.series.columns(), self.work_units, self.work_lost_units, gpu_shutdowns,
+        return RunResult(self.integrals, self.series.columns(), job.work_units, job.work_lost_units, gpu_shutdowns,
                          int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events,
-                         self.breaker_trips, self.interruptions, self.downtime_s)
+                         self.breaker_trips, job.interruptions, job.downtime_s, dict(job.phase_time_s), job.stall_s,
+                         job.collective_s, (float(job.traffic_gbyte_per_gpu[0]), float(job.traffic_gbyte_per_gpu[1])))

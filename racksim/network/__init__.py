@@ -19,6 +19,7 @@ from racksim.network.collectives import (
     CollectiveTable,
     bus_factor,
     collective_table,
+    concurrent_time_s,
     design_table,
 )
 from racksim.network.topology import SCALE_UP, Topology, compile_topology
@@ -37,19 +38,27 @@ def allreduce_busbw_gbyte_s(design: Design) -> float:
     return float(design_table(design, "all-reduce", np.array([REFERENCE_BYTES])).busbw_gbyte_s[0])
 
 
+def with_scale_up_links_down(topology: Topology, scale_up_links_down: np.ndarray) -> Topology:
+    """The topology with these scale-up links failed.
+
+    Links are indexed in the plant's scale-up order (GPU by GPU over every rack); racks are identical, so a
+    failure in any rack lands on the same link of the modelled domain (rack 0), the slowest rack pacing.
+    """
+    rows = np.flatnonzero(topology.link_kind == SCALE_UP)
+    per_rack = rows.size // topology.n_racks
+    return topology.with_links_down(rows[np.asarray(scale_up_links_down, dtype=np.intp) % per_rack])
+
+
 def allreduce_rate_with_links_down(design: Design, scale_up_links_down: np.ndarray) -> float:
     """Reference all-reduce speed with some scale-up links failed, relative to all links up (≤ 1).
 
-    Links are indexed in the topology's scale-up order (GPU by GPU). The slowest ring member paces the
-    collective, so one failed link of 18 slows a ring all-reduce by 17/18; only rack 0's domain is timed.
+    The slowest ring member paces the collective, so one failed link of 18 slows a ring all-reduce by 17/18.
     """
     if scale_up_links_down.size == 0:
         return 1.0
-    topology = compile_topology(design)
-    rows = np.flatnonzero(topology.link_kind == SCALE_UP)
     ranks = design.slot_count("compute") * design.compute_tray.gpus.count
     sizes = np.array([REFERENCE_BYTES], dtype=np.float64)
-    degraded_topology = topology.with_links_down(rows[scale_up_links_down % rows.size])
+    degraded_topology = with_scale_up_links_down(compile_topology(design), scale_up_links_down)
     degraded = collective_table(CollectiveModel(design, degraded_topology), "all-reduce", ranks, sizes)
     return float(degraded.busbw_gbyte_s[0]) / allreduce_busbw_gbyte_s(design)
 
@@ -69,15 +78,34 @@ def network_metrics(design: Design) -> dict[str, Any]:
     }
 
 
+def link_utilization(design: Design, traffic_gbyte_per_gpu: tuple[float, float], duration_s: float) -> dict[str, float]:
+    """Mean utilization of each GPU's scale-up links and scale-out NICs over a run (one direction).
+
+    u = bytes moved per GPU / (per-GPU capacity · duration): scale-up capacity = links · link rate, scale-out =
+    NICs · line rate / GPUs per tray; dimensionless.
+    """
+    tray, up = design.compute_tray, design.network.scale_up
+    up_gbyte_s = up.links_per_gpu * up.link_bandwidth_gbyte_s
+    out_gbyte_s = tray.nics.count * tray.nics.bandwidth_gbps / 8 / tray.gpus.count
+    return {
+        "scale_up_utilization": traffic_gbyte_per_gpu[0] / (up_gbyte_s * duration_s),
+        "scale_out_utilization": traffic_gbyte_per_gpu[1] / (out_gbyte_s * duration_s) if out_gbyte_s else 0.0,
+    }
+
+
 __all__ = [
     "LATENCY_BYTES",
     "OPS",
     "REFERENCE_BYTES",
+    "CollectiveModel",
     "CollectiveTable",
     "Topology",
     "allreduce_busbw_gbyte_s",
     "bus_factor",
     "compile_topology",
+    "concurrent_time_s",
     "design_table",
+    "link_utilization",
     "network_metrics",
+    "with_scale_up_links_down",
 ]

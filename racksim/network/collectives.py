@@ -153,13 +153,34 @@ class CollectiveModel:
         s_per_byte = (1 + 1 / n) / (rate * BYTES_PER_GBYTE) if rate > 0 else math.inf
         return [Cost(fixed_s, s_per_byte, "in-switch", "simple")]
 
-    def direct(self, group: IndexArray) -> list[Cost]:
-        """All-to-all: every rank sends S/n to every other at once; one step, paced by the slowest transfer."""
-        n = group.size
-        src, dst = np.meshgrid(group, group, indexing="ij")
+    def direct(self, groups: IndexArray) -> list[Cost]:
+        """All-to-all: every rank sends S/n to every other at once; one step, paced by the slowest transfer.
+
+        `groups` is one group of ranks, or (groups, n) exchanging at the same time (expert-parallel groups).
+        """
+        groups = np.atleast_2d(groups)
+        n = groups.shape[1]
+        src = np.repeat(groups, n, axis=1).ravel()
+        dst = np.tile(groups, (1, n)).ravel()
         off = src != dst
         rate, path_s = self._rate_and_latency(src[off], dst[off])
         return self._costs("direct", 1, 1 / n, rate, path_s)
+
+    def concurrent(self, op: str, groups: IndexArray) -> list[Cost]:
+        """Every cost of `op` run at once by each row of `groups` (GPU indices), as a job's parallel groups do.
+
+        Rows share links through the router's max-min fair shares; in-switch reduction is open to groups inside
+        one rack, the slowest group pacing.
+        """
+        if op == "all-to-all":
+            return self.direct(groups)
+        costs = self.ring(op, groups)
+        if op != "all-reduce":
+            return costs
+        in_switch = [self.in_switch(group) for group in groups]
+        if not all(in_switch):
+            return costs + self.tree(groups)
+        return [*costs, *self.tree(groups), max((c[0] for c in in_switch), key=lambda cost: cost.s_per_byte)]
 
     def candidates(self, op: str, n_ranks: int) -> list[Cost]:
         """Every (algorithm, protocol) cost of `op` over the first `n_ranks` GPUs (whole racks beyond one)."""
@@ -187,6 +208,11 @@ class CollectiveModel:
         first, second = (inter, intra) if op == "all-gather" else (intra, inter)
         return [_chain(a, b, f"{a.algorithm}/{b.algorithm}", self._protocols[a.protocol].base_latency_s)
                 for a in first for b in second if a.protocol == b.protocol]
+
+
+def concurrent_time_s(model: CollectiveModel, op: str, groups: IndexArray, size_bytes: float) -> float:
+    """Time of `op` over `size_bytes` run at once by every row of `groups`, the fastest algorithm, s."""
+    return min(c.fixed_s + size_bytes * c.s_per_byte for c in model.concurrent(op, np.atleast_2d(groups)))
 
 
 def collective_table(model: CollectiveModel, op: str, n_ranks: int, size_bytes: FloatArray) -> CollectiveTable:

@@ -11,7 +11,7 @@ from racksim.faults import FaultAction
 from racksim.reliability.checkpoint import daly_interval_s, expected_goodput, optimal_interval_s, young_interval_s
 from racksim.reliability.consequences import INTERRUPTING, component_counts, failure_actions
 from racksim.reliability.processes import Failure, interruption_rate_per_h, sample_failures
-from racksim.workload import TrainingSchedule
+from racksim.workload import Schedule
 
 
 def run_failures(arrays: RackArrays, stochastic: bool, duration_s: float, seed: int) -> tuple[list[Failure],
@@ -25,7 +25,7 @@ def run_failures(arrays: RackArrays, stochastic: bool, duration_s: float, seed: 
 
 
 def reliability_metrics(result: RunResult, failures: list[Failure], arrays: RackArrays,
-                        schedule: TrainingSchedule, stochastic: bool) -> dict[str, Any]:
+                        schedule: Schedule, stochastic: bool) -> dict[str, Any]:
     """The `reliability` group: failures, interruptions and unavailability of the run.
 
     With a reliability section, also the job's interruption MTBF and the checkpoint interval against Young's,
@@ -38,8 +38,9 @@ def reliability_metrics(result: RunResult, failures: list[Failure], arrays: Rack
         "failures": faults,
         "interruptions": result.interruptions + sum(1 for e in result.events if e.kind == "job_halted"),
         "unavailable_fraction": (result.downtime_s + halted_s) / result.duration_s,
-        "checkpoint_interval_s": schedule.checkpoint_every_steps * (schedule.compute_s + schedule.communication_s),
     }
+    if math.isfinite(schedule.checkpoint_interval_s):
+        group["checkpoint_interval_s"] = schedule.checkpoint_interval_s
     if stochastic and reliability is not None:  # sampled failures by class, zeros included (replica means)
         by_class = dict.fromkeys(reliability.processes(), 0)
         for failure in failures:

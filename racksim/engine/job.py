@@ -1,0 +1,179 @@
+"""The synchronous job: walks its phases, counts work and where the time went, loses work to failures.
+
+A SimPy process drives it. A phase ends when its nominal time is done at the current pace (the GPUs' work
+rate for compute, the collectives' speed for communication); the pace changes only at events, so each
+wait is exact. An interruption loses the work since the last checkpoint and restarts the phases after the
+restart time; a halt (GPU shutdown, rack trip) stops the job for good.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from racksim.operating_point import Activity
+from racksim.workload import Phase
+
+if TYPE_CHECKING:
+    from racksim.engine.simulation import Simulation
+
+IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
+PhaseSource = Iterator[Phase] | Callable[[], Iterator[Phase]]
+
+
+class Job:
+    """Work done and lost, and the time the job spent in each kind of phase, stalled or down."""
+
+    def __init__(self, simulation: Simulation, phases: PhaseSource, restart_time_s: float) -> None:
+        self.sim = simulation
+        self._phases = phases
+        """The job's phases; a factory restarts them from the top after an interruption (checkpoint cadence anew)."""
+        self.restart_time_s = restart_time_s
+        self.work_units = 0.0
+        self.work_at_checkpoint = 0.0
+        self.work_lost_units = 0.0
+        self.halted = False
+        self.interruptions = 0
+        self.downtime_s = 0.0
+        self._down_since_s: float | None = None
+        self.network_rate = 1.0
+        """Speed of the job's collectives relative to all scale-up links up."""
+        self.phase_time_s: dict[str, float] = defaultdict(float)
+        """Nominal time of the phases run, by phase name (the share done of a phase cut short), s."""
+        self.stall_s = 0.0
+        """Time beyond nominal: phases stretched by throttling, capping, lost GPUs or failed links, s."""
+        self.collective_s = 0.0
+        """Time the job's collectives ran, exposed or hidden, stretched as their phases were, s."""
+        self.traffic_gbyte_per_gpu = np.zeros(2)
+        """Bytes each GPU moved over (scale-up, scale-out), GB."""
+        self.process: simpy.Process | None = None
+
+    def start(self) -> None:
+        """Start the job's SimPy process."""
+        self.process = self.sim.env.process(self._run())
+
+    def _source(self) -> Iterator[Phase]:
+        return self._phases() if callable(self._phases) else self._phases
+
+    def _run(self) -> simpy.events.ProcessGenerator:
+        """Run the phases; after an interruption, wait the restart time and start again."""
+        sim = self.sim
+        phases = self._source()
+        while True:
+            try:
+                yield from self._run_phases(phases)
+                return
+            except simpy.Interrupt:
+                sim.advance_to(sim.env.now)
+                sim.activity = IDLE
+                sim.state_changed()
+            while True:  # a failure during the restart starts the wait again
+                try:
+                    yield sim.env.timeout(self.restart_time_s)
+                    break
+                except simpy.Interrupt:
+                    continue
+            sim.advance_to(sim.env.now)
+            self._resume()
+            phases = self._source()
+
+    def _pace(self, phase: Phase) -> float:
+        if phase.pace == "compute":
+            return self.sim.point.work_rate
+        return self.network_rate if phase.pace == "network" else 1.0
+
+    def _run_phases(self, phases: Iterator[Phase]) -> simpy.events.ProcessGenerator:
+        sim = self.sim
+        for phase in phases:
+            if self.halted:
+                return
+            sim.advance_to(sim.env.now)
+            sim.activity = phase.activity
+            sim.state_changed()
+            remaining_s = phase.nominal_s
+            while remaining_s > 0 and not self.halted:
+                rate = self._pace(phase)
+                started = sim.env.now
+                if rate <= 0:  # no GPU of the job is up: wait for a change
+                    yield sim.changed
+                    self.stall_s += sim.env.now - started
+                    continue
+                finish = sim.env.timeout(remaining_s / rate)
+                try:
+                    yield finish | sim.changed
+                finally:  # an interruption also ends the phase's progress here
+                    self._credit(phase, (sim.env.now - started) * rate, sim.env.now - started)
+                if finish.processed:
+                    break
+                remaining_s -= (sim.env.now - started) * rate
+            if self.halted:
+                return
+            if phase.work_units or phase.saves_checkpoint:
+                sim.advance_to(sim.env.now)
+                self.work_units += phase.work_units
+                if phase.saves_checkpoint:
+                    self.work_at_checkpoint = self.work_units
+                sim.record()
+
+    def _credit(self, phase: Phase, progress_s: float, elapsed_s: float) -> None:
+        """Book `progress_s` of the phase's nominal time done in `elapsed_s`."""
+        if phase.nominal_s <= 0 or not np.isfinite(phase.nominal_s):
+            self.phase_time_s[phase.name] += elapsed_s
+            return
+        share = progress_s / phase.nominal_s
+        self.phase_time_s[phase.name] += progress_s
+        self.stall_s += elapsed_s - progress_s
+        stretch = elapsed_s / progress_s if phase.pace == "network" and progress_s > 0 else 1.0
+        self.collective_s += phase.collective_s * share * stretch
+        self.traffic_gbyte_per_gpu += share * np.array([phase.scale_up_gbyte_per_gpu, phase.scale_out_gbyte_per_gpu])
+
+    def interrupt(self, reason: str) -> None:
+        """A failure stops the job: the work since the last checkpoint is lost; it restarts after the restart time."""
+        if self.halted or self.process is None or not self.process.is_alive:
+            return
+        if self._down_since_s is None:
+            self.interruptions += 1
+            self._down_since_s = self.sim.time_s
+            lost = self.work_units - self.work_at_checkpoint
+            self.work_lost_units += lost
+            self.work_units = self.work_at_checkpoint
+            self.sim.log("interruption", f"{reason}; {lost:g} work units since the last checkpoint lost")
+        self.process.interrupt(reason)
+
+    def _resume(self) -> None:
+        """Restart from the checkpoint: hot-spare trays stand in for job trays that are down."""
+        arrays, plant = self.sim.arrays, self.sim.plant
+        down_trays = np.zeros(arrays.compute_tray_rack.size, dtype=bool)
+        np.logical_or.at(down_trays, arrays.chips.tray, plant.chip_down)
+        in_job = plant.tray_in_job.copy()
+        for rack in range(arrays.n_racks):
+            trays = np.flatnonzero(arrays.compute_tray_rack == rack)
+            failed, spares = trays[in_job[trays] & down_trays[trays]], trays[~in_job[trays] & ~down_trays[trays]]
+            swaps = min(failed.size, spares.size)
+            in_job[failed[:swaps]], in_job[spares[:swaps]] = False, True
+        plant.tray_in_job = in_job
+        assert self._down_since_s is not None
+        self.downtime_s += self.sim.time_s - self._down_since_s
+        self._down_since_s = None
+        self.sim.log("restart", f"job restarted from its checkpoint at {self.work_units:g} work units")
+
+    def halt(self, reason: str) -> None:
+        """Stop the synchronous job for good; the work since the last checkpoint is lost."""
+        if self.halted:
+            return
+        self.halted = True
+        lost = self.work_units - self.work_at_checkpoint
+        self.work_lost_units += lost
+        self.work_units = self.work_at_checkpoint
+        self.sim.activity = IDLE
+        self.sim.log("job_halted", f"{reason}; {lost:g} work units since the last checkpoint lost")
+
+    def finish(self, end_s: float) -> None:
+        """Close the books at the end of the run: a job still down counts its downtime to the end."""
+        if self._down_since_s is not None:
+            self.downtime_s += end_s - self._down_since_s
+            self._down_since_s = None

@@ -1,0 +1,85 @@
+"""A workload as a sequence of phases: what the hardware is asked to do, how long, and what it earns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from racksim.operating_point import Activity
+from racksim.workload.schema import PhaseActivity
+
+Pace = Literal["compute", "network", "fixed"]
+"""What stretches a phase: the GPUs' work rate (throttling, capping, lost GPUs), the collectives' speed
+(failed links), or nothing."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a workload."""
+
+    name: str
+    """The phase's share of the step-time breakdown: compute, communication, bubble, checkpoint, serve, trace."""
+    activity: Activity
+    nominal_s: float
+    """Duration at nominal throughput, s."""
+    pace: Pace = "fixed"
+    work_units: float = 0.0
+    """Work credited when the phase finishes (a training step, served tokens, busy GPU-hours)."""
+    saves_checkpoint: bool = False
+    """True when finishing the phase saves the job's state (work up to here survives a crash)."""
+    collective_s: float = 0.0
+    """Nominal time the job's collectives run during the phase, exposed or hidden behind compute, s."""
+    scale_up_gbyte_per_gpu: float = 0.0
+    """Bytes each GPU moves over its scale-up links during the phase, GB."""
+    scale_out_gbyte_per_gpu: float = 0.0
+    """Bytes each GPU moves over its scale-out NICs during the phase, GB."""
+
+
+def activity_of(phase: PhaseActivity) -> Activity:
+    """The engine's activity for a phase's utilizations."""
+    return Activity(phase.gpu_utilization, phase.cpu_utilization, phase.network_utilization)
+
+
+class Schedule(Protocol):
+    """A workload compiled for one design: its phases and the yardsticks its metrics are measured against."""
+
+    @property
+    def work_unit(self) -> str:
+        """What performance.work_units counts: steps, tokens or GPU-hours."""
+        ...
+
+    @property
+    def checkpoint_s(self) -> float:
+        """Time to write one checkpoint, s (0: the workload keeps no state worth saving)."""
+        ...
+
+    def phases(self) -> Iterator[Phase]:
+        """The job's phases from its start (or from a restart after an interruption)."""
+        ...
+
+    def nominal_work_units(self, duration_s: float) -> float:
+        """Work done in `duration_s` without faults, throttling or capping."""
+        ...
+
+    def network_rate(self, scale_up_links_down: np.ndarray) -> float:
+        """Speed of the workload's collectives with these scale-up links failed, relative to none (≤ 1)."""
+        ...
+
+    @property
+    def checkpoint_interval_s(self) -> float:
+        """Nominal time between checkpoints, s (inf: none)."""
+        ...
+
+
+def nominal_work(phases: Iterator[Phase], duration_s: float) -> float:
+    """Work the phases credit within `duration_s` at nominal speed (phases end when their time is up)."""
+    time_s, work = 0.0, 0.0
+    for phase in phases:
+        time_s += phase.nominal_s
+        if time_s > duration_s * (1 + 1e-12):
+            return work
+        work += phase.work_units
+    return work
