@@ -66,6 +66,12 @@ class RunRequest:
                   "scenario": self.scenario.model_dump(mode="json"), "seed": self.run_seed,
                   "duration_s": self.run_duration_s, "overrides": list(self.overrides),
                   "racksim_version": racksim.__version__}
+        workload = self.scenario.workload
+        if isinstance(workload, TraceWorkload):  # the trace's content, not just its path
+            try:
+                inputs["trace_sha256"] = hashlib.sha256(workload.path.read_bytes()).hexdigest()
+            except OSError as error:
+                raise InputError(str(workload.path), "workload.path", f"cannot read the trace: {error}") from None
         digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, allow_nan=False).encode()).hexdigest()
         return {**inputs, "fingerprint": digest}
 

@@ -26,7 +26,8 @@ def schedule_for(workload: Workload, design: Design, *, n_racks: int = 1, seed: 
     if isinstance(workload, TrainingWorkload):
         return TrainingSchedule.for_design(workload, design, n_racks, source)
     if isinstance(workload, InferenceWorkload):
-        return InferenceSchedule.for_design(workload, gpus_per_rack * n_racks, gpus.dense_tflops, seed)
+        tflops = gpus.fp4_dense_tflops if workload.precision == "fp4" and gpus.fp4_dense_tflops else gpus.dense_tflops
+        return InferenceSchedule.for_design(workload, gpus_per_rack * n_racks, tflops, seed)
     return TraceSchedule.for_design(workload, gpus_per_rack, n_racks, gpus.idle_w, gpus.tdp_w)
 
 

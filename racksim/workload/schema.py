@@ -128,6 +128,8 @@ class InferenceWorkload(Model):
     """Parameters active per generated or prefilled token."""
     model_flops_utilization: Annotated[float, Field(gt=0, le=1)]
     """Achieved share of dense throughput at full batch."""
+    precision: Literal["fp8", "fp4"] = "fp8"
+    """Tensor precision served at: FP4 runs at the GPU's fp4_dense_tflops where the design gives it."""
     requests_per_s_mean: PositiveFloat
     """Mean request rate λ̄ over the day, 1/s."""
     daily_amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.5
@@ -147,7 +149,7 @@ class InferenceWorkload(Model):
 class TraceWorkload(Model):
     """Replay a CSV of utilization (or GPU power) over time: each row holds until the next.
 
-    Columns: `time_s`, then either `gpu_utilization` (every GPU), `gpu0 … gpuK` (per GPU of a rack, or of the
+    Lines starting with # are comments. Columns: `time_s`, then either `gpu_utilization` (every GPU), `gpu0 … gpuK` (per GPU of a rack, or of the
     job), or `gpu_power_w` (per-GPU power, inverted through the GPU's power curve); optional
     `cpu_utilization` and `network_utilization`. Work is counted in busy GPU-hours.
     """

@@ -41,7 +41,7 @@ def load_trace(path: Path, gpus_per_rack: int, n_racks: int, idle_w: float, tdp_
     source = str(path)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+            rows = [row for row in csv.reader(handle) if row and not row[0].lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(source, "", f"cannot read the trace: {error}") from None
     if len(rows) < 2:
