@@ -98,6 +98,8 @@ class GpuSpec(ChipSpec):
 
     dense_tflops: PositiveFloat
     """Dense tensor throughput at the training precision (FP8, no sparsity), TFLOP/s."""
+    fp4_dense_tflops: PositiveFloat | None = None
+    """Dense FP4 tensor throughput (no sparsity), TFLOP/s; absent: FP4 runs at the FP8 rate."""
     throughput_power_exponent: Annotated[float, Field(gt=0, le=1)] = 1 / 3
     """Work rate = (dynamic power allowed / dynamic power demanded)^exponent; 1/3 when P ∝ f·V², V ∝ f."""
 
