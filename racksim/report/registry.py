@@ -21,6 +21,7 @@ FIGURE_MODULES: tuple[str, ...] = (
     "racksim.report.power_figures:power_figures",  # feed power with ramps and supply events, loss Sankey
     "racksim.report.figures:scenario_figures",  # GPU temperature, energy, heat; thermal figures
     "racksim.report.reliability_figures:reliability_figures",  # failure timeline, goodput per design
+    "racksim.report.workload_figures:workload_figures",  # step-time breakdown, link utilization
 )
 """``module:function`` of each figure module, in report order."""
 
