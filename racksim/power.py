@@ -44,7 +44,10 @@ def throughput_fraction(demand_w: ArrayLike, allowed_w: ArrayLike, idle_w: Array
     demand_dyn = np.asarray(demand_w, dtype=float) - np.asarray(idle_w, dtype=float)
     allowed_dyn = np.asarray(allowed_w, dtype=float) - np.asarray(idle_w, dtype=float)
     ratio = np.divide(allowed_dyn, demand_dyn, out=np.ones_like(demand_dyn), where=demand_dyn > 0)
-    return np.clip(ratio, 0.0, 1.0) ** exponent
+    np.clip(ratio, 0.0, 1.0, out=ratio)
+    slowed = ratio != 1.0  # 1^k is 1: the power only where a cap bites (most chips run uncapped)
+    ratio[slowed] **= exponent
+    return ratio
 
 
 def interpolated_efficiency(load_fraction: ArrayLike, curve_load: ArrayLike, curve_efficiency: ArrayLike) -> FloatArray:

@@ -71,8 +71,11 @@ def rc_temperature_c(
     """
     temp_ss = np.asarray(temp_ss_c, dtype=float)
     tau = np.asarray(tau_s, dtype=float)
-    lag_c = np.asarray(ramp_c_per_s, dtype=float) * tau
-    drift_c = np.asarray(ramp_c_per_s, dtype=float) * elapsed_s
+    ramp = np.asarray(ramp_c_per_s, dtype=float)
+    if not ramp.any():  # constant coolant: the ramp terms below would only add exact zeros
+        return temp_ss + (np.asarray(temp0_c, dtype=float) - temp_ss) * np.exp(-elapsed_s / tau)
+    lag_c = ramp * tau
+    drift_c = ramp * elapsed_s
     return temp_ss + drift_c - lag_c + (np.asarray(temp0_c, dtype=float) - temp_ss + lag_c) * np.exp(-elapsed_s / tau)
 
 
@@ -89,6 +92,8 @@ def rc_mean_temperature_c(
         return np.asarray(temp0_c, dtype=float) + 0.0 * temp_ss
     ramp = np.asarray(ramp_c_per_s, dtype=float)
     weight = tau / elapsed_s * -np.expm1(-elapsed_s / tau)
+    if not ramp.any():  # constant coolant: the ramp terms below would only add exact zeros
+        return temp_ss + (np.asarray(temp0_c, dtype=float) - temp_ss) * weight
     offset = np.asarray(temp0_c, dtype=float) - temp_ss + ramp * tau
     return temp_ss - ramp * tau + ramp * elapsed_s / 2 + offset * weight
 
