@@ -51,6 +51,8 @@ class Job:
         self.traffic_gbyte_per_gpu = np.zeros(2)
         """Bytes each GPU moved over (scale-up, scale-out), GB."""
         self.process: simpy.Process | None = None
+        self._in_progress: tuple[Phase, float, float] | None = None
+        """The phase under way: (phase, since when at this pace, s, pace)."""
 
     def start(self) -> None:
         """Start the job's SimPy process."""
@@ -96,18 +98,16 @@ class Job:
             sim.state_changed()
             remaining_s = phase.nominal_s
             while remaining_s > 0 and not self.halted:
-                rate = self._pace(phase)
+                rate = max(self._pace(phase), 0.0)
                 started = sim.env.now
-                if rate <= 0:  # no GPU of the job is up: wait for a change
-                    yield sim.changed
-                    self.stall_s += sim.env.now - started
-                    continue
-                finish = sim.env.timeout(remaining_s / rate)
+                self._in_progress = (phase, started, rate)
+                finish = sim.env.timeout(remaining_s / rate) if rate > 0 else None  # none: wait for a change
                 try:
-                    yield finish | sim.changed
+                    yield sim.changed if finish is None else finish | sim.changed
                 finally:  # an interruption also ends the phase's progress here
+                    self._in_progress = None
                     self._credit(phase, (sim.env.now - started) * rate, sim.env.now - started)
-                if finish.processed:
+                if finish is not None and finish.processed:
                     break
                 remaining_s -= (sim.env.now - started) * rate
             if self.halted:
@@ -173,7 +173,11 @@ class Job:
         self.sim.log("job_halted", f"{reason}; {lost:g} work units since the last checkpoint lost")
 
     def finish(self, end_s: float) -> None:
-        """Close the books at the end of the run: a job still down counts its downtime to the end."""
+        """Close the books at the end of the run: the phase under way and a job still down count to the end."""
+        if self._in_progress is not None:
+            phase, started_s, rate = self._in_progress
+            self._credit(phase, (end_s - started_s) * rate, end_s - started_s)
+            self._in_progress = None
         if self._down_since_s is not None:
             self.downtime_s += end_s - self._down_since_s
             self._down_since_s = None

@@ -41,27 +41,28 @@ def load_trace(path: Path, gpus_per_rack: int, n_racks: int, idle_w: float, tdp_
     source = str(path)
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if row and not row[0].lstrip().startswith("#")]
+            reader = csv.reader(handle)
+            rows = [(reader.line_num, row) for row in reader if row and not row[0].lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(source, "", f"cannot read the trace: {error}") from None
     if len(rows) < 2:
         raise InputError(source, "", "a trace needs a header and at least one row")
     if len(rows) > MAX_TRACE_ROWS:
         raise InputError(source, "", f"more than {MAX_TRACE_ROWS} rows")
-    header = [name.strip() for name in rows[0]]
+    header = [name.strip() for name in rows[0][1]]
     if "time_s" not in header:
         raise InputError(source, "time_s", "the header must have a time_s column")
     parsed = []
-    for number, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if len(row) != len(header):
-            raise InputError(source, f"row {number}", f"expected {len(header)} values, found {len(row)}")
+            raise InputError(source, f"line {line}", f"expected {len(header)} values, found {len(row)}")
         try:
             parsed.append([float(cell) for cell in row])
         except ValueError:
-            raise InputError(source, f"row {number}", "values must be numbers") from None
+            raise InputError(source, f"line {line}", "values must be numbers") from None
     values = np.array(parsed, dtype=np.float64)
     if not np.isfinite(values).all():
-        raise InputError(source, f"row {int(np.argmax(~np.isfinite(values).all(axis=1))) + 2}",
+        raise InputError(source, f"line {rows[1 + int(np.argmax(~np.isfinite(values).all(axis=1)))][0]}",
                          "values must be finite")
     column = {name: values[:, i] for i, name in enumerate(header)}
     time_s = column["time_s"]
