@@ -13,6 +13,8 @@ from numpy.typing import NDArray
 
 from racksim.cabling import CablingPlan, plan_cabling
 from racksim.design.schema import ChipSpec, Design
+from racksim.hall.layout import HallLayout
+from racksim.hall.rows import cdu_approach_c_per_w
 from racksim.power import ConverterStage, PowerChain
 from racksim.thermal import COOLANT_PROPERTIES, flow_scaled_resistance_k_per_w, heat_capacity_rate_w_per_k
 
@@ -73,14 +75,17 @@ SPARE_UNITS = {"N": lambda count: 0, "N+1": lambda count: 1, "N+N": lambda count
 """Units a redundancy rule keeps in reserve, by installed count."""
 
 
-def compile_cooling(design: Design) -> CoolingParams:
-    """The cooling section as CoolingParams."""
+def compile_cooling(design: Design, hall: HallLayout | None = None) -> CoolingParams:
+    """The cooling section as CoolingParams; with a hall's in-row CDUs, their shared approach."""
     cooling, pumps, fans = design.cooling, design.cooling.cdu.pumps, design.cooling.fans
     density_kg_per_m3, cp_j_per_kg_k = COOLANT_PROPERTIES[cooling.fluid]
+    cdu_capacity_w, racks_per_cdu = cooling.cdu.capacity_w, 1
+    if hall is not None and hall.cdu_capacity_w is not None:
+        cdu_capacity_w, racks_per_cdu = hall.cdu_capacity_w, hall.racks_per_cdu
     return CoolingParams(
         fluid=cooling.fluid,
         facility_supply_temp_c=cooling.facility_supply_temp_c,
-        approach_c_per_w=cooling.cdu.approach_temp_c / cooling.cdu.capacity_w,
+        approach_c_per_w=cdu_approach_c_per_w(cooling.cdu.approach_temp_c, cdu_capacity_w, racks_per_cdu),
         loop_heat_capacity_j_per_k=cooling.cdu.loop_volume_l / 1000 * density_kg_per_m3 * cp_j_per_kg_k,
         pumps_installed=pumps.count,
         pumps_required=max(1, pumps.count - SPARE_UNITS[pumps.redundancy](pumps.count)),
@@ -124,6 +129,8 @@ class RackArrays:
     """The rack's cable plan (its active ends are part of `bus_load_w`)."""
     tray_in_job: NDArray[np.bool_]
     """Compute trays the job starts on: all but each rack's last `reliability.hot_spare_trays`."""
+    hall: HallLayout
+    """Rows, in-row CDUs and row limits the racks share (one row, no limits, unless built for a hall)."""
 
 
 def _stage(name: str, rating_w: float, curve: object) -> ConverterStage:
@@ -152,8 +159,9 @@ def _tray_flows_lpm(design: Design) -> tuple[float, float]:
     return design.compute_tray.coolant_flow_lpm * scale, design.switch_tray.coolant_flow_lpm * scale
 
 
-def build(design: Design, n_racks: int = 1) -> RackArrays:
-    """Compile `design` for `n_racks` identical racks."""
+def build(design: Design, n_racks: int = 1, hall: HallLayout | None = None) -> RackArrays:
+    """Compile `design` for `n_racks` identical racks, laid out in `hall` if given (its rack count wins)."""
+    n_racks = hall.n_racks if hall is not None else n_racks
     tray = design.compute_tray
     cooling = design.cooling
     trays_per_rack = design.slot_count("compute")
@@ -223,7 +231,8 @@ def build(design: Design, n_racks: int = 1) -> RackArrays:
         shelf_units_by_feed=np.tile(np.asarray(units_by_feed, dtype=float), (n_racks, 1)),
         gpu_throughput_exponent=tray.gpus.throughput_power_exponent,
         bus_load_w=ones * (slot_w + cabling.rack_power_w),  # active copper and transceiver ends in the rack
-        cooling=compile_cooling(design),
+        cooling=compile_cooling(design, hall),
         cabling=cabling,
         tray_in_job=np.tile(np.arange(trays_per_rack) < trays_per_rack - spares, n_racks),
+        hall=hall if hall is not None else HallLayout.plain(n_racks),
     )

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racksim.build import RackArrays
+from racksim.build import IndexArray, RackArrays
+from racksim.errors import InputError
 from racksim.plant import PlantState
 from racksim.suite import Fault
 
@@ -68,10 +69,25 @@ def _set_feeds(feeds: Sequence[str], energized: bool) -> PlantChange:
     return change
 
 
-def _cdu_rejecting(rejecting: bool) -> PlantChange:
+def _cdu_rejecting(rejecting: bool, racks: IndexArray | None = None) -> PlantChange:
+    """Every rack's CDU (racks None), or the given racks', starts or stops rejecting heat."""
     def change(plant: PlantState) -> None:
-        plant.cdu_rejecting = np.full_like(plant.cdu_rejecting, rejecting)
+        if racks is None:
+            plant.cdu_rejecting = np.full_like(plant.cdu_rejecting, rejecting)
+            return
+        cdu_rejecting = plant.cdu_rejecting.copy()
+        cdu_rejecting[racks] = rejecting
+        plant.cdu_rejecting = cdu_rejecting
     return change
+
+
+def _row_cdu_racks(fault: Fault, arrays: RackArrays, source: str, index: int) -> IndexArray:
+    """The racks of the fault's CDU; an InputError naming the fault if the hall has no such CDU."""
+    racks = arrays.hall.cdu_racks(fault.row, fault.cdu)
+    if racks is None:
+        raise InputError(source, f"faults.{index}", f"no CDU {fault.cdu} in row {fault.row}: the hall has "
+                         f"{arrays.hall.n_rows} row(s) and {int(arrays.hall.rack_cdu.max()) + 1} CDU(s)")
+    return racks
 
 
 def _facility_offset(delta_c: float) -> PlantChange:
@@ -80,10 +96,10 @@ def _facility_offset(delta_c: float) -> PlantChange:
     return change
 
 
-def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
-    """Start and repair actions of every fault, in time order (stable for equal times)."""
+def fault_actions(faults: list[Fault], arrays: RackArrays, source: str = "scenario") -> list[FaultAction]:
+    """Start and repair actions of every fault, in time order (stable for equal times); `source` names errors."""
     actions = []
-    for fault in faults:
+    for index, fault in enumerate(faults):
         if fault.kind == "psu_failure":
             start, end = _lose_psus(fault.count, arrays), _lose_psus(-fault.count, arrays)
             what = f"{fault.count} PSU(s)"
@@ -96,6 +112,10 @@ def fault_actions(faults: list[Fault], arrays: RackArrays) -> list[FaultAction]:
         elif fault.kind == "cdu_failure":
             start, end = _cdu_rejecting(False), _cdu_rejecting(True)
             what = "CDU heat rejection"
+        elif fault.kind == "row_cdu_failure":
+            racks = _row_cdu_racks(fault, arrays, source, index)
+            start, end = _cdu_rejecting(False, racks), _cdu_rejecting(True, racks)
+            what = f"row {fault.row} CDU {fault.cdu}: racks {racks[0]}-{racks[-1]}"
         elif fault.kind == "link_failure":
             start, end = _lose_links(fault.count, arrays), _lose_links(-fault.count, arrays)
             what = f"{fault.count} scale-up link(s)"

@@ -23,10 +23,11 @@ import racksim
 from racksim.build import build
 from racksim.cabling import cabling_metrics, cabling_summary
 from racksim.cost import run_cost_group
-from racksim.design import LoadedDesign, load_design
+from racksim.design import LoadedDesign
 from racksim.engine import Simulation
 from racksim.errors import InputError
 from racksim.faults import fault_actions
+from racksim.hall.loader import LoadedHall, layout_of, load_target
 from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.metrics import component_summary, compute_metrics
 from racksim.network import link_utilization, network_metrics
@@ -57,8 +58,8 @@ class RunRequest:
         return [*scenario_overrides, *self.overrides]
 
     def load(self) -> LoadedDesign:
-        """The design with the scenario's overrides, then the user's, applied."""
-        return load_design(self.design_path, self.all_overrides)
+        """The design (or hall: a LoadedHall) with the scenario's overrides, then the user's, applied."""
+        return load_target(self.design_path, self.all_overrides)
 
     def inputs(self, loaded: LoadedDesign) -> dict[str, Any]:
         """Everything the run's results depend on, with their sha256 `fingerprint` (inputs.json)."""
@@ -108,10 +109,13 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     run_dir = request.run_dir(out_root, loaded)
     (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s
-    schedule = schedule_for(scenario.workload, loaded.design, seed=request.run_seed, source=request.scenario.name)
-    arrays = build(loaded.design)
+    hall = layout_of(loaded)  # a rack design is a hall of one
+    schedule = schedule_for(scenario.workload, loaded.design, n_racks=hall.n_racks, seed=request.run_seed,
+                            source=request.scenario.name)
+    arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
-    faults = sorted(fault_actions(scenario.faults, arrays) + failure_faults, key=lambda action: action.time_s)
+    faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
+                    key=lambda action: action.time_s)
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate)
     result = simulation.run()
@@ -119,7 +123,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
         seed=request.run_seed, nominal_work_units=schedule.nominal_work_units(duration_s),
-        feed_limit_w=loaded.design.power.feed.limit_w, cabling=cabling_metrics(cabling),
+        feed_limit_w=loaded.design.power.feed.limit_w * hall.n_racks, cabling=cabling_metrics(cabling),
         network=network_metrics(loaded.design) | link_utilization(loaded.design, result.traffic_gbyte_per_gpu,
                                                                   duration_s),
     )
@@ -128,6 +132,8 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     if cost is not None:
         metrics["cost"] = cost
     atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
+    if isinstance(loaded, LoadedHall):
+        atomic_write_yaml(run_dir / "hall.resolved.yaml", loaded.hall_resolved)
     atomic_write_npz(run_dir / "timeseries.npz", result.series)
     atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
     atomic_write_json(run_dir / "components.json", component_summary(arrays, result))

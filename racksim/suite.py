@@ -26,11 +26,12 @@ class Fault(Model):
     """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
 
     kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion",
-                  "feed_loss", "link_failure"]
+                  "feed_loss", "link_failure", "row_cdu_failure"]
     """psu_failure, pump_failure and fan_failure lose `count` units; cdu_failure stops heat rejection
     (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`;
     feed_loss de-energizes the `feeds` named (a utility outage when all are); link_failure takes `count`
-    scale-up links down, link k of GPU k (each on a different GPU of rack 0)."""
+    scale-up links down, link k of GPU k (each on a different GPU of rack 0); row_cdu_failure stops the heat
+    rejection of one in-row CDU of a hall (`row`, `cdu`), for every rack it serves."""
     at_s: NonNegativeFloat
     """When the fault starts, s from the start of the run."""
     duration_s: PositiveFloat | None = None
@@ -41,6 +42,10 @@ class Fault(Model):
     """Facility supply change (facility_water_excursion), K."""
     feeds: list[FeedName] = Field(default_factory=lambda: list[FeedName](["a", "b"]), min_length=1)
     """Feeds lost (feed_loss); a design with a single feed has only feed a."""
+    row: Annotated[int, Field(ge=0)] = 0
+    """Row of the failed CDU, from 0 (row_cdu_failure)."""
+    cdu: Annotated[int, Field(ge=0)] = 0
+    """The failed CDU's place in its row, from 0 (row_cdu_failure)."""
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Fault:
@@ -50,6 +55,9 @@ class Fault(Model):
             raise ValueError(f"delta_temp_c applies to facility_water_excursion, not {self.kind}")
         if self.kind != "feed_loss" and "feeds" in self.model_fields_set:
             raise ValueError(f"feeds applies to feed_loss, not {self.kind}")
+        placed = {"row", "cdu"} & self.model_fields_set
+        if self.kind != "row_cdu_failure" and placed:
+            raise ValueError(f"{' and '.join(sorted(placed))} applies to row_cdu_failure, not {self.kind}")
         return self
 
 

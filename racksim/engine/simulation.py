@@ -26,6 +26,7 @@ from racksim.engine.recorder import Integrals, TimeSeries
 from racksim.engine.supply import Supply
 from racksim.errors import SimulationError
 from racksim.faults import FaultAction
+from racksim.hall.rows import highest_fitting, row_caps_w
 from racksim.network import allreduce_rate_with_links_down
 from racksim.operating_point import Activity, OperatingPoint, evaluate
 from racksim.plant import PlantState
@@ -274,8 +275,13 @@ class Simulation:
         if trip.any():
             self._trip(trip, "supply short of the load")
             return True
+        row_over = self.arrays.hall.overloaded(point.feed_w) & ~plant.tripped  # a hall's row feeders and UPS
+        if row_over.any() and self.arrays.hall.trip_on_overload:
+            self._trip(row_over, "row feeder or UPS overloaded")
+            return True
         supply_changed = not np.array_equal(plant.healthy_psus, self._cap_basis)
-        if self._capping is not None and (short.any() or supply_changed) and not self._capping_pending:
+        if self._capping is not None and (short.any() or row_over.any() or supply_changed) \
+                and not self._capping_pending:
             self._capping_pending = True
             self.env.process(self._capping_action(self._capping.response_time_s))
         return False
@@ -286,31 +292,36 @@ class Simulation:
         self.job.halt("a rack tripped")
 
     def _size_caps(self) -> tuple[FloatArray, np.ndarray]:
-        """Highest GPU cap per rack that keeps full load within the healthy PSUs and the user cap, W.
+        """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
 
-        Bisection on the cap (the feed is monotone in it); returns the caps and the racks that stay
-        short even at the lowest allowed cap.
+        Bisection on the cap (the feed is monotone in it), per rack, then per row and for the UPS
+        (racksim.hall.rows.row_caps_w); returns the caps and the racks that stay short even at the lowest
+        allowed cap.
         """
         capping, chips = self._capping, self.arrays.chips
         assert capping is not None
         full = Activity(1.0, 1.0, 1.0)
         unthrottled = np.zeros_like(self.throttled)
 
+        def at_cap(cap_w: FloatArray) -> OperatingPoint:
+            return evaluate(self.arrays, full, unthrottled, replace(self.plant, gpu_cap_w=cap_w))
+
         def fits(cap_w: FloatArray) -> np.ndarray:
-            point = evaluate(self.arrays, full, unthrottled, replace(self.plant, gpu_cap_w=cap_w))
+            point = at_cap(cap_w)
             ok = point.shelf_output_w <= point.shelf_capacity_w
             return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
 
-        racks = self.arrays.n_racks
+        racks, hall = self.arrays.n_racks, self.arrays.hall
         uncapped = fits(np.full(racks, np.inf))
         low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
         high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
         infeasible = ~uncapped & ~fits(low)
-        for _ in range(40):
-            middle = 0.5 * (low + high)
-            ok = fits(middle)
-            low, high = np.where(ok, middle, low), np.where(ok, high, middle)
-        return np.where(uncapped, np.inf, low), infeasible
+        caps_w = np.where(uncapped, np.inf, highest_fitting(fits, low, high))
+        if not hall.has_row_limits:
+            return caps_w, infeasible
+        caps_w, row_infeasible = row_caps_w(lambda cap_w: at_cap(cap_w).feed_w, caps_w, hall.rack_row,
+                                            hall.row_capacity_w, hall.ups_capacity_w, float(low[0]), float(high[0]))
+        return caps_w, infeasible | row_infeasible
 
     def _capping_action(self, delay_s: float) -> simpy.events.ProcessGenerator:
         yield self.env.timeout(delay_s)
