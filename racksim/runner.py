@@ -138,8 +138,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
     atomic_write_json(run_dir / "components.json", component_summary(arrays, result))
     atomic_write_json(run_dir / "cabling.json", cabling_summary(loaded.design, cabling))
-    atomic_write_json(run_dir / "provenance.json", notes_json(design_notes(request.design_path,
-                                                                           request.all_overrides)))
+    atomic_write_json(run_dir / "provenance.json", notes_json(design_notes(loaded.source, request.all_overrides)))
     atomic_write_json(run_dir / INPUTS_FILE, request.inputs(loaded))
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir
