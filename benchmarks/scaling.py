@@ -19,6 +19,7 @@ import io
 import json
 import pstats
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ MEMORY_TARGET_BYTES = 4 * 2**30
 
 
 def simulation_for(racks: int, simulated_s: float) -> object:
-    """A Simulation of `racks` racks training for `simulated_s` (built, not run)."""
+    """A Simulation of one training job spanning `racks` racks for `simulated_s` (built, not run)."""
     from racksim.build import build
     from racksim.design import load_design
     from racksim.engine import Simulation
@@ -42,8 +43,8 @@ def simulation_for(racks: int, simulated_s: float) -> object:
     from racksim.workload import TrainingSchedule
 
     design = load_design(DESIGN_FILE).design
-    schedule = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, design)
-    return Simulation(build(design, racks), schedule.phases, simulated_s)
+    schedule = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, design, racks)
+    return Simulation(build(design, racks), schedule.phases, simulated_s, network_rate=schedule.network_rate)
 
 
 def measure_one(racks: int, simulated_s: float) -> dict[str, float]:
@@ -165,8 +166,8 @@ def main() -> None:
         rows.append(measure(1, 86400.0))
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = (f"# Hall scale: GB200 NVL72-class racks, training per phase\n\n{table(rows)}\n\n"
-            f"`{Path(sys.executable).name} benchmarks/scaling.py {' '.join(sys.argv[1:])}`; peak memory is the "
-            "process's peak resident set (interpreter and imports included).\n")
+            f"`{shlex.join(['python', 'benchmarks/scaling.py', *sys.argv[1:]])}`; speeds on CPU time; peak memory "
+            "is the process's peak resident set (interpreter and imports included).\n")
     (RESULTS / "scaling.md").write_text(text, encoding="utf-8")
     figure(rows, RESULTS / "scaling.png")
     print(text)

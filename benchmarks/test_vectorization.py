@@ -1,7 +1,7 @@
 """Vectorization efficiency (`make bench`): the engine's inner advance against a bare numpy loop, side by side.
 
 Both advance the same built multi-rack arrays by the same short interval (one training phase's worth of
-sub-second step, so no curve points are drawn): the engine through `Simulation`'s advance (exact RC step and
+sub-second step, so no curve points are drawn): the engine through `Simulation.advance_to` (exact RC step and
 mean, supply integrals, every running integral and extreme of the recorder), the bare loop through the same
 array updates written inline with no engine around them. pytest-benchmark's table shows the ratio of the
 means in each group; `extra_info["gpus"]` says how many GPUs one advance carries. The issue's target: the
@@ -36,10 +36,9 @@ def engine_advance(racks: int) -> tuple[Callable[[], None], Simulation]:
     simulation = Simulation(build(DESIGN, racks), SCHEDULE.phases, 3600.0)
     simulation.activity = next(SCHEDULE.phases()).activity
     simulation.point = simulation._evaluate()
-    advance = getattr(simulation, "advance_to", None) or simulation._advance  # named advance_to after the rework
 
     def step() -> None:
-        advance(simulation.time_s + STEP_S)
+        simulation.advance_to(simulation.time_s + STEP_S)
 
     return step, simulation
 
