@@ -34,7 +34,8 @@ from racksim.network import link_utilization, network_metrics
 from racksim.provenance import design_notes, notes_json
 from racksim.reliability.run import reliability_metrics, run_failures
 from racksim.suite import Scenario, Suite
-from racksim.workload import TrainingSchedule
+from racksim.workload import schedule_for
+from racksim.workload.schema import TraceWorkload
 
 INPUTS_FILE = "inputs.json"
 SUITE_FILE = "suite.json"
