@@ -21,28 +21,94 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """Safe loader that refuses documents whose aliases expand past a node budget (billion laughs)."""
+    """Safe loader with budgets: alias uses, nesting depth, and nodes once aliases are expanded (billion laughs).
+
+    The composer and constructor recurse once per nesting level, so a deeper document would end in a
+    RecursionError; aliases share one node, so a document of a few lines can stand for 9⁹ values that
+    validation, hashing or JSON would then walk one by one.
+    """
 
     max_alias_uses = 10_000
+    max_depth = 32
+    max_expanded_nodes = 100_000
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - yaml's own signature
         if self.check_event(yaml.AliasEvent):
             self._alias_uses = getattr(self, "_alias_uses", 0) + 1
             if self._alias_uses > self.max_alias_uses:
                 raise yaml.YAMLError(f"more than {self.max_alias_uses} alias uses")
-        return super().compose_node(parent, index)
+            return super().compose_node(parent, index)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > self.max_depth:
+                raise yaml.MarkedYAMLError(problem=f"nested deeper than {self.max_depth} levels",
+                                           problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> Any:  # noqa: ANN401 - yaml's own signature
+        node = super().compose_document()
+        if node is None:
+            return node
+        nodes, depth = expanded_extent(node)
+        if nodes > self.max_expanded_nodes:
+            raise yaml.YAMLError(f"aliases expand to more than {self.max_expanded_nodes} values")
+        if depth > self.max_depth:
+            raise yaml.YAMLError(f"aliases nest deeper than {self.max_depth} levels")
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """Refuse a key repeated in one mapping (YAML would silently keep the last)."""
+        """Refuse a key repeated in one mapping (YAML would silently keep the last), or a list or mapping as a key."""
         seen = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
-            if isinstance(key, str | int | float | bool) or key is None:
-                seen.add(key)
+            seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def expanded_extent(root: yaml.Node) -> tuple[int, int]:
+    """(nodes, depth) of a composed document once every alias is replaced by a copy of its anchor.
+
+    Iterative and memoized per node, so it costs the composed graph's size whatever the expansion;
+    raises yaml.YAMLError for an alias inside its own anchor (a recursive value).
+    """
+    extent: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in extent:
+            continue
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(id(node))
+            extent[id(node)] = (1 + sum(extent[id(c)][0] for c in children),
+                                1 + max((extent[id(c)][1] for c in children), default=0))
+            continue
+        if id(node) in open_nodes:
+            raise yaml.YAMLError("an alias refers to a node that contains it (a recursive value)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in extent)
+    return extent[id(root)]
+
+
+def safe_load_bounded(text: str) -> Any:  # noqa: ANN401 - any YAML value
+    """Parse YAML text with the safe, bounded loader (raises yaml.YAMLError)."""
+    return yaml.load(text, Loader=_BoundedLoader)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
@@ -57,8 +123,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(source, "", f"file larger than {MAX_FILE_BYTES} bytes")
     try:
-        text = raw.decode("utf-8")
-        data = yaml.load(text, Loader=_BoundedLoader)
+        data = safe_load_bounded(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(source, "", "not UTF-8 text") from None
     except yaml.YAMLError as exc:
@@ -92,9 +157,9 @@ def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if len(_chain) >= MAX_EXTENDS_DEPTH:
         raise InputError(str(path), "extends", f"deeper than {MAX_EXTENDS_DEPTH} levels")
     data = read_yaml_mapping(path)
-    parent_name = data.pop("extends", None)
-    if parent_name is None:
+    if "extends" not in data:
         return data
+    parent_name = data.pop("extends")
     if not isinstance(parent_name, str) or not parent_name:
         raise InputError(str(path), "extends", "must be the path of a parent design file")
     parent_path = path.parent / parent_name
@@ -112,7 +177,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(parts):
         raise InputError("--set", path_text, "empty segment in the field path")
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else None
+        value = safe_load_bounded(value_text) if value_text.strip() else None
     except yaml.YAMLError:
         raise InputError("--set", path_text, f"cannot parse value {value_text!r}") from None
     return parts, value

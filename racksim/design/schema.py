@@ -26,6 +26,12 @@ from racksim.schema_base import (
     rule_error,
 )
 
+UnitCount = Annotated[int, Field(gt=0, le=64)]
+"""Chips of a kind on a tray, switch ASICs, PSUs in a shelf, CDU pumps: 64 at most. Real racks hold a few; the
+bound keeps a typo (or a hostile file) from building arrays of billions of components."""
+PortCount = Annotated[int, Field(gt=0, le=4096)]
+"""Ports of a switch tray: 4096 at most (an NVL72 switch tray has 144)."""
+
 
 class EfficiencyCurve(Model):
     """Converter efficiency as a function of load, linearly interpolated, clamped at the ends."""
@@ -77,7 +83,7 @@ class ChipThermal(Model):
 class ChipSpec(Model):
     """A kind of chip on the compute tray (GPU or CPU)."""
 
-    count: PositiveInt
+    count: UnitCount
     """Chips of this kind per compute tray."""
     tdp_w: PositiveFloat
     """Maximum sustained power (TDP/TGP, at the chip's input rail), W."""
@@ -107,7 +113,7 @@ class GpuSpec(ChipSpec):
 class NicSpec(Model):
     """Scale-out network adapters on a compute tray."""
 
-    count: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=0, le=64)]
     """NICs per compute tray."""
     power_w: NonNegativeFloat
     """Power of one NIC (without its optics), W."""
@@ -158,9 +164,9 @@ class SwitchTray(Model):
 
     height_u: PositiveInt = 1
     """Rack units the tray occupies."""
-    switch_chips: PositiveInt
+    switch_chips: UnitCount
     """Switch ASICs per tray."""
-    ports: PositiveInt
+    ports: PortCount
     """Scale-up ports per tray (each takes one GPU link)."""
     idle_power_w: NonNegativeFloat
     """Tray power with idle links, W."""
@@ -250,9 +256,9 @@ class Feed(Model):
 class PowerShelves(Model):
     """Power shelves of PSUs (or DC/DC units) feeding the busbar, sharing load actively."""
 
-    count: PositiveInt
-    """Shelves in the rack."""
-    units_per_shelf: PositiveInt
+    count: Annotated[int, Field(gt=0, le=100)]
+    """Shelves in the rack (one per power_shelf slot, so no more than the rack's units)."""
+    units_per_shelf: UnitCount
     """PSUs per shelf."""
     unit_rating_w: PositiveFloat
     """Output rating of one PSU, W."""
@@ -378,7 +384,7 @@ class Power(Model):
 class Pumps(Model):
     """CDU pumps."""
 
-    count: PositiveInt
+    count: UnitCount
     """Pumps installed; all healthy pumps share the flow."""
     redundancy: Redundancy
     """Pumps that may fail with full flow kept: N none, N+1 one, N+N half."""
@@ -406,7 +412,7 @@ class Cdu(Model):
 class Fans(Model):
     """Rack fans for the air-cooled share of the heat."""
 
-    count: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=0, le=10_000)]
     """Fans in the rack (trays and shelves together)."""
     max_power_w_each: NonNegativeFloat
     """Power of one fan at full speed, W; power ∝ speed³ (fan affinity law)."""
@@ -441,6 +447,8 @@ class Cooling(Model):
 # --------------------------------------------------------------------------- design
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_CORDS_PER_UNIT = 16
+"""Power cords of one network or other unit (real gear has one or two per PSU)."""
 
 
 class Design(Model):
@@ -509,6 +517,16 @@ class Design(Model):
                              f"{shelves.count}")
         if shelves is None and shelf_slots:
             raise rule_error("rack.slots", "power_shelf slots without power.shelves")
+        return self
+
+    @model_validator(mode="after")
+    def _spares_and_cords(self) -> Design:
+        trays = self.slot_count("compute")
+        if self.reliability is not None and self.reliability.hot_spare_trays >= trays:
+            raise rule_error("reliability.hot_spare_trays", f"must leave the job at least one of the rack's "
+                             f"{trays} compute trays")
+        if self.cabling.power.cables_per_unit > MAX_CORDS_PER_UNIT:
+            raise rule_error("cabling.power.cables_per_unit", f"must be at most {MAX_CORDS_PER_UNIT}")
         return self
 
     @model_validator(mode="after")
