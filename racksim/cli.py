@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from racksim.design import Design, load_design
-from racksim.errors import InputError, RacksimError
+from racksim.errors import InputError, Interrupted, RacksimError
 from racksim.network.command import collectives as collectives_command
 from racksim.replicas import run_replicas
 from racksim.runner import RunRequest, record_suite, requests_for, run_many
@@ -59,12 +60,14 @@ def _command_line() -> str:
 
 @app.command()
 def validate(designs: DesignsArg, set_: SetOpt = None) -> None:
-    """Check design files; print one line per valid design."""
+    """Check design files; print one line per valid design, and one per warning (a risk it carries)."""
     for path in designs:
         loaded = load_design(path, set_ or ())
         figures = loaded.figures
         print(f"ok: {path} ({loaded.design.name}: {figures['gpu_count']} GPUs, nameplate "
               f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW at the feed)")
+        for warning in loaded.warnings:
+            print(f"  warning: {warning}")
 
 
 @app.command()
@@ -213,12 +216,20 @@ def schema() -> None:
     print(json.dumps(Design.model_json_schema(), indent=2))
 
 
+def _interrupt(signal_number: int, _frame: object) -> None:
+    raise Interrupted(signal_number)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one line on stderr and a non-zero exit for any racksim error (--debug: traceback)."""
+    """Entry point: one line on stderr and a non-zero exit for any racksim error (--debug: traceback).
+
+    Ctrl-C and SIGTERM raise Interrupted (workers ignore them, racksim.pool stops them): one line, exit 130 or 143.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         app(args=args, prog_name="racksim")  # standalone: usage errors exit 2, ours propagate
     except SystemExit as exc:
@@ -228,9 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"racksim: error: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("racksim: interrupted; finished runs are kept\n")
-        return 130
+    except Interrupted as exc:
+        sys.stderr.write("racksim: interrupted; finished runs are kept and the next run resumes\n")
+        return exc.exit_code
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return 0
 
 

@@ -43,6 +43,8 @@ def derived_figures(design: Design, arrays: RackArrays) -> dict[str, Any]:
         "nameplate_gpu_temp_c_steady": float(point.chip_temp_ss_c[arrays.chips.is_gpu].max()),
         "nameplate_coolant_supply_temp_c": float(point.supply_temp_c[0]),
         "nameplate_coolant_return_temp_c": float(point.coolant_return_temp_c[0]),
+        "nameplate_coolant_temp_c_max": max(float(point.chip_coolant_temp_c.max()),
+                                            float(point.coolant_return_temp_c[0])),
         "nameplate_exhaust_temp_c": float(point.exhaust_temp_c[0]),
         "nameplate_fan_speed": float(point.fan_speed[0]),
         "nameplate_cooling_power_w": float(point.fan_power_w[0] + point.pump_power_w[0]),

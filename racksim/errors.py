@@ -35,3 +35,15 @@ class SimulationError(RacksimError):
     """A run that cannot go on (numerical divergence and the like), naming component and time."""
 
     exit_code = 3
+
+
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or a kill (SIGTERM) during a command; runs finished so far are kept and the next one resumes.
+
+    A BaseException like KeyboardInterrupt, so no `except Exception` swallows it, but not a KeyboardInterrupt,
+    which typer turns into a silent exit. The exit code is 128 + the signal number (130 for Ctrl-C).
+    """
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal_number)  # args stay (signal_number,): SimPy re-raises it as type(exc)(*exc.args)
+        self.exit_code = 128 + signal_number

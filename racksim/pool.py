@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -57,6 +58,7 @@ _progress_queue: Any = None
 def _init_worker(progress_queue: Any) -> None:  # noqa: ANN401 - a multiprocessing queue
     global _progress_queue  # the one way to hand a worker an inherited queue
     _progress_queue = progress_queue
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
 
 
 def _throttled(send: Callable[[float], None]) -> Callable[[float], None]:
@@ -126,8 +128,11 @@ def _run_in_pool(jobs_to_run: Sequence[Job], pending: Sequence[int], workers: in
                     index = running.pop(future)
                     future.result()
                     bar.update(tasks[index], completed=jobs_to_run[index].request.run_duration_s)
-        except BaseException:
+        except BaseException:  # a failed run, Ctrl-C or SIGTERM: stop now; runs in flight are rerun next time
+            workers_running = list((pool._processes or {}).values())  # shutdown() forgets them
             pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers_running:
+                process.terminate()
             raise
 
 

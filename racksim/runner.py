@@ -3,7 +3,8 @@
 Each run directory holds `design.resolved.yaml`, `timeseries.npz`, `events.json` (faults, throttling,
 shutdowns), `components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of
 materials, routes and length histogram), `provenance.json` (the source tags of the design's numbers),
-`inputs.json` (what the run depends on, and its fingerprint) and `metrics.json`, each written atomically;
+`warnings.json` (the design's risks, racksim.design.checks), `inputs.json` (what the run depends on, and its
+fingerprint) and `metrics.json`, each written atomically;
 metrics.json is written last, so its presence marks a complete run. A rerun first removes metrics.json, so
 a run killed half way is never mistaken for a finished one.
 """
@@ -38,6 +39,8 @@ from racksim.workload import schedule_for
 from racksim.workload.schema import TraceWorkload
 
 INPUTS_FILE = "inputs.json"
+WARNINGS_FILE = "warnings.json"
+"""The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
 SUITE_FILE = "suite.json"
 """Beside the run directories: the suite (with its scorecard weights) and the command line of the last run."""
 
@@ -140,6 +143,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     atomic_write_json(run_dir / "components.json", component_summary(arrays, result))
     atomic_write_json(run_dir / "cabling.json", cabling_summary(loaded.design, cabling))
     atomic_write_json(run_dir / "provenance.json", notes_json(design_notes(loaded.source, request.all_overrides)))
+    atomic_write_json(run_dir / WARNINGS_FILE, [asdict(warning) for warning in loaded.warnings])
     atomic_write_json(run_dir / INPUTS_FILE, request.inputs(loaded))
     atomic_write_json(run_dir / "metrics.json", metrics)
     return run_dir

@@ -1,8 +1,9 @@
-"""The designs behind the runs: a field-by-field diff, and the sources and assumptions behind their numbers.
+"""The designs behind the runs: a field-by-field diff, and the sources, assumptions and warnings of their numbers.
 
-Both read beside metrics.json: `design.resolved.yaml` (the design as run) and `provenance.json` (the P/S/D/A
-source notes of its fields, see racksim.provenance). Each design is read from its first run (by scenario)
-whose scenario sets no design overrides, so a scenario's overrides do not show as a design difference.
+All read beside metrics.json: `design.resolved.yaml` (the design as run), `provenance.json` (the P/S/D/A
+source notes of its fields, see racksim.provenance) and `warnings.json` (its risks, see racksim.design.checks).
+Each design is read from its first run (by scenario) whose scenario sets no design overrides, so a scenario's
+overrides do not show as a design difference.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class Provenance:
     overridden: list[SourceRow]
     untagged: list[str]
     """Numeric fields with no note on them or on a field above them (schema defaults, uncited numbers)."""
+    warnings: list[str]
+    """Risks the design carries ('field: message', from the run's warnings.json; racksim.design.checks)."""
 
     @property
     def summary(self) -> str:
@@ -154,7 +157,15 @@ def provenance(design: str, colour: str, directory: Path, flat: Mapping[str, Any
     counts = {tag: sum(tag in row.tags for row in rows) for tag in TAGS}
     overridden = [row for row in rows if row.file == "override"]
     return Provenance(design, colour, counts, [r for r in rows if "A" in r.tags],
-                      [r for r in rows if r.tags and "A" not in r.tags], overridden, untagged)
+                      [r for r in rows if r.tags and "A" not in r.tags], overridden, untagged, run_warnings(directory))
+
+
+def run_warnings(directory: Path) -> list[str]:
+    """The design warnings a run recorded in warnings.json, as 'field: message' lines (none if absent)."""
+    data = read_json(directory / "warnings.json")
+    if not isinstance(data, list):
+        return []
+    return [f"{item.get('field_path', '')}: {item.get('message', '')}" for item in data if isinstance(item, dict)]
 
 
 def design_sections(runs: Sequence[DesignRun], designs: Sequence[str], colours: Mapping[str, str]
