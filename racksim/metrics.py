@@ -124,7 +124,8 @@ def compute_metrics(
             "input_power_w_mean": integrals.input_energy_j / result.duration_s,
             "input_power_w_peak": float(max(feed_w.max(), feed_end_w.max())),
             "input_power_w_p99": time_weighted_percentile(feed_w, durations_s, 99.0, feed_end_w),
-            "chain_efficiency": integrals.it_energy_j / (integrals.input_energy_j + storage_net_j),
+            "chain_efficiency": integrals.it_energy_j / supplied_j if (supplied_j := integrals.input_energy_j
+                                                                          + storage_net_j) > 0 else 0.0,
             "max_ramp_w_per_s": max_ramp_w_per_s(time_s, feed_w, end_power_w=feed_end_w),
             "max_ramp_w_per_s_unsmoothed": max_ramp_w_per_s(time_s, series["feed_power_unsmoothed_w"]),
             "capped_fraction": integrals.capped_gpu_seconds / integrals.gpu_seconds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ from hypothesis import settings
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS = sorted((ROOT / "designs").glob("*.yaml"))
 
+# "ci" (the default, `make test`): few examples, fixed seed, no deadline on a loaded CI machine.
+# "fuzz" (`make fuzz`, or pytest --hypothesis-profile=fuzz): many random examples, each within a second (issue 10).
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True)
-settings.register_profile("fuzz", max_examples=2000, deadline=None)
+settings.register_profile("fuzz", max_examples=1000, deadline=timedelta(seconds=1))
 settings.load_profile("ci")
 
 REQUIRED_METRICS = """design scenario seed duration_s racksim_version
@@ -22,7 +25,11 @@ power.input_power_w_mean power.input_power_w_peak power.input_power_w_p99 power.
 power.max_ramp_w_per_s power.capped_fraction power.trips
 thermal.gpu_temp_c_max thermal.gpu_temp_c_p99 thermal.gpu_throttle_fraction
 thermal.coolant_return_temp_c_max thermal.heat_to_liquid_j thermal.heat_to_air_j thermal.cooling_energy_j
-performance.work_units performance.goodput_fraction performance.work_per_kwh""".split()  # noqa: SIM905
+network.allreduce_busbw_gbyte_s network.collective_time_s_total
+cabling.cable_count cabling.cable_length_m cabling.active_cable_count cabling.optical_link_count cabling.power_w
+cabling.cost_usd cabling.mass_kg
+performance.work_units performance.goodput_fraction performance.work_per_kwh
+reliability.failures reliability.interruptions reliability.unavailable_fraction""".split()  # noqa: SIM905
 
 
 def metric(metrics: dict[str, Any], dotted: str) -> Any:

@@ -47,7 +47,9 @@ def test_compute_and_bubble_by_hand() -> None:
 def test_tensor_parallel_all_reduce_by_hand() -> None:
     """Nine TP groups of 8 on a switched domain run as fast as one 8-GPU all-reduce; 4 per layer and microbatch."""
     schedule = schedule_for(dense(tensor=8, pipeline=3), GB200)
-    assert isinstance(schedule, TrainingSchedule) and schedule.plan is not None and schedule.topology is not None
+    assert isinstance(schedule, TrainingSchedule)
+    assert schedule.plan is not None
+    assert schedule.topology is not None
     tensor = next(c for c in schedule.plan.collectives if c.name == "tensor")
     tokens_per_microbatch = 524288 / 3 / 16  # dp = 72 / 24 = 3
     assert tensor.size_bytes == pytest.approx(tokens_per_microbatch * 16384 * 2)
@@ -60,7 +62,9 @@ def test_tensor_parallel_all_reduce_by_hand() -> None:
 
 def test_data_parallel_overlap_hides_at_most_the_compute_time() -> None:
     schedule = schedule_for(dense(tensor=4), GB200)
-    assert isinstance(schedule, TrainingSchedule) and schedule.plan is not None and schedule.topology is not None
+    assert isinstance(schedule, TrainingSchedule)
+    assert schedule.plan is not None
+    assert schedule.topology is not None
     model = CollectiveModel(GB200, schedule.topology)
     data = next(c for c in schedule.plan.collectives if c.name == "data").time_s(model)
     others = sum(c.time_s(model) for c in schedule.plan.collectives if c.name != "data")
@@ -78,7 +82,8 @@ def test_layouts_that_do_not_fit_fail_in_one_line(layout: dict[str, int], field:
         model_flops_utilization=0.3, checkpoint_every_steps=10, checkpoint_time_s=10.0)
     with pytest.raises(InputError) as error:
         schedule_for(workload, GB200, source="suite.yaml")
-    assert f"workload.model.layout.{field}" in str(error.value) and "\n" not in str(error.value)
+    assert f"workload.model.layout.{field}" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 @settings(max_examples=15, deadline=None)
@@ -102,7 +107,8 @@ def test_the_same_workload_runs_faster_on_newer_designs() -> None:
                                 model_flops_utilization=0.35, requests_per_s_mean=6000, tokens_per_request=2000)
     capacity = {d.name: schedule_for(serving, d) for d in (GB200, GB300)}
     gb200, gb300 = (capacity[d.name] for d in (GB200, GB300))
-    assert isinstance(gb200, InferenceSchedule) and isinstance(gb300, InferenceSchedule)
+    assert isinstance(gb200, InferenceSchedule)
+    assert isinstance(gb300, InferenceSchedule)
     assert gb300.capacity_tokens_per_s == pytest.approx(1.5 * gb200.capacity_tokens_per_s)
     day_gb200, day_gb300 = gb200.nominal_work_units(3600.0), gb300.nominal_work_units(3600.0)
     assert day_gb300 > 1.4 * day_gb200  # demand above both capacities: served tokens follow capacity
@@ -166,6 +172,7 @@ def test_per_gpu_and_power_traces(tmp_path: Path) -> None:
     ("time_s,gpu_utilization", ["0,1.5"], "gpu_utilization"),
     ("time_s,cpu_utilization", ["0,0.5"], "gpu_utilization, gpu_power_w"),
     ("time_s,gpu0,gpu1", ["0,0.5,0.5"], "gpu0"),
+    ("time_s,gpu1,gpu2", ["0,0.5,0.5"], "gpu0"),
     ("time_s,gpu_utilization", ["0,abc"], "line 3"),
     ("time_s,gpu_utilization", ["0,0.5,1"], "line 3"),
 ])
@@ -173,7 +180,9 @@ def test_bad_traces_fail_in_one_line(tmp_path: Path, header: str, rows: list[str
     trace = write_trace(tmp_path / "bad.csv", header, rows)
     with pytest.raises(InputError) as error:
         schedule_for(TraceWorkload(kind="trace", path=trace), GB200)
-    assert where in str(error.value) and str(trace) in str(error.value) and "\n" not in str(error.value)
+    assert where in str(error.value)
+    assert str(trace) in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("scenario", ["link-failures", "moe-all-to-all", "inference-diurnal", "trace-replay"])

@@ -149,9 +149,9 @@ class InferenceWorkload(Model):
 class TraceWorkload(Model):
     """Replay a CSV of utilization (or GPU power) over time: each row holds until the next.
 
-    Lines starting with # are comments. Columns: `time_s`, then either `gpu_utilization` (every GPU), `gpu0 … gpuK` (per GPU of a rack, or of the
-    job), or `gpu_power_w` (per-GPU power, inverted through the GPU's power curve); optional
-    `cpu_utilization` and `network_utilization`. Work is counted in busy GPU-hours.
+    Lines starting with # are comments. Columns: `time_s`, then either `gpu_utilization` (every GPU),
+    `gpu0 … gpuK` (per GPU of a rack, or of the job), or `gpu_power_w` (per-GPU power, inverted through the
+    GPU's power curve); optional `cpu_utilization` and `network_utilization`. Work is counted in busy GPU-hours.
     """
 
     kind: Literal["trace"]

@@ -74,6 +74,8 @@ def load_trace(path: Path, gpus_per_rack: int, n_racks: int, idle_w: float, tdp_
     elif "gpu_utilization" in column:
         gpu = column["gpu_utilization"]
     elif gpu_columns:
+        if sorted(gpu_columns) != sorted(f"gpu{i}" for i in range(len(gpu_columns))):
+            raise InputError(source, "gpu0", "GPU columns must be gpu0, gpu1, … without gaps")
         if len(gpu_columns) not in (gpus_per_rack, gpus_per_rack * n_racks):
             raise InputError(source, "gpu0", f"{len(gpu_columns)} GPU columns: give one per GPU of a rack "
                              f"({gpus_per_rack}) or of the job ({gpus_per_rack * n_racks})")
