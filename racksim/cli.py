@@ -145,7 +145,7 @@ def compare(
     _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):
-        html, markdown = write_report(out, baseline=baseline)
+        html, markdown = write_report(out, baseline=baseline, jobs=jobs)
     print(html)
     print(markdown)
 
@@ -154,13 +154,14 @@ def compare(
 def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
            baseline: Annotated[str | None, typer.Option(help="Baseline design name.")] = None,
            suite: Annotated[str | None, typer.Option(help="Score with this suite's weights (default: the "
-                                                           "suite the runs came from).")] = None) -> None:
+                                                           "suite the runs came from).")] = None,
+           jobs: JobsOpt = None) -> None:
     """(Re)write the report of a results directory."""
     from racksim.report import write_report
 
     weights_from = load_suite(suite) if suite else None
     with status_console.status(f"writing the report in {results}"):
-        html, markdown = write_report(results, baseline=baseline, suite=weights_from)
+        html, markdown = write_report(results, baseline=baseline, suite=weights_from, jobs=jobs)
     print(html)
     print(markdown)
 

@@ -181,13 +181,14 @@ def test_verdict_and_optional_groups(report: tuple[Path, str, str]) -> None:
 
 
 def test_writing_twice_gives_identical_bytes(results: Path) -> None:
-    def written() -> dict[Path, bytes]:
-        reports = write_report(results, command_line="racksim report results")
+    """Twice, and with the scenarios' figures drawn in one process or in two: the same bytes."""
+    def written(jobs: int) -> dict[Path, bytes]:
+        reports = write_report(results, command_line="racksim report results", jobs=jobs)
         return {p: p.read_bytes() for p in (*reports, *sorted((results / "figures").glob("*.png")))}
 
-    first = written()
+    first = written(1)
     assert len(first) == 2 + 12
-    assert written() == first
+    assert written(2) == first
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])

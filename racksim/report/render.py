@@ -8,7 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,13 +217,28 @@ def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str]
                      f"data:image/png;base64,{base64.b64encode(png).decode()}")
 
 
+def _figures_of(runs: list[Run], colours: dict[str, str]) -> list[tuple[str, str, bytes]]:
+    return registry.scenario_figures(runs, colours)
+
+
+def _all_scenario_figures(by_scenario: list[list[Run]], colours: dict[str, str],
+                          jobs: int) -> list[list[tuple[str, str, bytes]]]:
+    """Every scenario's figures, drawn in `jobs` processes (the PNGs do not depend on it)."""
+    if jobs <= 1 or len(by_scenario) <= 1:
+        return [_figures_of(runs, colours) for runs in by_scenario]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(min(jobs, len(by_scenario)), mp_context=context) as pool:
+        return list(pool.map(_figures_of, by_scenario, [colours] * len(by_scenario)))
+
+
 def write_report(results_dir: Path, baseline: str | None = None, command_line: str | None = None,
-                 suite: Suite | None = None) -> tuple[Path, Path]:
+                 suite: Suite | None = None, jobs: int | None = None) -> tuple[Path, Path]:
     """Write results_dir/report.html, report.md, summary.json and figures/*.png comparing every run below it.
 
     Deltas are taken against `baseline` (default: the first design alphabetically). The scorecard's weights
     come from `suite`, else from the suite recorded in results_dir/suite.json, else the defaults;
-    `command_line` (default: the recorded one) is shown in the reproducibility footer.
+    `command_line` (default: the recorded one) is shown in the reproducibility footer. The scenarios'
+    figures are drawn in `jobs` processes (default: one per CPU core).
     Returns (html_path, md_path).
     """
     results_dir = Path(results_dir)
@@ -241,9 +259,11 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
     diff, identical, provenance = design_sections(runs, ordered, colours)
     scenario_summaries = {}
     sections: list[Section] = []
-    for scenario in sorted({run.scenario for run in runs}):
-        here = sorted((r for r in runs if r.scenario == scenario),
-                      key=lambda r: (r.design != baseline, r.design))
+    scenarios = sorted({run.scenario for run in runs})
+    by_scenario = [sorted((r for r in runs if r.scenario == scenario), key=lambda r: (r.design != baseline, r.design))
+                   for scenario in scenarios]
+    drawn = _all_scenario_figures(by_scenario, colours, jobs or os.cpu_count() or 1)
+    for scenario, here, scenario_figures in zip(scenarios, by_scenario, drawn, strict=True):
         values = {r.design: r.values for r in here}
         base = baseline if baseline in values else None
         rows = kpi_rows(values, base)
@@ -251,7 +271,7 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         if anchor in {s.anchor for s in sections}:
             anchor += f"-{len(sections)}"
         refs = []
-        for key, title, png in registry.scenario_figures(here, colours):
+        for key, title, png in scenario_figures:
             relative = f"figures/{anchor}-{key}.png"
             atomic_write_bytes(results_dir / relative, png)
             refs.append(FigureRef(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
