@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 RESULTS ?= results/quick
 DESIGNS := $(sort $(wildcard designs/*.yaml))
 
-.PHONY: run test bench lint clean chromium
+.PHONY: run test fuzz bench lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ chromium:
 		else echo "chromium is missing and there is no sudo to install it: apt-get install -y chromium" >&2; exit 1; fi; \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
 	fi
+
+# Long fuzzing of the design, hall, suite and --set loaders (hypothesis "fuzz" profile, tests/conftest.py).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest tests/test_fuzz_loaders.py --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:randomly -o testpaths=benchmarks

@@ -12,6 +12,7 @@ whose one-second deadline is the "within a second" of issue 10.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import re
@@ -32,8 +33,10 @@ from racksim.errors import InputError
 from racksim.suite import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-DESIGN_FILES = sorted([*(ROOT / "designs").rglob("*.yaml"), *(ROOT / "tests" / "data" / "good_designs").glob("*.yaml")])
+DESIGN_FILES = sorted([*(ROOT / "designs").glob("*.yaml"), *(ROOT / "designs" / "reference").glob("*.yaml"),
+                       *(ROOT / "tests" / "data" / "good_designs").glob("*.yaml")])
 SUITE_FILES = sorted((ROOT / "benchmarks" / "suites").glob("*.yaml"))
+HALL_FILES = sorted((ROOT / "designs" / "halls").glob("*.yaml"))
 FIELD_PATH = re.compile(r"^[A-Za-z0-9_<>.-]+$")
 """A field path as errors name it: dotted keys and list indices."""
 
@@ -87,6 +90,8 @@ def mutated_tree(draw: st.DrawFn, files: list[Path]) -> tuple[Path, dict[str, An
     """A bundled file's resolved mapping with one to three mutations; returns (file, tree, description)."""
     source = draw(st.sampled_from(files))
     tree = resolve_extends(source)
+    if isinstance(tree.get("design"), str):  # a hall names its rack design relative to itself
+        tree["design"] = str(source.parent / tree["design"])
     done = []
     for _ in range(draw(st.integers(1, 3))):
         paths = list(_paths(tree))
@@ -94,7 +99,7 @@ def mutated_tree(draw: st.DrawFn, files: list[Path]) -> tuple[Path, dict[str, An
             break
         path = draw(st.sampled_from(paths))
         mutation = draw(st.sampled_from(MUTATIONS))
-        value = draw(st.sampled_from(HOSTILE_VALUES))
+        value = copy.deepcopy(draw(st.sampled_from(HOSTILE_VALUES)))  # later mutations must not edit the list
         mutation(tree, path, value)
         done.append(f"{mutation.__name__}({'.'.join(map(str, path))}, {value!r})")
     return source, tree, "; ".join(done)
@@ -163,6 +168,18 @@ def test_mutated_suite_loads_or_names_file_field_and_rule(case: tuple[Path, dict
     source, tree, _ = case
     with scratch_file(source.name, dump(tree)) as path:
         check_outcome(lambda: load_suite(str(path)), path, structural=True)
+
+
+@pytest.mark.skipif(not HALL_FILES, reason="no bundled hall files")
+@given(case=mutated_tree(HALL_FILES))
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_hall_loads_or_names_file_field_and_rule(case: tuple[Path, dict[str, Any], str]) -> None:
+    from racksim.hall.loader import load_target
+
+    source, tree, _ = case
+    with scratch_file(source.name, dump(tree)) as path:
+        design = Path(tree["design"]) if isinstance(tree.get("design"), str) else path
+        check_outcome(lambda: load_target(path), path, design, structural=True)
 
 
 # --------------------------------------------------------------------------- raw bytes

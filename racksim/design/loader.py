@@ -21,16 +21,18 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """Safe loader with budgets: alias uses, nesting depth, and nodes once aliases are expanded (billion laughs).
+    """Safe loader with budgets: alias uses, nesting depth, and values, as written and with aliases expanded.
 
     The composer and constructor recurse once per nesting level, so a deeper document would end in a
-    RecursionError; aliases share one node, so a document of a few lines can stand for 9⁹ values that
-    validation, hashing or JSON would then walk one by one.
+    RecursionError (and the scanner slows down quadratically with nested brackets); aliases share one node, so
+    a document of a few lines can stand for 9⁹ values that validation, hashing or JSON would then walk one by
+    one; and pure-Python YAML takes tens of µs per value, so a megabyte list would take most of a minute. The
+    largest bundled file (designs/gb200-nvl72.yaml) holds under 1,000 values.
     """
 
     max_alias_uses = 10_000
     max_depth = 32
-    max_expanded_nodes = 100_000
+    max_nodes = 10_000
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401 - yaml's own signature
         if self.check_event(yaml.AliasEvent):
@@ -38,6 +40,10 @@ class _BoundedLoader(yaml.SafeLoader):
             if self._alias_uses > self.max_alias_uses:
                 raise yaml.YAMLError(f"more than {self.max_alias_uses} alias uses")
             return super().compose_node(parent, index)
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > self.max_nodes:
+            raise yaml.MarkedYAMLError(problem=f"more than {self.max_nodes} values",
+                                       problem_mark=self.peek_event().start_mark)
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > self.max_depth:
@@ -47,13 +53,20 @@ class _BoundedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def fetch_flow_collection_start(self, token_class: Any) -> None:  # noqa: ANN401 - yaml's own signature
+        """Refuse brackets nested deeper than the depth budget as soon as the scanner meets them."""
+        if self.flow_level >= self.max_depth:
+            raise yaml.MarkedYAMLError(problem=f"nested deeper than {self.max_depth} levels",
+                                       problem_mark=self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
     def compose_document(self) -> Any:  # noqa: ANN401 - yaml's own signature
         node = super().compose_document()
         if node is None:
             return node
         nodes, depth = expanded_extent(node)
-        if nodes > self.max_expanded_nodes:
-            raise yaml.YAMLError(f"aliases expand to more than {self.max_expanded_nodes} values")
+        if nodes > self.max_nodes:
+            raise yaml.YAMLError(f"aliases expand to more than {self.max_nodes} values")
         if depth > self.max_depth:
             raise yaml.YAMLError(f"aliases nest deeper than {self.max_depth} levels")
         return node
