@@ -114,9 +114,9 @@ def rc_crossing_time_s(
     gap0 = temp0 - temp_ss
     gap_threshold = threshold - temp_ss
     reachable = (gap0 * gap_threshold > 0) & (np.abs(gap_threshold) <= np.abs(gap0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        time_s = tau * np.log(gap0 / gap_threshold)
-    result = np.where(reachable, np.maximum(time_s, 0.0), np.inf)
+    result = np.full(gap0.shape, np.inf)
+    if reachable.any():  # the logarithm only where the threshold lies ahead (few dies, or none, in a hall)
+        result[reachable] = np.maximum(tau[reachable] * np.log(gap0[reachable] / gap_threshold[reachable]), 0.0)
     rising = ramp > 0
     if rising.any():
         result[rising] = _ramp_crossing_time_s(temp0[rising], temp_ss[rising], tau[rising], threshold[rising],
