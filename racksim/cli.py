@@ -47,11 +47,15 @@ def parse_duration_s(text: str) -> float:
     return float(match.group(1)) * UNIT_S[match.group(2)]
 
 
-def _scenarios(suite: str | None, scenario: str | None) -> tuple[Suite, list[Scenario]]:
-    if suite is None and scenario is None:
+ScenarioOpt = Annotated[list[str] | None, typer.Option(
+    "--scenario", help="Only this scenario of the suite (repeatable; default: all).")]
+
+
+def _scenarios(suite: str | None, scenarios: list[str] | None) -> tuple[Suite, list[Scenario]]:
+    if suite is None and not scenarios:
         raise InputError("racksim run", "--suite/--scenario", "give a suite or a scenario")
     chosen = load_suite(suite or "standard")
-    return chosen, [chosen.scenario(scenario)] if scenario else list(chosen.scenarios)
+    return chosen, [chosen.scenario(name) for name in scenarios] if scenarios else list(chosen.scenarios)
 
 
 def _command_line() -> str:
@@ -93,7 +97,7 @@ def run(
     designs: DesignsArg,
     out: Annotated[Path, typer.Option("--out", help="Results directory.")],
     suite: Annotated[str | None, typer.Option(help="Suite name (benchmarks/suites) or file.")] = None,
-    scenario: Annotated[str | None, typer.Option(help="One scenario (from --suite, default standard).")] = None,
+    scenario: ScenarioOpt = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenarios' seeds.", min=0)] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
     set_: SetOpt = None,
@@ -129,6 +133,7 @@ def compare(
     designs: DesignsArg,
     out: Annotated[Path, typer.Option("--out", help="Results directory.")],
     suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
+    scenario: ScenarioOpt = None,
     baseline: Annotated[str | None, typer.Option(help="Design name the deltas are taken against.")] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
     set_: SetOpt = None,
@@ -139,7 +144,7 @@ def compare(
     """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
     from racksim.report import write_report
 
-    chosen, scenarios = _scenarios(suite, None)
+    chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
     _run_all(requests, out, jobs, force, replicas)
@@ -173,7 +178,7 @@ def sweep(
     param: Annotated[list[str], typer.Option("--param", help="Swept field: path=start:stop:step, path=start:stop "
                                              "(with --samples) or path=v1,v2,...", show_default=False)],
     suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
-    scenario: Annotated[str | None, typer.Option(help="One scenario of the suite.")] = None,
+    scenario: ScenarioOpt = None,
     samples: Annotated[int | None, typer.Option(help="Latin hypercube of N points instead of the grid.",
                                                 min=1)] = None,
     sample_seed: Annotated[int, typer.Option(help="Seed of the Latin hypercube.", min=0)] = 0,

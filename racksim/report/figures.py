@@ -7,6 +7,7 @@ touching pyplot or the user's backend, so there are no global figures to close o
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,8 +49,14 @@ def _style() -> Iterator[None]:
         "figure.dpi": DPI,
         "savefig.dpi": DPI,
     })
-    with mpl_style.context("default"), report_settings:
-        yield
+    axes_log = logging.getLogger("matplotlib.axes._base")
+    level = axes_log.level
+    axes_log.setLevel(logging.ERROR)  # Sankey's equal aspect "ignores fixed limits" on every draw: harmless noise
+    try:
+        with mpl_style.context("default"), report_settings:
+            yield
+    finally:
+        axes_log.setLevel(level)
 
 
 def design_colours(designs: Sequence[str]) -> dict[str, str]:
