@@ -35,7 +35,7 @@ from racksim.network import link_utilization, network_metrics
 from racksim.provenance import design_notes, notes_json
 from racksim.reliability.run import reliability_metrics, run_failures
 from racksim.suite import Scenario, Suite
-from racksim.workload import schedule_for
+from racksim.workload import Schedule, schedule_for
 from racksim.workload.schema import TraceWorkload
 
 INPUTS_FILE = "inputs.json"
@@ -95,6 +95,11 @@ class RunRequest:
             return False
         return isinstance(stored, dict) and stored.get("fingerprint") == self.inputs(loaded)["fingerprint"]
 
+    def schedule(self, loaded: LoadedDesign) -> Schedule:
+        """The scenario's workload compiled for the design (an InputError when it cannot map onto it)."""
+        return schedule_for(self.scenario.workload, loaded.design, n_racks=layout_of(loaded).n_racks,
+                            seed=self.run_seed, source=f"scenario {self.scenario.name} on {loaded.design.name}")
+
     @property
     def run_seed(self) -> int:
         """The seed the run uses."""
@@ -114,8 +119,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s
     hall = layout_of(loaded)  # a rack design is a hall of one
-    schedule = schedule_for(scenario.workload, loaded.design, n_racks=hall.n_racks, seed=request.run_seed,
-                            source=request.scenario.name)
+    schedule = request.schedule(loaded)
     arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
@@ -164,7 +168,7 @@ def record_suite(out_root: Path, suite: Suite, command_line: str | None = None) 
 
 def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None = None, force: bool = False,
              console: Console | None = None) -> list[Path]:
-    """Validate every design first (so bad input runs nothing), then run what is not done yet.
+    """Validate every design and workload first (so bad input runs nothing), then run what is not done yet.
 
     A run whose directory holds a complete run with the same input fingerprint is skipped unless `force`.
     `jobs` processes run in parallel (default: one per CPU core); the results do not depend on it.
@@ -179,5 +183,8 @@ def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None
                              "results would overwrite each other")
     work = [Job(request, item, Path(out_root), done=not force and request.is_done(out_root, item))
             for request, item in zip(requests, loaded, strict=True)]
+    for job in work:  # a workload that cannot map onto a design (layout, trace) fails before anything runs
+        if not job.done:
+            job.request.schedule(job.loaded)
     execute(work, jobs=jobs, console=console or Console(stderr=True))
     return [job.request.run_dir(out_root, job.loaded) for job in work]

@@ -201,3 +201,13 @@ def test_workload_scenarios_end_to_end(tmp_path: Path, scenario: str) -> None:
     assert (network["scale_up_utilization"] > 0) == training
     if scenario == "link-failures":
         assert performance["stall_time_s"] > 0  # failed links stretched the exposed communication
+
+
+def test_a_layout_that_does_not_fit_a_design_fails_before_anything_runs(tmp_path: Path) -> None:
+    """An 8-GPU domain cannot hold tensor 8 × pipeline 3: one line, exit 2, and no run of the other design."""
+    result = CliRunner().invoke(app, ["run", str(ROOT / "designs" / "gb200-nvl72.yaml"),
+                                      str(ROOT / "tests" / "data" / "good_designs" / "small-cabling.yaml"),
+                                      "--suite", "quick", "--scenario", "link-failures", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "scenario link-failures on small-cabling: workload.model.layout.tensor" in result.output
+    assert not list(tmp_path.rglob("metrics.json"))
