@@ -23,6 +23,7 @@ from racksim.workload.inference import DAY_S, expected_arrivals
 from racksim.workload.schema import InferenceWorkload, TraceWorkload, TrainingWorkload
 from racksim.workload.trace import gpu_utilization_from_power
 from tests.conftest import ROOT
+from tests.test_cli import racksim
 
 GB200 = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
 GB300 = load_design(ROOT / "designs" / "gb300-nvl72.yaml").design
@@ -205,9 +206,10 @@ def test_workload_scenarios_end_to_end(tmp_path: Path, scenario: str) -> None:
 
 def test_a_layout_that_does_not_fit_a_design_fails_before_anything_runs(tmp_path: Path) -> None:
     """An 8-GPU domain cannot hold tensor 8 × pipeline 3: one line, exit 2, and no run of the other design."""
-    result = CliRunner().invoke(app, ["run", str(ROOT / "designs" / "gb200-nvl72.yaml"),
-                                      str(ROOT / "tests" / "data" / "good_designs" / "small-cabling.yaml"),
-                                      "--suite", "quick", "--scenario", "link-failures", "--out", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "scenario link-failures on small-cabling: workload.model.layout.tensor" in result.output
+    done = racksim("run", str(ROOT / "designs" / "gb200-nvl72.yaml"),
+                   str(ROOT / "tests" / "data" / "good_designs" / "small-cabling.yaml"),
+                   "--suite", "quick", "--scenario", "link-failures", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "scenario link-failures on small-cabling: workload.model.layout.tensor" in done.stderr
     assert not list(tmp_path.rglob("metrics.json"))
