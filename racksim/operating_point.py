@@ -7,7 +7,9 @@ engine evaluates this once per event and integrates exactly.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -82,6 +84,18 @@ class OperatingPoint:
     """Power the shelves (or the DC feed) deliver to the busbar, per rack, W."""
     shelf_capacity_w: FloatArray
     """Rating of the healthy PSUs per rack (inf without shelves), W."""
+    gpu_power_w_total: float
+    """Power of every GPU of the run, W."""
+
+    @cached_property
+    def totals(self) -> tuple[float, float, float, float, float, float]:
+        """Run-wide IT and loss power, fan and pump power (W), hottest exhaust (°C) and lowest flow fraction.
+
+        Reduced once per operating point (a cached point reuses them) for the time series.
+        """
+        losses_w = sum(float(loss.sum()) for loss in self.loss_w_by_stage.values())
+        return (float(self.it_w.sum()), losses_w, float(self.fan_power_w.sum()), float(self.pump_power_w.sum()),
+                float(self.exhaust_temp_c.max()), float(self.flow_fraction.min()))
 
 
 def _dissipated_w(flow: ChainFlow, shelf_name: str | None) -> FloatArray:
@@ -212,4 +226,46 @@ def evaluate(arrays: RackArrays, activity: Activity, throttled: NDArray[np.bool_
         shelf_output_w=flow.source_w,
         shelf_capacity_w=plant.healthy_psus * arrays.chain.shelf_stage.unit_rating_w
         if arrays.chain.shelf_stage else np.full(arrays.n_racks, np.inf),
+        gpu_power_w_total=float(power_w[chips.is_gpu].sum()),
     )
+
+
+class PointCache:
+    """`evaluate` memoized over its last few distinct inputs, keyed by their exact bytes.
+
+    A job's phases alternate among a few states (compute, communication, checkpoint) while the plant stays put,
+    so most events re-enter an operating point already solved; a hit returns the very result `evaluate` would.
+    """
+
+    def __init__(self, arrays: RackArrays, size: int = 8) -> None:
+        """Remember up to `size` operating points of `arrays`."""
+        self.arrays = arrays
+        self.size = size
+        self._points: OrderedDict[tuple[object, ...], OperatingPoint] = OrderedDict()
+
+    def __call__(self, activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> OperatingPoint:
+        """The operating point for these inputs: remembered, or evaluated and remembered."""
+        key = self.key(activity, throttled, plant)
+        point = self._points.get(key)
+        if point is None:
+            point = self._points[key] = evaluate(self.arrays, activity, throttled, plant)
+            if len(self._points) > self.size:
+                self._points.popitem(last=False)
+        else:
+            self._points.move_to_end(key)
+        return point
+
+    @staticmethod
+    def key(activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> tuple[object, ...]:
+        """Everything `evaluate` reads of its inputs, as bytes: equal keys, equal operating points."""
+        gpu = activity.gpu_utilization
+        return (gpu if np.ndim(gpu) == 0 else np.asarray(gpu).tobytes(), activity.cpu_utilization,
+                activity.network_utilization, np.packbits(throttled).tobytes(),
+                np.packbits(plant.chip_down).tobytes(), plant.healthy_psus.tobytes(), plant.supplied().tobytes(),
+                *(getattr(plant, name).tobytes() for name in EVALUATE_READS))
+
+
+EVALUATE_READS = ("cdu_rejecting", "facility_offset_c", "fan_speed", "gpu_cap_w", "healthy_fans", "healthy_pumps",
+                  "loop_temp_c", "tray_in_job", "tripped")
+"""The plant fields `evaluate` reads directly; it also reads chip_down, healthy_psus and supplied(), which the
+cache keys on as they are (a test checks that no other field changes the operating point)."""

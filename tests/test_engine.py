@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,8 @@ import pytest
 from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
+from racksim.operating_point import Activity, OperatingPoint, PointCache, evaluate
+from racksim.plant import PlantState
 from racksim.suite import load_suite
 from racksim.workload import TrainingSchedule
 
@@ -91,3 +93,24 @@ def test_cost_grows_with_events_not_with_simulated_time() -> None:
     # Ten times the time, ten times the phases: events scale with phases, not with seconds.
     assert long.event_count <= 10 * short.event_count + 10
     assert long.event_count < 6000 / 2
+
+
+@pytest.mark.parametrize("field", [f.name for f in fields(PlantState)])
+def test_the_operating_point_cache_keys_on_everything_evaluate_reads(field: str) -> None:
+    """Change one plant field: if the operating point changes, so must the cache key (else a stale hit)."""
+    arrays = build(load_design(ROOT / "designs" / "gb300-nvl72.yaml").design, 2)
+    base = PlantState.nominal(arrays)
+    base.loop_temp_c = base.loop_temp_c + 1.0  # off its nominal value, so nudges in any direction show
+    base.gpu_cap_w = np.full(arrays.n_racks, 1000.0)
+    value = getattr(base, field)
+    changed = ~value if value.dtype == bool else np.where(np.arange(value.size).reshape(value.shape) % 2,
+                                                          value, value + 1)
+    nudged = replace(base, **{field: changed})
+    activity = Activity(0.8, 0.3, 0.5)
+    throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
+    before, after = evaluate(arrays, activity, throttled, base), evaluate(arrays, activity, throttled, nudged)
+    same_point = all(np.array_equal(getattr(before, f.name), getattr(after, f.name), equal_nan=True)
+                     for f in fields(OperatingPoint) if f.name != "loss_w_by_stage")
+    if not same_point:
+        assert PointCache.key(activity, throttled, base) != PointCache.key(activity, throttled, nudged)
+    assert PointCache(arrays)(activity, throttled, nudged) is not None

@@ -28,7 +28,7 @@ from racksim.errors import SimulationError
 from racksim.faults import FaultAction
 from racksim.hall.rows import highest_fitting, row_caps_w
 from racksim.network import allreduce_rate_with_links_down
-from racksim.operating_point import Activity, OperatingPoint, evaluate
+from racksim.operating_point import Activity, OperatingPoint, PointCache, evaluate
 from racksim.plant import PlantState
 from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
 
@@ -110,6 +110,8 @@ class Simulation:
         if self._capping is not None and self._capping.rack_cap_w is not None:
             self.plant.gpu_cap_w, _ = self._size_caps()  # a user cap is in force before the job starts
         self.supply = Supply(arrays)
+        self._points = PointCache(arrays)
+        self._gpu_index = np.flatnonzero(arrays.chips.is_gpu)
         self.point: OperatingPoint = self._evaluate()
         self.supply.retarget(self.point, self.plant, settle=True)
         self.breaker_trips = 0
@@ -123,7 +125,7 @@ class Simulation:
     # ------------------------------------------------------------------ state
 
     def _evaluate(self) -> OperatingPoint:
-        point = evaluate(self.arrays, self.activity, self.throttled, self.plant)
+        point = self._points(self.activity, self.throttled, self.plant)
         self.plant.fan_speed = point.fan_speed
         self.plant.loop_temp_c = point.supply_temp_c.copy()
         self._point_time_s = self.time_s
@@ -198,20 +200,20 @@ class Simulation:
 
     def record(self, time_s: float | None = None, temp_c: FloatArray | None = None) -> None:
         """Append a time-series row: the current state, or the current powers with given die temperatures."""
-        point, gpu = self.point, self.arrays.chips.is_gpu
+        point, gpu = self.point, self._gpu_index
         time_s = self.time_s if time_s is None else time_s
         temp_c = self.temp_c if temp_c is None else temp_c
         loop_rise_c = point.supply_ramp_c_per_s * (time_s - self._point_time_s)
         feed_w = float(self.supply.feed_w_at(time_s - self.time_s).sum())
         if time_s > self.time_s:  # a point inside the interval: the segment before it ends here
             self.series.close_segment(feed_w)
+        it_w, losses_w, fans_w, pumps_w, exhaust_c, flow_fraction = point.totals
+        gpu_temp_c = temp_c[gpu]
         self.series.append((
-            time_s, feed_w, float(point.it_w.sum()),
-            float(sum(loss.sum() for loss in point.loss_w_by_stage.values())), float(point.chip_power_w[gpu].sum()),
-            float(temp_c[gpu].max()), float(temp_c[gpu].mean()), float((point.supply_temp_c + loop_rise_c).max()),
-            float((point.coolant_return_temp_c + loop_rise_c).max()), float(point.exhaust_temp_c.max()),
-            float(point.fan_power_w.sum()), float(point.pump_power_w.sum()), float(point.flow_fraction.min()),
-            float((self.throttled & gpu).sum() / gpu.sum()), float((self.plant.chip_down & gpu).sum() / gpu.sum()),
+            time_s, feed_w, it_w, losses_w, point.gpu_power_w_total,
+            float(gpu_temp_c.max()), float(gpu_temp_c.mean()), float((point.supply_temp_c + loop_rise_c).max()),
+            float((point.coolant_return_temp_c + loop_rise_c).max()), exhaust_c, fans_w, pumps_w, flow_fraction,
+            float(self.throttled[gpu].sum() / gpu.size), float(self.plant.chip_down[gpu].sum() / gpu.size),
             self.job.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
             *self.supply.stored_energy_j_at(time_s - self.time_s),
         ))
