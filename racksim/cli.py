@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import signal
@@ -255,5 +256,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    """Console-script entry: exit with main()'s code."""
-    sys.exit(main())
+    """Console-script entry: exit with main()'s code.
+
+    After an interrupt the exit skips the interpreter's atexit hooks: concurrent.futures' hook would wake the
+    stopped worker pool through a pipe already closed and print a spurious traceback (CPython 3.11).
+    """
+    code = main()
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM):  # Interrupted.exit_code
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
