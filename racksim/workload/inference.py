@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from racksim.operating_point import Activity
-from racksim.workload.phases import Phase, nominal_work
+from racksim.workload.phases import Phase, UncheckpointedSchedule
 from racksim.workload.schema import InferenceWorkload
 
 DAY_S = 86400.0
@@ -31,7 +31,7 @@ def expected_arrivals(mean_per_s: float, amplitude: float, peak_s: float, start_
 
 
 @dataclass(frozen=True)
-class InferenceSchedule:
+class InferenceSchedule(UncheckpointedSchedule):
     """An inference workload on one design: capacity from FLOPs, windows of Poisson arrivals."""
 
     workload: InferenceWorkload
@@ -39,8 +39,6 @@ class InferenceSchedule:
     """Tokens per second the job's GPUs serve at full batch: n · Θ_dense · 10¹² · MFU / (2 · N_active)."""
     seed: int
     work_unit: str = "tokens"
-    checkpoint_s: float = 0.0
-    checkpoint_interval_s: float = math.inf
 
     @classmethod
     def for_design(cls, workload: InferenceWorkload, n_gpus: int, dense_tflops: float,
@@ -74,11 +72,3 @@ class InferenceSchedule:
             queued -= served
             yield Phase("serve", self.activity(served / window_tokens), w.window_s, "compute", work_units=served)
             start_s += w.window_s
-
-    def nominal_work_units(self, duration_s: float) -> float:
-        """Tokens served in `duration_s` without faults, throttling or capping (the same arrivals)."""
-        return nominal_work(self.phases(), duration_s)
-
-    def network_rate(self, scale_up_links_down: np.ndarray) -> float:
-        """Serving is compute-paced here: failed links do not slow it."""
-        return 1.0

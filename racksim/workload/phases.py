@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -83,3 +84,22 @@ def nominal_work(phases: Iterator[Phase], duration_s: float) -> float:
             return work
         work += phase.work_units
     return work
+
+
+class UncheckpointedSchedule:
+    """What inference and trace schedules share: no checkpoints, a pace no failed link sets, work from phases."""
+
+    checkpoint_s = 0.0
+    checkpoint_interval_s = math.inf
+
+    def phases(self) -> Iterator[Phase]:
+        """The workload's phases from its start."""
+        raise NotImplementedError
+
+    def nominal_work_units(self, duration_s: float) -> float:
+        """Work the phases credit in `duration_s` without faults, throttling or capping."""
+        return nominal_work(self.phases(), duration_s)
+
+    def network_rate(self, scale_up_links_down: np.ndarray) -> float:
+        """Compute-paced: failed links do not slow it."""
+        return 1.0

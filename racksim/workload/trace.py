@@ -12,7 +12,7 @@ import numpy as np
 
 from racksim.errors import InputError
 from racksim.operating_point import Activity
-from racksim.workload.phases import Phase, nominal_work
+from racksim.workload.phases import Phase, UncheckpointedSchedule
 from racksim.workload.schema import TraceWorkload
 
 MAX_TRACE_ROWS = 1_000_000
@@ -93,15 +93,13 @@ def load_trace(path: Path, gpus_per_rack: int, n_racks: int, idle_w: float, tdp_
 
 
 @dataclass(frozen=True)
-class TraceSchedule:
+class TraceSchedule(UncheckpointedSchedule):
     """A trace on one design: one compute-paced phase per row; work in busy GPU-hours."""
 
     trace: Trace
     n_gpus: int
     loop: bool
     work_unit: str = "GPU-hours"
-    checkpoint_s: float = 0.0
-    checkpoint_interval_s: float = math.inf
 
     @classmethod
     def for_design(cls, workload: TraceWorkload, gpus_per_rack: int, n_racks: int, idle_w: float,
@@ -124,11 +122,3 @@ class TraceSchedule:
             if not self.loop:
                 yield Phase("idle", Activity(0.0, 0.05, 0.0), math.inf)
                 return
-
-    def nominal_work_units(self, duration_s: float) -> float:
-        """Busy GPU-hours of the trace within `duration_s`."""
-        return nominal_work(self.phases(), duration_s)
-
-    def network_rate(self, scale_up_links_down: np.ndarray) -> float:
-        """A trace states utilization, not traffic: failed links do not slow it."""
-        return 1.0
