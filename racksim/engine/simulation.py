@@ -1,11 +1,14 @@
 """The hybrid engine: SimPy schedules events, the vectorized core advances state in closed form.
 
-Three SimPy processes run a simulation, whatever the number of components:
-- the workload walks through its phases; a compute phase's end moves when the GPUs' work rate changes;
+Four SimPy processes run a simulation, whatever the number of components:
+- the job (engine/job.py) walks through its phases; a phase's end moves when its pace changes (the GPUs'
+  work rate, the collectives' speed);
 - the fault schedule applies faults and repairs to the plant state;
 - the thermal watcher solves for the next die-temperature threshold crossing (throttle, release,
-  shutdown) over all chips at once and sleeps until then, or until any other event changes the state.
-Between events every power is constant, so energies are exact products and die temperatures follow
+  shutdown) over all chips at once and sleeps until then, or until any other event changes the state;
+- the supply watcher (engine/supply.py) wakes at the next ramp end, store or battery limit, or breaker trip.
+After each event the power control (engine/power_control.py) trips racks their supply cannot carry and
+starts the capping controller. Between events every power is constant, so energies are exact products and die temperatures follow
 exact exponentials (with a linear coolant drift while a CDU rejects nothing). With `thermal_step_s`
 set, a fixed-step explicit-Euler ticker replaces the watcher: a slow reference to test the closed
 form against, not a production path.
@@ -15,20 +18,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
 from racksim.build import FloatArray, RackArrays
 from racksim.engine.job import IDLE, Job, PhaseSource
+from racksim.engine.power_control import PowerControl
 from racksim.engine.recorder import Integrals, TimeSeries
 from racksim.engine.supply import Supply
 from racksim.errors import SimulationError
 from racksim.faults import FaultAction
-from racksim.hall.rows import highest_fitting, row_caps_w
 from racksim.network import allreduce_rate_with_links_down
-from racksim.operating_point import Activity, OperatingPoint, PointCache, evaluate
+from racksim.operating_point import OperatingPoint, PointCache
 from racksim.plant import PlantState
 from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
 
@@ -104,11 +107,7 @@ class Simulation:
         self.throttled = np.zeros(arrays.chips.is_gpu.size, dtype=bool)
         self.plant = PlantState.nominal(arrays)
         self.events: list[Event] = []
-        self._capping = arrays.design.power.capping
-        self._capping_pending = False
-        self._cap_basis = self.plant.healthy_psus.copy()
-        if self._capping is not None and self._capping.rack_cap_w is not None:
-            self.plant.gpu_cap_w, _ = self._size_caps()  # a user cap is in force before the job starts
+        self.power_control = PowerControl(self)
         self.supply = Supply(arrays)
         self._points = PointCache(arrays)
         self._gpu_index = np.flatnonzero(arrays.chips.is_gpu)
@@ -177,7 +176,7 @@ class Simulation:
     def state_changed(self) -> None:
         """Re-evaluate the operating point, record it, and wake every process waiting on a change."""
         self.point = self._evaluate()
-        if self._check_supply():
+        if self.power_control.check():
             self.point = self._evaluate()
         self.supply.retarget(self.point, self.plant, settle=self.time_s == 0.0)  # the job is running at t = 0
         self._check_finite()
@@ -254,91 +253,6 @@ class Simulation:
         if (shutdown & chips.is_gpu).any():
             self.job.halt("a GPU shut down")
         return bool((engage | release | shutdown).any())
-
-    # ------------------------------------------------------------------ power supply and capping
-
-    def _check_supply(self) -> bool:
-        """Trip racks the healthy PSUs cannot carry; ask the capping controller to act. True if a rack tripped.
-
-        Beyond the PSUs' overload limit, or short of supply with no controller, a rack trips at once;
-        a shortfall within the limit is carried until the controller's response time has passed.
-        """
-        point, plant = self.point, self.plant
-        unsupported = ~self.supply.can_carry(point, plant)
-        if unsupported.any():
-            self._trip(unsupported, "no energized feed, and no BBU charge or power to carry the load")
-            return True
-        shelves = self.arrays.design.power.shelves
-        overload_limit = shelves.overload_limit_fraction if shelves is not None else 1.0
-        supplied = plant.supplied()
-        short = supplied & (point.shelf_output_w > point.shelf_capacity_w * (1 + 1e-9))
-        severe = supplied & (point.shelf_output_w > point.shelf_capacity_w * overload_limit)
-        trip = (severe | (short & (self._capping is None))) & ~plant.tripped
-        if trip.any():
-            self._trip(trip, "supply short of the load")
-            return True
-        row_over = self.arrays.hall.overloaded(point.feed_w) & ~plant.tripped  # a hall's row feeders and UPS
-        if row_over.any() and self.arrays.hall.trip_on_overload:
-            self._trip(row_over, "row feeder or UPS overloaded")
-            return True
-        supply_changed = not np.array_equal(plant.healthy_psus, self._cap_basis)
-        if self._capping is not None and (short.any() or row_over.any() or supply_changed) \
-                and not self._capping_pending:
-            self._capping_pending = True
-            self.env.process(self._capping_action(self._capping.response_time_s))
-        return False
-
-    def _trip(self, racks: np.ndarray, reason: str) -> None:
-        self.plant.tripped = self.plant.tripped | racks
-        self.log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
-        self.job.halt("a rack tripped")
-
-    def _size_caps(self) -> tuple[FloatArray, np.ndarray]:
-        """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
-
-        Bisection on the cap (the feed is monotone in it), per rack, then per row and for the UPS
-        (racksim.hall.rows.row_caps_w); returns the caps and the racks that stay short even at the lowest
-        allowed cap.
-        """
-        capping, chips = self._capping, self.arrays.chips
-        assert capping is not None
-        full = Activity(1.0, 1.0, 1.0)
-        unthrottled = np.zeros_like(self.throttled)
-
-        def at_cap(cap_w: FloatArray) -> OperatingPoint:
-            return evaluate(self.arrays, full, unthrottled, replace(self.plant, gpu_cap_w=cap_w))
-
-        def fits(cap_w: FloatArray) -> np.ndarray:
-            point = at_cap(cap_w)
-            ok = point.shelf_output_w <= point.shelf_capacity_w
-            return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
-
-        racks, hall = self.arrays.n_racks, self.arrays.hall
-        uncapped = fits(np.full(racks, np.inf))
-        low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
-        high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
-        infeasible = ~uncapped & ~fits(low)
-        caps_w = np.where(uncapped, np.inf, highest_fitting(fits, low, high))
-        if not hall.has_row_limits:
-            return caps_w, infeasible
-        caps_w, row_infeasible = row_caps_w(lambda cap_w: at_cap(cap_w).feed_w, caps_w, hall.rack_row,
-                                            hall.row_capacity_w, hall.ups_capacity_w, float(low[0]), float(high[0]))
-        return caps_w, infeasible | row_infeasible
-
-    def _capping_action(self, delay_s: float) -> simpy.events.ProcessGenerator:
-        yield self.env.timeout(delay_s)
-        self.advance_to(self.env.now)
-        caps, infeasible = self._size_caps()
-        on_supply = self.plant.supplied()  # racks on battery (or tripped) keep their cap
-        caps, infeasible = np.where(on_supply, caps, self.plant.gpu_cap_w), infeasible & on_supply
-        if not np.array_equal(caps, self.plant.gpu_cap_w):
-            self.log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
-        self.plant.gpu_cap_w = caps
-        self._cap_basis = self.plant.healthy_psus.copy()
-        self._capping_pending = False
-        if (infeasible & ~self.plant.tripped).any():
-            self._trip(infeasible & ~self.plant.tripped, "no GPU cap within the controller's range fits the supply")
-        self.state_changed()
 
     def _crossing_times_s(self) -> FloatArray:
         """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""
