@@ -8,10 +8,10 @@ Four SimPy processes run a simulation, whatever the number of components:
   shutdown) over all chips at once and sleeps until then, or until any other event changes the state;
 - the supply watcher (engine/supply.py) wakes at the next ramp end, store or battery limit, or breaker trip.
 After each event the power control (engine/power_control.py) trips racks their supply cannot carry and
-starts the capping controller. Between events every power is constant, so energies are exact products and die temperatures follow
-exact exponentials (with a linear coolant drift while a CDU rejects nothing). With `thermal_step_s`
-set, a fixed-step explicit-Euler ticker replaces the watcher: a slow reference to test the closed
-form against, not a production path.
+starts the capping controller. Between events every power is constant, so energies are exact products and
+die temperatures follow exact exponentials (with a linear coolant drift while a CDU rejects nothing). With
+`thermal_step_s` set, a fixed-step explicit-Euler ticker replaces the watcher: a slow reference to test the
+closed form against, not a production path.
 """
 
 from __future__ import annotations
