@@ -16,6 +16,9 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Redundancy = Literal["N", "N+1", "N+N"]
+UnitCount = Annotated[int, Field(gt=0, le=64)]
+"""Chips of a kind on a tray, switch ASICs, PSUs in a shelf, CDU pumps: 64 at most. Real racks hold a few; the
+bound keeps a typo (or a hostile file) from building arrays of billions of components."""
 
 
 def rule_error(field_path: str, rule: str) -> PydanticCustomError:
