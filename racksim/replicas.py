@@ -67,7 +67,7 @@ def aggregate(samples: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]
 
 def run_replicas(request: RunRequest, out_root: Path, count: int) -> Path:
     """Run `count` seeds from the request's seed up; write means, half-widths and every replica's metrics."""
-    run_dir = run_one(request, out_root)
+    run_dir = run_one(replace(request, replicas=count), out_root)  # its fingerprint says: a mean over `count`
     seeds = [request.run_seed + k for k in range(count)]
     samples = [json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))]
     with tempfile.TemporaryDirectory(prefix="racksim-replica-") as scratch:

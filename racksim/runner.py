@@ -54,6 +54,8 @@ class RunRequest:
     seed: int | None = None
     duration_s: float | None = None
     overrides: tuple[str, ...] = ()
+    replicas: int = 1
+    """Seeds the run's metrics average over (racksim.replicas); part of the inputs, so means never pass for one run."""
 
     @property
     def all_overrides(self) -> list[str | tuple[list[str], Any]]:
@@ -71,6 +73,8 @@ class RunRequest:
                   "scenario": self.scenario.model_dump(mode="json"), "seed": self.run_seed,
                   "duration_s": self.run_duration_s, "overrides": list(self.overrides),
                   "racksim_version": racksim.__version__}
+        if self.replicas != 1:
+            inputs["replicas"] = self.replicas
         workload = self.scenario.workload
         if isinstance(workload, TraceWorkload):  # the trace's content, not just its path
             try:

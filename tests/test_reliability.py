@@ -186,6 +186,12 @@ def test_replicas_through_the_cli_and_the_report(tmp_path: Path) -> None:
     write_report(out)
     assert (out / "figures" / "reliability-month-failure-timeline.png").is_file()
     assert (out / "figures" / "reliability-month-goodput.png").is_file()
+    # The means are not one run: a plain run of the same scenario reruns rather than keep them.
+    from racksim.runner import RunRequest
+    from racksim.suite import load_suite
+
+    single = RunRequest(GB200, load_suite("quick").scenario("reliability-month"), duration_s=86400.0)
+    assert not single.is_done(out, single.load())
 
 
 @pytest.mark.parametrize(("component", "links_left"), [("link", 17), ("switch_tray", 16)])
