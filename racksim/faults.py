@@ -45,17 +45,19 @@ def _lose_fans(count: int, arrays: RackArrays) -> PlantChange:
     return change
 
 
-def _lose_links(count: int, arrays: RackArrays) -> PlantChange:
-    """Link k of GPU k for k < |count|: each on its own GPU (a negative count repairs them)."""
-    per_gpu = arrays.design.network.scale_up.links_per_gpu
-    links = np.arange(abs(count)) * (per_gpu + 1)
-    step = 1 if count > 0 else -1
-
+def failures_held(attribute: str, indices: np.ndarray, step: int) -> PlantChange:
+    """Add `step` to the failure counts (`chip_failures` or `link_failures`) holding `indices` down."""
     def change(plant: PlantState) -> None:
-        failures = plant.link_failures.copy()
-        failures[links % failures.size] += step
-        plant.link_failures = np.maximum(failures, 0)
+        failures = getattr(plant, attribute).copy()
+        failures[indices] += step
+        setattr(plant, attribute, failures)
     return change
+
+
+def _links_of_fault(count: int, arrays: RackArrays) -> np.ndarray:
+    """Link k of GPU k for k < count: each on its own GPU (scale-up links numbered GPU by GPU)."""
+    per_gpu = arrays.design.network.scale_up.links_per_gpu
+    return np.arange(count) * (per_gpu + 1) % (int(arrays.chips.is_gpu.sum()) * per_gpu)
 
 
 def _set_feeds(feeds: Sequence[str], energized: bool) -> PlantChange:
@@ -117,7 +119,8 @@ def fault_actions(faults: list[Fault], arrays: RackArrays, source: str = "scenar
             start, end = _cdu_rejecting(False, racks), _cdu_rejecting(True, racks)
             what = f"row {fault.row} CDU {fault.cdu}: racks {racks[0]}-{racks[-1]}"
         elif fault.kind == "link_failure":
-            start, end = _lose_links(fault.count, arrays), _lose_links(-fault.count, arrays)
+            links = _links_of_fault(fault.count, arrays)
+            start, end = failures_held("link_failures", links, 1), failures_held("link_failures", links, -1)
             what = f"{fault.count} scale-up link(s)"
         elif fault.kind == "feed_loss":
             start, end = _set_feeds(fault.feeds, False), _set_feeds(fault.feeds, True)

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 
 from racksim.design import LoadedDesign
 from racksim.runner import RunRequest, run_one
+from racksim.workload import Schedule
 
 POLL_S = 0.1
 """How often the parent drains progress messages and checks for finished runs."""
@@ -39,6 +40,8 @@ class Job:
     loaded: LoadedDesign
     out_root: Path
     done: bool = False
+    schedule: Schedule | None = None
+    """The workload compiled for the design (racksim.runner.run_many compiles it once, up front)."""
 
     @property
     def label(self) -> str:
@@ -77,7 +80,8 @@ def _throttled(send: Callable[[float], None]) -> Callable[[float], None]:
 def _run_in_worker(index: int, job: Job) -> Path:
     """Worker side: run one job, sending (index, simulated seconds) to the parent as it goes."""
     return run_one(job.request, job.out_root, job.loaded,
-                   progress=_throttled(lambda simulated_s: _progress_queue.put((index, simulated_s))))
+                   progress=_throttled(lambda simulated_s: _progress_queue.put((index, simulated_s))),
+                   schedule=job.schedule)
 
 
 def _progress_bar(console: Console) -> Progress:
@@ -101,7 +105,8 @@ def execute(jobs_to_run: Sequence[Job], *, jobs: int | None = None, console: Con
         if workers == 1 or len(pending) <= 1:
             for index in pending:
                 job = jobs_to_run[index]
-                run_one(job.request, job.out_root, job.loaded, progress=partial(_advance, bar, tasks[index]))
+                run_one(job.request, job.out_root, job.loaded, progress=partial(_advance, bar, tasks[index]),
+                        schedule=job.schedule)
                 bar.update(tasks[index], completed=job.request.run_duration_s)
             return
         _run_in_pool(jobs_to_run, pending, min(workers, len(pending)), bar, tasks)

@@ -116,14 +116,17 @@ class RunRequest:
 
 
 def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = None,
-            progress: Callable[[float], None] | None = None) -> Path:
-    """Simulate one design × scenario and write its result directory; returns the directory."""
+            progress: Callable[[float], None] | None = None, schedule: Schedule | None = None) -> Path:
+    """Simulate one design × scenario and write its result directory; returns the directory.
+
+    `schedule` is the scenario's workload compiled for the design, if the caller compiled it already.
+    """
     loaded = loaded or request.load()
     run_dir = request.run_dir(out_root, loaded)
     (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s
     hall = layout_of(loaded)  # a rack design is a hall of one
-    schedule = request.schedule(loaded)
+    schedule = schedule or request.schedule(loaded)
     arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
@@ -185,10 +188,9 @@ def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None
         if keys.count(key) > 1:
             raise InputError(str(request.design_path), "name", f"two designs are called {key[0]!r}; "
                              "results would overwrite each other")
-    work = [Job(request, item, Path(out_root), done=not force and request.is_done(out_root, item))
-            for request, item in zip(requests, loaded, strict=True)]
-    for job in work:  # a workload that cannot map onto a design (layout, trace) fails before anything runs
-        if not job.done:
-            job.request.schedule(job.loaded)
+    done = [not force and request.is_done(out_root, item) for request, item in zip(requests, loaded, strict=True)]
+    # Compiling each pending workload now makes one that cannot map onto its design fail before anything runs.
+    work = [Job(request, item, Path(out_root), done=finished, schedule=None if finished else request.schedule(item))
+            for request, item, finished in zip(requests, loaded, done, strict=True)]
     execute(work, jobs=jobs, console=console or Console(stderr=True))
     return [job.request.run_dir(out_root, job.loaded) for job in work]

@@ -145,7 +145,7 @@ class CollectiveModel:
         if efficiency is None or np.unique(group // top.gpus_per_rack).size > 1:
             return []
         n = group.size
-        bandwidth = top.gpu_switch_bandwidth_gbyte_s()[group[0] // top.gpus_per_rack][group % top.gpus_per_rack]
+        bandwidth = top.gpu_switch_bandwidth_gbyte_s[group[0] // top.gpus_per_rack][group % top.gpus_per_rack]
         rate = float(bandwidth.min(axis=0).sum()) * efficiency
         path_s = 2 * float(top.link_latency_s.max()) + float(top.node_latency_s.max())
         simple = self.network.protocols.simple

@@ -8,6 +8,7 @@ two nodes and is full duplex: `bandwidth_gbyte_s` is per direction. Parallel lin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,6 +66,7 @@ class Topology:
         up[np.asarray(links, dtype=np.intp)] = False
         return replace(self, link_up=up)
 
+    @cached_property
     def gpu_switch_bandwidth_gbyte_s(self) -> FloatArray:
         """Working scale-up bandwidth from each GPU to each switch chip of its rack, (racks, gpus, chips), GB/s.
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from racksim.build import RackArrays
 from racksim.cabling import cabling_metrics
-from racksim.faults import FaultAction, PlantChange
+from racksim.faults import FaultAction, PlantChange, failures_held
 from racksim.plant import PlantState
 from racksim.reliability.processes import Failure
 
@@ -37,15 +37,6 @@ def component_counts(arrays: RackArrays) -> dict[str, int]:
         "link": int(cabling["link_count"]) * racks,
         "optic": int(cabling["optical_link_count"]) * racks,
     }
-
-
-def _failures_held(attribute: str, indices: np.ndarray, step: int) -> PlantChange:
-    """Add `step` to the failure counts (`chip_failures` or `link_failures`) holding `indices` down."""
-    def change(plant: PlantState) -> None:
-        failures = getattr(plant, attribute).copy()
-        failures[indices] += step
-        setattr(plant, attribute, failures)
-    return change
 
 
 def _per_rack(attribute: str, rack: int, step: float, low: float, high: float) -> PlantChange:
@@ -99,10 +90,10 @@ def _changes(failure: Failure, arrays: RackArrays) -> tuple[PlantChange, PlantCh
     else:
         target = None
     if target is not None:
-        return _failures_held("chip_failures", target, 1), _failures_held("chip_failures", target, -1)
+        return failures_held("chip_failures", target, 1), failures_held("chip_failures", target, -1)
     links = _scale_up_links(failure, arrays)
     if links is not None:
-        return _failures_held("link_failures", links, 1), _failures_held("link_failures", links, -1)
+        return failures_held("link_failures", links, 1), failures_held("link_failures", links, -1)
     units_per_rack = float(arrays.shelf_units[0])
     shelves = arrays.design.power.shelves
     if kind == "psu":

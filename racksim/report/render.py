@@ -217,18 +217,14 @@ def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str]
                      f"data:image/png;base64,{base64.b64encode(png).decode()}")
 
 
-def _figures_of(runs: list[Run], colours: dict[str, str]) -> list[tuple[str, str, bytes]]:
-    return registry.scenario_figures(runs, colours)
-
-
 def _all_scenario_figures(by_scenario: list[list[Run]], colours: dict[str, str],
                           jobs: int) -> list[list[tuple[str, str, bytes]]]:
     """Every scenario's figures, drawn in `jobs` processes (the PNGs do not depend on it)."""
     if jobs <= 1 or len(by_scenario) <= 1:
-        return [_figures_of(runs, colours) for runs in by_scenario]
+        return [registry.scenario_figures(runs, colours) for runs in by_scenario]
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(min(jobs, len(by_scenario)), mp_context=context) as pool:
-        return list(pool.map(_figures_of, by_scenario, [colours] * len(by_scenario)))
+        return list(pool.map(registry.scenario_figures, by_scenario, [colours] * len(by_scenario)))
 
 
 def write_report(results_dir: Path, baseline: str | None = None, command_line: str | None = None,
