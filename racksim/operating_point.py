@@ -242,10 +242,12 @@ class PointCache:
         self.arrays = arrays
         self.size = size
         self._points: OrderedDict[tuple[object, ...], OperatingPoint] = OrderedDict()
+        self.last_key: tuple[object, ...] = ()
+        """The key of the operating point returned last."""
 
     def __call__(self, activity: Activity, throttled: NDArray[np.bool_], plant: PlantState) -> OperatingPoint:
         """The operating point for these inputs: remembered, or evaluated and remembered."""
-        key = self.key(activity, throttled, plant)
+        key = self.last_key = self.key(activity, throttled, plant)
         point = self._points.get(key)
         if point is None:
             point = self._points[key] = evaluate(self.arrays, activity, throttled, plant)

@@ -28,6 +28,9 @@ PhaseSource = Iterator[Phase] | Callable[[], Iterator[Phase]]
 class Job:
     """Work done and lost, and the time the job spent in each kind of phase, stalled or down."""
 
+    BOOKS = ("work_units", "work_at_checkpoint", "phase_time_s", "stall_s", "collective_s", "traffic_gbyte_per_gpu")
+    """The running sums a periodic cycle adds to (engine/cycles.py repeats them for the cycles it skips)."""
+
     def __init__(self, simulation: Simulation, phases: PhaseSource, restart_time_s: float) -> None:
         self.sim = simulation
         self._phases = phases
@@ -83,6 +86,11 @@ class Job:
             self._resume()
             phases = self._source()
 
+    @property
+    def running(self) -> bool:
+        """Neither halted nor down after an interruption."""
+        return not self.halted and self._down_since_s is None
+
     def _pace(self, phase: Phase) -> float:
         if phase.pace == "compute":
             return self.sim.point.work_rate
@@ -112,12 +120,15 @@ class Job:
                 remaining_s -= (sim.env.now - started) * rate
             if self.halted:
                 return
-            if phase.work_units or phase.saves_checkpoint:
+            if phase.work_units or phase.saves_checkpoint or phase.ends_cycle:
                 sim.advance_to(sim.env.now)
                 self.work_units += phase.work_units
                 if phase.saves_checkpoint:
                     self.work_at_checkpoint = self.work_units
                 sim.record()
+            if phase.ends_cycle and sim.cycles is not None and (skip_s := sim.cycles.skip_s()) > 0:
+                yield sim.env.timeout(skip_s)  # the cycles are booked; nothing else is due before the jump's end
+                sim.cycles.resume()
 
     def _credit(self, phase: Phase, progress_s: float, elapsed_s: float) -> None:
         """Book `progress_s` of the phase's nominal time done in `elapsed_s`."""

@@ -32,6 +32,11 @@ class PowerControl:
         if self.capping is not None and self.capping.rack_cap_w is not None:
             simulation.plant.gpu_cap_w, _ = self.size_caps()  # a user cap is in force before the job starts
 
+    @property
+    def acting(self) -> bool:
+        """True while the capping controller's response is under way."""
+        return self._pending
+
     def check(self) -> bool:
         """Trip racks the healthy PSUs cannot carry; ask the capping controller to act. True if a rack tripped.
 

@@ -7,6 +7,8 @@ Four SimPy processes run a simulation, whatever the number of components:
 - the thermal watcher solves for the next die-temperature threshold crossing (throttle, release,
   shutdown) over all chips at once and sleeps until then, or until any other event changes the state;
 - the supply watcher (engine/supply.py) wakes at the next ramp end, store or battery limit, or breaker trip.
+A periodic job's cycles that would repeat the last one bit for bit are booked and jumped over
+(engine/cycles.py).
 After each event the power control (engine/power_control.py) trips racks their supply cannot carry and
 starts the capping controller. Between events every power is constant, so energies are exact products and
 die temperatures follow exact exponentials (with a linear coolant drift while a CDU rejects nothing). With
@@ -24,6 +26,7 @@ import numpy as np
 import simpy
 
 from racksim.build import FloatArray, RackArrays
+from racksim.engine.cycles import CycleSkipper
 from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.power_control import PowerControl
 from racksim.engine.recorder import Integrals, TimeSeries
@@ -79,6 +82,8 @@ class RunResult:
     """Time the job's collectives ran, exposed or hidden behind compute, s."""
     traffic_gbyte_per_gpu: tuple[float, float] = (0.0, 0.0)
     """Bytes each GPU moved over (scale-up, scale-out), GB."""
+    cycles_skipped: int = 0
+    """Job cycles booked without being simulated, as exact repeats of the one before (engine/cycles.py)."""
 
 
 class Simulation:
@@ -88,10 +93,12 @@ class Simulation:
         self, arrays: RackArrays, phases: PhaseSource, duration_s: float, *,
         faults: list[FaultAction] | None = None, thermal_step_s: float | None = None,
         progress: Callable[[float], None] | None = None, network_rate: Callable[[np.ndarray], float] | None = None,
+        skip_cycles: bool = True,
     ) -> None:
         """Set up the plant idle and settled; `network_rate(links_down)` gives the workload's collective speed.
 
-        The default network rate is the reference all-reduce's with those scale-up links failed.
+        The default network rate is the reference all-reduce's with those scale-up links failed. With
+        `skip_cycles`, job cycles that would repeat the last one exactly are booked, not simulated.
         """
         self.arrays = arrays
         self.duration_s = duration_s
@@ -119,26 +126,33 @@ class Simulation:
         self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size)
         self.series = TimeSeries()
         self.changed = self.env.event()
+        self.cycles = CycleSkipper(self, [action.time_s for action in self._faults]) if skip_cycles else None
         self.record()
 
     # ------------------------------------------------------------------ state
+
+    @property
+    def point_key(self) -> tuple[object, ...]:
+        """The exact inputs of the operating point in force (racksim.operating_point.PointCache.key)."""
+        return self._points.last_key
 
     def _evaluate(self) -> OperatingPoint:
         point = self._points(self.activity, self.throttled, self.plant)
         self.plant.fan_speed = point.fan_speed
         self.plant.loop_temp_c = point.supply_temp_c.copy()
-        self._point_time_s = self.time_s
+        self.point_time_s = self.time_s
         return point
 
     def _coolant_drift_c(self) -> FloatArray:
         """How far each die's coolant has risen since the operating point was evaluated, K."""
-        return self.point.chip_coolant_ramp_c_per_s * (self.time_s - self._point_time_s)
+        return self.point.chip_coolant_ramp_c_per_s * (self.time_s - self.point_time_s)
 
     def advance_to(self, to_s: float) -> None:
         """Carry temperatures and integrals from the current time to `to_s` at the current operating point."""
         elapsed = to_s - self.time_s
         if elapsed <= 0:
             return
+        assert self.cycles is None or not self.cycles.frozen, "no state advances during a cycle jump"
         point = self.point
         if self.thermal_step_s is None:
             self._record_curve(elapsed)
@@ -148,11 +162,11 @@ class Simulation:
                                               point.chip_coolant_ramp_c_per_s)
         else:
             temp1, temp_mean = self._euler(elapsed, self.thermal_step_s)
-        return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * (to_s - self._point_time_s)
+        return_end_c = point.coolant_return_temp_c + point.supply_ramp_c_per_s * (to_s - self.point_time_s)
         supply = self.supply.advance(elapsed)
         self.integrals.add_interval(self.arrays, point, supply, self.temp_c, temp1, temp_mean, self.throttled,
                                     elapsed, return_end_c)
-        self.series.close_segment(float(self.supply.feed_w_at(0.0).sum()))
+        self._close_segment(float(self.supply.feed_w_at(0.0).sum()))
         self.plant.loop_temp_c = self.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed
         self.temp_c = temp1
         self.time_s = to_s
@@ -182,8 +196,19 @@ class Simulation:
         self._check_finite()
         self.event_count += 1
         self.record()
+        self.wake_watchers()
+        if self._progress is not None:
+            self._progress(self.time_s)
+
+    def wake_watchers(self) -> None:
+        """Wake every process waiting on a change."""
         woken, self.changed = self.changed, self.env.event()
         woken.succeed()
+
+    def shift_clock(self, elapsed_s: float) -> None:
+        """Move the engine's clock on by `elapsed_s` with every state as it is (after a cycle jump)."""
+        self.time_s += elapsed_s
+        self.point_time_s += elapsed_s
         if self._progress is not None:
             self._progress(self.time_s)
 
@@ -202,20 +227,29 @@ class Simulation:
         point, gpu = self.point, self._gpu_index
         time_s = self.time_s if time_s is None else time_s
         temp_c = self.temp_c if temp_c is None else temp_c
-        loop_rise_c = point.supply_ramp_c_per_s * (time_s - self._point_time_s)
+        loop_rise_c = point.supply_ramp_c_per_s * (time_s - self.point_time_s)
         feed_w = float(self.supply.feed_w_at(time_s - self.time_s).sum())
         if time_s > self.time_s:  # a point inside the interval: the segment before it ends here
-            self.series.close_segment(feed_w)
+            self._close_segment(feed_w)
         it_w, losses_w, fans_w, pumps_w, exhaust_c, flow_fraction = point.totals
         gpu_temp_c = temp_c[gpu]
-        self.series.append((
+        row = (
             time_s, feed_w, it_w, losses_w, point.gpu_power_w_total,
             float(gpu_temp_c.max()), float(gpu_temp_c.mean()), float((point.supply_temp_c + loop_rise_c).max()),
             float((point.coolant_return_temp_c + loop_rise_c).max()), exhaust_c, fans_w, pumps_w, flow_fraction,
             float(self.throttled[gpu].sum() / gpu.size), float(self.plant.chip_down[gpu].sum() / gpu.size),
             self.job.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
             *self.supply.stored_energy_j_at(time_s - self.time_s),
-        ))
+        )
+        self.series.append(row)
+        if self.cycles is not None:
+            self.cycles.note_row(row)
+
+    def _close_segment(self, feed_end_w: float) -> None:
+        """The last series row's segment ends here, at this feed power, W."""
+        self.series.close_segment(feed_end_w)
+        if self.cycles is not None:
+            self.cycles.note_segment_end(feed_end_w)
 
     def _record_curve(self, elapsed: float) -> None:
         """Sample the exact exponentials inside a long interval so plots show curves, not chords.
@@ -287,10 +321,13 @@ class Simulation:
                 self.job.interrupt(action.label)
             self.state_changed()
 
+    def _frozen(self) -> bool:
+        return self.cycles is not None and self.cycles.frozen
+
     def _thermal_watcher(self) -> simpy.events.ProcessGenerator:
         while True:
             changed = self.changed
-            wait_s = float(self._crossing_times_s().min())
+            wait_s = math.inf if self._frozen() else float(self._crossing_times_s().min())
             if not math.isfinite(wait_s):
                 yield changed
                 continue
@@ -305,7 +342,7 @@ class Simulation:
     def _supply_watcher(self) -> simpy.events.ProcessGenerator:
         while True:
             changed = self.changed
-            wait_s = self.supply.next_event_s() - (self.env.now - self.time_s)
+            wait_s = math.inf if self._frozen() else self.supply.next_event_s() - (self.env.now - self.time_s)
             if not math.isfinite(wait_s):
                 yield changed
                 continue
@@ -350,4 +387,5 @@ class Simulation:
         return RunResult(self.integrals, self.series.columns(), job.work_units, job.work_lost_units, gpu_shutdowns,
                          int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events,
                          self.breaker_trips, job.interruptions, job.downtime_s, dict(job.phase_time_s), job.stall_s,
-                         job.collective_s, (float(job.traffic_gbyte_per_gpu[0]), float(job.traffic_gbyte_per_gpu[1])))
+                         job.collective_s, (float(job.traffic_gbyte_per_gpu[0]), float(job.traffic_gbyte_per_gpu[1])),
+                         self.cycles.cycles_skipped if self.cycles is not None else 0)

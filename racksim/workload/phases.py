@@ -31,6 +31,9 @@ class Phase:
     """Work credited when the phase finishes (a training step, served tokens, busy GPU-hours)."""
     saves_checkpoint: bool = False
     """True when finishing the phase saves the job's state (work up to here survives a crash)."""
+    ends_cycle: bool = False
+    """True when the phases after this one repeat, in order and in full, those after its previous occurrence
+    (a periodic workload's cycle ends here): the engine may then skip cycles that repeat exactly."""
     collective_s: float = 0.0
     """Nominal time the job's collectives run during the phase, exposed or hidden behind compute, s."""
     scale_up_gbyte_per_gpu: float = 0.0

@@ -214,17 +214,21 @@ class TrainingSchedule:
         return self.checkpoint_every_steps * self.step_s
 
     def phases(self) -> Iterator[Phase]:
-        """Endless step cycle: compute → bubble → communication (one step done) → every N steps a checkpoint."""
+        """Endless step cycle: compute → bubble → communication (one step done) → every N steps a checkpoint.
+
+        The cycle ends at each checkpoint (or at each step's communication without checkpoints).
+        """
         up_gbyte, out_gbyte = self.traffic_gbyte_per_gpu
         collective_s = self.communication_s + self.hidden_collective_s
         hidden = self.hidden_collective_s / collective_s if collective_s else 0.0  # share of traffic under compute
         compute = Phase("compute", self.compute, self.compute_s, "compute", collective_s=self.hidden_collective_s,
                         scale_up_gbyte_per_gpu=up_gbyte * hidden, scale_out_gbyte_per_gpu=out_gbyte * hidden)
         bubble = Phase("bubble", self.bubble, self.bubble_s, "compute")
+        checkpoints = self.checkpoint_s > 0
         communication = Phase("communication", self.communication, self.communication_s, "network", work_units=1.0,
                               collective_s=self.communication_s, scale_up_gbyte_per_gpu=up_gbyte * (1 - hidden),
-                              scale_out_gbyte_per_gpu=out_gbyte * (1 - hidden))
-        checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, saves_checkpoint=True)
+                              scale_out_gbyte_per_gpu=out_gbyte * (1 - hidden), ends_cycle=not checkpoints)
+        checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, saves_checkpoint=True, ends_cycle=True)
         step = 0
         while True:
             yield compute
@@ -232,7 +236,7 @@ class TrainingSchedule:
                 yield bubble
             yield communication
             step += 1
-            if step % self.checkpoint_every_steps == 0 and self.checkpoint_s > 0:
+            if step % self.checkpoint_every_steps == 0 and checkpoints:
                 yield checkpoint
 
     def nominal_steps(self, duration_s: float) -> int:

@@ -1,0 +1,185 @@
+"""Periodic cycle skipping: cycles of a job that repeat the engine's arithmetic exactly are booked, not simulated.
+
+A synchronous training job repeats a cycle of phases (N steps and a checkpoint; `Phase.ends_cycle` marks the
+end). When a cycle leaves every state the engine carries (die temperatures, the plant, the supply, the
+controllers, the operating point's inputs) bit for bit as it found it, the next cycle performs the very same
+floating-point operations on the very same values, provided its event times round the same way. They do while
+they stay in one binade [2^e, 2^(e+1)): there every float is a multiple of the spacing u = 2^(e−52), the cycle's
+period P is one too, and t + P rounds exactly like t shifted. So at a cycle's end the engine books K more
+copies of the cycle (energies, work, phase times, time-series rows, events) and jumps K·P ahead in one SimPy
+timeout, stopping a cycle short of the binade's end, the next scheduled fault and the end of the run; from
+there it simulates event by event again. States, event times and series rows come out identical to the
+event-by-event run; running sums differ by rounding only (K·Δ added once instead of Δ added K times).
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from racksim.engine.recorder import FEED_END, SERIES_COLUMNS, Integrals
+
+if TYPE_CHECKING:
+    from racksim.engine.simulation import Simulation
+
+WORK = SERIES_COLUMNS.index("work_units")
+"""The one cumulative series column besides time: it grows by the cycle's work with each copy."""
+
+
+def binade_end_s(time_s: float) -> float:
+    """The power of two above `time_s` (> 0): times from there on are spaced twice as coarsely, s."""
+    return math.ldexp(1.0, math.frexp(time_s)[1])
+
+
+def state_digest(simulation: Simulation) -> bytes:
+    """A digest of every state the engine carries from one event to the next: equal digests, equal futures.
+
+    Die temperatures and throttles, every plant and supply array, the power control's arrays, the job's
+    collective speed, the operating point's time offset and the exact inputs of the operating point in force.
+    """
+    digest = hashlib.blake2b()
+    arrays: Iterable[Any] = (
+        simulation.temp_c, simulation.throttled,
+        *(getattr(simulation.plant, field.name) for field in fields(simulation.plant)),
+        *(value for value in vars(simulation.supply).values() if isinstance(value, np.ndarray)),
+        *(value for value in vars(simulation.power_control).values() if isinstance(value, np.ndarray)),
+        np.array([simulation.time_s - simulation.point_time_s, simulation.job.network_rate]),
+    )
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    for part in simulation.point_key:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+    return digest.digest()
+
+
+def repeat_books(target: object, before: dict[str, Any], times: int) -> None:
+    """Add `times` more copies of what each running sum of `target` named in `before` gained since then.
+
+    The sums are floats, arrays or dicts of floats.
+    """
+    for name, old in before.items():
+        new = getattr(target, name)
+        if isinstance(new, dict):
+            for key, value in new.items():
+                new[key] = value + times * (value - old.get(key, 0.0))
+        else:
+            setattr(target, name, new + times * (new - old))
+
+
+INTEGRAL_EXTREMES = ("gpu_temp_c_max", "coolant_return_temp_c_max", "exhaust_temp_c_max", "chip_temp_c_max")
+"""Integrals that are running extremes: a repeated cycle leaves them as they are."""
+INTEGRAL_SUMS = tuple(field.name for field in fields(Integrals)
+                      if field.name not in (*INTEGRAL_EXTREMES, "stage_names", "n_chips"))
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """The engine at a cycle's end."""
+
+    time_s: float
+    state: bytes
+    integrals: dict[str, Any]
+    job: dict[str, Any]
+    events: int
+    event_count: int
+
+
+class CycleSkipper:
+    """Watches a simulation's cycle ends and jumps over the cycles that would repeat the last one exactly."""
+
+    def __init__(self, simulation: Simulation, fault_times_s: Iterable[float]) -> None:
+        self.sim = simulation
+        self._fault_times_s = sorted(fault_times_s)
+        self._mark: _Mark | None = None
+        self._rows: list[list[float]] = []
+        """Series rows since the last cycle's end, that end's own row first (its end feed power set later)."""
+        self.frozen = False
+        """True during a jump: the watchers wait for the next change instead of timing their events."""
+        self.cycles_skipped = 0
+
+    # ------------------------------------------------------------------ the series journal
+
+    def note_row(self, row: tuple[float, ...]) -> None:
+        """A series row was appended (a row at the same time replaces the last, as in TimeSeries)."""
+        if self._rows and self._rows[-1][0] == row[0]:
+            self._rows[-1] = list(row)
+        else:
+            self._rows.append(list(row))
+
+    def note_segment_end(self, feed_end_w: float) -> None:
+        """The last row's segment ended at this feed power, W."""
+        if self._rows:
+            self._rows[-1][FEED_END] = feed_end_w
+
+    # ------------------------------------------------------------------ cycle ends
+
+    def _take_mark(self) -> _Mark:
+        sim = self.sim
+        return _Mark(sim.time_s, state_digest(sim),
+                     {name: copy.deepcopy(getattr(sim.integrals, name)) for name in INTEGRAL_SUMS},
+                     {name: copy.deepcopy(getattr(sim.job, name)) for name in sim.job.BOOKS},
+                     len(sim.events), sim.event_count)
+
+    def _quiet(self) -> bool:
+        """Nothing in flight that a jump would carry wrongly: a pending cap, a job down, another event due now."""
+        sim = self.sim
+        return (sim.thermal_step_s is None and not sim.power_control.acting and sim.job.running
+                and sim.env.peek() > sim.env.now)
+
+    def skip_s(self) -> float:
+        """At a cycle's end (the time advanced to now): book the cycles to skip and return their time, or 0."""
+        sim = self.sim
+        mark, self._mark = self._mark, self._take_mark()
+        rows, self._rows = self._rows, self._rows[-1:]
+        if mark is None or mark.state != self._mark.state or not self._quiet():
+            return 0.0
+        period_s = sim.time_s - mark.time_s
+        next_fault = bisect.bisect_right(self._fault_times_s, sim.time_s)
+        limit_s = min(binade_end_s(mark.time_s), sim.duration_s,
+                      self._fault_times_s[next_fault] if next_fault < len(self._fault_times_s) else math.inf)
+        cycles = math.floor((limit_s - sim.time_s) / period_s) - 1  # the last cycle before the limit runs
+        if cycles < 1:
+            return 0.0
+        self._book(mark, cycles, period_s, rows)
+        self.frozen = True
+        sim.wake_watchers()
+        return cycles * period_s
+
+    def _book(self, mark: _Mark, cycles: int, period_s: float, rows: list[list[float]]) -> None:
+        """Add `cycles` copies of the cycle since `mark` to every running sum, the series and the event log."""
+        sim = self.sim
+        repeat_books(sim.integrals, mark.integrals, cycles)
+        repeat_books(sim.job, mark.job, cycles)
+        sim.event_count += cycles * (sim.event_count - mark.event_count)
+        cycle_events = sim.events[mark.events:]
+        work_per_cycle = rows[-1][WORK] - rows[0][WORK]
+        for copy_index in range(1, cycles + 1):
+            shift_s = copy_index * period_s
+            sim.events.extend(replace(event, time_s=event.time_s + shift_s) for event in cycle_events)
+            for row in rows[:-1]:  # the first replaces the row at the cycle's end, with its end feed power
+                sim.series.append(self._shifted(row, shift_s, copy_index * work_per_cycle))
+        last = self._shifted(rows[-1], cycles * period_s, cycles * work_per_cycle)
+        sim.series.append(last)
+        self._rows = [list(last)]
+        self.cycles_skipped += cycles
+
+    @staticmethod
+    def _shifted(row: list[float], shift_s: float, work: float) -> tuple[float, ...]:
+        shifted = list(row)
+        shifted[0] += shift_s
+        shifted[WORK] += work
+        return tuple(shifted)
+
+    def resume(self) -> None:
+        """After the jump: the engine's clock catches up, and the next cycle is measured from here."""
+        sim = self.sim
+        sim.shift_clock(sim.env.now - sim.time_s)
+        self.frozen = False
+        self._mark = self._take_mark()

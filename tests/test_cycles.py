@@ -1,0 +1,122 @@
+"""Periodic cycle skipping: the skipped run equals the event-by-event run, bit for bit where the theory says so."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from racksim.build import build
+from racksim.design import load_design
+from racksim.engine import RunResult, Simulation
+from racksim.engine.cycles import INTEGRAL_SUMS, binade_end_s
+from racksim.faults import fault_actions
+from racksim.reliability.consequences import failure_actions
+from racksim.reliability.processes import Failure
+from racksim.suite import Fault
+from racksim.workload import TrainingSchedule
+
+ROOT = Path(__file__).resolve().parent.parent
+GB200, GB300, VR = (ROOT / "designs" / f"{name}.yaml" for name in ("gb200-nvl72", "gb300-nvl72", "vr-800vdc"))
+TRAINING = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every_steps=5, checkpoint_s=15.0)
+"""65 s cycles: five 10 s steps and a 15 s checkpoint."""
+
+
+def run(path: Path, duration_s: float, skip_cycles: bool, faults: tuple[Fault, ...] = (),
+        schedule: TrainingSchedule = TRAINING, racks: int = 1, failures: tuple[Failure, ...] = ()) -> RunResult:
+    arrays = build(load_design(path).design, racks)
+    actions = sorted(fault_actions(list(faults), arrays) + failure_actions(list(failures), arrays),
+                     key=lambda action: action.time_s)
+    return Simulation(arrays, schedule.phases, duration_s, faults=actions, skip_cycles=skip_cycles).run()
+
+
+def assert_same_run(skipped: RunResult, simulated: RunResult) -> None:
+    """Series, events, work and counts identical; running sums equal to rounding."""
+    assert skipped.series.keys() == simulated.series.keys()
+    for name, column in simulated.series.items():
+        assert np.array_equal(skipped.series[name], column), name
+    assert skipped.events == simulated.events
+    assert (skipped.event_count, skipped.work_units, skipped.work_lost_units, skipped.interruptions) == \
+        (simulated.event_count, simulated.work_units, simulated.work_lost_units, simulated.interruptions)
+    for name in INTEGRAL_SUMS:
+        got, want = getattr(skipped.integrals, name), getattr(simulated.integrals, name)
+        if isinstance(want, dict):
+            assert got == pytest.approx(want, rel=1e-12), name
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9, err_msg=name)
+    for field in fields(simulated.integrals):
+        if field.name not in INTEGRAL_SUMS:  # extremes and layout: exactly equal
+            assert np.array_equal(getattr(skipped.integrals, field.name), getattr(simulated.integrals, field.name))
+    assert skipped.phase_time_s == pytest.approx(simulated.phase_time_s, rel=1e-12)
+    assert (skipped.stall_s, skipped.collective_s) == pytest.approx((simulated.stall_s, simulated.collective_s),
+                                                                    rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("path", [GB200, VR], ids=lambda path: path.stem)
+def test_skipped_cycles_give_the_event_by_event_run(path: Path) -> None:
+    skipped, simulated = run(path, 3 * 3600.0, True), run(path, 3 * 3600.0, False)
+    # 166 cycles in 3 h; binades of 2^10 .. 2^14 s hold 15, 31, 63 and 56 of them, each needing two to detect.
+    assert skipped.cycles_skipped > 100
+    assert simulated.cycles_skipped == 0
+    assert_same_run(skipped, simulated)
+
+
+def test_a_fault_bounds_the_jump_and_is_simulated_in_full() -> None:
+    faults = (Fault(kind="pump_failure", at_s=5000.0, count=2, duration_s=600.0),)
+    skipped, simulated = run(GB200, 3 * 3600.0, True, faults), run(GB200, 3 * 3600.0, False, faults)
+    assert skipped.cycles_skipped > 50
+    assert any(event.kind == "throttle" for event in simulated.events)  # the fault changes the cycle
+    assert_same_run(skipped, simulated)
+
+
+def test_an_interrupted_job_restarts_and_skips_again() -> None:
+    failures = (Failure(3000.0, "host", 3, 3300.0),)
+    skipped = run(GB200, 2 * 3600.0, True, failures=failures)
+    simulated = run(GB200, 2 * 3600.0, False, failures=failures)
+    assert simulated.interruptions == 1
+    assert skipped.cycles_skipped > 0
+    assert_same_run(skipped, simulated)
+
+
+def test_a_hall_skips_like_a_rack() -> None:
+    skipped, simulated = run(GB200, 2400.0, True, racks=3), run(GB200, 2400.0, False, racks=3)
+    assert skipped.cycles_skipped > 0
+    assert_same_run(skipped, simulated)
+
+
+def test_smoothing_storage_never_repeats_exactly_so_runs_event_by_event() -> None:
+    """GB300's smoothing store stops recovering within a dead band: its charge wanders in the last bits."""
+    skipped, simulated = run(GB300, 3600.0, True), run(GB300, 3600.0, False)
+    assert skipped.cycles_skipped == 0
+    assert_same_run(skipped, simulated)
+
+
+def test_no_cycle_without_checkpoints_is_a_step() -> None:
+    steady = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every_steps=5, checkpoint_s=0.0)
+    skipped, simulated = run(GB200, 3600.0, True, schedule=steady), run(GB200, 3600.0, False, schedule=steady)
+    assert skipped.cycles_skipped > 200
+    assert_same_run(skipped, simulated)
+
+
+def test_binade_end() -> None:
+    assert binade_end_s(3000.0) == 4096.0
+    assert binade_end_s(4096.0) == 8192.0
+    assert binade_end_s(0.7) == 1.0
+
+
+@given(st.integers(10, 20), st.floats(0.0, 1.0), st.floats(1e-3, 100.0), st.integers(1, 1000))
+def test_a_shift_by_a_multiple_of_the_spacing_rounds_alike(exponent: int, position: float, delay_s: float,
+                                                            period_ulps: int) -> None:
+    """The premise: within one binade, (t + P) + d = (t + d) + P exactly, for P a multiple of the spacing."""
+    start = math.ldexp(1.0, exponent)
+    spacing = math.ulp(start)
+    time_s = start + math.floor(position * start / 4 / spacing) * spacing
+    period_s = period_ulps * math.floor(start / 8 / period_ulps / spacing) * spacing
+    if (time_s + period_s) + delay_s >= 2 * start:
+        return
+    assert (time_s + period_s) + delay_s == (time_s + delay_s) + period_s
