@@ -35,26 +35,34 @@ def run(path: Path, duration_s: float, skip_cycles: bool, faults: tuple[Fault, .
     return Simulation(arrays, schedule.phases, duration_s, faults=actions, skip_cycles=skip_cycles).run()
 
 
-def assert_same_run(skipped: RunResult, simulated: RunResult) -> None:
-    """Series, events, work and counts identical; running sums equal to rounding."""
-    assert skipped.series.keys() == simulated.series.keys()
-    for name, column in simulated.series.items():
-        assert np.array_equal(skipped.series[name], column), name
+def assert_same_run(skipped: RunResult, simulated: RunResult, exact: bool = True) -> None:
+    """Events, work and counts identical; series identical (`exact`) or equal to rounding; sums equal to rounding."""
     assert skipped.events == simulated.events
     assert (skipped.event_count, skipped.work_units, skipped.work_lost_units, skipped.interruptions) == \
         (simulated.event_count, simulated.work_units, simulated.work_lost_units, simulated.interruptions)
+    assert skipped.series.keys() == simulated.series.keys()
+    for name, column in simulated.series.items():
+        if exact:
+            assert np.array_equal(skipped.series[name], column), name
+        else:
+            np.testing.assert_allclose(skipped.series[name], column, rtol=1e-10, err_msg=name)
+    scale_j = simulated.integrals.input_energy_j  # the net storage energy is a small difference of large ones
     for name in INTEGRAL_SUMS:
         got, want = getattr(skipped.integrals, name), getattr(simulated.integrals, name)
-        if isinstance(want, dict):
-            assert got == pytest.approx(want, rel=1e-12), name
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9, err_msg=name)
+        for key in want if isinstance(want, dict) else [None]:
+            a, b = (got[key], want[key]) if key is not None else (got, want)
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * scale_j if name.endswith("_j") else 1e-9,
+                                       err_msg=f"{name} {key or ''}")
     for field in fields(simulated.integrals):
-        if field.name not in INTEGRAL_SUMS:  # extremes and layout: exactly equal
-            assert np.array_equal(getattr(skipped.integrals, field.name), getattr(simulated.integrals, field.name))
-    assert skipped.phase_time_s == pytest.approx(simulated.phase_time_s, rel=1e-12)
+        if field.name not in INTEGRAL_SUMS:  # extremes and layout
+            got, want = getattr(skipped.integrals, field.name), getattr(simulated.integrals, field.name)
+            if exact or not np.issubdtype(np.asarray(want).dtype, np.floating):
+                assert np.array_equal(got, want), field.name
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=field.name)
+    assert skipped.phase_time_s == pytest.approx(simulated.phase_time_s, rel=1e-10)
     assert (skipped.stall_s, skipped.collective_s) == pytest.approx((simulated.stall_s, simulated.collective_s),
-                                                                    rel=1e-12, abs=1e-9)
+                                                                    rel=1e-10, abs=1e-9)
 
 
 @pytest.mark.parametrize("path", [GB200, VR], ids=lambda path: path.stem)
@@ -89,18 +97,18 @@ def test_a_hall_skips_like_a_rack() -> None:
     assert_same_run(skipped, simulated)
 
 
-def test_smoothing_storage_never_repeats_exactly_so_runs_event_by_event() -> None:
-    """GB300's smoothing store stops recovering within a dead band: its charge wanders in the last bits."""
-    skipped, simulated = run(GB300, 3600.0, True), run(GB300, 3600.0, False)
-    assert skipped.cycles_skipped == 0
-    assert_same_run(skipped, simulated)
+def test_a_store_that_wanders_in_its_last_bits_skips_within_rounding() -> None:
+    """GB300's smoothing store stops recovering within a dead band: its charge wanders by ulps, never repeating."""
+    skipped, simulated = run(GB300, 4 * 3600.0, True), run(GB300, 4 * 3600.0, False)
+    assert skipped.cycles_skipped > 50
+    assert_same_run(skipped, simulated, exact=False)
 
 
 def test_no_cycle_without_checkpoints_is_a_step() -> None:
     steady = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every_steps=5, checkpoint_s=0.0)
     skipped, simulated = run(GB200, 3600.0, True, schedule=steady), run(GB200, 3600.0, False, schedule=steady)
     assert skipped.cycles_skipped > 200
-    assert_same_run(skipped, simulated)
+    assert_same_run(skipped, simulated, exact=False)
 
 
 def test_binade_end() -> None:
