@@ -6,11 +6,12 @@ the exact RC step and its interval mean, the energies, each rack's PSU loss from
 and communication phases of the training job, on the real built arrays of designs/gb200-nvl72.yaml at the
 engine's operating point:
   a. `advance_event`: float64, racksim's physics functions, a new array for every intermediate;
-  b. the same arithmetic on float32 chip arrays (per-rack sums and the PSU stay float64);
+  b. the same arithmetic on float32 chip arrays (per-rack sums and the PSU stay float64); b+c: (c) in float32;
   c. float64 in preallocated buffers with `out=`: no temporaries, the same bits as (a) (checked before timing);
      c+memo: also the decay factors e^(−Δt/τ) and mean weights memoized per interval length (phases repeat);
   d. grouped: the racks in identical state advanced as one representative rack with a multiplicity
-     (engine/grouping.py), the same bits as (a) (tests/test_grouping.py); d+c+memo: (c+memo) on it;
+     (engine/grouping.py), the same temperatures bit for bit as (a) (tests/test_grouping.py); d+c+memo:
+     (c+memo) on the representative;
   and the price of a regroup after a fault on one rack.
 `test_float32_day_error` runs a simulated day of alternating phases in float64 and float32 and records the
 largest differences in `extra_info` (10 racks: each rack's arithmetic is its own, so 1,000 give the same).
@@ -189,7 +190,7 @@ class FusedAdvance:
 
 def assert_same_bits(expected: HallState, got: HallState) -> None:
     """Every array of two states equal, bit for bit."""
-    for name in (*HallState.CHIP_FIELDS, *HallState.RACK_FIELDS):
+    for name in HallState.ARRAYS:
         assert np.array_equal(getattr(expected, name), getattr(got, name)), name
 
 
@@ -230,10 +231,17 @@ def test_b_float32(benchmark: pytest.FixtureRequest) -> None:
     assert float32.state.temp_c.dtype == np.float32
 
 
+@pytest.mark.parametrize("memo", [False, True], ids=["in_place", "in_place_memo"])
 @pytest.mark.benchmark(group=GROUP)
-def test_b_c_float32_in_place(benchmark: pytest.FixtureRequest) -> None:
+def test_b_c_float32(benchmark: pytest.FixtureRequest, memo: bool) -> None:
     inputs, state = hall(RACKS)
-    benchmark(phase_stepper(FusedAdvance(inputs, state, dtype=np.float32).advance))
+    reference, fused = Functional(inputs, state), FusedAdvance(inputs, state, memo=memo, dtype=np.float32)
+    steps = [phase_stepper(reference.advance), phase_stepper(fused.advance)]
+    for _ in range(4):
+        for step in steps:
+            step()
+    assert np.abs(fused.state().temp_c - reference.state.temp_c).max() < 1e-4
+    benchmark(steps[1])
 
 
 @pytest.mark.parametrize("memo", [False, True], ids=["in_place", "in_place_memo"])

@@ -35,38 +35,50 @@ def settled(inputs: HallInputs) -> HallState:
     return HallState.settled(np.repeat(inputs.supply_temp_c, inputs.idle_w.size // RACKS), RACKS)
 
 
-def test_grouped_advance_equals_the_whole_hall_through_faults_that_split_groups() -> None:
+def assert_same_state(grouped: HallState, whole: HallState) -> None:
+    """Temperatures and maxima bit for bit; the sums (kept as base + since the last regroup) to 1e-12."""
+    for name in ("temp_c", "temp_max_c"):
+        np.testing.assert_array_equal(getattr(grouped, name), getattr(whole, name), err_msg=name)
+    for name in ("temp_time_c_s", *HallState.RACK_FIELDS):
+        np.testing.assert_allclose(getattr(grouped, name), getattr(whole, name), rtol=1e-12, atol=0.0, err_msg=name)
+
+
+def test_grouped_advance_equals_the_whole_hall_through_faults_that_split_and_repairs_that_merge() -> None:
     arrays = build(DESIGN, RACKS)
     plant = PlantState.nominal(arrays)
     inputs = hall_at(plant)
     state = settled(inputs)
     grouped = GroupedHall(inputs, state)
-    assert grouped.groups.multiplicity.tolist() == [RACKS]
     gpu_of_rack5 = int(np.flatnonzero(arrays.chips.is_gpu & (arrays.chips.rack == 5))[2])
     group_counts = []
-    for event in range(14):
+    for event in range(160):
         if event in (4, 7, 10):
             if event == 4:  # a GPU of rack 5 fails: its power, coolant and neighbours' temperatures change
                 plant.chip_failures[gpu_of_rack5] += 1
             elif event == 7:  # rack 2 loses a PSU: only its PSU loss changes
                 plant.psus_lost[2] += 1
-            else:  # the GPU is repaired: rack 5's dies are still on their way back, so it stays apart
+            else:  # the GPU is repaired: rack 5's dies are still on their way back, so it stays apart for now
                 plant.chip_failures[gpu_of_rack5] -= 1
             inputs = hall_at(plant)
             grouped.change(inputs)
+        elif event % 10 == 0:
+            grouped.regroup()  # racks whose dies came back to the same bits rejoin
         group_counts.append(grouped.groups.n_groups)
         gpu_utilization, cpu_utilization, elapsed_s = COMPUTE if event % 2 == 0 else COMMUNICATION
         state = advance_event(inputs, state, gpu_utilization, cpu_utilization, elapsed_s)
         grouped.advance(gpu_utilization, cpu_utilization, elapsed_s)
-        expanded = grouped.state()
-        for name in HallState.CHIP_FIELDS + HallState.RACK_FIELDS:
-            np.testing.assert_array_equal(getattr(expanded, name), getattr(state, name), err_msg=name)
+        assert_same_state(grouped.state(), state)
         for name in HallState.RACK_FIELDS:
             assert grouped.total(name) == pytest.approx(float(getattr(state, name).sum()), rel=1e-12, abs=0.0)
-    assert group_counts == [1] * 4 + [2] * 3 + [3] * 7
-    assert grouped.groups.representative.tolist() == [0, 2, 5]
-    assert grouped.groups.multiplicity.tolist() == [RACKS - 2, 1, 1]
+    assert group_counts[:11] == [1] * 4 + [2] * 3 + [3] * 4
+    assert group_counts[-1] == 2  # rack 5 rejoined; rack 2 runs on fewer PSUs
+    rejoined = group_counts.index(2, 11)
+    assert 50 < rejoined < 150  # its dies took that long to come back to the group's bits
+    assert grouped.groups.representative.tolist() == [0, 2]
+    assert grouped.groups.multiplicity.tolist() == [RACKS - 1, 1]
     assert state.feed_energy_j[5] != state.feed_energy_j[0]  # the fault did act
+    temp_time_c_s = state.temp_time_c_s.reshape(RACKS, -1)
+    assert temp_time_c_s[5].sum() < temp_time_c_s[0].sum()  # its dies ran cooler while the GPU was down
 
 
 def test_identical_racks_get_identical_bits_in_the_whole_hall() -> None:

@@ -5,7 +5,8 @@ the coolant rise along each cold-plate loop in flow order, the exact RC step of 
 mean, the energies, and each rack's PSU loss from the efficiency curve. `advance_event` does exactly that with
 racksim's physics functions, in float64, allocating its results (the straightforward way);
 benchmarks/test_beyond_brute_force.py measures it against float32, in-place and grouped variants, and
-tests/test_grouping.py checks that grouped racks (engine/grouping.py) give the very same bits.
+tests/test_grouping.py checks that grouped racks (GroupedHall below, engine/grouping.py) give the same
+temperatures bit for bit and the same integrals to 1e-12.
 
 Every rack's arithmetic reads only its own entries, so identical racks get identical bits wherever they sit in
 the arrays. `plate_inlet_temp_c` (thermal.py) does not quite: its cumulative sum runs over the whole hall, so
@@ -73,6 +74,10 @@ class HallInputs:
     healthy_psus: FloatArray
     chain: PowerChain
 
+    ARRAYS = ("idle_w", "tdp_w", "is_gpu", "up", "resistance_k_per_w", "tau_s", "heat_capacity_j_per_k",
+              "loop_capacity_rate_w_per_k", "supply_temp_c", "other_load_w", "healthy_psus")
+    """The rack-major arrays (all but the chain, which every rack shares)."""
+
     @property
     def n_racks(self) -> int:
         """Racks (or representatives) the arrays cover."""
@@ -104,15 +109,11 @@ class HallInputs:
 
     def per_rack(self) -> tuple[NDArray[np.generic], ...]:
         """Every array, rack-major (the grouping key's input part)."""
-        return (self.idle_w, self.tdp_w, self.is_gpu, self.up, self.resistance_k_per_w, self.tau_s,
-                self.heat_capacity_j_per_k, self.loop_capacity_rate_w_per_k, self.supply_temp_c, self.other_load_w,
-                self.healthy_psus)
+        return tuple(getattr(self, name) for name in self.ARRAYS)
 
     def racks(self, index: IndexArray) -> HallInputs:
         """The inputs of the given racks, in that order (representatives of groups, say)."""
-        fields = ("idle_w", "tdp_w", "is_gpu", "up", "resistance_k_per_w", "tau_s", "heat_capacity_j_per_k",
-                  "loop_capacity_rate_w_per_k", "supply_temp_c", "other_load_w", "healthy_psus")
-        return replace(self, **{name: rack_rows(getattr(self, name), index, self.n_racks) for name in fields})
+        return replace(self, **{name: rack_rows(getattr(self, name), index, self.n_racks) for name in self.ARRAYS})
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class HallState:
 
     CHIP_FIELDS = ("temp_c", "temp_max_c", "temp_time_c_s")
     RACK_FIELDS = ("chip_energy_j", "heat_to_liquid_j", "feed_energy_j", "psu_loss_energy_j")
+    ARRAYS = CHIP_FIELDS + RACK_FIELDS
 
     @classmethod
     def settled(cls, temp_c: FloatArray, n_racks: int) -> HallState:
@@ -147,13 +149,11 @@ class HallState:
 
     def per_rack(self) -> tuple[FloatArray, ...]:
         """Every array, rack-major (the grouping key's state part)."""
-        return tuple(getattr(self, name) for name in (*self.CHIP_FIELDS, *self.RACK_FIELDS))
+        return tuple(getattr(self, name) for name in self.ARRAYS)
 
-    def racks(self, index: IndexArray, n_racks: int | None = None) -> HallState:
+    def racks(self, index: IndexArray) -> HallState:
         """The state of the given racks, in that order: representatives, or every rack from representatives."""
-        count = self.n_racks if n_racks is None else n_racks
-        return HallState(*(rack_rows(getattr(self, name), index, count)
-                           for name in (*self.CHIP_FIELDS, *self.RACK_FIELDS)))
+        return HallState(*(rack_rows(getattr(self, name), index, self.n_racks) for name in self.ARRAYS))
 
 
 def advance_event(inputs: HallInputs, state: HallState, gpu_utilization: float, cpu_utilization: float,
@@ -190,21 +190,28 @@ def advance_event(inputs: HallInputs, state: HallState, gpu_utilization: float, 
 class GroupedHall:
     """`advance_event` on one representative rack per group of identical racks, carried with its multiplicity.
 
-    Each group's representative gets the very bits every rack of its group would get in the whole-hall advance
-    (each rack's arithmetic reads only its own entries), so expanding the representatives gives the whole
-    hall's state. `change` takes new whole-hall inputs (a fault, a repair, a throttle) and regroups: racks the
-    change separates split off, with the state they had.
+    Racks group on their inputs and die temperatures, the only state the advance reads: each representative
+    gets the very bits every rack of its group would get in the whole-hall advance (each rack's arithmetic
+    reads only its own entries). The running integrals are not part of the key: each rack keeps those it had
+    at the last regroup (`base`), and its group adds what it gathered since (the maxima: the larger). So a
+    rack that a fault split off rejoins its group once its dies are back to the same bits (after a repair the
+    difference decays as e^(−t/τ) and rounds away, some 100 phases later): regroup after every change and
+    now and then. Temperatures and maxima stay bit for bit those of the whole-hall advance; sums differ by
+    rounding (base + since instead of one running sum).
     """
 
     def __init__(self, inputs: HallInputs, state: HallState) -> None:
-        """Group the racks of `inputs` and `state` (whole hall) and keep their representatives."""
+        """Group the racks of `inputs` and `state` (whole hall)."""
         self.inputs = inputs
-        self._regroup(state)
+        self.regroup(state)
 
-    def _regroup(self, state: HallState) -> None:
-        self.groups: Groups = find_groups(self.inputs.n_racks, *self.inputs.per_rack(), *state.per_rack())
+    def regroup(self, state: HallState | None = None) -> None:
+        """Group the racks afresh (of `state`, or of the state reached), keeping every rack's integrals so far."""
+        self.base = self.state() if state is None else state
+        self.groups: Groups = find_groups(self.inputs.n_racks, *self.inputs.per_rack(), self.base.temp_c)
         self.group_inputs = self.inputs.racks(self.groups.representative)
-        self.group_state = state.racks(self.groups.representative)
+        self.group_state = HallState.settled(rack_rows(self.base.temp_c, self.groups.representative,
+                                                       self.inputs.n_racks), self.groups.n_groups)
 
     def advance(self, gpu_utilization: float, cpu_utilization: float, elapsed_s: float) -> None:
         """`advance_event` over the representatives."""
@@ -212,15 +219,19 @@ class GroupedHall:
                                          elapsed_s)
 
     def change(self, inputs: HallInputs) -> None:
-        """New inputs for the whole hall: expand the state and regroup under them."""
+        """New inputs for the whole hall (a fault, a repair, a throttle): regroup under them."""
         state = self.state()
         self.inputs = inputs
-        self._regroup(state)
+        self.regroup(state)
 
     def state(self) -> HallState:
-        """The whole hall's state, every rack from its group's representative."""
-        return self.group_state.racks(self.groups.group_of_rack, self.groups.n_groups)
+        """The whole hall's state: every rack's integrals at the last regroup plus its group's since."""
+        since = self.group_state.racks(self.groups.group_of_rack)
+        base = self.base
+        return HallState(
+            since.temp_c, np.maximum(base.temp_max_c, since.temp_max_c),
+            *(getattr(base, name) + getattr(since, name) for name in ("temp_time_c_s", *HallState.RACK_FIELDS)))
 
     def total(self, name: str) -> float:
         """Σ over every rack of a per-rack integral of HallState (feed_energy_j, say), J."""
-        return weighted_total(getattr(self.group_state, name), self.groups)
+        return float(getattr(self.base, name).sum()) + weighted_total(getattr(self.group_state, name), self.groups)

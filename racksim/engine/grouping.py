@@ -1,12 +1,13 @@
 """Racks in identical state, advanced as one: find the groups, pick a representative, expand it back.
 
 A prototype (issue 9, "Beyond brute force"), not used by `Simulation` yet; benchmarks/test_beyond_brute_force.py
-measures it on engine/event_advance.py's per-event advance. The racks of a synchronous job in identical racks
-see identical inputs, and an advance in which each rack's arithmetic reads only its own entries gives them
-identical results, bit for bit: one representative rack, carried with its multiplicity, stands for the group.
-Groups are found from the bytes of every per-rack state and input array, so anything that separates one rack
-from the others (a fault, a throttle, per-part variation, even one ulp) splits its group: regroup after each
-change. Arrays are rack-major: each rack's entries (chips, loops or the rack's own value) are contiguous.
+measures it on engine/event_advance.py's per-event advance (whose GroupedHall uses these functions). The racks
+of a synchronous job in identical racks see identical inputs, and an advance in which each rack's arithmetic
+reads only its own entries gives them identical results, bit for bit: one representative rack, carried with
+its multiplicity, stands for the group. Groups are found from the bytes of the per-rack arrays given (inputs
+and state), so anything that separates one rack from the others (a fault, a throttle, per-part variation,
+even one ulp) splits its group, and a rack whose state comes back to the same bits rejoins it at the next
+regroup. Arrays are rack-major: each rack's entries (chips, loops or the rack's own value) are contiguous.
 """
 
 from __future__ import annotations
