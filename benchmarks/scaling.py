@@ -2,11 +2,14 @@
 
 Each size runs in a fresh process (so its peak resident memory is its own): build(design, n_racks), then a
 Simulation of the standard suite's training workload (every compute and communication phase an event) for
-the simulated period. Writes benchmarks/results/scaling.md (table, against the issue's targets) and
-scaling.png (log-log). Speeds are taken on the process's CPU time (user + system), which a busy shared
-machine inflates far less than wall time; the table gives both. Not a test: run it by hand.
+the simulated period. The hall sizes run event by event (`skip_cycles=False`: every phase simulated); one
+rack's day runs both ways, event by event and with periodic cycle skipping (racksim/engine/cycles.py).
+Writes benchmarks/results/scaling.md (table, against the issue's targets) and scaling.png (log-log).
+Speeds are taken on the process's CPU time (user + system), which a busy shared machine inflates far less
+than wall time; the table gives both. Not a test: run it by hand.
 
     .venv/bin/python benchmarks/scaling.py                      # 1, 10, 100, 140, 1000 racks, 1 h; 1 rack 24 h
+    .venv/bin/python benchmarks/scaling.py --racks 140 --skip-cycles   # with cycle skipping
     .venv/bin/python benchmarks/scaling.py --racks 1 10 --simulated-s 600
     .venv/bin/python benchmarks/scaling.py --profile 1000 --simulated-s 600   # cProfile: hot functions
 """
@@ -34,7 +37,7 @@ TARGETS = {1: ("24 h in < 5 s", 86400 / 5.0), 140: ("≥ 1,000× real time", 100
 MEMORY_TARGET_BYTES = 4 * 2**30
 
 
-def simulation_for(racks: int, simulated_s: float) -> object:
+def simulation_for(racks: int, simulated_s: float, skip_cycles: bool = False) -> object:
     """A Simulation of one training job spanning `racks` racks for `simulated_s` (built, not run)."""
     from racksim.build import build
     from racksim.design import load_design
@@ -44,37 +47,40 @@ def simulation_for(racks: int, simulated_s: float) -> object:
 
     design = load_design(DESIGN_FILE).design
     schedule = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, design, racks)
-    return Simulation(build(design, racks), schedule.phases, simulated_s, network_rate=schedule.network_rate)
+    return Simulation(build(design, racks), schedule.phases, simulated_s, network_rate=schedule.network_rate,
+                      skip_cycles=skip_cycles)
 
 
-def measure_one(racks: int, simulated_s: float) -> dict[str, float]:
+def measure_one(racks: int, simulated_s: float, skip_cycles: bool) -> dict[str, float]:
     """In this process: build, run, and the peak resident memory (whole process, imports included)."""
     import racksim.engine  # noqa: F401 - imports before the baseline
 
     baseline_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     started = time.perf_counter()
-    simulation = simulation_for(racks, simulated_s)
+    simulation = simulation_for(racks, simulated_s, skip_cycles)
     built, cpu_built = time.perf_counter(), time.process_time()
     result = simulation.run()  # type: ignore[attr-defined]
     finished, cpu_finished = time.perf_counter(), time.process_time()
     return {"racks": racks, "gpus": int(simulation.arrays.chips.is_gpu.sum()),  # type: ignore[attr-defined]
             "simulated_s": simulated_s, "build_s": built - started, "run_wall_s": finished - built,
             "run_s": cpu_finished - cpu_built,
-            "events": result.event_count, "series_rows": int(result.series["time_s"].size),
+            "events": result.event_count, "cycles_skipped": result.cycles_skipped,
+            "series_rows": int(result.series["time_s"].size),
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "baseline_rss_bytes": baseline_bytes}
 
 
-def measure(racks: int, simulated_s: float) -> dict[str, float]:
+def measure(racks: int, simulated_s: float, skip_cycles: bool) -> dict[str, float]:
     """`measure_one` in a fresh interpreter."""
-    output = subprocess.run([sys.executable, __file__, "--one", str(racks), "--simulated-s", str(simulated_s)],
+    command = [sys.executable, __file__, "--one", str(racks), "--simulated-s", str(simulated_s)]
+    output = subprocess.run(command + (["--skip-cycles"] if skip_cycles else []),
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.splitlines()[-1])
 
 
-def profile(racks: int, simulated_s: float, top: int = 30) -> str:
+def profile(racks: int, simulated_s: float, skip_cycles: bool, top: int = 30) -> str:
     """cProfile of one run: the functions with the most own time, and the share of the run each takes."""
-    simulation = simulation_for(racks, simulated_s)
+    simulation = simulation_for(racks, simulated_s, skip_cycles)
     profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     simulation.run()  # type: ignore[attr-defined]
@@ -97,8 +103,8 @@ def _duration(seconds: float) -> str:
 
 def table(rows: list[dict[str, float]]) -> str:
     """The results as Markdown, with the real-time factor against the issue's targets."""
-    lines = ["| racks | GPUs | simulated | events | build, s | run (wall), s | run (CPU), s | × real time | "
-             "µs per event | peak memory | target | met |", "| ---: " * 10 + "| --- | --- |"]
+    lines = ["| racks | GPUs | simulated | cycles skipped | events | build, s | run (wall), s | run (CPU), s | "
+             "× real time | µs per event | peak memory | target | met |", "| ---: " * 11 + "| --- | --- |"]
     for row in rows:
         factor = row["simulated_s"] / row["run_s"]
         target, needed = TARGETS.get(int(row["racks"]), ("", 0.0))
@@ -106,7 +112,9 @@ def table(rows: list[dict[str, float]]) -> str:
         met = ""
         if target and long_enough:
             met = "yes" if factor >= needed and row["peak_rss_bytes"] < MEMORY_TARGET_BYTES else "no"
-        lines.append(f"| {row['racks']:,} | {row['gpus']:,} | {_duration(row['simulated_s'])} | {row['events']:,} | "
+        skipped = f"{row['cycles_skipped']:,}" if row["skip_cycles"] else "off"
+        lines.append(f"| {row['racks']:,} | {row['gpus']:,} | {_duration(row['simulated_s'])} | {skipped} | "
+                     f"{row['events']:,} | "
                      f"{row['build_s']:.2f} | {row['run_wall_s']:.2f} | {row['run_s']:.2f} | {factor:,.0f} | "
                      f"{1e6 * row['run_s'] / max(row['events'], 1):,.0f} | {row['peak_rss_bytes'] / 2**20:,.0f} MiB | "
                      f"{target if long_enough else ''} | {met} |")
@@ -117,7 +125,7 @@ def figure(rows: list[dict[str, float]], path: Path) -> None:
     """Log-log wall time per simulated hour and peak memory against racks, with a linear reference."""
     from matplotlib.figure import Figure
 
-    hourly = [row for row in rows if row["simulated_s"] == rows[0]["simulated_s"]]
+    hourly = [row for row in rows if row["simulated_s"] == rows[0]["simulated_s"] and not row["skip_cycles"]]
     racks = [row["racks"] for row in hourly]
     figure = Figure(figsize=(9, 3.8), layout="constrained")
     time_axes, memory_axes = figure.subplots(1, 2)
@@ -151,19 +159,20 @@ def main() -> None:
     parser.add_argument("--simulated-s", type=float, default=3600.0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=int, metavar="RACKS", help="cProfile one run of RACKS racks")
+    parser.add_argument("--skip-cycles", action="store_true", help="skip repeating cycles (default: every phase)")
     args = parser.parse_args()
     if args.one is not None:
-        print(json.dumps(measure_one(args.one, args.simulated_s)))
+        print(json.dumps(measure_one(args.one, args.simulated_s, args.skip_cycles) | {"skip_cycles": args.skip_cycles}))
         return
     if args.profile is not None:
-        print(profile(args.profile, args.simulated_s))
+        print(profile(args.profile, args.simulated_s, args.skip_cycles))
         return
     rows = []
     for racks in args.racks:
-        rows.append(measure(racks, args.simulated_s))
+        rows.append(measure(racks, args.simulated_s, args.skip_cycles))
         print(json.dumps(rows[-1]), file=sys.stderr)
     if 1 in args.racks and args.simulated_s < 86400:
-        rows.append(measure(1, 86400.0))
+        rows.extend(measure(1, 86400.0, skip) for skip in (False, True))
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = (f"# Hall scale: GB200 NVL72-class racks, training per phase\n\n{table(rows)}\n\n"
             f"`{shlex.join(['python', 'benchmarks/scaling.py', *sys.argv[1:]])}`; speeds on CPU time; peak memory "
