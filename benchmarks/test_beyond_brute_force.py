@@ -257,10 +257,14 @@ def test_c_float64(benchmark: pytest.FixtureRequest, memo: bool) -> None:
     benchmark(steps[1])
 
 
+@pytest.mark.parametrize("groups", [1, 10, 100])
 @pytest.mark.benchmark(group=GROUP)
-def test_d_grouped(benchmark: pytest.FixtureRequest) -> None:
-    grouped = GroupedHall(*hall(RACKS))
-    benchmark.extra_info["groups"] = grouped.groups.n_groups
+def test_d_grouped(benchmark: pytest.FixtureRequest, groups: int) -> None:
+    inputs, state = hall(RACKS)
+    supply_c = inputs.supply_temp_c.copy()
+    supply_c[1:groups] += np.arange(1, groups) * 1e-9  # racks 1 … groups − 1 a nanokelvin apart: `groups` kinds
+    grouped = GroupedHall(replace(inputs, supply_temp_c=supply_c), state)
+    assert grouped.groups.n_groups == groups
     benchmark(phase_stepper(grouped.advance))
 
 
