@@ -18,6 +18,7 @@ from rich.table import Table
 
 from racksim.design import Design, load_design
 from racksim.errors import InputError, Interrupted, RacksimError
+from racksim.hall.loader import LoadedHall, load_target
 from racksim.network.command import collectives as collectives_command
 from racksim.replicas import run_replicas
 from racksim.runner import RunRequest, record_suite, requests_for, run_many
@@ -65,12 +66,16 @@ def _command_line() -> str:
 
 @app.command()
 def validate(designs: DesignsArg, set_: SetOpt = None) -> None:
-    """Check design files; print one line per valid design, and one per warning (a risk it carries)."""
+    """Check design (or hall) files; print one line per valid file, and one per warning (a risk it carries)."""
     for path in designs:
-        loaded = load_design(path, set_ or ())
+        loaded = load_target(path, set_ or ())
         figures = loaded.figures
-        print(f"ok: {path} ({loaded.design.name}: {figures['gpu_count']} GPUs, nameplate "
-              f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW at the feed)")
+        if isinstance(loaded, LoadedHall):
+            print(f"ok: {path} ({loaded.design.name}: {figures['racks']} racks, {figures['hall_gpu_count']} GPUs, "
+                  f"nameplate {figures['hall_nameplate_feed_power_w'] / 1e6:.2f} MW at the feeds)")
+        else:
+            print(f"ok: {path} ({loaded.design.name}: {figures['gpu_count']} GPUs, nameplate "
+                  f"{figures['nameplate_feed_power_w'] / 1e3:.1f} kW at the feed)")
         for warning in loaded.warnings:
             print(f"  warning: {warning}")
 

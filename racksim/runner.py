@@ -101,6 +101,10 @@ class RunRequest:
 
     def schedule(self, loaded: LoadedDesign) -> Schedule:
         """The scenario's workload compiled for the design (an InputError when it cannot map onto it)."""
+        if isinstance(loaded, LoadedHall) and loaded.is_mixed:  # every group's compiled; run_one recompiles them
+            from racksim.hall.mixed import group_schedules  # it imports this module
+
+            return group_schedules(self, loaded)[0]
         return schedule_for(self.scenario.workload, loaded.design, n_racks=layout_of(loaded).n_racks,
                             seed=self.run_seed, source=f"scenario {self.scenario.name} on {loaded.design.name}")
 
@@ -122,6 +126,10 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     `schedule` is the scenario's workload compiled for the design, if the caller compiled it already.
     """
     loaded = loaded or request.load()
+    if isinstance(loaded, LoadedHall) and loaded.is_mixed:  # several designs: a simulation per group, merged
+        from racksim.hall.mixed import run_mixed_hall  # it imports this module
+
+        return run_mixed_hall(request, out_root, loaded, progress)
     run_dir = request.run_dir(out_root, loaded)
     (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     scenario, duration_s = request.scenario, request.run_duration_s

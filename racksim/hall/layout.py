@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from racksim.hall.rows import FloatArray, IndexArray, overloaded_racks, rack_cdus, rack_rows
-from racksim.hall.schema import Hall
+from racksim.hall.schema import Hall, HallGroup
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,35 @@ class HallLayout:
                    math.inf, trip_on_overload=False)
 
     @classmethod
-    def of(cls, hall: Hall) -> HallLayout:
-        """The hall's layout: racks split evenly over its rows, CDUs along each row."""
-        rack_row = rack_rows(hall.racks, hall.rows)
+    def of(cls, hall: Hall, group: HallGroup | None = None, ups_capacity_w: float | None = None) -> HallLayout:
+        """The layout of a hall of one design, or of one `group` of a hall with its UPS share.
+
+        Racks split evenly over the rows, CDUs along each row.
+        """
+        racks, rows = (hall.rack_count, hall.row_count) if group is None else (group.racks, group.rows)
+        rack_row = rack_rows(racks, rows)
         power, cdus = hall.row_power, hall.row_cdus
+        if ups_capacity_w is None:
+            ups_capacity_w = (power.ups_capacity_w or math.inf) if power else math.inf
         return cls(
             rack_row=rack_row,
             rack_cdu=rack_cdus(rack_row, cdus.racks_per_cdu if cdus else 1),
-            row_capacity_w=np.full(hall.rows, power.feeder_capacity_w if power else np.inf),
-            ups_capacity_w=(power.ups_capacity_w or math.inf) if power else math.inf,
+            row_capacity_w=np.full(rows, power.feeder_capacity_w if power else np.inf),
+            ups_capacity_w=ups_capacity_w,
             trip_on_overload=power is not None and power.on_overload == "trip",
             racks_per_cdu=cdus.racks_per_cdu if cdus else 1,
             cdu_capacity_w=cdus.capacity_w if cdus else None,
+        )
+
+    @classmethod
+    def joined(cls, layouts: Sequence[HallLayout]) -> HallLayout:
+        """Group layouts side by side as one hall: racks, rows and CDUs numbered on, the UPS shares added."""
+        first_row = np.cumsum([0] + [layout.n_rows for layout in layouts])
+        first_cdu = np.cumsum([0] + [int(layout.rack_cdu.max()) + 1 for layout in layouts])
+        return replace(
+            layouts[0],
+            rack_row=np.concatenate([layout.rack_row + first_row[i] for i, layout in enumerate(layouts)]),
+            rack_cdu=np.concatenate([layout.rack_cdu + first_cdu[i] for i, layout in enumerate(layouts)]),
+            row_capacity_w=np.concatenate([layout.row_capacity_w for layout in layouts]),
+            ups_capacity_w=math.fsum(layout.ups_capacity_w for layout in layouts),
         )

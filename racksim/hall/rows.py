@@ -52,6 +52,17 @@ def overloaded_racks(rack_feed_w: FloatArray, rack_row: IndexArray, row_capacity
     return over_row[rack_row] | over_ups
 
 
+def ups_shares_w(ups_capacity_w: float, group_nameplate_w: FloatArray) -> FloatArray:
+    """The UPS's critical load allocated to groups of racks in proportion to their nameplate feed power, W.
+
+    C_g = C_UPS · P_g / Σ P, P_g = racks_g × the design's nameplate feed power (a static split, as a UPS's
+    output is allocated to row PDUs); an unlimited UPS (inf) leaves every share unlimited.
+    """
+    if not np.isfinite(ups_capacity_w):
+        return np.full(group_nameplate_w.size, np.inf)
+    return ups_capacity_w * group_nameplate_w / group_nameplate_w.sum()
+
+
 def cdu_approach_c_per_w(approach_temp_c: float, cdu_capacity_w: float, racks_per_cdu: int) -> float:
     """CDU approach per watt of one rack's heat, when k racks like it share a CDU, K/W.
 
