@@ -39,14 +39,21 @@ JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1,
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even runs whose inputs are unchanged.")]
 ReplicasOpt = Annotated[int, typer.Option("--replicas", min=1, max=1000,
                                           help="Monte Carlo: seeds per run (means and 95 % intervals).")]
+ResolutionOpt = Annotated[str | None, typer.Option(
+    "--resolution", metavar="SECONDS", help="Keep the time series at a row per interval (60, 5m), not per event: "
+    "bounded memory for long runs, exact metrics. Overrides the scenario's timeseries_resolution_s.")]
 
 
-def parse_duration_s(text: str) -> float:
-    """'90s', '15m', '24h', '2d' or plain seconds → seconds."""
+def parse_duration_s(text: str, option: str = "--duration") -> float:
+    """'90s', '15m', '24h', '2d' or plain seconds → seconds (`option` names the option in the error)."""
     match = DURATION.match(text)
     if not match or float(match.group(1)) <= 0:
-        raise InputError("--duration", text, "expected a positive duration like 90s, 15m, 24h or 2d")
+        raise InputError(option, text, "expected a positive duration like 90s, 15m, 24h or 2d")
     return float(match.group(1)) * UNIT_S[match.group(2)]
+
+
+def _resolution_s(text: str | None) -> float | None:
+    return None if text is None else parse_duration_s(text, "--resolution")
 
 
 ScenarioOpt = Annotated[list[str] | None, typer.Option(
@@ -110,6 +117,7 @@ def run(
     jobs: JobsOpt = None,
     force: ForceOpt = False,
     replicas: ReplicasOpt = 1,
+    resolution: ResolutionOpt = None,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
@@ -118,7 +126,8 @@ def run(
     """
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
-                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
+                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
+                            timeseries_resolution_s=_resolution_s(resolution))
     run_dirs = _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     for run_dir in run_dirs:
@@ -146,13 +155,15 @@ def compare(
     jobs: JobsOpt = None,
     force: ForceOpt = False,
     replicas: ReplicasOpt = 1,
+    resolution: ResolutionOpt = None,
 ) -> None:
     """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
     from racksim.report import write_report
 
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios,
-                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or ())
+                            duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
+                            timeseries_resolution_s=_resolution_s(resolution))
     _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):

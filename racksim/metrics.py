@@ -2,80 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from racksim import __version__
-from racksim.build import FloatArray, RackArrays
+from racksim.build import RackArrays
 from racksim.engine import Event, RunResult
-
-RAMP_WINDOW_S = 1.0
-"""Feed ramp is the change of the feed power averaged over this window, per second."""
-
-
-def _segment_values(time_s: FloatArray, start_w: FloatArray, end_w: FloatArray, at_s: FloatArray,
-                    side: Literal["left", "right"]) -> FloatArray:
-    """Value of a signal linear on each segment [t_i, t_i+1) from start_i to end_i, at `at_s`.
-
-    side="right" gives the value just after each instant, "left" the limit just before it.
-    """
-    index = np.clip(np.searchsorted(time_s, at_s, side=side) - 1, 0, time_s.size - 1)
-    length_s = np.diff(np.append(time_s, time_s[-1]))[index]
-    fraction = np.divide(at_s - time_s[index], length_s, out=np.zeros_like(at_s), where=length_s > 0)
-    return start_w[index] + (end_w[index] - start_w[index]) * np.clip(fraction, 0.0, 1.0)
-
-
-def time_weighted_percentile(values: FloatArray, durations_s: FloatArray, percentile: float,
-                             end_values: FloatArray | None = None) -> float:
-    """Percentile over time of a signal constant on each segment (or linear from `values` to `end_values`).
-
-    The smallest v with time(x ≤ v) ≥ p·T, where a linear segment spends time(x ≤ v) = Δt·clip((v − lo)/(hi − lo), 0, 1)
-    below v; found by bisection to adjacent floats, so a step signal gives one of its values exactly.
-    """
-    end = values if end_values is None else end_values
-    low_w, high_w = np.minimum(values, end), np.maximum(values, end)
-    span_w = high_w - low_w
-    target_s = percentile / 100.0 * durations_s.sum()
-
-    def time_below_s(v: float) -> float:
-        ramp_share = np.divide(v - low_w, span_w, out=(low_w <= v).astype(float), where=span_w > 0)
-        return float(np.dot(durations_s, np.clip(ramp_share, 0.0, 1.0)))
-
-    below, above = float(np.nextafter(low_w.min(), -np.inf)), float(high_w.max())
-    while True:
-        middle = 0.5 * (below + above)
-        if middle in (below, above):
-            return above
-        below, above = (below, middle) if time_below_s(middle) >= target_s else (middle, above)
-
-
-def steepest_ramp(time_s: FloatArray, power_w: FloatArray, window_s: float = RAMP_WINDOW_S,
-                  end_power_w: FloatArray | None = None) -> tuple[float, float]:
-    """(Largest rate of change of the window-averaged power, W/s; the time it happens, s).
-
-    Power is constant on each segment, or linear from `power_w` to `end_power_w`. The derivative of the
-    moving average over a window w is (P(t) − P(t − w)) / w, piecewise linear in t with breaks only at
-    the t_i and t_i + w, so its extremes are at those instants, on one side or the other: exact.
-    """
-    if time_s.size < 2:
-        return 0.0, float(time_s[0]) if time_s.size else 0.0
-    end_w = power_w if end_power_w is None else end_power_w
-    instants = np.concatenate([time_s, time_s + window_s])
-    instants = instants[(instants >= time_s[0] + window_s) & (instants <= time_s[-1])]
-    if instants.size == 0:
-        return 0.0, float(time_s[0])
-    changes = np.abs([_segment_values(time_s, power_w, end_w, instants, side)
-                      - _segment_values(time_s, power_w, end_w, instants - window_s, side)
-                      for side in ("left", "right")]).max(axis=0)
-    steepest = int(np.argmax(changes))
-    return float(changes[steepest] / window_s), float(instants[steepest])
-
-
-def max_ramp_w_per_s(time_s: FloatArray, power_w: FloatArray, window_s: float = RAMP_WINDOW_S,
-                     end_power_w: FloatArray | None = None) -> float:
-    """Largest rate of change of the window-averaged feed power, W/s (see `steepest_ramp`)."""
-    return steepest_ramp(time_s, power_w, window_s, end_power_w)[0]
 
 
 def times_after_fault(events: list[Event]) -> dict[str, float]:
@@ -100,11 +33,11 @@ def compute_metrics(
     """The metrics of one run as nested dicts of plain floats.
 
     `cabling` is the design's cabling group (`racksim.cabling.cabling_metrics`), constant over the run;
-    `network` its network group (`racksim.network.network_metrics`), constant too.
+    `network` its network group (`racksim.network.network_metrics`), constant too. The feed power's peak,
+    p99, ramps and time above the limit come from the run's exact running statistics (`result.feed`), not from
+    its time series, which may be kept at a coarse resolution.
     """
-    integrals, series = result.integrals, result.series
-    time_s, feed_w, feed_end_w = series["time_s"], series["feed_power_w"], series["feed_power_end_w"]
-    durations_s = np.diff(np.append(time_s, result.duration_s))
+    integrals, feed = result.integrals, result.feed
     losses_j = sum(integrals.loss_energy_j.values())
     storage_net_j = integrals.storage_net_energy_j
     input_kwh = integrals.input_energy_j / 3.6e6
@@ -122,17 +55,18 @@ def compute_metrics(
             "loss_energy_j_by_stage": dict(integrals.loss_energy_j),
             "storage_net_energy_j": storage_net_j,
             "input_power_w_mean": integrals.input_energy_j / result.duration_s,
-            "input_power_w_peak": float(max(feed_w.max(), feed_end_w.max())),
-            "input_power_w_p99": time_weighted_percentile(feed_w, durations_s, 99.0, feed_end_w),
+            "input_power_w_peak": feed.peak_w,
+            "input_power_w_p99": feed.percentile_w(99.0),
             "chain_efficiency": integrals.it_energy_j / supplied_j if (supplied_j := integrals.input_energy_j
                                                                           + storage_net_j) > 0 else 0.0,
-            "max_ramp_w_per_s": max_ramp_w_per_s(time_s, feed_w, end_power_w=feed_end_w),
-            "max_ramp_w_per_s_unsmoothed": max_ramp_w_per_s(time_s, series["feed_power_unsmoothed_w"]),
+            "max_ramp_w_per_s": feed.max_ramp_w_per_s,
+            "max_ramp_time_s": feed.max_ramp_time_s,
+            "max_ramp_w_per_s_unsmoothed": feed.max_ramp_w_per_s_unsmoothed,
             "capped_fraction": integrals.capped_gpu_seconds / integrals.gpu_seconds,
             "trips": result.trips,
             "breaker_trips": result.breaker_trips,
             "time_on_battery_s": integrals.battery_rack_s,
-            "feed_limit_exceeded_s": float(durations_s[feed_w > feed_limit_w].sum()),
+            "feed_limit_exceeded_s": feed.time_above_s(feed_limit_w),
         },
         "thermal": {
             "gpu_temp_c_max": integrals.gpu_temp_c_max,

@@ -56,6 +56,8 @@ class RunRequest:
     overrides: tuple[str, ...] = ()
     replicas: int = 1
     """Seeds the run's metrics average over (racksim.replicas); part of the inputs, so means never pass for one run."""
+    timeseries_resolution_s: float | None = None
+    """Time-series row interval, s, overriding the scenario's (None: the scenario's)."""
 
     @property
     def all_overrides(self) -> list[str | tuple[list[str], Any]]:
@@ -75,6 +77,8 @@ class RunRequest:
                   "racksim_version": racksim.__version__}
         if self.replicas != 1:
             inputs["replicas"] = self.replicas
+        if self.run_resolution_s is not None:
+            inputs["timeseries_resolution_s"] = self.run_resolution_s
         workload = self.scenario.workload
         if isinstance(workload, TraceWorkload):  # the trace's content, not just its path
             try:
@@ -118,6 +122,11 @@ class RunRequest:
         """Simulated time, s."""
         return self.scenario.duration_s if self.duration_s is None else self.duration_s
 
+    @property
+    def run_resolution_s(self) -> float | None:
+        """The run's time-series row interval, s (None: a row per event)."""
+        return self.timeseries_resolution_s or self.scenario.timeseries_resolution_s
+
 
 def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = None,
             progress: Callable[[float], None] | None = None, schedule: Schedule | None = None) -> Path:
@@ -140,7 +149,7 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
                     key=lambda action: action.time_s)
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
-                            network_rate=schedule.network_rate)
+                            network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s)
     result = simulation.run()
     cabling = arrays.cabling
     metrics = compute_metrics(
@@ -169,9 +178,11 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
 
 
 def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *, seed: int | None = None,
-                 duration_s: float | None = None, overrides: Sequence[str] = ()) -> list[RunRequest]:
+                 duration_s: float | None = None, overrides: Sequence[str] = (),
+                 timeseries_resolution_s: float | None = None) -> list[RunRequest]:
     """Every design × scenario, scenario-major."""
-    return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides)) for s in scenarios for d in design_paths]
+    return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides), timeseries_resolution_s=timeseries_resolution_s)
+            for s in scenarios for d in design_paths]
 
 
 def record_suite(out_root: Path, suite: Suite, command_line: str | None = None) -> None:

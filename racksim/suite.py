@@ -76,6 +76,9 @@ class Scenario(Model):
     """Also sample failures from each design's `reliability` section (the run's seed drives them)."""
     design_overrides: dict[str, Any] = Field(default_factory=dict)
     """Dotted design paths set for this scenario (e.g. cooling.facility_supply_temp_c: 40)."""
+    timeseries_resolution_s: PositiveFloat | None = None
+    """Record the time series at one row per this interval (time-weighted means, extremes, last values), so a long
+    run's memory stays bounded; the metrics stay exact. Absent: one row per event."""
 
 
 class Weight(Model):

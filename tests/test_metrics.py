@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from racksim.design import load_design
-from racksim.metrics import max_ramp_w_per_s, time_weighted_percentile
+from racksim.piecewise import max_ramp_w_per_s, time_weighted_percentile
 from racksim.suite import load_suite
 from racksim.workload import TrainingSchedule
 

@@ -13,8 +13,8 @@ from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
 from racksim.faults import fault_actions
-from racksim.metrics import max_ramp_w_per_s
 from racksim.operating_point import Activity
+from racksim.piecewise import max_ramp_w_per_s
 from racksim.power import chain_losses_at_it_load
 from racksim.suite import Fault
 from racksim.supply import breaker_trip_time_s, feed_current_a, storage_energy_out_j, storage_limit_time_s

@@ -3,6 +3,9 @@ kept, means time-weighted; without a resolution, one row per event as before."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +13,7 @@ from racksim.build import build
 from racksim.design import load_design
 from racksim.engine import Simulation
 from racksim.engine.recorder import SERIES_COLUMNS, TimeSeries
+from racksim.runner import RunRequest, run_one
 from racksim.suite import load_suite
 from racksim.workload import TrainingSchedule
 from tests.conftest import ROOT
@@ -77,3 +81,40 @@ def test_a_real_run_replayed_at_a_resolution(resolution_s: float) -> None:
     assert columns["work_units"][-1] == events["work_units"][-1]
     assert columns["feed_power_w"].max() <= events["feed_power_w"].max()  # means of the bins
     assert np.all(np.diff(columns["time_s"]) > 0)
+
+
+def test_a_day_at_a_resolution_has_the_metrics_of_the_event_level_day(tmp_path: Path) -> None:
+    """The standard reliability month's workload (with its failures) for a day: per event, 60 s and 300 s rows."""
+    scenario = load_suite("standard").scenario("reliability-month").model_copy(update={"timeseries_resolution_s": None})
+    metrics, series = {}, {}
+    for resolution_s in (None, 60.0, 300.0):
+        request = RunRequest(ROOT / "designs" / "gb200-nvl72.yaml", scenario, duration_s=86400.0,
+                             timeseries_resolution_s=resolution_s)
+        run_dir = run_one(request, tmp_path / str(resolution_s))
+        metrics[resolution_s] = json.loads((run_dir / "metrics.json").read_text())
+        with np.load(run_dir / "timeseries.npz") as npz:
+            series[resolution_s] = {name: npz[name] for name in SERIES_COLUMNS}
+    events, binned = metrics[None], metrics[60.0]
+    for name in ("input_energy_j", "it_energy_j", "loss_energy_j", "storage_net_energy_j"):
+        assert binned["power"][name] == pytest.approx(events["power"][name], rel=1e-9, abs=1e-9)
+    for name in ("input_power_w_peak", "input_power_w_p99", "max_ramp_w_per_s", "max_ramp_w_per_s_unsmoothed"):
+        assert binned["power"][name] == events["power"][name]
+    assert binned == events == metrics[300.0]  # nothing in metrics.json reads the time series
+    assert events["reliability"]["failures"] > 0
+    assert series[None]["time_s"].size > 24 * 12 + 2
+    assert series[300.0]["time_s"].size <= 24 * 12 + 2
+    assert series[60.0]["time_s"].size <= 24 * 60 + 2
+    for columns in series.values():  # the binned series still carries the feed energy
+        assert feed_energy_j(columns, 86400.0) == pytest.approx(events["power"]["input_energy_j"], rel=1e-9)
+
+
+def test_the_binned_series_ends_on_its_last_bin_not_an_instant() -> None:
+    series = TimeSeries(resolution_s=10.0)
+    series.append(row(0.0, 100.0, temp_c=40.0))
+    series.append(row(6.0, 200.0, temp_c=60.0, work=1.0))
+    series.append(row(20.0, 500.0, temp_c=70.0, work=2.0))  # the end of the run: an instant, no segment
+    columns = series.columns()
+    assert columns["time_s"].tolist() == [0.0, 10.0, 20.0]
+    assert columns["feed_power_w"].tolist() == pytest.approx([140.0, 200.0, 200.0])  # held to the end, no spike
+    assert columns["gpu_temp_c_max"].tolist() == [60.0, 60.0, 70.0]
+    assert columns["work_units"].tolist() == [1.0, 1.0, 2.0]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.build import FloatArray, RackArrays
+from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
 from racksim.engine.supply import SupplyInterval
 from racksim.operating_point import OperatingPoint
 
@@ -25,6 +26,7 @@ SERIES_COLUMNS = (
 `feed_power_w` to `feed_power_end_w` (equal unless storage ramps the source); the rest are samples."""
 FEED = SERIES_COLUMNS.index("feed_power_w")
 FEED_END = SERIES_COLUMNS.index("feed_power_end_w")
+UNSMOOTHED = SERIES_COLUMNS.index("feed_power_unsmoothed_w")
 _MEAN = np.isin(SERIES_COLUMNS, (
     "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_mean", "fan_power_w", "pump_power_w",
     "throttled_gpu_fraction", "shutdown_gpu_fraction", "feed_power_end_w", "feed_power_unsmoothed_w"))
@@ -41,7 +43,9 @@ class TimeSeries:
     With `resolution_s`, each row covers [k·r, (k+1)·r) and holds the time-weighted mean of the powers and shares
     over it (feed power exactly, linear segments included, so its integral is the event-level one), the extremes
     of the temperatures and flow, and the last work and storage values: memory grows with simulated time / r,
-    not with events. The last event row is kept as it is (it starts the segment that runs to the end).
+    not with events. The latest event row ends the series (its time and last values, the last bin's means).
+    Whatever the resolution, `feed` keeps the feed power's peak, percentiles and ramps exactly, from each event
+    row once its segment is final (a row at a later time has come).
     """
 
     def __init__(self, capacity: int = 1024, resolution_s: float | None = None) -> None:
@@ -56,9 +60,14 @@ class TimeSeries:
         self._bin_s = 0.0
         self._sums = np.zeros(len(SERIES_COLUMNS))
         self._extremes = np.zeros(len(SERIES_COLUMNS))
+        self.feed = FeedStatistics()
 
     def append(self, row: tuple[float, ...]) -> None:
         """Add one row (values in SERIES_COLUMNS order); a row at the same time replaces the last."""
+        last = self._last_event_row()
+        if last is not None and last[0] != row[0]:
+            self.feed.add_segment(float(last[0]), float(row[0]), float(last[FEED]), float(last[FEED_END]),
+                                  float(last[UNSMOOTHED]))
         if self.resolution_s is not None:
             values = np.asarray(row, dtype=float)
             if self._last is not None and self._last[0] != values[0]:
@@ -108,6 +117,19 @@ class TimeSeries:
         row[0] = self._bin * self.resolution_s
         return row
 
+    def _end_row(self, bin_row: FloatArray) -> FloatArray:
+        """The latest event row as the binned series' last point: its time and last values, the last bin's means.
+
+        The row has no duration: holding the means to the end keeps a plot from jumping to an instantaneous value.
+        Its extremes include it.
+        """
+        assert self._last is not None
+        row = self._last.copy()
+        row[_MEAN] = bin_row[_MEAN]
+        row[_MAX] = np.maximum(bin_row[_MAX], row[_MAX])
+        row[_MIN] = np.minimum(bin_row[_MIN], row[_MIN])
+        return row
+
     def _close_bin(self) -> None:
         """Store the current bin's row and start afresh."""
         row = self._bin_row()
@@ -117,14 +139,29 @@ class TimeSeries:
 
     def close_segment(self, feed_end_w: float) -> None:
         """Set the feed power at the end of the last row's segment (just before the next row), W."""
-        if self._last is not None:
-            self._last[FEED_END] = feed_end_w
-        elif self._count:
-            self._rows[self._count - 1, FEED_END] = feed_end_w
+        last = self._last_event_row()
+        if last is not None:
+            last[FEED_END] = feed_end_w
+
+    def _last_event_row(self) -> FloatArray | None:
+        """The latest event row (a view), whose segment is not final yet; None before the first."""
+        if self.resolution_s is not None:
+            return self._last
+        return self._rows[self._count - 1] if self._count else None
+
+    def feed_summary(self) -> FeedSummary:
+        """The feed power's exact figures over the rows so far, the last one ending the signal."""
+        last = self._last_event_row()
+        if last is None:
+            raise ValueError("no time-series rows yet")
+        return self.feed.summary(float(last[0]), float(last[FEED]), float(last[FEED_END]), float(last[UNSMOOTHED]))
 
     def columns(self) -> dict[str, FloatArray]:
-        """Column name → a copy of its values (with a resolution: the bins so far, then the last event row)."""
-        tail = [row for row in (self._bin_row(), self._last) if row is not None]
+        """Column name → a copy of its values (with a resolution: the bins so far, then the end row)."""
+        bin_row = self._bin_row()
+        tail = [] if bin_row is None else [bin_row]
+        if self._last is not None:
+            tail.append(self._last if bin_row is None else self._end_row(bin_row))
         rows = np.vstack([self._rows[: self._count], *tail])
         return {name: rows[:, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
 

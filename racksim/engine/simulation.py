@@ -27,6 +27,7 @@ import simpy
 
 from racksim.build import FloatArray, RackArrays
 from racksim.engine.cycles import CycleSkipper
+from racksim.engine.feed_statistics import FeedSummary
 from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.power_control import PowerControl
 from racksim.engine.recorder import Integrals, TimeSeries
@@ -62,6 +63,8 @@ class RunResult:
 
     integrals: Integrals
     series: dict[str, FloatArray]
+    feed: FeedSummary
+    """The feed power's exact peak, percentiles and ramps, whatever the series' resolution."""
     work_units: float
     work_lost_units: float
     gpu_shutdowns: int
@@ -93,12 +96,13 @@ class Simulation:
         self, arrays: RackArrays, phases: PhaseSource, duration_s: float, *,
         faults: list[FaultAction] | None = None, thermal_step_s: float | None = None,
         progress: Callable[[float], None] | None = None, network_rate: Callable[[np.ndarray], float] | None = None,
-        skip_cycles: bool = True,
+        skip_cycles: bool = True, timeseries_resolution_s: float | None = None,
     ) -> None:
         """Set up the plant idle and settled; `network_rate(links_down)` gives the workload's collective speed.
 
         The default network rate is the reference all-reduce's with those scale-up links failed. With
-        `skip_cycles`, job cycles that would repeat the last one exactly are booked, not simulated.
+        `skip_cycles`, job cycles that would repeat the last one exactly are booked, not simulated. With
+        `timeseries_resolution_s`, the time series keeps a row per that interval (racksim.engine.recorder).
         """
         self.arrays = arrays
         self.duration_s = duration_s
@@ -124,7 +128,7 @@ class Simulation:
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
         self.event_count = 0
         self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size)
-        self.series = TimeSeries()
+        self.series = TimeSeries(resolution_s=timeseries_resolution_s)
         self.changed = self.env.event()
         self.cycles = CycleSkipper(self, [action.time_s for action in self._faults]) if skip_cycles else None
         self.record()
@@ -384,7 +388,8 @@ class Simulation:
         self.job.finish(self.duration_s)
         job = self.job
         gpu_shutdowns = int((self.plant.chip_off & self.arrays.chips.is_gpu).sum())
-        return RunResult(self.integrals, self.series.columns(), job.work_units, job.work_lost_units, gpu_shutdowns,
+        return RunResult(self.integrals, self.series.columns(), self.series.feed_summary(), job.work_units,
+                         job.work_lost_units, gpu_shutdowns,
                          int(self.plant.tripped.sum()), self.duration_s, self.event_count, self.events,
                          self.breaker_trips, job.interruptions, job.downtime_s, dict(job.phase_time_s), job.stall_s,
                          job.collective_s, (float(job.traffic_gbyte_per_gpu[0]), float(job.traffic_gbyte_per_gpu[1])),

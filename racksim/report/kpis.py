@@ -25,6 +25,7 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "power.chain_efficiency": ("Power-chain efficiency", "%", HIGHER),
     "power.max_ramp_w_per_s": ("Max feed ramp", "kW/s", LOWER),
     "power.max_ramp_w_per_s_unsmoothed": ("Max feed ramp without smoothing storage", "kW/s", NEUTRAL),
+    "power.max_ramp_time_s": ("When the max feed ramp happens", "s", NEUTRAL),
     "power.breaker_trips": ("Feed breaker trips", "count", LOWER),
     "power.time_on_battery_s": ("Time carried by BBUs", "s", NEUTRAL),
     "power.capped_fraction": ("GPU time power-capped", "%", LOWER),

@@ -13,8 +13,9 @@ from matplotlib.sankey import Sankey
 
 from racksim.build import build
 from racksim.design import load_design
-from racksim.metrics import steepest_ramp
+from racksim.piecewise import steepest_ramp
 from racksim.power import chain_losses_at_it_load
+from racksim.report.events import read_json
 from racksim.report.figures import FigureContext, FloatArray, RunData, Series, _png, _style, _time_unit
 
 CHAIN_FIGURE_SCENARIO = "training"
@@ -28,9 +29,10 @@ _STAGES = "power.loss_energy_j_by_stage."
 def power_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): the feed power with ramps and events, and where the feed energy goes."""
     events = {run.design: _events(run) for run in runs}
+    ramps = {run.design: ramp for run in runs if (ramp := _recorded_ramp(run)) is not None}
     made: list[tuple[str, str, bytes | None]] = [
         ("feed-power", "Feed power against time, with the steepest ramp and supply events",
-         feed_power_figure(context.series, context.durations_s, context.colours, events)),
+         feed_power_figure(context.series, context.durations_s, context.colours, events, ramps)),
         ("loss-sankey", "Where the feed energy goes (Sankey)", loss_sankey_figure(
             {run.design: run.values for run in runs}, context.colours)),
     ]
@@ -81,6 +83,20 @@ def _events(run: RunData) -> list[tuple[float, str]]:
         return []
 
 
+def _recorded_ramp(run: RunData) -> tuple[float, float] | None:
+    """(Steepest 1 s feed ramp, W/s; when, s) from the metrics of a run whose time series is kept at a resolution.
+
+    None for a series with a row per event, which shows the ramp itself.
+    """
+    inputs = read_json(run.directory / "inputs.json")
+    if not isinstance(inputs, dict) or inputs.get("timeseries_resolution_s") is None:
+        return None
+    values = run.values
+    if "power.max_ramp_w_per_s" not in values or "power.max_ramp_time_s" not in values:
+        return None
+    return values["power.max_ramp_w_per_s"], values["power.max_ramp_time_s"]
+
+
 def _feed_path(columns: Series, duration_s: float, key: str = "feed_power_w") -> tuple[FloatArray, FloatArray]:
     """Vertices of the feed power: linear within each segment, held to the end of the run, W."""
     time_s, start_w = columns["time_s"], columns[key]
@@ -90,11 +106,13 @@ def _feed_path(columns: Series, duration_s: float, key: str = "feed_power_w") ->
 
 
 def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, float], colours: Mapping[str, str],
-                      events: Mapping[str, list[tuple[float, str]]]) -> bytes | None:
+                      events: Mapping[str, list[tuple[float, str]]],
+                      ramps: Mapping[str, tuple[float, float]] | None = None) -> bytes | None:
     """Feed power (kW) against time per design, its steepest 1 s ramp annotated, supply events marked.
 
     Trips, opened breakers and empty BBUs are marked; dashed is what the feed would have drawn without
-    smoothing storage.
+    smoothing storage. The ramp is the series' own unless `ramps` gives it (W/s, at s): a series kept at a
+    coarse resolution averages it away.
     """
     runs = {d: s for d, s in series.items() if "time_s" in s and "feed_power_w" in s and s["time_s"].size}
     if not runs:
@@ -112,8 +130,8 @@ def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, fl
                 raw_t, raw_w = _feed_path(columns, durations_s[design], "feed_power_unsmoothed_w")
                 if np.max(np.abs(raw_w - feed_w)) > 1.0:
                     axes.plot(raw_t / scale, raw_w / 1e3, color=colour, linewidth=0.7, linestyle="--", alpha=0.7)
-            rate_w_per_s, at_s = steepest_ramp(columns["time_s"], columns["feed_power_w"],
-                                               end_power_w=columns.get("feed_power_end_w"))
+            rate_w_per_s, at_s = (ramps or {}).get(design) or steepest_ramp(
+                columns["time_s"], columns["feed_power_w"], end_power_w=columns.get("feed_power_end_w"))
             if rate_w_per_s > 0:
                 at_w = float(np.interp(at_s, time_s, feed_w))
                 axes.annotate(f"{rate_w_per_s / 1e3:.0f} kW/s", (at_s / scale, at_w / 1e3), xytext=(6, 8),
