@@ -32,7 +32,7 @@ class RunningRamp:
 
     Exactly `racksim.piecewise.steepest_ramp` of all the rows: the instants are evaluated a chunk at a time with
     the same vectorized functions on the same floats, and only the rows a later instant's window can reach are
-    kept (those from the last row at or before the latest evaluated instant − w).
+    kept (from the last one before the latest evaluated instant − w).
     """
 
     def __init__(self, window_s: float = RAMP_WINDOW_S, chunk_rows: int = CHUNK_ROWS) -> None:
