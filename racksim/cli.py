@@ -43,6 +43,9 @@ ResolutionOpt = Annotated[str | None, typer.Option(
     "--resolution", metavar="SECONDS", help="Keep the time series at a row per interval (60, 5m), not per event: "
     "bounded memory for long runs, exact metrics. Overrides the scenario's timeseries_resolution_s.")]
 
+EveryEventOpt = Annotated[bool, typer.Option(
+    "--every-event", help="Simulate every event: no periodic cycle skipping (the same results to rounding, slower).")]
+
 
 def parse_duration_s(text: str, option: str = "--duration") -> float:
     """'90s', '15m', '24h', '2d' or plain seconds → seconds (`option` names the option in the error)."""
@@ -118,6 +121,7 @@ def run(
     force: ForceOpt = False,
     replicas: ReplicasOpt = 1,
     resolution: ResolutionOpt = None,
+    every_event: EveryEventOpt = False,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
@@ -127,7 +131,7 @@ def run(
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
-                            timeseries_resolution_s=_resolution_s(resolution))
+                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event)
     run_dirs = _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     for run_dir in run_dirs:
@@ -156,6 +160,7 @@ def compare(
     force: ForceOpt = False,
     replicas: ReplicasOpt = 1,
     resolution: ResolutionOpt = None,
+    every_event: EveryEventOpt = False,
 ) -> None:
     """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
     from racksim.report import write_report
@@ -163,7 +168,7 @@ def compare(
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
-                            timeseries_resolution_s=_resolution_s(resolution))
+                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event)
     _run_all(requests, out, jobs, force, replicas)
     record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):

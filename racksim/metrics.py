@@ -95,7 +95,7 @@ def compute_metrics(
         },
         "cabling": cabling,
         "network": {**network, "collective_time_s_total": result.collective_s},
-        "engine": {"event_count": result.event_count},
+        "engine": {"event_count": result.event_count, "cycles_skipped": result.cycles_skipped},
     }
 
 

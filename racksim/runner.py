@@ -58,6 +58,8 @@ class RunRequest:
     """Seeds the run's metrics average over (racksim.replicas); part of the inputs, so means never pass for one run."""
     timeseries_resolution_s: float | None = None
     """Time-series row interval, s, overriding the scenario's (None: the scenario's)."""
+    skip_cycles: bool = True
+    """Book a job's exactly repeating cycles instead of simulating them (racksim.engine.cycles)."""
 
     @property
     def all_overrides(self) -> list[str | tuple[list[str], Any]]:
@@ -79,6 +81,8 @@ class RunRequest:
             inputs["replicas"] = self.replicas
         if self.run_resolution_s is not None:
             inputs["timeseries_resolution_s"] = self.run_resolution_s
+        if not self.skip_cycles:
+            inputs["skip_cycles"] = False
         workload = self.scenario.workload
         if isinstance(workload, TraceWorkload):  # the trace's content, not just its path
             try:
@@ -149,7 +153,8 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
     faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
                     key=lambda action: action.time_s)
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
-                            network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s)
+                            network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
+                            skip_cycles=request.skip_cycles)
     result = simulation.run()
     cabling = arrays.cabling
     metrics = compute_metrics(
@@ -179,10 +184,10 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
 
 def requests_for(design_paths: Iterable[Path], scenarios: Iterable[Scenario], *, seed: int | None = None,
                  duration_s: float | None = None, overrides: Sequence[str] = (),
-                 timeseries_resolution_s: float | None = None) -> list[RunRequest]:
+                 timeseries_resolution_s: float | None = None, skip_cycles: bool = True) -> list[RunRequest]:
     """Every design × scenario, scenario-major."""
-    return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides), timeseries_resolution_s=timeseries_resolution_s)
-            for s in scenarios for d in design_paths]
+    return [RunRequest(Path(d), s, seed, duration_s, tuple(overrides), timeseries_resolution_s=timeseries_resolution_s,
+                       skip_cycles=skip_cycles) for s in scenarios for d in design_paths]
 
 
 def record_suite(out_root: Path, suite: Suite, command_line: str | None = None) -> None:

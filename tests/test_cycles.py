@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -128,3 +131,26 @@ def test_a_shift_by_a_multiple_of_the_spacing_rounds_alike(exponent: int, positi
     if (time_s + period_s) + delay_s >= 2 * start:
         return
     assert (time_s + period_s) + delay_s == (time_s + delay_s) + period_s
+
+
+def test_the_cli_skips_cycles_unless_told_every_event(tmp_path: Path) -> None:
+    runs = {}
+    for name, extra in (("skipped", []), ("every-event", ["--every-event"])):
+        done = subprocess.run([sys.executable, "-m", "racksim", "run", str(GB200), "--suite", "standard",
+                               "--scenario", "training", "--duration", "3h", "--out", str(tmp_path / name), *extra],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        run_dir = tmp_path / name / "gb200-nvl72" / "training"
+        runs[name] = tuple(json.loads((run_dir / file).read_text()) for file in ("metrics.json", "inputs.json"))
+    (skipped, skipped_inputs), (every, every_inputs) = runs["skipped"], runs["every-event"]
+    assert skipped["engine"]["cycles_skipped"] > 5  # 8 of the 20 cycles of 8.8 min
+    assert every["engine"]["cycles_skipped"] == 0
+    assert skipped_inputs["fingerprint"] != every_inputs["fingerprint"]  # a later run never takes one for the other
+    assert skipped["engine"]["event_count"] == every["engine"]["event_count"]
+    for group in ("power", "thermal", "performance"):
+        for name, value in every[group].items():
+            if isinstance(value, float):
+                assert skipped[group][name] == pytest.approx(value, rel=1e-9, abs=1e-6), f"{group}.{name}"
+    for name in ("input_power_w_peak", "input_power_w_p99", "max_ramp_w_per_s", "gpu_temp_c_max"):
+        group = "thermal" if name.startswith("gpu") else "power"
+        assert skipped[group][name] == every[group][name], name  # from identical series: exactly equal

@@ -123,7 +123,7 @@ def run_groups(request: RunRequest, loaded: LoadedHall,
                          key=lambda action: action.time_s)
         simulation = Simulation(arrays, schedule.phases, duration_s, faults=actions,
                                 progress=_scaled(progress, group.index * share * duration_s, share),
-                                network_rate=schedule.network_rate)
+                                network_rate=schedule.network_rate, skip_cycles=request.skip_cycles)
         runs.append(GroupRun(group, arrays, schedule, failures, simulation.run()))
     return runs
 
