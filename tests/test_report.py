@@ -235,3 +235,9 @@ def test_design_colours_are_distinct_and_fixed() -> None:
     assert list(colours) == ["a", "b", "c"]
     assert len(set(colours.values())) == 3
     assert colours == report_figures.design_colours(["a", "b", "c"])
+
+
+def test_when_the_steepest_ramp_happens_is_not_a_kpi() -> None:
+    runs = {"a": {"power.max_ramp_w_per_s": 9.0, "power.max_ramp_time_s": 30.0},
+            "b": {"power.max_ramp_w_per_s": 7.0, "power.max_ramp_time_s": 40.0}}
+    assert [row.metric for row in kpi_rows(runs, "a")] == ["power.max_ramp_w_per_s"]

@@ -25,7 +25,6 @@ KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "power.chain_efficiency": ("Power-chain efficiency", "%", HIGHER),
     "power.max_ramp_w_per_s": ("Max feed ramp", "kW/s", LOWER),
     "power.max_ramp_w_per_s_unsmoothed": ("Max feed ramp without smoothing storage", "kW/s", NEUTRAL),
-    "power.max_ramp_time_s": ("When the max feed ramp happens", "s", NEUTRAL),
     "power.breaker_trips": ("Feed breaker trips", "count", LOWER),
     "power.time_on_battery_s": ("Time carried by BBUs", "s", NEUTRAL),
     "power.capped_fraction": ("GPU time power-capped", "%", LOWER),
@@ -98,6 +97,10 @@ VERDICTS = (("performance.work_per_kwh", "does the most work per kWh"),
             ("power.input_power_w_peak", "has the lowest peak feed power"),
             ("power.chain_efficiency", "has the highest power-chain efficiency"),
             ("thermal.gpu_temp_c_max", "has the most thermal headroom (lowest max GPU temperature)"))
+
+
+NOT_TABLED = frozenset({"power.max_ramp_time_s"})
+"""Metrics that say when, not how much: the figures use them, the KPI tables do not show them."""
 
 
 def kpi_spec(path: str) -> tuple[str, str, int]:
@@ -194,7 +197,7 @@ def best_designs(values: dict[str, float], better: int) -> set[str]:
 def kpi_rows(runs: Mapping[str, Mapping[str, float]], baseline: str | None) -> list[Row]:
     """The KPI table of one scenario: a row per metric any design has, a cell per design in `runs` order."""
     rows = []
-    for path in sorted({p for values in runs.values() for p in values}, key=_order):
+    for path in sorted({p for values in runs.values() for p in values} - NOT_TABLED, key=_order):
         label, unit, better = kpi_spec(path)
         shown = {design: display(values.get(path, math.nan), unit) for design, values in runs.items()}
         best = best_designs(shown, better)
