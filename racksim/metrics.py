@@ -100,7 +100,10 @@ def compute_metrics(
 
 
 def component_summary(arrays: RackArrays, result: RunResult) -> dict[str, Any]:
-    """Per-chip and per-compute-tray summaries (for the rack elevation figure), JSON-ready."""
+    """Per-chip, per-compute-tray and per-rack summaries (rack elevation, row loading figures), JSON-ready.
+
+    A rack's row feeder rating is null when its row has none.
+    """
     chips, integrals = arrays.chips, result.integrals
     n_trays = arrays.compute_tray_rack.size
     tray_max_c = np.full(n_trays, -np.inf)
@@ -119,5 +122,14 @@ def component_summary(arrays: RackArrays, result: RunResult) -> dict[str, Any]:
             "rack": arrays.compute_tray_rack.tolist(),
             "u": tray_u * arrays.n_racks,
             "die_temp_c_max": tray_max_c.tolist(),
+        },
+        "racks": {
+            "row": arrays.hall.rack_row.tolist(),
+            "input_energy_j": integrals.rack_input_energy_j.tolist(),
+            "feed_w_max": integrals.rack_feed_w_max.tolist(),
+        },
+        "rows": {
+            "feed_w_max": integrals.row_feed_w_max.tolist(),
+            "feeder_capacity_w": [float(c) if np.isfinite(c) else None for c in arrays.hall.row_capacity_w],
         },
     }

@@ -27,6 +27,7 @@ from racksim.hall.rows import (
     row_load_w,
 )
 from racksim.operating_point import Activity, evaluate
+from racksim.report.hall_figures import row_loading
 from racksim.suite import Fault
 from racksim.workload import TrainingSchedule
 
@@ -207,6 +208,23 @@ def test_row_feeder_overload_caps_every_rack_of_the_row_and_no_other(tmp_path: P
     assert full.feed_w[:2].sum() > 0.999 * feeder_w  # the highest cap that fits, not just any
 
 
+def test_racks_and_rows_record_their_feed_energy_and_peak(tmp_path: Path) -> None:
+    # Three racks in two rows (2 + 1), the first row's feeder short of two racks in training: capped.
+    feeder_w = 1.8 * RACK_TRAINING_W
+    path = write_hall(tmp_path, racks=3, row_cdus=None, row_power={"feeder_capacity_w": feeder_w})
+    _, result = simulate(path, 60.0)
+    integrals = result.integrals
+    assert integrals.rack_input_energy_j.sum() == pytest.approx(integrals.input_energy_j, rel=1e-12)
+    # The uncapped rack 2 draws more than each capped rack of row 0, which share their feeder alike.
+    assert integrals.rack_input_energy_j[2] > integrals.rack_input_energy_j[0] == integrals.rack_input_energy_j[1]
+    assert integrals.row_feed_w_max[1] == integrals.rack_feed_w_max[2] > RACK_TRAINING_W
+    # Row 0 peaks above its feeder for the controller's response time, then is held within it.
+    assert integrals.row_feed_w_max[0] == pytest.approx(integrals.rack_feed_w_max[:2].sum(), rel=1e-12)
+    assert integrals.row_feed_w_max[0] > feeder_w
+    # The hall's peak is at most the sum of its rows' (they need not peak at the same instant), here close to it.
+    assert 0.999 * integrals.row_feed_w_max.sum() < result.feed.peak_w <= integrals.row_feed_w_max.sum()
+
+
 def test_row_feeder_overload_trips_every_rack_of_the_row_and_no_other(tmp_path: Path) -> None:
     path = write_hall(tmp_path, racks=3, row_cdus=None,
                       row_power={"feeder_capacity_w": 1.8 * RACK_TRAINING_W, "on_overload": "trip"})
@@ -267,3 +285,12 @@ def test_run_accepts_a_hall_file(tmp_path: Path) -> None:
                  "--out", str(out), "-j", "1"]) == 0
     rack = json.loads((out / "gb200-nvl72" / "training" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["power"]["input_energy_j"] == pytest.approx(2 * rack["power"]["input_energy_j"], rel=1e-6)
+    # The report's row-loading figure: the hall's row against its feeder; none for the lone rack.
+    loading = row_loading(run_dir, 20.0)
+    assert loading is not None
+    assert loading.feeder_capacity_w.tolist() == [400e3]
+    assert loading.mean_w[0] == pytest.approx(metrics["power"]["input_energy_j"] / 20.0, rel=1e-12)
+    assert loading.mean_w[0] < loading.peak_w[0] < 2 * RACK_TRAINING_W * 1.2
+    assert row_loading(out / "gb200-nvl72" / "training", 20.0) is None
+    assert main(["report", str(out)]) == 0
+    assert (out / "figures" / "training-row-loading.png").stat().st_size > 10_000

@@ -106,10 +106,8 @@ def repeat_books(target: object, before: dict[str, Any], times: int) -> None:
             setattr(target, name, new + times * (new - old))
 
 
-INTEGRAL_EXTREMES = ("gpu_temp_c_max", "coolant_return_temp_c_max", "exhaust_temp_c_max", "chip_temp_c_max")
-"""Integrals that are running extremes: a repeated cycle leaves them as they are."""
-INTEGRAL_SUMS = tuple(field.name for field in fields(Integrals)
-                      if field.name not in (*INTEGRAL_EXTREMES, "stage_names", "n_chips"))
+INTEGRAL_SUMS = Integrals.sums()
+"""What a repeated cycle adds to (the extremes it leaves as they are)."""
 
 
 @dataclass(frozen=True)

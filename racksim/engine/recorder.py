@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from racksim.build import FloatArray, RackArrays
 from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
 from racksim.engine.supply import SupplyInterval
 from racksim.operating_point import OperatingPoint
+from racksim.power import sum_by_group
 
 TEMP_BIN_C = 0.01
 """Resolution of the time-weighted GPU temperature distribution (for percentiles), K."""
@@ -170,8 +172,18 @@ class TimeSeries:
 class Integrals:
     """Exact running integrals over the intervals between events (power constant on each)."""
 
+    EXTREMES: ClassVar[tuple[str, ...]] = ("gpu_temp_c_max", "coolant_return_temp_c_max", "exhaust_temp_c_max",
+                                           "chip_temp_c_max", "rack_feed_w_max", "row_feed_w_max")
+    """Running extremes; every other field but the layout (stage names, counts) is a running sum."""
+    PER_COMPONENT: ClassVar[tuple[str, ...]] = ("chip_temp_c_max", "chip_throttled_s", "rack_input_energy_j",
+                                                "rack_feed_w_max", "row_feed_w_max")
+    """Arrays with an entry per chip, per rack or per row."""
+    LAYOUT: ClassVar[tuple[str, ...]] = ("stage_names", "n_chips", "n_racks", "n_rows")
+
     stage_names: tuple[str, ...]
     n_chips: int
+    n_racks: int
+    n_rows: int
     input_energy_j: float = 0.0
     it_energy_j: float = 0.0
     loss_energy_j: dict[str, float] = field(default_factory=dict)
@@ -199,11 +211,25 @@ class Integrals:
     gpu_temp_histogram: FloatArray = field(
         default_factory=lambda: np.zeros(int((TEMP_RANGE_C[1] - TEMP_RANGE_C[0]) / TEMP_BIN_C) + 1)
     )
+    rack_input_energy_j: FloatArray = field(init=False)
+    """Energy each rack drew from its feeds, J."""
+    rack_feed_w_max: FloatArray = field(init=False)
+    """Highest feed power each rack drew, W."""
+    row_feed_w_max: FloatArray = field(init=False)
+    """Highest feed power each row's racks drew together (the load on its feeder), W."""
 
     def __post_init__(self) -> None:
         self.loss_energy_j = dict.fromkeys(self.stage_names, 0.0)
         self.chip_temp_c_max = np.full(self.n_chips, -np.inf)
         self.chip_throttled_s = np.zeros(self.n_chips)
+        self.rack_input_energy_j = np.zeros(self.n_racks)
+        self.rack_feed_w_max = np.full(self.n_racks, -np.inf)
+        self.row_feed_w_max = np.full(self.n_rows, -np.inf)
+
+    @classmethod
+    def sums(cls) -> tuple[str, ...]:
+        """The running sums: every field but the layout and the extremes."""
+        return tuple(item.name for item in fields(cls) if item.name not in (*cls.LAYOUT, *cls.EXTREMES))
 
     def add_interval(
         self, arrays: RackArrays, point: OperatingPoint, supply: SupplyInterval, temp0_c: FloatArray,
@@ -218,6 +244,11 @@ class Integrals:
         """
         chips = arrays.chips
         self.input_energy_j += supply.input_energy_j
+        self.rack_input_energy_j += supply.rack_input_energy_j
+        for rack_feed_w in supply.rack_feed_w_ends:  # every rack's source moves one way: extremes at the ends
+            np.maximum(self.rack_feed_w_max, rack_feed_w, out=self.rack_feed_w_max)
+            row_feed_w = sum_by_group(rack_feed_w, arrays.hall.rack_row, self.n_rows)
+            np.maximum(self.row_feed_w_max, row_feed_w, out=self.row_feed_w_max)
         self.storage_net_energy_j += supply.storage_net_energy_j
         self.battery_rack_s += supply.battery_rack_s
         self.it_energy_j += float(point.it_w.sum()) * duration_s

@@ -127,7 +127,8 @@ class Simulation:
         self.breaker_trips = 0
         self.temp_c = self.point.chip_temp_ss_c.copy()  # racks idle and settled before the job starts
         self.event_count = 0
-        self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size)
+        self.integrals = Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size, arrays.n_racks,
+                                   arrays.hall.n_rows)
         self.series = TimeSeries(resolution_s=timeseries_resolution_s)
         self.changed = self.env.event()
         self.cycles = CycleSkipper(self, [action.time_s for action in self._faults]) if skip_cycles else None

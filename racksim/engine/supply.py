@@ -51,6 +51,10 @@ class SupplyInterval:
     """Energy the storage devices gave up (negative: took in), J."""
     battery_rack_s: float
     """Rack-seconds carried by the BBUs."""
+    rack_input_energy_j: FloatArray
+    """Energy each rack drew from its feeds, J."""
+    rack_feed_w_ends: tuple[FloatArray, FloatArray]
+    """Feed power of each rack at the interval's start and end (its source moves monotonically between), W."""
 
 
 class Supply:
@@ -224,12 +228,14 @@ class Supply:
             storage_out_j += float(out_j.sum())
         stressed = self.breaker_rate_per_s > 0
         self.breaker_stress = np.where(stressed, self.breaker_stress + self.breaker_rate_per_s * elapsed_s, 0.0)
+        feed_start_w = self._feed_start_w
         if self._ramping:
             self.source_w = self.source_w + self.slope_w_per_s * elapsed_s
             self._feed_start_w = self._feed_w(self.source_w)
         on_battery = ~self.supplied & (self.demand_w > 0)
         return SupplyInterval(float(feed_mean_w.sum()) * elapsed_s, losses, storage_out_j,
-                              float(on_battery.sum()) * elapsed_s)
+                              float(on_battery.sum()) * elapsed_s, feed_mean_w * elapsed_s,
+                              (feed_start_w, self._feed_start_w))
 
     def tripped_breakers(self) -> NDArray[np.bool_]:
         """Feeds (racks × feeds) whose breaker stress has reached 1."""

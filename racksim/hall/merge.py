@@ -96,19 +96,19 @@ def merged_series(series: Sequence[Mapping[str, FloatArray]], gpu_counts: Sequen
 
 
 def merged_integrals(parts: Sequence[Integrals]) -> Integrals:
-    """The hall's integrals: sums add, extremes take the maximum, per-chip arrays side by side."""
+    """The hall's integrals: per-chip and per-rack arrays side by side, sums add, extremes take the maximum."""
     stage_names = tuple(dict.fromkeys(name for part in parts for name in part.stage_names))
-    merged = Integrals(stage_names, sum(part.n_chips for part in parts))
-    for name in ("input_energy_j", "it_energy_j", "storage_net_energy_j", "battery_rack_s", "heat_to_liquid_j",
-                 "heat_to_air_j", "heat_stored_j", "cooling_energy_j", "fan_energy_j", "pump_energy_j",
-                 "gpu_seconds", "throttled_gpu_seconds", "capped_gpu_seconds"):
-        setattr(merged, name, sum(getattr(part, name) for part in parts))
-    for name in ("gpu_temp_c_max", "coolant_return_temp_c_max", "exhaust_temp_c_max"):
-        setattr(merged, name, max(getattr(part, name) for part in parts))
-    merged.loss_energy_j = {name: sum(part.loss_energy_j.get(name, 0.0) for part in parts) for name in stage_names}
-    merged.chip_temp_c_max = np.concatenate([part.chip_temp_c_max for part in parts])
-    merged.chip_throttled_s = np.concatenate([part.chip_throttled_s for part in parts])
-    merged.gpu_temp_histogram = np.sum([part.gpu_temp_histogram for part in parts], axis=0)
+    merged = Integrals(stage_names, *(sum(getattr(part, name) for part in parts) for name in Integrals.LAYOUT[1:]))
+    for name in (*Integrals.sums(), *Integrals.EXTREMES):
+        values = [getattr(part, name) for part in parts]
+        if name in Integrals.PER_COMPONENT:
+            setattr(merged, name, np.concatenate(values))
+        elif isinstance(values[0], dict):
+            setattr(merged, name, {key: sum(value.get(key, 0.0) for value in values) for key in stage_names})
+        elif name in Integrals.EXTREMES:
+            setattr(merged, name, max(values))
+        else:
+            setattr(merged, name, np.sum(values, axis=0) if isinstance(values[0], np.ndarray) else sum(values))
     return merged
 
 

@@ -157,14 +157,17 @@ def _components(runs: Sequence[GroupRun]) -> dict[str, Any]:
     """components.json of the hall: each group's, racks numbered hall-wide."""
     chips: dict[str, list[Any]] = {"label": [], "kind": [], "temp_c_max": [], "throttled_s": []}
     trays: dict[str, list[Any]] = {"rack": [], "u": [], "die_temp_c_max": []}
+    racks: dict[str, list[Any]] = {"row": [], "input_energy_j": [], "feed_w_max": []}
+    rows: dict[str, list[Any]] = {"feed_w_max": [], "feeder_capacity_w": []}
     for run in runs:
         summary, first = component_summary(run.arrays, run.result), run.group.first_rack
         summary["chips"]["label"] = [_renumbered(label, first) for label in summary["chips"]["label"]]
         summary["compute_trays"]["rack"] = [rack + first for rack in summary["compute_trays"]["rack"]]
-        for part, columns in (("chips", chips), ("compute_trays", trays)):
+        summary["racks"]["row"] = [row + run.group.first_row for row in summary["racks"]["row"]]
+        for part, columns in (("chips", chips), ("compute_trays", trays), ("racks", racks), ("rows", rows)):
             for name, values in columns.items():
                 values += summary[part][name]
-    return {"chips": chips, "compute_trays": trays}
+    return {"chips": chips, "compute_trays": trays, "racks": racks, "rows": rows}
 
 
 def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRun]) -> tuple[dict[str, Any],

@@ -22,6 +22,7 @@ FIGURE_MODULES: tuple[str, ...] = (
     "racksim.report.figures:scenario_figures",  # GPU temperature, energy, heat; thermal figures
     "racksim.report.reliability_figures:reliability_figures",  # failure timeline, goodput per design
     "racksim.report.workload_figures:workload_figures",  # step-time breakdown, link utilization
+    "racksim.report.hall_figures:hall_figures",  # row feeders: peak and mean row power against the rating
 )
 """``module:function`` of each figure module, in report order."""
 
