@@ -294,3 +294,32 @@ def test_run_accepts_a_hall_file(tmp_path: Path) -> None:
     assert row_loading(out / "gb200-nvl72" / "training", 20.0) is None
     assert main(["report", str(out)]) == 0
     assert (out / "figures" / "training-row-loading.png").stat().st_size > 10_000
+
+
+def test_hall_fields_take_overrides_beside_the_rack_designs(tmp_path: Path) -> None:
+    path = write_hall(tmp_path)
+    plain = load_hall(path)
+    loaded = load_hall(path, ["hall.row_power.feeder_capacity_w=123456", "cooling.facility_supply_temp_c=35"])
+    assert loaded.hall.row_power is not None
+    assert loaded.hall.row_power.feeder_capacity_w == 123456
+    assert loaded.layout.row_capacity_w.tolist() == [123456, 123456]
+    assert loaded.design.cooling.facility_supply_temp_c == 35
+    assert loaded.design_hash != plain.design_hash
+    with pytest.raises(InputError, match=r"hall\.yaml: racks: .*greater than 0"):
+        load_hall(path, ["hall.racks=0"])
+
+
+def test_a_sweep_over_a_row_feeder_rating(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_hall(tmp_path, racks=2, rows=1, row_cdus=None)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(path), "--param", f"hall.row_power.feeder_capacity_w={1.8 * RACK_TRAINING_W:.0f},1e6",
+                 "--suite", "quick", "--scenario", "training", "--duration", "30", "--out", str(out),
+                 "--workers", "1"]) == 0
+    capped = {}
+    for metrics_path in out.rglob("metrics.json"):
+        inputs = json.loads((metrics_path.parent / "inputs.json").read_text(encoding="utf-8"))
+        rating = float(inputs["overrides"][0].split("=")[1])
+        capped[rating] = json.loads(metrics_path.read_text(encoding="utf-8"))["power"]["capped_fraction"]
+    assert len(capped) == 2
+    assert capped[1e6] == 0
+    assert capped[min(capped)] > 0  # the row feeder short of two training racks caps them

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from racksim.design import LoadedDesign, load_design
-from racksim.design.loader import load_model, resolve_extends
+from racksim.design.loader import load_model, parse_override, resolve_extends
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.hall.layout import HallLayout
@@ -95,10 +95,31 @@ def _load_rack(path: Path, design: str, field: str, overrides: Overrides) -> Loa
     return load_design(design_path, overrides)
 
 
+HALL_PREFIX = "hall"
+"""Overrides of `hall.<field>` set the hall file's fields; the others set the rack designs'."""
+
+
+def split_overrides(overrides: Overrides) -> tuple[list[tuple[list[str], Any]], list[str | tuple[list[str], Any]]]:
+    """(the hall's overrides with `hall.` taken off, the rack designs' overrides)."""
+    hall: list[tuple[list[str], Any]] = []
+    rack: list[str | tuple[list[str], Any]] = []
+    for override in overrides:
+        parts, value = parse_override(override) if isinstance(override, str) else override
+        if parts[0] == HALL_PREFIX and len(parts) > 1:
+            hall.append((parts[1:], value))
+        else:
+            rack.append(override)
+    return hall, rack
+
+
 def load_hall(path: str | Path, overrides: Overrides = ()) -> LoadedHall:
-    """Load and check a hall file and its rack design(s) (overrides apply to every rack design)."""
+    """Load and check a hall file and its rack design(s).
+
+    Overrides of `hall.<field>` apply to the hall file, the others to every rack design.
+    """
     path = Path(path)
-    hall, _ = load_model(Hall, path)
+    hall_overrides, overrides = split_overrides(overrides)
+    hall, _ = load_model(Hall, path, hall_overrides)
     if hall.groups is None:
         assert hall.design is not None
         rack = _load_rack(path, hall.design, "design", overrides)
