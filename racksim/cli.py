@@ -214,6 +214,8 @@ def sweep(
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
     set_: SetOpt = None,
     force: ForceOpt = False,
+    resolution: ResolutionOpt = None,
+    every_event: EveryEventOpt = False,
 ) -> None:
     """Sweep design fields over a grid or a Latin hypercube, every point on dask; a Parquet table and a Pareto figure.
 
@@ -226,7 +228,8 @@ def sweep(
     points = grid(params) if samples is None else latin_hypercube(params, samples, sample_seed)
     _, scenarios = _scenarios(suite, scenario)
     runs = plan(points, designs, scenarios, out, seed=seed, overrides=set_ or (), force=force,
-                duration_s=parse_duration_s(duration) if duration else None)
+                duration_s=parse_duration_s(duration) if duration else None,
+                timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event)
     result = run_sweep(runs, out, objectives=objectives, scheduler=scheduler, workers=workers)
     status_console.print(f"sweep: {len(points)} points, {result.ran} runs ran, {result.kept} kept, "
                          f"{result.failed} infeasible or failed")

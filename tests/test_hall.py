@@ -314,10 +314,12 @@ def test_a_sweep_over_a_row_feeder_rating(tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "sweep"
     assert main(["sweep", str(path), "--param", f"hall.row_power.feeder_capacity_w={1.8 * RACK_TRAINING_W:.0f},1e6",
                  "--suite", "quick", "--scenario", "training", "--duration", "30", "--out", str(out),
-                 "--workers", "1"]) == 0
+                 "--workers", "1", "--resolution", "10"]) == 0
     capped = {}
     for metrics_path in out.rglob("metrics.json"):
         inputs = json.loads((metrics_path.parent / "inputs.json").read_text(encoding="utf-8"))
+        assert inputs["timeseries_resolution_s"] == 10
+        assert np.load(metrics_path.parent / "timeseries.npz")["time_s"].size <= 30 / 10 + 2
         rating = float(inputs["overrides"][0].split("=")[1])
         capped[rating] = json.loads(metrics_path.read_text(encoding="utf-8"))["power"]["capped_fraction"]
     assert len(capped) == 2

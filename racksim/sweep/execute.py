@@ -73,7 +73,7 @@ class SweepResult:
 
 def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Sequence[Scenario], out: Path, *,
          seed: int | None = None, duration_s: float | None = None, overrides: Sequence[str] = (),
-         force: bool = False) -> list[SweepRun]:
+         force: bool = False, timeseries_resolution_s: float | None = None, skip_cycles: bool = True) -> list[SweepRun]:
     """Every run of the sweep, point-major, with its design loaded and whether it is done already.
 
     A point whose design breaks a rule is kept with its error as status (the sweep maps where designs stop
@@ -85,7 +85,8 @@ def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Seque
     for point in points:
         for scenario in scenarios:
             for design_path in design_paths:
-                request = RunRequest(Path(design_path), scenario, seed, duration_s, (*overrides, *point.overrides))
+                request = RunRequest(Path(design_path), scenario, seed, duration_s, (*overrides, *point.overrides),
+                                     timeseries_resolution_s=timeseries_resolution_s, skip_cycles=skip_cycles)
                 key = (str(design_path), repr(request.all_overrides))
                 if key not in cache:
                     try:
