@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from racksim.build import FloatArray
-from racksim.engine.recorder import FEED_END, SERIES_COLUMNS, Integrals
+from racksim.engine.recorder import Integrals
 
 if TYPE_CHECKING:
     from racksim.engine.simulation import Simulation
@@ -40,8 +40,6 @@ REPEAT_RTOL = 1e-12
 """Largest relative change of any continuous state over a cycle that still counts as a repeat."""
 REPEAT_DRIFT_BUDGET = 1e-10
 """Largest relative change the skipped cycles may add up to (K × the cycle's change)."""
-WORK = SERIES_COLUMNS.index("work_units")
-"""The one cumulative series column besides time: it grows by the cycle's work with each copy."""
 
 
 def binade_end_s(time_s: float) -> float:
@@ -129,27 +127,9 @@ class CycleSkipper:
         self.sim = simulation
         self._fault_times_s = sorted(fault_times_s)
         self._mark: _Mark | None = None
-        self._rows: list[list[float]] = []
-        """Series rows since the last cycle's end, that end's own row first (its end feed power set later)."""
         self.frozen = False
         """True during a jump: the watchers wait for the next change instead of timing their events."""
         self.cycles_skipped = 0
-
-    # ------------------------------------------------------------------ the series journal
-
-    def note_row(self, row: tuple[float, ...]) -> None:
-        """A series row was appended (a row at the same time replaces the last, as in TimeSeries)."""
-        if self._rows and self._rows[-1][0] == row[0]:
-            self._rows[-1] = list(row)
-        else:
-            self._rows.append(list(row))
-
-    def note_segment_end(self, feed_end_w: float) -> None:
-        """The last row's segment ended at this feed power, W."""
-        if self._rows:
-            self._rows[-1][FEED_END] = feed_end_w
-
-    # ------------------------------------------------------------------ cycle ends
 
     def _take_mark(self) -> _Mark:
         sim = self.sim
@@ -168,7 +148,7 @@ class CycleSkipper:
         """At a cycle's end (the time advanced to now): book the cycles to skip and return their time, or 0."""
         sim = self.sim
         mark, self._mark = self._mark, self._take_mark()
-        rows, self._rows = self._rows, self._rows[-1:]
+        rows = sim.series.mark()
         change = math.inf if mark is None else self._mark.state.change_from(mark.state)
         if mark is None or change > REPEAT_RTOL or not self._quiet():
             return 0.0
@@ -186,30 +166,17 @@ class CycleSkipper:
         sim.wake_watchers()
         return cycles * period_s
 
-    def _book(self, mark: _Mark, cycles: int, period_s: float, rows: list[list[float]]) -> None:
+    def _book(self, mark: _Mark, cycles: int, period_s: float, rows: list[FloatArray]) -> None:
         """Add `cycles` copies of the cycle since `mark` to every running sum, the series and the event log."""
         sim = self.sim
         repeat_books(sim.integrals, mark.integrals, cycles)
         repeat_books(sim.job, mark.job, cycles)
         sim.event_count += cycles * (sim.event_count - mark.event_count)
         cycle_events = sim.events[mark.events:]
-        work_per_cycle = rows[-1][WORK] - rows[0][WORK]
         for copy_index in range(1, cycles + 1):
-            shift_s = copy_index * period_s
-            sim.events.extend(replace(event, time_s=event.time_s + shift_s) for event in cycle_events)
-            for row in rows[:-1]:  # the first replaces the row at the cycle's end, with its end feed power
-                sim.series.append(self._shifted(row, shift_s, copy_index * work_per_cycle))
-        last = self._shifted(rows[-1], cycles * period_s, cycles * work_per_cycle)
-        sim.series.append(last)
-        self._rows = [list(last)]
+            sim.events.extend(replace(event, time_s=event.time_s + copy_index * period_s) for event in cycle_events)
+        sim.series.repeat(rows, cycles, period_s)
         self.cycles_skipped += cycles
-
-    @staticmethod
-    def _shifted(row: list[float], shift_s: float, work: float) -> tuple[float, ...]:
-        shifted = list(row)
-        shifted[0] += shift_s
-        shifted[WORK] += work
-        return tuple(shifted)
 
     def resume(self) -> None:
         """After the jump: the engine's clock catches up, and the next cycle is measured from here."""

@@ -29,6 +29,8 @@ SERIES_COLUMNS = (
 FEED = SERIES_COLUMNS.index("feed_power_w")
 FEED_END = SERIES_COLUMNS.index("feed_power_end_w")
 UNSMOOTHED = SERIES_COLUMNS.index("feed_power_unsmoothed_w")
+WORK = SERIES_COLUMNS.index("work_units")
+"""The one cumulative column besides time."""
 _MEAN = np.isin(SERIES_COLUMNS, (
     "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_mean", "fan_power_w", "pump_power_w",
     "throttled_gpu_fraction", "shutdown_gpu_fraction", "feed_power_end_w", "feed_power_unsmoothed_w"))
@@ -63,6 +65,8 @@ class TimeSeries:
         self._sums = np.zeros(len(SERIES_COLUMNS))
         self._extremes = np.zeros(len(SERIES_COLUMNS))
         self.feed = FeedStatistics()
+        self._journal: list[FloatArray] | None = None
+        """Since `mark()`: copies of the event rows whose segments ended, in order (None: not journaling)."""
 
     def append(self, row: tuple[float, ...]) -> None:
         """Add one row (values in SERIES_COLUMNS order); a row at the same time replaces the last."""
@@ -70,6 +74,8 @@ class TimeSeries:
         if last is not None and last[0] != row[0]:
             self.feed.add_segment(float(last[0]), float(row[0]), float(last[FEED]), float(last[FEED_END]),
                                   float(last[UNSMOOTHED]))
+            if self._journal is not None:
+                self._journal.append(last.copy())
         if self.resolution_s is not None:
             values = np.asarray(row, dtype=float)
             if self._last is not None and self._last[0] != values[0]:
@@ -151,6 +157,32 @@ class TimeSeries:
             return self._last
         return self._rows[self._count - 1] if self._count else None
 
+    def mark(self) -> list[FloatArray]:
+        """The event rows whose segments ended since the last mark (none at the first), oldest first; a new mark.
+
+        The latest row at the last mark comes first: the rows cover [last mark's time, now).
+        """
+        rows, self._journal = self._journal or [], []
+        return rows
+
+    def repeat(self, rows: list[FloatArray], copies: int, period_s: float) -> None:
+        """The series of the cycle since the last mark run `copies` more times: `rows` (from `mark()`) again.
+
+        Copy k is shifted by k·`period_s` and holds k cycles' more work; then the latest row follows, shifted by
+        `copies`·`period_s`, its segment still open, and a new mark starts there.
+        """
+        open_row = self._last_event_row()
+        assert open_row is not None
+        assert rows
+        latest = open_row.copy()
+        work_per_copy = latest[WORK] - rows[0][WORK]
+        self._journal = None
+        for copy_index in range(1, copies + 1):
+            for row in rows:  # the first replaces the latest row, at the same time, with its segment ended
+                self.append(_shifted(row, copy_index * period_s, copy_index * work_per_copy))
+        self.append(_shifted(latest, copies * period_s, copies * work_per_copy))
+        self._journal = []
+
     def feed_summary(self) -> FeedSummary:
         """The feed power's exact figures over the rows so far, the last one ending the signal."""
         last = self._last_event_row()
@@ -166,6 +198,14 @@ class TimeSeries:
             tail.append(self._last if bin_row is None else self._end_row(bin_row))
         rows = np.vstack([self._rows[: self._count], *tail])
         return {name: rows[:, i].copy() for i, name in enumerate(SERIES_COLUMNS)}
+
+
+def _shifted(row: FloatArray, shift_s: float, work: float) -> tuple[float, ...]:
+    """A row `shift_s` later, with `work` more done."""
+    shifted = row.copy()
+    shifted[0] += shift_s
+    shifted[WORK] += work
+    return tuple(shifted.tolist())
 
 
 @dataclass
@@ -245,7 +285,8 @@ class Integrals:
         chips = arrays.chips
         self.input_energy_j += supply.input_energy_j
         self.rack_input_energy_j += supply.rack_input_energy_j
-        for rack_feed_w in supply.rack_feed_w_ends:  # every rack's source moves one way: extremes at the ends
+        start_w, end_w = supply.rack_feed_w_ends
+        for rack_feed_w in (start_w,) if end_w is start_w else (start_w, end_w):  # monotone: extremes at the ends
             np.maximum(self.rack_feed_w_max, rack_feed_w, out=self.rack_feed_w_max)
             row_feed_w = sum_by_group(rack_feed_w, arrays.hall.rack_row, self.n_rows)
             np.maximum(self.row_feed_w_max, row_feed_w, out=self.row_feed_w_max)

@@ -171,7 +171,7 @@ class Simulation:
         supply = self.supply.advance(elapsed)
         self.integrals.add_interval(self.arrays, point, supply, self.temp_c, temp1, temp_mean, self.throttled,
                                     elapsed, return_end_c)
-        self._close_segment(float(self.supply.feed_w_at(0.0).sum()))
+        self.series.close_segment(float(self.supply.feed_w_at(0.0).sum()))
         self.plant.loop_temp_c = self.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed
         self.temp_c = temp1
         self.time_s = to_s
@@ -235,26 +235,17 @@ class Simulation:
         loop_rise_c = point.supply_ramp_c_per_s * (time_s - self.point_time_s)
         feed_w = float(self.supply.feed_w_at(time_s - self.time_s).sum())
         if time_s > self.time_s:  # a point inside the interval: the segment before it ends here
-            self._close_segment(feed_w)
+            self.series.close_segment(feed_w)
         it_w, losses_w, fans_w, pumps_w, exhaust_c, flow_fraction = point.totals
         gpu_temp_c = temp_c[gpu]
-        row = (
+        self.series.append((
             time_s, feed_w, it_w, losses_w, point.gpu_power_w_total,
             float(gpu_temp_c.max()), float(gpu_temp_c.mean()), float((point.supply_temp_c + loop_rise_c).max()),
             float((point.coolant_return_temp_c + loop_rise_c).max()), exhaust_c, fans_w, pumps_w, flow_fraction,
             float(self.throttled[gpu].sum() / gpu.size), float(self.plant.chip_down[gpu].sum() / gpu.size),
             self.job.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
             *self.supply.stored_energy_j_at(time_s - self.time_s),
-        )
-        self.series.append(row)
-        if self.cycles is not None:
-            self.cycles.note_row(row)
-
-    def _close_segment(self, feed_end_w: float) -> None:
-        """The last series row's segment ends here, at this feed power, W."""
-        self.series.close_segment(feed_end_w)
-        if self.cycles is not None:
-            self.cycles.note_segment_end(feed_end_w)
+        ))
 
     def _record_curve(self, elapsed: float) -> None:
         """Sample the exact exponentials inside a long interval so plots show curves, not chords.

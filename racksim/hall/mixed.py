@@ -155,19 +155,16 @@ def _renumbered(label: str, first_rack: int) -> str:
 
 def _components(runs: Sequence[GroupRun]) -> dict[str, Any]:
     """components.json of the hall: each group's, racks numbered hall-wide."""
-    chips: dict[str, list[Any]] = {"label": [], "kind": [], "temp_c_max": [], "throttled_s": []}
-    trays: dict[str, list[Any]] = {"rack": [], "u": [], "die_temp_c_max": []}
-    racks: dict[str, list[Any]] = {"row": [], "input_energy_j": [], "feed_w_max": []}
-    rows: dict[str, list[Any]] = {"feed_w_max": [], "feeder_capacity_w": []}
+    merged: dict[str, dict[str, list[Any]]] = {}
     for run in runs:
         summary, first = component_summary(run.arrays, run.result), run.group.first_rack
         summary["chips"]["label"] = [_renumbered(label, first) for label in summary["chips"]["label"]]
         summary["compute_trays"]["rack"] = [rack + first for rack in summary["compute_trays"]["rack"]]
         summary["racks"]["row"] = [row + run.group.first_row for row in summary["racks"]["row"]]
-        for part, columns in (("chips", chips), ("compute_trays", trays), ("racks", racks), ("rows", rows)):
+        for part, columns in summary.items():
             for name, values in columns.items():
-                values += summary[part][name]
-    return {"chips": chips, "compute_trays": trays, "racks": racks, "rows": rows}
+                merged.setdefault(part, {}).setdefault(name, []).extend(values)
+    return merged
 
 
 def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRun]) -> tuple[dict[str, Any],
