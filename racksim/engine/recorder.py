@@ -11,8 +11,8 @@ import numpy as np
 from racksim.build import FloatArray, RackArrays
 from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
 from racksim.engine.supply import SupplyInterval
+from racksim.hall.rows import row_load_w
 from racksim.operating_point import OperatingPoint
-from racksim.power import sum_by_group
 
 TEMP_BIN_C = 0.01
 """Resolution of the time-weighted GPU temperature distribution (for percentiles), K."""
@@ -288,7 +288,7 @@ class Integrals:
         start_w, end_w = supply.rack_feed_w_ends
         for rack_feed_w in (start_w,) if end_w is start_w else (start_w, end_w):  # monotone: extremes at the ends
             np.maximum(self.rack_feed_w_max, rack_feed_w, out=self.rack_feed_w_max)
-            row_feed_w = sum_by_group(rack_feed_w, arrays.hall.rack_row, self.n_rows)
+            row_feed_w = row_load_w(rack_feed_w, arrays.hall.rack_row, self.n_rows)
             np.maximum(self.row_feed_w_max, row_feed_w, out=self.row_feed_w_max)
         self.storage_net_energy_j += supply.storage_net_energy_j
         self.battery_rack_s += supply.battery_rack_s
