@@ -22,6 +22,7 @@ run: $(STAMP)
 test: $(STAMP) chromium
 	$(BIN)/ruff check racksim tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The browser test opens the report in Debian's headless chromium; install it when missing.

@@ -31,8 +31,8 @@ def run_month_scenario(duration_s: float, resolution_s: float | None) -> dict[st
     """One reliability-month run of `duration_s` through `run_one`, rows at `resolution_s` (None: per event)."""
     import numpy as np
 
-    from racksim.runner import RunRequest, run_one
-    from racksim.suite import load_suite
+    from racksim.design.suite import load_suite
+    from racksim.run.pipeline import RunRequest, run_one
 
     scenario = load_suite("standard").scenario("reliability-month").model_copy(update={"timeseries_resolution_s": None})
     request = RunRequest(DESIGN_FILE, scenario, duration_s=duration_s, timeseries_resolution_s=resolution_s)
@@ -48,10 +48,10 @@ def run_month_scenario(duration_s: float, resolution_s: float | None) -> dict[st
 
 def run_training_hall(racks: int, duration_s: float, resolution_s: float | None) -> dict[str, Any]:
     """One standard training job over `racks` racks for `duration_s`, the Simulation run directly."""
-    from racksim.build import build
-    from racksim.design import load_design
+    from racksim.design.suite import load_suite
     from racksim.engine import Simulation
-    from racksim.suite import load_suite
+    from racksim.physics.arrays import build
+    from racksim.run.loading import load_design
     from racksim.workload import TrainingSchedule
 
     design = load_design(DESIGN_FILE).design
@@ -65,7 +65,7 @@ def run_training_hall(racks: int, duration_s: float, resolution_s: float | None)
 
 def measure_one(duration_s: float, resolution_s: float | None, racks: int | None) -> dict[str, Any]:
     """In this process: one run (see the module docstring) and the process's peak memory."""
-    import racksim.runner  # noqa: F401 - imports before the baseline
+    import racksim.run.pipeline  # noqa: F401 - imports before the baseline
 
     baseline_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     started = time.process_time()

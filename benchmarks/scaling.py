@@ -39,10 +39,10 @@ MEMORY_TARGET_BYTES = 4 * 2**30
 
 def simulation_for(racks: int, simulated_s: float, skip_cycles: bool = False) -> object:
     """A Simulation of one training job spanning `racks` racks for `simulated_s` (built, not run)."""
-    from racksim.build import build
-    from racksim.design import load_design
+    from racksim.design.suite import load_suite
     from racksim.engine import Simulation
-    from racksim.suite import load_suite
+    from racksim.physics.arrays import build
+    from racksim.run.loading import load_design
     from racksim.workload import TrainingSchedule
 
     design = load_design(DESIGN_FILE).design

@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.engine import Simulation
 from racksim.engine.event_advance import GroupedHall, HallInputs, HallState, advance_event
-from racksim.power import shelf_input_w, sum_by_group
-from racksim.suite import load_suite
+from racksim.physics.arrays import build
+from racksim.physics.power import shelf_input_w, sum_by_group
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.engine import Simulation
-from racksim.suite import load_suite
+from racksim.physics.arrays import build
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent

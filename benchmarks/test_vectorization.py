@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import RackArrays, build
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.engine import Simulation
 from racksim.engine.recorder import TEMP_BIN_C, TEMP_RANGE_C
-from racksim.suite import load_suite
+from racksim.physics.arrays import RackArrays, build
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,13 +16,14 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from racksim.design import Design, load_design
+from racksim.cli_collectives import collectives as collectives_command
+from racksim.design import Design
+from racksim.design.suite import Scenario, Suite, load_suite
 from racksim.errors import InputError, Interrupted, RacksimError
-from racksim.hall.loader import LoadedHall, load_target
-from racksim.network.command import collectives as collectives_command
-from racksim.replicas import run_replicas
-from racksim.runner import RunRequest, record_suite, requests_for, run_many
-from racksim.suite import Scenario, Suite, load_suite
+from racksim.run.loading import load_design
+from racksim.run.loading_hall import LoadedHall, load_target
+from racksim.run.pipeline import RunRequest, record_suite, requests_for, run_many
+from racksim.run.replicas import run_replicas
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Co-design simulator for AI data-center racks.")
@@ -112,7 +113,7 @@ def show(design: Annotated[Path, typer.Argument(help="Design file.")], set_: Set
 def run(
     designs: DesignsArg,
     out: Annotated[Path, typer.Option("--out", help="Results directory.")],
-    suite: Annotated[str | None, typer.Option(help="Suite name (benchmarks/suites) or file.")] = None,
+    suite: Annotated[str | None, typer.Option(help="Suite name (bundled: quick, standard) or file.")] = None,
     scenario: ScenarioOpt = None,
     seed: Annotated[int | None, typer.Option(help="Override the scenarios' seeds.", min=0)] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
@@ -151,7 +152,7 @@ def _run_all(requests: list[RunRequest], out: Path, jobs: int | None, force: boo
 def compare(
     designs: DesignsArg,
     out: Annotated[Path, typer.Option("--out", help="Results directory.")],
-    suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
+    suite: Annotated[str, typer.Option(help="Suite name (bundled: quick, standard) or file.")] = "quick",
     scenario: ScenarioOpt = None,
     baseline: Annotated[str | None, typer.Option(help="Design name the deltas are taken against.")] = None,
     duration: Annotated[str | None, typer.Option(help="Override simulated time: 90s, 15m, 24h, 2d.")] = None,
@@ -199,7 +200,7 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="Sweep directory (table, figure, one folder per point).")],
     param: Annotated[list[str], typer.Option("--param", help="Swept field: path=start:stop:step, path=start:stop "
                                              "(with --samples) or path=v1,v2,...", show_default=False)],
-    suite: Annotated[str, typer.Option(help="Suite name (benchmarks/suites) or file.")] = "quick",
+    suite: Annotated[str, typer.Option(help="Suite name (bundled: quick, standard) or file.")] = "quick",
     scenario: ScenarioOpt = None,
     samples: Annotated[int | None, typer.Option(help="Latin hypercube of N points instead of the grid.",
                                                 min=1)] = None,
@@ -254,7 +255,7 @@ def _interrupt(signal_number: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and a non-zero exit for any racksim error (--debug: traceback).
 
-    Ctrl-C and SIGTERM raise Interrupted (workers ignore them, racksim.pool stops them): one line, exit 130 or 143.
+    Ctrl-C and SIGTERM raise Interrupted (workers ignore them, racksim.run.pool stops them): one line, exit 130 or 143.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args

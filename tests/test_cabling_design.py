@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
 from racksim.cabling import GROUPS, CablingPlan, cabling_metrics, plan_cabling
-from racksim.design import Design, load_design
+from racksim.design import Design
 from racksim.design.loader import load_model
 from racksim.errors import InputError
+from racksim.physics.arrays import build
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.test_cli import GB200, ROOT, racksim
+from racksim.design.suite import SUITES_DIR
+from tests.test_cli import GB200, racksim
 
-QUICK = yaml.safe_load((ROOT / "benchmarks" / "suites" / "quick.yaml").read_text())
+QUICK = yaml.safe_load((SUITES_DIR / "quick.yaml").read_text())
 
 
 def rows(out: Path) -> int:

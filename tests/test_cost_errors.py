@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from racksim.design import load_design
 from racksim.errors import InputError
+from racksim.run.loading import load_design
 from tests.test_design_errors import assert_one_line_error, validate_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,10 @@ import pytest
 from racksim.cabling import cabling_metrics, plan_cabling
 from racksim.cost import RunStats, cost_metrics, evaluate, unit_counts
 from racksim.cost.model import facility_usd_per_year
-from racksim.cost.schema import Energy, Facility
 from racksim.cost.sensitivity import analytic_swings, coolant_swing
-from racksim.design import Design, load_design
+from racksim.design import Design
+from racksim.design.cost_schema import Energy, Facility
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "data" / "cost" / "small-cost.yaml"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from racksim.cost import provenance_rows, unit_counts
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.report import write_report
-from racksim.runner import RunRequest, run_one
-from racksim.suite import load_suite
+from racksim.run.loading import load_design
+from racksim.run.pipeline import RunRequest, run_one
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import Fault
 from racksim.engine import RunResult, Simulation
 from racksim.engine.cycles import INTEGRAL_SUMS, binade_end_s
-from racksim.faults import fault_actions
+from racksim.physics.arrays import build
 from racksim.reliability.consequences import failure_actions
 from racksim.reliability.processes import Failure
-from racksim.suite import Fault
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200, GB300, VR = (ROOT / "designs" / f"{name}.yaml" for name in ("gb200-nvl72", "gb300-nvl72", "vr-800vdc"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from racksim.design import load_design
 from racksim.errors import InputError
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad_designs"

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from racksim.design import Design, LoadedDesign, load_design
+from racksim.design import Design
+from racksim.run.loading import LoadedDesign, load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS = ROOT / "designs"

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.engine import Simulation
-from racksim.operating_point import Activity, OperatingPoint, PointCache, evaluate
-from racksim.plant import PlantState
-from racksim.suite import load_suite
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity, OperatingPoint, PointCache, evaluate
+from racksim.physics.plant import PlantState
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from racksim.design.suite import load_suite
 from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
 from racksim.engine.recorder import SERIES_COLUMNS, TimeSeries
-from racksim.piecewise import max_ramp_w_per_s, time_weighted_percentile
-from racksim.runner import RunRequest, run_one
-from racksim.suite import load_suite
+from racksim.physics.piecewise import max_ramp_w_per_s, time_weighted_percentile
+from racksim.run.pipeline import RunRequest, run_one
 from tests.conftest import ROOT
 
 RUNS = [("gb200-nvl72", "training"), ("gb300-nvl72", "checkpoint-swing"), ("vr-800vdc", "checkpoint-swing"),

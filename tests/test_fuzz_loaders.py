@@ -27,15 +27,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from racksim.cli import main
-from racksim.design import load_design
 from racksim.design.loader import read_yaml_mapping, resolve_extends
+from racksim.design.suite import SUITES_DIR, load_suite
 from racksim.errors import InputError
-from racksim.suite import load_suite
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGN_FILES = sorted([*(ROOT / "designs").glob("*.yaml"), *(ROOT / "designs" / "reference").glob("*.yaml"),
                        *(ROOT / "tests" / "data" / "good_designs").glob("*.yaml")])
-SUITE_FILES = sorted((ROOT / "benchmarks" / "suites").glob("*.yaml"))
+SUITE_FILES = sorted(SUITES_DIR.glob("*.yaml"))
 HALL_FILES = sorted((ROOT / "designs" / "halls").glob("*.yaml"))
 FIELD_PATH = re.compile(r"^[A-Za-z0-9_<>.-]+$")
 """A field path as errors name it: dotted keys and list indices."""
@@ -174,7 +174,7 @@ def test_mutated_suite_loads_or_names_file_field_and_rule(case: tuple[Path, dict
 @given(case=mutated_tree(HALL_FILES))
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_hall_loads_or_names_file_field_and_rule(case: tuple[Path, dict[str, Any], str]) -> None:
-    from racksim.hall.loader import load_target
+    from racksim.run.loading_hall import load_target
 
     source, tree, _ = case
     with scratch_file(source.name, dump(tree)) as path:

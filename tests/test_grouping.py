@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
 from racksim.engine.event_advance import GroupedHall, HallInputs, HallState, advance_event, loop_inlet_temp_c
 from racksim.engine.grouping import find_groups, rack_rows
-from racksim.operating_point import Activity, evaluate
-from racksim.plant import PlantState
-from racksim.thermal import plate_inlet_temp_c
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity, evaluate
+from racksim.physics.plant import PlantState
+from racksim.physics.thermal import plate_inlet_temp_c
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGN = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design

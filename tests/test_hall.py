@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
-from racksim.build import build
 from racksim.cli import main
+from racksim.design.suite import Fault
 from racksim.engine import Simulation
 from racksim.engine.simulation import RunResult
 from racksim.errors import InputError
-from racksim.faults import fault_actions
-from racksim.hall.loader import LoadedHall, layout_of, load_hall, load_target
-from racksim.hall.rows import (
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity, evaluate
+from racksim.physics.rows import (
     cdu_approach_c_per_w,
     overloaded_racks,
     rack_cdus,
@@ -26,10 +26,10 @@ from racksim.hall.rows import (
     row_caps_w,
     row_load_w,
 )
-from racksim.operating_point import Activity, evaluate
 from racksim.report.hall_figures import row_loading
-from racksim.suite import Fault
+from racksim.run.loading_hall import LoadedHall, layout_of, load_hall, load_target
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 from .conftest import ROOT, contract_problems
 

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from racksim.cli import main
+from racksim.design.suite import Fault, Scenario, load_suite
 from racksim.errors import InputError
-from racksim.hall.loader import LoadedHall, load_hall
-from racksim.hall.merge import merged_result
-from racksim.hall.mixed import group_faults, run_groups, work_scale
-from racksim.hall.rows import ups_shares_w
-from racksim.runner import RunRequest, run_one
-from racksim.suite import Fault, Scenario, load_suite
+from racksim.physics.rows import ups_shares_w
+from racksim.run.loading_hall import LoadedHall, load_hall
+from racksim.run.merge import merged_result
+from racksim.run.mixed_hall import group_faults, run_groups, work_scale
+from racksim.run.pipeline import RunRequest, run_one
 
 from .conftest import ROOT, contract_problems
 

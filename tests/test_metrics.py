@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.design import load_design
-from racksim.piecewise import max_ramp_w_per_s, time_weighted_percentile
-from racksim.suite import load_suite
+from racksim.design.suite import load_suite
+from racksim.physics.piecewise import max_ramp_w_per_s, time_weighted_percentile
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racksim.design import load_design
 from racksim.design.schema import Design
 from racksim.network import bus_factor, compile_topology, design_table, network_metrics
 from racksim.network.collectives import CollectiveModel, Cost, collective_table
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 HGX = ROOT / "designs" / "reference" / "hgx-h100-8gpu.yaml"

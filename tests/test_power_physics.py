@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from racksim import power
-from racksim.power import ConverterStage, PowerChain
+from racksim.physics import power
+from racksim.physics.power import ConverterStage, PowerChain
 
 # A three-point converter curve used by the efficiency and converter tests.
 CURVE_LOAD = np.array([0.2, 0.5, 1.0])

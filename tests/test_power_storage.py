@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import Fault
 from racksim.engine import Simulation
-from racksim.faults import fault_actions
-from racksim.operating_point import Activity
-from racksim.piecewise import max_ramp_w_per_s
-from racksim.power import chain_losses_at_it_load
-from racksim.suite import Fault
-from racksim.supply import breaker_trip_time_s, feed_current_a, storage_energy_out_j, storage_limit_time_s
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity
+from racksim.physics.piecewise import max_ramp_w_per_s
+from racksim.physics.power import chain_losses_at_it_load
+from racksim.physics.supply import breaker_trip_time_s, feed_current_a, storage_energy_out_j, storage_limit_time_s
+from racksim.run.loading import load_design
 from racksim.workload import Phase, TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200, GB300, VR = (ROOT / "designs" / f"{name}.yaml" for name in ("gb200-nvl72", "gb300-nvl72", "vr-800vdc"))

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import Fault
 from racksim.engine import Simulation
-from racksim.faults import fault_actions
-from racksim.operating_point import Activity, evaluate
-from racksim.plant import PlantState
-from racksim.power import interpolated_efficiency
-from racksim.suite import Fault
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity, evaluate
+from racksim.physics.plant import PlantState
+from racksim.physics.power import interpolated_efficiency
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200, GB300 = ROOT / "designs" / "gb200-nvl72.yaml", ROOT / "designs" / "gb300-nvl72.yaml"

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import Fault
 from racksim.engine import Simulation
 from racksim.errors import InputError
-from racksim.faults import fault_actions
-from racksim.suite import Fault
+from racksim.physics.arrays import build
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 BASES = sorted((ROOT / "designs").glob("*.yaml"))

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import load_suite
 from racksim.engine import Simulation
 from racksim.engine.recorder import SERIES_COLUMNS, TimeSeries
-from racksim.runner import RunRequest, run_one
-from racksim.suite import load_suite
+from racksim.physics.arrays import build
+from racksim.run.loading import load_design
+from racksim.run.pipeline import RunRequest, run_one
 from racksim.workload import TrainingSchedule
 from tests.conftest import ROOT
 

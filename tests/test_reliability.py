@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.reliability_schema import FailureProcess, Reliability
 from racksim.engine import Simulation
-from racksim.faults import FaultAction
+from racksim.physics.arrays import build
 from racksim.reliability.checkpoint import daly_interval_s, expected_goodput, optimal_interval_s, young_interval_s
 from racksim.reliability.consequences import failure_actions
 from racksim.reliability.processes import Failure, sample_class, sample_failures, weibull_scale_h
-from racksim.reliability.schema import FailureProcess, Reliability
-from racksim.replicas import aggregate
+from racksim.run.loading import load_design
+from racksim.run.replicas import aggregate
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import FaultAction
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
@@ -187,8 +187,8 @@ def test_replicas_through_the_cli_and_the_report(tmp_path: Path) -> None:
     assert (out / "figures" / "reliability-month-failure-timeline.png").is_file()
     assert (out / "figures" / "reliability-month-goodput.png").is_file()
     # The means are not one run: a plain run of the same scenario reruns rather than keep them.
-    from racksim.runner import RunRequest
-    from racksim.suite import load_suite
+    from racksim.design.suite import load_suite
+    from racksim.run.pipeline import RunRequest
 
     single = RunRequest(GB200, load_suite("quick").scenario("reliability-month"), duration_s=86400.0)
     assert not single.is_done(out, single.load())

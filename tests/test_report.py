@@ -14,9 +14,9 @@ import yaml
 
 from racksim.errors import InputError
 from racksim.io import atomic_write_npz
+from racksim.kpis import best_designs, delta, delta_text, fmt, kpi_rows
 from racksim.report import figures as report_figures
 from racksim.report import load_runs, write_report
-from racksim.report.kpis import best_designs, delta, delta_text, fmt, kpi_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

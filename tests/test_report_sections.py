@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from racksim.provenance import design_notes
+from racksim.design.provenance import design_notes
+from racksim.design.suite import Weight, load_suite
 from racksim.report import write_report
 from racksim.report.scorecard import scorecard
-from racksim.suite import Weight, load_suite
 from tests.conftest import ROOT
 from tests.test_report import make_results, table_row
 

@@ -225,7 +225,7 @@ def test_thermal_kpis_have_units_and_directions(thermal_report: tuple[Path, str,
 
 
 def test_higher_time_to_throttle_is_better() -> None:
-    from racksim.report.kpis import kpi_rows
+    from racksim.kpis import kpi_rows
 
     rows = kpi_rows({"a": {"thermal.time_to_throttle_after_fault_s": 20.0},
                      "b": {"thermal.time_to_throttle_after_fault_s": 50.0}}, "a")

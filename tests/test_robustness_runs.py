@@ -23,14 +23,14 @@ import numpy as np
 import pytest
 import yaml
 
-import racksim.runner
-from racksim.build import RackArrays, build
+import racksim.run.pipeline
 from racksim.cli import main
-from racksim.design import load_design
 from racksim.design.loader import read_yaml_mapping
+from racksim.design.suite import SUITES_DIR, load_suite
 from racksim.errors import SimulationError
-from racksim.runner import RunRequest, run_one
-from racksim.suite import SUITES_DIR, load_suite
+from racksim.physics.arrays import RackArrays, build
+from racksim.run.loading import load_design
+from racksim.run.pipeline import RunRequest, run_one
 from tests.conftest import contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def _diverging(arrays: RackArrays) -> RackArrays:
 
 
 def test_divergence_names_component_and_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(racksim.runner, "build", lambda design, **options: _diverging(build(design, **options)))
+    monkeypatch.setattr(racksim.run.pipeline, "build", lambda design, **options: _diverging(build(design, **options)))
     request = RunRequest(ROOT / SMALL, load_suite("quick").scenario("training"), duration_s=20.0)
     with pytest.raises(SimulationError) as caught:
         run_one(request, tmp_path)
@@ -164,7 +164,7 @@ def test_divergence_names_component_and_time(tmp_path: Path, monkeypatch: pytest
 
 def test_divergence_through_the_cli_is_one_line_and_writes_no_metrics(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(racksim.runner, "build", lambda design, **options: _diverging(build(design, **options)))
+    monkeypatch.setattr(racksim.run.pipeline, "build", lambda design, **options: _diverging(build(design, **options)))
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["run", SMALL, "--scenario", "training", "--suite", "quick", "--duration", "20s",

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from racksim.cli import main
-from racksim.design import load_design
 from racksim.errors import InputError
 from racksim.report import write_report
+from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"

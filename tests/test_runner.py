@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from racksim.design.suite import load_suite
 from racksim.errors import InputError
-from racksim.runner import INPUTS_FILE, RunRequest, requests_for, run_many, run_one
-from racksim.suite import load_suite
+from racksim.run.pipeline import INPUTS_FILE, RunRequest, requests_for, run_many, run_one
 from tests.conftest import ROOT
 
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"

@@ -13,9 +13,9 @@ import pytest
 from distributed import LocalCluster
 
 from racksim.cli import main
+from racksim.design.suite import load_suite
 from racksim.errors import InputError
-from racksim.runner import run_one
-from racksim.suite import load_suite
+from racksim.run.pipeline import run_one
 from racksim.sweep import execute as sweep_execute
 from racksim.sweep import grid, latin_hypercube, pareto_front, parse_objectives, parse_params, plan, run_sweep
 from racksim.sweep.spec import parse_param

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from racksim.build import build
-from racksim.design import load_design
+from racksim.design.suite import Fault
 from racksim.engine import Simulation
-from racksim.faults import fault_actions
-from racksim.operating_point import Activity, evaluate
-from racksim.plant import PlantState
-from racksim.suite import Fault
-from racksim.thermal import AIR_CP_J_PER_KG_K, AIR_DENSITY_KG_PER_M3, COOLANT_PROPERTIES, rc_crossing_time_s
+from racksim.physics.arrays import build
+from racksim.physics.operating_point import Activity, evaluate
+from racksim.physics.plant import PlantState
+from racksim.physics.thermal import AIR_CP_J_PER_KG_K, AIR_DENSITY_KG_PER_M3, COOLANT_PROPERTIES, rc_crossing_time_s
+from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from racksim.workload.faults import fault_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200, GB300, VR = (ROOT / "designs" / f"{name}.yaml" for name in ("gb200-nvl72", "gb300-nvl72", "vr-800vdc"))
@@ -201,7 +201,7 @@ def test_reference_designs_sit_in_the_published_ranges(path: Path) -> None:
 
 
 def test_rc_response_under_a_coolant_ramp_against_fine_integration() -> None:
-    from racksim.thermal import rc_mean_temperature_c, rc_temperature_c
+    from racksim.physics.thermal import rc_mean_temperature_c, rc_temperature_c
 
     # C·dT/dt = P − (T − T_c(t))/R with T_c = 40 + 0.3·t, P·R = 30 K, τ = 12 s, T0 = 55 °C.
     tau, ramp, t_end = 12.0, 0.3, 50.0

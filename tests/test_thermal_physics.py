@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from racksim import thermal
+from racksim.physics import thermal
 
 # --- coolant -------------------------------------------------------------------------------------------
 

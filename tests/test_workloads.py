@@ -12,15 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from racksim.build import build
 from racksim.cli import app
-from racksim.design import load_design
+from racksim.design.workload_schema import InferenceWorkload, TraceWorkload, TrainingWorkload
 from racksim.engine import Simulation
 from racksim.errors import InputError
 from racksim.network import CollectiveModel, collective_table
+from racksim.physics.arrays import build
+from racksim.run.loading import load_design
 from racksim.workload import InferenceSchedule, TraceSchedule, TrainingSchedule, schedule_for
 from racksim.workload.inference import DAY_S, expected_arrivals
-from racksim.workload.schema import InferenceWorkload, TraceWorkload, TrainingWorkload
 from racksim.workload.trace import gpu_utilization_from_power
 from tests.conftest import ROOT
 from tests.test_cli import racksim

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from racksim.cabling.media import FloatArray
+from racksim._types import FloatArray
 from racksim.cabling.plan import GROUPS, CablingPlan
 
 if TYPE_CHECKING:

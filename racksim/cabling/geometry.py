@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from racksim.cabling.media import FloatArray, IndexArray
+from racksim._types import FloatArray, IndexArray
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design

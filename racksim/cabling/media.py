@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
+from racksim._types import FloatArray, IndexArray
+
 ArrayLike = npt.ArrayLike
 
 

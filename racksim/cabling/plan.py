@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from racksim.cabling import geometry
+import racksim.cabling.geometry as geometry
+from racksim._types import FloatArray, IndexArray
 from racksim.cabling.media import (
-    FloatArray,
-    IndexArray,
     end_power_w,
     insertion_loss_db_per_m,
     link_cost_usd,
@@ -22,7 +21,7 @@ from racksim.cabling.media import (
     reach_m,
     select_media,
 )
-from racksim.cabling.schema import POWER_CORD, LinkGroup
+from racksim.design.cabling_schema import POWER_CORD, LinkGroup
 from racksim.errors import InputError
 
 if TYPE_CHECKING:

@@ -2,13 +2,12 @@
 
 `schema` holds the design file's `cost` section (prices with their provenance), `model` the equations (capex by
 component, opex per year, TCO, cost per unit of work), `sensitivity` the swings of the cost per unit of work,
-`metrics` the `cost` group of metrics.json and `run` the runner's entry point (with the coolant reruns).
+`metrics` the `cost` group of metrics.json; the runs sensitivity needs are scheduled by `racksim.run.cost`.
 """
 
 from racksim.cost.metrics import cost_metrics, provenance_rows
 from racksim.cost.model import CostResult, RunStats, evaluate, unit_counts
-from racksim.cost.run import run_cost_group, run_stats
-from racksim.cost.schema import Cost, CostSection
+from racksim.design.cost_schema import Cost, CostSection
 
 __all__ = [
     "Cost",
@@ -18,7 +17,5 @@ __all__ = [
     "cost_metrics",
     "evaluate",
     "provenance_rows",
-    "run_cost_group",
-    "run_stats",
     "unit_counts",
 ]

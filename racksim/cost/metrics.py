@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from racksim.cost.model import CABLES, RunStats, evaluate
-from racksim.cost.schema import PRICED_CLASSES, Cost, Sourced
 from racksim.cost.sensitivity import Swing, analytic_swings
+from racksim.design.cost_schema import PRICED_CLASSES, Cost, Sourced
 
 
 def _row(name: str, value: float, unit: str, figure: Sourced, count: int | None = None) -> dict[str, Any]:

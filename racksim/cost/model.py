@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from racksim.cost.schema import PRICED_CLASSES, Cost, Facility, LostWork, Maintenance
+from racksim.design.cost_schema import PRICED_CLASSES, Cost, Facility, LostWork, Maintenance
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design

@@ -3,7 +3,7 @@
 Energy price, GPU price and failure rates move by ± the cost section's `relative_change` on the cost model alone
 (analytic: nothing in the simulation depends on them). The coolant temperature acts through the physics (die
 temperatures, throttling, lost work), so its sensitivity comes from two reruns of the scenario at the facility
-supply temperature ± `coolant_delta_temp_c` (see `racksim.cost.run`), each priced with the same cost model.
+supply temperature ± `coolant_delta_temp_c` (see `racksim.run.cost`), each priced with the same cost model.
 Within the model, the supply temperature changes no chip's power (no leakage model) and no facility efficiency
 (the heat-rejection figures are inputs), so its effect on cost is the work it costs when dies throttle.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from racksim.cost.model import RunStats, evaluate
-from racksim.cost.schema import Cost
+from racksim.design.cost_schema import Cost
 
 LABELS = {"energy_price": "energy price", "gpu_price": "GPU price", "failure_rates": "failure rates",
           "coolant_temp": "facility coolant temperature"}

@@ -1,6 +1,6 @@
 """Physics a design may not break, and the risks it may carry knowingly, judged from its nameplate figures.
 
-The schema checks fields and their combinations, `racksim.derived.check_feasible` the power chain and the CDU at
+The schema checks fields and their combinations, `racksim.physics.derived.check_feasible` the power chain and the CDU at
 nameplate. Here: the coolant of a single-phase loop must stay liquid (an error), and a design whose nameplate
 leaves no margin somewhere gets a warning naming the field to look at. Warnings never stop a run; they are
 listed by `racksim validate`, written beside each run (warnings.json) and shown in the report.
@@ -37,7 +37,7 @@ class DesignWarning:
 def check_physical(design: Design, figures: Mapping[str, Any], source: str) -> None:
     """Raise InputError if the coolant boils at nameplate (the liquid loop is single-phase).
 
-    From `figures` (racksim.derived.derived_figures) at full load: if the mixed return boils, the pumps' total
+    From `figures` (racksim.physics.derived.derived_figures) at full load: if the mixed return boils, the pumps' total
     flow is too low for the heat; if only the coolant reaching some cold plate does, the compute trays' share of
     the flow is.
     """

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from racksim.schema_base import (
+from racksim.design.base import (
     Fraction,
     Model,
     NonNegativeFloat,

@@ -12,12 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from racksim.cabling.schema import Cabling
-from racksim.cost.schema import CostSection
-from racksim.design.power_schema import Power
-from racksim.network.schema import Network
-from racksim.reliability.schema import Reliability
-from racksim.schema_base import (
+from racksim.design.base import (
     Fraction,
     Model,
     NonNegativeFloat,
@@ -27,6 +22,11 @@ from racksim.schema_base import (
     UnitCount,
     rule_error,
 )
+from racksim.design.cabling_schema import Cabling
+from racksim.design.cost_schema import CostSection
+from racksim.design.network_schema import Network
+from racksim.design.power_schema import Power
+from racksim.design.reliability_schema import Reliability
 
 PortCount = Annotated[int, Field(gt=0, le=4096)]
 """Ports of a switch tray: 4096 at most (an NVL72 switch tray has 144)."""
@@ -257,8 +257,8 @@ class Cooling(Model):
 # --------------------------------------------------------------------------- network and cabling
 
 
-# The `network` section (scale-up, scale-out, protocols) is modelled in racksim/network/schema.py.
-# The `cabling` section (media catalog, link groups, routes) is modelled in racksim/cabling/schema.py.
+# The `network` section (scale-up, scale-out, protocols) is modelled in racksim/design/network_schema.py.
+# The `cabling` section (media catalog, link groups, routes) is modelled in racksim/design/cabling_schema.py.
 
 
 # --------------------------------------------------------------------------- design

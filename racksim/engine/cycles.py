@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from racksim.build import FloatArray
+from racksim._types import FloatArray
 from racksim.engine.recorder import Integrals
 
 if TYPE_CHECKING:

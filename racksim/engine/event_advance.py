@@ -23,12 +23,13 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from racksim.build import FloatArray, IndexArray, RackArrays
+from racksim._types import FloatArray, IndexArray
 from racksim.engine.grouping import Groups, find_groups, rack_rows, weighted_total
-from racksim.operating_point import OperatingPoint
-from racksim.plant import PlantState
-from racksim.power import PowerChain, shelf_input_w, sum_by_group, utilization_power_w
-from racksim.thermal import rc_mean_temperature_c, rc_temperature_c, steady_state_temp_c
+from racksim.physics.arrays import RackArrays
+from racksim.physics.operating_point import OperatingPoint
+from racksim.physics.plant import PlantState
+from racksim.physics.power import PowerChain, shelf_input_w, sum_by_group, utilization_power_w
+from racksim.physics.thermal import rc_mean_temperature_c, rc_temperature_c, steady_state_temp_c
 
 
 def loop_inlet_temp_c(supply_temp_c: FloatArray, plate_power_w: FloatArray,

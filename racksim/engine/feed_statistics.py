@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racksim.build import FloatArray
-from racksim.piecewise import RAMP_WINDOW_S, ramp_instants_s, time_weighted_percentile, window_changes_w
+from racksim._types import FloatArray
+from racksim.physics.piecewise import RAMP_WINDOW_S, ramp_instants_s, time_weighted_percentile, window_changes_w
 
 CHUNK_ROWS = 4096
 """Rows gathered before the ramp is evaluated over them (beyond those of the last window, which are kept)."""
@@ -30,7 +30,7 @@ CHUNK_ROWS = 4096
 class RunningRamp:
     """The steepest change of a piecewise-linear signal's moving average over a window, over rows in time order.
 
-    Exactly `racksim.piecewise.steepest_ramp` of all the rows: the instants are evaluated a chunk at a time with
+    Exactly `racksim.physics.piecewise.steepest_ramp` of all the rows: the instants are evaluated a chunk at a time with
     the same vectorized functions on the same floats, and only the rows a later instant's window can reach are
     kept (from the last one before the latest evaluated instant − w).
     """
@@ -112,7 +112,7 @@ class FeedSummary:
     """Total time the feed power spent on each distinct linear segment (start, end), s."""
 
     def percentile_w(self, percentile: float) -> float:
-        """Time-weighted percentile of the feed power, W (`racksim.piecewise.time_weighted_percentile`)."""
+        """Time-weighted percentile of the feed power, W (`racksim.physics.piecewise.time_weighted_percentile`)."""
         return time_weighted_percentile(self.segment_start_w, self.segment_duration_s, percentile, self.segment_end_w)
 
     def time_above_s(self, limit_w: float) -> float:

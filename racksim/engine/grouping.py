@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-IndexArray = NDArray[np.intp]
+from racksim._types import IndexArray
+
 ArrayT = TypeVar("ArrayT", bound=np.ndarray[Any, Any])
 
 

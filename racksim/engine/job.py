@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from racksim.operating_point import Activity
+from racksim.physics.operating_point import Activity
 from racksim.workload import Phase
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from racksim.build import FloatArray
-from racksim.hall.rows import highest_fitting, row_caps_w
-from racksim.operating_point import Activity, OperatingPoint, evaluate
+from racksim._types import FloatArray
+from racksim.physics.operating_point import Activity, OperatingPoint, evaluate
+from racksim.physics.rows import highest_fitting, row_caps_w
 
 if TYPE_CHECKING:
     from racksim.engine.simulation import Simulation
@@ -78,7 +78,7 @@ class PowerControl:
         """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
 
         Bisection on the cap (the feed is monotone in it), per rack, then per row and for the UPS
-        (racksim.hall.rows.row_caps_w); returns the caps and the racks that stay short even at the lowest
+        (racksim.physics.rows.row_caps_w); returns the caps and the racks that stay short even at the lowest
         allowed cap.
         """
         capping, chips = self.capping, self.sim.arrays.chips

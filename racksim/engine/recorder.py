@@ -8,11 +8,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from racksim.build import FloatArray, RackArrays
+from racksim._types import FloatArray
 from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
-from racksim.engine.supply import SupplyInterval
-from racksim.hall.rows import row_load_w
-from racksim.operating_point import OperatingPoint
+from racksim.engine.supply_state import SupplyInterval
+from racksim.physics.arrays import RackArrays
+from racksim.physics.operating_point import OperatingPoint
+from racksim.physics.rows import row_load_w
 
 TEMP_BIN_C = 0.01
 """Resolution of the time-weighted GPU temperature distribution (for percentiles), K."""

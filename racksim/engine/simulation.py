@@ -25,19 +25,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from racksim.build import FloatArray, RackArrays
+from racksim._types import FloatArray
 from racksim.engine.cycles import CycleSkipper
 from racksim.engine.feed_statistics import FeedSummary
 from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.power_control import PowerControl
 from racksim.engine.recorder import Integrals, TimeSeries
-from racksim.engine.supply import Supply
+from racksim.engine.supply_state import Supply
 from racksim.errors import SimulationError
-from racksim.faults import FaultAction
 from racksim.network import allreduce_rate_with_links_down
-from racksim.operating_point import OperatingPoint, PointCache
-from racksim.plant import PlantState
-from racksim.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
+from racksim.physics.arrays import RackArrays
+from racksim.physics.operating_point import OperatingPoint, PointCache
+from racksim.physics.plant import PlantState
+from racksim.physics.thermal import rc_crossing_time_s, rc_mean_temperature_c, rc_temperature_c
+from racksim.workload.faults import FaultAction
 
 TEMP_TOLERANCE_C = 1e-6
 """A die within this of a threshold has reached it (crossing times are solved to ~1e-12 K)."""
@@ -138,7 +139,7 @@ class Simulation:
 
     @property
     def point_key(self) -> tuple[object, ...]:
-        """The exact inputs of the operating point in force (racksim.operating_point.PointCache.key)."""
+        """The exact inputs of the operating point in force (racksim.physics.operating_point.PointCache.key)."""
         return self._points.last_key
 
     def _evaluate(self) -> OperatingPoint:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from racksim._types import FloatArray, IndexArray
+from racksim.design.network_schema import Protocol
 from racksim.errors import InputError
-from racksim.network.contention import FloatArray, IndexArray
 from racksim.network.routing import Router
-from racksim.network.schema import Protocol
 from racksim.network.topology import Topology, compile_topology
 
 if TYPE_CHECKING:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IndexArray = NDArray[np.intp]
+from racksim._types import FloatArray, IndexArray
 
 RELATIVE_TOLERANCE = 1e-9
 """A resource with headroom below this share of its capacity counts as saturated."""

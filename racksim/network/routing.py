@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racksim.network.contention import FloatArray, IndexArray, demand_rates, max_min_rates
+from racksim._types import FloatArray, IndexArray
+from racksim.network.contention import demand_rates, max_min_rates
 from racksim.network.topology import UPLINK, Topology
 
 

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from racksim._types import BoolArray, FloatArray, IndexArray
+
 if TYPE_CHECKING:
     from racksim.design.schema import Design
 
 
-FloatArray = NDArray[np.float64]
-IndexArray = NDArray[np.intp]
-BoolArray = NDArray[np.bool_]
 
 SCALE_UP, NIC, UPLINK = 0, 1, 2
 """Link kinds: GPU–switch chip, NIC–leaf, leaf–spine."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from racksim.build import RackArrays
 from racksim.cabling import cabling_metrics
-from racksim.faults import FaultAction, PlantChange, failures_held
-from racksim.plant import PlantState
+from racksim.physics.arrays import RackArrays
+from racksim.physics.plant import PlantState
 from racksim.reliability.processes import Failure
+from racksim.workload.faults import FaultAction, PlantChange, failures_held
 
 INTERRUPTING = frozenset({"gpu", "cpu", "host", "nic", "switch_tray", "link", "optic"})
 """Classes whose failure stops the synchronous job (a rank, its host or its links are gone)."""

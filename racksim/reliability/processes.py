@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racksim.reliability.schema import COMPONENT_CLASSES, FailureProcess, Reliability
+from racksim.design.reliability_schema import COMPONENT_CLASSES, FailureProcess, Reliability
 
 SECONDS_PER_HOUR = 3600.0
 

@@ -19,8 +19,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from racksim.errors import InputError
+from racksim.kpis import fmt
 from racksim.report.figures import _png, _style
-from racksim.report.kpis import fmt
 
 MEDIUM_COLOURS = {"passive_copper": "#b35806", "active_copper": "#d7301f", "optics": "#2166ac", "cpo": "#1b9e77",
                   "power": "#525252"}

@@ -17,8 +17,8 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from racksim.io import atomic_write_bytes
+from racksim.kpis import fmt
 from racksim.report.figures import _colour_ticks, _png, _style
-from racksim.report.kpis import fmt
 
 _M_USD = 1e6
 _COMPONENT_COLOURS = ("#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d", "#59a14f", "#8cd17d", "#b6992d", "#f1ce63",

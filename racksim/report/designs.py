@@ -1,7 +1,7 @@
 """The designs behind the runs: a field-by-field diff, and the sources, assumptions and warnings of their numbers.
 
 All read beside metrics.json: `design.resolved.yaml` (the design as run), `provenance.json` (the P/S/D/A
-source notes of its fields, see racksim.provenance) and `warnings.json` (its risks, see racksim.design.checks).
+source notes of its fields, see racksim.design.provenance) and `warnings.json` (its risks, see racksim.design.checks).
 Each design is read from its first run (by scenario) whose scenario sets no design overrides, so a scenario's
 overrides do not show as a design difference.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from racksim.provenance import TAG_NAMES, TAGS
+from racksim.design.provenance import TAG_NAMES, TAGS
 from racksim.report.events import read_json
 from racksim.report.thermal_figures import load_resolved
 

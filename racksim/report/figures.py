@@ -16,7 +16,6 @@ from typing import Protocol
 
 import matplotlib as mpl
 import numpy as np
-import numpy.typing as npt
 from matplotlib import style as mpl_style
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
@@ -24,7 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-FloatArray = npt.NDArray[np.float64]
+from racksim._types import FloatArray
+
 Series = Mapping[str, FloatArray]
 """Columns of one run's timeseries.npz."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from racksim.build import FloatArray
+from racksim._types import FloatArray
 from racksim.report.events import read_json
 from racksim.report.figures import FigureContext, RunData, _png, _style
 

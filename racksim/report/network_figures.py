@@ -9,9 +9,10 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from racksim._types import FloatArray
 from racksim.design.schema import Design
 from racksim.network import design_table
-from racksim.report.figures import FloatArray, _png, _style
+from racksim.report.figures import _png, _style
 
 SIZES_BYTES: FloatArray = np.asarray(2.0 ** np.arange(3, 34), dtype=np.float64)
 """8 B to 8 GiB, doubling (nccl-tests' default range)."""

@@ -11,12 +11,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.sankey import Sankey
 
-from racksim.build import build
-from racksim.design import load_design
-from racksim.piecewise import steepest_ramp
-from racksim.power import chain_losses_at_it_load
+from racksim._types import FloatArray
+from racksim.physics.arrays import build
+from racksim.physics.piecewise import steepest_ramp
+from racksim.physics.power import chain_losses_at_it_load
 from racksim.report.events import read_json
-from racksim.report.figures import FigureContext, FloatArray, RunData, Series, _png, _style, _time_unit
+from racksim.report.figures import FigureContext, RunData, Series, _png, _style, _time_unit
+from racksim.run.loading import load_design
 
 CHAIN_FIGURE_SCENARIO = "training"
 """The scenario whose section carries the chain-loss figure (it depends on the designs only)."""
@@ -46,7 +47,7 @@ def power_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple
 def chain_loss_figure(designs: Mapping[str, Path], colours: Mapping[str, str]) -> bytes | None:
     """Chain loss (feed to the chips' rails) and busbar loss against IT load, each design's chain at the same load.
 
-    Every design's trays share the same IT load equally (`racksim.power.chain_losses_at_it_load`), so the
+    Every design's trays share the same IT load equally (`racksim.physics.power.chain_losses_at_it_load`), so the
     curves compare the power architectures alone (e.g. 800 V DC against 50 V).
     """
     if not designs:

@@ -21,15 +21,15 @@ import numpy as np
 import yaml
 
 from racksim.design.loader import validate
+from racksim.design.suite import Suite, Weight
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from racksim.kpis import STAGES, Row, kpi_rows, verdict
 from racksim.report import cabling_figures, cost_figures, figures, network_figures, registry
 from racksim.report.designs import design_sections
 from racksim.report.events import DesignEvents, event_logs, read_json
-from racksim.report.kpis import STAGES, Row, kpi_rows, verdict
 from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
-from racksim.suite import Suite, Weight
 
 SKIPPED_GROUPS = frozenset({"engine", "replicas"})
 """Top-level groups of metrics.json that are diagnostics, not KPIs."""

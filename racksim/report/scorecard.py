@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from racksim.report.kpis import HIGHER, NEUTRAL, best_designs, delta, delta_text, display, fmt, kpi_spec
-from racksim.suite import Weight
+from racksim.design.suite import Weight
+from racksim.kpis import HIGHER, NEUTRAL, best_designs, delta, delta_text, display, fmt, kpi_spec
 
 DEFAULT_WEIGHTS = {"performance.work_per_kwh": Weight(weight=1.0),
                    "performance.goodput_fraction": Weight(weight=1.0, aggregate="worst"),

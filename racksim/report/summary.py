@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from racksim.kpis import HIGHER, LOWER, Row, kpi_spec
 from racksim.report.designs import DiffRow, Provenance
-from racksim.report.kpis import HIGHER, LOWER, Row, kpi_spec
 from racksim.report.scorecard import Scorecard
 
 BETTER = {HIGHER: "higher", LOWER: "lower"}

@@ -1,6 +1,6 @@
 """Run a sweep's points on dask.distributed, resume what stopped, and gather the table and the Pareto figure.
 
-Every point × design × scenario is an ordinary run (`racksim.runner.run_one`) with the point's overrides after
+Every point × design × scenario is an ordinary run (`racksim.run.pipeline.run_one`) with the point's overrides after
 the user's `--set`; its directory is `OUT/points/<point id>/<design>/<scenario>`, so the runner's fingerprint
 decides what is done. Workers run in a temporary folder and send the run's files back; the client writes them
 atomically, metrics.json last. Workers therefore need racksim and the design files at the same paths, but no
@@ -21,12 +21,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from racksim.design import LoadedDesign
+from racksim.design.suite import Scenario
 from racksim.errors import InputError, RacksimError
 from racksim.io import atomic_write_bytes
-from racksim.pool import default_jobs
-from racksim.runner import RunRequest, run_one
-from racksim.suite import Scenario
+from racksim.run.loading import LoadedDesign
+from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.pool import default_jobs
 from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
 from racksim.sweep.spec import Point
 from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, flatten_metrics, write_table

@@ -1,7 +1,7 @@
 """Pareto fronts over two KPIs of a sweep, and their figure (one panel per scenario).
 
 A run is on the front when no other run of the same scenario is at least as good on both KPIs and better on
-one. Which way is better comes from the report's KPI table (`racksim.report.kpis`), or from a `:higher` /
+one. Which way is better comes from the report's KPI table (`racksim.kpis`), or from a `:higher` /
 `:lower` suffix for metrics it knows no direction for.
 """
 
@@ -17,8 +17,8 @@ import numpy.typing as npt
 from matplotlib.figure import Figure
 
 from racksim.errors import InputError
+from racksim.kpis import HIGHER, LOWER, NEUTRAL, display, kpi_spec
 from racksim.report.figures import _png, _style
-from racksim.report.kpis import HIGHER, LOWER, NEUTRAL, display, kpi_spec
 
 FRONT_COLUMN = "on_pareto_front"
 _DIRECTIONS = {"higher": HIGHER, "lower": LOWER}
@@ -30,7 +30,7 @@ class Objective:
 
     metric: str
     better: int
-    """HIGHER or LOWER (racksim.report.kpis)."""
+    """HIGHER or LOWER (racksim.kpis)."""
 
     @property
     def label(self) -> str:

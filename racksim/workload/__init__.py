@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from racksim.design.workload_schema import InferenceWorkload, TrainingWorkload, Workload
 from racksim.workload.inference import InferenceSchedule
 from racksim.workload.phases import Phase, Schedule, nominal_work
-from racksim.workload.schema import InferenceWorkload, TrainingWorkload, Workload
 from racksim.workload.trace import TraceSchedule
 from racksim.workload.training import DEFAULT_ACTIVITY, TrainingSchedule
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from racksim.operating_point import Activity
+from racksim.design.workload_schema import InferenceWorkload
+from racksim.physics.operating_point import Activity
 from racksim.workload.phases import Phase, UncheckpointedSchedule
-from racksim.workload.schema import InferenceWorkload
 
 DAY_S = 86400.0
 INFERENCE_FLOPS_PER_PARAMETER_TOKEN = 2.0

@@ -9,8 +9,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from racksim.operating_point import Activity
-from racksim.workload.schema import PhaseActivity
+from racksim.design.workload_schema import PhaseActivity
+from racksim.physics.operating_point import Activity
 
 Pace = Literal["compute", "network", "fixed"]
 """What stretches a phase: the GPUs' work rate (throttling, capping, lost GPUs), the collectives' speed

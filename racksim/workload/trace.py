@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from racksim.design.workload_schema import TraceWorkload
 from racksim.errors import InputError
-from racksim.operating_point import Activity
+from racksim.physics.operating_point import Activity
 from racksim.workload.phases import Phase, UncheckpointedSchedule
-from racksim.workload.schema import TraceWorkload
 
 MAX_TRACE_ROWS = 1_000_000
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from racksim.design.workload_schema import ModelSpec, TrainingWorkload
 from racksim.errors import InputError
 from racksim.network import (
     CollectiveModel,
@@ -23,9 +24,8 @@ from racksim.network import (
     with_scale_up_links_down,
 )
 from racksim.network.topology import Topology
-from racksim.operating_point import Activity
+from racksim.physics.operating_point import Activity
 from racksim.workload.phases import Phase, activity_of
-from racksim.workload.schema import ModelSpec, TrainingWorkload
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design

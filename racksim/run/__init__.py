@@ -1,0 +1,1 @@
+"""Runs: a request (design, scenario, seed, overrides) simulated and written as a run directory, one or many."""
