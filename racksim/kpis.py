@@ -13,6 +13,7 @@ from dataclasses import dataclass
 LOWER, NEUTRAL, HIGHER = -1, 0, 1
 GROUP_ORDER = ("power", "thermal", "performance", "network", "cabling", "reliability", "cost")
 STAGES = "power.loss_energy_j_by_stage"
+J_PER_KWH = 3.6e6
 
 KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
     "power.input_energy_j": ("Feed energy", "kWh", LOWER),

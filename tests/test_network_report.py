@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from racksim.report.figures import design_colours
 from racksim.report.network_figures import collectives_figure, read_design
+from racksim.report.plotkit import design_colours
 from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent

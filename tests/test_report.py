@@ -15,8 +15,7 @@ import yaml
 from racksim.errors import InputError
 from racksim.io import atomic_write_npz
 from racksim.kpis import best_designs, delta, delta_text, fmt, kpi_rows
-from racksim.report import figures as report_figures
-from racksim.report import load_runs, write_report
+from racksim.report import load_runs, plotkit, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -231,10 +230,10 @@ def test_kpi_helpers_by_hand() -> None:
 
 
 def test_design_colours_are_distinct_and_fixed() -> None:
-    colours = report_figures.design_colours(["a", "b", "c"])
+    colours = plotkit.design_colours(["a", "b", "c"])
     assert list(colours) == ["a", "b", "c"]
     assert len(set(colours.values())) == 3
-    assert colours == report_figures.design_colours(["a", "b", "c"])
+    assert colours == plotkit.design_colours(["a", "b", "c"])
 
 
 def test_when_the_steepest_ramp_happens_is_not_a_kpi() -> None:

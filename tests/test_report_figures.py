@@ -10,7 +10,7 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from racksim.report import figures, load_runs, registry
+from racksim.report import load_runs, plotkit, registry
 from tests.test_report_thermal import fault_events, thermal_run
 
 DESIGNS = ("alpha", "beta", "gamma")
@@ -57,7 +57,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, 
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Figure, "savefig", save)
-        made = registry.scenario_figures(load_runs(root), figures.design_colours(DESIGNS))
+        made = registry.scenario_figures(load_runs(root), plotkit.design_colours(DESIGNS))
     assert len(captured) == len(made)
     return {key: axes for (key, _, _), axes in zip(made, captured, strict=True)}
 
@@ -76,7 +76,7 @@ def test_every_plotted_axis_is_labelled_with_a_unit(drawn: dict[str, list[dict[s
 
 
 def test_one_colour_per_design_in_every_figure(drawn: dict[str, list[dict[str, Any]]]) -> None:
-    expected = figures.design_colours(DESIGNS)
+    expected = plotkit.design_colours(DESIGNS)
     assert len(set(expected.values())) == len(DESIGNS)
     seen: dict[str, set[str]] = {design: set() for design in DESIGNS}
     for key, axes in drawn.items():
@@ -89,7 +89,7 @@ def test_one_colour_per_design_in_every_figure(drawn: dict[str, list[dict[str, A
     assert seen == {design: {expected[design]} for design in DESIGNS}
 
 
-def extra_figures(runs: Any, context: figures.FigureContext) -> list[tuple[str, str, bytes | None]]:
+def extra_figures(runs: Any, context: plotkit.FigureContext) -> list[tuple[str, str, bytes | None]]:
     """A figure module as another subsystem would register it: one PNG, one figure without data."""
     return [("extra", f"{len(runs)} designs in {len(context.colours)} colours", b"png"), ("empty", "none", None)]
 
@@ -98,7 +98,7 @@ def test_a_module_registered_by_name_is_drawn_and_keys_must_be_unique(tmp_path: 
     root = tmp_path / "results"
     for design in DESIGNS[:2]:
         thermal_run(root, design, hot_c=85.0, events=None)
-    runs, colours = load_runs(root), figures.design_colours(DESIGNS[:2])
+    runs, colours = load_runs(root), plotkit.design_colours(DESIGNS[:2])
     extra = "tests.test_report_figures:extra_figures"
     assert registry.scenario_figures(runs, colours, (extra,)) == [("extra", "2 designs in 2 colours", b"png")]
     with pytest.raises(ValueError, match="already used"):

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from racksim.io import atomic_write_npz
 from racksim.report import figures as report_figures
-from racksim.report import thermal_figures, write_report
+from racksim.report import rundir, thermal_figures, write_report
 from racksim.report.events import Event, compact, load_events
 from tests.conftest import ROOT
 from tests.test_report import PNG_MAGIC, cell, make_run, md_row, table_row
@@ -108,7 +108,7 @@ def thermal_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str,
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What each figure rendered while the test runs shows (titles, legend texts, lines), before it is cleared."""
     figures: list[dict[str, Any]] = []
-    original = report_figures._png
+    original = report_figures.png
 
     def keep(figure: Figure) -> bytes:
         copy = {"axes": [(a.get_title(), [t.get_text() for legend in _legends(a) for t in legend.get_texts()],
@@ -119,8 +119,8 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         figures.append(copy)
         return original(figure)
 
-    monkeypatch.setattr(report_figures, "_png", keep)
-    monkeypatch.setattr(thermal_figures, "_png", keep)
+    monkeypatch.setattr(report_figures, "png", keep)
+    monkeypatch.setattr(thermal_figures, "png", keep)
     return figures
 
 
@@ -152,7 +152,7 @@ def test_elevation_has_a_panel_per_design_and_a_shared_colour_scale(tmp_path: Pa
 
 
 def test_elevation_units_follow_the_slots() -> None:
-    layout = thermal_figures.rack_layout(resolved_design("x"))
+    layout = rundir.rack_layout(resolved_design("x"))
     assert layout is not None
     assert layout.height_u == 48
     assert [u.u for u in layout.units if u.kind == "compute"] == TRAY_US
@@ -161,11 +161,11 @@ def test_elevation_units_follow_the_slots() -> None:
     two_u = resolved_design("y")
     two_u["compute_tray"]["height_u"] = 2
     two_u["rack"]["slots"] = [{"kind": "compute", "u": 5, "count": 3, "height_u": None}]
-    layout = thermal_figures.rack_layout(two_u)
+    layout = rundir.rack_layout(two_u)
     assert layout is not None
     assert [(u.u, u.height_u) for u in layout.units] == [(5, 2), (7, 2), (9, 2)]
-    assert thermal_figures.rack_layout({"rack": {"height_u": 48}}) is None
-    assert thermal_figures.gpu_thresholds(resolved_design("z", 80.0, 90.0)) == (80.0, 90.0)
+    assert rundir.rack_layout({"rack": {"height_u": 48}}) is None
+    assert rundir.gpu_thresholds(resolved_design("z", 80.0, 90.0)) == (80.0, 90.0)
 
 
 def test_temperature_figure_has_thresholds_and_event_marks(tmp_path: Path, captured: list[dict[str, Any]]) -> None:
@@ -254,7 +254,7 @@ def test_missing_and_broken_files_do_not_crash(tmp_path: Path) -> None:
     assert (root / "figures" / f"{SCENARIO}-rack-elevation.png").read_bytes().startswith(PNG_MAGIC)
     assert load_events(broken) is None
     assert load_events(root / "nowhere") is None
-    assert thermal_figures.tray_temperatures(broken) is None
+    assert rundir.tray_temperatures(broken) is None
     assert "—" in md_row(markdown, SCENARIO, "Max exhaust air temperature")
 
 

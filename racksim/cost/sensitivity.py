@@ -17,8 +17,8 @@ from racksim.cost.model import RunStats, evaluate
 from racksim.design.cost_schema import Cost
 
 LABELS = {"energy_price": "energy price", "gpu_price": "GPU price", "failure_rates": "failure rates",
-          "coolant_temp": "facility coolant temperature"}
-"""Sensitivity inputs and their labels, in report order."""
+          "coolant_temp": "coolant supply temperature"}
+"""Sensitivity inputs and their labels (the report's tornado figure), in report order."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from racksim.errors import InputError
 from racksim.kpis import fmt
-from racksim.report.figures import _png, _style
+from racksim.report.plotkit import legend_beside, png, report_style
 
 MEDIUM_COLOURS = {"passive_copper": "#b35806", "active_copper": "#d7301f", "optics": "#2166ac", "cpo": "#1b9e77",
                   "power": "#525252"}
@@ -112,7 +112,7 @@ def _draw_rack(axes: Axes, summary: Mapping[str, Any]) -> None:
     media = [Line2D([], [], color=MEDIUM_COLOURS.get(item["kind"], "#000000"),
                     label=f"{item['medium']} ({fmt(item['cables'], 'count')})") for item in summary["bom"]]
     units = [Patch(facecolor=UNIT_COLOURS.get(kind, "#f0f0f0"), label=kind) for kind in present]
-    axes.legend(handles=media + units, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    legend_beside(axes, [*media, *units], fontsize=7)
 
 
 def _draw_histogram(axes: Axes, summary: Mapping[str, Any]) -> None:
@@ -134,14 +134,14 @@ def _draw_histogram(axes: Axes, summary: Mapping[str, Any]) -> None:
 
 def cabling_figure(summary: Mapping[str, Any]) -> bytes:
     """PNG: the rack side view with routes beside the histogram of cable lengths."""
-    with _style():
+    with report_style():
         figure = Figure(figsize=(10.0, 5.2))
         side, histogram = figure.subplots(1, 2, width_ratios=(1.3, 1.0))
         _draw_rack(side, summary)
         _draw_histogram(histogram, summary)
         figure.suptitle(f"Cabling of {summary.get('design', '')}")
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def headings() -> Sequence[str]:

@@ -6,7 +6,6 @@ cost section reruns the physics at ± the coolant step; else its first scenario 
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,18 +13,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from racksim.io import atomic_write_bytes
+from racksim.cost.sensitivity import LABELS as SENSITIVITY_LABELS
 from racksim.kpis import fmt
-from racksim.report.figures import _colour_ticks, _png, _style
+from racksim.report.plotkit import FigureRef, colour_ticks, legend_beside, png, report_style, save_figure, stacked_bars
 
 _M_USD = 1e6
 _COMPONENT_COLOURS = ("#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d", "#59a14f", "#8cd17d", "#b6992d", "#f1ce63",
                       "#499894", "#86bcb6", "#e15759", "#ff9d9a", "#79706e", "#bab0ac", "#d37295", "#fabfd2")
-_SENSITIVITY_ORDER = ("energy_price", "gpu_price", "failure_rates", "coolant_temp")
-_SENSITIVITY_LABELS = {"energy_price": "energy price", "gpu_price": "GPU price", "failure_rates": "failure rates",
-                       "coolant_temp": "coolant supply temperature"}
 SUMMARY_HEADINGS = ("design", "scenario priced", "capex (USD)", "opex (USD/yr)", "years", "TCO (USD)",
                     "USD per work unit", "work units per USD")
 PRICE_HEADINGS = ("input", "count", "value", "unit", "provenance", "note")
@@ -73,25 +70,22 @@ def tco_figure(tco_usd: Mapping[str, Mapping[str, float]], colours: Mapping[str,
     designs = list(tco_usd)
     totals = {c: sum(parts.get(c, 0.0) for parts in tco_usd.values()) for p in tco_usd.values() for c in p}
     components = sorted(totals, key=lambda c: -totals[c])
-    with _style():
-        figure = _new_figure(max(6.0, 1.3 * len(designs) + 4.0), 4.4)
+    with report_style():
+        figure = Figure(figsize=(max(6.0, 1.3 * len(designs) + 4.0), 4.4))
         axes = figure.subplots()
-        bottom = np.zeros(len(designs))
-        for index, component in enumerate(components):
-            heights = np.array([tco_usd[d].get(component, 0.0) for d in designs]) / _M_USD
-            axes.bar(range(len(designs)), heights, bottom=bottom, width=0.6, linewidth=0.4, edgecolor="0.25",
-                     color=_COMPONENT_COLOURS[index % len(_COMPONENT_COLOURS)], label=component)
-            bottom += heights
+        bottom = stacked_bars(axes, ((component, np.array([tco_usd[d].get(component, 0.0) for d in designs]) / _M_USD,
+                                      _COMPONENT_COLOURS[index % len(_COMPONENT_COLOURS)])
+                                     for index, component in enumerate(components)), len(designs), linewidth=0.4)
         for position, total in enumerate(bottom):
             axes.annotate(f"{total:.2f} M", (position, total), textcoords="offset points", xytext=(0, 3),
                           ha="center", fontsize=8)
         axes.set_ylim(0.0, 1.12 * max(float(bottom.max()), 1e-12))
-        _colour_ticks(axes, designs, colours)
+        colour_ticks(axes, designs, colours)
         axes.set_ylabel("TCO over the depreciation period (million USD)")
         axes.set_title("Total cost of ownership by component")
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+        legend_beside(axes, fontsize=7)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def tornado_figure(sensitivity: Mapping[str, Mapping[str, Mapping[str, Any]]], base_usd: Mapping[str, float],
@@ -101,7 +95,7 @@ def tornado_figure(sensitivity: Mapping[str, Mapping[str, Mapping[str, Any]]], b
     Inputs are sorted by their largest swing over the designs, largest on top.
     """
     designs = [d for d in sensitivity if base_usd.get(d, 0) > 0 and math.isfinite(base_usd[d])]
-    inputs = [name for name in _SENSITIVITY_ORDER if any(name in sensitivity[d] for d in designs)]
+    inputs = [name for name in SENSITIVITY_LABELS if any(name in sensitivity[d] for d in designs)]
     if not inputs:
         return None
 
@@ -112,8 +106,8 @@ def tornado_figure(sensitivity: Mapping[str, Mapping[str, Mapping[str, Any]]], b
     reach = {n: max(abs(change_pct(d, n, s)) for d in designs for s in ("low", "high")) for n in inputs}
     inputs.sort(key=lambda n: reach[n])
     height = 0.8 / len(designs)
-    with _style():
-        figure = _new_figure(8.5, 1.0 + 0.5 * len(inputs) * max(1, len(designs)) ** 0.5)
+    with report_style():
+        figure = Figure(figsize=(8.5, 1.0 + 0.5 * len(inputs) * max(1, len(designs)) ** 0.5))
         axes = figure.subplots()
         for row, name in enumerate(inputs):
             for index, design in enumerate(designs):
@@ -128,7 +122,7 @@ def tornado_figure(sensitivity: Mapping[str, Mapping[str, Mapping[str, Any]]], b
         labels = []
         for name in inputs:
             swing = next((sensitivity[d][name] for d in designs if name in sensitivity[d]), {})
-            labels.append(f"{_SENSITIVITY_LABELS[name]}\n({swing.get('low_change', '')} / "
+            labels.append(f"{SENSITIVITY_LABELS[name]}\n({swing.get('low_change', '')} / "
                           f"{swing.get('high_change', '')})")
         axes.set_yticks(range(len(inputs)), labels)
         axes.axvline(0.0, color="0.2", linewidth=0.8)
@@ -137,15 +131,9 @@ def tornado_figure(sensitivity: Mapping[str, Mapping[str, Mapping[str, Any]]], b
         handles = [Patch(facecolor=colours[d], edgecolor="0.25", label=d) for d in designs]
         handles += [Patch(facecolor="0.7", edgecolor="0.25", hatch="///", label="input down"),
                     Patch(facecolor="0.4", edgecolor="0.25", label="input up")]
-        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend_beside(axes, handles)
         figure.tight_layout()
-        return _png(figure)
-
-
-def _new_figure(width: float, height: float) -> Any:  # noqa: ANN401 - matplotlib Figure
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height))
+        return png(figure)
 
 
 def price_rows(cost: Mapping[str, Any]) -> list[list[str]]:
@@ -160,20 +148,11 @@ def price_rows(cost: Mapping[str, Any]) -> list[list[str]]:
 
 
 @dataclass(frozen=True)
-class CostFigure:
-    """A figure of the cost section: a file beside report.md, inlined in report.html."""
-
-    title: str
-    file: str
-    data_uri: str
-
-
-@dataclass(frozen=True)
 class CostReport:
     """The report's cost section: summary rows, figures, and each design's price table."""
 
     summary: list[list[str]]
-    figures: list[CostFigure]
+    figures: list[FigureRef]
     prices: list[tuple[str, list[list[str]]]]
 
 
@@ -200,11 +179,6 @@ def cost_report(runs: Sequence[CostRun], designs: Sequence[str], colours: Mappin
             ("cost-sensitivity", "Sensitivity of the cost per unit of work (tornado)",
              tornado_figure({d: g.get("sensitivity", {}) for d, g in groups.items() if d in per_unit}, per_unit,
                             colours))]
-    refs = []
-    for key, title, png in made:
-        if png is None:
-            continue
-        relative = f"figures/{key}.png"
-        atomic_write_bytes(Path(results_dir) / relative, png)
-        refs.append(CostFigure(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
+    refs = [save_figure(results_dir, f"figures/{key}.png", title, drawn) for key, title, drawn in made
+            if drawn is not None]
     return CostReport(summary, refs, [(d, price_rows(g)) for d, g in groups.items()])

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from racksim.design.provenance import TAG_NAMES, TAGS
-from racksim.report.events import read_json
-from racksim.report.thermal_figures import load_resolved
+from racksim.report.rundir import load_resolved, read_json
 
 DESCRIPTIVE = frozenset({"name", "description"})
 """Fields listed with the designs, not in the diff."""

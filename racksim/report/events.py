@@ -6,11 +6,12 @@ Older result directories have no events.json; a missing, unreadable or malformed
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from racksim.report.rundir import read_json
 
 EVENTS_FILE = "events.json"
 COLLAPSE_ABOVE = 10
@@ -25,14 +26,6 @@ class Event:
     kind: str
     """fault, repair, throttle, release, shutdown or job_halted."""
     detail: str
-
-
-def read_json(path: Path) -> Any | None:  # noqa: ANN401 - any JSON value
-    """The JSON in `path`, or None if the file is missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, ValueError):
-        return None
 
 
 def load_events(directory: Path) -> list[Event] | None:

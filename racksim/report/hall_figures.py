@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from racksim._types import FloatArray
-from racksim.report.events import read_json
-from racksim.report.figures import FigureContext, RunData, _png, _style
+from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, report_style
+from racksim.report.rundir import read_json
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def row_loading_figure(halls: Mapping[str, RowLoading], colours: Mapping[str, st
     designs = list(halls)
     n_rows = max(rows.peak_w.size for rows in halls.values())
     width = 0.8 / len(designs)
-    with _style():
+    with report_style():
         from matplotlib.artist import Artist
         from matplotlib.figure import Figure
         from matplotlib.lines import Line2D
@@ -83,6 +83,6 @@ def row_loading_figure(halls: Mapping[str, RowLoading], colours: Mapping[str, st
         handles += [Patch(facecolor="white", edgecolor="0.25", label="peak (outline)"),
                     Line2D([], [], marker="_", color="black", linestyle="none", markersize=14, markeredgewidth=2,
                            label="feeder rating")]
-        axes.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        legend_beside(axes, handles)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)

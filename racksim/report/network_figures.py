@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from racksim._types import FloatArray
 from racksim.design.schema import Design
 from racksim.network import design_table
-from racksim.report.figures import _png, _style
+from racksim.report.plotkit import png, report_style
 
 SIZES_BYTES: FloatArray = np.asarray(2.0 ** np.arange(3, 34), dtype=np.float64)
 """8 B to 8 GiB, doubling (nccl-tests' default range)."""
@@ -29,7 +29,7 @@ def read_design(run_dir: Path) -> Design | None:
 
 def collectives_figure(designs: Mapping[str, Design], colours: Mapping[str, str], op: str = "all-reduce") -> bytes:
     """Log-log time and busbw of `op` over each design's scale-up domain against message size (PNG)."""
-    with _style():
+    with report_style():
         from matplotlib.figure import Figure
 
         figure = Figure(figsize=(9.0, 3.6))
@@ -48,4 +48,4 @@ def collectives_figure(designs: Mapping[str, Design], colours: Mapping[str, str]
         busbw_axes.set_title(f"{op}: bus bandwidth (nccl-tests busbw)")
         busbw_axes.legend(fontsize=8, loc="lower right")
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)

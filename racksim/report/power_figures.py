@@ -12,19 +12,18 @@ from matplotlib.lines import Line2D
 from matplotlib.sankey import Sankey
 
 from racksim._types import FloatArray
+from racksim.kpis import J_PER_KWH, STAGES
 from racksim.physics.arrays import build
 from racksim.physics.piecewise import steepest_ramp
 from racksim.physics.power import chain_losses_at_it_load
-from racksim.report.events import read_json
-from racksim.report.figures import FigureContext, RunData, Series, _png, _style, _time_unit
+from racksim.report.plotkit import FigureContext, RunData, Series, legend_beside, png, report_style, time_axis
+from racksim.report.rundir import read_json
 from racksim.run.loading import load_design
 
 CHAIN_FIGURE_SCENARIO = "training"
 """The scenario whose section carries the chain-loss figure (it depends on the designs only)."""
 EVENT_MARKERS = {"trip": ("X", "rack trip"), "breaker": ("v", "breaker opens"), "battery": ("s", "BBUs empty")}
 """Supply events marked on the feed curve: kind → (marker, legend label)."""
-_J_PER_KWH = 3.6e6
-_STAGES = "power.loss_energy_j_by_stage."
 
 
 def power_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
@@ -53,7 +52,7 @@ def chain_loss_figure(designs: Mapping[str, Path], colours: Mapping[str, str]) -
     if not designs:
         return None
     it_load_w = np.linspace(10e3, 200e3, 77)
-    with _style():
+    with report_style():
         figure = Figure(figsize=(8.0, 3.6))
         total_axes, busbar_axes = figure.subplots(1, 2)
         for design, path in designs.items():
@@ -71,7 +70,7 @@ def chain_loss_figure(designs: Mapping[str, Path], colours: Mapping[str, str]) -
             axes.set_xlabel("IT load (kW)")
         total_axes.legend(loc="upper left", fontsize=8)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def _events(run: RunData) -> list[tuple[float, str]]:
@@ -118,8 +117,9 @@ def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, fl
     runs = {d: s for d, s in series.items() if "time_s" in s and "feed_power_w" in s and s["time_s"].size}
     if not runs:
         return None
-    scale, unit = _time_unit(max(durations_s[d] for d in runs))
-    with _style():
+    axis = time_axis(max(durations_s[d] for d in runs))
+    scale = axis.scale_s
+    with report_style():
         figure = Figure(figsize=(8.6, 3.8))
         axes = figure.subplots()
         marked: set[str] = set()
@@ -148,12 +148,12 @@ def feed_power_figure(series: Mapping[str, Series], durations_s: Mapping[str, fl
         handles += [Line2D([], [], color="0.3", linestyle="--", linewidth=0.7, label="without smoothing storage")]
         handles += [Line2D([], [], color="0.5", marker=EVENT_MARKERS[k][0], linestyle="none",
                            markeredgecolor="black", label=EVENT_MARKERS[k][1]) for k in EVENT_MARKERS if k in marked]
-        axes.set_xlabel(f"time ({unit})")
+        axes.set_xlabel(axis.label)
         axes.set_ylabel("feed power (kW)")
         axes.set_title("Power at the facility feed (annotated: steepest 1 s ramp)")
-        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend_beside(axes, handles)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mapping[str, str]) -> bytes | None:
@@ -161,7 +161,7 @@ def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mappi
     flows = {d: v for d, v in values.items() if "power.input_energy_j" in v and "power.it_energy_j" in v}
     if not flows:
         return None
-    with _style():
+    with report_style():
         figure = Figure(figsize=(4.2 * len(flows), 4.2))
         for index, (design, run) in enumerate(flows.items()):
             axes = figure.add_subplot(1, len(flows), index + 1, xticks=[], yticks=[])
@@ -169,7 +169,8 @@ def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mappi
             for side in axes.spines.values():
                 side.set_visible(False)
             storage_j = run.get("power.storage_net_energy_j", 0.0)
-            losses = sorted(((k.removeprefix(_STAGES), v) for k, v in run.items() if k.startswith(_STAGES)),
+            losses = sorted(((k.removeprefix(STAGES + "."), v) for k, v in run.items()
+                             if k.startswith(STAGES + ".")),
                             key=lambda item: -item[1])
             inputs = [("feed", run["power.input_energy_j"])] + ([("from storage", storage_j)] if storage_j > 0 else [])
             outputs = [("IT", run["power.it_energy_j"]), *losses] + ([("into storage", -storage_j)]
@@ -177,7 +178,7 @@ def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mappi
             total_j = sum(j for _, j in inputs)
             amounts = [j / total_j for _, j in inputs] + [-j / total_j for _, j in outputs]
             orientations = [0] * len(inputs) + [0] + [(-1) ** i for i in range(len(outputs) - 1)]
-            labelled = [f"{name}\n{j / _J_PER_KWH:.1f} kWh" if abs(j) / total_j > 0.002 else ""
+            labelled = [f"{name}\n{j / J_PER_KWH:.1f} kWh" if abs(j) / total_j > 0.002 else ""
                         for name, j in [*inputs, *outputs]]
             sankey = Sankey(ax=axes, scale=0.9, unit=None, gap=0.3, margin=0.25, shoulder=0.05, tolerance=1e-6)
             sankey.add(flows=amounts, labels=labelled, orientations=orientations, facecolor=colours[design],
@@ -187,4 +188,4 @@ def loss_sankey_figure(values: Mapping[str, Mapping[str, float]], colours: Mappi
             efficiency = run["power.it_energy_j"] / total_j
             axes.set_title(f"{design}: {efficiency:.1%} of the energy in reaches IT", fontsize=9)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)

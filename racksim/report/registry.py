@@ -1,8 +1,8 @@
 """The figure modules of the report's scenario sections: adding one is one line in FIGURE_MODULES.
 
 A figure module provides a function ``(runs, context) -> [(key, title, png_or_none), ...]`` where `runs` are
-the runs of one scenario (see ``figures.RunData``: design, values, duration_s, directory, series()) and
-`context` is a ``figures.FigureContext`` (time series, durations and the report's colour of each design).
+the runs of one scenario (see ``plotkit.RunData``: design, values, duration_s, directory, series()) and
+`context` is a ``plotkit.FigureContext`` (time series, durations and the report's colour of each design).
 It draws every design of the scenario on one set of axes in the design's colour, with labelled axes
 (units in brackets) and a legend, and returns None for a figure its runs have no data for. Keys name
 the PNG files (``figures/<scenario>-<key>.png``) and must be unique across modules.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 
-from racksim.report.figures import FigureContext, RunData, figure_context
+from racksim.report.plotkit import FigureContext, RunData, figure_context
 
 FigureModule = Callable[[Sequence[RunData], FigureContext], list[tuple[str, str, bytes | None]]]
 

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from racksim.report.figures import FigureContext, RunData, _png, _style, _time_unit
+from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, report_style, time_axis
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
@@ -52,8 +52,9 @@ def failure_timeline_figure(timelines: Mapping[str, list[tuple[float, str]]], du
                             colours: Mapping[str, str]) -> bytes | None:
     """One row per design: a marker per failure (shape by component class), a bar per job interruption."""
     classes = sorted({what for events in timelines.values() for _, what in events if what != "interruption"})
-    scale, unit = _time_unit(max(durations_s.get(d, 0.0) for d in timelines) or 1.0)
-    with _style():
+    axis = time_axis(max(durations_s.get(d, 0.0) for d in timelines) or 1.0)
+    scale = axis.scale_s
+    with report_style():
         figure = Figure(figsize=(8.6, 1.2 + 0.6 * len(timelines)))
         axes = figure.subplots()
         for row, (design, events) in enumerate(timelines.items()):
@@ -66,14 +67,14 @@ def failure_timeline_figure(timelines: Mapping[str, list[tuple[float, str]]], du
         axes.set_yticks(range(len(timelines)), list(timelines))
         axes.set_ylim(-0.7, len(timelines) - 0.3)
         axes.set_xlim(0, max(durations_s.get(d, 0.0) for d in timelines) / scale)
-        axes.set_xlabel(f"time ({unit})")
+        axes.set_xlabel(axis.label)
         handles = [Line2D([], [], marker=MARKERS[i % len(MARKERS)], color="0.6", markeredgecolor="black",
                           linestyle="none", label=name) for i, name in enumerate(classes)]
         handles.append(Line2D([], [], color="black", label="job interruption"))
-        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend_beside(axes, handles)
         axes.set_title("Failures by component class")
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def goodput_figure(goodput: Mapping[str, tuple[float, float, float]], colours: Mapping[str, str]) -> bytes | None:
@@ -81,7 +82,7 @@ def goodput_figure(goodput: Mapping[str, tuple[float, float, float]], colours: M
     designs = [d for d, (value, _, _) in goodput.items() if np.isfinite(value)]
     if not designs:
         return None
-    with _style():
+    with report_style():
         figure = Figure(figsize=(1.6 + 1.3 * len(designs), 3.4))
         axes = figure.subplots()
         for index, design in enumerate(designs):
@@ -96,4 +97,4 @@ def goodput_figure(goodput: Mapping[str, tuple[float, float, float]], colours: M
         axes.legend(handles=[Line2D([], [], marker="D", color="black", linestyle="none",
                                     label="expected at this checkpoint interval")], fontsize=8, loc="lower right")
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)

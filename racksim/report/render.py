@@ -5,12 +5,10 @@ Output is a function of the inputs only (no clock, no absolute paths), so rewrit
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import multiprocessing
 import os
-import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +18,18 @@ import jinja2
 import numpy as np
 import yaml
 
+from racksim._types import FloatArray
 from racksim.design.loader import validate
 from racksim.design.suite import Suite, Weight
 from racksim.errors import InputError
-from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from racksim.io import atomic_write_json, atomic_write_text
 from racksim.kpis import STAGES, Row, kpi_rows, verdict
-from racksim.report import cabling_figures, cost_figures, figures, network_figures, registry
+from racksim.report import cabling_figures, cost_figures, network_figures
 from racksim.report.designs import design_sections
-from racksim.report.events import DesignEvents, event_logs, read_json
+from racksim.report.events import DesignEvents, event_logs
+from racksim.report.plotkit import FigureRef, design_colours, file_name, save_figure
+from racksim.report.registry import scenario_figures as draw_scenario_figures
+from racksim.report.rundir import read_json
 from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
 
@@ -53,7 +55,7 @@ class Run:
         value = self.metrics.get("duration_s")
         return float(value) if isinstance(value, int | float) else math.nan
 
-    def series(self) -> dict[str, figures.FloatArray]:
+    def series(self) -> dict[str, FloatArray]:
         """Columns of timeseries.npz, or none if the run has no time series."""
         path = self.directory / "timeseries.npz"
         if not path.is_file():
@@ -135,15 +137,6 @@ def _environment() -> jinja2.Environment:
 
 
 @dataclass(frozen=True)
-class FigureRef:
-    """A figure as the reports show it: a file beside report.md, inlined in report.html."""
-
-    title: str
-    file: str
-    data_uri: str
-
-
-@dataclass(frozen=True)
 class Section:
     """Everything the report shows about one scenario."""
 
@@ -176,10 +169,8 @@ def _cabling_sections(runs: list[Run], designs: list[str], results_dir: Path) ->
                         if s is not None), None)
         if summary is None:
             continue
-        relative = f"figures/cabling-{re.sub(r'[^A-Za-z0-9_.-]+', '-', design).strip('-.') or 'design'}.png"
-        png = cabling_figures.cabling_figure(summary)
-        atomic_write_bytes(results_dir / relative, png)
-        figure = FigureRef(f"Cabling of {design}", relative, f"data:image/png;base64,{base64.b64encode(png).decode()}")
+        figure = save_figure(results_dir, f"figures/cabling-{file_name(design, 'design')}.png", f"Cabling of {design}",
+                             cabling_figures.cabling_figure(summary))
         sections.append(CablingSection(design, cabling_figures.bom_rows(summary), cabling_figures.bom_notes(summary),
                                        figure))
     return sections
@@ -211,20 +202,19 @@ def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str]
             found[design] = model
     if not found:
         return None
-    png = network_figures.collectives_figure(found, colours)
-    atomic_write_bytes(results_dir / "figures/network-all-reduce.png", png)
-    return FigureRef("All-reduce time and bus bandwidth against message size", "figures/network-all-reduce.png",
-                     f"data:image/png;base64,{base64.b64encode(png).decode()}")
+    return save_figure(results_dir, "figures/network-all-reduce.png",
+                       "All-reduce time and bus bandwidth against message size",
+                       network_figures.collectives_figure(found, colours))
 
 
 def _all_scenario_figures(by_scenario: list[list[Run]], colours: dict[str, str],
                           jobs: int) -> list[list[tuple[str, str, bytes]]]:
     """Every scenario's figures, drawn in `jobs` processes (the PNGs do not depend on it)."""
     if jobs <= 1 or len(by_scenario) <= 1:
-        return [registry.scenario_figures(runs, colours) for runs in by_scenario]
+        return [draw_scenario_figures(runs, colours) for runs in by_scenario]
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(min(jobs, len(by_scenario)), mp_context=context) as pool:
-        return list(pool.map(registry.scenario_figures, by_scenario, [colours] * len(by_scenario)))
+        return list(pool.map(draw_scenario_figures, by_scenario, [colours] * len(by_scenario)))
 
 
 def write_report(results_dir: Path, baseline: str | None = None, command_line: str | None = None,
@@ -249,7 +239,7 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
     elif baseline not in designs:
         raise InputError(str(results_dir), "baseline",
                          f"no runs of design {baseline!r}; found: {', '.join(designs)}")
-    colours = figures.design_colours(designs)
+    colours = design_colours(designs)
     ordered = sorted(designs, key=lambda d: (d != baseline, d))
     card = scorecard(runs, ordered, baseline, weights, f"suite {suite_name}" if weights else "default")
     diff, identical, provenance = design_sections(runs, ordered, colours)
@@ -263,14 +253,11 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         values = {r.design: r.values for r in here}
         base = baseline if baseline in values else None
         rows = kpi_rows(values, base)
-        anchor = re.sub(r"[^A-Za-z0-9_.-]+", "-", scenario).strip("-.") or "scenario"
+        anchor = file_name(scenario, "scenario")
         if anchor in {s.anchor for s in sections}:
             anchor += f"-{len(sections)}"
-        refs = []
-        for key, title, png in scenario_figures:
-            relative = f"figures/{anchor}-{key}.png"
-            atomic_write_bytes(results_dir / relative, png)
-            refs.append(FigureRef(title, relative, f"data:image/png;base64,{base64.b64encode(png).decode()}"))
+        refs = [save_figure(results_dir, f"figures/{anchor}-{key}.png", title, png)
+                for key, title, png in scenario_figures]
         designs_here = [r.design for r in here]
         sentences = verdict(values, rows)
         scenario_summaries[scenario] = scenario_summary(values, rows, sentences)

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import matplotlib as mpl
 import numpy as np
-import yaml
 from matplotlib import patheffects
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
@@ -26,8 +25,9 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 from matplotlib.typing import LineStyleType
 
-from racksim.report.events import Event, load_events, read_json
-from racksim.report.figures import Series, _linewidth, _png, _style, _time_unit
+from racksim.report.events import Event, load_events
+from racksim.report.plotkit import Series, legend_beside, linewidth, png, report_style, time_axis
+from racksim.report.rundir import RackLayout, gpu_thresholds, load_resolved, rack_layout, tray_temperatures
 
 TemperatureMarks = Callable[[Axes, float], list[Line2D]]
 """Draws on the GPU temperature axes, given the seconds per x-axis unit; returns legend handles."""
@@ -57,105 +57,6 @@ class ThermalRun(Protocol):
 
     @property
     def directory(self) -> Path: ...  # noqa: D102
-
-
-# ---------------------------------------------------------------------------------------------- inputs
-
-
-def _get(node: Any, *keys: str) -> Any:  # noqa: ANN401 - any YAML value
-    """node[k1][k2]..., or None where a level is missing or not a mapping."""
-    for key in keys:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _positive_int(value: Any) -> int | None:  # noqa: ANN401 - any YAML value
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _finite(value: Any) -> float | None:  # noqa: ANN401 - any JSON or YAML value
-    if isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value):
-        return float(value)
-    return None
-
-
-def load_resolved(directory: Path) -> dict[str, Any]:
-    """design.resolved.yaml of a run directory, or {} if missing or unreadable."""
-    path = Path(directory) / "design.resolved.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One unit of a slot block: a tray, shelf or box, from rack unit `u` up, `height_u` high."""
-
-    u: int
-    height_u: int
-    kind: str
-
-
-@dataclass(frozen=True)
-class RackLayout:
-    """The units of one rack, bottom to top, in a rack `height_u` high."""
-
-    height_u: int
-    units: tuple[Unit, ...]
-
-
-def rack_layout(resolved: Mapping[str, Any]) -> RackLayout | None:
-    """The rack's units from a resolved design (heights as racksim.design.schema.Design.slot_height_u)."""
-    height = _positive_int(_get(resolved, "rack", "height_u"))
-    slots = _get(resolved, "rack", "slots")
-    if height is None or not isinstance(slots, list):
-        return None
-    tray_heights = {"compute": _positive_int(_get(resolved, "compute_tray", "height_u")) or 1,
-                    "switch": _positive_int(_get(resolved, "switch_tray", "height_u")) or 1}
-    shelf_height = _positive_int(_get(resolved, "power", "shelves", "height_u"))
-    units = []
-    for slot in slots:
-        kind, u, count = _get(slot, "kind"), _positive_int(_get(slot, "u")), _positive_int(_get(slot, "count"))
-        if not isinstance(kind, str) or u is None or count is None:
-            continue
-        own = _positive_int(_get(slot, "height_u"))
-        if kind in tray_heights:
-            each = tray_heights[kind]
-        elif kind == "power_shelf" and own is None and shelf_height is not None:
-            each = shelf_height
-        else:
-            each = own or 1
-        units += [Unit(u + index * each, each, kind) for index in range(count)]
-    return RackLayout(height, tuple(sorted(units, key=lambda unit: unit.u))) if units else None
-
-
-def gpu_thresholds(resolved: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """(throttle, shutdown) temperature of the design's GPUs, °C, where the resolved design gives them."""
-    thermal = _get(resolved, "compute_tray", "gpus", "thermal")
-    return _finite(_get(thermal, "throttle_temp_c")), _finite(_get(thermal, "shutdown_temp_c"))
-
-
-def tray_temperatures(directory: Path) -> tuple[dict[int, float], int] | None:
-    """Hottest die of each compute tray by its lowest rack unit (over all racks), and the number of racks.
-
-    From components.json; None if the run has none or it lacks the compute-tray summary.
-    """
-    trays = _get(read_json(Path(directory) / "components.json"), "compute_trays")
-    units, temps = _get(trays, "u"), _get(trays, "die_temp_c_max")
-    if not isinstance(units, list) or not isinstance(temps, list) or len(units) != len(temps):
-        return None
-    racks = _get(trays, "rack")
-    by_u: dict[int, float] = {}
-    for u, temp in zip(units, temps, strict=True):
-        value = _finite(temp)
-        if _positive_int(u) is not None and value is not None:
-            by_u[u] = max(by_u.get(u, -np.inf), value)
-    rack_count = len({str(r) for r in racks}) if isinstance(racks, list) and racks else 1
-    return (by_u, rack_count) if by_u else None
 
 
 @dataclass(frozen=True)
@@ -285,8 +186,9 @@ def cooling_figure(series: Mapping[str, Series], durations_s: Mapping[str, float
     panels = [panel for panel in panels if panel[1]]
     if not panels:
         return None
-    scale, unit = _time_unit(max(durations_s[d] for d in runs))
-    with _style():
+    axis = time_axis(max(durations_s[d] for d in runs))
+    scale = axis.scale_s
+    with report_style():
         figure = Figure(figsize=(8.6, 1.1 + 2.1 * len(panels)))
         axes_column = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         for index, (axes, (label, columns, factor)) in enumerate(zip(axes_column, panels, strict=True)):
@@ -298,7 +200,7 @@ def cooling_figure(series: Mapping[str, Series], durations_s: Mapping[str, float
                         values = data[column] * factor
                         axes.plot(np.append(time_s, durations_s[design]) / scale if extend else time_s / scale,
                                   np.append(values, values[-1]) if extend else values, color=colours[design],
-                                  linestyle=style, linewidth=_linewidth(time_s.size), drawstyle="steps-post")
+                                  linestyle=style, linewidth=linewidth(time_s.size), drawstyle="steps-post")
             faults = _fault_lines(axes, {d: events[d] for d in runs if d in events}, colours, scale,
                                   letters=index == 0)
             handles: list[Artist] = [Line2D([], [], color=colours[d], label=d) for d in runs] if index == 0 else []
@@ -306,12 +208,12 @@ def cooling_figure(series: Mapping[str, Series], durations_s: Mapping[str, float
                 handles += [Line2D([], [], color="0.3", linestyle=style, label=name) for _, style, name in columns]
             if faults and index == 0:
                 handles.append(_fault_handle())
-            axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+            legend_beside(axes, handles)
             axes.set_ylabel(label)
         axes_column[0].set_title("Cooling: coolant, exhaust air and cooling power")
-        axes_column[-1].set_xlabel(f"time ({unit})")
+        axes_column[-1].set_xlabel(axis.label)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 # ---------------------------------------------------------------------------------------------- elevation
@@ -344,7 +246,7 @@ def elevation_figure(runs: Mapping[str, RunThermal], colours: Mapping[str, str])
     norm, cmap = Normalize(low, high), mpl.colormaps[TEMPERATURE_CMAP]
     tallest = max(layout.height_u for layout in layouts.values())
     kinds_drawn: set[str] = set()
-    with _style():
+    with report_style():
         figure = Figure(figsize=(max(5.0, 2.0 * len(racks) + 2.4), max(4.5, 0.125 * tallest + 1.9)),
                         layout="constrained")
         panels = figure.subplots(1, len(racks), sharey=True, squeeze=False)[0]
@@ -397,13 +299,13 @@ def elevation_figure(runs: Mapping[str, RunThermal], colours: Mapping[str, str])
         figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 3), fontsize=8,
                       frameon=False)
         figure.suptitle("Rack elevation: compute trays coloured by their hottest die", fontsize=10)
-        return _png(figure)
+        return png(figure)
 
 
 # ---------------------------------------------------------------------------------------------- scenario
 
 
-def scenario_figures(runs: Sequence[ThermalRun], series: Mapping[str, Series], durations_s: Mapping[str, float],
+def thermal_figures(runs: Sequence[ThermalRun], series: Mapping[str, Series], durations_s: Mapping[str, float],
                      colours: Mapping[str, str]) -> tuple[TemperatureMarks | None, list[tuple[str, str, bytes]]]:
     """The marks for the GPU temperature figure and the (file key, title, PNG) of each thermal figure."""
     data = {run.design: RunThermal.read(run.directory) for run in runs}

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from racksim.report.figures import FigureContext, RunData, _colour_ticks, _png, _style
+from racksim.report.plotkit import FigureContext, RunData, colour_ticks, legend_beside, png, report_style, stacked_bars
 
 BREAKDOWN = {
     "compute": ("compute", "#4c72b0"),
@@ -47,26 +47,23 @@ def breakdown_figure(breakdown: Mapping[str, Mapping[str, float]], colours: Mapp
     if not any(breakdown.values()):
         return None
     designs = list(breakdown)
-    with _style():
+    with report_style():
         from matplotlib.figure import Figure
 
         figure = Figure(figsize=(max(5.0, 1.3 * len(designs) + 3.5), 3.8))
         axes = figure.subplots()
         totals = np.array([sum(breakdown[d].values()) for d in designs])
-        bottom = np.zeros(len(designs))
-        for name, (label, colour) in BREAKDOWN.items():
-            share = np.array([breakdown[d].get(name, 0.0) for d in designs]) / np.maximum(totals, 1e-12) * 100
-            if share.any():
-                axes.bar(range(len(designs)), share, bottom=bottom, color=colour, edgecolor="0.25", linewidth=0.5,
-                         width=0.6, label=label)
-                bottom += share
+        shares = {name: np.array([breakdown[d].get(name, 0.0) for d in designs]) / np.maximum(totals, 1e-12) * 100
+                  for name in BREAKDOWN}
+        stacked_bars(axes, ((label, shares[name], colour) for name, (label, colour) in BREAKDOWN.items()
+                            if shares[name].any()), len(designs))
         axes.set_ylim(0.0, 100.0)
-        _colour_ticks(axes, designs, colours)
+        colour_ticks(axes, designs, colours)
         axes.set_ylabel("share of the job's time (%)")
         axes.set_title("Step-time breakdown")
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        legend_beside(axes)
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)
 
 
 def link_utilization_figure(links: Mapping[str, tuple[float, float]], colours: Mapping[str, str]) -> bytes | None:
@@ -74,7 +71,7 @@ def link_utilization_figure(links: Mapping[str, tuple[float, float]], colours: M
     if not any(up or out for up, out in links.values()):
         return None
     designs = list(links)
-    with _style():
+    with report_style():
         from matplotlib.figure import Figure
         from matplotlib.patches import Patch
 
@@ -84,11 +81,11 @@ def link_utilization_figure(links: Mapping[str, tuple[float, float]], colours: M
             up, out = links[design]
             axes.bar(position - 0.18, 100 * up, width=0.34, color=colours[design], edgecolor="0.25", linewidth=0.5)
             axes.bar(position + 0.18, 100 * out, width=0.34, color="white", edgecolor=colours[design], hatch="///")
-        _colour_ticks(axes, designs, colours)
+        colour_ticks(axes, designs, colours)
         axes.set_ylabel("mean utilization (%)")
         axes.set_title("Link utilization (one direction)")
         axes.legend(handles=[Patch(facecolor="0.6", edgecolor="0.25", label="scale-up links"),
                              Patch(facecolor="white", edgecolor="0.25", hatch="///", label="scale-out NICs")],
                     fontsize=8, loc="upper right")
         figure.tight_layout()
-        return _png(figure)
+        return png(figure)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from racksim.errors import InputError
 from racksim.kpis import HIGHER, LOWER, NEUTRAL, display, kpi_spec
-from racksim.report.figures import _png, _style
+from racksim.report.plotkit import png, report_style
 
 FRONT_COLUMN = "on_pareto_front"
 _DIRECTIONS = {"higher": HIGHER, "lower": LOWER}
@@ -114,7 +114,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], objectives: tuple[Objective
     columns = min(3, max(1, len(scenarios)))
     panels = max(1, len(scenarios))
     grid_rows = -(-panels // columns)
-    with _style():
+    with report_style():
         figure = Figure(figsize=(4.6 * columns, 3.8 * grid_rows), layout="constrained")
         axes_grid = figure.subplots(grid_rows, columns, squeeze=False)
         for axes, scenario in zip(axes_grid.flat, scenarios, strict=False):
@@ -133,4 +133,4 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], objectives: tuple[Objective
             axes.legend(loc="best", fontsize=8)
         for axes in list(axes_grid.flat)[len(scenarios):]:
             axes.set_visible(False)
-        return _png(figure)
+        return png(figure)
