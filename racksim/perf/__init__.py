@@ -1,1 +1,62 @@
-"""The LLM performance model, pure: models from Hugging Face configs and their parameter counts (more to come)."""
+"""The LLM performance model, pure: training steps predicted from the model, the layout and the accelerator.
+
+Models come from Hugging Face configs, accelerators sit on a roofline, memory per GPU is checked against HBM, and
+the training step of a parallel layout gives step time and its breakdown, MFU, HFU and tokens/s per GPU.
+
+Modules, bottom up: `model` (config loading and validation), `params` (parameter counts), `accelerator` (peaks,
+HBM, efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs and bytes, roofline times),
+`layout` (parallel degrees and step options), `memory` (memory per GPU, the fit check), `comm` (the collective
+timing protocol, an alpha-beta model and an adapter to racksim.network), `training` (the step model), `published`
+(validation cases from the Megatron-LM papers). VALIDATION.md holds the validation table.
+
+Not yet wired into the design schema, the workloads, the engine or the CLI.
+"""
+
+from racksim.perf.accelerator import (
+    A100_SXM_80GB,
+    B200,
+    GB200,
+    GB300,
+    H100_SXM,
+    REFERENCE_ACCELERATORS,
+    Accelerator,
+    EfficiencyCurve,
+)
+from racksim.perf.comm import DGX_A100, AlphaBeta, CollectiveTime, network_collective_time
+from racksim.perf.layout import Layout, check_layout
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
+from racksim.perf.model import ModelConfig, bundled_model, bundled_models, load_model, parse_model
+from racksim.perf.params import ParamCounts, param_counts
+from racksim.perf.training import StepBreakdown, System, TrainingStep, model_flops, train_step
+
+__all__ = [
+    "A100_SXM_80GB",
+    "B200",
+    "DGX_A100",
+    "GB200",
+    "GB300",
+    "H100_SXM",
+    "REFERENCE_ACCELERATORS",
+    "Accelerator",
+    "AlphaBeta",
+    "CollectiveTime",
+    "EfficiencyCurve",
+    "Layout",
+    "MemoryBreakdown",
+    "ModelConfig",
+    "ParamCounts",
+    "StepBreakdown",
+    "System",
+    "TrainingStep",
+    "bundled_model",
+    "bundled_models",
+    "check_fits",
+    "check_layout",
+    "load_model",
+    "memory_per_gpu",
+    "model_flops",
+    "network_collective_time",
+    "param_counts",
+    "parse_model",
+    "train_step",
+]

@@ -20,19 +20,25 @@ from dataclasses import dataclass
 from racksim.perf.model import ModelConfig
 
 
-def attention_params(m: ModelConfig) -> int:
-    """Parameters of one attention block (projections, biases, MLA latent norms), count."""
+def attention_matrix_params(m: ModelConfig) -> int:
+    """Weights of one attention block's projection matrices (no biases, no latent norms), count."""
     h, a = m.hidden_size, m.num_attention_heads
     if m.mla:
         d_rope, d_nope, d_v = int(m.qk_rope_head_dim or 0), int(m.qk_nope_head_dim or 0), m.d_value
         r_kv = int(m.kv_lora_rank or 0)
         q = h * a * (d_nope + d_rope) if m.q_lora_rank is None else \
-            h * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * a * (d_nope + d_rope)
-        kv = h * (r_kv + d_rope) + r_kv + r_kv * a * (d_nope + d_v)
-        return q + kv + a * d_v * h
+            h * m.q_lora_rank + m.q_lora_rank * a * (d_nope + d_rope)
+        return q + h * (r_kv + d_rope) + r_kv * a * (d_nope + d_v) + a * d_v * h
     d, g = m.d_head, m.kv_heads
-    bias = a * d + 2 * g * d + h if m.biases else 0
-    return h * a * d + 2 * h * g * d + a * d * h + bias
+    return h * a * d + 2 * h * g * d + a * d * h
+
+
+def attention_params(m: ModelConfig) -> int:
+    """Parameters of one attention block (projections, biases, MLA latent norms), count."""
+    if m.mla:
+        return attention_matrix_params(m) + (m.q_lora_rank or 0) + int(m.kv_lora_rank or 0)
+    bias = m.num_attention_heads * m.d_head + 2 * m.kv_heads * m.d_head + m.hidden_size if m.biases else 0
+    return attention_matrix_params(m) + bias
 
 
 def mlp_params(m: ModelConfig, width: int) -> int:

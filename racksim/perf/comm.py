@@ -1,0 +1,120 @@
+"""Communication for the step model: a protocol any collective model can satisfy, and two implementations.
+
+A `CollectiveTime` answers (collective kind, message bytes, group size, inside the scale-up domain?) → seconds.
+Message sizes follow nccl-tests: the per-rank buffer for all-reduce, the total gathered (scattered, exchanged)
+size for all-gather, reduce-scatter and all-to-all, the payload for a point-to-point send.
+
+`AlphaBeta` is the simple model the tests use: T = α_base + k·α_step + S·f / (η·B), with k steps and f the share of
+S each rank sends (ring all-reduce: k = 2(n−1), f = 2(n−1)/n; all-gather, reduce-scatter: n−1, (n−1)/n;
+all-to-all: 1 step, (n−1)/n; send: 1, 1). `network_collective_time` adapts racksim's own collective model
+(`racksim.network.collectives`, alpha-beta costs of ring, tree, in-switch and direct algorithms on a design's
+topology) to the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from racksim.design.schema import Design
+
+Kind = Literal["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "send"]
+
+
+class CollectiveTime(Protocol):
+    """Seconds for one collective of `kind` over `message_bytes` among `group_size` ranks."""
+
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+        """Time of the collective, s; `scale_up` says the whole group sits in one NVLink domain."""
+        ...
+
+
+def steps_and_share(kind: Kind, n: int) -> tuple[int, float]:
+    """Algorithm steps k and share f of the message each rank sends, for ring collectives and direct exchange."""
+    if kind == "all-reduce":
+        return 2 * (n - 1), 2 * (n - 1) / n
+    if kind in ("all-gather", "reduce-scatter"):
+        return n - 1, (n - 1) / n
+    if kind == "all-to-all":
+        return 1, (n - 1) / n
+    return 1, 1.0
+
+
+@dataclass(frozen=True)
+class AlphaBeta:
+    """Ring/direct alpha-beta collectives over two tiers: the scale-up domain and the scale-out fabric.
+
+    T = base_latency_s + k·step_latency_s + S·f / (efficiency · bandwidth), bandwidth per GPU per direction.
+    """
+
+    scale_up_gbyte_s: float
+    """Scale-up (NVLink) bandwidth per GPU per direction, GB/s."""
+    scale_out_gbyte_s: float
+    """Scale-out (NIC) bandwidth per GPU per direction, GB/s."""
+    efficiency: float
+    """Achieved fraction of the link rate for large messages (protocol and channel overheads)."""
+    base_latency_s: float
+    """Fixed cost of one collective (launch, setup), s."""
+    step_latency_s: float
+    """Cost of one ring step (one hop), s."""
+    scale_out_step_latency_s: float
+    """Cost of one step across the fabric (NIC, switches), s."""
+
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+        """Seconds for the collective (see the class docstring); 0 for a group of one."""
+        if group_size <= 1 or message_bytes <= 0:
+            return 0.0
+        steps, share = steps_and_share(kind, group_size)
+        bandwidth = (self.scale_up_gbyte_s if scale_up else self.scale_out_gbyte_s) * 1e9 * self.efficiency
+        step_s = self.step_latency_s if scale_up else self.scale_out_step_latency_s
+        return self.base_latency_s + steps * step_s + message_bytes * share / bandwidth
+
+
+# DGX A100: NVLink 3 through NVSwitch, 600 GB/s bidirectional per GPU = 300 GB/s per direction (NVIDIA A100
+# datasheet); 8 × 200 Gb/s HDR InfiniBand per 8-GPU node = 25 GB/s per GPU per direction (DGX A100 user guide:
+# eight single-port ConnectX-6 for the compute fabric). Efficiency 0.82: NVIDIA's measured 8-GPU H100 ring
+# all-reduce, ~370 of 450 GB/s (hardware.md §4, nccl-tests issue 212), taken to hold for A100 as well (an
+# assumption). Latencies: NCCL tuning.cc Simple protocol, base 8.4 µs and 3.4 µs per NVLink step; a fabric step
+# adds the NIC and two switch hops, taken as 6 µs (an assumption).
+DGX_A100 = AlphaBeta(scale_up_gbyte_s=300.0, scale_out_gbyte_s=25.0, efficiency=0.82, base_latency_s=8.4e-6,
+                     step_latency_s=3.4e-6, scale_out_step_latency_s=6e-6)
+DGX_A100_GPUS_PER_NODE = 8
+
+
+_OPS = {"all-reduce": "all-reduce", "all-gather": "all-gather", "reduce-scatter": "reduce-scatter",
+        "all-to-all": "all-to-all"}
+
+
+def network_collective_time(design: Design) -> CollectiveTime:
+    """A `CollectiveTime` from racksim's network model on the design's topology (thin adapter).
+
+    Inside the scale-up domain the group is the first n GPUs of one rack; across it, one GPU in each of n racks
+    (a rail, as Megatron places data- and pipeline-parallel peers). Sends are timed as a two-rank all-gather of
+    twice the payload (each rank contributes S). Topologies are compiled once per rack count.
+    """
+    from racksim.network.collectives import CollectiveModel, concurrent_time_s
+    from racksim.network.topology import compile_topology
+
+    per_rack = design.slot_count("compute") * design.compute_tray.gpus.count
+    models: dict[int, CollectiveModel] = {}
+
+    def model(racks: int) -> CollectiveModel:
+        if racks not in models:
+            models[racks] = CollectiveModel(design, compile_topology(design, racks))
+        return models[racks]
+
+    def time_s(kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+        if group_size <= 1 or message_bytes <= 0:
+            return 0.0
+        op, size = (_OPS[kind], message_bytes) if kind != "send" else ("all-gather", 2.0 * message_bytes)
+        if scale_up:
+            if group_size > per_rack:
+                raise ValueError(f"{group_size} ranks do not fit one scale-up domain of {per_rack}")
+            return concurrent_time_s(model(1), op, np.arange(group_size)[None, :], size)
+        groups = (np.arange(group_size) * per_rack)[None, :]
+        return concurrent_time_s(model(group_size), op, groups, size)
+
+    return time_s

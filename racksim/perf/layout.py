@@ -1,0 +1,96 @@
+"""A training layout: how a model is split over GPUs and how a step is run.
+
+Ranks are placed as Megatron-LM orders them, tensor-parallel fastest, then context, data (expert-parallel groups
+inside it) and pipeline: a group is inside the scale-up (NVLink) domain when its span of ranks fits in one domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from racksim.errors import InputError
+from racksim.perf.model import ModelConfig
+
+Recompute = Literal["none", "selective", "full"]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Parallel degrees, batch and step options of one training job."""
+
+    global_batch: int
+    """Sequences per step."""
+    seq_len: int
+    """Tokens per sequence."""
+    micro_batch: int = 1
+    """Sequences per micro-batch b."""
+    tp: int = 1
+    """Tensor-parallel degree t."""
+    pp: int = 1
+    """Pipeline-parallel degree p."""
+    dp: int = 1
+    """Data-parallel degree d."""
+    cp: int = 1
+    """Context-parallel degree (sequence split for attention)."""
+    ep: int = 1
+    """Expert-parallel degree (carved out of the data-parallel ranks)."""
+    vpp: int = 1
+    """Virtual pipeline stages per GPU v (interleaved 1F1B when > 1)."""
+    sequence_parallel: bool = False
+    """Megatron sequence parallelism: norms and dropout split over the TP group; reduce-scatter/all-gather."""
+    recompute: Recompute = "none"
+    """Activation recomputation: none, selective (attention core) or full (each layer from its input)."""
+    zero: int = 1
+    """ZeRO stage 0-3 over the data-parallel group (1 = Megatron's distributed optimizer); 3 = FSDP."""
+    precision: str = "bf16"
+    """Matmul precision ('bf16', 'fp8', 'fp4'); activations and weights are kept in 2-byte bf16."""
+    flash_attention: bool = True
+    """Fused attention (FlashAttention): causal half of the scores computed, no s×s tensor in HBM."""
+    dp_overlap: bool = True
+    """Gradient reduce-scatter overlapped with the last micro-batch's backward, parameter gather with the forward."""
+    fp32_grads: bool = True
+    """Gradients accumulated in fp32 (Megatron's main grads): 18 bytes of state per parameter instead of 16."""
+
+    @property
+    def gpus(self) -> int:
+        """GPUs of the job: t·p·d·cp."""
+        return self.tp * self.pp * self.dp * self.cp
+
+    @property
+    def microbatches(self) -> int:
+        """Micro-batches per pipeline per step: global batch / (d · b)."""
+        return self.global_batch // (self.dp * self.micro_batch)
+
+    def group_span(self, group: str) -> int:
+        """Ranks spanned by one group of `group` ('tp', 'cp', 'ep', 'dp', 'pp') in Megatron's rank order."""
+        spans = {"tp": self.tp, "cp": self.tp * self.cp, "ep": self.tp * self.cp * self.ep,
+                 "dp": self.tp * self.cp * self.dp, "pp": self.gpus}
+        return spans[group]
+
+
+def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> None:
+    """Raise a one-line `InputError` for a layout the model cannot run with (divisibility rules)."""
+    if min(layout.global_batch, layout.seq_len, layout.micro_batch, layout.tp, layout.pp, layout.dp, layout.cp,
+           layout.ep, layout.vpp) < 1:
+        raise InputError(source, "layout", "every degree and size is at least 1")
+    rules = [
+        (layout.global_batch % (layout.dp * layout.micro_batch) == 0, "global_batch",
+         f"{layout.global_batch} sequences do not split into micro-batches of {layout.micro_batch} over "
+         f"{layout.dp} data-parallel ranks"),
+        (model.num_attention_heads % layout.tp == 0, "tp",
+         f"{layout.tp} does not divide the {model.num_attention_heads} attention heads"),
+        (model.num_hidden_layers % (layout.pp * layout.vpp) == 0, "pp",
+         f"{model.num_hidden_layers} layers do not split into {layout.pp} stages × {layout.vpp} virtual stages"),
+        (layout.seq_len % layout.cp == 0, "cp", f"{layout.cp} does not divide the sequence of {layout.seq_len}"),
+        (layout.dp % layout.ep == 0, "ep", f"expert parallelism {layout.ep} must divide data parallelism "
+                                           f"{layout.dp}"),
+        (layout.ep == 1 or (model.moe and model.experts % layout.ep == 0), "ep",
+         f"{layout.ep} does not divide the {model.experts} routed experts"),
+        (layout.vpp == 1 or layout.pp > 1, "vpp", "virtual stages need pipeline parallelism"),
+        (0 <= layout.zero <= 3, "zero", "ZeRO stage is 0, 1, 2 or 3"),
+        (layout.recompute in ("none", "selective", "full"), "recompute", "none, selective or full"),
+    ]
+    for ok, field_path, rule in rules:
+        if not ok:
+            raise InputError(source, field_path, rule)

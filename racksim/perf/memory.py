@@ -1,0 +1,146 @@
+"""Memory per GPU of a training layout, and the refusal of a layout that does not fit.
+
+**Model state** (ZeRO paper, Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 2 bytes of bf16 weights,
+2 bytes of gradients and K = 12 bytes of fp32 master weights, momentum and variance per parameter, 16 bytes in all;
+Megatron-LM accumulates gradients in fp32 (4 bytes), 18 bytes (`Layout.fp32_grads`, the default). ZeRO stage 1
+shards the 12 bytes over the data-parallel group, stage 2 the gradients too, stage 3 (FSDP) the weights too.
+Expert parameters are sharded over the expert-data-parallel group d/ep.
+
+**Activations** (Korthikanti et al. 2022, §4, bytes per layer per micro-batch, s sequence, b micro-batch,
+h hidden, a heads, t tensor-parallel):
+
+- no parallelism: s·b·h·(34 + 5·a·s/h);
+- tensor parallel: s·b·h·(10 + 24/t + 5·a·s/(h·t)); with sequence parallelism s·b·h·(34/t + 5·a·s/(h·t));
+- selective recompute (attention core recomputed) drops the 5·a·s/h term: 34·s·b·h/t with sequence parallelism;
+  fused (Flash) attention stores no s×s tensor either;
+- full recompute keeps the layer input, 2·s·b·h (/t with sequence parallelism), plus one layer's working set.
+
+34 = 11 (attention) + 19 (MLP) + 4 (two norms) for GPT's 4h GELU MLP. For other shapes the same accounting
+gives attention 7 + 4g/a (g KV heads) and MLP 3 + 2·m·i/h (m matrices, width i), which is 11 and 19 for GPT; an
+MoE layer keeps k copies of each routed token's MLP tensors plus the shared experts'. With context parallelism s is
+the local s/cp. The first pipeline stage holds min(p, m) micro-batches in flight (1F1B), times
+1 + (p − 1)/(p·v) with v interleaved stages; the last stage adds the fp32 logits and their gradient, 8·b·s·V/t.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from racksim.errors import InputError
+from racksim.perf.accelerator import Accelerator
+from racksim.perf.layout import Layout
+from racksim.perf.model import ModelConfig
+from racksim.perf.params import attention_params, mlp_params, param_counts
+
+GB = 1e9
+ADAM_STATE_BYTES = 12.0
+"""fp32 master weight, momentum and variance per parameter (ZeRO paper's K = 12)."""
+RESERVED_GB = 1.0
+"""CUDA context, cuBLAS and NCCL workspaces and allocator slack per GPU, GB: an assumption, not a measurement."""
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Memory per GPU (the most loaded pipeline stage), GB."""
+
+    weights_gb: float
+    gradients_gb: float
+    optimizer_gb: float
+    activations_gb: float
+    buffers_gb: float
+
+    @property
+    def total_gb(self) -> float:
+        """Sum of the parts, GB."""
+        return self.weights_gb + self.gradients_gb + self.optimizer_gb + self.activations_gb + self.buffers_gb
+
+    def parts(self) -> dict[str, float]:
+        """The parts by name, GB."""
+        return {"weights": self.weights_gb, "gradients": self.gradients_gb, "optimizer state": self.optimizer_gb,
+                "activations": self.activations_gb, "buffers": self.buffers_gb}
+
+
+def stage_params(m: ModelConfig, layout: Layout) -> tuple[float, float]:
+    """(dense, expert) parameters held by one GPU of the most loaded stage, count.
+
+    A stage holds L/p layers split t ways (experts also ep ways) plus the embedding (first stage) or the output
+    layer and final norm (last stage; a tied output layer is a copy there when p > 1).
+    """
+    counts = param_counts(m)
+    t, per_stage = layout.tp, m.num_hidden_layers / layout.pp
+    moe_fraction = m.moe_layers / m.num_hidden_layers
+    shared = attention_params(m) + 2 * m.norm_params
+    dense_layer = shared + mlp_params(m, m.ffn_size)
+    moe_dense = shared + m.hidden_size * m.experts + m.n_shared_experts * counts.expert
+    layer_dense = (1 - moe_fraction) * dense_layer + moe_fraction * moe_dense
+    layer_expert = moe_fraction * m.experts * counts.expert / layout.ep
+    vocab = m.vocab_size * m.hidden_size
+    positions = m.max_position_embeddings * m.hidden_size if m.gpt_type else 0
+    first = vocab / t + positions
+    last = (vocab / t if (not m.tied or layout.pp > 1) else 0.0) + m.norm_params
+    ends = first + last if layout.pp == 1 else max(first, last)
+    return per_stage * layer_dense / t + ends, per_stage * layer_expert / t
+
+
+def activation_bytes_per_layer(m: ModelConfig, layout: Layout, moe_layer: bool = False) -> float:
+    """Stored activations of one layer for one micro-batch on one GPU, bytes (module docstring formulas)."""
+    s, b, h, a, t = layout.seq_len / layout.cp, layout.micro_batch, m.hidden_size, m.num_attention_heads, layout.tp
+    sbh = s * b * h
+    split = t if layout.sequence_parallel else 1
+    if layout.recompute == "full":
+        return 2.0 * sbh / split
+    attn_split = 4.0 + 4.0 * m.kv_heads / a
+    if moe_layer:
+        i_e, mm = m.expert_size, m.mlp_matrices
+        mlp_split = m.top_k * (2.0 + 2.0 * mm * i_e / h) + m.n_shared_experts * 2.0 * mm * i_e / h
+    else:
+        mlp_split = 2.0 * m.mlp_matrices * m.ffn_size / h
+    replicated = 10.0  # two norms' inputs (4), two dropout masks (2), inputs of QKV and the first MLP matrix (4)
+    scores = 0.0 if (layout.recompute == "selective" or layout.flash_attention) else 5.0 * a * s / (h * t)
+    return sbh * (replicated / split + (attn_split + mlp_split) / t + scores)
+
+
+def activation_bytes(m: ModelConfig, layout: Layout) -> float:
+    """Activations held by a GPU of the first stage at the peak of a 1F1B (interleaved) step, bytes."""
+    p, v = layout.pp, layout.vpp
+    in_flight = min(p, layout.microbatches) * (1 + (p - 1) / (p * v) if v > 1 else 1.0)
+    moe_fraction = m.moe_layers / m.num_hidden_layers
+    per_layer = ((1 - moe_fraction) * activation_bytes_per_layer(m, layout)
+                 + moe_fraction * activation_bytes_per_layer(m, layout, moe_layer=True))
+    stored = m.num_hidden_layers / p * in_flight * per_layer
+    if layout.recompute == "full":  # one layer's full working set while it is recomputed
+        stored += activation_bytes_per_layer(m, Layout(**{**layout.__dict__, "recompute": "none"}))
+    return stored
+
+
+def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
+    """Weights, gradients, optimizer state, activations and buffers on the most loaded GPU, GB.
+
+    Weights 2 bytes, gradients 4 (fp32) or 2, Adam state 12 bytes per parameter, divided by the data-parallel
+    degree (d for dense, d/ep for expert parameters) as the ZeRO stage says.
+    """
+    dense, expert = stage_params(m, layout)
+    d_dense, d_expert = layout.dp, max(1, layout.dp // layout.ep)
+
+    def sharded(bytes_per_param: float, stage: int) -> float:
+        if layout.zero >= stage:
+            return bytes_per_param * (dense / d_dense + expert / d_expert)
+        return bytes_per_param * (dense + expert)
+
+    grad_bytes = 4.0 if layout.fp32_grads else 2.0
+    logits = 8.0 * layout.micro_batch * layout.seq_len / layout.cp * m.vocab_size / layout.tp
+    return MemoryBreakdown(
+        weights_gb=sharded(2.0, 3) / GB,
+        gradients_gb=sharded(grad_bytes, 2) / GB,
+        optimizer_gb=sharded(ADAM_STATE_BYTES, 1) / GB,
+        activations_gb=activation_bytes(m, layout) / GB,
+        buffers_gb=RESERVED_GB + logits / GB,
+    )
+
+
+def check_fits(memory: MemoryBreakdown, acc: Accelerator, source: str = "layout") -> None:
+    """Refuse a layout whose footprint exceeds HBM: one-line `InputError` with needed vs available GB."""
+    if memory.total_gb > acc.hbm_gb:
+        name, largest = max(memory.parts().items(), key=lambda item: item[1])
+        raise InputError(source, "memory", f"does not fit: needs {memory.total_gb:.1f} GB per GPU, {acc.name} has "
+                         f"{acc.hbm_gb:.0f} GB; largest term {name} {largest:.1f} GB")

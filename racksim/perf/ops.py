@@ -1,0 +1,199 @@
+"""The operations of a transformer layer with their FLOPs and HBM bytes, and their time on the roofline.
+
+One micro-batch of b sequences on one GPU: N = b·s/cp tokens, t-way tensor parallelism, elements of B = 2 bytes
+(bf16 activations; weights read at the matmul precision's width). FLOPs count a multiply-add as 2.
+
+Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m matrices per MLP):
+
+- QKV projection 2·N·P_qkv/t, output projection 2·N·a·d_v·h/t (P_qkv: the attention's parameters other than the
+  output projection, so GQA and DeepSeek's latent attention count what they have);
+- attention scores 2·b·(s/cp)·s·(a/t)·d and context 2·b·(s/cp)·s·(a/t)·d_v, times c. **Convention**: c = 1/2 with
+  fused causal attention (FlashAttention skips the masked half), c = 1 without (Megatron-LM 2021-22 computed the
+  full s×s products and masked them; their FLOP formula 72·B·s·l·h²(1 + s/6h + V/12lh) counts the full s² too, and
+  so does `model_flops` here, whatever the kernel does);
+- MLP 2·N·m·h·i/t; an MoE layer routes each token to k experts of width i_e (2·N·k·m·h·i_e/t, balanced) plus the
+  shared experts and a router 2·N·h·E;
+- norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
+  read and written (split by t with sequence parallelism, else replicated).
+
+Backward is twice the forward for matmuls (gradients of inputs and of weights, each the forward's size) and for
+vector ops (reading saved tensors and writing gradients). Recompute is the forward of the attention core
+(selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
+
+An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
+for vector ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from racksim._types import FloatArray
+from racksim.perf.accelerator import Accelerator
+from racksim.perf.model import ModelConfig
+from racksim.perf.params import attention_matrix_params
+
+BYTES_ACT = 2.0
+"""Bytes per activation element (bf16)."""
+WEIGHT_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
+"""Bytes per weight element read by a matmul at each precision."""
+SOFTMAX_FLOPS_PER_ELEMENT = 5.0
+"""Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """What one GPU computes for one micro-batch: batch, local sequence, and how the layer is split."""
+
+    micro_batch: int
+    seq_len: int
+    tp: int = 1
+    cp: int = 1
+    sequence_parallel: bool = False
+    flash_attention: bool = True
+    precision: str = "bf16"
+
+    @property
+    def tokens(self) -> int:
+        """Tokens on this GPU: b·s/cp."""
+        return self.micro_batch * self.seq_len // self.cp
+
+
+@dataclass(frozen=True)
+class OpTable:
+    """Operations as parallel arrays: name, FLOPs, HBM bytes, and whether tensor cores run them."""
+
+    name: tuple[str, ...]
+    flops: FloatArray
+    bytes: FloatArray
+    matmul: np.ndarray
+
+    def scaled(self, flops_factor: float, bytes_factor: float) -> OpTable:
+        """The same ops with FLOPs and bytes multiplied (backward = 2× forward)."""
+        return OpTable(self.name, self.flops * flops_factor, self.bytes * bytes_factor, self.matmul)
+
+    def select(self, names: frozenset[str]) -> OpTable:
+        """The ops whose names are in `names`."""
+        keep = np.array([n in names for n in self.name], dtype=bool)
+        return OpTable(tuple(n for n, k in zip(self.name, keep, strict=True) if k), self.flops[keep],
+                       self.bytes[keep], self.matmul[keep])
+
+    @property
+    def matmul_flops(self) -> float:
+        """FLOPs on tensor cores."""
+        return float(self.flops[self.matmul].sum())
+
+
+def _table(rows: list[tuple[str, float, float, bool]]) -> OpTable:
+    return OpTable(tuple(r[0] for r in rows), np.array([r[1] for r in rows], dtype=np.float64),
+                   np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool))
+
+
+ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
+"""Ops that selective recompute runs again (Korthikanti et al. 2022)."""
+
+
+def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, wbytes: float) -> tuple:
+    """A GEMM of (tokens × k) by (k × n): 2·tokens·k·n FLOPs; reads input and weights, writes the output."""
+    return (name, 2.0 * tokens * k * n, BYTES_ACT * tokens * (k + n) + wbytes * weight_elems, True)
+
+
+def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
+    """An elementwise op over `elements`, touching each `reads_writes` times (2-byte elements)."""
+    return (name, flops_per_element * elements, BYTES_ACT * elements * reads_writes, False)
+
+
+def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_local: int | None = None) -> OpTable:
+    """Forward ops of one transformer layer for one micro-batch on one GPU (see the module docstring).
+
+    `experts_local` is the routed experts held by this GPU (E/ep) for an MoE layer: their weights are read.
+    """
+    t, n_tok = shard.tp, float(shard.tokens)
+    wb = WEIGHT_BYTES[shard.precision]
+    h, a, d, dv = m.hidden_size, m.num_attention_heads, m.d_head, m.d_value
+    split = t if shard.sequence_parallel else 1
+    out_params = a * dv * h
+    qkv_params = attention_matrix_params(m) - out_params
+    causal = 0.5 if shard.flash_attention else 1.0
+    s_kv = shard.seq_len
+    score_elems = shard.micro_batch * (shard.seq_len / shard.cp) * s_kv * a / t
+    rows = [
+        _vector("norm_attn", n_tok * h / split, 2.0, 5.0),
+        _matmul("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t, wb),
+        ("attn_scores", 2.0 * score_elems * d * causal,
+         BYTES_ACT * (2 * n_tok * a * d / t + (0.0 if shard.flash_attention else score_elems)), True),
+    ]
+    if not shard.flash_attention:  # read scores, write probabilities, dropout: read, write, 1-byte mask
+        rows.append(_vector("softmax", score_elems, 4.5, SOFTMAX_FLOPS_PER_ELEMENT))
+    rows += [
+        ("attn_context", 2.0 * score_elems * dv * causal,
+         BYTES_ACT * (2 * n_tok * a * dv / t + (0.0 if shard.flash_attention else score_elems)), True),
+        _matmul("out_proj", n_tok, a * dv / t, h, out_params / t, wb),
+        _vector("residual_attn", n_tok * h / split, 3.5),
+        _vector("norm_mlp", n_tok * h / split, 2.0, 5.0),
+    ]
+    mm = m.mlp_matrices
+    if moe_layer:
+        k, i_e, shared = m.top_k, m.expert_size, m.n_shared_experts
+        local = experts_local if experts_local is not None else m.experts
+        routed = n_tok * k
+        rows += [
+            _matmul("router", n_tok, h, m.experts, h * m.experts, wb),
+            _matmul("experts_in", routed, h, (mm - 1) * i_e / t, local * (mm - 1) * h * i_e / t, wb),
+            _vector("experts_act", routed * i_e / t, mm, 4.0),
+            _matmul("experts_out", routed, i_e / t, h, local * h * i_e / t, wb),
+        ]
+        if shared:
+            rows += [
+                _matmul("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t, wb),
+                _vector("shared_act", n_tok * shared * i_e / t, mm, 4.0),
+                _matmul("shared_out", n_tok, shared * i_e / t, h, shared * h * i_e / t, wb),
+            ]
+    else:
+        i = m.ffn_size
+        rows += [
+            _matmul("mlp_in", n_tok, h, (mm - 1) * i / t, (mm - 1) * h * i / t, wb),
+            _vector("mlp_act", n_tok * i / t, mm, 4.0),
+            _matmul("mlp_out", n_tok, i / t, h, h * i / t, wb),
+        ]
+    rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
+    return _table(rows)
+
+
+def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
+    """Forward ops outside the layers: (embedding on the first stage, final norm + logits + loss on the last).
+
+    Logits 2·N·h·V/t; cross-entropy reads and writes the fp32 logits a few times (4 passes of 4 bytes).
+    """
+    n_tok, h, v, t = float(shard.tokens), m.hidden_size, m.vocab_size, shard.tp
+    first = _table([_vector("embedding", n_tok * h, 2.0 if m.gpt_type else 1.0, 1.0)])
+    last = _table([
+        _vector("final_norm", n_tok * h, 2.0, 5.0),
+        _matmul("logits", n_tok, h, v / t, v * h / t, WEIGHT_BYTES[shard.precision]),
+        ("cross_entropy", 5.0 * n_tok * v / t, 4 * 4.0 * n_tok * v / t, False),
+    ])
+    return first, last
+
+
+def op_time_s(ops: OpTable, acc: Accelerator, precision: str) -> FloatArray:
+    """Roofline time of each op: max(F / (P · η_gemm(F)), bytes / (BW · η_mem(bytes))), s.
+
+    P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
+    bandwidth, bytes/s; η the accelerator's efficiency curves.
+    """
+    peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
+    eff = np.where(ops.matmul, acc.gemm_efficiency(ops.flops), 1.0)
+    compute_s = ops.flops / (peak * eff)
+    memory_s = ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
+    return np.maximum(compute_s, memory_s)
+
+
+def optimizer_ops(params_local: float) -> OpTable:
+    """Mixed-precision Adam step over `params_local` parameters: ~12 FLOPs and 34 bytes per parameter.
+
+    Bytes: read fp32 master weight, momentum, variance and fp32 gradient (16), write the three states (12) and the
+    bf16 weight (2), zero the gradient (4).
+    """
+    return _table([("adam", 12.0 * params_local, 34.0 * params_local, False)])

@@ -1,0 +1,129 @@
+"""Published training measurements with their settings, and the model's predictions of them.
+
+Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer Models" (arXiv 2205.05198),
+iteration times of Table 5 (full recompute; sequence parallelism + selective recompute) for the Table 3 settings
+on A100-80GB DGX nodes: t = 8, data parallel 1, sequence 2048, vocabulary 51200. The times and the settings
+(micro-batch, interleaving) as transcribed in `calculon-ai/calculon` (calculon/megatron/validation.py,
+validation/*_full.json, *_seqsel.json); the MFU/HFU of the selective runs (22B 41.5/43.7 %, 175B 51.4/52.8 %,
+530B 56.0/57.0 %, 1T 56.3/57.0 %) in the Megatron-LM README (2022 versions), which follow from these times.
+
+Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM" (SC21,
+arXiv 2104.04473), Table 1: achieved TFLOP/s per GPU of GPT models 1.7B-1T on A100 (Selene), sequence 2048,
+vocabulary 51200, with (t, p, GPUs, batch). Not found as text in the stored sources, so transcribed from the paper as
+recalled; the shapes check out (`param_counts` gives the printed sizes). The table omits the micro-batch size
+and interleaving: b = 1 and no interleaving are assumed, with full recompute and un-overlapped fp32 gradient
+all-reduce (the paper's Megatron-LM of 2021), so these cases have settings only partly known. Their TFLOP/s counts
+the recomputed forward: F = 96·B·s·l·h²·(1 + s/6h + V/16lh) per iteration (the paper's eq. 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from racksim.perf.accelerator import A100_SXM_80GB, Accelerator
+from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE
+from racksim.perf.layout import Layout, Recompute
+from racksim.perf.model import ModelConfig, bundled_model, parse_model
+from racksim.perf.training import System, train_step
+
+A100_DGX = System(A100_SXM_80GB, DGX_A100, DGX_A100_GPUS_PER_NODE)
+"""DGX A100 80GB nodes: NVSwitch inside 8 GPUs, HDR InfiniBand between nodes."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A published measurement: what was run, what was measured (in `unit`), and whether it calibrates."""
+
+    name: str
+    source: str
+    model: ModelConfig
+    layout: Layout
+    measured: float
+    unit: str
+    """'s' (iteration time) or 'TFLOP/s' (per GPU, the paper's own FLOP count)."""
+    calibration: bool = False
+    settings_known: bool = True
+
+    def predict(self, accelerator: Accelerator | None = None) -> float:
+        """The model's value of the measured quantity, in `unit`."""
+        system = A100_DGX if accelerator is None else System(accelerator, DGX_A100, DGX_A100_GPUS_PER_NODE)
+        step = train_step(self.model, self.layout, system)
+        if self.unit == "s":
+            return step.step_time_s
+        m, lay = self.model, self.layout
+        layers, h, s, v = m.num_hidden_layers, m.hidden_size, lay.seq_len, m.vocab_size
+        flops = 96.0 * lay.global_batch * s * layers * h * h * (1 + s / (6 * h) + v / (16 * layers * h))
+        return flops / (step.step_time_s * lay.gpus) / 1e12
+
+    @property
+    def error(self) -> float:
+        """Relative error of the prediction, (predicted − measured) / measured."""
+        return self.predict() / self.measured - 1.0
+
+
+_K22 = "Korthikanti et al. 2022, Table 5 (times via calculon-ai/calculon)"
+
+
+def _korthikanti(model: str, pp: int, batch: int, micro: int, vpp: int, full_s: float,
+                 selective_s: float) -> list[Case]:
+    cases = []
+    modes: tuple[tuple[Recompute, float], ...] = (("full", full_s), ("selective", selective_s))
+    for mode, measured in modes:
+        layout = Layout(global_batch=batch, seq_len=2048, micro_batch=micro, tp=8, pp=pp, dp=1, vpp=vpp,
+                        sequence_parallel=mode == "selective", recompute=mode, flash_attention=False, zero=0,
+                        dp_overlap=False)
+        cases.append(Case(f"{model} {mode}", _K22, bundled_model(model), layout, measured, "s",
+                          calibration=(model, mode) == ("megatron-175b", "selective")))
+    return cases
+
+
+KORTHIKANTI_2022 = (
+    *_korthikanti("megatron-22b", 1, 4, 4, 1, 1.42, 1.10),
+    *_korthikanti("megatron-175b", 8, 64, 1, 3, 18.13, 13.75),
+    *_korthikanti("megatron-530b", 35, 280, 1, 3, 49.05, 37.83),
+    *_korthikanti("megatron-1t", 64, 512, 1, 1, 94.42, 71.49),
+)
+
+
+def _gpt(hidden: int, heads: int, layers: int) -> ModelConfig:
+    return parse_model({"model_type": "gpt2", "n_embd": hidden, "n_head": heads, "n_layer": layers,
+                        "vocab_size": 51200, "n_positions": 2048, "activation_function": "gelu"},
+                       "Narayanan et al. 2021 Table 1")
+
+
+# (size, heads, hidden, layers, t, p, GPUs, batch, achieved TFLOP/s per GPU)
+_N21_TABLE1 = (
+    ("1.7B", 24, 2304, 24, 1, 1, 32, 512, 137.0),
+    ("3.6B", 32, 3072, 30, 2, 1, 64, 512, 138.0),
+    ("7.5B", 32, 4096, 36, 4, 1, 128, 512, 142.0),
+    ("18.4B", 48, 6144, 40, 8, 1, 256, 1024, 135.0),
+    ("39.1B", 64, 8192, 48, 8, 2, 512, 1536, 138.0),
+    ("76.1B", 80, 10240, 60, 8, 4, 1024, 1792, 140.0),
+    ("145.6B", 96, 12288, 80, 8, 8, 1536, 2304, 148.0),
+    ("310.1B", 128, 16384, 96, 8, 16, 1920, 2160, 155.0),
+    ("529.6B", 128, 20480, 105, 8, 35, 2520, 2520, 163.0),
+    ("1008.0B", 160, 25600, 128, 8, 64, 3072, 3072, 163.0),
+)
+
+NARAYANAN_2021 = tuple(
+    Case(f"GPT {size}", "Narayanan et al. 2021, Table 1", _gpt(hidden, heads, layers),
+         Layout(global_batch=batch, seq_len=2048, micro_batch=1, tp=t, pp=p, dp=gpus // (t * p), recompute="full",
+                flash_attention=False, zero=0, dp_overlap=False),
+         tflops, "TFLOP/s", settings_known=False)
+    for size, heads, hidden, layers, t, p, gpus, batch, tflops in _N21_TABLE1
+)
+
+ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021
+"""Every published case, calibration case first among Korthikanti's."""
+
+
+def validation_table() -> list[dict[str, object]]:
+    """One row per case: name, source, unit, measured, predicted, error, calibrated-or-checked, settings."""
+    rows = []
+    for case in ALL_CASES:
+        predicted = case.predict()
+        rows.append({"case": case.name, "source": case.source, "unit": case.unit, "measured": case.measured,
+                     "predicted": predicted, "error": predicted / case.measured - 1.0,
+                     "role": "calibrated" if case.calibration else "checked",
+                     "settings": "known" if case.settings_known else "partly assumed"})
+    return rows

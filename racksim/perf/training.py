@@ -1,0 +1,203 @@
+"""The training step of a layout: step time and its breakdown, MFU, HFU, tokens/s per GPU, memory per GPU.
+
+Per micro-batch, a pipeline stage runs its L/p layers forward (F) and backward with any recompute (B), each op on
+the roofline (`racksim.perf.ops`), plus the layers' exposed tensor-, context- and expert-parallel communication.
+The most loaded stage (embedding on the first, logits and loss on the last) paces the pipeline. A step is
+
+    T = m·(F + B) + (p − 1)/v · (F + B) + 2·m·v·T_send + T_dp,exposed + T_optimizer
+
+with m = global batch / (d·b) micro-batches, the 1F1B bubble (p − 1)/(v·m) of the ideal time (interleaved with v
+virtual stages), one activation send per micro-batch and chunk each way on the critical path, and the data-parallel
+gradient reduce-scatter (all-reduce at ZeRO 0) and parameter all-gather exposed beyond the last micro-batch's
+backward and the first one's forward when overlapped (`Layout.dp_overlap`), in full otherwise; ZeRO 3 gathers the
+weights for every micro-batch's forward and backward.
+
+Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
+all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
+2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
+parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
+keys and values gathered forward and their gradients scattered backward, exposed beyond the attention compute.
+
+MFU = model FLOPs / (GPUs · dense peak · T), model FLOPs = 3 × the forward matmul FLOPs of the model for the global
+batch with full (unmasked) s² attention, as in Megatron-LM's 72·B·s·l·h²(1 + s/6h + V/12lh) (Korthikanti et al.
+2022, §6), routed experts counted k per token. HFU adds the recomputed forward FLOPs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from racksim.perf.accelerator import Accelerator
+from racksim.perf.comm import CollectiveTime, Kind
+from racksim.perf.layout import Layout, check_layout
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
+from racksim.perf.model import ModelConfig
+from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+
+
+@dataclass(frozen=True)
+class System:
+    """What a layout runs on: the GPU, the collective timer, and GPUs per scale-up (NVLink) domain."""
+
+    accelerator: Accelerator
+    collective: CollectiveTime
+    scale_up_gpus: int
+
+
+@dataclass(frozen=True)
+class StepBreakdown:
+    """Where a step's time goes, s (the parts add up to the step time)."""
+
+    compute_s: float
+    tp_comm_s: float
+    cp_comm_s: float
+    ep_comm_s: float
+    pp_comm_s: float
+    dp_comm_s: float
+    bubble_s: float
+    optimizer_s: float
+
+    @property
+    def total_s(self) -> float:
+        """Sum of the parts, s."""
+        return sum(self.__dict__.values())
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """The prediction for one training step."""
+
+    step_time_s: float
+    breakdown: StepBreakdown
+    mfu: float
+    hfu: float
+    tokens_per_s_per_gpu: float
+    memory: MemoryBreakdown
+    model_flops: float
+    hardware_flops: float
+
+
+def _layer_mix(m: ModelConfig, shard: Shard, experts_local: int) -> list[tuple[float, OpTable]]:
+    """(fraction of layers, forward ops) for dense and MoE layers."""
+    moe_fraction = m.moe_layers / m.num_hidden_layers
+    mix = [(1 - moe_fraction, layer_ops(m, shard))]
+    if moe_fraction:
+        mix.append((moe_fraction, layer_ops(m, shard, moe_layer=True, experts_local=experts_local)))
+    return [(f, ops) for f, ops in mix if f > 0]
+
+
+def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str = "none") -> float:
+    """3 × forward matmul FLOPs for the global batch (full s² attention), plus recomputed forward FLOPs, FLOPs."""
+    shard = Shard(micro_batch=1, seq_len=seq_len, flash_attention=False)
+    per_seq = sum(f * m.num_hidden_layers * ops.matmul_flops for f, ops in _layer_mix(m, shard, m.experts))
+    per_seq += head_ops(m, shard)[1].matmul_flops
+    extra = 0.0
+    if recompute == "full":
+        extra = per_seq - head_ops(m, shard)[1].matmul_flops
+    elif recompute == "selective":
+        extra = sum(f * m.num_hidden_layers * ops.select(ATTENTION_CORE).matmul_flops
+                    for f, ops in _layer_mix(m, shard, m.experts))
+    return global_batch * (3.0 * per_seq + extra)
+
+
+def _tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
+    """Tensor-parallel collectives of one layer: (forward, backward incl. recompute)."""
+    if layout.tp == 1:
+        return [], []
+    fwd: list[Kind] = ["all-gather", "reduce-scatter"] * 2 if layout.sequence_parallel else ["all-reduce"] * 2
+    bwd: list[Kind] = fwd + (["all-gather"] * 2 if layout.sequence_parallel else [])
+    return fwd, bwd + (fwd if layout.recompute == "full" else [])
+
+
+def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: bool = True,
+               source: str = "layout") -> TrainingStep:
+    """Predict one training step of `m` under `layout` on `system` (see the module docstring for the model).
+
+    Raises a one-line `InputError` for an impossible layout or, with `check_memory`, one that does not fit HBM.
+    """
+    check_layout(m, layout, source)
+    acc, coll, domain = system.accelerator, system.collective, system.scale_up_gpus
+    memory = memory_per_gpu(m, layout)
+    if check_memory:
+        check_fits(memory, acc, source)
+    prec = layout.precision
+    shard = Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
+                  layout.flash_attention, prec)
+    per_stage = m.num_hidden_layers / layout.pp
+    fwd_s = bwd_s = cp_s = ep_s = 0.0
+    for fraction, ops in _layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
+        f = float(op_time_s(ops, acc, prec).sum())
+        b = float(op_time_s(ops.scaled(2.0, 2.0), acc, prec).sum())
+        core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
+        rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
+        fwd_s += fraction * f
+        bwd_s += fraction * (b + rec)
+        if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
+            kv = layout.cp * shard.tokens * 2 * m.kv_heads * m.d_head * BYTES_ACT / layout.tp
+            inside = layout.group_span("cp") <= domain
+            gather = coll("all-gather", kv, layout.cp, inside)
+            cp_s += fraction * (max(0.0, gather - core) + max(0.0, 2 * gather - 2 * core))
+        if ops is not None and "router" in ops.name and layout.ep > 1:
+            msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
+            n_a2a = 4 + (2 if layout.recompute == "full" else 0)
+            ep_s += fraction * n_a2a * coll("all-to-all", msg, layout.ep, layout.group_span("ep") <= domain)
+    message = shard.tokens * m.hidden_size * BYTES_ACT
+    tp_inside = layout.tp <= domain
+    fwd_kinds, bwd_kinds = _tp_collectives(layout)
+    tp_s = sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds)
+    first, last = head_ops(m, shard)
+    head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.scaled(2, 2), acc, prec).sum())
+            for name, ops in (("first", first), ("last", last))}
+    ends_s = head["first"] + head["last"] if layout.pp == 1 else max(head.values())
+    compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
+    comm_mb = per_stage * (tp_s + cp_s + ep_s)
+    mb, p, v = layout.microbatches, layout.pp, layout.vpp
+    bubble_s = (p - 1) / v * (compute_mb + comm_mb)
+    pp_s = 0.0
+    if p > 1:
+        send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
+        pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain)
+    dense, expert = stage_params(m, layout)
+    dp_s = _dp_exposed_s(layout, system, dense, expert, per_stage * fwd_s, per_stage * bwd_s)
+    params_opt = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep)
+                                                                        if layout.zero else 1)
+    opt_s = float(op_time_s(optimizer_ops(params_opt), acc, prec).sum())
+    breakdown = StepBreakdown(
+        compute_s=mb * compute_mb, tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s,
+        ep_comm_s=mb * per_stage * ep_s, pp_comm_s=pp_s, dp_comm_s=dp_s, bubble_s=bubble_s, optimizer_s=opt_s)
+    step_s = breakdown.total_s
+    peak_total = layout.gpus * acc.peak(prec)
+    mflops = model_flops(m, layout.global_batch, layout.seq_len)
+    hflops = model_flops(m, layout.global_batch, layout.seq_len, layout.recompute)
+    return TrainingStep(
+        step_time_s=step_s, breakdown=breakdown, mfu=mflops / (peak_total * step_s), hfu=hflops / (peak_total * step_s),
+        tokens_per_s_per_gpu=layout.global_batch * layout.seq_len / (step_s * layout.gpus), memory=memory,
+        model_flops=mflops, hardware_flops=hflops)
+
+
+def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, fwd_s: float, bwd_s: float) -> float:
+    """Exposed data-parallel time per step, s: gradient reduction and parameter gathering (module docstring).
+
+    `fwd_s`, `bwd_s`: one micro-batch's forward and backward time on the stage, the windows overlap may hide in.
+    """
+    coll, domain = system.collective, system.scale_up_gpus
+    grad_bytes = 4.0 if layout.fp32_grads else 2.0
+    groups = [(dense, layout.dp, layout.group_span("dp") <= domain)]
+    if expert:
+        groups.append((expert, layout.dp // layout.ep, layout.group_span("dp") <= domain))
+    reduce_s = gather_s = 0.0
+    for params, n, inside in groups:
+        if layout.zero == 0:
+            reduce_s += coll("all-reduce", params * grad_bytes, n, inside)
+        else:
+            reduce_s += coll("reduce-scatter", params * grad_bytes, n, inside)
+            gather_s += coll("all-gather", params * 2.0, n, inside)
+    if layout.zero == 3:  # weights gathered for each micro-batch's forward and backward
+        total = layout.microbatches * 2 * gather_s + reduce_s
+        window = layout.microbatches * (fwd_s + bwd_s)
+        return float(np.maximum(0.0, total - window)) if layout.dp_overlap else total
+    if not layout.dp_overlap:
+        return reduce_s + gather_s
+    return max(0.0, reduce_s - bwd_s) + max(0.0, gather_s - fwd_s)

@@ -1,0 +1,121 @@
+"""Accelerators, efficiency curves, per-layer operations and the roofline, against hand calculations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from racksim.perf.accelerator import (
+    A100_SXM_80GB,
+    GB200,
+    GB300,
+    H100_SXM,
+    REFERENCE_ACCELERATORS,
+    EfficiencyCurve,
+    fixed_cost_curve,
+)
+from racksim.perf.model import bundled_model
+from racksim.perf.ops import ATTENTION_CORE, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.training import model_flops
+
+
+def test_reference_accelerators_are_dense_datasheet_figures() -> None:
+    assert A100_SXM_80GB.peak("bf16") == pytest.approx(312e12)
+    assert H100_SXM.peak("fp8") == pytest.approx(2 * H100_SXM.peak("bf16"))
+    assert GB300.peak("fp4") == pytest.approx(1.5 * GB200.peak("fp4"))  # Blackwell Ultra: 1.5x dense FP4
+    assert GB300.hbm_gb > GB200.hbm_gb
+    for acc in REFERENCE_ACCELERATORS.values():
+        assert {"peak_flops", "vector_flops", "hbm"} <= set(acc.sources)
+    with pytest.raises(ValueError, match="no fp8"):
+        A100_SXM_80GB.peak("fp8")
+
+
+def test_curve_interpolates_in_log_size_and_is_flat_beyond_its_ends() -> None:
+    curve = EfficiencyCurve((1e6, 1e8), (0.2, 0.6), "test")
+    np.testing.assert_allclose(curve(np.array([1e5, 1e6, 1e7, 1e8, 1e12])), [0.2, 0.2, 0.4, 0.6, 0.6])
+    with pytest.raises(ValueError, match="increasing"):
+        EfficiencyCurve((1e8, 1e6), (0.2, 0.6), "bad")
+    with pytest.raises(ValueError, match="fractions"):
+        EfficiencyCurve((1e6,), (1.2,), "bad")
+
+
+def test_fixed_cost_curve_is_the_stated_equation() -> None:
+    # fraction(x) = eta·x / (x + eta·peak·t0), exact at the sampled decades, within 3 % between them.
+    curve = fixed_cost_curve(0.8, 1e14, 1e-5, "test")
+    assert curve(np.array([1e9]))[0] == pytest.approx(0.8e9 / (1e9 + 0.8e9), rel=1e-12)
+    assert curve(np.array([0.8e9]))[0] == pytest.approx(0.4, rel=0.03)
+    assert curve(np.array([1e14]))[0] == pytest.approx(0.8, rel=1e-4)
+
+
+def test_gpt_layer_flops_match_megatron_formula() -> None:
+    # Forward matmul FLOPs of one GPT layer: 24·b·s·h² + 4·b·s²·h (Narayanan et al. 2021, §5.1).
+    m = bundled_model("megatron-22b")
+    b, s, h = 2, 2048, m.hidden_size
+    ops = layer_ops(m, Shard(micro_batch=b, seq_len=s, flash_attention=False))
+    assert ops.matmul_flops == pytest.approx(24 * b * s * h * h + 4 * b * s * s * h, rel=1e-9)
+    # Tensor parallelism splits every matmul t ways; fused causal attention halves the s² part.
+    tp = layer_ops(m, Shard(micro_batch=b, seq_len=s, tp=8, flash_attention=True))
+    assert tp.matmul_flops == pytest.approx((24 * b * s * h * h + 2 * b * s * s * h) / 8, rel=1e-9)
+    assert set(ops.select(ATTENTION_CORE).name) == {"attn_scores", "softmax", "attn_context"}
+
+
+def test_model_flops_is_megatron_72_bslh2() -> None:
+    # Korthikanti et al. 2022 §6: model FLOPs per iteration 72·B·s·l·h²·(1 + s/6h + V/12lh).
+    m = bundled_model("megatron-175b")
+    big_b, s, h, layers, v = 64, 2048, m.hidden_size, m.num_hidden_layers, m.vocab_size
+    expected = 72 * big_b * s * layers * h * h * (1 + s / (6 * h) + v / (12 * layers * h))
+    assert model_flops(m, big_b, s) == pytest.approx(expected, rel=1e-9)
+    # Full recompute adds one forward of the layers: 96·B·s·l·h²(1 + s/6h) + 6·B·s·h·V.
+    full = 96 * big_b * s * layers * h * h * (1 + s / (6 * h)) + 6 * big_b * s * h * v
+    assert model_flops(m, big_b, s, "full") == pytest.approx(full, rel=1e-9)
+
+
+def test_swiglu_has_three_matrices_and_gqa_shrinks_kv() -> None:
+    m = bundled_model("llama3-8b")
+    n, h, i = 4096, m.hidden_size, m.ffn_size
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=n))
+    flops = dict(zip(ops.name, ops.flops, strict=True))
+    assert flops["mlp_in"] + flops["mlp_out"] == pytest.approx(2 * n * 3 * h * i)
+    assert flops["qkv"] == pytest.approx(2 * n * h * (32 + 2 * 8) * 128)
+
+
+def test_moe_layer_routes_top_k_experts_and_reads_local_expert_weights() -> None:
+    m = bundled_model("deepseek-v3")
+    n = 4096
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=n), moe_layer=True, experts_local=32)
+    flops = dict(zip(ops.name, ops.flops, strict=True))
+    routed = 2 * n * m.top_k * 3 * m.hidden_size * m.expert_size
+    assert flops["experts_in"] + flops["experts_out"] == pytest.approx(routed)
+    weight_bytes = dict(zip(ops.name, ops.bytes, strict=True))["experts_in"]
+    assert weight_bytes > 32 * 2 * m.hidden_size * m.expert_size * 2  # 32 local experts' gate+up weights, bf16
+
+
+def test_roofline_picks_the_slower_bound() -> None:
+    acc = A100_SXM_80GB
+    m = bundled_model("megatron-175b")
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=2048, tp=8, flash_attention=False))
+    times = op_time_s(ops, acc, "bf16")
+    flops = dict(zip(ops.name, ops.flops, strict=True))
+    t = dict(zip(ops.name, times, strict=True))
+    # A big GEMM is compute-bound: time = F / (peak · eta(F)).
+    eta = acc.gemm_efficiency(np.array([flops["mlp_in"]]))[0]
+    assert t["mlp_in"] == pytest.approx(flops["mlp_in"] / (312e12 * eta))
+    # A norm is memory-bound: time = bytes / (bandwidth · eta_mem(bytes)).
+    nbytes = dict(zip(ops.name, ops.bytes, strict=True))["norm_attn"]
+    assert t["norm_attn"] == pytest.approx(nbytes / (2.039e12 * acc.memory_efficiency(np.array([nbytes]))[0]))
+
+
+def test_decode_sized_gemm_is_memory_bound_on_every_gpu() -> None:
+    m = bundled_model("llama3-70b")
+    ops = layer_ops(m, Shard(micro_batch=8, seq_len=1)).select(frozenset({"mlp_in"}))
+    for acc in REFERENCE_ACCELERATORS.values():
+        memory_s = ops.bytes[0] / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes)[0])
+        assert op_time_s(ops, acc, "bf16")[0] == pytest.approx(memory_s)
+
+
+def test_head_and_optimizer_ops() -> None:
+    m = bundled_model("llama3-8b")
+    first, last = head_ops(m, Shard(micro_batch=1, seq_len=8192, tp=2))
+    assert dict(zip(last.name, last.flops, strict=True))["logits"] == pytest.approx(2 * 8192 * 4096 * 128256 / 2)
+    assert first.matmul_flops == 0
+    assert optimizer_ops(1e9).bytes[0] == pytest.approx(34e9)
