@@ -176,6 +176,14 @@ def _deep_extends(path: Path) -> None:
         (path.parent / f"level{level:02d}.yaml").write_text(f"extends: {parent}\nname: level{level}\n")
 
 
+LONG_NAME = "é" * 200 + ".yaml"
+"""A file name of 405 bytes: the system refuses to look it up (ENAMETOOLONG), which is not 'not found' to Python."""
+
+
+def _parent_name_too_long(path: Path) -> None:
+    path.write_text(f"extends: {LONG_NAME}\nname: child\n")
+
+
 def _directory(path: Path) -> None:
     path.mkdir()
 
@@ -193,6 +201,8 @@ TMP_CASES = [
                  id="alias-budget"),
     pytest.param(_deep_extends, "level00.yaml", "level16.yaml", "extends", "deeper than 16 levels",
                  id="deep-extends"),
+    pytest.param(_parent_name_too_long, "child.yaml", "child.yaml", "extends", f"parent {LONG_NAME} not found",
+                 id="parent-name-too-long"),
     pytest.param(_directory, "a-directory.yaml", "a-directory.yaml", "", "cannot read", id="directory"),
     pytest.param(_nothing, "missing.yaml", "missing.yaml", "", "file not found", id="missing-file"),
 ]

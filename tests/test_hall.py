@@ -28,6 +28,7 @@ from racksim.physics.rows import (
 )
 from racksim.report.hall_figures import row_loading
 from racksim.run.loading_hall import LoadedHall, layout_of, load_hall, load_target
+from racksim.run.timeseries import read_timeseries
 from racksim.workload import TrainingSchedule
 from racksim.workload.faults import fault_actions
 
@@ -101,6 +102,7 @@ def test_hall_hash_follows_the_hall_and_the_design(tmp_path: Path) -> None:
     ({"row_power": {"feeder_capacity_w": -1}}, [], "row_power.feeder_capacity_w", "greater than 0"),
     ({"row_power": {"feeder_capacity_w": 1e5, "on_overload": "melt"}}, [], "row_power.on_overload", "'cap'"),
     ({"design": "missing.yaml"}, [], "design", "rack design missing.yaml not found"),
+    ({"design": "é" * 200}, [], "design", "not found"),  # a name the system refuses to look up (ENAMETOOLONG)
     ({}, ["power.capping=null"], "row_power.on_overload", "cap needs the rack design's power.capping"),
     ({}, ["cooling.cdu.location=in_rack"], "row_cdus", "in-row CDUs need a design"),
 ])
@@ -319,7 +321,7 @@ def test_a_sweep_over_a_row_feeder_rating(tmp_path: Path, capsys: pytest.Capture
     for metrics_path in out.rglob("metrics.json"):
         inputs = json.loads((metrics_path.parent / "inputs.json").read_text(encoding="utf-8"))
         assert inputs["timeseries_resolution_s"] == 10
-        assert np.load(metrics_path.parent / "timeseries.npz")["time_s"].size <= 30 / 10 + 2
+        assert read_timeseries(metrics_path.parent)["time_s"].size <= 30 / 10 + 2
         rating = float(inputs["overrides"][0].split("=")[1])
         capped[rating] = json.loads(metrics_path.read_text(encoding="utf-8"))["power"]["capped_fraction"]
     assert len(capped) == 2

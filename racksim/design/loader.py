@@ -162,6 +162,14 @@ def deep_merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+def is_file(path: Path) -> bool:
+    """Whether `path` is a file; False too where the system cannot look the name up (too long, say)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Load `path` and merge it over the parent it `extends:` (relative to its own folder)."""
     if path.resolve() in _chain:
@@ -176,7 +184,7 @@ def resolve_extends(path: Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]
     if not isinstance(parent_name, str) or not parent_name:
         raise InputError(str(path), "extends", "must be the path of a parent design file")
     parent_path = path.parent / parent_name
-    if not parent_path.is_file():
+    if not is_file(parent_path):
         raise InputError(str(path), "extends", f"parent {parent_name} not found")
     return deep_merge(resolve_extends(parent_path, (*_chain, path.resolve())), data)
 

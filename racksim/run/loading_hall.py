@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from racksim.design.hall_schema import Hall
-from racksim.design.loader import load_model, parse_override, resolve_extends
+from racksim.design.loader import is_file, load_model, parse_override, resolve_extends
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.physics.layout import HallLayout
@@ -90,7 +90,7 @@ def check_hall(hall: Hall, design: Design, source: str, where: str = "") -> None
 
 def _load_rack(path: Path, design: str, field: str, overrides: Overrides) -> LoadedDesign:
     design_path = path.parent / design
-    if not design_path.is_file():
+    if not is_file(design_path):
         raise InputError(str(path), field, f"rack design {design} not found (relative to the hall file)")
     return load_design(design_path, overrides)
 
