@@ -1,6 +1,9 @@
-"""KPI tables and verdicts: which metrics to show, in which unit, which way is better, who wins.
+"""The KPI specification (name, label, display unit, better direction, format) and the tables and verdicts built on it.
 
-Pure functions of the flattened metrics of the runs of one scenario (design -> {dotted name: SI value}).
+`KPIS` is the one list of the metrics the report knows; the scorecard, the scenario tables, summary.json, the cost
+table, the Pareto figure of sweeps and the suites' weights all read it (through `kpi_spec`, which also gives any
+other metrics.json name a unit from its suffix). The rest are pure functions of the flattened metrics of the
+runs of one scenario (design -> {dotted name: SI value}).
 """
 
 from __future__ import annotations
@@ -15,104 +18,147 @@ GROUP_ORDER = ("power", "thermal", "performance", "network", "cabling", "reliabi
 STAGES = "power.loss_energy_j_by_stage"
 J_PER_KWH = 3.6e6
 
-KNOWN_KPIS: dict[str, tuple[str, str, int]] = {
-    "power.input_energy_j": ("Feed energy", "kWh", LOWER),
-    "power.it_energy_j": ("IT energy", "kWh", LOWER),
-    "power.loss_energy_j": ("Conversion losses", "kWh", LOWER),
-    "power.storage_net_energy_j": ("Net energy from storage", "kWh", NEUTRAL),
-    "power.input_power_w_mean": ("Mean feed power", "kW", LOWER),
-    "power.input_power_w_peak": ("Peak feed power", "kW", LOWER),
-    "power.input_power_w_p99": ("P99 feed power", "kW", LOWER),
-    "power.chain_efficiency": ("Power-chain efficiency", "%", HIGHER),
-    "power.max_ramp_w_per_s": ("Max feed ramp", "kW/s", LOWER),
-    "power.max_ramp_w_per_s_unsmoothed": ("Max feed ramp without smoothing storage", "kW/s", NEUTRAL),
-    "power.breaker_trips": ("Feed breaker trips", "count", LOWER),
-    "power.time_on_battery_s": ("Time carried by BBUs", "s", NEUTRAL),
-    "power.capped_fraction": ("GPU time power-capped", "%", LOWER),
-    "power.trips": ("Power trips", "count", LOWER),
-    "power.feed_limit_exceeded_s": ("Time above the feed limit", "s", LOWER),
-    "thermal.gpu_temp_c_max": ("Max GPU temperature", "°C", LOWER),
-    "thermal.gpu_temp_c_p99": ("P99 GPU temperature", "°C", LOWER),
-    "thermal.gpu_throttle_fraction": ("GPU time throttled", "%", LOWER),
-    "thermal.coolant_return_temp_c_max": ("Max coolant return temperature", "°C", LOWER),
-    "thermal.exhaust_air_temp_c_max": ("Max exhaust air temperature", "°C", LOWER),
-    "thermal.gpu_shutdowns": ("GPU shutdowns", "count", LOWER),
-    "thermal.time_to_throttle_after_fault_s": ("Time from a fault to the first throttle (—: none)", "s", HIGHER),
-    "thermal.time_to_shutdown_after_fault_s": ("Time from a fault to the first shutdown (—: none)", "s", HIGHER),
-    "thermal.heat_to_liquid_j": ("Heat to liquid", "kWh", NEUTRAL),
-    "thermal.heat_to_air_j": ("Heat to air", "kWh", LOWER),
-    "thermal.cooling_energy_j": ("Cooling energy (pumps, fans)", "kWh", LOWER),
-    "thermal.fan_energy_j": ("Fan energy", "kWh", LOWER),
-    "thermal.pump_energy_j": ("Pump energy", "kWh", LOWER),
-    "thermal.heat_stored_in_chips_j": ("Heat stored in chips at the end", "kWh", NEUTRAL),
-    "performance.work_units": ("Work done", "work units", HIGHER),
-    "performance.work_lost_units": ("Work lost to a halt (since the last checkpoint)", "work units", LOWER),
-    "performance.nominal_work_units": ("Work at nominal (no faults, no throttling)", "work units", NEUTRAL),
-    "performance.goodput_fraction": ("Goodput", "%", HIGHER),
-    "performance.work_per_kwh": ("Work per kWh", "work units/kWh", HIGHER),
-    "performance.stall_time_s": ("Job time stretched by throttling, capping, failed links", "s", LOWER),
-    "performance.downtime_s": ("Job time down after interruptions", "s", LOWER),
-    "network.allreduce_busbw_gbyte_s": ("All-reduce bus bandwidth", "GB/s", HIGHER),
-    "network.collective_time_s_total": ("Time in collectives", "s", LOWER),
-    "network.scale_up_utilization": ("Mean scale-up link utilization", "%", NEUTRAL),
-    "network.scale_out_utilization": ("Mean scale-out NIC utilization", "%", NEUTRAL),
-    "cabling.cable_count": ("Cables", "count", LOWER),
-    "cabling.cable_length_m": ("Cable length", "m", LOWER),
-    "cabling.active_cable_count": ("Active cables", "count", LOWER),
-    "cabling.optical_link_count": ("Optical links", "count", LOWER),
-    "cabling.power_w": ("Power of active cables and optics in the rack", "kW", LOWER),
-    "cabling.remote_power_w": ("Optics power at the far ends (leaf switches)", "kW", LOWER),
-    "cabling.cost_usd": ("Cable cost", "USD", LOWER),
-    "cabling.mass_kg": ("Cable mass", "kg", LOWER),
-    "cabling.failure_rate_fit": ("Cable failure rate", "FIT", LOWER),
-    "cabling.link_count": ("Signal links", "count", NEUTRAL),
-    "cabling.longest_cable_m": ("Longest cable", "m", NEUTRAL),
-    "reliability.failures": ("Failures", "count", LOWER),
-    "cost.usd_per_work_unit": ("Cost per unit of work (TCO / nominal work)", "USD/work unit", LOWER),
-    "cost.work_per_usd": ("Work per dollar", "work units/USD", HIGHER),
-    "cost.capex_usd": ("Capital cost", "USD", LOWER),
-    "cost.opex_usd_per_year": ("Operating cost per year", "USD", LOWER),
-    "cost.tco_usd": ("TCO over the depreciation period", "USD", LOWER),
-    "cost.period_years": ("Depreciation period", "years", NEUTRAL),
-    "cost.work_units_over_period": ("Nominal work over the period", "work units", HIGHER),
-    "cost.energy_price_usd_per_kwh": ("Energy price", "USD/kWh", NEUTRAL),
-    "reliability.interruptions": ("Interruptions", "count", LOWER),
-    "reliability.unavailable_fraction": ("Unavailability", "%", LOWER),
-    "reliability.job_mtbf_h": ("Job interruption MTBF (from the failure rates)", "h", HIGHER),
-    "reliability.checkpoint_interval_s": ("Checkpoint interval", "s", NEUTRAL),
-    "reliability.young_interval_s": ("Young's checkpoint interval", "s", NEUTRAL),
-    "reliability.daly_interval_s": ("Daly's checkpoint interval", "s", NEUTRAL),
-    "reliability.goodput_optimal_interval_s": ("Goodput-optimal checkpoint interval", "s", NEUTRAL),
-    "reliability.expected_goodput_at_interval": ("Expected goodput at this interval", "%", HIGHER),
-}
-ABSENT_MEANS_NEVER = frozenset({"thermal.time_to_throttle_after_fault_s", "thermal.time_to_shutdown_after_fault_s"})
-"""Metrics a run has only if the thing happened: a design without one did best, so no finite value is marked."""
+DIRECTION_NAMES = {HIGHER: "higher", LOWER: "lower"}
+"""How summary.json, suites (`better:`) and `--pareto` (`:higher`) name a better direction."""
+DIRECTIONS = {name: better for better, name in DIRECTION_NAMES.items()}
 _SUFFIX_UNITS = (("_w_per_s", "kW/s"), ("_gbyte_s", "GB/s"), ("_gbps", "Gb/s"), ("temp_c", "°C"),
                  ("_j", "kWh"), ("_w", "kW"), ("_usd", "USD"), ("_kg", "kg"), ("_m", "m"), ("_s", "s"),
                  ("fraction", "%"), ("count", "count"))
-_SCALE = {"kWh": 1 / 3.6e6, "kW": 1e-3, "kW/s": 1e-3, "%": 100.0}
+_SCALE = {"kWh": 1 / J_PER_KWH, "kW": 1e-3, "kW/s": 1e-3, "%": 100.0}
 _DELTA_MODE = {"%": "pp", "°C": "K"}
 """Fractions differ in percentage points and temperatures in kelvin; everything else in relative %."""
-VERDICTS = (("performance.work_per_kwh", "does the most work per kWh"),
-            ("cost.usd_per_work_unit", "has the lowest cost per unit of work"),
-            ("power.input_power_w_peak", "has the lowest peak feed power"),
-            ("power.chain_efficiency", "has the highest power-chain efficiency"),
-            ("thermal.gpu_temp_c_max", "has the most thermal headroom (lowest max GPU temperature)"))
+DELTA_NOTE = "relative % (percentage points, pp, for fractions; kelvin, K, for temperatures)"
+"""How the reports say what a delta against the baseline is (the rule of _DELTA_MODE)."""
 
 
-NOT_TABLED = frozenset({"power.max_ramp_time_s"})
-"""Metrics that say when, not how much: the figures use them, the KPI tables do not show them."""
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI as the report shows it: what it is called, in which unit, which way is better, how it reads."""
+
+    name: str
+    """Dotted metrics.json name, SI unit in it (e.g. power.input_power_w_peak)."""
+    label: str
+    unit: str
+    """Display unit ('kW', '%', 'count', ...): the SI value is scaled to it (`display`) and formatted for it (`fmt`)."""
+    better: int
+    """HIGHER, LOWER or NEUTRAL (no direction: never marked best, never scored)."""
+    best_phrase: str = ""
+    """How a scenario's verdict says a design holds the best value ('does the most work per kWh'); see HEADLINES."""
+    heading: str = ""
+    """Short column heading, where a table shows the KPI as a column (the cost summary)."""
+    absent_is_best: bool = False
+    """A run has the metric only if the thing happened: a design without it did best, so no finite value is marked."""
+    tabled: bool = True
+    """False for metrics that say when, not how much: the figures use them, the KPI tables do not show them."""
+
+    def display(self, value_si: float) -> float:
+        """The SI value in the display unit."""
+        return display(value_si, self.unit)
+
+    def text(self, value_si: float) -> str:
+        """The SI value as the report prints it (display unit, thousands separators, about four figures)."""
+        return fmt(self.display(value_si), self.unit)
+
+    @property
+    def better_name(self) -> str | None:
+        """'higher', 'lower' or None."""
+        return DIRECTION_NAMES.get(self.better)
 
 
-def kpi_spec(path: str) -> tuple[str, str, int]:
-    """Label, display unit and better direction of a metric; unknown names get a unit from their suffix."""
+KPIS: tuple[Kpi, ...] = (
+    Kpi("power.input_energy_j", "Feed energy", "kWh", LOWER),
+    Kpi("power.it_energy_j", "IT energy", "kWh", LOWER),
+    Kpi("power.loss_energy_j", "Conversion losses", "kWh", LOWER),
+    Kpi("power.storage_net_energy_j", "Net energy from storage", "kWh", NEUTRAL),
+    Kpi("power.input_power_w_mean", "Mean feed power", "kW", LOWER),
+    Kpi("power.input_power_w_peak", "Peak feed power", "kW", LOWER,
+        best_phrase="has the lowest peak feed power"),
+    Kpi("power.input_power_w_p99", "P99 feed power", "kW", LOWER),
+    Kpi("power.chain_efficiency", "Power-chain efficiency", "%", HIGHER,
+        best_phrase="has the highest power-chain efficiency"),
+    Kpi("power.max_ramp_w_per_s", "Max feed ramp", "kW/s", LOWER),
+    Kpi("power.max_ramp_w_per_s_unsmoothed", "Max feed ramp without smoothing storage", "kW/s", NEUTRAL),
+    Kpi("power.max_ramp_time_s", "Time of the steepest feed ramp", "s", NEUTRAL, tabled=False),
+    Kpi("power.breaker_trips", "Feed breaker trips", "count", LOWER),
+    Kpi("power.time_on_battery_s", "Time carried by BBUs", "s", NEUTRAL),
+    Kpi("power.capped_fraction", "GPU time power-capped", "%", LOWER),
+    Kpi("power.trips", "Power trips", "count", LOWER),
+    Kpi("power.feed_limit_exceeded_s", "Time above the feed limit", "s", LOWER),
+    Kpi("thermal.gpu_temp_c_max", "Max GPU temperature", "°C", LOWER,
+        best_phrase="has the most thermal headroom (lowest max GPU temperature)"),
+    Kpi("thermal.gpu_temp_c_p99", "P99 GPU temperature", "°C", LOWER),
+    Kpi("thermal.gpu_throttle_fraction", "GPU time throttled", "%", LOWER),
+    Kpi("thermal.coolant_return_temp_c_max", "Max coolant return temperature", "°C", LOWER),
+    Kpi("thermal.exhaust_air_temp_c_max", "Max exhaust air temperature", "°C", LOWER),
+    Kpi("thermal.gpu_shutdowns", "GPU shutdowns", "count", LOWER),
+    Kpi("thermal.time_to_throttle_after_fault_s", "Time from a fault to the first throttle (—: none)", "s", HIGHER,
+        absent_is_best=True),
+    Kpi("thermal.time_to_shutdown_after_fault_s", "Time from a fault to the first shutdown (—: none)", "s", HIGHER,
+        absent_is_best=True),
+    Kpi("thermal.heat_to_liquid_j", "Heat to liquid", "kWh", NEUTRAL),
+    Kpi("thermal.heat_to_air_j", "Heat to air", "kWh", LOWER),
+    Kpi("thermal.cooling_energy_j", "Cooling energy (pumps, fans)", "kWh", LOWER),
+    Kpi("thermal.fan_energy_j", "Fan energy", "kWh", LOWER),
+    Kpi("thermal.pump_energy_j", "Pump energy", "kWh", LOWER),
+    Kpi("thermal.heat_stored_in_chips_j", "Heat stored in chips at the end", "kWh", NEUTRAL),
+    Kpi("performance.work_units", "Work done", "work units", HIGHER),
+    Kpi("performance.work_lost_units", "Work lost to a halt (since the last checkpoint)", "work units", LOWER),
+    Kpi("performance.nominal_work_units", "Work at nominal (no faults, no throttling)", "work units", NEUTRAL),
+    Kpi("performance.goodput_fraction", "Goodput", "%", HIGHER),
+    Kpi("performance.work_per_kwh", "Work per kWh", "work units/kWh", HIGHER,
+        best_phrase="does the most work per kWh"),
+    Kpi("performance.stall_time_s", "Job time stretched by throttling, capping, failed links", "s", LOWER),
+    Kpi("performance.downtime_s", "Job time down after interruptions", "s", LOWER),
+    Kpi("network.allreduce_busbw_gbyte_s", "All-reduce bus bandwidth", "GB/s", HIGHER),
+    Kpi("network.collective_time_s_total", "Time in collectives", "s", LOWER),
+    Kpi("network.scale_up_utilization", "Mean scale-up link utilization", "%", NEUTRAL),
+    Kpi("network.scale_out_utilization", "Mean scale-out NIC utilization", "%", NEUTRAL),
+    Kpi("cabling.cable_count", "Cables", "count", LOWER),
+    Kpi("cabling.cable_length_m", "Cable length", "m", LOWER),
+    Kpi("cabling.active_cable_count", "Active cables", "count", LOWER),
+    Kpi("cabling.optical_link_count", "Optical links", "count", LOWER),
+    Kpi("cabling.power_w", "Power of active cables and optics in the rack", "kW", LOWER),
+    Kpi("cabling.remote_power_w", "Optics power at the far ends (leaf switches)", "kW", LOWER),
+    Kpi("cabling.cost_usd", "Cable cost", "USD", LOWER),
+    Kpi("cabling.mass_kg", "Cable mass", "kg", LOWER),
+    Kpi("cabling.failure_rate_fit", "Cable failure rate", "FIT", LOWER),
+    Kpi("cabling.link_count", "Signal links", "count", NEUTRAL),
+    Kpi("cabling.longest_cable_m", "Longest cable", "m", NEUTRAL),
+    Kpi("reliability.failures", "Failures", "count", LOWER),
+    Kpi("cost.usd_per_work_unit", "Cost per unit of work (TCO / nominal work)", "USD/work unit", LOWER,
+        heading="USD per work unit", best_phrase="has the lowest cost per unit of work"),
+    Kpi("cost.work_per_usd", "Work per dollar", "work units/USD", HIGHER, heading="work units per USD"),
+    Kpi("cost.capex_usd", "Capital cost", "USD", LOWER, heading="capex (USD)"),
+    Kpi("cost.opex_usd_per_year", "Operating cost per year", "USD", LOWER, heading="opex (USD/yr)"),
+    Kpi("cost.tco_usd", "TCO over the depreciation period", "USD", LOWER, heading="TCO (USD)"),
+    Kpi("cost.period_years", "Depreciation period", "years", NEUTRAL, heading="years"),
+    Kpi("cost.work_units_over_period", "Nominal work over the period", "work units", HIGHER),
+    Kpi("cost.energy_price_usd_per_kwh", "Energy price", "USD/kWh", NEUTRAL),
+    Kpi("reliability.interruptions", "Interruptions", "count", LOWER),
+    Kpi("reliability.unavailable_fraction", "Unavailability", "%", LOWER),
+    Kpi("reliability.job_mtbf_h", "Job interruption MTBF (from the failure rates)", "h", HIGHER),
+    Kpi("reliability.checkpoint_interval_s", "Checkpoint interval", "s", NEUTRAL),
+    Kpi("reliability.young_interval_s", "Young's checkpoint interval", "s", NEUTRAL),
+    Kpi("reliability.daly_interval_s", "Daly's checkpoint interval", "s", NEUTRAL),
+    Kpi("reliability.goodput_optimal_interval_s", "Goodput-optimal checkpoint interval", "s", NEUTRAL),
+    Kpi("reliability.expected_goodput_at_interval", "Expected goodput at this interval", "%", HIGHER),
+)
+"""Every KPI the report knows, in table order within each group."""
+KNOWN_KPIS = {kpi.name: kpi for kpi in KPIS}
+HEADLINES = ("performance.work_per_kwh", "cost.usd_per_work_unit", "power.input_power_w_peak",
+             "power.chain_efficiency", "thermal.gpu_temp_c_max")
+"""The KPIs each scenario's verdict names the winner of, in this order (each has a `best_phrase`)."""
+
+
+def kpi_spec(path: str) -> Kpi:
+    """The KPI of a metrics.json name: from KPIS, a loss stage, or else labelled by its name, unit by its suffix."""
     if path in KNOWN_KPIS:
         return KNOWN_KPIS[path]
     if path.startswith(STAGES + "."):
-        return f"Loss: {path.removeprefix(STAGES + '.')}", "kWh", LOWER
+        return Kpi(path, f"Loss: {path.removeprefix(STAGES + '.')}", "kWh", LOWER)
     key = re.sub(r"_by_[a-z0-9_]+$", "", path.split(".")[1])
     unit = next((u for suffix, u in _SUFFIX_UNITS if key.endswith(suffix)), "")
-    return path, unit, LOWER if unit == "USD" else NEUTRAL
+    return Kpi(path, path, unit, LOWER if unit == "USD" else NEUTRAL)
 
 
 def _order(path: str) -> tuple[int, float, str]:
@@ -195,43 +241,50 @@ def best_designs(values: dict[str, float], better: int) -> set[str]:
     return {d for d, v in finite.items() if v == best}
 
 
+def trend(change: float | None, better: int) -> str:
+    """'better' or 'worse' for a change against the baseline; '' without a change or a direction."""
+    if change is None or change == 0 or better == NEUTRAL:
+        return ""
+    return "better" if (change > 0) == (better == HIGHER) else "worse"
+
+
 def kpi_rows(runs: Mapping[str, Mapping[str, float]], baseline: str | None) -> list[Row]:
     """The KPI table of one scenario: a row per metric any design has, a cell per design in `runs` order."""
     rows = []
-    for path in sorted({p for values in runs.values() for p in values} - NOT_TABLED, key=_order):
-        label, unit, better = kpi_spec(path)
-        shown = {design: display(values.get(path, math.nan), unit) for design, values in runs.items()}
-        best = best_designs(shown, better)
-        if path in ABSENT_MEANS_NEVER and not all(math.isfinite(v) for v in shown.values()):
+    for path in sorted({p for values in runs.values() for p in values}, key=_order):
+        kpi = kpi_spec(path)
+        if not kpi.tabled:
+            continue
+        shown = {design: kpi.display(values.get(path, math.nan)) for design, values in runs.items()}
+        best = best_designs(shown, kpi.better)
+        if kpi.absent_is_best and not all(math.isfinite(v) for v in shown.values()):
             best = set()
         cells = []
         for design, value in shown.items():
-            change = None if baseline in (None, design) else delta(value, shown[baseline], unit)
-            trend = "" if change is None or change == 0 or better == NEUTRAL else (
-                "better" if (change > 0) == (better == HIGHER) else "worse")
-            cells.append(Cell(design, fmt(value, unit), design in best,
-                              "" if change is None else delta_text(change, unit), trend))
-        rows.append(Row(path, label, unit, cells))
+            change = None if baseline in (None, design) else delta(value, shown[baseline], kpi.unit)
+            cells.append(Cell(design, fmt(value, kpi.unit), design in best,
+                              "" if change is None else delta_text(change, kpi.unit), trend(change, kpi.better)))
+        rows.append(Row(path, kpi.label, kpi.unit, cells))
     return rows
 
 
 def verdict(runs: Mapping[str, Mapping[str, float]], rows: list[Row]) -> list[str]:
     """Sentences naming the winner of the headline KPIs, with the values, and a tally of best marks."""
     sentences = []
-    for path, phrase in VERDICTS:
-        label, unit, better = kpi_spec(path)
-        have = sorted(((display(values[path], unit), design) for design, values in runs.items()
-                       if math.isfinite(values.get(path, math.nan))), key=lambda vd: -better * vd[0])
+    for path in HEADLINES:
+        kpi = kpi_spec(path)
+        have = sorted(((kpi.display(values[path]), design) for design, values in runs.items()
+                       if math.isfinite(values.get(path, math.nan))), key=lambda vd: -kpi.better * vd[0])
         if not have:
             continue
-        text = [f"{fmt(v, unit)} {unit}" for v, _ in have]
+        text = [f"{fmt(v, kpi.unit)} {kpi.unit}" for v, _ in have]
         tied = [d for v, d in have if v == have[0][0]]
         if len(have) == 1:
-            sentences.append(f"{label} of {have[0][1]}: {text[0]}.")
+            sentences.append(f"{kpi.label} of {have[0][1]}: {text[0]}.")
         elif len(tied) > 1:
-            sentences.append(f"{', '.join(tied)} tie on {label.lower()}: {text[0]}.")
+            sentences.append(f"{', '.join(tied)} tie on {kpi.label.lower()}: {text[0]}.")
         else:
-            sentences.append(f"{have[0][1]} {phrase}: {text[0]} (next: {have[1][1]}, {text[1]}).")
+            sentences.append(f"{have[0][1]} {kpi.best_phrase}: {text[0]} (next: {have[1][1]}, {text[1]}).")
     if len(runs) > 1:
         wins = {d: sum(c.best for row in rows for c in row.cells if c.design == d) for d in runs}
         tally = ", ".join(f"{d} {n}" for d, n in sorted(wins.items(), key=lambda dn: -dn[1]))

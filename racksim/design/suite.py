@@ -15,7 +15,7 @@ from racksim.design.base import Model, NonNegativeFloat, PositiveFloat, Positive
 from racksim.design.loader import load_model
 from racksim.design.workload_schema import TraceWorkload, Workload
 from racksim.errors import InputError
-from racksim.kpis import NEUTRAL, kpi_spec
+from racksim.kpis import DIRECTIONS, NEUTRAL, kpi_spec
 
 SUITES_DIR = Path(str(resources.files("racksim") / "suites"))
 
@@ -102,7 +102,7 @@ class Weight(Model):
     @property
     def direction(self) -> int:
         """+1 if higher is better, -1 if lower, 0 if unset."""
-        return {"higher": 1, "lower": -1, None: 0}[self.better]
+        return DIRECTIONS[self.better] if self.better else NEUTRAL
 
 
 KpiName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")]
@@ -122,7 +122,7 @@ class Suite(Model):
     def _weights_are_usable(self) -> Suite:
         names = {s.name for s in self.scenarios}
         for kpi, weight in self.weights.items():
-            if weight.better is None and kpi_spec(kpi)[2] == NEUTRAL:
+            if weight.better is None and kpi_spec(kpi).better == NEUTRAL:
                 raise rule_error(f"weights.{kpi}.better", f"racksim knows no better direction for {kpi}; "
                                  "give better: higher or better: lower")
             unknown = sorted(set(weight.scenarios or ()) - names)

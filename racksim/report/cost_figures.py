@@ -17,14 +17,16 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from racksim.cost.sensitivity import LABELS as SENSITIVITY_LABELS
-from racksim.kpis import fmt
+from racksim.kpis import Kpi, fmt, kpi_spec
 from racksim.report.plotkit import FigureRef, colour_ticks, legend_beside, png, report_style, save_figure, stacked_bars
 
 _M_USD = 1e6
 _COMPONENT_COLOURS = ("#4e79a7", "#a0cbe8", "#f28e2b", "#ffbe7d", "#59a14f", "#8cd17d", "#b6992d", "#f1ce63",
                       "#499894", "#86bcb6", "#e15759", "#ff9d9a", "#79706e", "#bab0ac", "#d37295", "#fabfd2")
-SUMMARY_HEADINGS = ("design", "scenario priced", "capex (USD)", "opex (USD/yr)", "years", "TCO (USD)",
-                    "USD per work unit", "work units per USD")
+SUMMARY_KPIS = tuple(kpi_spec(f"cost.{key}") for key in ("capex_usd", "opex_usd_per_year", "period_years", "tco_usd",
+                                                          "usd_per_work_unit", "work_per_usd"))
+"""The cost group's KPIs in the summary table, one column each (headed by the spec's short heading)."""
+SUMMARY_HEADINGS = ("design", "scenario priced", *(kpi.heading for kpi in SUMMARY_KPIS))
 PRICE_HEADINGS = ("input", "count", "value", "unit", "provenance", "note")
 
 
@@ -164,13 +166,11 @@ def cost_report(runs: Sequence[CostRun], designs: Sequence[str], colours: Mappin
     if not priced:
         return None
     groups = {d: _cost(chosen[d]) for d in priced}
-    def cell(group: Mapping[str, Any], key: str, unit: str) -> str:
-        value = group.get(key)
-        return fmt(float(value), unit) if isinstance(value, int | float) else "—"
+    def cell(group: Mapping[str, Any], kpi: Kpi) -> str:
+        value = group.get(kpi.name.removeprefix("cost."))
+        return kpi.text(float(value)) if isinstance(value, int | float) else "—"
 
-    summary = [[d, chosen[d].scenario, cell(g, "capex_usd", "USD"), cell(g, "opex_usd_per_year", "USD"),
-                cell(g, "period_years", ""), cell(g, "tco_usd", "USD"), cell(g, "usd_per_work_unit", ""),
-                cell(g, "work_per_usd", "")] for d, g in groups.items()]
+    summary = [[d, chosen[d].scenario, *(cell(g, kpi) for kpi in SUMMARY_KPIS)] for d, g in groups.items()]
     complete = {d: g for d, g in groups.items()
                 if all(k in g for k in ("period_years", "capex_usd_by_component", "opex_usd_per_year_by_component"))}
     per_unit = {d: float(g["usd_per_work_unit"]) for d, g in groups.items() if "usd_per_work_unit" in g}

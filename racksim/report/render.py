@@ -23,7 +23,7 @@ from racksim.design.loader import validate
 from racksim.design.suite import Suite, Weight
 from racksim.errors import InputError
 from racksim.io import atomic_write_json, atomic_write_text
-from racksim.kpis import STAGES, Row, kpi_rows, verdict
+from racksim.kpis import DELTA_NOTE, STAGES, Row, kpi_rows, verdict
 from racksim.report import cabling_figures, cost_figures, network_figures
 from racksim.report.designs import design_sections
 from racksim.report.events import DesignEvents, event_logs
@@ -280,6 +280,7 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         "cost": cost_figures.cost_report(runs, designs, colours, results_dir),
         "cost_headings": (cost_figures.SUMMARY_HEADINGS, cost_figures.PRICE_HEADINGS),
         "scorecard": card,
+        "delta_note": DELTA_NOTE,
         "ordered": ordered,
         "diff": diff,
         "identical_fields": identical,

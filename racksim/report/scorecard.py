@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from racksim.design.suite import Weight
-from racksim.kpis import HIGHER, NEUTRAL, best_designs, delta, delta_text, display, fmt, kpi_spec
+from racksim.kpis import HIGHER, NEUTRAL, best_designs, delta, delta_text, fmt, kpi_spec, trend
 
 DEFAULT_WEIGHTS = {"performance.work_per_kwh": Weight(weight=1.0),
                    "performance.goodput_fraction": Weight(weight=1.0, aggregate="worst"),
@@ -96,14 +96,14 @@ def _combine(values: Sequence[float], aggregate: str, better: int) -> float:
 
 def _row(metric: str, weight: Weight, runs: Sequence[ScoredRun], designs: Sequence[str],
          baseline: str | None) -> ScoreRow:
-    label, unit, known = kpi_spec(metric)
-    better = weight.direction or known
+    kpi = kpi_spec(metric)
+    unit, better = kpi.unit, weight.direction or kpi.better
     wanted = set(weight.scenarios) if weight.scenarios else {run.scenario for run in runs}
     by_scenario: dict[str, dict[str, float]] = {}
     for run in runs:
         value = run.values.get(metric, math.nan)
         if run.scenario in wanted and math.isfinite(value):
-            by_scenario.setdefault(run.scenario, {})[run.design] = display(value, unit)
+            by_scenario.setdefault(run.scenario, {})[run.design] = kpi.display(value)
     common = sorted(s for s, values in by_scenario.items() if set(designs) <= set(values))
     missing = sorted(d for d in designs if not any(d in v for v in by_scenario.values()))
     note = ""
@@ -118,12 +118,11 @@ def _row(metric: str, weight: Weight, runs: Sequence[ScoredRun], designs: Sequen
     for design in designs:
         value = combined[design]
         change = None if baseline in (None, design) or not common else delta(value, combined[baseline], unit)
-        trend = "" if change is None or change == 0 else ("better" if (change > 0) == (better == HIGHER) else "worse")
         points = None if note else (1.0 if top == bottom else (value - bottom) / (top - bottom) + 0.0)
         cells.append(ScoreCell(design, value, fmt(value, unit), design in best,
-                               "" if change is None else delta_text(change, unit), trend, points))
+                               "" if change is None else delta_text(change, unit), trend(change, better), points))
     how = f"{'worst' if weight.aggregate == 'worst' else 'mean'} of {len(common)} scenario{'s' * (len(common) != 1)}"
-    return ScoreRow(metric, label, unit, weight.weight, better, how, tuple(common), cells, note)
+    return ScoreRow(metric, kpi.label, unit, weight.weight, better, how, tuple(common), cells, note)
 
 
 def scorecard(runs: Sequence[ScoredRun], designs: Sequence[str], baseline: str | None,

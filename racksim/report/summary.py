@@ -10,11 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from racksim.kpis import HIGHER, LOWER, Row, kpi_spec
+from racksim.kpis import DIRECTION_NAMES, Row, kpi_spec
 from racksim.report.designs import DiffRow, Provenance
 from racksim.report.scorecard import Scorecard
-
-BETTER = {HIGHER: "higher", LOWER: "lower"}
 
 
 def _number(value: float | None) -> float | None:
@@ -26,8 +24,8 @@ def scenario_summary(values: Mapping[str, Mapping[str, float]], rows: Sequence[R
     """One scenario: every KPI's SI value per design, its direction and the designs holding the best value."""
     kpis = {}
     for row in rows:
-        label, unit, better = kpi_spec(row.metric)
-        kpis[row.metric] = {"label": label, "display_unit": unit, "better": BETTER.get(better),
+        kpi = kpi_spec(row.metric)
+        kpis[row.metric] = {"label": kpi.label, "display_unit": kpi.unit, "better": kpi.better_name,
                             "values": {d: _number(v.get(row.metric)) for d, v in values.items()},
                             "best": [c.design for c in row.cells if c.best]}
     return {"verdict": list(verdict), "kpis": kpis}
@@ -39,7 +37,7 @@ def scorecard_summary(card: Scorecard) -> dict[str, Any]:
         "weights_from": card.weights_from, "verdict": card.verdict, "ranking": card.ranking,
         "scores": {d: _number(s) for d, s in card.scores.items()},
         "kpis": [{"metric": row.metric, "label": row.label, "unit": row.unit, "weight": row.weight,
-                  "better": BETTER.get(row.better), "combined": row.how, "scenarios": list(row.scenarios),
+                  "better": DIRECTION_NAMES.get(row.better), "combined": row.how, "scenarios": list(row.scenarios),
                   "scored": row.scored, "note": row.note,
                   "values": {c.design: _number(c.value) for c in row.cells},
                   "points": {c.design: _number(c.points) for c in row.cells},

@@ -1,7 +1,7 @@
 """Pareto fronts over two KPIs of a sweep, and their figure (one panel per scenario).
 
 A run is on the front when no other run of the same scenario is at least as good on both KPIs and better on
-one. Which way is better comes from the report's KPI table (`racksim.kpis`), or from a `:higher` /
+one. Which way is better comes from the KPI specification (`racksim.kpis`), or from a `:higher` /
 `:lower` suffix for metrics it knows no direction for.
 """
 
@@ -17,11 +17,10 @@ import numpy.typing as npt
 from matplotlib.figure import Figure
 
 from racksim.errors import InputError
-from racksim.kpis import HIGHER, LOWER, NEUTRAL, display, kpi_spec
+from racksim.kpis import DIRECTION_NAMES, DIRECTIONS, LOWER, NEUTRAL, kpi_spec
 from racksim.report.plotkit import png, report_style
 
 FRONT_COLUMN = "on_pareto_front"
-_DIRECTIONS = {"higher": HIGHER, "lower": LOWER}
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,8 @@ class Objective:
     @property
     def label(self) -> str:
         """Axis label: the KPI's name, display unit and the better direction."""
-        label, unit, _ = kpi_spec(self.metric)
-        return f"{label} ({unit}, {'higher' if self.better == HIGHER else 'lower'} is better)"
+        kpi = kpi_spec(self.metric)
+        return f"{kpi.label} ({kpi.unit}, {DIRECTION_NAMES[self.better]} is better)"
 
 
 def parse_objectives(text: str) -> tuple[Objective, Objective]:
@@ -48,9 +47,9 @@ def parse_objectives(text: str) -> tuple[Objective, Objective]:
     objectives = []
     for part in parts:
         metric, _, direction = part.partition(":")
-        if direction and direction not in _DIRECTIONS:
+        if direction and direction not in DIRECTIONS:
             raise InputError("--pareto", part, "the direction after ':' must be higher or lower")
-        better = _DIRECTIONS[direction] if direction else kpi_spec(metric)[2]
+        better = DIRECTIONS[direction] if direction else kpi_spec(metric).better
         if better == NEUTRAL:
             raise InputError("--pareto", metric, "racksim knows no better direction for this metric; "
                              f"write {metric}:higher or {metric}:lower")
@@ -109,7 +108,7 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], objectives: tuple[Objective
     Needs FRONT_COLUMN set (`mark_front`); values in the KPIs' display units.
     """
     x, y = objectives
-    unit_x, unit_y = kpi_spec(x.metric)[1], kpi_spec(y.metric)[1]
+    kpi_x, kpi_y = kpi_spec(x.metric), kpi_spec(y.metric)
     scenarios = sorted({row["scenario"] for row in rows if row["status"] == "ok"})
     columns = min(3, max(1, len(scenarios)))
     panels = max(1, len(scenarios))
@@ -119,8 +118,8 @@ def pareto_figure(rows: Sequence[Mapping[str, Any]], objectives: tuple[Objective
         axes_grid = figure.subplots(grid_rows, columns, squeeze=False)
         for axes, scenario in zip(axes_grid.flat, scenarios, strict=False):
             ran = [row for row in rows if row["scenario"] == scenario and row["status"] == "ok"]
-            xs = np.array([display(_value(row, x.metric), unit_x) for row in ran])
-            ys = np.array([display(_value(row, y.metric), unit_y) for row in ran])
+            xs = np.array([kpi_x.display(_value(row, x.metric)) for row in ran])
+            ys = np.array([kpi_y.display(_value(row, y.metric)) for row in ran])
             front = np.array([bool(row[FRONT_COLUMN]) for row in ran])
             axes.scatter(xs[~front], ys[~front], s=14, color="#bdbdbd", label="dominated")
             order = np.argsort(xs[front], kind="stable")
