@@ -4,7 +4,8 @@
 with ``timeseries.npz`` and ``design.resolved.yaml`` beside it) and writes ``report.html`` (self-contained),
 ``report.md``, ``summary.json`` and ``figures/*.png`` there.
 
-The names below are imported on first use, so light modules (``racksim.kpis``) load without matplotlib.
+The names below are imported on first use, so importing a light part (``racksim.report.scorecard``,
+``racksim.report.events``) loads neither the renderer nor jinja2 and matplotlib.
 """
 
 from __future__ import annotations
