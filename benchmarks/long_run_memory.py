@@ -29,17 +29,16 @@ DURATIONS_S = (3600.0, 86400.0, 30 * 86400.0)
 
 def run_month_scenario(duration_s: float, resolution_s: float | None) -> dict[str, Any]:
     """One reliability-month run of `duration_s` through `run_one`, rows at `resolution_s` (None: per event)."""
-    import numpy as np
 
     from racksim.design.suite import load_suite
     from racksim.run.pipeline import RunRequest, run_one
+    from racksim.run.timeseries import read_timeseries
 
     scenario = load_suite("standard").scenario("reliability-month").model_copy(update={"timeseries_resolution_s": None})
     request = RunRequest(DESIGN_FILE, scenario, duration_s=duration_s, timeseries_resolution_s=resolution_s)
     with tempfile.TemporaryDirectory() as out:
         run_dir = run_one(request, Path(out))
-        with np.load(run_dir / "timeseries.npz") as series:
-            rows = int(series["time_s"].size)
+        rows = int(read_timeseries(run_dir)["time_s"].size)
         metrics = json.loads((run_dir / "metrics.json").read_text())
     power = metrics["power"]
     return {"events": metrics["engine"]["event_count"], "series_rows": rows, "peak_w": power["input_power_w_peak"],

@@ -22,8 +22,7 @@ from racksim.design.suite import Scenario, Suite, load_suite
 from racksim.errors import InputError, Interrupted, RacksimError
 from racksim.run.loading import load_design
 from racksim.run.loading_hall import LoadedHall, load_target
-from racksim.run.pipeline import RunRequest, record_suite, requests_for, run_many
-from racksim.run.replicas import run_replicas
+from racksim.run.pipeline import record_suite, requests_for, run_many
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Co-design simulator for AI data-center racks.")
@@ -40,6 +39,9 @@ JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1,
 ForceOpt = Annotated[bool, typer.Option("--force", help="Rerun even runs whose inputs are unchanged.")]
 ReplicasOpt = Annotated[int, typer.Option("--replicas", min=1, max=1000,
                                           help="Monte Carlo: seeds per run (means and 95 % intervals).")]
+SensitivityOpt = Annotated[bool, typer.Option(
+    "--sensitivity", help="Also run the cost's coolant sensitivity: the design's cost.sensitivity.coolant_scenario "
+    "twice more, at the facility supply ± its step (compare always does).")]
 ResolutionOpt = Annotated[str | None, typer.Option(
     "--resolution", metavar="SECONDS", help="Keep the time series at a row per interval (60, 5m), not per event: "
     "bounded memory for long runs, exact metrics. Overrides the scenario's timeseries_resolution_s.")]
@@ -123,29 +125,22 @@ def run(
     replicas: ReplicasOpt = 1,
     resolution: ResolutionOpt = None,
     every_event: EveryEventOpt = False,
+    sensitivity: SensitivityOpt = False,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
     Runs whose inputs are unchanged since they last finished in --out are kept, not rerun (see --force).
-    With --replicas N each run repeats over N seeds (serially) and metrics.json holds the means.
+    With --replicas N each run repeats over N seeds and metrics.json holds the means.
     """
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
-                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event)
-    run_dirs = _run_all(requests, out, jobs, force, replicas)
+                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event,
+                            replicas=replicas, sensitivity=sensitivity)
+    run_dirs = run_many(requests, out, jobs=jobs, force=force)
     record_suite(out, chosen, _command_line())
     for run_dir in run_dirs:
         print(run_dir)
-
-
-def _run_all(requests: list[RunRequest], out: Path, jobs: int | None, force: bool, replicas: int) -> list[Path]:
-    """Every request: through the parallel, resuming runner, or with --replicas N seeds each (serially)."""
-    if replicas == 1:
-        return run_many(requests, out, jobs=jobs, force=force)
-    for request in requests:
-        request.load()  # validate every design before anything runs
-    return [run_replicas(request, out, replicas) for request in requests]
 
 
 @app.command()
@@ -163,14 +158,18 @@ def compare(
     resolution: ResolutionOpt = None,
     every_event: EveryEventOpt = False,
 ) -> None:
-    """Run designs through a suite (keeping unchanged finished runs) and write the comparison report."""
+    """Run designs through a suite (keeping unchanged finished runs) and write the comparison report.
+
+    The runs include the cost's coolant sensitivity (as `racksim run --sensitivity`), which the report shows.
+    """
     from racksim.report import write_report
 
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
-                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event)
-    _run_all(requests, out, jobs, force, replicas)
+                            timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event,
+                            replicas=replicas, sensitivity=True)
+    run_many(requests, out, jobs=jobs, force=force)
     record_suite(out, chosen, _command_line())
     with status_console.status(f"writing the report in {out}"):
         html, markdown = write_report(out, baseline=baseline, jobs=jobs)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 
@@ -50,10 +48,3 @@ def atomic_write_json(path: Path, data: Any) -> None:  # noqa: ANN401 - any JSON
 def atomic_write_yaml(path: Path, data: Any) -> None:  # noqa: ANN401 - any YAML-able value
     """Block-style YAML, atomically."""
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
-
-
-def atomic_write_npz(path: Path, columns: dict[str, np.ndarray]) -> None:
-    """Columnar arrays as a compressed .npz, atomically."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **columns)  # type: ignore[arg-type]  # numpy's stub misreads **kwargs
-    atomic_write_bytes(path, buffer.getvalue())

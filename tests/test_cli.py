@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
+from racksim.run.timeseries import read_timeseries
 from tests.conftest import contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +35,9 @@ def test_run_writes_a_complete_result_directory(tmp_path: Path) -> None:
     assert metrics["duration_s"] == 90.0
     assert metrics["seed"] == 7
     assert yaml.safe_load((run_dir / "design.resolved.yaml").read_text())["name"] == "gb200-nvl72"
-    with np.load(run_dir / "timeseries.npz") as series:
-        assert series["time_s"][0] == 0.0
-        assert series["feed_power_w"].max() == pytest.approx(metrics["power"]["input_power_w_peak"])
+    series = read_timeseries(run_dir)
+    assert series["time_s"][0] == 0.0
+    assert series["feed_power_w"].max() == pytest.approx(metrics["power"]["input_power_w_peak"])
 
 
 def test_reruns_are_identical(tmp_path: Path) -> None:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from racksim.design.suite import SUITES_DIR
+from racksim.run.timeseries import read_timeseries
 from tests.test_cli import GB200, racksim
 
 QUICK = yaml.safe_load((SUITES_DIR / "quick.yaml").read_text())
 
 
 def rows(out: Path) -> int:
-    with np.load(out / "gb200-nvl72" / "training" / "timeseries.npz") as series:
-        return int(series["time_s"].size)
+    return int(read_timeseries(out / "gb200-nvl72" / "training")["time_s"].size)
 
 
 def suite_file(tmp_path: Path, resolution: object) -> Path:

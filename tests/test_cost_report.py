@@ -12,7 +12,7 @@ from racksim.cost import provenance_rows, unit_counts
 from racksim.design.suite import load_suite
 from racksim.report import write_report
 from racksim.run.loading import load_design
-from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.pipeline import RunRequest, run_many, run_one
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
@@ -33,10 +33,12 @@ def test_every_bundled_price_has_a_source_or_an_assumption_flag(name: str) -> No
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """GB200 training at a 47 °C facility supply (it throttles at +5 K), and a run without a cost section."""
+    """GB200 training at a 47 °C facility supply (it throttles at +5 K) with the coolant sensitivity, and a run
+    without a cost section."""
     out = tmp_path_factory.mktemp("cost-results")
     training = load_suite("quick").scenario("training")
-    run_one(RunRequest(GB200, training, overrides=("cooling.facility_supply_temp_c=47",)), out)
+    run_many([RunRequest(GB200, training, overrides=("cooling.facility_supply_temp_c=47",), sensitivity=True)], out,
+             jobs=1)
     bare = load_design(GB200, ["name=gb200-no-cost", "cost=null"])
     run_one(RunRequest(GB200, training, duration_s=60.0, overrides=("name=gb200-no-cost", "cost=null")), out,
             loaded=bare)

@@ -16,6 +16,7 @@ from racksim.engine.feed_statistics import FeedStatistics, FeedSummary
 from racksim.engine.recorder import SERIES_COLUMNS, TimeSeries
 from racksim.physics.piecewise import max_ramp_w_per_s, time_weighted_percentile
 from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.timeseries import read_timeseries
 from tests.conftest import ROOT
 
 RUNS = [("gb200-nvl72", "training"), ("gb300-nvl72", "checkpoint-swing"), ("vr-800vdc", "checkpoint-swing"),
@@ -54,8 +55,8 @@ def test_metrics_of_real_runs_equal_the_series_functions(tmp_path: Path, design:
     request = RunRequest(ROOT / "designs" / f"{design}.yaml", load_suite("standard").scenario(scenario))
     run_dir = run_one(request, tmp_path)
     power = json.loads((run_dir / "metrics.json").read_text())["power"]
-    with np.load(run_dir / "timeseries.npz") as npz:
-        rows = (npz["time_s"], npz["feed_power_w"], npz["feed_power_end_w"], npz["feed_power_unsmoothed_w"])
+    columns = read_timeseries(run_dir)
+    rows = (columns["time_s"], columns["feed_power_w"], columns["feed_power_end_w"], columns["feed_power_unsmoothed_w"])
     limit_w = request.load().design.power.feed.limit_w
     old = series_figures(*rows, request.run_duration_s, limit_w)
     assert power["input_power_w_p99"] == old["p99"]
@@ -78,8 +79,8 @@ def test_metrics_of_real_runs_equal_the_series_functions(tmp_path: Path, design:
 def test_the_replayed_series_gives_the_same_summary_at_any_resolution(tmp_path: Path) -> None:
     """Rows appended and segments closed in the engine's order (as a replayed cycle does): the same figures."""
     request = RunRequest(ROOT / "designs" / "gb300-nvl72.yaml", load_suite("standard").scenario("checkpoint-swing"))
-    with np.load(run_one(request, tmp_path) / "timeseries.npz") as npz:
-        table = np.column_stack([npz[name] for name in SERIES_COLUMNS])
+    columns = read_timeseries(run_one(request, tmp_path))
+    table = np.column_stack([columns[name] for name in SERIES_COLUMNS])
     summaries = []
     for resolution_s in (None, 60.0):
         series = TimeSeries(resolution_s=resolution_s)

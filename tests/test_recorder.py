@@ -15,6 +15,7 @@ from racksim.engine.recorder import SERIES_COLUMNS, TimeSeries
 from racksim.physics.arrays import build
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.timeseries import read_timeseries
 from racksim.workload import TrainingSchedule
 from tests.conftest import ROOT
 
@@ -92,8 +93,8 @@ def test_a_day_at_a_resolution_has_the_metrics_of_the_event_level_day(tmp_path: 
                              timeseries_resolution_s=resolution_s)
         run_dir = run_one(request, tmp_path / str(resolution_s))
         metrics[resolution_s] = json.loads((run_dir / "metrics.json").read_text())
-        with np.load(run_dir / "timeseries.npz") as npz:
-            series[resolution_s] = {name: npz[name] for name in SERIES_COLUMNS}
+        columns = read_timeseries(run_dir)
+        series[resolution_s] = {name: columns[name] for name in SERIES_COLUMNS}
     events, binned = metrics[None], metrics[60.0]
     for name in ("input_energy_j", "it_energy_j", "loss_energy_j", "storage_net_energy_j"):
         assert binned["power"][name] == pytest.approx(events["power"][name], rel=1e-9, abs=1e-9)

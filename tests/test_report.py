@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from racksim.errors import InputError
-from racksim.io import atomic_write_npz
 from racksim.kpis import best_designs, delta, delta_text, fmt, kpi_rows
 from racksim.report import load_runs, plotkit, write_report
+from racksim.run.timeseries import TIMESERIES_FILE, write_timeseries
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -62,7 +62,7 @@ def make_run(root: Path, design: str, scenario: str, *, peak_kw: float, energy_k
             "coolant_return_temp_c": 35.0 + 0.1 * temp_max, "throttled_gpu_fraction": np.zeros(rows),
             "work_units": np.linspace(0.0, work_units, rows),
         }
-        atomic_write_npz(run_dir / "timeseries.npz", columns)
+        write_timeseries(run_dir / TIMESERIES_FILE, columns, {"design": design, "scenario": scenario})
     resolved = {"name": design, "description": description}
     (run_dir / "design.resolved.yaml").write_text(yaml.safe_dump(resolved))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

@@ -15,10 +15,10 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from racksim.io import atomic_write_npz
 from racksim.report import figures as report_figures
 from racksim.report import rundir, thermal_figures, write_report
 from racksim.report.events import Event, compact, load_events
+from racksim.run.timeseries import TIMESERIES_FILE, read_timeseries, write_timeseries
 from tests.conftest import ROOT
 from tests.test_report import PNG_MAGIC, cell, make_run, md_row, table_row
 
@@ -53,15 +53,14 @@ def thermal_run(root: Path, design: str, *, hot_c: float, events: list[dict[str,
     metrics["thermal"].update(metrics_thermal)
     metrics["performance"]["work_lost_units"] = work_lost
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    with np.load(run_dir / "timeseries.npz") as data:
-        columns = {name: data[name] for name in data.files}
+    columns = read_timeseries(run_dir)
     time_s = columns["time_s"]
     pump_lost = (time_s >= 60.0) & (time_s < 180.0)
     columns |= {"coolant_supply_temp_c": 33.0 + 4.0 * pump_lost, "coolant_return_temp_c": 43.0 + 6.0 * pump_lost,
                 "exhaust_temp_c": 40.0 + time_s / 300.0, "fan_power_w": np.full(time_s.size, 900.0),
                 "pump_power_w": np.where(pump_lost, 750.0, 1500.0), "coolant_flow_fraction": 1.0 - 0.5 * pump_lost,
                 "shutdown_gpu_fraction": np.zeros(time_s.size)}
-    atomic_write_npz(run_dir / "timeseries.npz", columns)
+    write_timeseries(run_dir / TIMESERIES_FILE, columns, {"design": design, "scenario": SCENARIO})
     (run_dir / "design.resolved.yaml").write_text(yaml.safe_dump(resolved_design(design, throttle_c)))
     if events is not None:
         (run_dir / "events.json").write_text(json.dumps(events))

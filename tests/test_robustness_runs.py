@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import yaml
 
-import racksim.run.pipeline
+import racksim.run.simulate
 from racksim.cli import main
 from racksim.design.loader import read_yaml_mapping
 from racksim.design.suite import SUITES_DIR, load_suite
@@ -31,6 +31,7 @@ from racksim.errors import SimulationError
 from racksim.physics.arrays import RackArrays, build
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.timeseries import read_timeseries
 from tests.conftest import contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,9 @@ def check_loads(run_dir: Path) -> dict[str, Any]:
     """Every file of a complete run parses; metrics meet the contract; returns the metrics."""
     for name in ("metrics.json", "inputs.json", "events.json", "components.json", "cabling.json", "warnings.json"):
         json.loads((run_dir / name).read_text(encoding="utf-8"))
-    with np.load(run_dir / "timeseries.npz") as series:
-        assert all(np.isfinite(series[column]).all() for column in series.files)
+    series = read_timeseries(run_dir)
+    assert series
+    assert all(np.isfinite(values).all() for values in series.values())
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert contract_problems(metrics) == []
     return metrics
@@ -153,7 +155,7 @@ def _diverging(arrays: RackArrays) -> RackArrays:
 
 
 def test_divergence_names_component_and_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(racksim.run.pipeline, "build", lambda design, **options: _diverging(build(design, **options)))
+    monkeypatch.setattr(racksim.run.simulate, "build", lambda design, **options: _diverging(build(design, **options)))
     request = RunRequest(ROOT / SMALL, load_suite("quick").scenario("training"), duration_s=20.0)
     with pytest.raises(SimulationError) as caught:
         run_one(request, tmp_path)
@@ -164,7 +166,7 @@ def test_divergence_names_component_and_time(tmp_path: Path, monkeypatch: pytest
 
 def test_divergence_through_the_cli_is_one_line_and_writes_no_metrics(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(racksim.run.pipeline, "build", lambda design, **options: _diverging(build(design, **options)))
+    monkeypatch.setattr(racksim.run.simulate, "build", lambda design, **options: _diverging(build(design, **options)))
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["run", SMALL, "--scenario", "training", "--suite", "quick", "--duration", "20s",

@@ -78,7 +78,7 @@ def test_parallel_runs_equal_serial_runs(tmp_path: Path) -> None:
     assert [d.relative_to(tmp_path / "parallel") for d in parallel] == [
         d.relative_to(tmp_path / "serial") for d in serial]
     for one, other in zip(serial, parallel, strict=True):
-        for name in ("metrics.json", INPUTS_FILE, "events.json", "timeseries.npz"):
+        for name in ("metrics.json", INPUTS_FILE, "events.json", "timeseries.parquet"):
             assert (one / name).read_bytes() == (other / name).read_bytes(), f"{one.name}/{name}"
 
 

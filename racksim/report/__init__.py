@@ -1,7 +1,7 @@
 """The evaluation report: KPI tables, figures and verdicts comparing rack designs, as HTML and Markdown.
 
 `write_report(results_dir)` reads every run below a results directory (``<design>/<scenario>/metrics.json``
-with ``timeseries.npz`` and ``design.resolved.yaml`` beside it) and writes ``report.html`` (self-contained),
+with ``timeseries.parquet`` and ``design.resolved.yaml`` beside it) and writes ``report.html`` (self-contained),
 ``report.md``, ``summary.json`` and ``figures/*.png`` there.
 
 The names below are imported on first use, so importing a light part (``racksim.report.scorecard``,

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 import yaml
 
 from racksim._types import FloatArray
@@ -32,6 +31,7 @@ from racksim.report.registry import scenario_figures as draw_scenario_figures
 from racksim.report.rundir import read_json
 from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
+from racksim.run.timeseries import read_timeseries
 
 SKIPPED_GROUPS = frozenset({"engine", "replicas"})
 """Top-level groups of metrics.json that are diagnostics, not KPIs."""
@@ -56,15 +56,8 @@ class Run:
         return float(value) if isinstance(value, int | float) else math.nan
 
     def series(self) -> dict[str, FloatArray]:
-        """Columns of timeseries.npz, or none if the run has no time series."""
-        path = self.directory / "timeseries.npz"
-        if not path.is_file():
-            return {}
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {name: np.asarray(data[name], dtype=np.float64) for name in data.files}
-        except (OSError, ValueError) as error:
-            raise InputError(str(path), "", f"unreadable time series: {error}") from error
+        """Columns of timeseries.parquet (racksim.run.timeseries), or none if the run has no time series."""
+        return read_timeseries(self.directory)
 
 
 def flatten(metrics: dict[str, Any]) -> dict[str, float]:

@@ -1,27 +1,25 @@
-"""The cost group of one run, as the runner calls it: price the run, and rerun it at other coolant temperatures.
+"""The cost group of a run's metrics, and the coolant sensitivity's two extra runs it may be priced with.
 
 The coolant sensitivity needs the physics: for the scenario named in `cost.sensitivity.coolant_scenario`, the
 same request (design, scenario, seed, duration, overrides) runs twice more with the facility supply temperature
-moved by ± `coolant_delta_temp_c`, in a temporary directory, and each rerun is priced with the same cost model.
-The reruns set `cost.sensitivity.coolant_delta_temp_c=0`, so they do not rerun themselves.
+moved by ± `coolant_delta_temp_c`, and each of those runs is priced with the same cost model. This module says
+which runs those are (`coolant_overrides`) and prices them (`cost_group`); it starts no run: the pipeline
+schedules them as ordinary requests (racksim.run.plan), and only where the sensitivity is asked for.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import tempfile
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from racksim.cost.metrics import cost_metrics
 from racksim.cost.model import RunStats, unit_counts
-from racksim.cost.sensitivity import Swing, coolant_swing
+from racksim.cost.sensitivity import coolant_swing
+from racksim.design.schema import Design
+from racksim.run.loading import LoadedDesign
+from racksim.run.loading_hall import LoadedHall
 
-if TYPE_CHECKING:
-    from racksim.design.schema import Design
-    from racksim.run.pipeline import RunRequest
+SUPPLY_FIELD = "cooling.facility_supply_temp_c"
 
 
 def run_stats(design: Design, metrics: Mapping[str, Any]) -> RunStats:
@@ -29,29 +27,38 @@ def run_stats(design: Design, metrics: Mapping[str, Any]) -> RunStats:
     return RunStats.from_metrics(metrics, pumps_in_row=design.cooling.cdu.location == "in_row")
 
 
-def rerun_at_supply_temp(request: RunRequest, supply_temp_c: float) -> dict[str, Any]:
-    """Metrics of `request` rerun with the facility supply at `supply_temp_c` (written to a temporary directory)."""
-    from racksim.run.pipeline import run_one  # the runner imports this module
+def coolant_step_c(scenario: str, loaded: LoadedDesign) -> float | None:
+    """The coolant sensitivity's temperature step, K, if `scenario` carries it for `loaded` (else None).
 
-    overrides = (*request.overrides, f"cooling.facility_supply_temp_c={supply_temp_c!r}",
-                 "cost.sensitivity.coolant_delta_temp_c=0")
-    with tempfile.TemporaryDirectory(prefix="racksim-coolant-") as scratch:
-        run_dir = run_one(dataclasses.replace(request, overrides=overrides), Path(scratch))
-        metrics: dict[str, Any] = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    return metrics
+    A hall of several designs has no cost group, so no sensitivity either.
+    """
+    cost = loaded.design.cost
+    if cost is None or (isinstance(loaded, LoadedHall) and loaded.is_mixed):
+        return None
+    delta_c = cost.sensitivity.coolant_delta_temp_c
+    return delta_c if delta_c > 0 and scenario == cost.sensitivity.coolant_scenario else None
 
 
-def run_cost_group(request: RunRequest, design: Design, metrics: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The `cost` group of a finished run's metrics, or None for a design without a cost section."""
+def coolant_overrides(loaded: LoadedDesign, step_c: float) -> tuple[str, str]:
+    """The overrides of the colder and the warmer run: the facility supply at − and + `step_c`."""
+    supply_c = loaded.design.cooling.facility_supply_temp_c
+    colder, warmer = (f"{SUPPLY_FIELD}={supply_c + sign * step_c!r}" for sign in (-1, 1))
+    return colder, warmer
+
+
+def cost_group(design: Design, metrics: Mapping[str, Any],
+               coolant: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The `cost` group of a finished run's metrics, or None for a design without a cost section.
+
+    `coolant` holds the metrics of the colder and the warmer run, when the sensitivity was asked for; without
+    it the group's sensitivity has no `coolant_temp` entry.
+    """
     cost = design.cost
     if cost is None:
         return None
     counts = unit_counts(design)
-    coolant: Swing | None = None
-    delta_c = cost.sensitivity.coolant_delta_temp_c
-    if delta_c > 0 and request.scenario.name == cost.sensitivity.coolant_scenario:
-        supply_c = design.cooling.facility_supply_temp_c
-        colder, warmer = (run_stats(design, rerun_at_supply_temp(request, supply_c + sign * delta_c))
-                          for sign in (-1, 1))
-        coolant = coolant_swing(cost, counts, colder, warmer)
-    return cost_metrics(cost, counts, run_stats(design, metrics), coolant)
+    swing = None
+    if coolant is not None:
+        colder, warmer = (run_stats(design, metrics_) for metrics_ in coolant)
+        swing = coolant_swing(cost, counts, colder, warmer)
+    return cost_metrics(cost, counts, run_stats(design, metrics), swing)

@@ -14,31 +14,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from racksim.cabling import cabling_metrics, cabling_summary
-from racksim.design.provenance import design_notes, notes_json
 from racksim.design.suite import Fault
 from racksim.engine import RunResult, Simulation
 from racksim.errors import InputError
-from racksim.io import atomic_write_json, atomic_write_npz, atomic_write_yaml
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import RackArrays, build
 from racksim.reliability.processes import Failure
 from racksim.run.loading_hall import LoadedGroup, LoadedHall
 from racksim.run.merge import merged_result, weighted_group
 from racksim.run.metrics import component_summary, compute_metrics
-from racksim.run.pipeline import INPUTS_FILE, WARNINGS_FILE, RunRequest
 from racksim.run.reliability import reliability_metrics, run_failures
+from racksim.run.request import RunRequest
+from racksim.run.results import GroupFiles, RunOutput, run_output
 from racksim.workload import Schedule, TrainingSchedule, schedule_for
 from racksim.workload.faults import fault_actions
-
-GROUPS_DIR = "groups"
-"""Beside metrics.json: one directory per group with its rack design as run and its cabling plan."""
 
 
 @dataclass(frozen=True)
@@ -199,29 +194,17 @@ def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRu
     return metrics, result
 
 
-def run_mixed_hall(request: RunRequest, out_root: Path, loaded: LoadedHall,
-                   progress: Callable[[float], None] | None = None) -> Path:
-    """Simulate a hall of several rack designs group by group and write one run directory for the hall.
+def simulate_mixed_hall(request: RunRequest, loaded: LoadedHall,
+                        progress: Callable[[float], None] | None = None) -> RunOutput:
+    """Simulate a hall of several rack designs group by group; returns one run's output for the hall.
 
-    Files as racksim.run.pipeline.run_one writes them; design.resolved.yaml, cabling.json and provenance.json describe
-    the first group's rack design, and groups/<index>-<design>/ holds each group's design as run and its cabling.
+    design.resolved.yaml, cabling.json and provenance.json describe the first group's rack design, and
+    groups/<index>-<design>/ holds each group's design as run and its cabling plan (racksim.run.results).
     """
-    run_dir = request.run_dir(out_root, loaded)
-    (run_dir / "metrics.json").unlink(missing_ok=True)  # the directory is no longer a complete run
     runs = run_groups(request, loaded, progress)
     metrics, result = hall_metrics(request, loaded, runs)
-    atomic_write_yaml(run_dir / "design.resolved.yaml", loaded.resolved)
-    atomic_write_yaml(run_dir / "hall.resolved.yaml", loaded.hall_resolved)
-    for run in runs:
-        group_dir = run_dir / GROUPS_DIR / f"{run.group.index}-{run.group.rack.design.name}"
-        atomic_write_yaml(group_dir / "design.resolved.yaml", run.group.rack.resolved)
-        atomic_write_json(group_dir / "cabling.json", cabling_summary(run.group.rack.design, run.arrays.cabling))
-    atomic_write_npz(run_dir / "timeseries.npz", result.series)
-    atomic_write_json(run_dir / "events.json", [asdict(event) for event in result.events])
-    atomic_write_json(run_dir / "components.json", _components(runs))
-    atomic_write_json(run_dir / "cabling.json", cabling_summary(loaded.design, runs[0].arrays.cabling))
-    atomic_write_json(run_dir / "provenance.json", notes_json(design_notes(loaded.source, request.all_overrides)))
-    atomic_write_json(run_dir / WARNINGS_FILE, [asdict(warning) for warning in loaded.warnings])
-    atomic_write_json(run_dir / INPUTS_FILE, request.inputs(loaded))
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    return run_dir
+    groups = tuple(GroupFiles(f"{run.group.index}-{run.group.rack.design.name}", run.group.rack.resolved,
+                              cabling_summary(run.group.rack.design, run.arrays.cabling)) for run in runs)
+    return run_output(loaded, result, metrics=metrics, inputs=request.inputs(loaded), overrides=request.all_overrides,
+                      components=_components(runs), cabling=cabling_summary(loaded.design, runs[0].arrays.cabling),
+                      groups=groups)

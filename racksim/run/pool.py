@@ -1,4 +1,4 @@
-"""Run many design × scenario jobs, in worker processes when there are several cores, under one progress bar.
+"""Run many simulations (pending runs), in worker processes when there are several cores, under one progress bar.
 
 Each worker simulates a whole run and writes its directory itself; progress (simulated seconds) comes back
 through a queue the workers inherit. A run's results depend only on its inputs, so they are the same
@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from racksim.run.loading import LoadedDesign
-from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.request import RunRequest
+from racksim.run.simulate import run_one
 from racksim.workload import Schedule
 
 POLL_S = 0.1
@@ -33,20 +34,23 @@ REPORT_EVERY_S = 0.2
 
 
 @dataclass(frozen=True)
-class Job:
-    """One run to do (or, if `done`, one whose unchanged results are already there)."""
+class PendingRun:
+    """One simulation to do (or, if `done`, one whose unchanged results are already there)."""
 
     request: RunRequest
     loaded: LoadedDesign
     out_root: Path
     done: bool = False
     schedule: Schedule | None = None
-    """The workload compiled for the design (racksim.run.pipeline.run_many compiles it once, up front)."""
+    """The workload compiled for the design (racksim.run.plan compiles it once, up front)."""
+    note: str = ""
+    """What sets this run apart from the one the user asked for (another seed, another supply temperature)."""
 
     @property
     def label(self) -> str:
-        """'scenario · design' for the progress bar."""
-        return f"{self.request.scenario.name} · {self.loaded.design.name}"
+        """'scenario · design' for the progress bar, with the note if any."""
+        label = f"{self.request.scenario.name} · {self.loaded.design.name}"
+        return f"{label} ({self.note})" if self.note else label
 
 
 def default_jobs() -> int:
@@ -77,11 +81,11 @@ def _throttled(send: Callable[[float], None]) -> Callable[[float], None]:
     return report
 
 
-def _run_in_worker(index: int, job: Job) -> Path:
-    """Worker side: run one job, sending (index, simulated seconds) to the parent as it goes."""
-    return run_one(job.request, job.out_root, job.loaded,
+def _run_in_worker(index: int, run: PendingRun) -> Path:
+    """Worker side: simulate and write one run, sending (index, simulated seconds) to the parent as it goes."""
+    return run_one(run.request, run.out_root, run.loaded,
                    progress=_throttled(lambda simulated_s: _progress_queue.put((index, simulated_s))),
-                   schedule=job.schedule)
+                   schedule=run.schedule)
 
 
 def _progress_bar(console: Console) -> Progress:
@@ -90,41 +94,41 @@ def _progress_bar(console: Console) -> Progress:
     return Progress(*columns, console=console, transient=False)
 
 
-def execute(jobs_to_run: Sequence[Job], *, jobs: int | None = None, console: Console) -> None:
-    """Run every job not already done, `jobs` at a time (default: one per core), with a progress bar."""
+def execute(runs: Sequence[PendingRun], *, jobs: int | None = None, console: Console) -> None:
+    """Run every simulation not already done, `jobs` at a time (default: one per core), with a progress bar."""
     workers = max(1, jobs if jobs is not None else default_jobs())
-    pending = [index for index, job in enumerate(jobs_to_run) if not job.done]
+    pending = [index for index, run in enumerate(runs) if not run.done]
     with _progress_bar(console) as bar:
         tasks = []
-        for job in jobs_to_run:
-            duration_s = job.request.run_duration_s
-            label = f"{job.label} (unchanged, kept)" if job.done else job.label
+        for run in runs:
+            duration_s = run.request.run_duration_s
+            label = f"{run.label} (unchanged, kept)" if run.done else run.label
             tasks.append(bar.add_task(label, total=duration_s))
-            if job.done:
+            if run.done:
                 bar.update(tasks[-1], completed=duration_s)
         if workers == 1 or len(pending) <= 1:
             for index in pending:
-                job = jobs_to_run[index]
-                run_one(job.request, job.out_root, job.loaded, progress=partial(_advance, bar, tasks[index]),
-                        schedule=job.schedule)
-                bar.update(tasks[index], completed=job.request.run_duration_s)
+                run = runs[index]
+                run_one(run.request, run.out_root, run.loaded, progress=partial(_advance, bar, tasks[index]),
+                        schedule=run.schedule)
+                bar.update(tasks[index], completed=run.request.run_duration_s)
             return
-        _run_in_pool(jobs_to_run, pending, min(workers, len(pending)), bar, tasks)
+        _run_in_pool(runs, pending, min(workers, len(pending)), bar, tasks)
 
 
 def _advance(bar: Progress, task: TaskID, simulated_s: float) -> None:
     bar.update(task, completed=simulated_s)
 
 
-def _run_in_pool(jobs_to_run: Sequence[Job], pending: Sequence[int], workers: int, bar: Progress,
+def _run_in_pool(runs: Sequence[PendingRun], pending: Sequence[int], workers: int, bar: Progress,
                  tasks: Sequence[TaskID]) -> None:
-    """Run the pending jobs in `workers` processes; the first failure cancels what has not started."""
+    """Run the pending simulations in `workers` processes; the first failure cancels what has not started."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["racksim.run.pool"])
     progress_queue = context.Queue()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(progress_queue,)) as pool:
-        running: dict[Future[Path], int] = {pool.submit(_run_in_worker, i, jobs_to_run[i]): i for i in pending}
+        running: dict[Future[Path], int] = {pool.submit(_run_in_worker, i, runs[i]): i for i in pending}
         try:
             while running:
                 finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
@@ -132,7 +136,7 @@ def _run_in_pool(jobs_to_run: Sequence[Job], pending: Sequence[int], workers: in
                 for future in finished:
                     index = running.pop(future)
                     future.result()
-                    bar.update(tasks[index], completed=jobs_to_run[index].request.run_duration_s)
+                    bar.update(tasks[index], completed=runs[index].request.run_duration_s)
         except BaseException:  # a failed run, Ctrl-C or SIGTERM: stop now; runs in flight are rerun next time
             workers_running = list((pool._processes or {}).values())  # shutdown() forgets them
             pool.shutdown(wait=False, cancel_futures=True)

@@ -1,23 +1,18 @@
-"""Monte Carlo over seeds: run one design × scenario with N seeds and report each KPI's mean and 95 % interval.
+"""Monte Carlo over seeds: each KPI's mean and 95 % interval over the replicas of one design × scenario.
 
-The base seed's run keeps its full result directory (time series, events, figures); the other replicas run in
-a temporary directory and only their metrics are kept, in `replicas.json`. `metrics.json` then holds the means
-and a `replicas` group with the seeds and each metric's 95 % confidence half-width (Student t).
+The pipeline (racksim.run.plan) runs a request with `replicas` N as N seeds from the request's seed up, in the
+pool like any other runs: the base seed's run keeps its full result directory (time series, events, figures);
+the other replicas run in a scratch directory and only their metrics are kept, in `replicas.json`.
+`metrics.json` then holds the means and a `replicas` group with the seeds and each metric's 95 % confidence
+half-width (Student t).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from racksim.io import atomic_write_json
-from racksim.run.pipeline import RunRequest, run_one
 
 T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045)
@@ -63,17 +58,3 @@ def aggregate(samples: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]
     result: dict[str, Any] = {key: _with_means(value, means, f"{key}.") for key, value in samples[0].items()}
     result["replicas"] = {"count": len(samples), "seeds": seeds, "ci95_half_width": half_widths}
     return result
-
-
-def run_replicas(request: RunRequest, out_root: Path, count: int) -> Path:
-    """Run `count` seeds from the request's seed up; write means, half-widths and every replica's metrics."""
-    run_dir = run_one(replace(request, replicas=count), out_root)  # its fingerprint says: a mean over `count`
-    seeds = [request.run_seed + k for k in range(count)]
-    samples = [json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))]
-    with tempfile.TemporaryDirectory(prefix="racksim-replica-") as scratch:
-        for seed in seeds[1:]:
-            replica_dir = run_one(replace(request, seed=seed), Path(scratch))
-            samples.append(json.loads((replica_dir / "metrics.json").read_text(encoding="utf-8")))
-    atomic_write_json(run_dir / "replicas.json", samples)
-    atomic_write_json(run_dir / "metrics.json", aggregate(samples, seeds))
-    return run_dir

@@ -1,17 +1,18 @@
 """Run a sweep's points on dask.distributed, resume what stopped, and gather the table and the Pareto figure.
 
-Every point × design × scenario is an ordinary run (`racksim.run.pipeline.run_one`) with the point's overrides after
-the user's `--set`; its directory is `OUT/points/<point id>/<design>/<scenario>`, so the runner's fingerprint
-decides what is done. Workers run in a temporary folder and send the run's files back; the client writes them
-atomically, metrics.json last. Workers therefore need racksim and the design files at the same paths, but no
-shared disk. A run's results depend only on its inputs, so they are the same on any worker and in any order.
+Every point × design × scenario is an ordinary run request with the point's overrides after the user's `--set`;
+its directory is `OUT/points/<point id>/<design>/<scenario>`, so the runner's fingerprint decides what is done.
+Workers `simulate` the run in memory (racksim.run.simulate) and send its output back; the client writes the run
+directory with the results writer (racksim.run.results: atomically, metrics.json last). Workers therefore need
+racksim and the design files at the same paths, but no shared disk. A run's results depend only on its inputs,
+so they are the same on any worker and in any order. Sweeps run no coolant sensitivity: their cost group has
+no `coolant_temp` entry.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ from racksim.design.suite import Scenario
 from racksim.errors import InputError, RacksimError
 from racksim.io import atomic_write_bytes
 from racksim.run.loading import LoadedDesign
-from racksim.run.pipeline import RunRequest, run_one
 from racksim.run.pool import default_jobs
+from racksim.run.request import RunRequest
+from racksim.run.results import RunOutput, write_run
+from racksim.run.simulate import simulate
 from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
 from racksim.sweep.spec import Point
 from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, flatten_metrics, write_table
@@ -110,23 +113,17 @@ def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Seque
     return runs
 
 
-def run_files(request: RunRequest, loaded: LoadedDesign) -> dict[str, bytes] | str:
-    """Worker side: one run in a temporary folder → its files by name, or the one-line error that stopped it."""
-    with tempfile.TemporaryDirectory(prefix="racksim-sweep-") as temp:
-        try:
-            run_dir = run_one(request, Path(temp), loaded)
-        except RacksimError as error:
-            return str(error)
-        return {path.name: path.read_bytes() for path in sorted(run_dir.iterdir()) if path.is_file()}
+def run_output(request: RunRequest, loaded: LoadedDesign) -> RunOutput | str:
+    """Worker side: one run simulated in memory, or the one-line error that stopped it."""
+    try:
+        return simulate(request, loaded)
+    except RacksimError as error:
+        return str(error)
 
 
-def store_run(run_dir: Path, files: dict[str, bytes]) -> None:
-    """Write a run's files atomically, metrics.json last (so only a whole run counts as finished)."""
-    (run_dir / "metrics.json").unlink(missing_ok=True)
-    for name, data in files.items():
-        if name != "metrics.json":
-            atomic_write_bytes(run_dir / name, data)
-    atomic_write_bytes(run_dir / "metrics.json", files["metrics.json"])
+def store_run(run_dir: Path, output: RunOutput) -> None:
+    """Write a run's directory (atomically, metrics.json last, so only a whole run counts as finished)."""
+    write_run(run_dir, output)
 
 
 @contextmanager
@@ -161,7 +158,7 @@ def execute(runs: Sequence[SweepRun], out: Path, *, scheduler: str | None = None
     kept = sum(run.status == "ok" for run in runs)
     with dask_client(scheduler, workers) as client, Progress(*columns, console=console) as bar:
         task = bar.add_task(f"sweep ({kept} kept)", total=len(pending))
-        futures = {client.submit(run_files, run.request, run.loaded, pure=False): run for run in pending}
+        futures = {client.submit(run_output, run.request, run.loaded, pure=False): run for run in pending}
         for future in as_completed(futures):
             run, result = futures.pop(future), future.result()
             if isinstance(result, str):

@@ -1,0 +1,142 @@
+"""The run directory contract: what a run directory holds, written atomically with metrics.json last.
+
+A run directory (OUT/<design>/<scenario>) holds `design.resolved.yaml` (the design as run; for a hall also
+`hall.resolved.yaml`, and for a hall of several designs `groups/<index>-<design>/` with each group's design and
+cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (faults, throttling, shutdowns),
+`components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of materials,
+routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
+design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
+`replicas.json` (each seed's metrics, for a run over several seeds) and `metrics.json`.
+
+Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
+fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
+mistaken for a finished one. This module is the only writer of these files; `simulate` returns a RunOutput,
+which `write_run` turns into the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from racksim._types import FloatArray
+from racksim.design.provenance import design_notes, notes_json
+from racksim.engine import RunResult
+from racksim.io import atomic_write_json, atomic_write_yaml
+from racksim.run.loading import LoadedDesign
+from racksim.run.loading_hall import LoadedHall
+from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
+
+METRICS_FILE = "metrics.json"
+INPUTS_FILE = "inputs.json"
+WARNINGS_FILE = "warnings.json"
+"""The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
+REPLICAS_FILE = "replicas.json"
+"""Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
+GROUPS_DIR = "groups"
+"""Beside metrics.json in a hall of several designs: one directory per group (its rack design and cabling plan)."""
+SERIES_METADATA = {"design": "design", "scenario": "scenario", "seed": "seed", "version": "racksim_version"}
+"""The time-series file's metadata (racksim.<key>) and the metrics.json field each comes from."""
+
+
+@dataclass(frozen=True)
+class GroupFiles:
+    """One group's files of a hall of several designs (GROUPS_DIR/<name>/)."""
+
+    name: str
+    design_resolved: dict[str, Any]
+    cabling: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Everything a run directory holds, in memory and JSON-ready (what `simulate` returns)."""
+
+    metrics: dict[str, Any]
+    series: Mapping[str, FloatArray]
+    events: list[dict[str, Any]]
+    components: dict[str, Any]
+    cabling: dict[str, Any]
+    provenance: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    inputs: dict[str, Any]
+    design_resolved: dict[str, Any]
+    hall_resolved: dict[str, Any] | None = None
+    groups: tuple[GroupFiles, ...] = field(default=())
+
+
+def run_output(loaded: LoadedDesign, result: RunResult, *, metrics: dict[str, Any], inputs: dict[str, Any],
+               overrides: Sequence[str | tuple[list[str], Any]], components: dict[str, Any],
+               cabling: dict[str, Any], groups: tuple[GroupFiles, ...] = ()) -> RunOutput:
+    """The RunOutput of a finished simulation of `loaded` (its design as run, provenance, warnings, events)."""
+    return RunOutput(
+        metrics=metrics, series=result.series, events=[asdict(event) for event in result.events],
+        components=components, cabling=cabling, provenance=notes_json(design_notes(loaded.source, overrides)),
+        warnings=[asdict(warning) for warning in loaded.warnings], inputs=inputs, design_resolved=loaded.resolved,
+        hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, groups=groups)
+
+
+def invalidate(run_dir: Path) -> None:
+    """Mark `run_dir` as no longer a complete run (before anything in it changes)."""
+    (Path(run_dir) / METRICS_FILE).unlink(missing_ok=True)
+
+
+def write_run(run_dir: Path, output: RunOutput) -> Path:
+    """Write the run directory of `output`, every file atomically and metrics.json last; returns `run_dir`.
+
+    Files of an earlier run that this one does not write (an old-format time series, a hall's group folders, a
+    replicas file) are removed, so the directory describes this run only.
+    """
+    run_dir = Path(run_dir)
+    invalidate(run_dir)
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, "hall.resolved.yaml"):
+        (run_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
+    atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
+    if output.hall_resolved is not None:
+        atomic_write_yaml(run_dir / "hall.resolved.yaml", output.hall_resolved)
+    for group in output.groups:
+        atomic_write_yaml(run_dir / GROUPS_DIR / group.name / "design.resolved.yaml", group.design_resolved)
+        atomic_write_json(run_dir / GROUPS_DIR / group.name / "cabling.json", group.cabling)
+    write_timeseries(run_dir / TIMESERIES_FILE, output.series,
+                     {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
+    atomic_write_json(run_dir / "events.json", output.events)
+    atomic_write_json(run_dir / "components.json", output.components)
+    atomic_write_json(run_dir / "cabling.json", output.cabling)
+    atomic_write_json(run_dir / "provenance.json", output.provenance)
+    atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
+    atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
+    atomic_write_json(run_dir / METRICS_FILE, output.metrics)
+    return run_dir
+
+
+def finish_run(run_dir: Path, metrics: dict[str, Any], inputs: dict[str, Any],
+               replicas: list[dict[str, Any]] | None = None) -> None:
+    """Replace a written run's metrics and inputs (a mean over seeds, a cost group with sensitivity), metrics last."""
+    invalidate(run_dir)
+    atomic_write_json(Path(run_dir) / INPUTS_FILE, inputs)
+    if replicas is not None:
+        atomic_write_json(Path(run_dir) / REPLICAS_FILE, replicas)
+    atomic_write_json(Path(run_dir) / METRICS_FILE, metrics)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """The metrics.json of a complete run directory."""
+    metrics: dict[str, Any] = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+    return metrics
+
+
+def is_complete(run_dir: Path, fingerprint: str) -> bool:
+    """Whether `run_dir` holds a complete run (metrics.json and the Parquet time series) with this fingerprint."""
+    run_dir = Path(run_dir)
+    if not ((run_dir / METRICS_FILE).is_file() and (run_dir / TIMESERIES_FILE).is_file()):
+        return False
+    try:
+        stored = json.loads((run_dir / INPUTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stored, dict) and stored.get("fingerprint") == fingerprint
