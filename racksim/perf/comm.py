@@ -118,3 +118,44 @@ def network_collective_time(design: Design) -> CollectiveTime:
         return concurrent_time_s(model(group_size), op, groups, size)
 
     return time_s
+
+
+@dataclass(frozen=True)
+class FastestOf:
+    """Several protocol models of one fabric; each call takes the fastest, as NCCL's tuner picks a protocol per call.
+
+    T = min over the models of their times (`AlphaBeta` each): low-latency protocols win at KB messages (decode
+    all-reduces), bandwidth protocols at MB messages (prefill, training).
+    """
+
+    models: tuple[AlphaBeta, ...]
+
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+        """The least of the models' times, s."""
+        return min(model(kind, message_bytes, group_size, scale_up) for model in self.models)
+
+
+# NCCL's ring protocols (src/graph/tuning.cc, the version DGX_A100's latencies come from): Simple, base 8.4 µs and
+# 3.4 µs per NVLink step; LL, base 3.6 µs and 0.47 µs per NVLink step (2.7 µs per network step) at a quarter of the
+# bus bandwidth for all-reduce (busBw *= 1/4: LL moves 4 bytes of data per 8-byte flagged word, and more).
+LL_BASE_LATENCY_S = 3.6e-6
+LL_STEP_LATENCY_S = 0.47e-6
+LL_SCALE_OUT_STEP_LATENCY_S = 2.7e-6
+LL_BANDWIDTH_SHARE = 0.25
+
+
+def nccl_protocols(simple: AlphaBeta) -> FastestOf:
+    """The Simple-protocol model `simple` and its LL twin (same links, NCCL's LL latencies, 1/4 of the bandwidth)."""
+    low_latency = AlphaBeta(simple.scale_up_gbyte_s, simple.scale_out_gbyte_s,
+                            simple.efficiency * LL_BANDWIDTH_SHARE, LL_BASE_LATENCY_S, LL_STEP_LATENCY_S,
+                            LL_SCALE_OUT_STEP_LATENCY_S)
+    return FastestOf((simple, low_latency))
+
+
+# DGX H100: NVLink 4 through NVSwitch, 900 GB/s bidirectional per GPU = 450 GB/s per direction (NVIDIA H100
+# datasheet, SXM); 8 × 400 Gb/s ConnectX-7 per 8-GPU node = 50 GB/s per GPU per direction (DGX H100 user guide).
+# Efficiency 0.82: NVIDIA's measured 8-GPU H100 ring all-reduce, ~370 of 450 GB/s (hardware.md §4, nccl-tests
+# issue 212). Latencies and the fabric step as DGX_A100; with the LL protocol for small messages.
+DGX_H100 = nccl_protocols(AlphaBeta(scale_up_gbyte_s=450.0, scale_out_gbyte_s=50.0, efficiency=0.82,
+                                    base_latency_s=8.4e-6, step_latency_s=3.4e-6, scale_out_step_latency_s=6e-6))
+DGX_H100_GPUS_PER_NODE = 8

@@ -138,9 +138,16 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
     )
 
 
-def check_fits(memory: MemoryBreakdown, acc: Accelerator, source: str = "layout") -> None:
-    """Refuse a layout whose footprint exceeds HBM: one-line `InputError` with needed vs available GB."""
-    if memory.total_gb > acc.hbm_gb:
+def check_fits(memory: MemoryBreakdown, acc: Accelerator, source: str = "layout", usable_fraction: float = 1.0) -> None:
+    """Refuse a footprint above the usable HBM: one-line `InputError` with needed vs available GB.
+
+    Usable HBM is `usable_fraction` × capacity (inference engines reserve a share, e.g. vLLM's
+    gpu_memory_utilization).
+    """
+    available = acc.hbm_gb * usable_fraction
+    if memory.total_gb > available:
         name, largest = max(memory.parts().items(), key=lambda item: item[1])
+        has = f"{acc.hbm_gb:.0f} GB" if usable_fraction == 1.0 else \
+            f"{available:.1f} GB usable ({usable_fraction:.2f} of {acc.hbm_gb:.0f} GB)"
         raise InputError(source, "memory", f"does not fit: needs {memory.total_gb:.1f} GB per GPU, {acc.name} has "
-                         f"{acc.hbm_gb:.0f} GB; largest term {name} {largest:.1f} GB")
+                         f"{has}; largest term {name} {largest:.1f} GB")

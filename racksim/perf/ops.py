@@ -11,6 +11,12 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   fused causal attention (FlashAttention skips the masked half), c = 1 without (Megatron-LM 2021-22 computed the
   full s×s products and masked them; their FLOP formula 72·B·s·l·h²(1 + s/6h + V/12lh) counts the full s² too, and
   so does `model_flops` here, whatever the kernel does);
+- attention over a KV cache (inference: `Shard.context_len` = c keys visible to the last of the s query tokens,
+  decode s = 1, a prefill chunk s > 1): each query sees c − (s − 1)/2 keys on average, so scores
+  2·b·s·(c − (s−1)/2)·(a/t)·d and context the same with d_v, no causal halving; the cache is read once per
+  sequence, b·c·2·g_t·d·B_kv bytes (g_t = max(1, g/t) KV heads per GPU, B_kv = `Shard.kv_bytes`). Multi-head
+  latent attention reads its latent instead, b·c·(r_kv + d_rope)·B_kv, replicated on every TP rank, with the
+  up-projections absorbed (DeepSeek-V2 §2.1.2): scores over r_kv + d_rope and context over r_kv per head;
 - MLP 2·N·m·h·i/t; an MoE layer routes each token to k experts of width i_e (2·N·k·m·h·i_e/t, balanced) plus the
   shared experts and a router 2·N·h·E;
 - norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
@@ -54,6 +60,10 @@ class Shard:
     sequence_parallel: bool = False
     flash_attention: bool = True
     precision: str = "bf16"
+    context_len: int | None = None
+    """Keys visible to the last query token when they come from a KV cache (inference); None: causal self-attention."""
+    kv_bytes: float = BYTES_ACT
+    """Bytes per cached key/value element (inference: 1 for an FP8 KV cache)."""
 
     @property
     def tokens(self) -> int:
@@ -105,31 +115,49 @@ def _vector(name: str, elements: float, reads_writes: float, flops_per_element: 
     return (name, flops_per_element * elements, BYTES_ACT * elements * reads_writes, False)
 
 
-def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_local: int | None = None) -> OpTable:
+def _attention_rows(m: ModelConfig, shard: Shard) -> list[tuple]:
+    """Scores, softmax (unfused only) and context of one layer, from the sequence itself or a KV cache."""
+    t, n_tok, a = shard.tp, float(shard.tokens), m.num_attention_heads
+    d, dv = m.d_head, m.d_value
+    if shard.context_len is None:
+        causal = 0.5 if shard.flash_attention else 1.0
+        score_elems = shard.micro_batch * (shard.seq_len / shard.cp) * shard.seq_len * a / t
+        unfused = 0.0 if shard.flash_attention else score_elems
+        rows = [("attn_scores", 2.0 * score_elems * d * causal, BYTES_ACT * (2 * n_tok * a * d / t + unfused), True)]
+        if not shard.flash_attention:  # read scores, write probabilities, dropout: read, write, 1-byte mask
+            rows.append(_vector("softmax", score_elems, 4.5, SOFTMAX_FLOPS_PER_ELEMENT))
+        rows.append(("attn_context", 2.0 * score_elems * dv * causal,
+                     BYTES_ACT * (2 * n_tok * a * dv / t + unfused), True))
+        return rows
+    keys = shard.context_len - (shard.seq_len - 1) / 2.0
+    score_elems = n_tok * keys * a / t
+    cached = shard.micro_batch * shard.context_len * shard.kv_bytes
+    if m.mla:  # absorbed: queries and outputs live in the latent space, the latent is read once
+        rank, rope = int(m.kv_lora_rank or 0), int(m.qk_rope_head_dim or 0)
+        return [("attn_scores", 2.0 * score_elems * (rank + rope),
+                 BYTES_ACT * n_tok * a * (rank + rope) / t + cached * (rank + rope), True),
+                ("attn_context", 2.0 * score_elems * rank, BYTES_ACT * n_tok * a * rank / t, True)]
+    kv_heads = max(1.0, m.kv_heads / t)
+    return [("attn_scores", 2.0 * score_elems * d, BYTES_ACT * n_tok * a * d / t + cached * kv_heads * d, True),
+            ("attn_context", 2.0 * score_elems * dv, BYTES_ACT * n_tok * a * dv / t + cached * kv_heads * dv, True)]
+
+
+def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_local: float | None = None) -> OpTable:
     """Forward ops of one transformer layer for one micro-batch on one GPU (see the module docstring).
 
-    `experts_local` is the routed experts held by this GPU (E/ep) for an MoE layer: their weights are read.
+    `experts_local` is the routed experts whose weights this GPU reads for an MoE layer: E/ep in training; in
+    inference the experts the batch's tokens touch, which may be fewer than all.
     """
     t, n_tok = shard.tp, float(shard.tokens)
     wb = WEIGHT_BYTES[shard.precision]
-    h, a, d, dv = m.hidden_size, m.num_attention_heads, m.d_head, m.d_value
+    h, a, dv = m.hidden_size, m.num_attention_heads, m.d_value
     split = t if shard.sequence_parallel else 1
     out_params = a * dv * h
     qkv_params = attention_matrix_params(m) - out_params
-    causal = 0.5 if shard.flash_attention else 1.0
-    s_kv = shard.seq_len
-    score_elems = shard.micro_batch * (shard.seq_len / shard.cp) * s_kv * a / t
     rows = [
         _vector("norm_attn", n_tok * h / split, 2.0, 5.0),
         _matmul("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t, wb),
-        ("attn_scores", 2.0 * score_elems * d * causal,
-         BYTES_ACT * (2 * n_tok * a * d / t + (0.0 if shard.flash_attention else score_elems)), True),
-    ]
-    if not shard.flash_attention:  # read scores, write probabilities, dropout: read, write, 1-byte mask
-        rows.append(_vector("softmax", score_elems, 4.5, SOFTMAX_FLOPS_PER_ELEMENT))
-    rows += [
-        ("attn_context", 2.0 * score_elems * dv * causal,
-         BYTES_ACT * (2 * n_tok * a * dv / t + (0.0 if shard.flash_attention else score_elems)), True),
+        *_attention_rows(m, shard),
         _matmul("out_proj", n_tok, a * dv / t, h, out_params / t, wb),
         _vector("residual_attn", n_tok * h / split, 3.5),
         _vector("norm_mlp", n_tok * h / split, 2.0, 5.0),
