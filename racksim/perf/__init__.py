@@ -6,8 +6,10 @@ the training step of a parallel layout gives step time and its breakdown, MFU, H
 Modules, bottom up: `model` (config loading and validation), `params` (parameter counts), `accelerator` (peaks,
 HBM, efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs and bytes, roofline times),
 `layout` (parallel degrees and step options), `memory` (memory per GPU, the fit check), `comm` (the collective
-timing protocol, an alpha-beta model and an adapter to racksim.network), `training` (the step model), `published`
-(validation cases from the Megatron-LM papers). VALIDATION.md holds the validation table.
+timing protocol, alpha-beta models with NCCL's protocols and an adapter to racksim.network), `training` (the step
+model), `inference` (engine iterations of a TP replica on the roofline, KV cache and its capacity), `serving`
+(continuous batching at a concurrency: TTFT, TPOT, tokens/s, the throughput-interactivity curve and an SLO's
+operating point), `published` and `published_inference` (validation cases). VALIDATION.md holds the tables.
 
 Not yet wired into the design schema, the workloads, the engine or the CLI.
 """
@@ -22,17 +24,20 @@ from racksim.perf.accelerator import (
     Accelerator,
     EfficiencyCurve,
 )
-from racksim.perf.comm import DGX_A100, AlphaBeta, CollectiveTime, network_collective_time
+from racksim.perf.comm import DGX_A100, DGX_H100, AlphaBeta, CollectiveTime, FastestOf, network_collective_time
+from racksim.perf.inference import Iteration, Replica, ServingMemory, kv_bytes_per_token, serving_memory
 from racksim.perf.layout import Layout, check_layout
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
 from racksim.perf.model import ModelConfig, bundled_model, bundled_models, load_model, parse_model
 from racksim.perf.params import ParamCounts, param_counts
+from racksim.perf.serving import ServingCurve, ServingPoint, operating_point, serve, serving_curve
 from racksim.perf.training import StepBreakdown, System, TrainingStep, model_flops, train_step
 
 __all__ = [
     "A100_SXM_80GB",
     "B200",
     "DGX_A100",
+    "DGX_H100",
     "GB200",
     "GB300",
     "H100_SXM",
@@ -41,10 +46,16 @@ __all__ = [
     "AlphaBeta",
     "CollectiveTime",
     "EfficiencyCurve",
+    "FastestOf",
+    "Iteration",
     "Layout",
     "MemoryBreakdown",
     "ModelConfig",
     "ParamCounts",
+    "Replica",
+    "ServingCurve",
+    "ServingMemory",
+    "ServingPoint",
     "StepBreakdown",
     "System",
     "TrainingStep",
@@ -52,11 +63,16 @@ __all__ = [
     "bundled_models",
     "check_fits",
     "check_layout",
+    "kv_bytes_per_token",
     "load_model",
     "memory_per_gpu",
     "model_flops",
     "network_collective_time",
+    "operating_point",
     "param_counts",
     "parse_model",
+    "serve",
+    "serving_curve",
+    "serving_memory",
     "train_step",
 ]

@@ -1,0 +1,248 @@
+"""Inference on the roofline: one engine iteration of a tensor-parallel replica, the KV cache and its capacity.
+
+A replica is t GPUs running one copy of the model with tensor parallelism (weights, heads and KV heads split t
+ways). An engine iteration (vLLM, SGLang, TensorRT-LLM in-flight batching) runs every layer once over a batch
+that mixes d decoding requests (one new token each, attending to a KV cache of c_d keys) with whole prompts or
+prompt chunks being prefilled (s_c tokens each, attending to c_p keys, causally within the chunk):
+
+- the linear ops (projections, MLP or experts, norms) run once over N = d + p·s_c tokens, so their weights are
+  read from HBM once per iteration however many tokens share them: memory-bound at small N, compute-bound at large
+  N (`racksim.perf.ops.layer_ops`; an MoE layer reads the experts the N·k routed tokens touch, in expectation
+  E·(1 − (1 − k/E)^N));
+- decode attention reads each request's KV cache, b·c_d·(bytes per token per layer), memory-bound; a prompt's
+  attention is quadratic in its length, compute-bound (`ops` module docstring gives both);
+- per layer two all-reduces of N·h·2 bytes over the t ranks (after attention and after the MLP), through the
+  `CollectiveTime` protocol: KB-sized in decode, where latency dominates;
+- the final norm and logits for the tokens that produce a next token, and an all-gather of the vocab-parallel
+  logits.
+
+Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
+peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist). Times add up (no overlap of
+communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
+
+**Memory per GPU** (vLLM's accounting): of the HBM, the fraction u = `gpu_memory_utilization` (vLLM's default
+0.9) is usable; the weights (P·B_w/t), the activation workspace of the largest iteration and a reserve for the CUDA
+context and graphs (`memory.RESERVED_GB`) come first, and the rest holds the KV cache. TensorRT-LLM's accounting
+(`Replica.memory_policy`) gives the KV cache u × what is left after those instead. KV bytes per token:
+2·L·g·d·B_kv for grouped-query attention (K and V of g heads per layer; max(1, g/t) heads per GPU), L·(r_kv +
+d_rope)·B_kv for multi-head latent attention (the compressed latent and the rotary key, replicated on every TP
+rank). The largest batch at a context of c tokens is ⌊KV tokens per GPU / c⌋ (the whole context reserved per
+request, as TensorRT-LLM's default scheduler does). Weights that do not fit are a one-line `InputError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from racksim.errors import InputError
+from racksim.perf.accelerator import Accelerator
+from racksim.perf.memory import GB, RESERVED_GB, MemoryBreakdown, check_fits
+from racksim.perf.model import ModelConfig
+from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, WEIGHT_BYTES, OpTable, Shard, head_ops, layer_ops, op_time_s
+from racksim.perf.params import param_counts
+from racksim.perf.training import System
+
+GPU_MEMORY_UTILIZATION = 0.9
+"""Usable fraction of HBM: vLLM's default `gpu_memory_utilization` (vLLM engine arguments); TensorRT-LLM's
+`kv_cache_free_gpu_mem_fraction` default is 0.9 of the memory left after the weights."""
+MAX_NUM_BATCHED_TOKENS = 8192
+"""Tokens per iteration, the chunked-prefill budget: TensorRT-LLM's default `max_num_tokens` (8192), also vLLM's
+default for online serving on large GPUs."""
+ATTENTION_PRECISION = "bf16"
+LOGIT_OPS = frozenset({"final_norm", "logits"})
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One serving copy of a model: tensor-parallel degree, precisions and the engine's limits."""
+
+    tp: int = 1
+    """Tensor-parallel degree t: GPUs of the replica."""
+    precision: str = "fp8"
+    """Weights and matmuls: 'bf16', 'fp8' or 'fp4' (the accelerator must have it)."""
+    kv_precision: str = "fp8"
+    """KV cache elements: 'bf16' or 'fp8' (or 'fp4' where the accelerator has it)."""
+    gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION
+    """Usable fraction of HBM for weights, workspace and KV cache."""
+    max_num_batched_tokens: int = MAX_NUM_BATCHED_TOKENS
+    """Token budget of one iteration: longer prompts are prefilled in chunks of at most this many tokens."""
+    max_batch: int | None = None
+    """Engine cap on running requests (vLLM max_num_seqs, TensorRT-LLM max_batch_size); None: the KV cache decides."""
+    memory_policy: Literal["vllm", "tensorrt-llm"] = "vllm"
+    """How u applies: vLLM, u × HBM holds weights, workspace and KV cache; TensorRT-LLM
+    (`kv_cache_free_gpu_mem_fraction`), the KV cache takes u × the memory left after them."""
+
+
+def check_replica(m: ModelConfig, replica: Replica, acc: Accelerator, source: str = "replica") -> None:
+    """Raise a one-line `InputError` for a replica the model or the accelerator cannot run."""
+    if replica.tp < 1 or m.num_attention_heads % replica.tp:
+        raise InputError(source, "tp", f"{replica.tp} does not divide the {m.num_attention_heads} attention heads")
+    for field_path, precision in (("precision", replica.precision), ("kv_precision", replica.kv_precision)):
+        if precision not in WEIGHT_BYTES:
+            raise InputError(source, field_path, f"{precision!r} is not one of {', '.join(WEIGHT_BYTES)}")
+        if precision not in acc.peak_flops:
+            raise InputError(source, field_path, f"{acc.name} has no {precision} tensor cores "
+                             f"(has {', '.join(acc.peak_flops)})")
+    if not 0.0 < replica.gpu_memory_utilization <= 1.0:
+        raise InputError(source, "gpu_memory_utilization", "a fraction in (0, 1]")
+    if replica.max_num_batched_tokens < 1 or (replica.max_batch is not None and replica.max_batch < 1):
+        raise InputError(source, "max_num_batched_tokens", "token budget and batch cap are at least 1")
+
+
+def kv_bytes_per_token(m: ModelConfig, kv_precision: str = "bf16", tp: int = 1) -> float:
+    """KV-cache bytes one token takes on one GPU of a t-way replica (t = 1: the whole model), bytes.
+
+    GQA: 2·L·max(1, g/t)·d·B_kv; MLA: L·(r_kv + d_rope)·B_kv, replicated on every rank.
+    """
+    per_element = WEIGHT_BYTES[kv_precision]
+    if m.mla:
+        return m.num_hidden_layers * (int(m.kv_lora_rank or 0) + int(m.qk_rope_head_dim or 0)) * per_element
+    return 2.0 * m.num_hidden_layers * max(1.0, m.kv_heads / tp) * m.d_head * per_element
+
+
+@dataclass(frozen=True)
+class ServingMemory:
+    """Memory per GPU of a replica, GB, and what is left for the KV cache."""
+
+    weights_gb: float
+    workspace_gb: float
+    reserved_gb: float
+    usable_gb: float
+    """HBM the engine takes: u × capacity (vLLM), or the fixed parts plus the KV cache (TensorRT-LLM)."""
+    kv_cache_gb: float
+    """usable − weights − workspace − reserved (vLLM); u × (capacity − those) (TensorRT-LLM)."""
+    kv_bytes_per_token: float
+    """KV-cache bytes one token takes on this GPU."""
+
+    @property
+    def kv_tokens(self) -> int:
+        """Tokens the KV cache holds, count."""
+        return int(self.kv_cache_gb * GB // self.kv_bytes_per_token)
+
+    def max_batch(self, context_len: int) -> int:
+        """Requests whose whole context of `context_len` tokens fits at once, count."""
+        return self.kv_tokens // context_len
+
+
+def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: str = "replica") -> ServingMemory:
+    """Weights, workspace, reserve and KV cache per GPU (module docstring); weights that do not fit: `InputError`.
+
+    Workspace: the widest activation of an iteration of the token budget T, input and output of the first MLP (or
+    routed-expert) matmul, T·(h + (m − 1)·i/t)·2 bytes, with i the dense MLP width or k × the expert width.
+    """
+    check_replica(m, replica, acc, source)
+    t = replica.tp
+    weights = param_counts(m).total * WEIGHT_BYTES[replica.precision] / t / GB
+    width = max(m.ffn_size if m.moe_layers < m.num_hidden_layers else 0, m.top_k * m.expert_size)
+    workspace = replica.max_num_batched_tokens * (m.hidden_size + (m.mlp_matrices - 1) * width / t) * BYTES_ACT / GB
+    check_fits(MemoryBreakdown(weights, 0.0, 0.0, workspace, RESERVED_GB), acc, source,
+               replica.gpu_memory_utilization)
+    fixed = weights + workspace + RESERVED_GB
+    if replica.memory_policy == "vllm":
+        usable = acc.hbm_gb * replica.gpu_memory_utilization
+        kv_cache = usable - fixed
+    else:
+        kv_cache = replica.gpu_memory_utilization * (acc.hbm_gb - fixed)
+        usable = fixed + kv_cache
+    return ServingMemory(weights_gb=weights, workspace_gb=workspace, reserved_gb=RESERVED_GB, usable_gb=usable,
+                         kv_cache_gb=kv_cache,
+                         kv_bytes_per_token=kv_bytes_per_token(m, replica.kv_precision, t))
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """What one engine iteration carries: decoding requests and prompt chunks being prefilled."""
+
+    decode: float = 0.0
+    """Requests decoding one token each, d (a mean may be fractional)."""
+    decode_context: int = 1
+    """Keys each decoding request attends to (its prompt and the tokens generated so far), c_d."""
+    chunks: float = 0.0
+    """Prompt chunks prefilled, p."""
+    chunk_tokens: int = 0
+    """Tokens per chunk, s_c."""
+    chunk_context: int = 0
+    """Keys visible to a chunk's last token (earlier chunks of its prompt and the chunk), c_p ≥ s_c."""
+    logit_tokens: float | None = None
+    """Tokens whose next token is sampled (default d + p: every decode and every chunk's last token)."""
+
+
+def _expected_experts(m: ModelConfig, tokens: float) -> float:
+    """Routed experts the tokens touch in expectation, E·(1 − (1 − k/E)^N), uniform independent routing."""
+    if not m.moe:
+        return 0.0
+    return m.experts * (1.0 - (1.0 - m.top_k / m.experts) ** tokens)
+
+
+def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Iteration) -> float:
+    """Compute time of all layers for one iteration on one GPU, s (no communication)."""
+    t, prec = replica.tp, replica.precision
+    kv = WEIGHT_BYTES[replica.kv_precision]
+    tokens = max(1, round(step.decode + step.chunks * step.chunk_tokens))
+    linear_shard = Shard(1, tokens, t, precision=prec)
+    parts: list[tuple[float, OpTable, str]] = []  # (layers, ops, precision)
+    moe = m.moe_layers
+    for layers, moe_layer in ((m.num_hidden_layers - moe, False), (moe, True)):
+        if layers:
+            ops = layer_ops(m, linear_shard, moe_layer, _expected_experts(m, tokens) if moe_layer else None)
+            parts.append((layers, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
+    if step.decode > 0:
+        attn = layer_ops(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
+        parts.append((m.num_hidden_layers, attn.select(ATTENTION_CORE).scaled(step.decode, step.decode),
+                      ATTENTION_PRECISION))
+    if step.chunks > 0:
+        attn = layer_ops(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
+                                  kv_bytes=kv))
+        parts.append((m.num_hidden_layers * step.chunks, attn.select(ATTENTION_CORE), ATTENTION_PRECISION))
+    return sum(n * float(op_time_s(ops, acc, p).sum()) for n, ops, p in parts)
+
+
+def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
+    """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring)."""
+    acc, t = system.accelerator, replica.tp
+    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens)
+    logit_tokens = max(1, round(step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens))
+    head = head_ops(m, Shard(1, logit_tokens, t, precision=replica.precision))[1].select(LOGIT_OPS)
+    compute_s = _layers_time_s(m, replica, acc, step) + float(op_time_s(head, acc, replica.precision).sum())
+    comm_s = 0.0
+    if t > 1:
+        inside = t <= system.scale_up_gpus
+        comm_s = 2 * m.num_hidden_layers * system.collective("all-reduce", tokens * m.hidden_size * BYTES_ACT, t,
+                                                             inside)
+        comm_s += system.collective("all-gather", logit_tokens * m.vocab_size * BYTES_ACT, t, inside)
+    return compute_s + comm_s
+
+
+def prefill_time_s(m: ModelConfig, replica: Replica, system: System, input_len: int) -> float:
+    """Time to prefill one prompt alone, s: ⌈L_in / budget⌉ chunks, the j-th attending to j·s_c keys.
+
+    Compute-bound for long prompts (2·P_active·L_in FLOPs plus attention quadratic in L_in); this is the TTFT of
+    an idle replica.
+    """
+    chunks = math.ceil(input_len / replica.max_num_batched_tokens)
+    size = math.ceil(input_len / chunks)
+    return sum(iteration_time_s(m, replica, system, Iteration(chunks=1, chunk_tokens=size, chunk_context=min(
+        input_len, (j + 1) * size), logit_tokens=1)) for j in range(chunks))
+
+
+def decode_step_time_s(m: ModelConfig, replica: Replica, system: System, batch: float, context_len: int) -> float:
+    """Time of one decode iteration for `batch` requests with `context_len` cached keys each, s.
+
+    Every step reads the weights (P·B_w/t) and the batch's KV cache from HBM: memory-bound at small batch,
+    compute-bound (2·P_active·b FLOPs / t) at large batch.
+    """
+    return iteration_time_s(m, replica, system, Iteration(decode=batch, decode_context=context_len))
+
+
+def roofline_batch(m: ModelConfig, replica: Replica, acc: Accelerator) -> float:
+    """Decode batch where reading the weights takes as long as the matmuls, P_active·2·b = P·B_w·(peak/BW), count.
+
+    b* = (P·B_w / BW) / (2·P_active / peak): below it decode is memory-bound, above it compute-bound (KV-cache
+    reads, which grow with b and the context, move the real crossover further).
+    """
+    counts = param_counts(m)
+    read_s = counts.total * WEIGHT_BYTES[replica.precision] / acc.hbm_bytes_per_s
+    flop_s = 2.0 * counts.active / acc.peak(replica.precision)
+    return read_s / flop_s

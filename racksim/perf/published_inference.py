@@ -1,0 +1,123 @@
+"""Published serving measurements with their settings, and the inference model's predictions of them.
+
+NVIDIA NIM benchmarking guide, "Performance" page (docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance, section
+"Llama-3.3-70b-instruct Results", Version 1.8.0, "2 x H100 80G", "fp8 TP2", "5000 Input Tokens / 500 Output
+Tokens"): TTFT, ITL and throughput (output tokens/s of the replica) per concurrency, measured with genai-perf/AIPerf
+(closed loop at a fixed concurrency). NIM's engine is TensorRT-LLM; its KV-cache fraction, KV-cache precision and
+chunking are not stated: TensorRT-LLM's defaults (0.9 of the free memory, `max_num_tokens` 8192) and an FP8 KV
+cache (the fp8 profile) are assumed.
+
+TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
+commit 00f37686aa854010d68bcbd0f4ab000221541ca6, tables "Llama 3.1 8B" (H100 TP1 FP8) and "Llama 3.3 70B" (H100 TP2
+FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` with every request queued at once, fixed
+input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted at the KV-cache limit (the maximum-load
+steady state). Not fully known: the KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken),
+the KV-cache precision (FP8 taken) and the engine's batch cap (none taken).
+
+Llama 3.3 70B has the shape of Llama 3.1 70B (`racksim/models/llama3-70b.json`: same hidden size, layers, heads,
+KV heads, MLP width and vocabulary in the Hugging Face configs), so that config is used for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from racksim.perf.accelerator import H100_SXM
+from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
+from racksim.perf.inference import Replica
+from racksim.perf.model import bundled_model
+from racksim.perf.serving import ServingPoint, serve
+from racksim.perf.training import System
+
+H100_DGX = System(H100_SXM, DGX_H100, DGX_H100_GPUS_PER_NODE)
+"""DGX H100: NVSwitch inside 8 GPUs (NCCL Simple and LL protocols), 8 × 400 Gb/s between nodes."""
+
+Quantity = Literal["ttft_s", "tpot_s", "tokens_per_s"]
+QUANTITIES: tuple[Quantity, ...] = ("ttft_s", "tpot_s", "tokens_per_s")
+UNITS = {"ttft_s": "TTFT, ms", "tpot_s": "ITL/TPOT, ms", "tokens_per_s": "output tokens/s (replica)"}
+SHORT = {"ttft_s": "TTFT", "tpot_s": "ITL", "tokens_per_s": "throughput"}
+
+
+@dataclass(frozen=True)
+class ServingCase:
+    """A published serving measurement: model, replica, lengths, concurrency (None: maximum load), the quantity."""
+
+    name: str
+    source: str
+    model: str
+    """Bundled config name."""
+    replica: Replica
+    input_len: int
+    output_len: int
+    concurrency: int | None
+    quantity: Quantity
+    measured: float
+    """In the quantity's unit: seconds for times, output tokens/s of the whole replica for throughput."""
+    settings: str
+    calibration: bool = False
+
+    def point(self) -> ServingPoint:
+        """The predicted steady state (at the KV-cache limit when the concurrency is None)."""
+        m = bundled_model(self.model)
+        concurrency = self.concurrency
+        if concurrency is None:
+            concurrency = serve(m, self.replica, H100_DGX, self.input_len, self.output_len, 1).max_batch
+        return serve(m, self.replica, H100_DGX, self.input_len, self.output_len, concurrency)
+
+    def predict(self) -> float:
+        """The model's value of the measured quantity."""
+        point = self.point()
+        if self.quantity == "tokens_per_s":
+            return point.tokens_per_s_per_gpu * self.replica.tp
+        return point.ttft_s if self.quantity == "ttft_s" else point.tpot_s
+
+    @property
+    def error(self) -> float:
+        """(predicted − measured) / measured."""
+        return self.predict() / self.measured - 1.0
+
+
+TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
+TRTLLM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
+
+_NIM = "NVIDIA NIM benchmarking, Performance, Llama-3.3-70b-instruct v1.8.0, 2 x H100 fp8 TP2, 5000/500"
+# concurrency: (TTFT ms, ITL ms, throughput tokens/s)
+_NIM_TABLE = {1: (406.77, 18.58, 51.67), 5: (546.7, 21.83, 218.48), 25: (688.69, 38.75, 623.4),
+              50: (834.51, 59.73, 814.37), 100: (7996.25, 92.91, 917.26), 200: (61680.22, 93.06, 920.54)}
+NIM_LLAMA70B_H100 = tuple(
+    ServingCase(f"NIM 70B TP2 5000/500 C={c} {SHORT[q]}", _NIM, "llama3-70b", TRTLLM_REPLICA_TP2, 5000, 500,
+                c, q, value, "partly known (KV fraction, KV precision, chunking: TensorRT-LLM defaults)")
+    for c, row in _NIM_TABLE.items()
+    for q, value in zip(QUANTITIES, (row[0] / 1e3, row[1] / 1e3, row[2]), strict=True)
+)
+
+_TRT = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, H100 TP{} FP8"
+_TRT_8B = {(128, 128): 28312, (128, 2048): 22714, (128, 4096): 14325, (500, 2000): 17660, (1000, 1000): 15220,
+           (1000, 2000): 13899, (2048, 128): 3450, (2048, 2048): 9305, (5000, 500): 3459, (20000, 2000): 1351}
+_TRT_70B = {(128, 128): 6378, (128, 2048): 6651, (128, 4096): 4199, (500, 2000): 5222, (1000, 1000): 4205,
+            (1000, 2000): 4146, (2048, 128): 762, (2048, 2048): 3082, (5000, 500): 898, (20000, 2000): 437}
+_TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+TRTLLM_MAX_THROUGHPUT = tuple(
+    ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, replica.tp), model, replica, isl, osl,
+                None, "tokens_per_s", float(value), _TRT_SETTINGS)
+    for label, table, model, replica, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", TRTLLM_REPLICA_TP1, _TRT_8B),
+                                               ("70B TP2", "Llama 3.3 70B", "llama3-70b", TRTLLM_REPLICA_TP2, _TRT_70B))
+    for (isl, osl), value in data.items()
+)
+
+ALL_SERVING_CASES = NIM_LLAMA70B_H100 + TRTLLM_MAX_THROUGHPUT
+"""Every published serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+
+
+def serving_validation_table() -> list[dict[str, object]]:
+    """One row per case: name, source, quantity, settings, measured, predicted (display units), error, role."""
+    rows = []
+    for case in ALL_SERVING_CASES:
+        scale = 1e3 if case.quantity != "tokens_per_s" else 1.0
+        predicted = case.predict()
+        rows.append({"case": case.name, "source": case.source, "quantity": UNITS[case.quantity],
+                     "settings": case.settings, "measured": case.measured * scale, "predicted": predicted * scale,
+                     "error": predicted / case.measured - 1.0,
+                     "role": "calibrated" if case.calibration else "checked"})
+    return rows
