@@ -1,4 +1,7 @@
-"""The `racksim` command line: a thin layer that turns every error into one line and an exit code."""
+"""The `racksim` command line: a thin layer that turns every error into one line and an exit code.
+
+Each command imports what it runs when it runs, so `racksim --help` and a bad option answer at once.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +12,16 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from rich.console import Console
-from rich.table import Table
 
 from racksim.cli_collectives import collectives as collectives_command
-from racksim.design import Design
-from racksim.design.suite import Scenario, Suite, load_suite
 from racksim.errors import InputError, Interrupted, RacksimError
-from racksim.run.loading import load_design
-from racksim.run.loading_hall import LoadedHall, load_target
-from racksim.run.pipeline import record_suite, requests_for, run_many
+
+if TYPE_CHECKING:
+    from racksim.design.suite import Scenario, Suite
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Co-design simulator for AI data-center racks.")
@@ -67,6 +66,8 @@ ScenarioOpt = Annotated[list[str] | None, typer.Option(
 
 
 def _scenarios(suite: str | None, scenarios: list[str] | None) -> tuple[Suite, list[Scenario]]:
+    from racksim.design.suite import load_suite
+
     if suite is None and not scenarios:
         raise InputError("racksim run", "--suite/--scenario", "give a suite or a scenario")
     chosen = load_suite(suite or "standard")
@@ -80,6 +81,8 @@ def _command_line() -> str:
 @app.command()
 def validate(designs: DesignsArg, set_: SetOpt = None) -> None:
     """Check design (or hall) files; print one line per valid file, and one per warning (a risk it carries)."""
+    from racksim.run.loading_hall import LoadedHall, load_target
+
     for path in designs:
         loaded = load_target(path, set_ or ())
         figures = loaded.figures
@@ -97,6 +100,11 @@ def validate(designs: DesignsArg, set_: SetOpt = None) -> None:
 def show(design: Annotated[Path, typer.Argument(help="Design file.")], set_: SetOpt = None,
          as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Print the resolved design and its derived figures (nameplate power, GPU count, PSU capacity)."""
+    import yaml
+    from rich.table import Table
+
+    from racksim.run.loading import load_design
+
     loaded = load_design(design, set_ or ())
     if as_json:
         print(json.dumps({"design": loaded.resolved, "derived": loaded.figures, "design_hash": loaded.design_hash},
@@ -132,6 +140,8 @@ def run(
     Runs whose inputs are unchanged since they last finished in --out are kept, not rerun (see --force).
     With --replicas N each run repeats over N seeds and metrics.json holds the means.
     """
+    from racksim.run.pipeline import record_suite, requests_for, run_many
+
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
@@ -163,6 +173,7 @@ def compare(
     The runs include the cost's coolant sensitivity (as `racksim run --sensitivity`), which the report shows.
     """
     from racksim.report import write_report
+    from racksim.run.pipeline import record_suite, requests_for, run_many
 
     chosen, scenarios = _scenarios(suite, scenario)
     requests = requests_for(designs, scenarios,
@@ -184,6 +195,7 @@ def report(results: Annotated[Path, typer.Argument(help="Results directory.")],
                                                            "suite the runs came from).")] = None,
            jobs: JobsOpt = None) -> None:
     """(Re)write the report of a results directory."""
+    from racksim.design.suite import load_suite
     from racksim.report import write_report
 
     weights_from = load_suite(suite) if suite else None
@@ -244,6 +256,8 @@ app.command(name="collectives")(collectives_command)
 @app.command()
 def schema() -> None:
     """Print the design JSON Schema (for editors and docs)."""
+    from racksim.design import Design
+
     print(json.dumps(Design.model_json_schema(), indent=2))
 
 

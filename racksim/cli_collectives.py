@@ -1,20 +1,20 @@
-"""`racksim collectives`: an nccl-tests-like table of modelled collective times for one design."""
+"""`racksim collectives`: an nccl-tests-like table of modelled collective times for one design (imports lazily)."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from racksim.errors import InputError
-from racksim.network.collectives import OPS, CollectiveTable, design_table
-from racksim.run.loading import load_design
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from racksim.network.collectives import CollectiveTable
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNIT_BYTES = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
@@ -34,6 +34,8 @@ def doubling_sizes(min_bytes: int, max_bytes: int) -> np.ndarray:
     """min, 2·min, 4·min, ... up to max (inclusive), bytes."""
     if max_bytes < min_bytes:
         raise InputError("--max-bytes", str(max_bytes), f"must not be below --min-bytes ({min_bytes})")
+    import numpy as np
+
     count = int(np.floor(np.log2(max_bytes / min_bytes))) + 1
     return min_bytes * 2.0 ** np.arange(count)
 
@@ -57,6 +59,12 @@ def collectives(
     = None,
 ) -> None:
     """Modelled collective time, algbw and busbw for sizes doubling from --min-bytes to --max-bytes."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from racksim.network.collectives import OPS, design_table
+    from racksim.run.loading import load_design
+
     if op not in OPS:
         raise InputError("--op", op, f"expected one of {', '.join(OPS)}")
     sizes = doubling_sizes(parse_bytes(min_bytes, "--min-bytes"), parse_bytes(max_bytes, "--max-bytes"))
