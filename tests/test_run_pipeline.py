@@ -183,3 +183,19 @@ def test_an_old_npz_results_directory_is_rerun_and_not_read(tmp_path: Path, simu
     assert len(simulations) == 2
     assert not (run_dir / LEGACY_TIMESERIES_FILE).exists()
     assert read_timeseries(run_dir)["time_s"][0] == 0.0
+
+
+def test_run_sensitivity_flag_and_compare_ask_for_the_coolant_runs(tmp_path: Path, simulations: list[float],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from racksim import cli
+
+    arguments = [str(GB200), "--suite", "quick", "--scenario", "training", "--duration", "60", "-j", "1"]
+    assert cli.main(["run", *arguments, "--out", str(tmp_path / "plain")]) == 0
+    assert simulations == [30.0]
+    assert cli.main(["run", *arguments, "--out", str(tmp_path / "plain"), "--sensitivity"]) == 0
+    assert sorted(simulations) == [25.0, 30.0, 35.0]  # the plain run's simulation is kept
+    sensitive = metrics_of(tmp_path / "plain" / "gb200-nvl72" / "training")
+    monkeypatch.setattr("racksim.report.write_report", lambda *args, **kwargs: (Path("r.html"), Path("r.md")))
+    assert cli.main(["compare", *arguments, "--out", str(tmp_path / "compared")]) == 0
+    assert len(simulations) == 6
+    assert metrics_of(tmp_path / "compared" / "gb200-nvl72" / "training") == sensitive
