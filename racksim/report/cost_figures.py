@@ -1,7 +1,7 @@
 """The report's cost of ownership: TCO by component per design, the sensitivity tornado, and every price's source.
 
-All of it comes from the `cost` group of each design's reference run (its coolant-sensitivity scenario, where the
-cost section reruns the physics at ± the coolant step; else its first scenario with a cost group).
+All of it comes from the `cost` group of each design's reference run (its coolant-sensitivity scenario, which
+`compare` and `run --sensitivity` also simulate at ± the coolant step; else its first scenario with a cost group).
 """
 
 from __future__ import annotations
