@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -19,19 +19,52 @@ TEMP_BIN_C = 0.01
 """Resolution of the time-weighted GPU temperature distribution (for percentiles), K."""
 TEMP_RANGE_C = (-50.0, 250.0)
 
-SERIES_COLUMNS = (
-    "time_s", "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_max", "gpu_temp_c_mean",
-    "coolant_supply_temp_c", "coolant_return_temp_c", "exhaust_temp_c", "fan_power_w", "pump_power_w",
-    "coolant_flow_fraction", "throttled_gpu_fraction", "shutdown_gpu_fraction", "work_units",
-    "feed_power_end_w", "feed_power_unsmoothed_w", "bbu_energy_j", "smoothing_energy_j",
-)
-"""Each row holds the state from its time to the next row's. Feed power is linear in between, from
-`feed_power_w` to `feed_power_end_w` (equal unless storage ramps the source); the rest are samples."""
-FEED = SERIES_COLUMNS.index("feed_power_w")
-FEED_END = SERIES_COLUMNS.index("feed_power_end_w")
-UNSMOOTHED = SERIES_COLUMNS.index("feed_power_unsmoothed_w")
-WORK = SERIES_COLUMNS.index("work_units")
-"""The one cumulative column besides time."""
+
+class SeriesRow(NamedTuple):
+    """One time-series row, column by column, each name ending in its unit.
+
+    Each row holds the state from its time to the next row's. Feed power is linear in between, from
+    `feed_power_w` to `feed_power_end_w` (equal unless storage ramps the source); the rest are samples.
+    """
+
+    time_s: float
+    feed_power_w: float
+    """Facility feed power of all racks at the row's time, W."""
+    it_power_w: float
+    loss_power_w: float
+    """Conversion losses, every stage, W."""
+    gpu_power_w: float
+    gpu_temp_c_max: float
+    gpu_temp_c_mean: float
+    coolant_supply_temp_c: float
+    """Hottest loop's coolant supply, °C."""
+    coolant_return_temp_c: float
+    """Hottest loop's coolant return, °C."""
+    exhaust_temp_c: float
+    fan_power_w: float
+    pump_power_w: float
+    coolant_flow_fraction: float
+    """Lowest coolant flow relative to design flow."""
+    throttled_gpu_fraction: float
+    shutdown_gpu_fraction: float
+    work_units: float
+    """Work done so far (the one cumulative column besides time)."""
+    feed_power_end_w: float
+    """Feed power at the end of the row's segment, just before the next row, W."""
+    feed_power_unsmoothed_w: float
+    """Feed power the racks would draw without smoothing storage, W."""
+    bbu_energy_j: float
+    """Energy stored in the BBUs, J."""
+    smoothing_energy_j: float
+    """Energy stored in the smoothing storage, J."""
+
+
+SERIES_COLUMNS: tuple[str, ...] = SeriesRow._fields
+"""The time series' column names, in row order."""
+COLUMN_INDEX = {name: index for index, name in enumerate(SERIES_COLUMNS)}
+"""Column name → its position in a stored row."""
+TIME, FEED, FEED_END = COLUMN_INDEX["time_s"], COLUMN_INDEX["feed_power_w"], COLUMN_INDEX["feed_power_end_w"]
+UNSMOOTHED, WORK = COLUMN_INDEX["feed_power_unsmoothed_w"], COLUMN_INDEX["work_units"]
 _MEAN = np.isin(SERIES_COLUMNS, (
     "feed_power_w", "it_power_w", "loss_power_w", "gpu_power_w", "gpu_temp_c_mean", "fan_power_w", "pump_power_w",
     "throttled_gpu_fraction", "shutdown_gpu_fraction", "feed_power_end_w", "feed_power_unsmoothed_w"))
@@ -70,20 +103,20 @@ class TimeSeries:
         """Since `mark()`: copies of the event rows whose segments ended, in order (None: not journaling)."""
 
     def append(self, row: tuple[float, ...]) -> None:
-        """Add one row (values in SERIES_COLUMNS order); a row at the same time replaces the last."""
+        """Add one row (a SeriesRow, or values in SERIES_COLUMNS order); a row at the same time replaces the last."""
         last = self._last_event_row()
-        if last is not None and last[0] != row[0]:
-            self.feed.add_segment(float(last[0]), float(row[0]), float(last[FEED]), float(last[FEED_END]),
+        if last is not None and last[TIME] != row[TIME]:
+            self.feed.add_segment(float(last[TIME]), float(row[TIME]), float(last[FEED]), float(last[FEED_END]),
                                   float(last[UNSMOOTHED]))
             if self._journal is not None:
                 self._journal.append(last.copy())
         if self.resolution_s is not None:
             values = np.asarray(row, dtype=float)
-            if self._last is not None and self._last[0] != values[0]:
-                self._fold(self._last, float(values[0]))
+            if self._last is not None and self._last[TIME] != values[TIME]:
+                self._fold(self._last, float(values[TIME]))
             self._last = values
             return
-        if self._count and self._rows[self._count - 1, 0] == row[0]:
+        if self._count and self._rows[self._count - 1, TIME] == row[TIME]:
             self._count -= 1
         self._store(row)
 
@@ -96,7 +129,7 @@ class TimeSeries:
     def _fold(self, row: FloatArray, end_s: float) -> None:
         """Add the segment [row time, end_s) of `row` to the bins it spans (feed power linear along it)."""
         assert self.resolution_s is not None
-        start_s, span_s = float(row[0]), end_s - float(row[0])
+        start_s, span_s = float(row[TIME]), end_s - float(row[TIME])
         feed_slope = (row[FEED_END] - row[FEED]) / span_s
         piece_start_s = start_s
         while piece_start_s < end_s:
@@ -123,7 +156,7 @@ class TimeSeries:
         row = self._extremes.copy()
         row[_MEAN] = self._sums[_MEAN] / self._bin_s
         row[FEED_END] = row[FEED]  # the row's feed power is its mean: constant over the row
-        row[0] = self._bin * self.resolution_s
+        row[TIME] = self._bin * self.resolution_s
         return row
 
     def _end_row(self, bin_row: FloatArray) -> FloatArray:
@@ -189,7 +222,7 @@ class TimeSeries:
         last = self._last_event_row()
         if last is None:
             raise ValueError("no time-series rows yet")
-        return self.feed.summary(float(last[0]), float(last[FEED]), float(last[FEED_END]), float(last[UNSMOOTHED]))
+        return self.feed.summary(float(last[TIME]), float(last[FEED]), float(last[FEED_END]), float(last[UNSMOOTHED]))
 
     def columns(self) -> dict[str, FloatArray]:
         """Column name → a copy of its values (with a resolution: the bins so far, then the end row)."""
@@ -204,7 +237,7 @@ class TimeSeries:
 def _shifted(row: FloatArray, shift_s: float, work: float) -> tuple[float, ...]:
     """A row `shift_s` later, with `work` more done."""
     shifted = row.copy()
-    shifted[0] += shift_s
+    shifted[TIME] += shift_s
     shifted[WORK] += work
     return tuple(shifted.tolist())
 

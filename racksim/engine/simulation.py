@@ -30,7 +30,7 @@ from racksim.engine.cycles import CycleSkipper
 from racksim.engine.feed_statistics import FeedSummary
 from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.power_control import PowerControl
-from racksim.engine.recorder import Integrals, TimeSeries
+from racksim.engine.recorder import Integrals, SeriesRow, TimeSeries
 from racksim.engine.supply_state import Supply
 from racksim.errors import SimulationError
 from racksim.network import allreduce_rate_with_links_down
@@ -239,13 +239,19 @@ class Simulation:
             self.series.close_segment(feed_w)
         it_w, losses_w, fans_w, pumps_w, exhaust_c, flow_fraction = point.totals
         gpu_temp_c = temp_c[gpu]
-        self.series.append((
-            time_s, feed_w, it_w, losses_w, point.gpu_power_w_total,
-            float(gpu_temp_c.max()), float(gpu_temp_c.mean()), float((point.supply_temp_c + loop_rise_c).max()),
-            float((point.coolant_return_temp_c + loop_rise_c).max()), exhaust_c, fans_w, pumps_w, flow_fraction,
-            float(self.throttled[gpu].sum() / gpu.size), float(self.plant.chip_down[gpu].sum() / gpu.size),
-            self.job.work_units, feed_w, float(self.supply.feed_w_unsmoothed().sum()),
-            *self.supply.stored_energy_j_at(time_s - self.time_s),
+        bbu_j, smoothing_j = self.supply.stored_energy_j_at(time_s - self.time_s)
+        self.series.append(SeriesRow(
+            time_s=time_s, feed_power_w=feed_w, it_power_w=it_w, loss_power_w=losses_w,
+            gpu_power_w=point.gpu_power_w_total, gpu_temp_c_max=float(gpu_temp_c.max()),
+            gpu_temp_c_mean=float(gpu_temp_c.mean()),
+            coolant_supply_temp_c=float((point.supply_temp_c + loop_rise_c).max()),
+            coolant_return_temp_c=float((point.coolant_return_temp_c + loop_rise_c).max()),
+            exhaust_temp_c=exhaust_c, fan_power_w=fans_w, pump_power_w=pumps_w, coolant_flow_fraction=flow_fraction,
+            throttled_gpu_fraction=float(self.throttled[gpu].sum() / gpu.size),
+            shutdown_gpu_fraction=float(self.plant.chip_down[gpu].sum() / gpu.size),
+            work_units=self.job.work_units, feed_power_end_w=feed_w,
+            feed_power_unsmoothed_w=float(self.supply.feed_w_unsmoothed().sum()),
+            bbu_energy_j=bbu_j, smoothing_energy_j=smoothing_j,
         ))
 
     def _record_curve(self, elapsed: float) -> None:
