@@ -1,6 +1,6 @@
 """Engine speed with pytest-benchmark (`make bench`); not part of `make test`.
 
-Figures to read as ratios: closed-form engine vs the fixed-step reference on the same scenario, and
+Figures to read as ratios: closed-form engine vs the fixed-step reference (tests/oracles.py) on the same scenario, and
 24 h vs 1 h of simulated time (cost should follow events, not seconds).
 """
 
@@ -15,6 +15,7 @@ from racksim.engine import Simulation
 from racksim.physics.arrays import build
 from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from tests.oracles import EulerSimulation
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING = load_suite("standard").scenario("training")
@@ -23,8 +24,10 @@ ARRAYS = build(DESIGN)
 SCHEDULE = TrainingSchedule.for_design(TRAINING.workload, DESIGN)
 
 
-def _run(duration_s: float, thermal_step_s: float | None = None) -> int:
-    simulation = Simulation(ARRAYS, SCHEDULE.phases(), duration_s, thermal_step_s=thermal_step_s)
+def _run(duration_s: float, euler_step_s: float | None = None) -> int:
+    """Events of a training run; with `euler_step_s`, the tests' fixed-step oracle (tests/oracles.py)."""
+    simulation = Simulation(ARRAYS, SCHEDULE.phases(), duration_s) if euler_step_s is None else \
+        EulerSimulation(ARRAYS, SCHEDULE.phases(), duration_s, step_s=euler_step_s)
     return simulation.run().event_count
 
 

@@ -34,21 +34,21 @@ RACKS = (1, 140, 1000)
 def engine_advance(racks: int) -> tuple[Callable[[], None], Simulation]:
     """The engine's advance on a Simulation of `racks` racks, set at the start of its first compute phase."""
     simulation = Simulation(build(DESIGN, racks), SCHEDULE.phases, 3600.0)
-    simulation.activity = next(SCHEDULE.phases()).activity
-    simulation.point = simulation._evaluate()
+    simulation.state.activity = next(SCHEDULE.phases()).activity
+    simulation.state.point = simulation._evaluate()
 
     def step() -> None:
-        simulation.advance_to(simulation.time_s + STEP_S)
+        simulation.advance_to(simulation.state.time_s + STEP_S)
 
     return step, simulation
 
 
 def bare_advance(arrays: RackArrays, simulation: Simulation) -> Callable[[], None]:
     """The same array updates on the same arrays, inline: no engine, no supply model, no dataclasses."""
-    point, chips = simulation.point, arrays.chips
-    temp = simulation.temp_c.copy()
+    point, chips = simulation.state.point, arrays.chips
+    temp = simulation.state.temp_c.copy()
     temp_ss, tau, capacity = point.chip_temp_ss_c, point.chip_tau_s, chips.heat_capacity_j_per_k
-    gpu, throttled = chips.is_gpu, simulation.throttled
+    gpu, throttled = chips.is_gpu, simulation.state.throttled
     losses = list(point.loss_w_by_stage.values())
     feed_w, it_w, chip_w, air_w = point.feed_w, point.it_w, point.chip_power_w, point.air_w
     liquid_w, fan_w, pump_w, return_c = point.liquid_noncold_plate_w, point.fan_power_w, point.pump_power_w, \

@@ -15,6 +15,7 @@ from racksim.physics.operating_point import Activity, OperatingPoint, PointCache
 from racksim.physics.plant import PlantState
 from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
+from tests.oracles import EulerSimulation
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
@@ -23,10 +24,11 @@ SCHEDULE = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every
 HOT = ["cooling.facility_supply_temp_c=38"]  # drives the GB300 GPUs over their throttle limit
 
 
-def simulate(path: Path, duration_s: float, overrides: list[str] = (), **kwargs: float) -> Simulation:
-    """Run `path` through the test workload and return the finished simulation."""
-    simulation = Simulation(build(load_design(path, overrides).design), SCHEDULE.phases(), duration_s,
-                            **kwargs)
+def simulate(path: Path, duration_s: float, overrides: list[str] = (), euler_step_s: float | None = None) -> Simulation:
+    """Run `path` through the test workload and return the finished simulation (stepped: the Euler oracle)."""
+    arrays = build(load_design(path, overrides).design)
+    simulation = Simulation(arrays, SCHEDULE.phases(), duration_s) if euler_step_s is None else \
+        EulerSimulation(arrays, SCHEDULE.phases(), duration_s, step_s=euler_step_s)
     simulation.result = simulation.run()
     return simulation
 
@@ -76,8 +78,8 @@ def test_throttling_starts_exactly_at_the_threshold_and_costs_work() -> None:
 @pytest.mark.parametrize("duration_s", [37.0, 90.0, 160.0])
 def test_closed_form_agrees_with_fixed_step_integration(duration_s: float) -> None:
     closed = simulate(GB300, duration_s, HOT)
-    stepped = simulate(GB300, duration_s, HOT, thermal_step_s=0.002)
-    assert np.max(np.abs(closed.temp_c - stepped.temp_c)) < 0.1
+    stepped = simulate(GB300, duration_s, HOT, euler_step_s=0.002)
+    assert np.max(np.abs(closed.state.temp_c - stepped.state.temp_c)) < 0.1
     assert closed.result.integrals.gpu_temp_c_max == pytest.approx(stepped.result.integrals.gpu_temp_c_max, abs=0.1)
     assert closed.result.integrals.throttled_gpu_seconds == pytest.approx(
         stepped.result.integrals.throttled_gpu_seconds, rel=0.02, abs=1.0)
@@ -91,8 +93,8 @@ def test_cost_grows_with_events_not_with_simulated_time() -> None:
     short.run()
     long.run()
     # Ten times the time, ten times the phases: events scale with phases, not with seconds.
-    assert long.event_count <= 10 * short.event_count + 10
-    assert long.event_count < 6000 / 2
+    assert long.state.event_count <= 10 * short.state.event_count + 10
+    assert long.state.event_count < 6000 / 2
 
 
 @pytest.mark.parametrize("field", [f.name for f in fields(PlantState)])

@@ -81,7 +81,7 @@ def test_bbu_ride_through_equals_stored_energy_over_load() -> None:
     # Lossless discharge, steady full load, every feed lost at 10 s and never back: the BBUs carry the
     # busbar's load D for E / D seconds, then the rack trips.
     simulation = simulate(GB200, 400.0, [Fault(kind="feed_loss", at_s=10.0)], ("power.bbu.discharge_efficiency=1",))
-    load_w = float(simulation.supply.demand_w[0]) if simulation.plant.tripped[0] else math.nan
+    load_w = float(simulation.state.supply.demand_w[0]) if simulation.plant.tripped[0] else math.nan
     trip_s = next(e.time_s for e in simulation.result.events if e.kind == "trip")
     energy_j = load_design(GB200).design.power.bbu.energy_j
     assert load_w == 0.0  # tripped: no load left
@@ -102,7 +102,7 @@ def test_a_short_sag_rides_through_and_recharge_adds_feed_load() -> None:
     assert after - before == pytest.approx(20e3 / 0.95, rel=0.05)
     assert series["feed_power_w"][(series["time_s"] > 10.0) & (series["time_s"] < 30.0)].max() == 0.0
     # The BBUs are full again by the end, so all they gave is back, plus their conversion losses.
-    assert simulation.supply.bbu_energy_j[0] == pytest.approx(load_design(GB200).design.power.bbu.energy_j)
+    assert simulation.state.supply.bbu_energy_j[0] == pytest.approx(load_design(GB200).design.power.bbu.energy_j)
     assert result.integrals.storage_net_energy_j == pytest.approx(0.0, abs=1.0)
     assert result.integrals.loss_energy_j["bbu"] > 0
 

@@ -19,6 +19,7 @@ from racksim.physics.thermal import AIR_CP_J_PER_KG_K, AIR_DENSITY_KG_PER_M3, CO
 from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 from racksim.workload.faults import fault_actions
+from tests.oracles import EulerSimulation
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200, GB300, VR = (ROOT / "designs" / f"{name}.yaml" for name in ("gb200-nvl72", "gb300-nvl72", "vr-800vdc"))
@@ -29,9 +30,12 @@ TRAINING = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every
 
 
 def run(path: Path, duration_s: float, faults: list[Fault], schedule: TrainingSchedule = TRAINING,
-        overrides: tuple[str, ...] = (), **kwargs: float) -> Simulation:
+        overrides: tuple[str, ...] = (), euler_step_s: float | None = None) -> Simulation:
+    """The finished simulation of `path` (stepped: the Euler oracle)."""
     arrays = build(load_design(path, overrides).design)
-    simulation = Simulation(arrays, schedule.phases(), duration_s, faults=fault_actions(faults, arrays), **kwargs)
+    actions = fault_actions(faults, arrays)
+    simulation = Simulation(arrays, schedule.phases(), duration_s, faults=actions) if euler_step_s is None else \
+        EulerSimulation(arrays, schedule.phases(), duration_s, step_s=euler_step_s, faults=actions)
     simulation.result = simulation.run()
     return simulation
 
@@ -85,17 +89,17 @@ def test_time_to_throttle_after_a_pump_loss_is_analytical() -> None:
     arrays = before.arrays
     plant = PlantState.nominal(arrays)
     plant.healthy_pumps = np.array([1])
-    after = evaluate(arrays, before.activity, before.throttled, plant)
-    expected_s = float(np.min(rc_crossing_time_s(before.temp_c, after.chip_temp_ss_c, after.chip_tau_s,
+    after = evaluate(arrays, before.state.activity, before.throttled, plant)
+    expected_s = float(np.min(rc_crossing_time_s(before.state.temp_c, after.chip_temp_ss_c, after.chip_tau_s,
                                                  arrays.chips.throttle_temp_c)))
     assert math.isfinite(expected_s)
     faulted = run(VR, fault_s + 600, [Fault(kind="pump_failure", at_s=fault_s, count=2)], STEADY)
     first = next(event for event in faulted.result.events if event.kind == "throttle")
     assert first.time_s - fault_s == pytest.approx(expected_s, rel=1e-9)
     # Hand check of the formula for the hottest die: T(t*) = T_th.
-    hottest = int(np.argmin(rc_crossing_time_s(before.temp_c, after.chip_temp_ss_c, after.chip_tau_s,
+    hottest = int(np.argmin(rc_crossing_time_s(before.state.temp_c, after.chip_temp_ss_c, after.chip_tau_s,
                                                arrays.chips.throttle_temp_c)))
-    t0, tss, tau = before.temp_c[hottest], after.chip_temp_ss_c[hottest], after.chip_tau_s[hottest]
+    t0, tss, tau = before.state.temp_c[hottest], after.chip_temp_ss_c[hottest], after.chip_tau_s[hottest]
     assert tau * math.log((t0 - tss) / (87.0 - tss)) == pytest.approx(expected_s)
 
 
@@ -111,8 +115,8 @@ def test_time_to_throttle_after_a_pump_loss_is_analytical() -> None:
 )
 def test_closed_form_matches_fixed_step_through_faults(path: Path, faults: list[Fault]) -> None:
     closed = run(path, 120.0, faults)
-    stepped = run(path, 120.0, faults, thermal_step_s=0.002)
-    assert np.max(np.abs(closed.temp_c - stepped.temp_c)) < 0.1
+    stepped = run(path, 120.0, faults, euler_step_s=0.002)
+    assert np.max(np.abs(closed.state.temp_c - stepped.state.temp_c)) < 0.1
     assert closed.result.integrals.gpu_temp_c_max == pytest.approx(stepped.result.integrals.gpu_temp_c_max, abs=0.1)
     assert [e.kind for e in closed.result.events] == [e.kind for e in stepped.result.events]
 

@@ -24,17 +24,14 @@ import bisect
 import copy
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from racksim._types import FloatArray
-from racksim.engine.recorder import Integrals
-
-if TYPE_CHECKING:
-    from racksim.engine.simulation import Simulation
+from racksim.engine.state import EngineState
 
 REPEAT_RTOL = 1e-12
 """Largest relative change of any continuous state over a cycle that still counts as a repeat."""
@@ -48,25 +45,28 @@ def binade_end_s(time_s: float) -> float:
 
 
 @dataclass(frozen=True)
-class EngineState:
-    """Every state the engine carries from one event to the next: the discrete part as a digest, the rest as values.
-
-    Die temperatures and throttles, every plant and supply array, the power control's arrays, the job's
-    collective speed, the operating point's time offset and the exact inputs of the operating point in force.
-    """
+class Snapshot:
+    """Every state the engine carries from one event to the next: the discrete part as a digest, the rest as values."""
 
     discrete: bytes
     values: FloatArray
 
     @classmethod
-    def of(cls, simulation: Simulation) -> EngineState:
-        """The state of `simulation` now."""
+    def of(cls, state: EngineState, point_key: Iterable[object], controllers: Iterable[object],
+           scalars: Iterable[float]) -> Snapshot:
+        """The engine's state now.
+
+        Die temperatures and throttles, every plant and supply array, the arrays of `controllers` (the power
+        control), the operating point's time offset, `scalars` (the job's collective speed) and the exact inputs
+        of the operating point in force (`point_key`, racksim.physics.operating_point.PointCache.key).
+        """
         arrays: Iterable[Any] = (
-            simulation.temp_c, simulation.throttled,
-            *(getattr(simulation.plant, field.name) for field in fields(simulation.plant)),
-            *(value for value in vars(simulation.supply).values() if isinstance(value, np.ndarray)),
-            *(value for value in vars(simulation.power_control).values() if isinstance(value, np.ndarray)),
-            np.array([simulation.time_s - simulation.point_time_s, simulation.job.network_rate]),
+            state.temp_c, state.throttled,
+            *(getattr(state.plant, field.name) for field in fields(state.plant)),
+            *(value for value in vars(state.supply).values() if isinstance(value, np.ndarray)),
+            *(value for controller in controllers for value in vars(controller).values()
+              if isinstance(value, np.ndarray)),
+            np.array([state.time_s - state.point_time_s, *scalars]),
         )
         digest, values = hashlib.blake2b(), []
         for array in map(np.asarray, arrays):
@@ -74,11 +74,11 @@ class EngineState:
                 values.append(array.ravel())
             else:
                 digest.update(np.ascontiguousarray(array).tobytes())
-        for part in simulation.point_key:
+        for part in point_key:
             digest.update(part if isinstance(part, bytes) else repr(part).encode())
         return cls(digest.digest(), np.concatenate(values))
 
-    def change_from(self, before: EngineState) -> float:
+    def change_from(self, before: Snapshot) -> float:
         """Largest relative change of a continuous state since `before` (0: bit for bit; inf: discrete change)."""
         if self.discrete != before.discrete or self.values.shape != before.values.shape:
             return math.inf
@@ -88,6 +88,13 @@ class EngineState:
         with np.errstate(invalid="ignore"):
             change = np.abs(self.values - before.values) / np.maximum(np.abs(before.values), np.abs(self.values))
         return float(np.where(same, 0.0, np.nan_to_num(change, nan=math.inf)).max())
+
+
+class Ledger(Protocol):
+    """An object with running sums a repeated cycle adds to (the run's integrals, the job's books)."""
+
+    def sums(self) -> tuple[str, ...]:
+        """The names of its running sums: floats, arrays or dicts of floats."""
 
 
 def repeat_books(target: object, before: dict[str, Any], times: int) -> None:
@@ -104,27 +111,28 @@ def repeat_books(target: object, before: dict[str, Any], times: int) -> None:
             setattr(target, name, new + times * (new - old))
 
 
-INTEGRAL_SUMS = Integrals.sums()
-"""What a repeated cycle adds to (the extremes it leaves as they are)."""
-
-
 @dataclass(frozen=True)
 class _Mark:
     """The engine at a cycle's end."""
 
     time_s: float
-    state: EngineState
-    integrals: dict[str, Any]
-    job: dict[str, Any]
+    snapshot: Snapshot
+    books: list[dict[str, Any]]
+    """The ledgers' running sums, ledger by ledger."""
     events: int
     event_count: int
 
 
 class CycleSkipper:
-    """Watches a simulation's cycle ends and jumps over the cycles that would repeat the last one exactly."""
+    """Watches a run's cycle ends and books the cycles that would repeat the last one exactly, for a jump over them."""
 
-    def __init__(self, simulation: Simulation, fault_times_s: Iterable[float]) -> None:
-        self.sim = simulation
+    def __init__(self, state: EngineState, ledgers: Sequence[Ledger], snapshot: Callable[[], Snapshot],
+                 duration_s: float, fault_times_s: Iterable[float]) -> None:
+        """Book into `state` and `ledgers`; `snapshot()` is the engine's carried state now."""
+        self.state = state
+        self._ledgers = ledgers
+        self._snapshot = snapshot
+        self._duration_s = duration_s
         self._fault_times_s = sorted(fault_times_s)
         self._mark: _Mark | None = None
         self.frozen = False
@@ -132,55 +140,48 @@ class CycleSkipper:
         self.cycles_skipped = 0
 
     def _take_mark(self) -> _Mark:
-        sim = self.sim
-        return _Mark(sim.time_s, EngineState.of(sim),
-                     {name: copy.deepcopy(getattr(sim.integrals, name)) for name in INTEGRAL_SUMS},
-                     {name: copy.deepcopy(getattr(sim.job, name)) for name in sim.job.BOOKS},
-                     len(sim.events), sim.event_count)
+        state = self.state
+        books = [{name: copy.deepcopy(getattr(ledger, name)) for name in ledger.sums()} for ledger in self._ledgers]
+        return _Mark(state.time_s, self._snapshot(), books, len(state.events), state.event_count)
 
-    def _quiet(self) -> bool:
-        """Nothing in flight that a jump would carry wrongly: a pending cap, a job down, another event due now."""
-        sim = self.sim
-        return (sim.thermal_step_s is None and not sim.power_control.acting and sim.job.running
-                and sim.env.peek() > sim.env.now)
+    def skip_s(self, quiet: bool) -> float:
+        """At a cycle's end (the time advanced to now): book the cycles to skip and return their time, or 0.
 
-    def skip_s(self) -> float:
-        """At a cycle's end (the time advanced to now): book the cycles to skip and return their time, or 0."""
-        sim = self.sim
+        `quiet`: nothing is in flight that a jump would carry wrongly (a pending cap, a job down, another event
+        due now).
+        """
+        state = self.state
         mark, self._mark = self._mark, self._take_mark()
-        rows = sim.series.mark()
-        change = math.inf if mark is None else self._mark.state.change_from(mark.state)
-        if mark is None or change > REPEAT_RTOL or not self._quiet():
+        rows = state.series.mark()
+        change = math.inf if mark is None else self._mark.snapshot.change_from(mark.snapshot)
+        if mark is None or change > REPEAT_RTOL or not quiet:
             return 0.0
-        period_s = sim.time_s - mark.time_s
-        next_fault = bisect.bisect_right(self._fault_times_s, sim.time_s)
-        limit_s = min(binade_end_s(mark.time_s), sim.duration_s,
+        period_s = state.time_s - mark.time_s
+        next_fault = bisect.bisect_right(self._fault_times_s, state.time_s)
+        limit_s = min(binade_end_s(mark.time_s), self._duration_s,
                       self._fault_times_s[next_fault] if next_fault < len(self._fault_times_s) else math.inf)
-        cycles = math.floor((limit_s - sim.time_s) / period_s) - 1  # the last cycle before the limit runs
+        cycles = math.floor((limit_s - state.time_s) / period_s) - 1  # the last cycle before the limit runs
         if change > 0:
             cycles = min(cycles, math.floor(REPEAT_DRIFT_BUDGET / change))
         if cycles < 1:
             return 0.0
         self._book(mark, cycles, period_s, rows)
         self.frozen = True
-        sim.wake_watchers()
         return cycles * period_s
 
     def _book(self, mark: _Mark, cycles: int, period_s: float, rows: list[FloatArray]) -> None:
         """Add `cycles` copies of the cycle since `mark` to every running sum, the series and the event log."""
-        sim = self.sim
-        repeat_books(sim.integrals, mark.integrals, cycles)
-        repeat_books(sim.job, mark.job, cycles)
-        sim.event_count += cycles * (sim.event_count - mark.event_count)
-        cycle_events = sim.events[mark.events:]
+        state = self.state
+        for ledger, before in zip(self._ledgers, mark.books, strict=True):
+            repeat_books(ledger, before, cycles)
+        state.event_count += cycles * (state.event_count - mark.event_count)
+        cycle_events = state.events[mark.events:]
         for copy_index in range(1, cycles + 1):
-            sim.events.extend(replace(event, time_s=event.time_s + copy_index * period_s) for event in cycle_events)
-        sim.series.repeat(rows, cycles, period_s)
+            state.events.extend(replace(event, time_s=event.time_s + copy_index * period_s) for event in cycle_events)
+        state.series.repeat(rows, cycles, period_s)
         self.cycles_skipped += cycles
 
     def resume(self) -> None:
-        """After the jump: the engine's clock catches up, and the next cycle is measured from here."""
-        sim = self.sim
-        sim.shift_clock(sim.env.now - sim.time_s)
+        """After the jump (the engine's clock caught up): the next cycle is measured from here."""
         self.frozen = False
         self._mark = self._take_mark()

@@ -1,6 +1,7 @@
 """The synchronous job: walks its phases, counts work and where the time went, loses work to failures.
 
-A SimPy process drives it. A phase ends when its nominal time is done at the current pace (the GPUs' work
+A SimPy process drives it; it sets the engine's activity and reads its pace through the engine's state and
+interface (engine/state.py). A phase ends when its nominal time is done at the current pace (the GPUs' work
 rate for compute, the collectives' speed for communication); the pace changes only at events, so each
 wait is exact. An interruption loses the work since the last checkpoint and restarts the phases after the
 restart time; a halt (GPU shutdown, rack trip) stops the job for good.
@@ -10,16 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
+from racksim.engine.state import Engine
 from racksim.physics.operating_point import Activity
 from racksim.workload import Phase
-
-if TYPE_CHECKING:
-    from racksim.engine.simulation import Simulation
 
 IDLE = Activity(gpu_utilization=0.0, cpu_utilization=0.05, network_utilization=0.0)
 PhaseSource = Iterator[Phase] | Callable[[], Iterator[Phase]]
@@ -28,11 +26,8 @@ PhaseSource = Iterator[Phase] | Callable[[], Iterator[Phase]]
 class Job:
     """Work done and lost, and the time the job spent in each kind of phase, stalled or down."""
 
-    BOOKS = ("work_units", "work_at_checkpoint", "phase_time_s", "stall_s", "collective_s", "traffic_gbyte_per_gpu")
-    """The running sums a periodic cycle adds to (engine/cycles.py repeats them for the cycles it skips)."""
-
-    def __init__(self, simulation: Simulation, phases: PhaseSource, restart_time_s: float) -> None:
-        self.sim = simulation
+    def __init__(self, engine: Engine, phases: PhaseSource, restart_time_s: float) -> None:
+        self.engine = engine
         self._phases = phases
         """The job's phases; a factory restarts them from the top after an interruption (checkpoint cadence anew)."""
         self.restart_time_s = restart_time_s
@@ -57,32 +52,37 @@ class Job:
         self._in_progress: tuple[Phase, float, float] | None = None
         """The phase under way: (phase, since when at this pace, s, pace)."""
 
+    @staticmethod
+    def sums() -> tuple[str, ...]:
+        """The running sums a periodic cycle adds to (engine/cycles.py repeats them for the cycles it skips)."""
+        return ("work_units", "work_at_checkpoint", "phase_time_s", "stall_s", "collective_s", "traffic_gbyte_per_gpu")
+
     def start(self) -> None:
         """Start the job's SimPy process."""
-        self.process = self.sim.env.process(self._run())
+        self.process = self.engine.env.process(self._run())
 
     def _source(self) -> Iterator[Phase]:
         return self._phases() if callable(self._phases) else self._phases
 
     def _run(self) -> simpy.events.ProcessGenerator:
         """Run the phases; after an interruption, wait the restart time and start again."""
-        sim = self.sim
+        engine = self.engine
         phases = self._source()
         while True:
             try:
                 yield from self._run_phases(phases)
                 return
             except simpy.Interrupt:
-                sim.advance_to(sim.env.now)
-                sim.activity = IDLE
-                sim.state_changed()
+                engine.advance_to(engine.env.now)
+                engine.state.activity = IDLE
+                engine.state_changed()
             while True:  # a failure during the restart starts the wait again
                 try:
-                    yield sim.env.timeout(self.restart_time_s)
+                    yield engine.env.timeout(self.restart_time_s)
                     break
                 except simpy.Interrupt:
                     continue
-            sim.advance_to(sim.env.now)
+            engine.advance_to(engine.env.now)
             self._resume()
             phases = self._source()
 
@@ -93,42 +93,42 @@ class Job:
 
     def _pace(self, phase: Phase) -> float:
         if phase.pace == "compute":
-            return self.sim.point.work_rate
+            return self.engine.state.point.work_rate
         return self.network_rate if phase.pace == "network" else 1.0
 
     def _run_phases(self, phases: Iterator[Phase]) -> simpy.events.ProcessGenerator:
-        sim = self.sim
+        engine, env = self.engine, self.engine.env
         for phase in phases:
             if self.halted:
                 return
-            sim.advance_to(sim.env.now)
-            sim.activity = phase.activity
-            sim.state_changed()
+            engine.advance_to(env.now)
+            engine.state.activity = phase.activity
+            engine.state_changed()
             remaining_s = phase.nominal_s
             while remaining_s > 0 and not self.halted:
                 rate = max(self._pace(phase), 0.0)
-                started = sim.env.now
-                self._in_progress = (phase, started, rate)
-                finish = sim.env.timeout(remaining_s / rate) if rate > 0 else None  # none: wait for a change
+                started_s = env.now
+                self._in_progress = (phase, started_s, rate)
+                finish = env.timeout(remaining_s / rate) if rate > 0 else None  # none: wait for a change
                 try:
-                    yield sim.changed if finish is None else finish | sim.changed
+                    yield engine.changed if finish is None else finish | engine.changed
                 finally:  # an interruption also ends the phase's progress here
                     self._in_progress = None
-                    self._credit(phase, (sim.env.now - started) * rate, sim.env.now - started)
+                    self._credit(phase, (env.now - started_s) * rate, env.now - started_s)
                 if finish is not None and finish.processed:
                     break
-                remaining_s -= (sim.env.now - started) * rate
+                remaining_s -= (env.now - started_s) * rate
             if self.halted:
                 return
             if phase.work_units or phase.saves_checkpoint or phase.ends_cycle:
-                sim.advance_to(sim.env.now)
+                engine.advance_to(env.now)
                 self.work_units += phase.work_units
                 if phase.saves_checkpoint:
                     self.work_at_checkpoint = self.work_units
-                sim.record()
-            if phase.ends_cycle and sim.cycles is not None and (skip_s := sim.cycles.skip_s()) > 0:
-                yield sim.env.timeout(skip_s)  # the cycles are booked; nothing else is due before the jump's end
-                sim.cycles.resume()
+                engine.record()
+            if phase.ends_cycle and (skip_s := engine.skip_cycles_s()) > 0:
+                yield env.timeout(skip_s)  # the cycles are booked; nothing else is due before the jump's end
+                engine.resume_after_skip()
 
     def _credit(self, phase: Phase, progress_s: float, elapsed_s: float) -> None:
         """Book `progress_s` of the phase's nominal time done in `elapsed_s`."""
@@ -148,16 +148,17 @@ class Job:
             return
         if self._down_since_s is None:
             self.interruptions += 1
-            self._down_since_s = self.sim.time_s
+            self._down_since_s = self.engine.state.time_s
             lost = self.work_units - self.work_at_checkpoint
             self.work_lost_units += lost
             self.work_units = self.work_at_checkpoint
-            self.sim.log("interruption", f"{reason}; {lost:g} work units since the last checkpoint lost")
+            self.engine.state.log("interruption", f"{reason}; {lost:g} work units since the last checkpoint lost")
         self.process.interrupt(reason)
 
     def _resume(self) -> None:
         """Restart from the checkpoint: hot-spare trays stand in for job trays that are down."""
-        arrays, plant = self.sim.arrays, self.sim.plant
+        state = self.engine.state
+        arrays, plant = state.arrays, state.plant
         down_trays = np.zeros(arrays.compute_tray_rack.size, dtype=bool)
         np.logical_or.at(down_trays, arrays.chips.tray, plant.chip_down)
         in_job = plant.tray_in_job.copy()
@@ -168,9 +169,9 @@ class Job:
             in_job[failed[:swaps]], in_job[spares[:swaps]] = False, True
         plant.tray_in_job = in_job
         assert self._down_since_s is not None
-        self.downtime_s += self.sim.time_s - self._down_since_s
+        self.downtime_s += state.time_s - self._down_since_s
         self._down_since_s = None
-        self.sim.log("restart", f"job restarted from its checkpoint at {self.work_units:g} work units")
+        state.log("restart", f"job restarted from its checkpoint at {self.work_units:g} work units")
 
     def halt(self, reason: str) -> None:
         """Stop the synchronous job for good; the work since the last checkpoint is lost."""
@@ -180,8 +181,8 @@ class Job:
         lost = self.work_units - self.work_at_checkpoint
         self.work_lost_units += lost
         self.work_units = self.work_at_checkpoint
-        self.sim.activity = IDLE
-        self.sim.log("job_halted", f"{reason}; {lost:g} work units since the last checkpoint lost")
+        self.engine.state.activity = IDLE
+        self.engine.state.log("job_halted", f"{reason}; {lost:g} work units since the last checkpoint lost")
 
     def finish(self, end_s: float) -> None:
         """Close the books at the end of the run: the phase under way and a job still down count to the end."""

@@ -1,36 +1,77 @@
 """Power protection and capping: racks trip when their supply cannot carry the load.
 
 A capping controller, after its response time, caps the GPUs to fit the healthy PSUs, a user cap, and a hall's
-row feeders and UPS.
+row feeders and UPS. It reads and changes the engine's state (engine/state.py) and halts the job through the
+callable it is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from racksim._types import FloatArray
+from racksim._types import BoolArray, FloatArray
+from racksim.engine.state import Engine
+from racksim.physics.arrays import RackArrays
 from racksim.physics.operating_point import Activity, OperatingPoint, evaluate
+from racksim.physics.plant import PlantState
 from racksim.physics.rows import highest_fitting, row_caps_w
 
-if TYPE_CHECKING:
-    from racksim.engine.simulation import Simulation
+
+def size_gpu_caps_w(arrays: RackArrays, plant: PlantState) -> tuple[FloatArray, BoolArray]:
+    """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
+
+    Bisection on the cap (the feed is monotone in it), per rack, then per row and for the UPS
+    (racksim.physics.rows.row_caps_w), over full load with no chip throttled on `plant` as it is; returns the caps
+    and the racks that stay short even at the lowest allowed cap (design.power.capping.min_gpu_cap_fraction).
+    """
+    capping, chips = arrays.design.power.capping, arrays.chips
+    assert capping is not None
+    full = Activity(1.0, 1.0, 1.0)
+    unthrottled = np.zeros(chips.is_gpu.size, dtype=bool)
+
+    def at_cap(cap_w: FloatArray) -> OperatingPoint:
+        return evaluate(arrays, full, unthrottled, replace(plant, gpu_cap_w=cap_w))
+
+    def fits(cap_w: FloatArray) -> np.ndarray:
+        point = at_cap(cap_w)
+        ok = point.shelf_output_w <= point.shelf_capacity_w
+        return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
+
+    racks, hall = arrays.n_racks, arrays.hall
+    uncapped = fits(np.full(racks, np.inf))
+    low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
+    high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
+    infeasible = ~uncapped & ~fits(low)
+    caps_w = np.where(uncapped, np.inf, highest_fitting(fits, low, high))
+    if not hall.has_row_limits:
+        return caps_w, infeasible
+    caps_w, row_infeasible = row_caps_w(lambda cap_w: at_cap(cap_w).feed_w, caps_w, hall.rack_row,
+                                        hall.row_capacity_w, hall.ups_capacity_w, float(low[0]), float(high[0]))
+    return caps_w, infeasible | row_infeasible
+
+
+def user_caps_w(arrays: RackArrays, plant: PlantState) -> FloatArray:
+    """The GPU caps in force before the job starts, W: sized to a user's rack cap if the design sets one, else none."""
+    capping = arrays.design.power.capping
+    if capping is not None and capping.rack_cap_w is not None:
+        return size_gpu_caps_w(arrays, plant)[0]
+    return plant.gpu_cap_w
 
 
 class PowerControl:
     """Supply checks after every event, and the capping controller (design.power.capping) if the design has one."""
 
-    def __init__(self, simulation: Simulation) -> None:
-        """Size a user's rack cap before the job starts."""
-        self.sim = simulation
-        self.capping = simulation.arrays.design.power.capping
+    def __init__(self, engine: Engine, halt_job: Callable[[str], None]) -> None:
+        """Watch `engine`'s supply; `halt_job(reason)` stops the synchronous job when a rack trips."""
+        self.engine = engine
+        self._halt_job = halt_job
+        self.capping = engine.state.arrays.design.power.capping
         self._pending = False
-        self._cap_basis = simulation.plant.healthy_psus.copy()
-        if self.capping is not None and self.capping.rack_cap_w is not None:
-            simulation.plant.gpu_cap_w, _ = self.size_caps()  # a user cap is in force before the job starts
+        self._cap_basis = engine.state.plant.healthy_psus.copy()
 
     @property
     def acting(self) -> bool:
@@ -43,12 +84,13 @@ class PowerControl:
         Beyond the PSUs' overload limit, or short of supply with no controller, a rack trips at once;
         a shortfall within the limit is carried until the controller's response time has passed.
         """
-        point, plant = self.sim.point, self.sim.plant
-        unsupported = ~self.sim.supply.can_carry(point, plant)
+        state = self.engine.state
+        point, plant, arrays = state.point, state.plant, state.arrays
+        unsupported = ~state.supply.can_carry(point, plant)
         if unsupported.any():
             self.trip(unsupported, "no energized feed, and no BBU charge or power to carry the load")
             return True
-        shelves = self.sim.arrays.design.power.shelves
+        shelves = arrays.design.power.shelves
         overload_limit = shelves.overload_limit_fraction if shelves is not None else 1.0
         supplied = plant.supplied()
         short = supplied & (point.shelf_output_w > point.shelf_capacity_w * (1 + 1e-9))
@@ -57,66 +99,38 @@ class PowerControl:
         if trip.any():
             self.trip(trip, "supply short of the load")
             return True
-        row_over = self.sim.arrays.hall.overloaded(point.feed_w) & ~plant.tripped  # a hall's row feeders and UPS
-        if row_over.any() and self.sim.arrays.hall.trip_on_overload:
+        row_over = arrays.hall.overloaded(point.feed_w) & ~plant.tripped  # a hall's row feeders and UPS
+        if row_over.any() and arrays.hall.trip_on_overload:
             self.trip(row_over, "row feeder or UPS overloaded")
             return True
         supply_changed = not np.array_equal(plant.healthy_psus, self._cap_basis)
         if self.capping is not None and (short.any() or row_over.any() or supply_changed) \
                 and not self._pending:
             self._pending = True
-            self.sim.env.process(self._action(self.capping.response_time_s))
+            self.engine.env.process(self._action(self.capping.response_time_s))
         return False
 
     def trip(self, racks: np.ndarray, reason: str) -> None:
         """Trip `racks` for good; the synchronous job halts."""
-        self.sim.plant.tripped = self.sim.plant.tripped | racks
-        self.sim.log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
-        self.sim.job.halt("a rack tripped")
-
-    def size_caps(self) -> tuple[FloatArray, np.ndarray]:
-        """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
-
-        Bisection on the cap (the feed is monotone in it), per rack, then per row and for the UPS
-        (racksim.physics.rows.row_caps_w); returns the caps and the racks that stay short even at the lowest
-        allowed cap.
-        """
-        capping, chips = self.capping, self.sim.arrays.chips
-        assert capping is not None
-        full = Activity(1.0, 1.0, 1.0)
-        unthrottled = np.zeros_like(self.sim.throttled)
-
-        def at_cap(cap_w: FloatArray) -> OperatingPoint:
-            return evaluate(self.sim.arrays, full, unthrottled, replace(self.sim.plant, gpu_cap_w=cap_w))
-
-        def fits(cap_w: FloatArray) -> np.ndarray:
-            point = at_cap(cap_w)
-            ok = point.shelf_output_w <= point.shelf_capacity_w
-            return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
-
-        racks, hall = self.sim.arrays.n_racks, self.sim.arrays.hall
-        uncapped = fits(np.full(racks, np.inf))
-        low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
-        high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
-        infeasible = ~uncapped & ~fits(low)
-        caps_w = np.where(uncapped, np.inf, highest_fitting(fits, low, high))
-        if not hall.has_row_limits:
-            return caps_w, infeasible
-        caps_w, row_infeasible = row_caps_w(lambda cap_w: at_cap(cap_w).feed_w, caps_w, hall.rack_row,
-                                            hall.row_capacity_w, hall.ups_capacity_w, float(low[0]), float(high[0]))
-        return caps_w, infeasible | row_infeasible
+        state = self.engine.state
+        state.plant.tripped = state.plant.tripped | racks
+        state.log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
+        self._halt_job("a rack tripped")
 
     def _action(self, delay_s: float) -> simpy.events.ProcessGenerator:
-        yield self.sim.env.timeout(delay_s)
-        self.sim.advance_to(self.sim.env.now)
-        caps, infeasible = self.size_caps()
-        on_supply = self.sim.plant.supplied()  # racks on battery (or tripped) keep their cap
-        caps, infeasible = np.where(on_supply, caps, self.sim.plant.gpu_cap_w), infeasible & on_supply
-        if not np.array_equal(caps, self.sim.plant.gpu_cap_w):
-            self.sim.log("cap", ", ".join("released" if not np.isfinite(c) else f"{c:.0f} W per GPU" for c in caps))
-        self.sim.plant.gpu_cap_w = caps
-        self._cap_basis = self.sim.plant.healthy_psus.copy()
+        engine = self.engine
+        yield engine.env.timeout(delay_s)
+        engine.advance_to(engine.env.now)
+        plant = engine.state.plant
+        caps_w, infeasible = size_gpu_caps_w(engine.state.arrays, plant)
+        on_supply = plant.supplied()  # racks on battery (or tripped) keep their cap
+        caps_w, infeasible = np.where(on_supply, caps_w, plant.gpu_cap_w), infeasible & on_supply
+        if not np.array_equal(caps_w, plant.gpu_cap_w):
+            engine.state.log("cap", ", ".join("released" if not np.isfinite(cap_w) else f"{cap_w:.0f} W per GPU"
+                                              for cap_w in caps_w))
+        plant.gpu_cap_w = caps_w
+        self._cap_basis = plant.healthy_psus.copy()
         self._pending = False
-        if (infeasible & ~self.sim.plant.tripped).any():
-            self.trip(infeasible & ~self.sim.plant.tripped, "no GPU cap within the controller's range fits the supply")
-        self.sim.state_changed()
+        if (infeasible & ~plant.tripped).any():
+            self.trip(infeasible & ~plant.tripped, "no GPU cap within the controller's range fits the supply")
+        engine.state_changed()
