@@ -70,6 +70,8 @@ def test_storage_times_and_energies_by_hand() -> None:
     assert float(storage_limit_time_s(4e4, -2e4, 3e4, 1.0)) == pytest.approx(1.0)
     # The same gap needs 40 kJ in all (area of the triangle); with 50 kJ the ramp finishes first.
     assert float(storage_limit_time_s(4e4, -2e4, 5e4, 1.0)) == math.inf
+    # A subnormal recovery power (2.2e-311 W, found by the conservation property) takes forever, without a warning.
+    assert float(storage_limit_time_s(-2.2e-311, 0.0, 1e3, 0.9)) == math.inf
     assert float(storage_energy_out_j(4e4, -2e4, 2.0, 1.0)) == pytest.approx(4e4)
     assert float(storage_energy_out_j(-4e4, 2e4, 2.0, 0.9)) == pytest.approx(-4e4 * 0.9)
 

@@ -80,7 +80,8 @@ def storage_limit_time_s(gap0_w: ArrayLike, gap_slope_w_per_s: ArrayLike, headro
     eff = np.asarray(efficiency, dtype=float)
     rate = np.where(discharging, 1.0 / eff, eff)
     headroom = np.maximum(np.asarray(headroom_j, dtype=float), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A gap of a few subnormal watts takes longer than any run: the quotient overflows to ∞, which is the answer.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         constant = headroom / (rate * gap0)
         discriminant = gap0 * gap0 - 2.0 * slope * headroom / rate
         shrinking = (gap0 - np.sqrt(np.maximum(discriminant, 0.0))) / slope
