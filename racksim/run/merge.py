@@ -21,7 +21,7 @@ import numpy as np
 from racksim._types import FloatArray
 from racksim.engine import Event, RunResult
 from racksim.engine.feed_statistics import FeedSummary
-from racksim.engine.recorder import SERIES_COLUMNS, Integrals, TimeSeries
+from racksim.engine.recorder import COLUMN_INDEX, SERIES_COLUMNS, Integrals, TimeSeries
 from racksim.physics.piecewise import segment_values
 
 Merge = Callable[[FloatArray, FloatArray], FloatArray]
@@ -81,8 +81,8 @@ def merged_rows(series: Sequence[Mapping[str, FloatArray]], gpu_counts: Sequence
         else:
             values = np.array([columns[name][index] for columns, index in zip(series, in_force, strict=True)])
         rows[:, column] = np.asarray(work_scales) @ values if name == "work_units" else COLUMN_MERGE[name](values, gpus)
-    rows[:, 0] = times_s
-    rows[-1, SERIES_COLUMNS.index("feed_power_end_w")] = rows[-1, SERIES_COLUMNS.index("feed_power_w")]
+    rows[:, COLUMN_INDEX["time_s"]] = times_s
+    rows[-1, COLUMN_INDEX["feed_power_end_w"]] = rows[-1, COLUMN_INDEX["feed_power_w"]]
     return rows
 
 
