@@ -6,7 +6,13 @@ STAMP := $(VENV)/.installed-dev
 RESULTS ?= results/quick
 DESIGNS := $(sort $(wildcard designs/*.yaml))
 
-.PHONY: run test fuzz bench lint clean chromium
+.PHONY: run test test-fast fuzz bench lint clean chromium
+
+# pytest over PYTEST_WORKERS processes (pytest-xdist; `auto`: one per core, 0: in this process); a module's tests,
+# and its module-scoped fixtures, stay on one worker. FAST: the tier without the tests marked slow, browser or dask.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+FAST := not slow and not browser and not dask
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +29,11 @@ test: $(STAMP) chromium
 	$(BIN)/ruff check racksim tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(PYTEST) --durations=25
+
+# The fast tier, under a minute: the tests not marked slow, browser or dask (`make test` runs them all).
+test-fast: $(STAMP)
+	$(PYTEST) -m "$(FAST)" --durations=10
 
 # The browser test opens the report in Debian's headless chromium; install it when missing.
 chromium:

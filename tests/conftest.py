@@ -1,10 +1,15 @@
-"""Shared fixtures: the bundled designs and suites, and the metrics contract of DESIGN.md."""
+"""Shared fixtures: the bundled designs and suites, the metrics contract of DESIGN.md, and expensive results
+(a quick-suite compare, a dask cluster) computed once per test session."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import math
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -71,15 +76,30 @@ def bundled_designs() -> list[Path]:
 
 # ------------------------------------------------------------------ expensive results shared by the whole session
 #
-# Each is computed once per session (once per xdist worker under `pytest -n`); the tests that use it carry the
-# xdist group of its name (pytest_collection_modifyitems below), so `--dist loadgroup` sends them all to one
-# worker and it is computed once in all. Tests only read a shared result; one that changes it works on a copy
-# (shutil.copytree into its tmp_path).
+# Computed once per test session and only read by the tests that use them; a test that changes one works on a copy
+# (shutil.copytree into its tmp_path). Under pytest-xdist the workers of a session share one copy on disk: the first
+# to need it computes it under a file lock, the others wait for it and read it (`make test` runs `--dist loadfile`,
+# so a module's tests, and its module-scoped fixtures, stay on one worker).
 
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
 GB300 = ROOT / "designs" / "gb300-nvl72.yaml"
-SHARED_RESULTS = ("quick_compare", "dask_scheduler")
-"""Session fixtures whose users run in one xdist group each."""
+
+
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of this test session shared by its xdist workers (each has a basetemp below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created when missing): one xdist worker at a time."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -93,25 +113,26 @@ class Compared:
 @pytest.fixture(scope="session")
 def quick_compare(tmp_path_factory: pytest.TempPathFactory) -> Compared:
     """`racksim compare GB200 GB300 --suite quick --duration 120s`: every quick scenario of both and the report."""
-    out = tmp_path_factory.mktemp("quick-compare") / "out"
-    done = racksim("compare", str(GB200), str(GB300), "--suite", "quick", "--out", str(out), "--duration", "120s")
-    return Compared(out, done)
+    root = session_root(tmp_path_factory) / "quick-compare"
+    root.mkdir(exist_ok=True)
+    with locked(root / "lock"):
+        recorded = root / "done.json"
+        if not recorded.exists():
+            done = racksim("compare", str(GB200), str(GB300), "--suite", "quick", "--out", str(root / "out"),
+                           "--duration", "120s")
+            recorded.write_text(json.dumps(asdict(done)))
+        return Compared(root / "out", Done(**json.loads(recorded.read_text())))
 
 
 @pytest.fixture(scope="session")
 def dask_scheduler() -> Iterator[str]:
-    """The address of one dask LocalCluster on loopback (2 worker processes, a thread each) for the sweep tests."""
+    """The address of one dask LocalCluster on loopback (2 worker processes, a thread each) for the sweep tests.
+
+    No dashboard, and the scheduler's HTTP server on a free port: on its default 8787, taken by any other cluster on
+    the machine, distributed warns (an error here) and moves it.
+    """
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
         yield cluster.scheduler_address
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests using a shared session result run on one xdist worker (`--dist loadgroup`), which computes it once."""
-    for item in items:
-        for name in SHARED_RESULTS:
-            if name in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(name))

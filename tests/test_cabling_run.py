@@ -37,6 +37,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
     return root / "with", metrics, dark
 
 
+@pytest.mark.slow
 def test_cabling_metrics_are_reported(runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     _, metrics, _ = runs
     cabling = metrics["cabling"]
@@ -47,6 +48,7 @@ def test_cabling_metrics_are_reported(runs: tuple[Path, dict[str, Any], dict[str
     assert cabling["power_w"] == pytest.approx(72 * 8.75)
 
 
+@pytest.mark.slow
 def test_cabling_power_appears_in_the_energy_balance(runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     _, metrics, dark = runs
     assert contract_problems(metrics) == []
@@ -61,6 +63,7 @@ def test_cabling_power_appears_in_the_energy_balance(runs: tuple[Path, dict[str,
     assert metrics["thermal"]["heat_to_air_j"] - dark["thermal"]["heat_to_air_j"] > grown_j - fans_j
 
 
+@pytest.mark.slow
 def test_cabling_json_and_report(runs: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
     results, metrics, _ = runs
     summary = json.loads((results / "gb200-nvl72" / "training" / "cabling.json").read_text())

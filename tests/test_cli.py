@@ -34,6 +34,7 @@ def test_run_writes_a_complete_result_directory(tmp_path: Path) -> None:
     assert series["feed_power_w"].max() == pytest.approx(metrics["power"]["input_power_w_peak"])
 
 
+@pytest.mark.slow
 def test_reruns_are_identical(tmp_path: Path) -> None:
     for out in ("a", "b"):
         assert racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path / out), "--duration", "60s") \
@@ -42,6 +43,7 @@ def test_reruns_are_identical(tmp_path: Path) -> None:
     assert first == (tmp_path / "b" / "gb200-nvl72" / "training" / "metrics.json").read_text()
 
 
+@pytest.mark.slow
 def test_set_override_reaches_the_run(tmp_path: Path) -> None:
     done = racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path), "--duration", "60s",
                    "--set", "compute_tray.gpus.tdp_w=1000")
@@ -130,6 +132,7 @@ def test_the_real_command_gives_help_and_the_same_one_line_error() -> None:
                                                                  in_process.stderr)
 
 
+@pytest.mark.slow
 def test_bad_design_leaves_previous_results_intact(tmp_path: Path) -> None:
     assert racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path), "--duration", "30s").returncode == 0
     metrics = tmp_path / "gb200-nvl72" / "training" / "metrics.json"

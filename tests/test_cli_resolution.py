@@ -28,6 +28,7 @@ def suite_file(tmp_path: Path, resolution: object) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_resolution_option_bounds_the_rows_resumes_by_it_and_reports(tmp_path: Path) -> None:
     common = ("run", GB200, "--suite", "quick", "--scenario", "training", "--duration", "20m")
     events, coarse = tmp_path / "events", tmp_path / "coarse"
@@ -50,6 +51,7 @@ def test_resolution_option_bounds_the_rows_resumes_by_it_and_reports(tmp_path: P
     assert "Max feed ramp" in Path(report.stdout.split()[0]).read_text()
 
 
+@pytest.mark.slow
 def test_scenario_field_sets_the_resolution_and_the_option_overrides_it(tmp_path: Path) -> None:
     suite = suite_file(tmp_path, 120)
     done = racksim("run", GB200, "--suite", str(suite), "--duration", "20m", "--out", str(tmp_path / "a"))

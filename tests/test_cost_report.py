@@ -51,6 +51,7 @@ def metrics_of(results: Path, design: str) -> dict[str, Any]:
     return loaded
 
 
+@pytest.mark.slow
 def test_run_carries_the_cost_group_with_a_simulated_coolant_sensitivity(results: Path) -> None:
     cost = metrics_of(results, "gb200-nvl72")["cost"]
     assert cost["tco_usd"] == pytest.approx(cost["capex_usd"] + cost["period_years"] * cost["opex_usd_per_year"])
@@ -63,10 +64,12 @@ def test_run_carries_the_cost_group_with_a_simulated_coolant_sensitivity(results
         assert swing["low_usd_per_work_unit"] < cost["usd_per_work_unit"] < swing["high_usd_per_work_unit"]
 
 
+@pytest.mark.slow
 def test_a_design_without_a_cost_section_has_no_cost_group(results: Path) -> None:
     assert "cost" not in metrics_of(results, "gb200-no-cost")
 
 
+@pytest.mark.slow
 def test_report_shows_costs_figures_and_every_price_with_its_flag(results: Path) -> None:
     markdown = (results / "report.md").read_text(encoding="utf-8")
     html = (results / "report.html").read_text(encoding="utf-8")

@@ -50,6 +50,7 @@ def fed(time_s: np.ndarray, feed_w: np.ndarray, feed_end_w: np.ndarray, unsmooth
     return statistics.summary(float(time_s[-1]), float(feed_w[-1]), float(feed_end_w[-1]), float(unsmoothed_w[-1]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("design", "scenario"), RUNS)
 def test_metrics_of_real_runs_equal_the_series_functions(tmp_path: Path, design: str, scenario: str) -> None:
     request = RunRequest(ROOT / "designs" / f"{design}.yaml", load_suite("standard").scenario(scenario))
@@ -99,6 +100,7 @@ GAPS_S = st.sampled_from([1e-3, 0.25, 0.5, 1.0, 1.0 + 1e-9, 3.0]) | st.floats(1e
 """Gaps around the 1 s ramp window: several rows inside one window, exactly one window apart, and long holds."""
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(data=st.data())
 def test_running_statistics_of_random_signals(data: st.DataObject) -> None:

@@ -153,6 +153,7 @@ def dump(tree: dict[str, Any]) -> bytes:
 # --------------------------------------------------------------------------- designs
 
 
+@pytest.mark.slow
 @given(case=mutated_tree(DESIGN_FILES))
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_mutated_design_loads_or_names_file_field_and_rule(case: tuple[Path, dict[str, Any], str]) -> None:
@@ -252,6 +253,7 @@ def override(draw: st.DrawFn) -> str:
     return f"{path}={value}" if draw(st.booleans()) or not path else path
 
 
+@pytest.mark.slow
 @given(text=override())
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_hostile_override(text: str) -> None:

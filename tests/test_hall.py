@@ -272,6 +272,7 @@ def test_in_row_cdus_share_their_approach(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_run_accepts_a_hall_file(tmp_path: Path) -> None:
     path = write_hall(tmp_path, racks=2, rows=1, row_cdus=None)
     out = tmp_path / "out"
@@ -311,6 +312,8 @@ def test_hall_fields_take_overrides_beside_the_rack_designs(tmp_path: Path) -> N
         load_hall(path, ["hall.racks=0"])
 
 
+@pytest.mark.slow
+@pytest.mark.dask
 def test_a_sweep_over_a_row_feeder_rating(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_hall(tmp_path, racks=2, rows=1, row_cdus=None)
     out = tmp_path / "sweep"

@@ -211,6 +211,7 @@ def test_work_of_the_per_gpu_training_form_counts_in_steps_of_the_hall(tmp_path:
 # --------------------------------------------------------------------------- command line
 
 
+@pytest.mark.slow
 def test_run_and_report_a_mixed_hall_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path)
     out = tmp_path / "out"

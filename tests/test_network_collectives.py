@@ -128,6 +128,7 @@ def test_gpu_counts_that_do_not_fit_are_input_errors(gb200: Design, gpus: int) -
         design_table(gb200, "all-reduce", np.array([8.0]), gpus)
 
 
+@pytest.mark.slow
 @given(st.sets(st.integers(0, 8 * 18 - 1), min_size=1, max_size=12), st.sampled_from(
     ["all-reduce", "all-gather", "reduce-scatter", "all-to-all"]))
 def test_failed_links_never_speed_a_collective_up(failed: set[int], op: str) -> None:

@@ -54,6 +54,7 @@ feed_losses = st.lists(st.builds(Fault, kind=st.just("feed_loss"), at_s=st.float
                                  feeds=st.sampled_from([["a"], ["b"], ["a", "b"]])), max_size=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("base", BASES, ids=lambda p: p.stem)
 @given(overrides=random_designs(), compute_s=st.floats(1, 20), communication_s=st.floats(0, 5), faults=feed_losses)
 def test_energy_and_heat_are_conserved(base: Path, overrides: list, compute_s: float, communication_s: float,

@@ -137,6 +137,7 @@ def test_a_hot_spare_takes_over_and_repairs_restore_capacity() -> None:
     assert no_spare.plant.tray_in_job.all()
 
 
+@pytest.mark.slow
 def test_simulated_goodput_follows_the_exact_formula() -> None:
     # A GPU MTBF of 144 h over 72 GPUs: a job MTBF of 2 h; many interruptions in 4 simulated days.
     overrides = ("reliability.gpu.mtbf_h=144", "reliability.gpu.mttr_h=1", "reliability.gpu.mttr_sigma=0")
@@ -166,6 +167,7 @@ def test_replica_means_and_intervals_by_hand() -> None:
     assert result["replicas"]["seeds"] == [1, 2]
 
 
+@pytest.mark.slow
 def test_replicas_through_the_cli_and_the_report(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

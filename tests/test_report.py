@@ -120,6 +120,7 @@ def md_row(markdown: str, scenario: str, label: str) -> list[str]:
     return [part.strip() for part in line.strip("|").split(" | ")]
 
 
+@pytest.mark.slow
 def test_report_files_designs_and_embedded_figures(report: tuple[Path, str, str]) -> None:
     results, html, markdown = report
     for design in ("alpha", "beta"):
@@ -136,6 +137,7 @@ def test_report_files_designs_and_embedded_figures(report: tuple[Path, str, str]
     assert "<rev A>" not in html
 
 
+@pytest.mark.slow
 def test_best_value_is_marked_in_html_and_markdown(report: tuple[Path, str, str]) -> None:
     _, html, markdown = report
     peak = table_row(html, "steady", "power.input_power_w_peak")
@@ -151,6 +153,7 @@ def test_best_value_is_marked_in_html_and_markdown(report: tuple[Path, str, str]
         "Peak feed power", "kW", "120.0", "**100.0**<br>-16.7 %"]
 
 
+@pytest.mark.slow
 def test_delta_against_baseline_by_hand(report: tuple[Path, str, str], results: Path) -> None:
     html = report[1]
     # Feed energy: beta 7.5 kWh against alpha 10 kWh -> (7.5 - 10) / 10 = -25.0 %, an improvement.
@@ -166,6 +169,7 @@ def test_delta_against_baseline_by_hand(report: tuple[Path, str, str], results: 
         '120.0<span class="delta worse">+20.0 %</span>')
 
 
+@pytest.mark.slow
 def test_verdict_and_optional_groups(report: tuple[Path, str, str]) -> None:
     _, html, markdown = report
     assert "beta has the lowest peak feed power: 100.0 kW (next: alpha, 120.0 kW)." in markdown
@@ -179,6 +183,7 @@ def test_verdict_and_optional_groups(report: tuple[Path, str, str]) -> None:
     assert "event_count" not in html
 
 
+@pytest.mark.slow
 def test_writing_twice_gives_identical_bytes(results: Path) -> None:
     """Twice, and with the scenarios' figures drawn in one process or in two: the same bytes."""
     def written(jobs: int) -> dict[Path, bytes]:
@@ -204,6 +209,7 @@ def test_unknown_baseline_is_an_input_error(results: Path) -> None:
         write_report(results, baseline="gamma")
 
 
+@pytest.mark.slow
 def test_run_without_time_series_and_long_series(tmp_path: Path) -> None:
     root = tmp_path / "results"
     common: dict[str, Any] = {"energy_kwh": 5.0, "gpu_temp_max_c": 70.0, "work_units": 10.0}

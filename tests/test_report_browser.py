@@ -59,6 +59,7 @@ def open_in_chromium(page: Path, profile: Path) -> tuple[dict[str, list], str]:
                       .replace("&gt;", ">")), done.stderr
 
 
+@pytest.mark.browser
 def test_report_opens_in_chromium_with_every_image_and_no_error(tmp_path: Path) -> None:
     root = annotate(make_results(tmp_path / "results"))
     html = write_report(root)[0].read_text(encoding="utf-8")
@@ -71,6 +72,7 @@ def test_report_opens_in_chromium_with_every_image_and_no_error(tmp_path: Path) 
     assert [line for line in stderr.splitlines() if ":CONSOLE" in line] == []
 
 
+@pytest.mark.browser
 def test_the_probe_sees_a_broken_image_and_a_console_error(tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text(f"<html><head>{PROBE}</head><body><img src='missing.png' alt='gone'>"

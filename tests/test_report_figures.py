@@ -62,10 +62,12 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, 
     return {key: axes for (key, _, _), axes in zip(made, captured, strict=True)}
 
 
+@pytest.mark.slow
 def test_the_core_figures_are_drawn(drawn: dict[str, list[dict[str, Any]]]) -> None:
     assert {"feed-power", "gpu-temperature", "energy", "heat", "rack-elevation", "cooling"} <= set(drawn)
 
 
+@pytest.mark.slow
 def test_every_plotted_axis_is_labelled_with_a_unit(drawn: dict[str, list[dict[str, Any]]]) -> None:
     for key, axes in drawn.items():
         plotted = [ax for ax in axes if ax["on"] and ax["label"] != "<colorbar>" and (ax["lines"] or ax["bars"])]
@@ -75,6 +77,7 @@ def test_every_plotted_axis_is_labelled_with_a_unit(drawn: dict[str, list[dict[s
             assert any(UNIT.search(ax["x"]) for ax in plotted), f"{key}: no labelled x axis with a unit"
 
 
+@pytest.mark.slow
 def test_one_colour_per_design_in_every_figure(drawn: dict[str, list[dict[str, Any]]]) -> None:
     expected = plotkit.design_colours(DESIGNS)
     assert len(set(expected.values())) == len(DESIGNS)

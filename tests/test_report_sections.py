@@ -50,6 +50,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, d
     return root, html.read_text(encoding="utf-8"), md.read_text(encoding="utf-8"), summary
 
 
+@pytest.mark.slow
 def test_scorecard_by_hand(written: tuple[Path, str, str, dict[str, Any]]) -> None:
     # work_units mean: alpha (1000 + 800) / 2 = 900 (best), beta 875 -> points 1, 0; weight 3.
     # peak mean: alpha 119 kW, beta 100.5 kW (best); max GPU temperature worst: alpha 92, beta 88 (best).
@@ -91,6 +92,7 @@ def test_scorecard_edge_cases() -> None:
     assert scorecard(runs[:1], ["a"], "a").verdict == "Only a ran: there is nothing to compare it with."
 
 
+@pytest.mark.slow
 def test_design_diff_and_assumptions(written: tuple[Path, str, str, dict[str, Any]]) -> None:
     _, html, markdown, summary = written
     assert summary["design_diff"] == {"identical_fields": 1, "fields": {
@@ -102,6 +104,7 @@ def test_design_diff_and_assumptions(written: tuple[Path, str, str, dict[str, An
     assert "| `rack.height_u` | 48 | A | A: a guess | x.yaml |" in markdown
 
 
+@pytest.mark.slow
 def test_every_section_names_every_design(written: tuple[Path, str, str, dict[str, Any]]) -> None:
     _, html, markdown, summary = written
     sections = ["scorecard", "steady", "pump-fault", "design-diff", "assumptions"]
@@ -123,6 +126,7 @@ def test_every_section_names_every_design(written: tuple[Path, str, str, dict[st
     assert summary["scenarios"]["steady"]["kpis"]["power.input_power_w_peak"]["best"] == ["beta"]
 
 
+@pytest.mark.slow
 def test_summary_is_byte_reproducible(written: tuple[Path, str, str, dict[str, Any]]) -> None:
     root = written[0]
     before = (root / "summary.json").read_bytes()
@@ -142,6 +146,7 @@ def test_provenance_of_a_bundled_design_follows_extends_and_overrides() -> None:
     assert notes["rack.slots"].tags == "A"  # the comment block above the field
 
 
+@pytest.mark.slow
 def test_another_suites_weights_rescore_the_same_runs(tmp_path: Path) -> None:
     root = annotate(make_results(tmp_path / "results"))
     write_report(root, suite=load_suite("quick"))

@@ -125,6 +125,7 @@ def _legends(axes: Any) -> list[Any]:
     return found + ([axes.legend_] if axes.legend_ is not None else [])
 
 
+@pytest.mark.slow
 def test_thermal_figures_are_written_and_embedded(thermal_report: tuple[Path, str, str]) -> None:
     results, html, markdown = thermal_report
     for key in ("rack-elevation", "cooling", "gpu-temperature"):
@@ -136,6 +137,7 @@ def test_thermal_figures_are_written_and_embedded(thermal_report: tuple[Path, st
     assert html.count('<img src="data:image/png;base64,') == 7
 
 
+@pytest.mark.slow
 def test_elevation_has_a_panel_per_design_and_a_shared_colour_scale(tmp_path: Path,
                                                                     captured: list[dict[str, Any]]) -> None:
     write_report(make_thermal_results(tmp_path / "results"))
@@ -164,6 +166,7 @@ def test_elevation_units_follow_the_slots() -> None:
     assert rundir.gpu_thresholds(resolved_design("z", 80.0, 90.0)) == (80.0, 90.0)
 
 
+@pytest.mark.slow
 def test_temperature_figure_has_thresholds_and_event_marks(tmp_path: Path, captured: list[dict[str, Any]]) -> None:
     write_report(make_thermal_results(tmp_path / "results"))
     _, legend, line_count, ydata = next(a for f in captured for a in f["axes"] if a[0] == "GPU die temperature")
@@ -175,6 +178,7 @@ def test_temperature_figure_has_thresholds_and_event_marks(tmp_path: Path, captu
     assert line_count == 4 + 3 + 4 + 2 + 1
 
 
+@pytest.mark.slow
 def test_cooling_figure_has_three_axes_with_units(tmp_path: Path, captured: list[dict[str, Any]]) -> None:
     write_report(make_thermal_results(tmp_path / "results"))
     cooling = next(f for f in captured if f["axes"] and f["axes"][0][0].startswith("Cooling"))
@@ -184,6 +188,7 @@ def test_cooling_figure_has_three_axes_with_units(tmp_path: Path, captured: list
     assert {"fans", "pumps"} <= legends[2]
 
 
+@pytest.mark.slow
 def test_events_are_listed_and_repeated_kinds_collapsed(thermal_report: tuple[Path, str, str]) -> None:
     _, html, markdown = thermal_report
     body = markdown.split(f"## Scenario: {SCENARIO}\n", 1)[1]
@@ -202,6 +207,7 @@ def test_events_are_listed_and_repeated_kinds_collapsed(thermal_report: tuple[Pa
     assert "<td>throttle ×15</td>" in html
 
 
+@pytest.mark.slow
 def test_thermal_kpis_have_units_and_directions(thermal_report: tuple[Path, str, str]) -> None:
     _, html, markdown = thermal_report
     assert md_row(markdown, SCENARIO, "Max exhaust air temperature") == [
@@ -228,6 +234,7 @@ def test_higher_time_to_throttle_is_better() -> None:
     assert [(c.best, c.trend) for c in rows[0].cells] == [(False, ""), (True, "better")]
 
 
+@pytest.mark.slow
 def test_missing_and_broken_files_do_not_crash(tmp_path: Path) -> None:
     root = tmp_path / "results"
     thermal_run(root, "full", hot_c=88.0, events=fault_events(2))
@@ -254,6 +261,7 @@ def test_missing_and_broken_files_do_not_crash(tmp_path: Path) -> None:
     assert "—" in md_row(markdown, SCENARIO, "Max exhaust air temperature")
 
 
+@pytest.mark.slow
 def test_only_old_columns_and_no_layout_gives_no_thermal_figures(tmp_path: Path) -> None:
     root = tmp_path / "results"
     make_run(root, "a", "s", peak_kw=100.0, energy_kwh=5.0, gpu_temp_max_c=70.0, work_units=10.0)
@@ -274,6 +282,7 @@ def test_compact_collapses_kinds_above_ten() -> None:
     assert lines[1].detail == "11 events; first: gpu0"
 
 
+@pytest.mark.slow
 def test_thermal_report_is_byte_reproducible(tmp_path: Path) -> None:
     root = make_thermal_results(tmp_path / "results")
 

@@ -92,6 +92,7 @@ def run_to_the_end(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signal_number", "jobs"), [(signal.SIGKILL, 2), (signal.SIGINT, 2), (signal.SIGINT, 1)],
                          ids=["sigkill-jobs2", "ctrl-c-jobs2", "ctrl-c-serial"])
 def test_killed_run_keeps_finished_results_and_resumes(tmp_path: Path, short_suite: Path, signal_number: int,
@@ -128,6 +129,7 @@ def _all_numbers(node: Any, path: str = "") -> dict[str, float]:
     return {path: node} if isinstance(node, float) else {}
 
 
+@pytest.mark.slow
 def test_metrics_finite_and_identical_serial_repeated_and_parallel(tmp_path: Path) -> None:
     trees = {}
     for name, jobs in (("serial", 1), ("again", 1), ("parallel", 2)):

@@ -67,6 +67,7 @@ def test_validate_lists_the_warnings() -> None:
     assert stderr.getvalue() == ""
 
 
+@pytest.mark.slow
 def test_report_shows_the_warnings(tmp_path: Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         assert main(["run", str(GB200), str(GB300), "--suite", "quick", "--scenario", "training",

@@ -80,6 +80,7 @@ def test_a_plain_run_simulates_once_and_has_no_coolant_sensitivity(tmp_path: Pat
     assert json.loads((run_dir / "inputs.json").read_text())["coolant_sensitivity"] is False
 
 
+@pytest.mark.slow
 def test_sensitivity_runs_the_two_supplies_in_the_pool_with_the_former_numbers(tmp_path: Path,
                                                                                 simulations: list[float]) -> None:
     request = RunRequest(GB200, TRAINING, overrides=HOT_SUPPLY, sensitivity=True)
@@ -94,6 +95,7 @@ def test_sensitivity_runs_the_two_supplies_in_the_pool_with_the_former_numbers(t
         Path("gb200-nvl72/training/metrics.json")]  # the extra runs went to a scratch directory
 
 
+@pytest.mark.slow
 def test_sensitivity_reuses_a_plain_run_and_a_plain_run_is_never_taken_for_one(tmp_path: Path,
                                                                              simulations: list[float]) -> None:
     plain, sensitive = (RunRequest(GB200, TRAINING, duration_s=120.0, sensitivity=flag) for flag in (False, True))
@@ -110,6 +112,7 @@ def test_sensitivity_reuses_a_plain_run_and_a_plain_run_is_never_taken_for_one(t
     assert "coolant_temp" not in metrics_of(run_dir)["cost"]["sensitivity"]
 
 
+@pytest.mark.slow
 def test_replicas_with_sensitivity_average_each_seeds_coolant_swing(tmp_path: Path, simulations: list[float]) -> None:
     request = RunRequest(GB200, TRAINING, duration_s=120.0, replicas=2, sensitivity=True)
     [run_dir] = run_many([request], tmp_path, jobs=1)
@@ -185,6 +188,7 @@ def test_an_old_npz_results_directory_is_rerun_and_not_read(tmp_path: Path, simu
     assert read_timeseries(run_dir)["time_s"][0] == 0.0
 
 
+@pytest.mark.slow
 def test_run_sensitivity_flag_and_compare_ask_for_the_coolant_runs(tmp_path: Path, simulations: list[float],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from racksim import cli

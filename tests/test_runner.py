@@ -29,6 +29,7 @@ def inode(run_dir: Path) -> int:
     return (run_dir / "metrics.json").stat().st_ino
 
 
+@pytest.mark.slow
 def test_resume_skips_unchanged_and_reruns_changed(tmp_path: Path) -> None:
     requests = requests_for([GB200, GB300], scenarios("training"), duration_s=DURATION_S)
     dirs = run_many(requests, tmp_path, jobs=1)
@@ -51,6 +52,7 @@ def test_resume_skips_unchanged_and_reruns_changed(tmp_path: Path) -> None:
     assert inode(dirs[1]) != before  # --force
 
 
+@pytest.mark.slow
 def test_a_run_killed_half_way_is_rerun_and_leaves_the_others(tmp_path: Path) -> None:
     requests = requests_for([GB200, GB300], scenarios("training"), duration_s=DURATION_S)
     dirs = run_many(requests, tmp_path, jobs=1)
@@ -70,6 +72,7 @@ def test_a_run_killed_half_way_is_rerun_and_leaves_the_others(tmp_path: Path) ->
     assert json.loads((dirs[0] / "metrics.json").read_text())["seed"] == 9
 
 
+@pytest.mark.slow
 def test_parallel_runs_equal_serial_runs(tmp_path: Path) -> None:
     requests = requests_for([GB200, GB300], scenarios("training", "pump-failure"), duration_s=DURATION_S)
     serial = run_many(requests, tmp_path / "serial", jobs=1)
