@@ -71,6 +71,7 @@ def assert_same_run(skipped: RunResult, simulated: RunResult, exact: bool = True
                                                                     rel=1e-10, abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [GB200, VR], ids=lambda path: path.stem)
 def test_skipped_cycles_give_the_event_by_event_run(path: Path) -> None:
     skipped, simulated = run(path, 3 * 3600.0, True), run(path, 3 * 3600.0, False)
@@ -80,6 +81,7 @@ def test_skipped_cycles_give_the_event_by_event_run(path: Path) -> None:
     assert_same_run(skipped, simulated)
 
 
+@pytest.mark.slow
 def test_a_fault_bounds_the_jump_and_is_simulated_in_full() -> None:
     faults = (Fault(kind="pump_failure", at_s=5000.0, count=2, duration_s=600.0),)
     skipped, simulated = run(GB200, 3 * 3600.0, True, faults), run(GB200, 3 * 3600.0, False, faults)
@@ -88,6 +90,7 @@ def test_a_fault_bounds_the_jump_and_is_simulated_in_full() -> None:
     assert_same_run(skipped, simulated)
 
 
+@pytest.mark.slow
 def test_an_interrupted_job_restarts_and_skips_again() -> None:
     failures = (Failure(3000.0, "host", 3, 3300.0),)
     skipped = run(GB200, 2 * 3600.0, True, failures=failures)
@@ -103,6 +106,7 @@ def test_a_hall_skips_like_a_rack() -> None:
     assert_same_run(skipped, simulated)
 
 
+@pytest.mark.slow
 def test_a_store_that_wanders_in_its_last_bits_skips_within_rounding() -> None:
     """GB300's smoothing store stops recovering within a dead band: its charge wanders by ulps, never repeating."""
     skipped, simulated = run(GB300, 4 * 3600.0, True), run(GB300, 4 * 3600.0, False)
@@ -136,6 +140,7 @@ def test_a_shift_by_a_multiple_of_the_spacing_rounds_alike(exponent: int, positi
     assert (time_s + period_s) + delay_s == (time_s + delay_s) + period_s
 
 
+@pytest.mark.slow
 def test_the_cli_skips_cycles_unless_told_every_event(tmp_path: Path) -> None:
     runs = {}
     for name, extra in (("skipped", []), ("every-event", ["--every-event"])):

@@ -75,6 +75,7 @@ def test_throttling_starts_exactly_at_the_threshold_and_costs_work() -> None:
     assert series["gpu_temp_c_max"].max() <= 87.0 + 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("duration_s", [37.0, 90.0, 160.0])
 def test_closed_form_agrees_with_fixed_step_integration(duration_s: float) -> None:
     closed = simulate(GB300, duration_s, HOT)

@@ -84,6 +84,7 @@ def test_a_real_run_replayed_at_a_resolution(resolution_s: float) -> None:
     assert np.all(np.diff(columns["time_s"]) > 0)
 
 
+@pytest.mark.slow
 def test_a_day_at_a_resolution_has_the_metrics_of_the_event_level_day(tmp_path: Path) -> None:
     """The standard reliability month's workload (with its failures) for a day: per event, 60 s and 300 s rows."""
     scenario = load_suite("standard").scenario("reliability-month").model_copy(update={"timeseries_resolution_s": None})

@@ -103,6 +103,7 @@ def test_time_to_throttle_after_a_pump_loss_is_analytical() -> None:
     assert tau * math.log((t0 - tss) / (87.0 - tss)) == pytest.approx(expected_s)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "faults"),
     [
@@ -164,6 +165,7 @@ def test_repair_restores_the_plant() -> None:
         "fault", "fault", "repair", "repair"]
 
 
+@pytest.mark.slow
 @given(tdp_w=st.floats(300, 2000), supply_c=st.floats(15, 45), flow_lpm=st.floats(80, 400),
        liquid_share=st.floats(0, 1), fans=st.integers(10, 120), load=st.floats(0, 1))
 def test_heat_removed_by_coolant_and_air_equals_heat_generated(
