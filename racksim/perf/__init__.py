@@ -14,16 +14,7 @@ operating point), `published` and `published_inference` (validation cases). VALI
 Not yet wired into the design schema, the workloads, the engine or the CLI.
 """
 
-from racksim.perf.accelerator import (
-    A100_SXM_80GB,
-    B200,
-    GB200,
-    GB300,
-    H100_SXM,
-    REFERENCE_ACCELERATORS,
-    Accelerator,
-    EfficiencyCurve,
-)
+from racksim.perf.accelerator import Accelerator, EfficiencyCurve
 from racksim.perf.comm import DGX_A100, DGX_H100, AlphaBeta, CollectiveTime, FastestOf, network_collective_time
 from racksim.perf.inference import Iteration, Replica, ServingMemory, kv_bytes_per_token, serving_memory
 from racksim.perf.layout import Layout, check_layout
@@ -34,14 +25,8 @@ from racksim.perf.serving import ServingCurve, ServingPoint, operating_point, se
 from racksim.perf.training import StepBreakdown, System, TrainingStep, model_flops, train_step
 
 __all__ = [
-    "A100_SXM_80GB",
-    "B200",
     "DGX_A100",
     "DGX_H100",
-    "GB200",
-    "GB300",
-    "H100_SXM",
-    "REFERENCE_ACCELERATORS",
     "Accelerator",
     "AlphaBeta",
     "CollectiveTime",
