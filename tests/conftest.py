@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
+
+from tests.cli import Done, racksim
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS = sorted((ROOT / "designs").glob("*.yaml"))
@@ -63,3 +67,51 @@ def contract_problems(metrics: dict[str, Any]) -> list[str]:
 def bundled_designs() -> list[Path]:
     """Paths of the designs in designs/."""
     return DESIGNS
+
+
+# ------------------------------------------------------------------ expensive results shared by the whole session
+#
+# Each is computed once per session (once per xdist worker under `pytest -n`); the tests that use it carry the
+# xdist group of its name (pytest_collection_modifyitems below), so `--dist loadgroup` sends them all to one
+# worker and it is computed once in all. Tests only read a shared result; one that changes it works on a copy
+# (shutil.copytree into its tmp_path).
+
+GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
+GB300 = ROOT / "designs" / "gb300-nvl72.yaml"
+SHARED_RESULTS = ("quick_compare", "dask_scheduler")
+"""Session fixtures whose users run in one xdist group each."""
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A `racksim compare` that ran: its results directory (runs, report, figures) and what the command printed."""
+
+    out: Path
+    done: Done
+
+
+@pytest.fixture(scope="session")
+def quick_compare(tmp_path_factory: pytest.TempPathFactory) -> Compared:
+    """`racksim compare GB200 GB300 --suite quick --duration 120s`: every quick scenario of both and the report."""
+    out = tmp_path_factory.mktemp("quick-compare") / "out"
+    done = racksim("compare", str(GB200), str(GB300), "--suite", "quick", "--out", str(out), "--duration", "120s")
+    return Compared(out, done)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of one dask LocalCluster on loopback (2 worker processes, a thread each) for the sweep tests."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests using a shared session result run on one xdist worker (`--dist loadgroup`), which computes it once."""
+    for item in items:
+        for name in SHARED_RESULTS:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))

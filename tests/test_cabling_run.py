@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from racksim.report import write_report
+from tests.cli import racksim
 from tests.conftest import contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +22,8 @@ CABLING_METRICS = ("cable_count", "cable_length_m", "active_cable_count", "optic
 def run(out: Path, *overrides: str) -> dict[str, Any]:
     """`racksim run` GB200 through the quick training scenario into `out`; its metrics."""
     sets = [arg for override in overrides for arg in ("--set", override)]
-    done = subprocess.run([sys.executable, "-m", "racksim", "run", GB200, "--suite", "quick", "--scenario", "training",
-                           "--duration", f"{DURATION_S:g}s", "--out", str(out), *sets],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    done = racksim("run", GB200, "--suite", "quick", "--scenario", "training", "--duration", f"{DURATION_S:g}s",
+                   "--out", str(out), *sets)
     assert done.returncode == 0, done.stderr
     return json.loads((out / "gb200-nvl72" / "training" / "metrics.json").read_text())
 

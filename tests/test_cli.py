@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from racksim.run.timeseries import read_timeseries
-from tests.conftest import contract_problems
+from tests.cli import racksim, racksim_subprocess
+from tests.conftest import Compared, contract_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 GB200 = str(ROOT / "designs" / "gb200-nvl72.yaml")
 GB300 = str(ROOT / "designs" / "gb300-nvl72.yaml")
-
-
-def racksim(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m racksim ARGS` from the repository root."""
-    return subprocess.run([sys.executable, "-m", "racksim", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=300, check=False)
 
 
 def test_run_writes_a_complete_result_directory(tmp_path: Path) -> None:
@@ -56,8 +50,9 @@ def test_set_override_reaches_the_run(tmp_path: Path) -> None:
     assert resolved["compute_tray"]["gpus"]["tdp_w"] == 1000
 
 
-def test_compare_writes_the_report(tmp_path: Path) -> None:
-    done = racksim("compare", GB200, GB300, "--suite", "quick", "--out", str(tmp_path), "--duration", "120s")
+@pytest.mark.slow
+def test_compare_writes_the_report(quick_compare: Compared, tmp_path: Path) -> None:
+    done = quick_compare.done  # compare GB200 GB300 --suite quick --duration 120s, shared by the session
     assert done.returncode == 0, done.stderr
     html, markdown = (Path(line) for line in done.stdout.split())
     assert html.is_file()
@@ -65,12 +60,13 @@ def test_compare_writes_the_report(tmp_path: Path) -> None:
     text = html.read_text()
     assert "gb200-nvl72" in text
     assert "gb300-nvl72" in text
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((quick_compare.out / "summary.json").read_text())
     assert summary["scorecard"]["ranking"][0] in text
     assert "racksim compare" in text
-    again = racksim("report", str(tmp_path))
+    results = shutil.copytree(quick_compare.out, tmp_path / "results")  # report rewrites the report: on a copy
+    again = racksim("report", str(results))
     assert again.returncode == 0, again.stderr
-    assert html.read_text() == text  # the command line and weights come from suite.json
+    assert (results / html.relative_to(quick_compare.out)).read_text() == text  # command line, weights: suite.json
 
 
 def test_show_json_has_derived_figures() -> None:
@@ -115,6 +111,23 @@ def test_bad_invocations_give_one_line(args: list[str], fragment: str) -> None:
     assert fragment in done.stderr
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_the_real_command_gives_help_and_the_same_one_line_error() -> None:
+    """Smoke test in a new interpreter (`python -m racksim`, the console script's entry point), which the rest of
+    this module runs in-process through the same racksim.cli.main: the same output and exit codes."""
+    helped = racksim_subprocess("--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "Usage: racksim" in helped.stdout
+    assert "compare" in helped.stdout
+    args = ("validate", GB200, "--set", "power.feed.limit_w=-1")
+    failed = racksim_subprocess(*args)
+    assert failed.returncode == 2
+    assert failed.stderr.startswith("racksim: error: ")
+    assert failed.stderr.count("\n") == 1
+    in_process = racksim(*args)
+    assert (failed.returncode, failed.stdout, failed.stderr) == (in_process.returncode, in_process.stdout,
+                                                                 in_process.stderr)
 
 
 def test_bad_design_leaves_previous_results_intact(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Bad design input of every kind: one line on stderr naming file, field path and rule, exit code 2.
 
-Each case runs `python -m racksim validate` in a subprocess (the user's view) and, where cheap, `load_design`
-in-process (the API's view: an InputError with source, field_path and rule). The committed files under
+Each case runs `racksim validate` through the console script's own racksim.cli.main, in-process (the user's
+view: the stderr line and exit code a shell sees; tests/cli.py) and, where cheap, `load_design` (the API's
+view: an InputError with source, field_path and rule); `--debug` runs in a real process. The committed files under
 tests/data/bad_designs/ mostly extend the GB200 design and break one thing; input that is awkward to commit
 (binary, huge, generated) is written to tmp_path by the test.
 """
@@ -17,6 +18,7 @@ import pytest
 
 from racksim.errors import InputError
 from racksim.run.loading import load_design
+from tests.cli import Done, racksim
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad_designs"
@@ -27,13 +29,12 @@ PREFIX = "racksim: error: "
 
 
 
-def validate_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m racksim validate ARGS` from the repository root."""
-    return subprocess.run([sys.executable, "-m", "racksim", "validate", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120, check=False)
+def validate_cli(*args: str) -> Done:
+    """`racksim validate ARGS` from the repository root (in-process, as the console script runs it)."""
+    return racksim("validate", *args)
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], source: str, field: str | None,
+def assert_one_line_error(done: Done | subprocess.CompletedProcess[str], source: str, field: str | None,
                           fragment: str) -> str:
     """Exit 2 and exactly `racksim: error: <source>: [<field>: ]<rule>` on stderr; returns the message.
 

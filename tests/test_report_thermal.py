@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ from racksim.report import figures as report_figures
 from racksim.report import rundir, thermal_figures, write_report
 from racksim.report.events import Event, compact, load_events
 from racksim.run.timeseries import TIMESERIES_FILE, read_timeseries, write_timeseries
-from tests.conftest import ROOT
+from tests.conftest import Compared
 from tests.test_report import PNG_MAGIC, cell, make_run, md_row, table_row
 
 SCENARIO = "pump-failure"
@@ -291,12 +288,9 @@ def test_thermal_report_is_byte_reproducible(tmp_path: Path) -> None:
 SUITE_SCENARIOS = ("pump-failure", "hot-facility-water", "fan-failure", "cdu-failure")
 
 
-def test_compare_end_to_end_has_an_elevation_per_scenario(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "racksim", "compare", "designs/gb200-nvl72.yaml", "designs/gb300-nvl72.yaml",
-               "--suite", "quick", "--out", str(out), "--duration", "120s"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
-                          env={**os.environ, "MPLBACKEND": "Agg"})
+@pytest.mark.slow
+def test_compare_end_to_end_has_an_elevation_per_scenario(quick_compare: Compared) -> None:
+    out, done = quick_compare.out, quick_compare.done  # compare GB200 GB300 --suite quick --duration 120s
     assert done.returncode == 0, done.stderr[-3000:]
     markdown = (out / "report.md").read_text(encoding="utf-8")
     html = (out / "report.html").read_text(encoding="utf-8")

@@ -4,8 +4,6 @@ half runs, and suite files validate with one-line errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from racksim.design.suite import load_suite
 from racksim.errors import InputError
 from racksim.run.pipeline import INPUTS_FILE, RunRequest, requests_for, run_many, run_one
+from tests.cli import racksim
 from tests.conftest import ROOT
 
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
@@ -120,8 +119,7 @@ def test_bad_suite_weights_fail_with_one_line(tmp_path: Path, weights: str, frag
         load_suite(str(path))
     assert str(raised.value).startswith(f"{path}: ")
     assert fragment in str(raised.value)
-    done = subprocess.run([sys.executable, "-m", "racksim", "run", str(GB200), "--suite", str(path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    done = racksim("run", str(GB200), "--suite", str(path), "--out", str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert fragment in done.stderr

@@ -1,6 +1,7 @@
 """Sweeps: --param parsing and its one-line errors, grid and Latin hypercube, the Pareto front, and sweeps on a
-real dask LocalCluster on loopback: equal to serial runs, resuming finished points, and an interrupted sweep
-resuming to the same table."""
+real dask LocalCluster on loopback (one for the session, tests/conftest.py): equal to serial runs, resuming finished
+points, and an interrupted sweep resuming to the same table. tests/test_hall.py runs a sweep on the LocalCluster the
+command starts itself (--workers)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from distributed import LocalCluster
 
 from racksim.cli import main
 from racksim.design.suite import load_suite
@@ -147,14 +147,15 @@ def test_pareto_direction_suffix() -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A whole sweep on the default LocalCluster (2 worker processes on loopback)."""
+def reference(tmp_path_factory: pytest.TempPathFactory, dask_scheduler: str) -> Path:
+    """A whole sweep on the session's LocalCluster (2 worker processes on loopback)."""
     out = tmp_path_factory.mktemp("sweep")
-    result = run_sweep(sweep_runs(out), out, objectives=PARETO, workers=2)
+    result = run_sweep(sweep_runs(out), out, objectives=PARETO, scheduler=dask_scheduler)
     assert (result.ran, result.kept, result.failed) == (4, 0, 0)
     return out
 
 
+@pytest.mark.dask
 def test_sweep_on_a_local_cluster_equals_serial_runs(reference: Path, tmp_path: Path) -> None:
     table = pq.read_table(reference / "sweep.parquet").to_pylist()
     assert [row["status"] for row in table] == ["ok"] * 4
@@ -171,6 +172,7 @@ def test_sweep_on_a_local_cluster_equals_serial_runs(reference: Path, tmp_path: 
     assert table[0]["power.input_energy_j"] == metrics["power"]["input_energy_j"]
 
 
+@pytest.mark.dask
 def test_pareto_column_and_figure(reference: Path) -> None:
     table = pq.read_table(reference / "sweep.parquet").to_pylist()
     front = pareto_front([r["performance.work_per_kwh"] for r in table], [r["power.input_power_w_peak"] for r in table],
@@ -180,6 +182,7 @@ def test_pareto_column_and_figure(reference: Path) -> None:
     assert (reference / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.dask
 def test_resume_skips_finished_points(reference: Path) -> None:
     before = {path: path.stat().st_ino for path in reference.rglob("metrics.json")}
     table = pq.read_table(reference / "sweep.parquet")
@@ -191,7 +194,8 @@ def test_resume_skips_finished_points(reference: Path) -> None:
     assert pq.read_table(reference / "sweep.parquet").equals(table)
 
 
-def test_interrupted_sweep_resumes_to_the_same_table(reference: Path, tmp_path: Path,
+@pytest.mark.dask
+def test_interrupted_sweep_resumes_to_the_same_table(reference: Path, tmp_path: Path, dask_scheduler: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     store, stored = sweep_execute.store_run, []
 
@@ -201,17 +205,15 @@ def test_interrupted_sweep_resumes_to_the_same_table(reference: Path, tmp_path: 
         if len(stored) == 2:
             raise KeyboardInterrupt
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        monkeypatch.setattr(sweep_execute, "store_run", store_then_interrupt)
-        with pytest.raises(KeyboardInterrupt):
-            run_sweep(sweep_runs(tmp_path), tmp_path, objectives=PARETO, scheduler=cluster.scheduler_address)
-        monkeypatch.undo()
-        assert not (tmp_path / "sweep.parquet").exists()
-        first = {run_dir: (run_dir / "metrics.json").stat().st_ino for run_dir in stored}
-        runs = sweep_runs(tmp_path)
-        assert sum(run.status == "pending" for run in runs) == 2
-        result = run_sweep(runs, tmp_path, objectives=PARETO, scheduler=cluster.scheduler_address)
+    monkeypatch.setattr(sweep_execute, "store_run", store_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep_runs(tmp_path), tmp_path, objectives=PARETO, scheduler=dask_scheduler)
+    monkeypatch.undo()
+    assert not (tmp_path / "sweep.parquet").exists()
+    first = {run_dir: (run_dir / "metrics.json").stat().st_ino for run_dir in stored}
+    runs = sweep_runs(tmp_path)
+    assert sum(run.status == "pending" for run in runs) == 2
+    result = run_sweep(runs, tmp_path, objectives=PARETO, scheduler=dask_scheduler)
     assert (result.ran, result.kept) == (2, 2)
     assert {run_dir: (run_dir / "metrics.json").stat().st_ino for run_dir in stored} == first
     assert pq.read_table(tmp_path / "sweep.parquet").equals(pq.read_table(reference / "sweep.parquet"))
