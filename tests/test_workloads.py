@@ -27,7 +27,7 @@ from racksim.workload import InferenceSchedule, TraceSchedule, TrainingSchedule,
 from racksim.workload.inference import DAY_S, expected_arrivals
 from racksim.workload.trace import gpu_utilization_from_power
 from racksim.workload.training_model import MAX_GROUPS, MAX_PHASES_PER_STEP, StepActivity, step_phases, step_traffic
-from tests.conftest import ROOT
+from tests.conftest import ROOT, contract_problems
 from tests.test_cli import racksim
 
 GB200 = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
@@ -286,3 +286,38 @@ def test_a_layout_that_does_not_fit_a_design_fails_before_anything_runs(tmp_path
     assert "scenario moe-all-to-all on small-cabling" in done.stderr
     assert "does not fit" in done.stderr
     assert not list(tmp_path.rglob("metrics.json"))
+
+
+def test_quick_training_runs_predicted_work_and_keeps_the_contract(tmp_path: Path) -> None:
+    """GB200 and GB300 (same FP8 peak) run the quick training scenario at different predicted steps; metrics.json
+    carries the prediction and still meets the DESIGN.md contract."""
+    result = CliRunner().invoke(app, ["run", str(ROOT / "designs" / "gb200-nvl72.yaml"),
+                                      str(ROOT / "designs" / "gb300-nvl72.yaml"), "--suite", "quick", "--scenario",
+                                      "training", "--out", str(tmp_path), "--duration", "60s", "-j", "1"])
+    assert result.exit_code == 0, result.output
+    runs = {name: json.loads((tmp_path / name / "training" / "metrics.json").read_text())
+            for name in ("gb200-nvl72", "gb300-nvl72")}
+    for metrics in runs.values():
+        assert contract_problems(metrics) == []
+        p = metrics["performance"]
+        assert p["work_unit"] == "steps"
+        assert p["pinned"] is False
+        assert 0 < p["mfu"] < 1
+        assert p["tokens"] == pytest.approx(p["work_units"] * 144 * 8192)
+        assert p["memory_gb_per_gpu_peak"] <= p["hbm_gb_per_gpu"]
+        assert p["tokens_per_s_per_gpu"] == pytest.approx(144 * 8192 / (72 * p["step_time_s"]))
+    gb200, gb300 = (runs[n]["performance"] for n in ("gb200-nvl72", "gb300-nvl72"))
+    assert gb300["step_time_s"] < 0.95 * gb200["step_time_s"]  # equal peaks: the difference is HBM capacity
+
+
+def test_inference_run_reports_latency_and_keeps_the_contract(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(ROOT / "designs" / "gb200-nvl72.yaml"), "--suite", "quick",
+                                      "--scenario", "inference-diurnal", "--out", str(tmp_path), "--duration", "6h"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "gb200-nvl72" / "inference-diurnal" / "metrics.json").read_text())
+    assert contract_problems(metrics) == []
+    p = metrics["performance"]
+    assert p["work_unit"] == "tokens"
+    assert 0 < p["ttft_s_p50"] <= p["ttft_s_p99"]
+    assert 0 < p["tpot_s_p50"] <= p["tpot_s_p99"] <= 0.05
+    assert p["tokens"] == p["work_units"]

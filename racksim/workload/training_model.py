@@ -74,11 +74,12 @@ def step_phases(breakdown: StepBreakdown, microbatches: int, activity: StepActiv
                 traffic: StepTraffic = StepTraffic(), scale: float = 1.0) -> tuple[Phase, ...]:
     """One step's phases from its predicted breakdown (module docstring); durations × `scale` (calibration).
 
-    Their durations sum to scale × breakdown.total_s; at most MAX_PHASES_PER_STEP phases, none of zero length.
+    Their durations sum to scale × breakdown.total_s; at most MAX_PHASES_PER_STEP phases, none of zero length;
+    without layer communication (tp = cp = ep = pp = 1) the compute is one phase.
     """
-    groups = max(1, min(microbatches, MAX_GROUPS))
     b = breakdown
     layer_comm_s = scale * (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s)
+    groups = max(1, min(microbatches, MAX_GROUPS)) if layer_comm_s > 0 else 1  # nothing to alternate with: one block
     half_bubble = Phase("bubble", activity.bubble, scale * b.bubble_s / 2, "compute")
     compute = Phase("compute", activity.compute, scale * b.compute_s / groups, "compute")
     layers = Phase("communication", activity.communication, layer_comm_s / groups, "network",
