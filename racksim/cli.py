@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from racksim.cli_collectives import collectives as collectives_command
+from racksim.cli_perf import perf_app
 from racksim.errors import InputError, Interrupted, RacksimError
 
 if TYPE_CHECKING:
@@ -251,6 +252,7 @@ def sweep(
 
 
 app.command(name="collectives")(collectives_command)
+app.add_typer(perf_app, name="perf")
 
 
 @app.command()

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from racksim.design.suite import load_suite
+from racksim.perf import predict_training
 from racksim.physics.piecewise import max_ramp_w_per_s, time_weighted_percentile
 from racksim.run.loading import load_design
-from racksim.workload import TrainingSchedule
+from racksim.workload import TrainingSchedule, schedule_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,14 +53,18 @@ def test_nominal_steps_by_hand() -> None:
     assert schedule.nominal_steps(9.99) == 0
 
 
-def test_step_times_follow_each_designs_hardware() -> None:
+def test_step_times_follow_each_designs_predicted_step() -> None:
+    """The quick suite's training step is racksim.perf's prediction on each design, not a typed-in MFU."""
     workload = load_suite("quick").scenario("training").workload
-    gb200 = TrainingSchedule.for_design(workload, load_design(ROOT / "designs" / "gb200-nvl72.yaml").design)
-    rubin = TrainingSchedule.for_design(workload, load_design(ROOT / "designs" / "vr-800vdc.yaml").design)
-    # 16 PFLOP × 1000 / (5000 TFLOP/s × 0.4) = 8.0 s; 1600 GB over the modelled 4 GiB all-reduce busbw
-    # (~836 GB/s, within 1 % of the 839 GB/s measured on an NVL72) ≈ 1.914 s.
-    assert gb200.compute_s == pytest.approx(8.0)
-    assert gb200.communication_s == pytest.approx(1600 / 839, rel=0.01)
-    # 16 000 / (16 667 × 0.4) = 2.39995 s; NVLink 6 doubles the link rate, so about half the time.
-    assert rubin.compute_s == pytest.approx(2.39995, rel=1e-5)
-    assert rubin.communication_s == pytest.approx(gb200.communication_s / 2, rel=0.02)
+    steps = {}
+    for name in ("gb200-nvl72", "vr-800vdc"):
+        design = load_design(ROOT / "designs" / f"{name}.yaml").design
+        schedule = schedule_for(workload, design)
+        assert isinstance(schedule, TrainingSchedule)
+        predicted = predict_training(design, "llama3-70b", 72, 144, 8192, precision="fp8")
+        assert schedule.step_s == pytest.approx(predicted.step.step_time_s, rel=1e-12)
+        assert schedule.predicted["mfu"] == pytest.approx(predicted.step.mfu, rel=1e-12)
+        steps[name] = schedule.step_s
+    # Rubin's FP8 peak is 3.33x GB200's (16.7 vs 5 PFLOP/s dense); HBM and communication keep the step from
+    # shrinking by the whole peak ratio.
+    assert 2.0 < steps["gb200-nvl72"] / steps["vr-800vdc"] < 16.67 / 5.0 * 1.2

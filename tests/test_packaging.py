@@ -29,7 +29,8 @@ def test_importing_the_errors_loads_almost_nothing() -> None:
 
 def test_the_command_line_loads_a_command_s_code_only_when_it_runs() -> None:
     loaded = _racksim_modules_loaded("import racksim.cli")
-    assert loaded == ["racksim", "racksim._version", "racksim.cli", "racksim.cli_collectives", "racksim.errors"]
+    assert loaded == ["racksim", "racksim._version", "racksim.cli", "racksim.cli_collectives", "racksim.cli_perf",
+                      "racksim.errors"]
 
 
 def test_public_names_load_on_first_use() -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from racksim.errors import InputError
-from racksim.perf.accelerator import B200, GB200, GB300, H100_SXM
 from racksim.perf.comm import DGX_H100
 from racksim.perf.inference import (
     Iteration,
@@ -20,9 +19,10 @@ from racksim.perf.inference import (
 )
 from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
-from racksim.perf.published_inference import ALL_SERVING_CASES, H100_DGX, ServingCase
+from racksim.perf.published_inference import ALL_SERVING_CASES, ServingCase, h100_dgx
 from racksim.perf.serving import operating_point, serve, serving_curve
 from racksim.perf.training import System
+from tests.perf_fixtures import B200, GB200, GB300, H100_SXM
 
 LLAMA8B, LLAMA70B, LLAMA405B = (bundled_model(n) for n in ("llama3-8b", "llama3-70b", "llama3-405b"))
 DEEPSEEK = bundled_model("deepseek-v3")
@@ -62,29 +62,29 @@ def test_weights_that_do_not_fit_and_missing_fp4_are_one_line_errors() -> None:
     with pytest.raises(InputError, match="tp: 3 does not divide"):
         serving_memory(LLAMA8B, Replica(tp=3), H100_SXM)
     with pytest.raises(InputError, match="one request needs 510000"):
-        serve(LLAMA70B, Replica(tp=2), H100_DGX, 500_000, 10_000, 1)
+        serve(LLAMA70B, Replica(tp=2), h100_dgx(), 500_000, 10_000, 1)
 
 
 def test_decode_is_memory_bound_at_small_batch_and_compute_bound_at_large() -> None:
     replica = Replica(tp=1)
     weights_read_s = param_counts(LLAMA8B).total * 1.0 / (H100_SXM.hbm_bytes_per_s * 0.9)
-    one = decode_step_time_s(LLAMA8B, replica, H100_DGX, 1, 1024)
+    one = decode_step_time_s(LLAMA8B, replica, h100_dgx(), 1, 1024)
     assert weights_read_s < one < 1.7 * weights_read_s  # weights read once, plus 5 us per kernel (~300)
-    assert decode_step_time_s(LLAMA8B, replica, H100_DGX, 8, 1024) < 1.1 * one  # batching is nearly free
-    big = decode_step_time_s(LLAMA8B, replica, H100_DGX, 4096, 16)
+    assert decode_step_time_s(LLAMA8B, replica, h100_dgx(), 8, 1024) < 1.1 * one  # batching is nearly free
+    big = decode_step_time_s(LLAMA8B, replica, h100_dgx(), 4096, 16)
     flops_s = 2 * param_counts(LLAMA8B).active * 4096 / (H100_SXM.peak("fp8") * 0.7)
     assert big == pytest.approx(flops_s, rel=0.25)  # compute-bound
     assert 100 < roofline_batch(LLAMA8B, replica, H100_SXM) < 1000
     # A longer context reads more KV cache per step.
-    assert decode_step_time_s(LLAMA8B, replica, H100_DGX, 64, 32768) > 1.5 * decode_step_time_s(
-        LLAMA8B, replica, H100_DGX, 64, 1024)
+    assert decode_step_time_s(LLAMA8B, replica, h100_dgx(), 64, 32768) > 1.5 * decode_step_time_s(
+        LLAMA8B, replica, h100_dgx(), 64, 1024)
 
 
 def test_prefill_attention_is_quadratic_in_prompt_length() -> None:
     replica = Replica(tp=1)
-    short, long = (prefill_time_s(LLAMA8B, replica, H100_DGX, n) for n in (4096, 8192))
+    short, long = (prefill_time_s(LLAMA8B, replica, h100_dgx(), n) for n in (4096, 8192))
     assert 2.0 < long / short < 2.6  # linear part doubles, attention quadruples
-    chunked = prefill_time_s(LLAMA8B, replica, H100_DGX, 32768)
+    chunked = prefill_time_s(LLAMA8B, replica, h100_dgx(), 32768)
     assert chunked > 4 * long  # four chunks of 8192, each attending to more keys
 
 
@@ -94,7 +94,7 @@ def test_tp_decode_all_reduces_are_latency_bound() -> None:
     assert small == pytest.approx(3.6e-6 + 14 * 0.47e-6 + 16384 * 14 / 8 / (450e9 * 0.82 * 0.25), rel=1e-9)
     large = DGX_H100("all-reduce", 256e6, 8, True)
     assert large == pytest.approx(8.4e-6 + 14 * 3.4e-6 + 256e6 * 14 / 8 / (450e9 * 0.82), rel=1e-9)
-    tp8 = iteration_time_s(LLAMA70B, Replica(tp=8), H100_DGX, Iteration(decode=1, decode_context=1024))
+    tp8 = iteration_time_s(LLAMA70B, Replica(tp=8), h100_dgx(), Iteration(decode=1, decode_context=1024))
     tp8_free = iteration_time_s(LLAMA70B, Replica(tp=8), System(H100_SXM, lambda *a: 0.0, 8),
                                 Iteration(decode=1, decode_context=1024))
     assert tp8 - tp8_free == pytest.approx(160 * small + DGX_H100("all-gather", 128256 * 2, 8, True), rel=1e-6)
@@ -109,7 +109,7 @@ def test_moe_decode_reads_only_the_experts_its_tokens_touch() -> None:
 
 
 def test_serving_trades_interactivity_for_throughput() -> None:
-    curve = serving_curve(LLAMA70B, Replica(tp=2), H100_DGX, 1000, 1000, [1, 4, 16, 64, 256, 1024])
+    curve = serving_curve(LLAMA70B, Replica(tp=2), h100_dgx(), 1000, 1000, [1, 4, 16, 64, 256, 1024])
     assert np.all(np.diff(curve.tpot_s) >= 0)
     assert np.all(np.diff(curve.tokens_per_s_per_user) <= 0)
     assert np.all(np.diff(curve.tokens_per_s_per_gpu) >= -1e-9)
@@ -122,21 +122,21 @@ def test_serving_trades_interactivity_for_throughput() -> None:
     assert last.ttft_s - first.ttft_s == pytest.approx((last.concurrency - first.concurrency)
                                                        / first.requests_per_s)
     assert last.tokens_per_s_per_gpu == first.tokens_per_s_per_gpu
-    direct = serve(LLAMA70B, Replica(tp=2), H100_DGX, 1000, 1000, 1024)
+    direct = serve(LLAMA70B, Replica(tp=2), h100_dgx(), 1000, 1000, 1024)
     assert direct.ttft_s == pytest.approx(last.ttft_s)
 
 
 def test_single_request_is_prefill_then_decode() -> None:
     replica = Replica(tp=2)
-    point = serve(LLAMA70B, replica, H100_DGX, 2000, 100, 1)
-    assert point.ttft_s == pytest.approx(prefill_time_s(LLAMA70B, replica, H100_DGX, 2000), rel=0.02)
+    point = serve(LLAMA70B, replica, h100_dgx(), 2000, 100, 1)
+    assert point.ttft_s == pytest.approx(prefill_time_s(LLAMA70B, replica, h100_dgx(), 2000), rel=0.02)
     assert point.queue_s == 0.0
-    step = decode_step_time_s(LLAMA70B, replica, H100_DGX, 1, 2050)
+    step = decode_step_time_s(LLAMA70B, replica, h100_dgx(), 1, 2050)
     assert point.tpot_s == pytest.approx(step, rel=1e-9)
 
 
 def test_slo_chooses_the_highest_throughput_meeting_it() -> None:
-    curve = serving_curve(LLAMA8B, Replica(tp=1), H100_DGX, 1000, 1000)
+    curve = serving_curve(LLAMA8B, Replica(tp=1), h100_dgx(), 1000, 1000)
     best = operating_point(curve, max_tpot_s=0.020)
     assert best is not None
     assert best.tpot_s <= 0.020

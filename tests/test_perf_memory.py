@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from racksim.errors import InputError
-from racksim.perf.accelerator import A100_SXM_80GB, GB200, GB300
 from racksim.perf.layout import Layout
 from racksim.perf.memory import activation_bytes_per_layer, check_fits, memory_per_gpu, stage_params
 from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
+from tests.perf_fixtures import A100_SXM_80GB, GB200, GB300
 
 M175 = bundled_model("megatron-175b")
 S, B, H, A = 2048, 1, 12288, 96
@@ -61,7 +61,7 @@ def test_layout_that_does_not_fit_is_refused_with_needed_and_available() -> None
         check_fits(memory_per_gpu(m, lay), GB200)
     message = str(info.value)
     assert "needs" in message
-    assert "GB200-NVL72 has 186 GB" in message
+    assert "GB200 has 186 GB" in message
     assert "largest term optimizer state" in message
     assert "\n" not in message
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from racksim.errors import InputError
-from racksim.perf.accelerator import H100_SXM
 from racksim.perf.comm import DGX_A100, AlphaBeta, network_collective_time
 from racksim.perf.layout import Layout, check_layout
 from racksim.perf.model import bundled_model
-from racksim.perf.published import A100_DGX
+from racksim.perf.published import a100_dgx
 from racksim.perf.training import System, model_flops, train_step
+from tests.perf_fixtures import H100_SXM
 
 M175 = bundled_model("megatron-175b")
 SEL = Layout(global_batch=64, seq_len=2048, tp=8, pp=8, vpp=3, sequence_parallel=True, recompute="selective",
@@ -29,7 +29,7 @@ def test_alpha_beta_ring_all_reduce_by_hand() -> None:
 
 
 def test_breakdown_adds_up_and_mfu_follows_from_step_time() -> None:
-    step = train_step(M175, SEL, A100_DGX)
+    step = train_step(M175, SEL, a100_dgx())
     assert step.breakdown.total_s == pytest.approx(step.step_time_s)
     assert step.mfu == pytest.approx(model_flops(M175, 64, 2048) / (64 * 312e12 * step.step_time_s))
     assert step.hfu > step.mfu
@@ -39,14 +39,14 @@ def test_breakdown_adds_up_and_mfu_follows_from_step_time() -> None:
 
 
 def test_interleaving_shrinks_the_bubble_by_v() -> None:
-    one = train_step(M175, dataclasses.replace(SEL, vpp=1), A100_DGX)
-    three = train_step(M175, SEL, A100_DGX)
+    one = train_step(M175, dataclasses.replace(SEL, vpp=1), a100_dgx())
+    three = train_step(M175, SEL, a100_dgx())
     # bubble = (p − 1)/v · (F + B): a third of it with v = 3 (same per-micro-batch work).
     assert three.breakdown.bubble_s == pytest.approx(one.breakdown.bubble_s / 3, rel=1e-9)
 
 
 def test_recompute_costs_time_and_saves_memory() -> None:
-    steps = {r: train_step(M175, dataclasses.replace(SEL, recompute=r, vpp=1), A100_DGX, check_memory=False)
+    steps = {r: train_step(M175, dataclasses.replace(SEL, recompute=r, vpp=1), a100_dgx(), check_memory=False)
              for r in ("none", "selective", "full")}
     assert steps["none"].step_time_s < steps["selective"].step_time_s < steps["full"].step_time_s
     mem = {r: s.memory.activations_gb for r, s in steps.items()}
@@ -112,7 +112,7 @@ def test_custom_collective_timer_plugs_in() -> None:
         calls.append((kind, group_size, scale_up))
         return 0.0
 
-    step = train_step(M175, SEL, System(A100_DGX.accelerator, timer, 8))
+    step = train_step(M175, SEL, System(a100_dgx().accelerator, timer, 8))
     assert ("reduce-scatter", 8, True) in calls
     assert ("send", 2, False) in calls
     assert step.breakdown.tp_comm_s == 0.0

@@ -16,7 +16,7 @@ from racksim.physics.arrays import build
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
 from racksim.run.timeseries import read_timeseries
-from racksim.workload import TrainingSchedule
+from racksim.workload import schedule_for
 from tests.conftest import ROOT
 
 FEED, FEED_END = SERIES_COLUMNS.index("feed_power_w"), SERIES_COLUMNS.index("feed_power_end_w")
@@ -70,7 +70,7 @@ def test_a_real_run_replayed_at_a_resolution(resolution_s: float) -> None:
     design = load_design(ROOT / "designs" / "gb300-nvl72.yaml").design
     workload = load_suite("quick").scenario("checkpoint-swing").workload
     duration_s = 1200.0
-    events = Simulation(build(design), TrainingSchedule.for_design(workload, design).phases, duration_s).run().series
+    events = Simulation(build(design), schedule_for(workload, design).phases, duration_s).run().series
     binned = TimeSeries(resolution_s=resolution_s)
     for values in np.column_stack([events[name] for name in SERIES_COLUMNS]):
         binned.append(tuple(values))

@@ -88,8 +88,8 @@ SUITE_HEAD = """name: s
 scenarios:
   - name: training
     duration_s: 60
-    workload: {kind: training, compute_pflop_per_gpu_step: 16, model_flops_utilization: 0.4,
-               exposed_communication_gbyte_per_gpu_step: 1600, checkpoint_every_steps: 10, checkpoint_time_s: 30}
+    workload: {kind: training, model: llama3-70b, global_batch_sequences: 144, seq_len: 8192,
+               checkpoint_every_steps: 10, checkpoint_time_s: 30}
 """
 
 

@@ -40,6 +40,15 @@ class ScaleUp(Model):
     in_switch_efficiency: Efficiency | None = None
     """Share of the line rate in-switch reduction (NVLS, NVLink SHARP) achieves, counted on its traffic
     S·(1 + 1/n) per GPU and direction; absent: the switches do not reduce."""
+    channels: PositiveInt = 16
+    """Channels (CUDA blocks, each a ring or tree) of point-to-point collectives at full size; NCCL runs fewer
+    below channels · threads · threshold bytes (src/enqueue.cc topoGetAlgoInfo)."""
+    in_switch_channels: PositiveInt = 16
+    """Channels of in-switch reduction (NCCL src/transport/nvls.cc: 16 on Hopper, 24 on a Blackwell NVLink
+    domain); its chunks reach full size from 64 · channels · 128 KiB."""
+    in_switch_fill_rounds: NonNegativeFloat = 0.0
+    """Pipeline fill of in-switch reduction once its chunks are full, in rounds of channels × 128 KiB moved at
+    the in-switch rate: the intercept of the measured large-message time (calibrated per design)."""
 
 
 class Fabric(Model):

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from racksim.design.accelerator_schema import AcceleratorSpec
 from racksim.design.base import (
     Fraction,
     Model,
@@ -87,6 +88,24 @@ class GpuSpec(ChipSpec):
     """Dense FP4 tensor throughput (no sparsity), TFLOP/s; absent: FP4 runs at the FP8 rate."""
     throughput_power_exponent: Annotated[float, Field(gt=0, le=1)] = 1 / 3
     """Work rate = (dynamic power allowed / dynamic power demanded)^exponent; 1/3 when P ∝ f·V², V ∝ f."""
+    accelerator: AcceleratorSpec | None = None
+    """Peaks per precision, HBM and efficiency curves for the performance model (`racksim perf`); absent: the
+    design cannot be used for performance predictions."""
+
+    @model_validator(mode="after")
+    def _one_peak(self) -> GpuSpec:
+        """dense_tflops and fp4_dense_tflops restate the accelerator's peaks: they must agree with it."""
+        if self.accelerator is None:
+            return self
+        peaks = self.accelerator.peak_tflops
+        training, name = (peaks.fp8, "fp8") if peaks.fp8 is not None else (peaks.bf16, "bf16")
+        if abs(self.dense_tflops - training) > 1e-9 * training:
+            raise rule_error("dense_tflops", f"{self.dense_tflops:g} differs from accelerator.peak_tflops.{name} "
+                             f"({training:g}): one GPU, one peak")
+        if self.fp4_dense_tflops is not None and self.fp4_dense_tflops != peaks.fp4:
+            raise rule_error("fp4_dense_tflops", f"{self.fp4_dense_tflops:g} differs from "
+                             f"accelerator.peak_tflops.fp4 ({peaks.fp4}): one GPU, one peak")
+        return self
 
 
 class NicSpec(Model):

@@ -167,10 +167,21 @@ def load_suite(name_or_path: str) -> Suite:
 
 
 def _traces_beside(suite: Suite, directory: Path) -> Suite:
-    """The suite with relative trace paths resolved against the suite file's directory."""
-    scenarios = [
-        s.model_copy(update={"workload": s.workload.model_copy(update={"path": directory / s.workload.path})})
-        if isinstance(s.workload, TraceWorkload) and not s.workload.path.is_absolute() else s
-        for s in suite.scenarios
-    ]
+    """The suite with relative trace and model-config paths resolved against the suite file's directory.
+
+    A model given by a file name (.json, .yaml, .yml) is a path; a bare name is a bundled model.
+    """
+    def beside(workload: Workload) -> Workload:
+        if isinstance(workload, TraceWorkload) and not workload.path.is_absolute():
+            return workload.model_copy(update={"path": directory / workload.path})
+        model = getattr(workload, "model", None)
+        if isinstance(model, str) and Path(model).suffix in MODEL_SUFFIXES and not Path(model).is_absolute():
+            return workload.model_copy(update={"model": str(directory / model)})
+        return workload
+
+    scenarios = [s.model_copy(update={"workload": beside(s.workload)}) for s in suite.scenarios]
     return suite.model_copy(update={"scenarios": scenarios})
+
+
+MODEL_SUFFIXES = frozenset({".json", ".yaml", ".yml"})
+"""File suffixes that make a workload's `model` a config file's path rather than a bundled name."""

@@ -1,7 +1,7 @@
 """What a scenario asks the racks to do, validated like a design file.
 
-Training (per GPU, or from a model and its parallel layout), inference under a daily request cycle, or a
-replayed utilization trace.
+Training of a model (Hugging Face config) and inference serving a model under a daily request cycle, both predicted
+per design by racksim.perf, or a replayed utilization trace.
 """
 
 from __future__ import annotations
@@ -22,128 +22,132 @@ class PhaseActivity(Model):
     network_utilization: Fraction
 
 
-class ParallelLayout(Model):
-    """How the model is split over the job's GPUs (Megatron-style 3D/4D parallelism).
+Precision = Literal["bf16", "fp8", "fp4"]
 
-    Tensor × pipeline ranks form one model replica inside a scale-up domain; data parallelism fills the rest
-    (dp = GPUs / (tp · pp)). Expert parallelism groups `expert` consecutive GPUs for the MoE all-to-all.
+
+class LayoutPins(Model):
+    """Parallel layout options the scenario fixes; any left out are searched (`racksim perf train`'s flags).
+
+    Megatron-style: tp × cp × pp GPUs hold one model replica, data parallelism fills the rest (dp = GPUs /
+    (tp · cp · pp)), expert parallelism is carved out of the data-parallel ranks.
     """
 
-    tensor: PositiveInt = 1
-    """Tensor-parallel degree (all-reduce of activations over scale-up, each layer)."""
-    pipeline: PositiveInt = 1
-    """Pipeline stages (point-to-point activations between stages, a bubble of (pp−1)/microbatches)."""
-    expert: PositiveInt = 1
-    """Expert-parallel degree (all-to-all dispatch and combine in each MoE layer)."""
-    microbatches: PositiveInt = 8
-    """Microbatches per step and pipeline (1F1B schedule)."""
+    tp: PositiveInt | None = None
+    """Tensor-parallel degree (divides the attention heads and the scale-up domain)."""
+    pp: PositiveInt | None = None
+    """Pipeline stages (divides the layers)."""
+    vpp: PositiveInt | None = None
+    """Virtual pipeline stages per GPU (interleaved 1F1B)."""
+    dp: PositiveInt | None = None
+    """Data-parallel degree."""
+    cp: PositiveInt | None = None
+    """Context-parallel degree."""
+    ep: PositiveInt | None = None
+    """Expert-parallel degree (MoE)."""
+    micro_batch: PositiveInt | None = None
+    """Sequences per micro-batch."""
+    recompute: Literal["none", "selective", "full"] | None = None
+    """Activation recomputation."""
+    sequence_parallel: bool | None = None
+    """Megatron sequence parallelism."""
+    zero: Annotated[int, Field(ge=0, le=3)] | None = None
+    """ZeRO stage over the data-parallel group (3 = FSDP)."""
 
 
-class ModelSpec(Model):
-    """A transformer described by its size, its batch and its parallel layout.
+class Calibration(Model):
+    """A measured efficiency the user pins to calibrate against their own run; the report marks it as pinned.
 
-    Compute per step: 6 · N_active · tokens FLOPs (forward and backward, Kaplan et al. 2020), shared by the GPUs.
+    The predicted step keeps its shape (the breakdown's proportions) and is stretched to the pinned time:
+    step_time_s directly, or from an MFU as predicted_step × predicted_MFU / mfu.
     """
 
-    parameters: PositiveFloat
-    """Total parameters N (all experts), e.g. 405e9."""
-    active_parameters: PositiveFloat | None = None
-    """Parameters active per token (MoE: shared + top-k experts); default: all."""
-    layers: PositiveInt
-    hidden_size: PositiveInt
-    tokens_per_step: PositiveFloat
-    """Global batch, tokens per optimizer step."""
-    moe_layers: Annotated[int, Field(ge=0)] = 0
-    """Layers with a mixture of experts (0: a dense model)."""
-    experts_per_token: PositiveInt = 1
-    """Top-k experts each token is routed to (MoE)."""
-    bytes_per_value: PositiveFloat = 2.0
-    """Activation and gradient precision, bytes (bf16)."""
-    layout: ParallelLayout = ParallelLayout()
-    data_parallel_overlap: Fraction = 0.8
-    """Share of the data-parallel gradient all-reduce hidden behind the backward pass (bucketed overlap)."""
-
-    @property
-    def active(self) -> float:
-        """Active parameters per token."""
-        return self.active_parameters or self.parameters
+    step_time_s: PositiveFloat | None = None
+    """Measured step time on this design, s."""
+    mfu: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Measured model FLOPs utilization on this design (model FLOPs / (GPUs · dense peak · step time))."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> ModelSpec:
-        if self.active_parameters is not None and self.active_parameters > self.parameters:
-            raise ValueError("active_parameters cannot exceed parameters")
-        if self.moe_layers > self.layers:
-            raise ValueError("moe_layers cannot exceed layers")
-        if self.layout.expert > 1 and self.moe_layers == 0:
-            raise ValueError("layout.expert > 1 needs moe_layers > 0")
+    def _one(self) -> Calibration:
+        if (self.step_time_s is None) == (self.mfu is None):
+            raise ValueError("pin exactly one of step_time_s and mfu")
         return self
 
 
 class TrainingWorkload(Model):
-    """Synchronous training: compute, then communication, each step; a checkpoint every N steps.
+    """Synchronous training of a model: each step's phases predicted by racksim.perf; a checkpoint every N steps.
 
-    Either per GPU (`compute_pflop_per_gpu_step` and `exposed_communication_gbyte_per_gpu_step`) or from a
-    `model` and its parallel layout; either way each design's step time follows from its own GPUs and links.
+    The model is a Hugging Face config (a bundled name, `racksim perf train --help` lists them, or a path to a
+    config.json/YAML, relative to the suite file); the job spans every GPU of the racks it runs on. The step time,
+    its breakdown, MFU and memory per GPU are predictions for each design; a layout that does not fit in HBM is a
+    one-line error before anything runs.
     """
 
     kind: Literal["training"] = "training"
-    compute_pflop_per_gpu_step: PositiveFloat | None = None
-    """Model FLOPs each GPU computes per step, PFLOP."""
-    exposed_communication_gbyte_per_gpu_step: NonNegativeFloat | None = None
-    """Scale-up traffic per GPU and step that does not overlap compute, GB, timed at the reference all-reduce."""
-    model: ModelSpec | None = None
-    """A transformer and its parallel layout, in place of the per-GPU figures."""
-    model_flops_utilization: Annotated[float, Field(gt=0, le=1)]
-    """Achieved share of the GPU's dense throughput in the compute phase (MFU)."""
+    model: str
+    """Bundled model name (e.g. llama3-70b) or path to a Hugging Face config.json / YAML."""
+    global_batch_sequences: PositiveInt | None = None
+    """Sequences per optimizer step (or give global_batch_tokens)."""
+    global_batch_tokens: PositiveInt | None = None
+    """Tokens per optimizer step, a whole number of sequences."""
+    seq_len: PositiveInt
+    """Tokens per sequence."""
+    precision: Precision = "bf16"
+    """Matmul precision (the GPU must have it)."""
+    layout: LayoutPins = LayoutPins()
+    """Options fixed; the rest are searched for the fastest layout that fits each design."""
+    calibration: Calibration | None = None
+    """A measured step time or MFU pinned in place of the prediction (reported as performance.pinned)."""
     checkpoint_every_steps: PositiveInt
     checkpoint_time_s: NonNegativeFloat
     """Time the job pauses to write a checkpoint, s."""
-    compute: PhaseActivity = PhaseActivity(gpu_utilization=1.0, cpu_utilization=0.3, network_utilization=0.1)
-    communication: PhaseActivity = PhaseActivity(gpu_utilization=0.3, cpu_utilization=0.3, network_utilization=1.0)
     checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
-    bubble: PhaseActivity = PhaseActivity(gpu_utilization=0.1, cpu_utilization=0.3, network_utilization=0.3)
-    """Pipeline bubble: GPUs waiting for their stage's neighbours."""
+    """Utilizations while the checkpoint is written (A: GPUs wait, CPUs and the storage network work)."""
 
     @model_validator(mode="after")
-    def _one_form(self) -> TrainingWorkload:
-        per_gpu = (self.compute_pflop_per_gpu_step, self.exposed_communication_gbyte_per_gpu_step)
-        if self.model is None and None in per_gpu:
-            raise ValueError("give compute_pflop_per_gpu_step and exposed_communication_gbyte_per_gpu_step, "
-                             "or a model")
-        if self.model is not None and per_gpu != (None, None):
-            raise ValueError("give either a model or the per-GPU figures, not both")
+    def _batch(self) -> TrainingWorkload:
+        if (self.global_batch_sequences is None) == (self.global_batch_tokens is None):
+            raise ValueError("give exactly one of global_batch_sequences and global_batch_tokens")
+        if self.global_batch_tokens is not None and self.global_batch_tokens % self.seq_len:
+            raise ValueError(f"global_batch_tokens {self.global_batch_tokens} is not a whole number of "
+                             f"sequences of {self.seq_len}")
         return self
+
+    @property
+    def sequences(self) -> int:
+        """Global batch in sequences."""
+        return self.global_batch_sequences or (self.global_batch_tokens or 0) // self.seq_len
 
 
 class InferenceWorkload(Model):
     """Serving a model: Poisson request arrivals whose rate follows a daily cycle, batched in windows.
 
-    λ(t) = λ̄ · (1 + a · cos(2π (t − t_peak) / 1 day)); each window's arrivals join a queue, the GPUs serve up to
-    their capacity (2 · N_active FLOPs per token at `model_flops_utilization`), and their utilization (so their
-    power) follows the share of capacity used.
+    λ(t) = λ̄ · (1 + a · cos(2π (t − t_peak) / 1 day)). Each design serves with racksim.perf's serving model: the
+    replica (tensor-parallel degree) and concurrency of highest tokens/s per GPU under the TPOT SLO, as many
+    replicas as the racks hold; each window's arrivals join a queue, the replicas serve up to their capacity,
+    and TTFT, TPOT and GPU power follow the load.
     """
 
     kind: Literal["inference"]
-    active_parameters: PositiveFloat
-    """Parameters active per generated or prefilled token."""
-    model_flops_utilization: Annotated[float, Field(gt=0, le=1)]
-    """Achieved share of dense throughput at full batch."""
-    precision: Literal["fp8", "fp4"] = "fp8"
-    """Tensor precision served at: FP4 runs at the GPU's fp4_dense_tflops where the design gives it."""
+    model: str
+    """Bundled model name or path to a Hugging Face config.json / YAML."""
+    precision: Precision = "fp8"
+    """Weights and matmuls (the GPU must have it); the KV cache is FP8 where the GPU has it, else BF16."""
+    input_tokens: PositiveInt
+    """Prompt tokens per request."""
+    output_tokens: PositiveInt
+    """Generated tokens per request (the work counted)."""
+    max_tpot_s: PositiveFloat = 0.05
+    """SLO: time per output token at the operating point, s."""
+    tp: PositiveInt | None = None
+    """Tensor-parallel degree of a replica; searched when left out."""
     requests_per_s_mean: PositiveFloat
     """Mean request rate λ̄ over the day, 1/s."""
     daily_amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.5
     """Relative swing a of the rate over the day."""
     peak_hour: Annotated[float, Field(ge=0, lt=24)] = 14.0
     """Hour of the day the rate peaks, h (the run starts at midnight)."""
-    tokens_per_request: PositiveFloat
-    """Prompt and generated tokens per request."""
     window_s: PositiveFloat = 60.0
     """Batching window: arrivals are gathered and served window by window, s."""
-    busy: PhaseActivity = PhaseActivity(gpu_utilization=1.0, cpu_utilization=0.3, network_utilization=0.3)
-    """Utilizations while serving at full capacity; they scale with the share of capacity used."""
-    idle_gpu_utilization: Fraction = 0.05
-    """GPU utilization with an empty queue (the model resident, KV cache kept)."""
 
 
 class TraceWorkload(Model):

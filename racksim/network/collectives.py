@@ -12,7 +12,7 @@ all-reduce and (n−1)/n otherwise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +20,13 @@ import numpy as np
 from racksim._types import FloatArray, IndexArray
 from racksim.design.network_schema import Protocol
 from racksim.errors import InputError
+from racksim.network.protocols import (
+    NVLS_FULL_CHUNK_OPS,
+    Cost,
+    bytes_per_channel,
+    in_switch_fill_bytes,
+    time_s,
+)
 from racksim.network.routing import Router
 from racksim.network.topology import Topology, compile_topology
 
@@ -28,6 +35,8 @@ if TYPE_CHECKING:
 
 OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")
 BYTES_PER_GBYTE = 1e9
+TREE_BANDWIDTH_SHARE = 0.92
+"""Share of the routed rate a tree all-reduce achieves (NCCL src/graph/tuning.cc ncclTopoTuneModel: busBw * .92)."""
 
 
 def bus_factor(op: str, n_ranks: int) -> float:
@@ -35,20 +44,14 @@ def bus_factor(op: str, n_ranks: int) -> float:
     return (2.0 if op == "all-reduce" else 1.0) * (n_ranks - 1) / n_ranks
 
 
-@dataclass(frozen=True)
-class Cost:
-    """An alpha-beta cost T(S) = fixed_s + S · s_per_byte, with the algorithm and protocol it stands for."""
-
-    fixed_s: float
-    s_per_byte: float
-    algorithm: str
-    protocol: str
-
-
 def _chain(first: Cost, second: Cost, algorithm: str, base_s: float) -> Cost:
-    """Two phases of one collective, one after the other: one launch (`base_s`) less than two collectives."""
-    return Cost(first.fixed_s + second.fixed_s - base_s, first.s_per_byte + second.s_per_byte, algorithm,
-                first.protocol)
+    """Two phases of one collective, one after the other: one launch (`base_s`) less than two collectives.
+
+    The channel ramp is the first phase's; the fills add.
+    """
+    return replace(first, fixed_s=first.fixed_s + second.fixed_s - base_s,
+                   s_per_byte=first.s_per_byte + second.s_per_byte, algorithm=algorithm,
+                   fill_s=first.fill_s + second.fill_s, fill_bytes=min(first.fill_bytes, second.fill_bytes))
 
 
 @dataclass(frozen=True)
@@ -101,15 +104,17 @@ class CollectiveModel:
                               self.network.scale_up.p2p_efficiency)
         return float(np.min(routed.rate_gbyte_s * efficiency)), float(np.max(routed.latency_s))
 
-    def _costs(self, name: str, steps: int, bytes_fraction: float, rate_gbyte_s: float,
-               path_s: float) -> list[Cost]:
+    def _costs(self, name: str, steps: int, bytes_fraction: float, rate_gbyte_s: float, path_s: float,
+               n_ranks: int) -> list[Cost]:
         """T = t_base + steps · (path + t_step) + S · fraction / (rate · payload share), for each protocol.
 
-        `bytes_fraction` is the share of S the slowest transfer carries over the whole collective.
+        `bytes_fraction` is the share of S the slowest transfer carries over the whole collective; below
+        channels · b_ch bytes the bytes term runs on fewer channels (`protocols.time_s`).
         """
+        channels = self.network.scale_up.channels
         return [Cost(p.base_latency_s + steps * (path_s + p.step_latency_s),
                      bytes_fraction / (rate_gbyte_s * p.bandwidth_fraction * BYTES_PER_GBYTE) if rate_gbyte_s > 0
-                     else math.inf, name, key)
+                     else math.inf, name, key, channels, bytes_per_channel(key, name, n_ranks))
                 for key, p in self._protocols.items()]
 
     def ring(self, op: str, rings: IndexArray) -> list[Cost]:
@@ -120,27 +125,32 @@ class CollectiveModel:
         n = rings.shape[1]
         rate, path_s = self._rate_and_latency(rings.ravel(), np.roll(rings, -1, axis=1).ravel())
         steps = 2 * (n - 1) if op == "all-reduce" else n - 1
-        return self._costs("ring", steps, steps / n, rate, path_s)
+        return self._costs("ring", steps, steps / n, rate, path_s, n)
 
     def tree(self, groups: IndexArray) -> list[Cost]:
         """Double-binary-tree all-reduce: reduce up and broadcast down two trees, each carrying S/2.
 
-        T = t_base + 2·⌈log2(n+1)⌉·α + (S/2) / r_min, every tree edge busy in both directions at once.
+        T = t_base + 2·⌈log2(n+1)⌉·α + (S/2) / (0.92 · r_min), every tree edge busy in both directions at once;
+        0.92 is NCCL's tree all-reduce bandwidth share (src/graph/tuning.cc, ncclTopoTuneModel: busBw * .92).
         """
         n = groups.shape[1]
         parent, child = _double_tree_edges(n)
         src = np.concatenate([groups[:, child], groups[:, parent]], axis=1).ravel()
         dst = np.concatenate([groups[:, parent], groups[:, child]], axis=1).ravel()
         rate, path_s = self._rate_and_latency(src, dst)
-        return self._costs("tree", 2 * math.ceil(math.log2(n + 1)), 0.5, rate, path_s)
+        return self._costs("tree", 2 * math.ceil(math.log2(n + 1)), 0.5, rate * TREE_BANDWIDTH_SHARE, path_s, n)
 
     def in_switch(self, group: IndexArray) -> list[Cost]:
-        """In-switch all-reduce (NVLS) inside one rack: T = t_base + 2·α + S·(1 + 1/n) / (η · Σ_c min_g B_gc).
+        """In-switch all-reduce (NVLS) inside one rack.
 
-        Each GPU sends and receives S·(1 + 1/n); chip c takes a share of the data in proportion to the slowest
-        member's bandwidth to it, so a GPU's failed link lowers every member's share of that chip.
+        T = t_base + 2·α + S·(1 + 1/n) / (η · Σ_c min_g B_gc) + t_fill · min(1, S / S_fill): each GPU sends and
+        receives S·(1 + 1/n); chip c takes a share of the data in proportion to the slowest member's bandwidth to
+        it, so a GPU's failed link lowers every member's share of that chip. The chunk pipeline's fill t_fill
+        grows with the chunks up to S_fill = 64 · channels · 128 KiB, then stays t_fill = rounds · channels ·
+        128 KiB at the in-switch rate (rounds: design, calibrated), so it scales with the links.
         """
-        efficiency = self.network.scale_up.in_switch_efficiency
+        up = self.network.scale_up
+        efficiency = up.in_switch_efficiency
         top = self.topology
         if efficiency is None or np.unique(group // top.gpus_per_rack).size > 1:
             return []
@@ -151,7 +161,9 @@ class CollectiveModel:
         simple = self.network.protocols.simple
         fixed_s = self.network.protocols.in_switch_base_latency_s + 2 * (path_s + simple.step_latency_s)
         s_per_byte = (1 + 1 / n) / (rate * BYTES_PER_GBYTE) if rate > 0 else math.inf
-        return [Cost(fixed_s, s_per_byte, "in-switch", "simple")]
+        full_bytes = in_switch_fill_bytes(up.in_switch_channels)
+        fill_s = up.in_switch_fill_rounds * full_bytes / NVLS_FULL_CHUNK_OPS * s_per_byte
+        return [Cost(fixed_s, s_per_byte, "in-switch", "simple", fill_s=fill_s, fill_bytes=full_bytes)]
 
     def direct(self, groups: IndexArray) -> list[Cost]:
         """All-to-all: every rank sends S/n to every other at once; one step, paced by the slowest transfer.
@@ -164,7 +176,7 @@ class CollectiveModel:
         dst = np.tile(groups, (1, n)).ravel()
         off = src != dst
         rate, path_s = self._rate_and_latency(src[off], dst[off])
-        return self._costs("direct", 1, 1 / n, rate, path_s)
+        return self._costs("direct", 1, 1 / n, rate, path_s, n)
 
     def concurrent(self, op: str, groups: IndexArray) -> list[Cost]:
         """Every cost of `op` run at once by each row of `groups` (GPU indices), as a job's parallel groups do.
@@ -204,7 +216,7 @@ class CollectiveModel:
         else:
             intra, inter = self.ring(op, local), self.ring(op, rails)
         # The inter-rack phase moves S/m per GPU: scale its bytes term.
-        inter = [Cost(c.fixed_s, c.s_per_byte / m, c.algorithm, c.protocol) for c in inter]
+        inter = [replace(c, s_per_byte=c.s_per_byte / m) for c in inter]
         first, second = (inter, intra) if op == "all-gather" else (intra, inter)
         return [_chain(a, b, f"{a.algorithm}/{b.algorithm}", self._protocols[a.protocol].base_latency_s)
                 for a in first for b in second if a.protocol == b.protocol]
@@ -212,7 +224,7 @@ class CollectiveModel:
 
 def concurrent_time_s(model: CollectiveModel, op: str, groups: IndexArray, size_bytes: float) -> float:
     """Time of `op` over `size_bytes` run at once by every row of `groups`, the fastest algorithm, s."""
-    return min(c.fixed_s + size_bytes * c.s_per_byte for c in model.concurrent(op, np.atleast_2d(groups)))
+    return min(float(time_s(c, size_bytes)) for c in model.concurrent(op, np.atleast_2d(groups)))
 
 
 def collective_table(model: CollectiveModel, op: str, n_ranks: int, size_bytes: FloatArray) -> CollectiveTable:
@@ -221,7 +233,7 @@ def collective_table(model: CollectiveModel, op: str, n_ranks: int, size_bytes: 
         raise ValueError(f"unknown collective {op!r}")
     costs = model.candidates(op, n_ranks)
     size_bytes = np.asarray(size_bytes, dtype=np.float64)
-    times = np.array([c.fixed_s + size_bytes * c.s_per_byte for c in costs])
+    times = np.array([time_s(c, size_bytes) for c in costs])
     best = np.argmin(times, axis=0)
     return CollectiveTable(op, n_ranks, size_bytes, times[best, np.arange(size_bytes.size)],
                            tuple(costs[i].algorithm for i in best), tuple(costs[i].protocol for i in best))

@@ -9,39 +9,28 @@ HBM, efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs 
 timing protocol, alpha-beta models with NCCL's protocols and an adapter to racksim.network), `training` (the step
 model), `inference` (engine iterations of a TP replica on the roofline, KV cache and its capacity), `serving`
 (continuous batching at a concurrency: TTFT, TPOT, tokens/s, the throughput-interactivity curve and an SLO's
-operating point), `published` and `published_inference` (validation cases). VALIDATION.md holds the tables.
-
-Not yet wired into the design schema, the workloads, the engine or the CLI.
+operating point), `hardware` (a design's `compute_tray.gpus.accelerator` compiled to an `Accelerator`, and its
+`System` on the design's network model), `search` (the fastest training layout that fits, the serving layout under
+an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim perf train|serve` print them),
+`published` and `published_inference` (validation cases), `power` (the GPU activity a phase of work runs at, the
+input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the scenarios from it.
 """
 
-from racksim.perf.accelerator import (
-    A100_SXM_80GB,
-    B200,
-    GB200,
-    GB300,
-    H100_SXM,
-    REFERENCE_ACCELERATORS,
-    Accelerator,
-    EfficiencyCurve,
-)
+from racksim.perf.accelerator import Accelerator, EfficiencyCurve
 from racksim.perf.comm import DGX_A100, DGX_H100, AlphaBeta, CollectiveTime, FastestOf, network_collective_time
+from racksim.perf.hardware import accelerator_from_design, system_from_design
 from racksim.perf.inference import Iteration, Replica, ServingMemory, kv_bytes_per_token, serving_memory
 from racksim.perf.layout import Layout, check_layout
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
 from racksim.perf.model import ModelConfig, bundled_model, bundled_models, load_model, parse_model
 from racksim.perf.params import ParamCounts, param_counts
+from racksim.perf.predict import ServingPrediction, TrainingPrediction, predict_serving, predict_training
 from racksim.perf.serving import ServingCurve, ServingPoint, operating_point, serve, serving_curve
 from racksim.perf.training import StepBreakdown, System, TrainingStep, model_flops, train_step
 
 __all__ = [
-    "A100_SXM_80GB",
-    "B200",
     "DGX_A100",
     "DGX_H100",
-    "GB200",
-    "GB300",
-    "H100_SXM",
-    "REFERENCE_ACCELERATORS",
     "Accelerator",
     "AlphaBeta",
     "CollectiveTime",
@@ -56,9 +45,12 @@ __all__ = [
     "ServingCurve",
     "ServingMemory",
     "ServingPoint",
+    "ServingPrediction",
     "StepBreakdown",
     "System",
+    "TrainingPrediction",
     "TrainingStep",
+    "accelerator_from_design",
     "bundled_model",
     "bundled_models",
     "check_fits",
@@ -71,8 +63,11 @@ __all__ = [
     "operating_point",
     "param_counts",
     "parse_model",
+    "predict_serving",
+    "predict_training",
     "serve",
     "serving_curve",
     "serving_memory",
+    "system_from_design",
     "train_step",
 ]

@@ -176,8 +176,8 @@ def _expected_experts(m: ModelConfig, tokens: float) -> float:
     return m.experts * (1.0 - (1.0 - m.top_k / m.experts) ** tokens)
 
 
-def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Iteration) -> float:
-    """Compute time of all layers for one iteration on one GPU, s (no communication)."""
+def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple[float, OpTable, str]]:
+    """The ops of all layers for one iteration on one GPU: (times run, ops, precision) (no communication)."""
     t, prec = replica.tp, replica.precision
     kv = WEIGHT_BYTES[replica.kv_precision]
     tokens = max(1, round(step.decode + step.chunks * step.chunk_tokens))
@@ -196,7 +196,12 @@ def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Ite
         attn = layer_ops(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
                                   kv_bytes=kv))
         parts.append((m.num_hidden_layers * step.chunks, attn.select(ATTENTION_CORE), ATTENTION_PRECISION))
-    return sum(n * float(op_time_s(ops, acc, p).sum()) for n, ops, p in parts)
+    return parts
+
+
+def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Iteration) -> float:
+    """Compute time of all layers for one iteration on one GPU, s (no communication)."""
+    return sum(n * float(op_time_s(ops, acc, p).sum()) for n, ops, p in layer_parts(m, replica, step))
 
 
 def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:

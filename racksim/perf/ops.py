@@ -205,17 +205,20 @@ def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
     return first, last
 
 
-def op_time_s(ops: OpTable, acc: Accelerator, precision: str) -> FloatArray:
-    """Roofline time of each op: max(F / (P · η_gemm(F)), bytes / (BW · η_mem(bytes))), s.
+def op_times_s(ops: OpTable, acc: Accelerator, precision: str) -> tuple[FloatArray, FloatArray]:
+    """(compute, memory) time of each op alone: F / (P · η_gemm(F)) and bytes / (BW · η_mem(bytes)), s.
 
     P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
     bandwidth, bytes/s; η the accelerator's efficiency curves.
     """
     peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
     eff = np.where(ops.matmul, acc.gemm_efficiency(ops.flops), 1.0)
-    compute_s = ops.flops / (peak * eff)
-    memory_s = ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
-    return np.maximum(compute_s, memory_s)
+    return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
+
+
+def op_time_s(ops: OpTable, acc: Accelerator, precision: str) -> FloatArray:
+    """Roofline time of each op: max(F / (P · η_gemm(F)), bytes / (BW · η_mem(bytes))), s (`op_times_s`)."""
+    return np.maximum(*op_times_s(ops, acc, precision))
 
 
 def optimizer_ops(params_local: float) -> OpTable:

@@ -19,15 +19,23 @@ the recomputed forward: F = 96·B·s·l·h²·(1 + s/6h + V/16lh) per iteration 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from racksim.perf.accelerator import A100_SXM_80GB, Accelerator
+from racksim.perf.accelerator import Accelerator
 from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE
+from racksim.perf.hardware import reference_accelerator
 from racksim.perf.layout import Layout, Recompute
 from racksim.perf.model import ModelConfig, bundled_model, parse_model
 from racksim.perf.training import System, train_step
 
-A100_DGX = System(A100_SXM_80GB, DGX_A100, DGX_A100_GPUS_PER_NODE)
-"""DGX A100 80GB nodes: NVSwitch inside 8 GPUs, HDR InfiniBand between nodes."""
+
+@cache
+def a100_dgx() -> System:
+    """DGX A100 80GB nodes: NVSwitch inside 8 GPUs, HDR InfiniBand between them (`comm.DGX_A100`).
+
+    The GPU is the one of designs/reference/dgx-a100.yaml.
+    """
+    return System(reference_accelerator("reference/dgx-a100.yaml"), DGX_A100, DGX_A100_GPUS_PER_NODE)
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,10 @@ class Case:
     calibration: bool = False
     settings_known: bool = True
 
-    def predict(self, accelerator: Accelerator | None = None) -> float:
-        """The model's value of the measured quantity, in `unit`."""
-        system = A100_DGX if accelerator is None else System(accelerator, DGX_A100, DGX_A100_GPUS_PER_NODE)
+    def predict(self, accelerator: Accelerator | None = None, system: System | None = None) -> float:
+        """The model's value of the measured quantity, in `unit` (default system: `a100_dgx()`)."""
+        if system is None:
+            system = a100_dgx() if accelerator is None else System(accelerator, DGX_A100, DGX_A100_GPUS_PER_NODE)
         step = train_step(self.model, self.layout, system)
         if self.unit == "s":
             return step.step_time_s

@@ -21,17 +21,25 @@ KV heads, MLP width and vocabulary in the Hugging Face configs), so that config 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
-from racksim.perf.accelerator import H100_SXM
 from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
+from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
 from racksim.perf.serving import ServingPoint, serve
 from racksim.perf.training import System
 
-H100_DGX = System(H100_SXM, DGX_H100, DGX_H100_GPUS_PER_NODE)
-"""DGX H100: NVSwitch inside 8 GPUs (NCCL Simple and LL protocols), 8 × 400 Gb/s between nodes."""
+
+@cache
+def h100_dgx() -> System:
+    """DGX H100: NVSwitch inside 8 GPUs (NCCL Simple and LL protocols, `comm.DGX_H100`), 8 × 400 Gb/s between nodes.
+
+    The GPU is the one of designs/reference/hgx-h100-8gpu.yaml.
+    """
+    return System(reference_accelerator("reference/hgx-h100-8gpu.yaml"), DGX_H100, DGX_H100_GPUS_PER_NODE)
+
 
 Quantity = Literal["ttft_s", "tpot_s", "tokens_per_s"]
 QUANTITIES: tuple[Quantity, ...] = ("ttft_s", "tpot_s", "tokens_per_s")
@@ -62,8 +70,8 @@ class ServingCase:
         m = bundled_model(self.model)
         concurrency = self.concurrency
         if concurrency is None:
-            concurrency = serve(m, self.replica, H100_DGX, self.input_len, self.output_len, 1).max_batch
-        return serve(m, self.replica, H100_DGX, self.input_len, self.output_len, concurrency)
+            concurrency = serve(m, self.replica, h100_dgx(), self.input_len, self.output_len, 1).max_batch
+        return serve(m, self.replica, h100_dgx(), self.input_len, self.output_len, concurrency)
 
     def predict(self) -> float:
         """The model's value of the measured quantity."""

@@ -79,7 +79,7 @@ class TrainingStep:
     hardware_flops: float
 
 
-def _layer_mix(m: ModelConfig, shard: Shard, experts_local: int) -> list[tuple[float, OpTable]]:
+def layer_mix(m: ModelConfig, shard: Shard, experts_local: int) -> list[tuple[float, OpTable]]:
     """(fraction of layers, forward ops) for dense and MoE layers."""
     moe_fraction = m.moe_layers / m.num_hidden_layers
     mix = [(1 - moe_fraction, layer_ops(m, shard))]
@@ -91,18 +91,24 @@ def _layer_mix(m: ModelConfig, shard: Shard, experts_local: int) -> list[tuple[f
 def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str = "none") -> float:
     """3 × forward matmul FLOPs for the global batch (full s² attention), plus recomputed forward FLOPs, FLOPs."""
     shard = Shard(micro_batch=1, seq_len=seq_len, flash_attention=False)
-    per_seq = sum(f * m.num_hidden_layers * ops.matmul_flops for f, ops in _layer_mix(m, shard, m.experts))
+    per_seq = sum(f * m.num_hidden_layers * ops.matmul_flops for f, ops in layer_mix(m, shard, m.experts))
     per_seq += head_ops(m, shard)[1].matmul_flops
     extra = 0.0
     if recompute == "full":
         extra = per_seq - head_ops(m, shard)[1].matmul_flops
     elif recompute == "selective":
         extra = sum(f * m.num_hidden_layers * ops.select(ATTENTION_CORE).matmul_flops
-                    for f, ops in _layer_mix(m, shard, m.experts))
+                    for f, ops in layer_mix(m, shard, m.experts))
     return global_batch * (3.0 * per_seq + extra)
 
 
-def _tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
+def step_shard(layout: Layout) -> Shard:
+    """What one GPU computes for one micro-batch of the layout."""
+    return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
+                 layout.flash_attention, layout.precision)
+
+
+def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
     """Tensor-parallel collectives of one layer: (forward, backward incl. recompute)."""
     if layout.tp == 1:
         return [], []
@@ -123,11 +129,10 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     if check_memory:
         check_fits(memory, acc, source)
     prec = layout.precision
-    shard = Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
-                  layout.flash_attention, prec)
+    shard = step_shard(layout)
     per_stage = m.num_hidden_layers / layout.pp
     fwd_s = bwd_s = cp_s = ep_s = 0.0
-    for fraction, ops in _layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
+    for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f = float(op_time_s(ops, acc, prec).sum())
         b = float(op_time_s(ops.scaled(2.0, 2.0), acc, prec).sum())
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
@@ -145,7 +150,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             ep_s += fraction * n_a2a * coll("all-to-all", msg, layout.ep, layout.group_span("ep") <= domain)
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
-    fwd_kinds, bwd_kinds = _tp_collectives(layout)
+    fwd_kinds, bwd_kinds = tp_collectives(layout)
     tp_s = sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds)
     first, last = head_ops(m, shard)
     head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.scaled(2, 2), acc, prec).sum())

@@ -14,6 +14,7 @@ BREAKDOWN = {
     "serve": ("serving", "#4c72b0"),
     "trace": ("trace", "#4c72b0"),
     "communication": ("exposed communication", "#dd8452"),
+    "optimizer": ("optimizer step", "#55a868"),
     "checkpoint": ("checkpoint", "#937860"),
     "stall": ("stalls (throttling, capping, failed links)", "#c44e52"),
     "down": ("down (restarts after interruptions)", "#7f7f7f"),

@@ -28,14 +28,19 @@ def times_after_fault(events: list[Event]) -> dict[str, float]:
 
 def compute_metrics(
     result: RunResult, *, design: str, design_hash: str, scenario: str, seed: int, nominal_work_units: float,
-    feed_limit_w: float, cabling: dict[str, Any], network: dict[str, Any],
+    feed_limit_w: float, cabling: dict[str, Any], network: dict[str, Any], predicted: dict[str, Any] | None = None,
+    tokens_per_work_unit: float = 0.0, work_unit: str = "",
 ) -> dict[str, Any]:
     """The metrics of one run as nested dicts of plain floats.
 
     `cabling` is the design's cabling group (`racksim.cabling.cabling_metrics`), constant over the run;
     `network` its network group (`racksim.network.network_metrics`), constant too. The feed power's peak,
     p99, ramps and time above the limit come from the run's exact running statistics (`result.feed`), not from
-    its time series, which may be kept at a coarse resolution.
+    its time series, which may be kept at a coarse resolution. `predicted` holds the performance model's metrics
+    (training: step_time_s, mfu, tokens_per_s_per_gpu, memory_gb_per_gpu_peak, pinned; inference: ttft_s_p50/p99,
+    tpot_s_p50/p99), added to the performance group; with `tokens_per_work_unit` (tokens a step trains, 1 for a
+    served token) the work is also counted in tokens (performance.tokens, tokens_per_kwh), so designs with
+    different GPU counts compare on tokens; `work_unit` says what work_units counts.
     """
     integrals, feed = result.integrals, result.feed
     losses_j = sum(integrals.loss_energy_j.values())
@@ -89,6 +94,11 @@ def compute_metrics(
             "nominal_work_units": nominal_work_units,
             "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
+            **({"work_unit": work_unit} if work_unit else {}),
+            **({"tokens": result.work_units * tokens_per_work_unit,
+                "tokens_per_kwh": result.work_units * tokens_per_work_unit / input_kwh if input_kwh else 0.0}
+               if tokens_per_work_unit else {}),
+            **(predicted or {}),
             "phase_time_s": dict(result.phase_time_s),
             "stall_time_s": result.stall_s,
             "downtime_s": result.downtime_s,

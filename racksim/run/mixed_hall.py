@@ -60,10 +60,10 @@ def group_seed(seed: int, index: int) -> int:
 def work_scale(schedule: Schedule, gpus: int, hall_gpus: int) -> float:
     """What one unit of a group's work is worth in the hall's units.
 
-    A step of the per-GPU training form is each GPU doing the step's work, so a group's step is n_g / N of a
+    A step of the synthetic training form is each GPU doing the step's work, so a group's step is n_g / N of a
     step of the hall's GPUs; a step of a model (a fixed batch of tokens), a served token or a GPU-hour is one.
     """
-    if isinstance(schedule, TrainingSchedule) and schedule.plan is None:
+    if isinstance(schedule, TrainingSchedule) and not schedule.step:
         return gpus / hall_gpus
     return 1.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from racksim._version import __version__
-from racksim.design.suite import Scenario
+from racksim.design.suite import MODEL_SUFFIXES, Scenario
 from racksim.design.workload_schema import TraceWorkload
 from racksim.errors import InputError
 from racksim.run.cost import coolant_step_c
@@ -73,6 +73,12 @@ class RunRequest:
                 inputs["trace_sha256"] = hashlib.sha256(workload.path.read_bytes()).hexdigest()
             except OSError as error:
                 raise InputError(str(workload.path), "workload.path", f"cannot read the trace: {error}") from None
+        model = getattr(workload, "model", None)
+        if isinstance(model, str) and Path(model).suffix in MODEL_SUFFIXES:  # a config file: its content counts
+            try:
+                inputs["model_sha256"] = hashlib.sha256(Path(model).read_bytes()).hexdigest()
+            except OSError as error:
+                raise InputError(model, "workload.model", f"cannot read the model config: {error}") from None
         digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, allow_nan=False).encode()).hexdigest()
         return {**inputs, "fingerprint": digest}
 

@@ -59,6 +59,8 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
         feed_limit_w=loaded.design.power.feed.limit_w * hall.n_racks, cabling=cabling_metrics(arrays.cabling),
         network=network_metrics(loaded.design) | link_utilization(loaded.design, result.traffic_gbyte_per_gpu,
                                                                   duration_s),
+        predicted=schedule.performance_metrics(duration_s), tokens_per_work_unit=schedule.tokens_per_work_unit,
+        work_unit=schedule.work_unit,
     )
     metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule, scenario.stochastic_failures)
     cost = cost_group(loaded.design, metrics)  # None without a cost section

@@ -1,7 +1,7 @@
 """Workloads: what the racks are asked to do, compiled per design into phases the engine runs.
 
-`schedule_for(workload, design, ...)` gives a `Schedule`: training (per GPU, or a model under its parallel
-layout), inference (Poisson arrivals under a daily cycle) or a replayed trace.
+`schedule_for(workload, design, ...)` gives a `Schedule`: training of a model (its step predicted by racksim.perf),
+inference (the model served under Poisson arrivals with a daily cycle) or a replayed trace.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from racksim.workload.inference import InferenceSchedule
 from racksim.workload.phases import Phase, Schedule, nominal_work
 from racksim.workload.trace import TraceSchedule
 from racksim.workload.training import DEFAULT_ACTIVITY, TrainingSchedule
+from racksim.workload.training_model import compile_training
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design
@@ -24,10 +25,9 @@ def schedule_for(workload: Workload, design: Design, *, n_racks: int = 1, seed: 
     gpus = design.compute_tray.gpus
     gpus_per_rack = design.slot_count("compute") * gpus.count
     if isinstance(workload, TrainingWorkload):
-        return TrainingSchedule.for_design(workload, design, n_racks, source)
+        return compile_training(workload, design, n_racks, source)
     if isinstance(workload, InferenceWorkload):
-        tflops = gpus.fp4_dense_tflops if workload.precision == "fp4" and gpus.fp4_dense_tflops else gpus.dense_tflops
-        return InferenceSchedule.for_design(workload, gpus_per_rack * n_racks, tflops, seed)
+        return InferenceSchedule.for_design(workload, design, n_racks, seed, source)
     return TraceSchedule.for_design(workload, gpus_per_rack, n_racks, gpus.idle_w, gpus.tdp_w)
 
 

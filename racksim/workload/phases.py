@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -22,7 +22,8 @@ class Phase:
     """One phase of a workload."""
 
     name: str
-    """The phase's share of the step-time breakdown: compute, communication, bubble, checkpoint, serve, trace."""
+    """The phase's share of the step-time breakdown: compute, communication, bubble, optimizer, checkpoint, serve,
+    trace."""
     activity: Activity
     nominal_s: float
     """Duration at nominal throughput, s."""
@@ -73,6 +74,15 @@ class Schedule(Protocol):
         ...
 
     @property
+    def tokens_per_work_unit(self) -> float:
+        """Tokens one work unit stands for (a step's global batch, 1 for a served token; 0: not tokens)."""
+        ...
+
+    def performance_metrics(self, duration_s: float) -> dict[str, Any]:
+        """The predicted performance metrics of the run (performance.step_time_s, ttft_s_p50, ...)."""
+        ...
+
+    @property
     def checkpoint_interval_s(self) -> float:
         """Nominal time between checkpoints, s (inf: none)."""
         ...
@@ -94,6 +104,7 @@ class UncheckpointedSchedule:
 
     checkpoint_s = 0.0
     checkpoint_interval_s = math.inf
+    tokens_per_work_unit = 0.0
 
     def phases(self) -> Iterator[Phase]:
         """The workload's phases from its start."""
@@ -106,3 +117,7 @@ class UncheckpointedSchedule:
     def network_rate(self, scale_up_links_down: np.ndarray) -> float:
         """Compute-paced: failed links do not slow it."""
         return 1.0
+
+    def performance_metrics(self, duration_s: float) -> dict[str, Any]:
+        """None predicted."""
+        return {}

@@ -1,41 +1,37 @@
-"""Training as phases: compute, pipeline bubble, exposed communication, a checkpoint every N steps.
+"""Training as phases: one step's phases from the performance model, a checkpoint every N steps.
 
-The per-GPU form times the step from the GPU's FLOPs and the reference all-reduce; the model form from a
-transformer's size and its parallel layout, each collective timed on the design's links.
+A `TrainingSchedule` holds one step as a sequence of phases (`step`, compiled from racksim.perf's prediction by
+`racksim.workload.training_model`) or, for the engine's own tests, the plain synthetic step compute → bubble →
+communication with typed-in times. Failed scale-up links slow the step's network-paced phases by the rate its
+collectives (`Collective`, on the design's topology) keep.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from racksim.design.workload_schema import ModelSpec, TrainingWorkload
-from racksim.errors import InputError
 from racksim.network import (
     CollectiveModel,
-    allreduce_busbw_gbyte_s,
     allreduce_rate_with_links_down,
     bus_factor,
-    compile_topology,
     concurrent_time_s,
     with_scale_up_links_down,
 )
 from racksim.network.topology import Topology
 from racksim.physics.operating_point import Activity
-from racksim.workload.phases import Phase, activity_of
+from racksim.workload.phases import Phase
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design
 
 GBYTE = 1e9
-TRAINING_FLOPS_PER_PARAMETER_TOKEN = 6.0
-"""Forward (2) and backward (4) FLOPs per parameter and token (Kaplan et al. 2020)."""
-DEFAULT_ACTIVITY = {name: activity_of(TrainingWorkload.model_fields[name].default)
-                    for name in ("compute", "communication", "checkpoint", "bubble")}
-"""The suite schema's default utilizations of each training phase."""
+DEFAULT_ACTIVITY = {"compute": Activity(1.0, 0.3, 0.1), "communication": Activity(0.3, 0.3, 1.0),
+                    "checkpoint": Activity(0.05, 0.6, 0.2), "bubble": Activity(0.1, 0.3, 0.3)}
+"""Utilizations of the synthetic step's phases (the engine tests' schedules; A)."""
 
 
 @dataclass(frozen=True)
@@ -67,90 +63,38 @@ class Collective:
         return total * (1 - cross), total * cross
 
 
-@dataclass(frozen=True)
-class LayoutPlan:
-    """The collectives of one step of a model under its parallel layout; times on a given topology."""
-
-    collectives: tuple[Collective, ...]
-    data_overlap: float
-    compute_s: float
-    gpus_per_rack: int
-
-    def times_s(self, model: CollectiveModel) -> tuple[float, float]:
-        """(exposed, hidden) collective time per step, s.
-
-        The data-parallel all-reduce hides up to `data_overlap` of itself behind compute (never more than the
-        compute time); the tensor, expert and pipeline transfers sit on the critical path.
-        """
-        exposed, hidden = 0.0, 0.0
-        for collective in self.collectives:
-            time_s = collective.time_s(model)
-            if collective.name == "data":
-                overlapped = min(self.data_overlap * time_s, self.compute_s)
-                exposed, hidden = exposed + time_s - overlapped, hidden + overlapped
-            else:
-                exposed += time_s
-        return exposed, hidden
-
-    def traffic_gbyte_per_gpu(self) -> tuple[float, float]:
-        """Bytes each GPU moves per step over (scale-up, scale-out), GB."""
-        parts = [c.gbyte_per_gpu(self.gpus_per_rack) for c in self.collectives]
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-
 def _groups(n_gpus: int, size: int) -> np.ndarray:
     """Consecutive groups of `size` GPUs, every GPU in one: (groups, size)."""
     return np.arange(n_gpus).reshape(-1, size)
 
 
-def layout_plan(spec: ModelSpec, design: Design, n_racks: int, compute_s: float, source: str = "") -> LayoutPlan:
-    """Map tensor × pipeline onto the scale-up domain, data parallelism over the rest, experts in-domain.
+@dataclass(frozen=True)
+class LinkPacing:
+    """The scale-up collectives of a step, to time them again with links failed."""
 
-    Per step, with T tokens, dp replicas, M microbatches, L layers, h hidden, b bytes per value:
-    tensor: 4 all-reduces per layer and microbatch of (T/dp/M)·h·b over tp GPUs (2 forward, 2 backward);
-    expert: 4 all-to-alls per MoE layer and microbatch of (T/dp/M/tp)·k·h·b over ep GPUs;
-    data: one all-reduce of the gradients, N/(tp·pp·ep)·b, over dp GPUs (expert weights sharded by ep);
-    pipeline: 2·M point-to-point activations (T/dp/M)·h·b/tp between neighbouring stages (timed as a
-    two-rank all-gather of twice that, which sends it once).
-    """
-    layout = spec.layout
-    m = design.slot_count("compute") * design.compute_tray.gpus.count
-    n = m * n_racks
-    tp, pp, ep = layout.tensor, layout.pipeline, layout.expert
-    where = "workload.model.layout"
-    if m % (tp * pp):
-        raise InputError(source, f"{where}.tensor", f"tensor × pipeline = {tp * pp} must divide the {m}-GPU "
-                         f"scale-up domain of {design.name}")
-    if m % ep:
-        raise InputError(source, f"{where}.expert", f"expert = {ep} must divide the {m}-GPU scale-up domain "
-                         f"of {design.name}")
-    if spec.layers % pp:
-        raise InputError(source, f"{where}.pipeline", f"pipeline = {pp} must divide layers = {spec.layers}")
-    dp = n // (tp * pp)
-    micro = layout.microbatches
-    tokens_micro = spec.tokens_per_step / dp / micro
-    activation = tokens_micro * spec.hidden_size * spec.bytes_per_value
-    collectives = []
-    if tp > 1:
-        collectives.append(Collective("tensor", "all-reduce", _groups(m, tp), activation,
-                                      4 * spec.layers / pp * micro))
-    if ep > 1:
-        collectives.append(Collective("expert", "all-to-all", _groups(m, ep),
-                                      activation / tp * spec.experts_per_token, 4 * spec.moe_layers / pp * micro))
-    if dp > 1:
-        members = np.arange(n).reshape(n_racks, m // (tp * pp), tp * pp)  # same model-parallel rank, every replica
-        collectives.append(Collective("data", "all-reduce", members.transpose(2, 0, 1).reshape(tp * pp, dp),
-                                      spec.parameters / (tp * pp * ep) * spec.bytes_per_value, 1))
-    if pp > 1:
-        stages = np.arange(m).reshape(-1, pp, tp).transpose(0, 2, 1).reshape(-1, pp)  # one pipeline per row
-        neighbours = np.stack([stages[:, :-1], stages[:, 1:]], axis=-1).reshape(-1, 2)
-        collectives.append(Collective("pipeline", "all-gather", neighbours, 2 * activation / tp, 2 * micro))
-    return LayoutPlan(tuple(collectives), spec.data_parallel_overlap, compute_s, m)
+    collectives: tuple[Collective, ...]
+    design: Design = field(repr=False)
+    topology: Topology = field(repr=False)
+
+    def nominal_s(self) -> float:
+        """Their time per step with every link up, s."""
+        model = CollectiveModel(self.design, self.topology)
+        return sum(c.time_s(model) for c in self.collectives)
+
+    def rate(self, scale_up_links_down: np.ndarray) -> float:
+        """Speed of these collectives with the links failed, relative to none (≤ 1): T_nominal / T_degraded."""
+        degraded = with_scale_up_links_down(self.topology, scale_up_links_down)
+        slow_s = sum(c.time_s(CollectiveModel(self.design, degraded)) for c in self.collectives)
+        return min(1.0, self.nominal_s() / slow_s) if slow_s > 0 else 1.0
 
 
 @dataclass(frozen=True)
 class TrainingSchedule:
-    """A training workload's phase times on one design, s."""
+    """A training workload's phase times on one design, s.
+
+    With `step` (the model form) a step is those phases in order, the last crediting the step; without it, the
+    synthetic step compute → bubble → communication of the times given.
+    """
 
     compute_s: float
     communication_s: float
@@ -167,45 +111,21 @@ class TrainingSchedule:
     traffic_gbyte_per_gpu: tuple[float, float] = (0.0, 0.0)
     """Bytes each GPU moves per step over (scale-up, scale-out), GB."""
     design: Design | None = field(default=None, compare=False, repr=False)
-    plan: LayoutPlan | None = field(default=None, compare=False, repr=False)
-    topology: Topology | None = field(default=None, compare=False, repr=False)
+    step: tuple[Phase, ...] = ()
+    """One step's phases (model form); empty: the synthetic step."""
+    links: LinkPacing | None = field(default=None, compare=False, repr=False)
+    """The step's scale-up collectives, to pace its network phases with links failed (model form)."""
+    predicted: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The prediction's performance metrics (step_time_s, mfu, ...), for metrics.json."""
+    tokens_per_work_unit: float = 0.0
+    """Tokens one step trains (0: not a model's step)."""
     work_unit: str = "steps"
-
-    @classmethod
-    def for_design(cls, workload: TrainingWorkload, design: Design, n_racks: int = 1,
-                   source: str = "") -> TrainingSchedule:
-        """Step times from the workload and the design's GPUs and links.
-
-        Per GPU: t_compute = F · 10³ / (Θ_dense · MFU) [PFLOP → TFLOP, TFLOP/s]; t_comm = B / busbw [GB, GB/s].
-        Model: t_compute = 6 · N_active · T / (n · Θ_dense · 10¹² · MFU) [s]; bubble t_compute · (pp − 1)/M;
-        exposed communication from `layout_plan`.
-        """
-        gpu = design.compute_tray.gpus
-        throughput_tflops = gpu.dense_tflops * workload.model_flops_utilization
-        common = cls(compute_s=0.0, communication_s=0.0, checkpoint_every_steps=workload.checkpoint_every_steps,
-                     checkpoint_s=workload.checkpoint_time_s, compute=activity_of(workload.compute),
-                     communication=activity_of(workload.communication), checkpoint=activity_of(workload.checkpoint),
-                     bubble=activity_of(workload.bubble), design=design)
-        spec = workload.model
-        if spec is None:
-            assert workload.compute_pflop_per_gpu_step is not None
-            assert workload.exposed_communication_gbyte_per_gpu_step is not None
-            gbyte = workload.exposed_communication_gbyte_per_gpu_step
-            return replace(common, compute_s=workload.compute_pflop_per_gpu_step * 1e3 / throughput_tflops,
-                           communication_s=gbyte / allreduce_busbw_gbyte_s(design), traffic_gbyte_per_gpu=(gbyte, 0.0))
-        n_gpus = design.slot_count("compute") * gpu.count * n_racks
-        compute_s = TRAINING_FLOPS_PER_PARAMETER_TOKEN * spec.active * spec.tokens_per_step / (
-            n_gpus * throughput_tflops * 1e12)
-        plan = layout_plan(spec, design, n_racks, compute_s, source)
-        topology = compile_topology(design, n_racks)
-        exposed_s, hidden_s = plan.times_s(CollectiveModel(design, topology))
-        return replace(common, compute_s=compute_s, communication_s=exposed_s, hidden_collective_s=hidden_s,
-                       bubble_s=compute_s * (spec.layout.pipeline - 1) / spec.layout.microbatches,
-                       traffic_gbyte_per_gpu=plan.traffic_gbyte_per_gpu(), plan=plan, topology=topology)
 
     @property
     def step_s(self) -> float:
         """Nominal step time, s."""
+        if self.step:
+            return sum(phase.nominal_s for phase in self.step)
         return self.compute_s + self.bubble_s + self.communication_s
 
     @property
@@ -213,36 +133,42 @@ class TrainingSchedule:
         """Nominal time between checkpoints, s."""
         return self.checkpoint_every_steps * self.step_s
 
-    def phases(self) -> Iterator[Phase]:
-        """Endless step cycle: compute → bubble → communication (one step done) → every N steps a checkpoint.
-
-        The cycle ends at each checkpoint (or at each step's communication without checkpoints).
-        """
+    def _synthetic_step(self, ends_cycle: bool) -> tuple[Phase, ...]:
+        """Compute → bubble → communication, the traffic split by the share of collective time hidden under compute."""
         up_gbyte, out_gbyte = self.traffic_gbyte_per_gpu
         collective_s = self.communication_s + self.hidden_collective_s
-        hidden = self.hidden_collective_s / collective_s if collective_s else 0.0  # share of traffic under compute
+        hidden = self.hidden_collective_s / collective_s if collective_s else 0.0
         compute = Phase("compute", self.compute, self.compute_s, "compute", collective_s=self.hidden_collective_s,
                         scale_up_gbyte_per_gpu=up_gbyte * hidden, scale_out_gbyte_per_gpu=out_gbyte * hidden)
         bubble = Phase("bubble", self.bubble, self.bubble_s, "compute")
-        checkpoints = self.checkpoint_s > 0
         communication = Phase("communication", self.communication, self.communication_s, "network", work_units=1.0,
                               collective_s=self.communication_s, scale_up_gbyte_per_gpu=up_gbyte * (1 - hidden),
-                              scale_out_gbyte_per_gpu=out_gbyte * (1 - hidden), ends_cycle=not checkpoints)
+                              scale_out_gbyte_per_gpu=out_gbyte * (1 - hidden), ends_cycle=ends_cycle)
+        return (compute, bubble, communication) if self.bubble_s > 0 else (compute, communication)
+
+    def phases(self) -> Iterator[Phase]:
+        """Endless step cycle: the step's phases (the last one finishes the step), every N steps a checkpoint.
+
+        The cycle ends at each checkpoint (or at each step's last phase without checkpoints).
+        """
+        checkpoints = self.checkpoint_s > 0
+        if self.step:
+            *body, last = self.step
+            step = (*body, replace(last, work_units=1.0, ends_cycle=not checkpoints))
+        else:
+            step = self._synthetic_step(not checkpoints)
         checkpoint = Phase("checkpoint", self.checkpoint, self.checkpoint_s, saves_checkpoint=True, ends_cycle=True)
-        step = 0
+        done = 0
         while True:
-            yield compute
-            if self.bubble_s > 0:
-                yield bubble
-            yield communication
-            step += 1
-            if step % self.checkpoint_every_steps == 0 and checkpoints:
+            yield from step
+            done += 1
+            if done % self.checkpoint_every_steps == 0 and checkpoints:
                 yield checkpoint
 
     def nominal_steps(self, duration_s: float) -> int:
         """Steps completed in `duration_s` at nominal throughput (no throttling, no faults).
 
-        With step time s = t_compute + t_bubble + t_comm, N steps per checkpoint and cycle = N·s + t_ckpt:
+        With step time s, N steps per checkpoint and cycle = N·s + t_ckpt:
         steps = N·⌊D / cycle⌋ + min(N, ⌊(D mod cycle) / s⌋).
         """
         per_cycle = self.checkpoint_every_steps
@@ -255,12 +181,16 @@ class TrainingSchedule:
         """Steps completed in `duration_s` at nominal throughput."""
         return float(self.nominal_steps(duration_s))
 
+    def performance_metrics(self, duration_s: float) -> dict[str, Any]:
+        """The prediction's performance metrics (empty for the synthetic step)."""
+        return dict(self.predicted)
+
     def network_rate(self, scale_up_links_down: np.ndarray) -> float:
-        """Speed of the step's exposed communication with these links failed, relative to none (≤ 1)."""
-        if scale_up_links_down.size == 0 or self.communication_s == 0:
+        """Speed of the step's network-paced phases with these links failed, relative to none (≤ 1)."""
+        if scale_up_links_down.size == 0:
             return 1.0
-        if self.plan is None or self.topology is None or self.design is None:
-            return allreduce_rate_with_links_down(self.design, scale_up_links_down) if self.design else 1.0
-        degraded = with_scale_up_links_down(self.topology, scale_up_links_down)
-        exposed_s, _ = self.plan.times_s(CollectiveModel(self.design, degraded))
-        return min(1.0, self.communication_s / exposed_s) if exposed_s > 0 else 1.0
+        if self.links is not None:
+            return self.links.rate(scale_up_links_down)
+        if self.step or self.communication_s == 0 or self.design is None:
+            return 1.0
+        return allreduce_rate_with_links_down(self.design, scale_up_links_down)

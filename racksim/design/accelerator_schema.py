@@ -1,0 +1,109 @@
+"""Design-file schema, accelerator section: what the performance model's roofline needs to know about one GPU.
+
+`compute_tray.gpus.accelerator` gives dense tensor peaks per precision, the non-tensor (vector) throughput, HBM
+capacity and bandwidth, and two efficiency curves as sourced points: the achieved fraction of the matmul peak
+against the FLOPs of one GEMM, and the achieved fraction of the HBM bandwidth against the bytes one kernel moves.
+`racksim.perf.hardware.accelerator_from_design` compiles it into the performance model's `Accelerator`.
+
+Like every design section: frozen pydantic models, units in every quantity's name, a docstring on every field.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from racksim.design.base import Model, PositiveFloat, rule_error
+
+MAX_CURVE_POINTS = 64
+"""Points of one efficiency curve: 64 at most (a point per decade needs a dozen)."""
+EfficiencyFraction = Annotated[float, Field(gt=0, le=1)]
+"""Achieved share of a peak, in (0, 1]."""
+
+
+class _Points(Model):
+    """Achieved fraction of a peak at sizes of work: interpolated linearly in log10(size), flat beyond the ends."""
+
+    fraction: list[EfficiencyFraction] = Field(min_length=1, max_length=MAX_CURVE_POINTS)
+    """Achieved fraction of the peak at each point, in (0, 1]."""
+    source: str = Field(min_length=1)
+    """Where the points come from (measurement, model and its calibration), tagged P/S/D/A."""
+
+    def sizes(self) -> tuple[str, list[float]]:
+        """(field name, values) of the sizes; each curve names its own unit."""
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _points(self) -> _Points:
+        size_field, sizes = self.sizes()
+        if len(sizes) != len(self.fraction):
+            raise rule_error("fraction", f"{len(self.fraction)} fractions for {len(sizes)} points of {size_field}")
+        for index, (low, high) in enumerate(pairwise(sizes)):
+            if high <= low:
+                raise rule_error(f"{size_field}.{index + 1}", f"sizes must increase ({high:g} after {low:g})")
+        return self
+
+
+class GemmEfficiency(_Points):
+    """Achieved fraction of the dense matmul peak against the size of one GEMM."""
+
+    size_flop: list[PositiveFloat] = Field(min_length=1, max_length=MAX_CURVE_POINTS)
+    """FLOPs of one GEMM (2·m·n·k) at each point, strictly increasing."""
+
+    def sizes(self) -> tuple[str, list[float]]:
+        """The GEMM sizes, FLOPs."""
+        return "size_flop", self.size_flop
+
+
+class MemoryEfficiency(_Points):
+    """Achieved fraction of the HBM bandwidth against the bytes one kernel reads and writes."""
+
+    size_bytes: list[PositiveFloat] = Field(min_length=1, max_length=MAX_CURVE_POINTS)
+    """Bytes one kernel moves at each point, strictly increasing."""
+
+    def sizes(self) -> tuple[str, list[float]]:
+        """The transfer sizes, bytes."""
+        return "size_bytes", self.size_bytes
+
+
+class DensePeaks(Model):
+    """Dense tensor-core peaks per precision (no 2:4 sparsity: datasheets often print the sparse figure, 2×)."""
+
+    bf16: PositiveFloat
+    """BF16 dense matmul peak, TFLOP/s."""
+    fp8: PositiveFloat | None = None
+    """FP8 dense matmul peak, TFLOP/s; absent: the GPU has no FP8 tensor cores (A100)."""
+    fp4: PositiveFloat | None = None
+    """FP4 (NVFP4) dense matmul peak, TFLOP/s; absent: no FP4 tensor cores (before Blackwell)."""
+
+    @model_validator(mode="after")
+    def _fp4_needs_fp8(self) -> DensePeaks:
+        if self.fp4 is not None and self.fp8 is None:
+            raise rule_error("fp4", "a GPU with FP4 tensor cores also gives its fp8 peak")
+        return self
+
+    def tflops(self) -> dict[str, float]:
+        """The peaks the GPU has, by precision name ('bf16', 'fp8', 'fp4'), TFLOP/s."""
+        return {name: value for name, value in (("bf16", self.bf16), ("fp8", self.fp8), ("fp4", self.fp4))
+                if value is not None}
+
+
+class AcceleratorSpec(Model):
+    """One GPU as the performance model's roofline sees it: peaks, HBM and the efficiency curves."""
+
+    name: str = Field(min_length=1, max_length=64)
+    """GPU name shown in predictions and errors (e.g. GB200, H100-SXM5-80GB)."""
+    peak_tflops: DensePeaks
+    """Dense tensor-core peak per precision, TFLOP/s."""
+    vector_tflops: PositiveFloat
+    """Non-tensor (CUDA core) FP32 throughput for elementwise work (norms, activations, optimizer), TFLOP/s."""
+    hbm_gb: PositiveFloat
+    """HBM capacity per GPU, GB (1e9 bytes)."""
+    hbm_bandwidth_tbyte_s: PositiveFloat
+    """HBM bandwidth per GPU, TB/s (1e12 bytes/s)."""
+    gemm_efficiency: GemmEfficiency
+    """Achieved fraction of the matmul peak versus GEMM FLOPs (applied at every precision's peak)."""
+    memory_efficiency: MemoryEfficiency
+    """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""

@@ -1,0 +1,95 @@
+"""From a design to what the performance model runs on: the accelerator and the system of N GPUs.
+
+The design file is the one source of the GPU's numbers: `compute_tray.gpus.accelerator` (racksim.design.
+accelerator_schema) compiles into an `Accelerator` here (TFLOP/s → FLOP/s), and a `System` joins it to the design's
+collective model (`comm.network_collective_time` on the design's real topology) with the scale-up (NVLink) domain of
+one rack: a group of ranks spanning at most that many GPUs is timed inside the domain, a larger one across the
+scale-out fabric. Collective times are memoized per (kind, bytes, ranks, inside): a step asks for the same few
+collectives many times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from racksim.design.schema import Design
+from racksim.errors import InputError
+from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve
+from racksim.perf.comm import CollectiveTime, Kind, network_collective_time
+from racksim.perf.training import System
+
+
+def accelerator_from_design(design: Design, source: str = "design") -> Accelerator:
+    """The design's `compute_tray.gpus.accelerator` as an `Accelerator` (peaks in FLOP/s, curves as given).
+
+    A design without the section is a one-line `InputError` naming the field.
+    """
+    spec = design.compute_tray.gpus.accelerator
+    if spec is None:
+        raise InputError(source, "compute_tray.gpus.accelerator",
+                         "required for performance predictions (peaks, HBM and efficiency curves of the GPU)")
+    gemm, memory = spec.gemm_efficiency, spec.memory_efficiency
+    return Accelerator(
+        name=spec.name,
+        peak_flops={name: tflops * TERA for name, tflops in spec.peak_tflops.tflops().items()},
+        vector_flops=spec.vector_tflops * TERA,
+        hbm_gb=spec.hbm_gb,
+        hbm_bandwidth_tbyte_s=spec.hbm_bandwidth_tbyte_s,
+        gemm_efficiency=EfficiencyCurve(tuple(gemm.size_flop), tuple(gemm.fraction), gemm.source),
+        memory_efficiency=EfficiencyCurve(tuple(memory.size_bytes), tuple(memory.fraction), memory.source),
+        sources={"design": design.name},
+    )
+
+
+def gpus_per_rack(design: Design) -> int:
+    """GPUs in one rack of the design: its scale-up (NVLink) domain."""
+    return design.slot_count("compute") * design.compute_tray.gpus.count
+
+
+@dataclass(frozen=True)
+class MemoizedCollective:
+    """A `CollectiveTime` that remembers every answer (the network model compiles topologies and solves per call)."""
+
+    inner: CollectiveTime
+    cache: dict[tuple[Kind, float, int, bool], float] = field(default_factory=dict)
+
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+        """The inner model's time, s, computed once per distinct question."""
+        key = (kind, float(message_bytes), int(group_size), bool(scale_up))
+        if key not in self.cache:
+            self.cache[key] = self.inner(kind, message_bytes, group_size, scale_up)
+        return self.cache[key]
+
+
+def system_from_design(design: Design, collective: CollectiveTime | None = None, source: str = "design") -> System:
+    """The design's GPU, its collective model (default: racksim's network model, memoized) and its NVLink domain."""
+    timer = MemoizedCollective(network_collective_time(design)) if collective is None else collective
+    return System(accelerator_from_design(design, source), timer, gpus_per_rack(design))
+
+
+@lru_cache(maxsize=16)
+def _load(path: str) -> Design:
+    from racksim.design.loader import load_model
+
+    return load_model(Design, Path(path))[0]
+
+
+def as_design(design: Design | str | Path) -> tuple[Design, str]:
+    """A `Design` and the name to report errors under, from a validated design or a design file's path."""
+    if isinstance(design, Design):
+        return design, design.name
+    return _load(str(design)), str(design)
+
+
+REFERENCE_DESIGNS = Path(__file__).resolve().parents[2] / "designs"
+"""The source tree's design files (not installed with the package): where the validation cases' GPUs come from."""
+
+
+def reference_accelerator(relative_path: str) -> Accelerator:
+    """The accelerator of a bundled design, by its path under designs/ (e.g. 'reference/dgx-a100.yaml')."""
+    path = REFERENCE_DESIGNS / relative_path
+    if not path.is_file():
+        raise InputError(str(path), "design", "not found: the validation cases need the source tree's designs/")
+    return accelerator_from_design(_load(str(path)), str(path))

@@ -1,0 +1,222 @@
+"""Layout search: the fastest training layout that fits, and the serving layout of highest throughput under an SLO.
+
+**Training.** For N GPUs, a global batch B and a sequence s, the candidates are every combination of
+
+- t, tensor parallel: divides the attention heads, N, and the scale-up domain D (so a group never straddles two
+  NVLink domains), t ≤ D;
+- cp, context parallel: 1, and 2, 4, 8 for sequences of 16k tokens and more (dividing s);
+- p, pipeline parallel: divides the layers; d = N / (t·cp·p) must be whole and divide B;
+- v, virtual stages: 1, or 2 and 4 where L/(p·v) is whole (p > 1);
+- ep, expert parallel (MoE): divides d and the routed experts;
+- b, micro-batch: 1, 2, 4, 8 dividing B/d;
+
+with sequence parallelism whenever t > 1. Options the caller pins (`Pins`) are held. For each combination only the
+cheapest memory option that fits HBM is timed: recompute none before selective before full, ZeRO 1 before 3 (in
+this model more recompute or more sharding never shortens a step), checked with the closed-form memory per GPU
+(`memory.memory_per_gpu`, microseconds) before any timing. The candidates that fit are timed with a screening
+collective model (cheap alpha-beta), the best few again with the system's own collective model, and the fastest of
+those wins. No fitting candidate: a one-line error with the leanest layout's need against the GPU's HBM.
+
+**Serving.** For each t (divides the heads and D, t ≤ D) whose weights fit, the throughput-interactivity curve
+(`serving.serving_curve`, concurrency doubling up to past the KV-cache limit) or the pinned concurrency; the
+operating point is the highest tokens/s per GPU meeting TPOT ≤ the SLO; the best t wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from racksim.errors import InputError
+from racksim.perf.comm import CollectiveTime
+from racksim.perf.inference import Replica, serving_memory
+from racksim.perf.layout import Layout, Recompute
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
+from racksim.perf.model import ModelConfig
+from racksim.perf.serving import ServingPoint, operating_point, serve, serving_curve
+from racksim.perf.training import System, TrainingStep, train_step
+
+MICRO_BATCHES = (1, 2, 4, 8)
+VIRTUAL_STAGES = (1, 2, 4)
+CONTEXT_PARALLEL_FROM_TOKENS = 16384
+"""Sequences at least this long also try context parallelism 2, 4 and 8."""
+RECOMPUTE_ORDER: tuple[Recompute, ...] = ("none", "selective", "full")
+RETIMED = 5
+"""Candidates re-timed with the system's own collective model after screening."""
+
+
+@dataclass(frozen=True)
+class Pins:
+    """Layout options fixed by the caller; None: searched."""
+
+    tp: int | None = None
+    pp: int | None = None
+    vpp: int | None = None
+    dp: int | None = None
+    cp: int | None = None
+    ep: int | None = None
+    micro_batch: int | None = None
+    recompute: Recompute | None = None
+    sequence_parallel: bool | None = None
+    zero: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainingChoice:
+    """The searched layout, its predicted step, and the runners-up (fastest first)."""
+
+    layout: Layout
+    step: TrainingStep
+    ranked: tuple[tuple[Layout, TrainingStep], ...]
+    """The re-timed candidates, fastest first (the chosen one included)."""
+    candidates: int
+    """Combinations enumerated."""
+    fitting: int
+    """Combinations with a memory option that fits HBM (each timed once)."""
+
+
+def divisors(n: int) -> list[int]:
+    """Positive divisors of n, increasing."""
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return sorted(set(small + [n // k for k in small]))
+
+
+def _options(pinned: int | None, natural: list[int]) -> list[int]:
+    return [pinned] if pinned is not None else natural
+
+
+def tensor_parallel_options(m: ModelConfig, gpus: int, scale_up_gpus: int) -> list[int]:
+    """Tensor-parallel degrees t dividing the heads and N, t ≤ D, D a multiple of t (groups inside one domain)."""
+    return [t for t in divisors(m.num_attention_heads)
+            if t <= scale_up_gpus and scale_up_gpus % t == 0 and gpus % t == 0]
+
+
+def layouts(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, scale_up_gpus: int, pins: Pins,
+            precision: str) -> Iterator[Layout]:
+    """Every layout combination of the module docstring, at recompute none and ZeRO 1 (0 without data parallelism)."""
+    cps = [1] + ([2, 4, 8] if seq_len >= CONTEXT_PARALLEL_FROM_TOKENS else [])
+    for tp in _options(pins.tp, tensor_parallel_options(m, gpus, scale_up_gpus)):
+        for cp in _options(pins.cp, [c for c in cps if seq_len % c == 0]):
+            for pp in _options(pins.pp, divisors(m.num_hidden_layers)):
+                if gpus % (tp * cp * pp):
+                    continue
+                dp = gpus // (tp * cp * pp)
+                if (pins.dp is not None and pins.dp != dp) or global_batch % dp:
+                    continue
+                vpps = [v for v in VIRTUAL_STAGES if v == 1 or (pp > 1 and m.num_hidden_layers % (pp * v) == 0)]
+                eps = [e for e in divisors(dp) if m.experts % e == 0] if m.moe else [1]
+                mbs = [b for b in MICRO_BATCHES if (global_batch // dp) % b == 0]
+                for vpp in _options(pins.vpp, vpps):
+                    for ep in _options(pins.ep, eps):
+                        for mb in _options(pins.micro_batch, mbs):
+                            yield Layout(global_batch=global_batch, seq_len=seq_len, micro_batch=mb, tp=tp, pp=pp,
+                                         dp=dp, cp=cp, ep=ep, vpp=vpp, precision=precision,
+                                         sequence_parallel=tp > 1 if pins.sequence_parallel is None
+                                         else pins.sequence_parallel,
+                                         zero=(1 if dp > 1 else 0) if pins.zero is None else pins.zero)
+
+
+def _fitting(m: ModelConfig, layout: Layout, pins: Pins, hbm_gb: float) -> tuple[Layout | None, Layout, float]:
+    """(cheapest memory option that fits or None, leanest option tried, its footprint in GB)."""
+    recomputes = [pins.recompute] if pins.recompute is not None else list(RECOMPUTE_ORDER)
+    zeros = [layout.zero] if pins.zero is not None or layout.dp == 1 else [layout.zero, 3]
+    leanest, least = layout, math.inf
+    for zero in zeros:
+        for recompute in recomputes:
+            option = dataclasses.replace(layout, recompute=recompute, zero=zero)
+            total = memory_per_gpu(m, option).total_gb
+            if total <= hbm_gb:
+                return option, option, total
+            if total < least:
+                leanest, least = option, total
+    return None, leanest, least
+
+
+def search_training(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, system: System,
+                    screening: CollectiveTime | None = None, pins: Pins = Pins(), precision: str = "bf16",
+                    source: str = "layout") -> TrainingChoice:
+    """The fastest layout that fits (module docstring); one-line `InputError` when none can run or none fits."""
+    acc = system.accelerator
+    if precision not in acc.peak_flops:
+        raise InputError(source, "precision", f"{acc.name} has no {precision} tensor cores "
+                         f"(has {', '.join(acc.peak_flops)})")
+    fits: list[Layout] = []
+    candidates, leanest, least = 0, None, math.inf
+    for layout in layouts(m, gpus, global_batch, seq_len, system.scale_up_gpus, pins, precision):
+        candidates += 1
+        option, lean, total = _fitting(m, layout, pins, acc.hbm_gb)
+        if option is not None:
+            fits.append(option)
+        elif total < least:
+            leanest, least = lean, total
+    if not candidates:
+        raise InputError(source, "layout", f"no layout splits {gpus} GPUs, a batch of {global_batch} and "
+                         f"{m.num_hidden_layers} layers with the options given (degrees must divide them)")
+    if not fits:
+        assert leanest is not None
+        check_fits(memory_per_gpu(m, leanest), acc, f"{source} (leanest layout: {describe(leanest)})")
+    screen = System(acc, screening, system.scale_up_gpus) if screening is not None else system
+    timed = sorted(((train_step(m, lay, screen, check_memory=False), lay) for lay in fits),
+                   key=lambda pair: pair[0].step_time_s)
+    shortlist = [lay for _, lay in timed[:RETIMED]] if screening is not None else [lay for _, lay in timed]
+    ranked = sorted(((lay, train_step(m, lay, system, check_memory=False)) for lay in shortlist[:RETIMED]),
+                    key=lambda pair: pair[1].step_time_s)
+    best, step = ranked[0]
+    return TrainingChoice(best, step, tuple(ranked), candidates, len(fits))
+
+
+def describe(layout: Layout) -> str:
+    """A layout in one short phrase: tp 8 · pp 4 · dp 2 · mb 1 · selective · ZeRO 1."""
+    parts = [f"tp {layout.tp}", f"pp {layout.pp}"] + ([f"vpp {layout.vpp}"] if layout.vpp > 1 else [])
+    parts += [f"dp {layout.dp}"] + ([f"cp {layout.cp}"] if layout.cp > 1 else [])
+    parts += ([f"ep {layout.ep}"] if layout.ep > 1 else []) + [f"mb {layout.micro_batch}"]
+    parts += [f"recompute {layout.recompute}", f"ZeRO {layout.zero}"] + (["SP"] if layout.sequence_parallel else [])
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ServingChoice:
+    """The chosen replica and operating point, and the best point of every t tried."""
+
+    replica: Replica
+    point: ServingPoint
+    by_tp: dict[int, ServingPoint | None] = field(default_factory=dict)
+    """Best point meeting the SLO per tensor-parallel degree (None: none meets it); absent t: weights do not fit."""
+
+
+def search_serving(m: ModelConfig, system: System, input_len: int, output_len: int, precision: str,
+                   kv_precision: str, tp: int | None = None, concurrency: int | None = None,
+                   max_tpot_s: float | None = None, source: str = "serve") -> ServingChoice:
+    """Highest tokens/s per GPU meeting TPOT ≤ `max_tpot_s` over t and concurrency (module docstring)."""
+    options = [tp] if tp is not None else tensor_parallel_options(m, system.scale_up_gpus, system.scale_up_gpus)
+    by_tp: dict[int, ServingPoint | None] = {}
+    last_error: InputError | None = None
+    for t in options:
+        replica = Replica(tp=t, precision=precision, kv_precision=kv_precision)
+        try:
+            serving_memory(m, replica, system.accelerator, source)
+            if concurrency is not None:
+                point = serve(m, replica, system, input_len, output_len, concurrency, source)
+                by_tp[t] = point if max_tpot_s is None or point.tpot_s <= max_tpot_s else None
+            else:
+                by_tp[t] = operating_point(serving_curve(m, replica, system, input_len, output_len), max_tpot_s)
+        except InputError as error:
+            if tp is not None:
+                raise
+            last_error = error
+    meeting = {t: p for t, p in by_tp.items() if p is not None}
+    if not meeting:
+        if not by_tp and last_error is not None:
+            raise last_error
+        raise InputError(source, "tpot", f"no layout meets TPOT ≤ {1e3 * (max_tpot_s or 0):.1f} ms "
+                         f"(tried tp {', '.join(map(str, by_tp))})")
+    best = max(meeting, key=lambda t: meeting[t].tokens_per_s_per_gpu)
+    return ServingChoice(Replica(tp=best, precision=precision, kv_precision=kv_precision), meeting[best], by_tp)
+
+
+def memory_parts(memory: MemoryBreakdown) -> dict[str, float]:
+    """Memory per GPU by part with JSON-friendly names, GB."""
+    return {"weights": memory.weights_gb, "gradients": memory.gradients_gb, "optimizer": memory.optimizer_gb,
+            "activations": memory.activations_gb, "buffers": memory.buffers_gb}

@@ -1,0 +1,67 @@
+"""Modelled all-reduce busbw against published nccl-tests curves, per size within 10 %, and physical sanity.
+
+Each row: (design, ranks, size in bytes, measured busbw GB/s, source, role). Role "calibrates" marks the points
+that set a design constant (see the design file's comments); "checks" marks points the model never saw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from racksim.design.schema import Design
+from racksim.network import design_table
+from racksim.network.protocols import Cost, time_s
+from racksim.run.loading import load_design
+
+ROOT = Path(__file__).resolve().parent.parent
+DESIGNS = {"gb200": ROOT / "designs" / "gb200-nvl72.yaml",
+           "hgx": ROOT / "designs" / "reference" / "hgx-h100-8gpu.yaml"}
+NVL72 = "coreweave/nccl-tests PR 43 (2025-02-20), 72 x GB200 NVL72, MNNVL"
+H20 = "deepseek-ai/DeepEP issue 303, 8 x H20 HGX (NVLink 4 + NVSwitch), time 16.38 / 16.69 us"
+CURVES = [
+    ("gb200", 72, 2**29, 586.06, NVL72, "calibrates"),
+    ("gb200", 72, 2**30, 681.17, NVL72, "checks"),
+    ("gb200", 72, 2**31, 757.78, NVL72, "checks"),
+    ("gb200", 72, 2**32, 839.16, NVL72, "calibrates"),
+    ("gb200", 72, 2**33, 834.57, NVL72, "checks"),
+    ("hgx", 8, 2**10, 1024 / 16.38e-6 * 1.75 / 1e9, H20, "checks"),
+    ("hgx", 8, 2**12, 4096 / 16.69e-6 * 1.75 / 1e9, H20, "checks"),
+    ("hgx", 8, 2**32, 476.0, "NVIDIA/nccl-tests issue 290 (2025-03), 8 x H100 NVLS", "checks"),
+    ("hgx", 8, 2**33, 480.0, "NVIDIA/nccl-tests issue 212 (2024-05, sjeaugey), 8 x H100 NVLS peak", "calibrates"),
+]
+
+
+@pytest.fixture(scope="module")
+def designs() -> dict[str, Design]:
+    return {key: load_design(path).design for key, path in DESIGNS.items()}
+
+
+@pytest.mark.parametrize(("key", "ranks", "size", "measured", "source", "role"), CURVES,
+                         ids=[f"{c[0]}-{c[2]}" for c in CURVES])
+def test_busbw_within_10_percent_of_published(designs: dict[str, Design], key: str, ranks: int, size: int,
+                                              measured: float, source: str, role: str) -> None:
+    modelled = design_table(designs[key], "all-reduce", np.array([float(size)]), ranks).busbw_gbyte_s[0]
+    assert modelled == pytest.approx(measured, rel=0.10), f"{source} ({role})"
+
+
+@pytest.mark.parametrize("key", ["gb200", "hgx"])
+@pytest.mark.parametrize("op", ["all-reduce", "all-gather", "reduce-scatter", "all-to-all"])
+def test_time_rises_and_busbw_stays_below_the_links(designs: dict[str, Design], key: str, op: str) -> None:
+    design = designs[key]
+    sizes = 2.0 ** np.arange(3, 35)
+    table = design_table(design, op, sizes)
+    assert np.all(np.diff(table.time_s) >= 0)
+    line_gbyte_s = design.network.scale_up.links_per_gpu * design.network.scale_up.link_bandwidth_gbyte_s
+    # busbw counts ring traffic; in-switch reduction halves the wire bytes, so it may reach up to 2x the line rate.
+    assert np.all(table.busbw_gbyte_s <= (2.0 if op == "all-reduce" else 1.0) * line_gbyte_s)
+
+
+def test_channel_ramp_and_fill_by_hand() -> None:
+    # 4 channels of 1 kB each: 0.5 kB runs on one channel (4x the bytes term), 2 kB on two, 8 kB on all four.
+    cost = Cost(1e-6, 1e-9, "ring", "ll", channels=4, channel_bytes=1000.0, fill_s=2e-6, fill_bytes=4000.0)
+    assert time_s(cost, 500.0) == pytest.approx(1e-6 + 500 * 1e-9 * 4 + 2e-6 * 500 / 4000)
+    assert time_s(cost, 2000.0) == pytest.approx(1e-6 + 2000 * 1e-9 * 2 + 2e-6 * 0.5)
+    assert time_s(cost, 8000.0) == pytest.approx(1e-6 + 8000 * 1e-9 + 2e-6)

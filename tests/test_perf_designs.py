@@ -1,0 +1,101 @@
+"""The accelerator section of the design files: loading, the compile step to `Accelerator`, one-line errors.
+
+Published figures: ../shared/reference/hardware.md (1a GB200, 1b GB300 288 GB, 1c Rubin) and the NVIDIA datasheets
+cited in each design file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from racksim.design.schema import Design
+from racksim.errors import InputError
+from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIME_S, fixed_cost_curve
+from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
+from racksim.run.loading import load_design
+from tests.perf_fixtures import A100_SXM_80GB, DESIGN_PATHS, DESIGNS, GB200, GB300, H100_SXM, RUBIN
+
+ACCELERATOR = "compute_tray.gpus.accelerator"
+
+
+def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
+    assert GB200.peak("bf16") == pytest.approx(2500e12)
+    assert GB200.peak("fp4") == pytest.approx(10000e12)
+    assert GB300.peak("fp4") == pytest.approx(1.5 * GB200.peak("fp4"))  # Blackwell Ultra: 1.5x dense FP4
+    assert (GB200.hbm_gb, GB300.hbm_gb) == (186.0, 288.0)  # the point of the GB300 generation
+    assert H100_SXM.peak("fp8") == pytest.approx(2 * H100_SXM.peak("bf16"))
+    assert "fp4" not in H100_SXM.peak_flops  # Hopper has no FP4 (the HGX file no longer inherits GB200's)
+    assert set(A100_SXM_80GB.peak_flops) == {"bf16"}
+    assert (A100_SXM_80GB.hbm_gb, A100_SXM_80GB.hbm_bandwidth_tbyte_s) == (80.0, 2.039)
+    assert RUBIN.hbm_bandwidth_tbyte_s > 2 * GB300.hbm_bandwidth_tbyte_s
+    for design in DESIGNS.values():  # the workload's dense_tflops restates the accelerator's training peak
+        acc = accelerator_from_design(design)
+        training = acc.peak_flops.get("fp8", acc.peak_flops["bf16"])
+        assert design.compute_tray.gpus.dense_tflops * 1e12 == pytest.approx(training)
+
+
+@pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
+def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
+    """The points in each file are T = t0 + x/(eta*peak) sampled per decade (rounded to 4 digits), as commented."""
+    acc = accelerator_from_design(DESIGNS[key])
+    sizes = np.array(acc.gemm_efficiency.size)
+    gemm = fixed_cost_curve(GEMM_PLATEAU, acc.peak("bf16"), KERNEL_FIXED_TIME_S, "model")
+    memory = fixed_cost_curve(HBM_PLATEAU, acc.hbm_bytes_per_s, KERNEL_FIXED_TIME_S, "model")
+    np.testing.assert_allclose(acc.gemm_efficiency(sizes), gemm(sizes), rtol=1e-3)
+    np.testing.assert_allclose(acc.memory_efficiency(sizes), memory(sizes), rtol=1e-3)
+
+
+def test_the_dgx_a100_reference_is_an_8_gpu_nvswitch_node_with_hdr_infiniband() -> None:
+    loaded = load_design(DESIGN_PATHS["a100"])
+    design = loaded.design
+    assert gpus_per_rack(design) == 8
+    assert design.network.scale_up.links_per_gpu * design.network.scale_up.link_bandwidth_gbyte_s == 300.0
+    assert (design.compute_tray.nics.count, design.compute_tray.nics.bandwidth_gbps) == (8, 200.0)
+    assert 5500 < loaded.figures["nameplate_it_power_w"] < 6600  # P: "6.5 kW max" system power
+    system = system_from_design(design)
+    assert system.scale_up_gpus == 8
+    inside = system.collective("all-reduce", 256e6, 8, True)
+    across = system.collective("all-reduce", 256e6, 8, False)
+    assert across > 5 * inside  # 25 GB/s per GPU of InfiniBand against 300 GB/s of NVLink
+
+
+def test_the_json_schema_documents_the_accelerator_section() -> None:
+    schema = Design.model_json_schema()
+    spec = schema["$defs"]["AcceleratorSpec"]
+    assert {"peak_tflops", "vector_tflops", "hbm_gb", "hbm_bandwidth_tbyte_s", "gemm_efficiency",
+            "memory_efficiency"} <= set(spec["properties"])
+    assert "TB/s" in spec["properties"]["hbm_bandwidth_tbyte_s"]["description"]
+    assert "size_flop" in schema["$defs"]["GemmEfficiency"]["properties"]
+
+
+@pytest.mark.parametrize(("override", "field", "fragment"), [
+    (f"{ACCELERATOR}.gemm_efficiency.fraction.3=1.5", f"{ACCELERATOR}.gemm_efficiency.fraction.3",
+     "less than or equal to 1"),
+    (f"{ACCELERATOR}.memory_efficiency.fraction.0=0", f"{ACCELERATOR}.memory_efficiency.fraction.0",
+     "greater than 0"),
+    (f"{ACCELERATOR}.gemm_efficiency.size_flop.4=1e3", f"{ACCELERATOR}.gemm_efficiency.size_flop.4",
+     "sizes must increase"),
+    (f"{ACCELERATOR}.memory_efficiency.fraction=[0.5, 0.9]", f"{ACCELERATOR}.memory_efficiency.fraction",
+     "2 fractions for 12 points"),
+    (f"{ACCELERATOR}.peak_tflops.bf16=-1", f"{ACCELERATOR}.peak_tflops.bf16", "greater than 0"),
+    (f"{ACCELERATOR}.hbm_gb=0", f"{ACCELERATOR}.hbm_gb", "greater than 0"),
+    (f"{ACCELERATOR}.peak_tflops.fp8=null", f"{ACCELERATOR}.peak_tflops.fp4", "also gives its fp8 peak"),
+    (f"{ACCELERATOR}.peak_tflops.fp8=4000", "compute_tray.gpus.dense_tflops", "one GPU, one peak"),
+    (f"{ACCELERATOR}.hbm_tb=1", f"{ACCELERATOR}.hbm_tb", "unknown field"),
+    (f"{ACCELERATOR}.gemm_efficiency.source=''", f"{ACCELERATOR}.gemm_efficiency.source", "at least 1"),
+])
+def test_a_broken_accelerator_is_one_line_naming_file_field_and_rule(override: str, field: str,
+                                                                     fragment: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_design(DESIGN_PATHS["gb200"], [override])
+    assert caught.value.source == str(DESIGN_PATHS["gb200"])
+    assert caught.value.field_path == field
+    assert fragment in caught.value.rule
+    assert "\n" not in str(caught.value)
+
+
+def test_a_design_without_the_section_loads_but_cannot_predict() -> None:
+    design = load_design(DESIGN_PATHS["gb200"], [f"{ACCELERATOR}=null"]).design
+    with pytest.raises(InputError, match=f"{ACCELERATOR}: required for performance predictions"):
+        accelerator_from_design(design, "mine.yaml")

@@ -1,0 +1,71 @@
+"""GPU activity versus what the GPU does (racksim.perf.power), against its sourced figures by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from racksim.perf import bundled_model
+from racksim.perf.hardware import system_from_design
+from racksim.perf.inference import Iteration, Replica
+from racksim.perf.ops import OpTable
+from racksim.perf.power import (
+    HBM_ACTIVITY,
+    LINK_ACTIVITY,
+    Busy,
+    iteration_busy,
+    link_busy,
+    ops_busy,
+)
+from racksim.perf.training import System
+from racksim.physics.power import utilization_power_w
+from tests.perf_fixtures import DESIGNS
+
+
+def gb200() -> System:
+    """The GB200 NVL72 design's GPU on its own network model."""
+    return system_from_design(DESIGNS["gb200"])
+
+
+H200_TDP_W, H200_IDLE_W = 700.0, 80.0
+"""S: H200 TDP 700 W (hardware.md §1e, P) and 80.3 W idle (a published vLLM power ladder, S)."""
+
+
+def test_activity_formula_by_hand() -> None:
+    """u = min(1, (1.0·t_T + 0.5·t_V + 0.35·t_H + 0.10·t_L) / T)."""
+    assert Busy(10.0, tensor_s=4.0, vector_s=2.0, hbm_s=4.0, link_s=2.0).activity == pytest.approx(
+        (4.0 + 0.5 * 2.0 + 0.35 * 4.0 + 0.10 * 2.0) / 10.0)
+    assert Busy(1.0, tensor_s=1.0, hbm_s=0.5).activity == 1.0  # clipped at TDP
+    assert Busy(0.0).activity == 0.0
+    assert (Busy(1.0, tensor_s=1.0) + link_busy(1.0)).activity == pytest.approx((1.0 + 0.1) / 2)
+
+
+def test_hbm_bound_decode_reproduces_its_calibration_point() -> None:
+    """Calibration: decode with HBM saturated draws up to 300 W on a 700 W H200 (S) -> (300 − 80)/(700 − 80)."""
+    streaming = Busy(1.0, hbm_s=1.0)
+    power_w = float(utilization_power_w(streaming.activity, H200_IDLE_W, H200_TDP_W))
+    assert pytest.approx((300.0 - H200_IDLE_W) / (H200_TDP_W - H200_IDLE_W), abs=0.01) == HBM_ACTIVITY
+    assert power_w == pytest.approx(80.0 + 0.35 * 620.0)  # 297 W
+    assert 137.0 <= power_w <= 300.0  # within the measured range (S)
+
+
+def test_a_large_gemm_runs_at_tdp_and_communication_near_idle() -> None:
+    """Check (P, Choukse et al. 2025): compute-heavy phases near TDP, communication-heavy ones near idle."""
+    acc = gb200().accelerator
+    n = 8192.0
+    gemm = OpTable(("gemm",), np.array([2 * n**3]), np.array([3 * 2 * n * n]), np.array([True]))
+    busy = ops_busy(gemm, acc, "fp8")
+    assert busy.tensor_s == pytest.approx(busy.time_s)  # compute-bound
+    assert busy.activity == 1.0
+    assert link_busy(0.1).activity == pytest.approx(LINK_ACTIVITY)
+    assert LINK_ACTIVITY <= 0.15
+
+
+def test_prefill_draws_more_than_decode() -> None:
+    """Check (P, Patel et al. 2024): the prompt phase spikes toward TDP, token generation runs lower."""
+    system = gb200()
+    m, replica = bundled_model("llama3-70b"), Replica(tp=2)
+    prefill = iteration_busy(m, replica, system, Iteration(chunks=1, chunk_tokens=1500, chunk_context=1500))
+    decode = iteration_busy(m, replica, system, Iteration(decode=32, decode_context=1750))
+    assert prefill.activity > 0.75
+    assert HBM_ACTIVITY <= decode.activity < 0.6 < prefill.activity
