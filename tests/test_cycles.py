@@ -144,14 +144,14 @@ def test_a_shift_by_a_multiple_of_the_spacing_rounds_alike(exponent: int, positi
 def test_the_cli_skips_cycles_unless_told_every_event(tmp_path: Path) -> None:
     runs = {}
     for name, extra in (("skipped", []), ("every-event", ["--every-event"])):
-        done = subprocess.run([sys.executable, "-m", "racksim", "run", str(GB200), "--suite", "standard",
-                               "--scenario", "training", "--duration", "3h", "--out", str(tmp_path / name), *extra],
+        done = subprocess.run([sys.executable, "-m", "racksim", "run", str(GB200), "--suite", "quick",
+                               "--scenario", "training", "--duration", "30m", "--out", str(tmp_path / name), *extra],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
         run_dir = tmp_path / name / "gb200-nvl72" / "training"
         runs[name] = tuple(json.loads((run_dir / file).read_text()) for file in ("metrics.json", "inputs.json"))
     (skipped, skipped_inputs), (every, every_inputs) = runs["skipped"], runs["every-event"]
-    assert skipped["engine"]["cycles_skipped"] > 5  # 8 of the 20 cycles of 8.8 min
+    assert skipped["engine"]["cycles_skipped"] > 5  # 17 of the 31 cycles of 57 s (10 predicted steps, a checkpoint)
     assert every["engine"]["cycles_skipped"] == 0
     assert skipped_inputs["fingerprint"] != every_inputs["fingerprint"]  # a later run never takes one for the other
     assert skipped["engine"]["event_count"] == every["engine"]["event_count"]
