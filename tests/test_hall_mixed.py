@@ -13,22 +13,26 @@ import yaml
 
 from racksim.cli import main
 from racksim.design.suite import Fault, Scenario, load_suite
+from racksim.design.workload_schema import LayoutPins, TraceWorkload
 from racksim.errors import InputError
 from racksim.physics.rows import ups_shares_w
 from racksim.run.loading_hall import LoadedHall, load_hall
 from racksim.run.merge import merged_result
-from racksim.run.mixed_hall import group_faults, run_groups, work_scale
+from racksim.run.mixed_hall import group_faults, group_schedules, hall_metrics, run_groups, work_scale
 from racksim.run.pipeline import RunRequest, run_one
-from racksim.run.simulate import compile_schedule
+from racksim.run.simulate import simulate
 from racksim.run.timeseries import read_timeseries
+from racksim.workload import DEFAULT_ACTIVITY, TrainingSchedule
 
 from .conftest import ROOT, contract_problems
 
 GB200 = ROOT / "designs" / "gb200-nvl72.yaml"
 GB300 = ROOT / "designs" / "gb300-nvl72.yaml"
-RACK_TRAINING_W = 110e3
-"""A GB200 or GB300 rack's feed in the compute phase is above this (and below 2 × it), W."""
 TRAINING = load_suite("quick").scenario("training")
+TRAINING_216 = TRAINING.model_copy(update={"workload": TRAINING.workload.model_copy(update={
+    "global_batch_sequences": 216, "layout": LayoutPins(tp=8, pp=1)})})
+"""The quick training on three racks (216 GPUs): tp 8 × dp 27, 8 sequences per data-parallel rank (the quick batch
+of 144 has no layout on 216 GPUs: a one-line InputError)."""
 
 
 def write(tmp_path: Path, name: str = "hall", **fields: Any) -> Path:
@@ -42,6 +46,32 @@ def write(tmp_path: Path, name: str = "hall", **fields: Any) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({k: v for k, v in hall.items() if v is not None}), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def rack_training_w() -> float:
+    """A GB200 or GB300 rack's feed in the compute phase of TRAINING is above this (and a lone rack's peak below
+    1.8 × it), W: 95 % of the lower of the two racks' peak feed in a run of TRAINING on a lone rack."""
+    peaks_w = [simulate(RunRequest(design, TRAINING, duration_s=10.0)).metrics["power"]["input_power_w_peak"]
+               for design in (GB200, GB300)]
+    rack_w = 0.95 * min(peaks_w)
+    assert max(peaks_w) < 1.8 * rack_w  # the premise of the feeders of 1.8 × it below: one rack fits, two do not
+    return rack_w
+
+
+def busy_trace_scenario(tmp_path: Path) -> Scenario:
+    """Every GPU on its own trace: 8 s of a training step's compute, then 2 s of its communication, repeated.
+
+    Each GPU's work (busy GPU-hours) and power are its own, whatever job its rack belongs to: a hall of one design
+    runs one job over all its racks, a hall of groups one per group, and a trained model's step depends on the job's
+    GPU count, a trace does not.
+    """
+    compute, communication = DEFAULT_ACTIVITY["compute"], DEFAULT_ACTIVITY["communication"]
+    rows = [(t, compute) for t in (0, 2, 4, 6)] + [(8, communication)]  # the last row holds for the median 2 s
+    path = tmp_path / "busy.csv"
+    path.write_text("time_s,gpu_utilization,cpu_utilization,network_utilization\n" + "".join(
+        f"{t},{a.gpu_utilization},{a.cpu_utilization},{a.network_utilization}\n" for t, a in rows), encoding="utf-8")
+    return Scenario(name="busy-trace", duration_s=60.0, seed=1, workload=TraceWorkload(kind="trace", path=path))
 
 
 def leaves(tree: object, prefix: str = "") -> dict[str, float]:
@@ -130,14 +160,19 @@ def test_row_cdu_failure_goes_to_the_group_of_its_row(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the merge
 
 
-def test_two_identical_groups_give_the_single_design_halls_metrics(tmp_path: Path) -> None:
+def test_two_identical_groups_give_the_single_design_halls_metrics(tmp_path: Path, rack_training_w: float) -> None:
     """The key check of the merge: two groups of two GB200 racks (a row each) against one hall of four racks in
-    two rows, with the UPS capping every rack: the same metrics (energies to 1e-9) and the same time series."""
-    shared = {"row_power": {"feeder_capacity_w": 400e3, "on_overload": "cap", "ups_capacity_w": 3.5 * RACK_TRAINING_W},
+    two rows, with the UPS capping every rack: the same metrics (energies to 1e-9) and the same time series.
+
+    The racks run a trace (busy_trace_scenario): the hall of one design runs one job over its four racks and the
+    groups one job each, and only a workload whose racks do not depend on their job's size runs the same phases in
+    both."""
+    shared = {"row_power": {"feeder_capacity_w": 400e3, "on_overload": "cap", "ups_capacity_w": 3.5 * rack_training_w},
               "row_cdus": {"racks_per_cdu": 2, "capacity_w": 260e3}}
     single = write(tmp_path, "single", groups=None, design=str(GB200), racks=4, rows=2, **shared)
     mixed = write(tmp_path, "mixed", groups=[{"design": str(GB200), "racks": 2, "rows": 1}] * 2, **shared)
-    dirs = [run_one(RunRequest(path, TRAINING, duration_s=60.0), tmp_path / "out") for path in (single, mixed)]
+    scenario = busy_trace_scenario(tmp_path)
+    dirs = [run_one(RunRequest(path, scenario), tmp_path / "out") for path in (single, mixed)]
     single_m, mixed_m = (json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in dirs)
     assert single_m["power"]["capped_fraction"] > 0.5  # the UPS share caps each group as the UPS did the hall
     expected, got = leaves(single_m), leaves(mixed_m)
@@ -154,8 +189,9 @@ def test_two_identical_groups_give_the_single_design_halls_metrics(tmp_path: Pat
         np.testing.assert_allclose(mixed_series[column], single_series[column], rtol=1e-9, atol=1e-9, err_msg=column)
 
 
-def test_mixed_hall_closes_energy_and_heat_and_merges_the_feed_series_exactly(tmp_path: Path) -> None:
-    path = write(tmp_path, row_power={"feeder_capacity_w": 1.8 * RACK_TRAINING_W, "on_overload": "cap"})
+def test_mixed_hall_closes_energy_and_heat_and_merges_the_feed_series_exactly(tmp_path: Path,
+                                                                              rack_training_w: float) -> None:
+    path = write(tmp_path, row_power={"feeder_capacity_w": 1.8 * rack_training_w, "on_overload": "cap"})
     scenario = TRAINING.model_copy(update={"faults": [Fault(kind="row_cdu_failure", at_s=5, duration_s=20, row=1)]})
     request = RunRequest(path, scenario, duration_s=60.0)
     loaded = request.load()
@@ -182,12 +218,12 @@ def test_mixed_hall_closes_energy_and_heat_and_merges_the_feed_series_exactly(tm
     assert not any(e.kind == "fault" and e.detail.startswith("group 0") for e in result.events)
 
 
-def test_row_feeder_overload_trips_the_racks_of_its_row_only(tmp_path: Path) -> None:
+def test_row_feeder_overload_trips_the_racks_of_its_row_only(tmp_path: Path, rack_training_w: float) -> None:
     # Rows of 2 and 1 racks in each group: the two-rack rows overload their feeder, the one-rack rows do not.
     path = write(tmp_path, groups=[{"design": str(GB200), "racks": 3, "rows": 2},
                                    {"design": str(GB300), "racks": 3, "rows": 2}], row_cdus=None,
-                 row_power={"feeder_capacity_w": 1.8 * RACK_TRAINING_W, "on_overload": "trip"})
-    request = RunRequest(path, TRAINING, duration_s=20.0)
+                 row_power={"feeder_capacity_w": 1.8 * rack_training_w, "on_overload": "trip"})
+    request = RunRequest(path, TRAINING_216, duration_s=20.0)
     loaded = request.load()
     assert isinstance(loaded, LoadedHall)
     runs = run_groups(request, loaded)
@@ -198,14 +234,38 @@ def test_row_feeder_overload_trips_the_racks_of_its_row_only(tmp_path: Path) -> 
     assert [detail.split(": ")[1] for detail in trips] == ["rack(s) 0, 1", "rack(s) 0, 1"]
     assert trips[0].startswith("group 0 (gb200-nvl72, racks 0-2, rows 0-1)")
     assert trips[1].startswith("group 1 (gb300-nvl72, racks 3-5, rows 2-3)")
+    # Each group's job ran on its three racks until the trip halted it.
+    assert [run.schedule.predicted["layout"].split(" · ")[:3] for run in runs] == [["tp 8", "pp 1", "dp 27"]] * 2
 
 
-def test_work_of_the_per_gpu_training_form_counts_in_steps_of_the_hall(tmp_path: Path) -> None:
-    request = RunRequest(write(tmp_path), TRAINING, duration_s=1.0)
+def test_a_batch_no_layout_of_a_group_divides_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, groups=[{"design": str(GB200), "racks": 3, "rows": 2}], row_cdus=None)
+    request = RunRequest(path, TRAINING, duration_s=20.0)
     loaded = request.load()
     assert isinstance(loaded, LoadedHall)
-    schedule = compile_schedule(request, loaded)
-    assert work_scale(schedule, 144, 432) == pytest.approx(1 / 3)
+    with pytest.raises(InputError, match=r"group 0 .*: layout: no layout splits 216 GPUs, a batch of 144") as caught:
+        group_schedules(request, loaded)
+    assert "\n" not in str(caught.value)
+
+
+def test_work_of_the_groups_counts_in_the_halls_units(tmp_path: Path) -> None:
+    # The synthetic step (each GPU doing the step's work): a group's step is n_g / N of a step of the hall's GPUs.
+    synthetic = TrainingSchedule(compute_s=8.0, communication_s=2.0, checkpoint_every_steps=3, checkpoint_s=4.0)
+    assert work_scale(synthetic, 144, 432) == pytest.approx(1 / 3)
+    # A model's step trains the global batch, whatever the group: one step of the hall, its tokens the batch's.
+    request = RunRequest(write(tmp_path), TRAINING, duration_s=10.0)
+    loaded = request.load()
+    assert isinstance(loaded, LoadedHall)
+    runs = run_groups(request, loaded)
+    metrics, result = hall_metrics(request, loaded, runs)
+    groups, performance = metrics["hall"]["groups"], metrics["performance"]
+    assert [group["work_scale"] for group in groups] == [1.0, 1.0]
+    steps = [run.result.work_units for run in runs]
+    assert min(steps) > 0
+    assert performance["work_units"] == result.work_units == sum(steps)
+    assert performance["nominal_work_units"] == sum(group["nominal_work_units"] for group in groups)
+    assert performance["work_unit"] == "steps"
+    assert performance["tokens"] == pytest.approx(sum(steps) * 144 * 8192, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- command line

@@ -172,6 +172,10 @@ def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRu
     result = merged_result([run.result for run in runs], [run.group.label for run in runs], gpus, scales,
                            request.run_resolution_s)
     nominal = [run.schedule.nominal_work_units(duration_s) for run in runs]
+    # Every group compiles the scenario's one workload, so its work unit and tokens per unit agree (a step of the
+    # model trains the global batch on any design); were they to differ, the hall would count no tokens.
+    units = {run.schedule.work_unit for run in runs}
+    tokens = {run.schedule.tokens_per_work_unit for run in runs}
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=request.scenario.name,
         seed=request.run_seed, nominal_work_units=float(np.dot(scales, nominal)),
@@ -181,6 +185,8 @@ def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRu
         network=weighted_group([network_metrics(run.group.rack.design)
                                 | link_utilization(run.group.rack.design, run.result.traffic_gbyte_per_gpu,
                                                    duration_s) for run in runs], gpus),
+        tokens_per_work_unit=tokens.pop() if len(tokens) == 1 else 0.0,
+        work_unit=units.pop() if len(units) == 1 else "",
     )
     metrics["reliability"], own = _reliability(runs, request.scenario.stochastic_failures)
     ups_w = [run.group.layout.ups_capacity_w for run in runs]
