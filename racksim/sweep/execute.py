@@ -139,8 +139,10 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         with client:
             yield client
         return
+    # The scheduler's HTTP server on a free loopback port: on a taken 8787, distributed only warns and moves.
     with LocalCluster(n_workers=workers or default_jobs(), threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                      host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         yield client
 
