@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from racksim.design.schema import Design
 from racksim.network import bus_factor, compile_topology, design_table, network_metrics
-from racksim.network.collectives import CollectiveModel, Cost, collective_table
+from racksim.network.collectives import NVLS_TREE_INTRA_SHARE, CollectiveModel, Cost, collective_table
 from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,10 +114,13 @@ def test_two_racks_all_to_all_by_hand(gb200: Design) -> None:
     assert cost.s_per_byte == pytest.approx((72 / 144) / (50e9 * 0.9))
 
 
-def test_hierarchical_all_reduce_is_paced_by_the_scale_out(gb200: Design) -> None:
+def test_two_racks_overlap_the_scale_out_behind_the_in_switch_phase(gb200: Design) -> None:
+    # NVLS-tree pipelines the racks' in-switch reduction with the trees on the rails: the in-switch phase (at
+    # NVLS_TREE_INTRA_SHARE of its single-rack rate) paces, the scale-out phase (S/72 per NIC) hides behind it but
+    # for its fill and latency (well under 2 % at 8 GiB).
     one, two = (design_table(gb200, "all-reduce", np.array([LARGE_BYTES]), n) for n in (72, 144))
-    assert two.algorithm[0].startswith("ring/")
-    assert two.time_s[0] > one.time_s[0]
+    assert two.algorithm[0] == "in-switch/tree"
+    assert one.time_s[0] < two.time_s[0] < 1.02 * one.time_s[0] / NVLS_TREE_INTRA_SHARE
 
 
 @pytest.mark.parametrize("gpus", [1, 73, 100])

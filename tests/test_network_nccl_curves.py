@@ -1,7 +1,8 @@
 """Modelled all-reduce busbw against published nccl-tests curves, per size within 10 %, and physical sanity.
 
 Each row: (design, ranks, size in bytes, measured busbw GB/s, source, role). Role "calibrates" marks the points
-that set a design constant (see the design file's comments); "checks" marks points the model never saw.
+that set a design constant (see the design file's comments) or a network constant (`NVLS_TREE_INTRA_SHARE`);
+"checks" marks points the model never saw. Ranks beyond one scale-up domain span whole nodes or racks on the fabric.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ import pytest
 
 from racksim.design.schema import Design
 from racksim.network import design_table
+from racksim.network.pipeline import pipelined
 from racksim.network.protocols import Cost, time_s
 from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS = {"gb200": ROOT / "designs" / "gb200-nvl72.yaml",
-           "hgx": ROOT / "designs" / "reference" / "hgx-h100-8gpu.yaml"}
+           "hgx": ROOT / "designs" / "reference" / "hgx-h100-8gpu.yaml",
+           "a100": ROOT / "designs" / "reference" / "dgx-a100.yaml"}
 NVL72 = "coreweave/nccl-tests PR 43 (2025-02-20), 72 x GB200 NVL72, MNNVL"
 H20 = "deepseek-ai/DeepEP issue 303, 8 x H20 HGX (NVLink 4 + NVSwitch), time 16.38 / 16.69 us"
+H100X2 = ("public multi-node nccl-tests guide, 2 x 8 H100 80GB HBM3, 8 HCAs per node (8 x 400G IB assumed), NCCL "
+          "version not stated; NVLS-tree")
+A100X2 = ("oracle-quickstart/oci-hpc-oke docs/running-nccl-rccl-tests-from-slurm-operator.md (61d210a), "
+          "2 x BM.GPU.B4.8 (8 x A100-SXM4-40GB, 16 x 100G RoCE = 200 Gb/s per GPU), NCCL 2.29.3")
+GB200X2 = "coreweave/nccl-tests README (bee97e7, 2025-05-05), 2 x GB200 NVL72 racks (144 GPUs), NCCL 2.26.2"
 CURVES = [
     ("gb200", 72, 2**29, 586.06, NVL72, "calibrates"),
     ("gb200", 72, 2**30, 681.17, NVL72, "checks"),
@@ -31,6 +39,22 @@ CURVES = [
     ("hgx", 8, 2**12, 4096 / 16.69e-6 * 1.75 / 1e9, H20, "checks"),
     ("hgx", 8, 2**32, 476.0, "NVIDIA/nccl-tests issue 290 (2025-03), 8 x H100 NVLS", "checks"),
     ("hgx", 8, 2**33, 480.0, "NVIDIA/nccl-tests issue 212 (2024-05, sjeaugey), 8 x H100 NVLS peak", "calibrates"),
+    ("hgx", 16, 2**28, 389.61, H100X2, "checks"),
+    ("hgx", 16, 2**29, 423.79, H100X2, "checks"),
+    ("hgx", 16, 2**30, 448.31, H100X2, "checks"),
+    ("hgx", 16, 2**31, 460.32, H100X2, "checks"),
+    ("hgx", 16, 2**32, 465.05, H100X2, "checks"),
+    ("hgx", 16, 2**33, 467.97, H100X2, "calibrates"),
+    ("a100", 16, 2**30, 184.92, A100X2, "checks"),
+    ("a100", 16, 2**31, 187.18, A100X2, "checks"),
+    ("a100", 16, 2**32, 188.39, A100X2, "checks"),
+    ("a100", 16, 2**33, 189.60, A100X2, "checks"),
+    ("gb200", 144, 2**29, 493.94, GB200X2, "checks"),
+    ("gb200", 144, 2**30, 596.10, GB200X2, "checks"),
+    ("gb200", 144, 2**31, 680.30, GB200X2, "checks"),
+    ("gb200", 144, 2**32, 743.09, GB200X2, "checks"),
+    ("gb200", 144, 2**33, 793.06, GB200X2, "checks"),
+    ("gb200", 144, 2**34, 810.41, GB200X2, "checks"),
 ]
 
 
@@ -40,7 +64,7 @@ def designs() -> dict[str, Design]:
 
 
 @pytest.mark.parametrize(("key", "ranks", "size", "measured", "source", "role"), CURVES,
-                         ids=[f"{c[0]}-{c[2]}" for c in CURVES])
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CURVES])
 def test_busbw_within_10_percent_of_published(designs: dict[str, Design], key: str, ranks: int, size: int,
                                               measured: float, source: str, role: str) -> None:
     modelled = design_table(designs[key], "all-reduce", np.array([float(size)]), ranks).busbw_gbyte_s[0]
@@ -65,3 +89,22 @@ def test_channel_ramp_and_fill_by_hand() -> None:
     assert time_s(cost, 500.0) == pytest.approx(1e-6 + 500 * 1e-9 * 4 + 2e-6 * 500 / 4000)
     assert time_s(cost, 2000.0) == pytest.approx(1e-6 + 2000 * 1e-9 * 2 + 2e-6 * 0.5)
     assert time_s(cost, 8000.0) == pytest.approx(1e-6 + 8000 * 1e-9 + 2e-6)
+
+
+def test_pipelined_phases_by_hand() -> None:
+    # Two phases at 1 and 3 ns/byte, 2 us each with one 1 us launch, chunks of 1 kB: the slow phase paces, the
+    # fast one costs its first chunk (fill); below one chunk the phases add.
+    fast, slow = Cost(2e-6, 1e-9, "chain", "simple"), Cost(2e-6, 3e-9, "tree", "simple")
+    cost = pipelined([fast, slow], 1000.0, 1e-6, "tree")
+    assert time_s(cost, 1e6) == pytest.approx(3e-6 + 3e-9 * 1e6 + 1e-9 * 1000)
+    assert time_s(cost, 500.0) == pytest.approx(3e-6 + 4e-9 * 500)
+
+
+@pytest.mark.parametrize(("key", "ranks"), [("hgx", 16), ("a100", 16), ("gb200", 144)])
+def test_multi_node_all_reduce_is_no_faster_than_one_node(designs: dict[str, Design], key: str, ranks: int) -> None:
+    # Overlapped phases take at least their slowest phase, so an all-reduce over several nodes never beats the same
+    # message inside one node, and its time rises with size.
+    sizes = 2.0 ** np.arange(10, 35)
+    table = design_table(designs[key], "all-reduce", sizes, ranks)
+    assert np.all(np.diff(table.time_s) > 0)
+    assert np.all(table.time_s >= design_table(designs[key], "all-reduce", sizes).time_s)

@@ -4,9 +4,10 @@ Every algorithm has the form T(S) = t_base + k·α + S·β. The per-step latency
 transfers (links and switches) plus the protocol's step cost; β comes from routing the algorithm's concurrent
 transfers over the actual links with max-min fair sharing, so a failed link slows exactly the transfers that
 cross it and the slowest transfer paces the collective. For each size the fastest (algorithm, protocol) wins,
-as NCCL's tuner picks. Sizes S follow nccl-tests: the per-rank buffer for all-reduce, the total gathered
-(scattered, exchanged) size for the others; algbw = S / T and busbw = algbw · F with F = 2(n−1)/n for
-all-reduce and (n−1)/n otherwise.
+as NCCL's tuner picks. Beyond one rack, all-reduce runs NCCL's multi-node algorithms (flat ring, tree, NVLS-tree)
+with their intra- and inter-rack phases pipelined over chunks (`pipeline.py`). Sizes S follow nccl-tests: the
+per-rank buffer for all-reduce, the total gathered (scattered, exchanged) size for the others; algbw = S / T and
+busbw = algbw · F with F = 2(n−1)/n for all-reduce and (n−1)/n otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import numpy as np
 from racksim._types import FloatArray, IndexArray
 from racksim.design.network_schema import Protocol
 from racksim.errors import InputError
+from racksim.network.pipeline import TREE_CHUNK_BYTES, pipelined
 from racksim.network.protocols import (
+    NVLS_CHUNK_BYTES,
     NVLS_FULL_CHUNK_OPS,
     Cost,
     bytes_per_channel,
@@ -37,6 +40,10 @@ OPS = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")
 BYTES_PER_GBYTE = 1e9
 TREE_BANDWIDTH_SHARE = 0.92
 """Share of the routed rate a tree all-reduce achieves (NCCL src/graph/tuning.cc ncclTopoTuneModel: busBw * .92)."""
+NVLS_TREE_INTRA_SHARE = 0.916
+"""Share of the in-switch (NVLS) rate left to NVLS-tree's intra-rack phase, which also stages every chunk for the
+network (C: 2 × 8 H100 on 8 × 400G InfiniBand, 8 GiB: 468.0 GB/s measured against 510.9 at the full in-switch
+rate; checked on the run's other sizes and on 2 GB200 NVL72 racks, tests/test_network_nccl_curves.py)."""
 
 
 def bus_factor(op: str, n_ranks: int) -> float:
@@ -210,16 +217,55 @@ class CollectiveModel:
         local = np.arange(racks * m).reshape(racks, m)  # ring of each rack's GPUs
         rails = local.T.copy()  # GPU j of every rack
         if op == "all-reduce":
-            intra = [_chain(a, b, "ring", self._protocols[a.protocol].base_latency_s) for a, b in
-                     zip(self.ring("reduce-scatter", local), self.ring("all-gather", local), strict=True)]
-            inter = self.ring("all-reduce", rails) + self.tree(rails)
-        else:
-            intra, inter = self.ring(op, local), self.ring(op, rails)
+            return self.flat_ring(local) + self.pipelined_trees(local, rails)
+        intra, inter = self.ring(op, local), self.ring(op, rails)
         # The inter-rack phase moves S/m per GPU: scale its bytes term.
         inter = [replace(c, s_per_byte=c.s_per_byte / m) for c in inter]
         first, second = (inter, intra) if op == "all-gather" else (intra, inter)
         return [_chain(a, b, f"{a.algorithm}/{b.algorithm}", self._protocols[a.protocol].base_latency_s)
                 for a in first for b in second if a.protocol == b.protocol]
+
+    def flat_ring(self, local: IndexArray) -> list[Cost]:
+        """NCCL's multi-node ring all-reduce: R rings over every rank, each carrying S/R, run at once.
+
+        Ring k visits each rack's GPUs from GPU o_k = k·m/R on, so the R rings leave each rack from R different GPUs
+        (NICs) and the fabric carries R flows per rack boundary; R = min(m, channels) (one ring per channel, NCCL
+        src/graph/rings.cc). T = t_base + 2(n−1)·α + 2(n−1)/n · (S/R) / r_min, r_min the slowest routed flow.
+        """
+        m = local.shape[1]
+        n_rings = min(m, self.network.scale_up.channels)
+        offsets = np.arange(n_rings) * m // n_rings
+        rings = local[:, (np.arange(m)[None, :] + offsets[:, None]) % m].transpose(1, 0, 2).reshape(n_rings, -1)
+        return [replace(c, s_per_byte=c.s_per_byte / n_rings) for c in self.ring("all-reduce", rings)]
+
+    def chain(self, local: IndexArray) -> list[Cost]:
+        """The intra-rack part of NCCL's tree all-reduce: a chain through each rack's GPUs, reduce up, broadcast down.
+
+        Every chain edge carries S in each direction (the reduced data up, the result down), so a GPU sends 2S:
+        T = t_base + 2(m−1)·α + S / (0.92 · r_min), r_min the slowest routed edge (NCCL tuning.cc: tree busBw · .92).
+        """
+        m = local.shape[1]
+        up, down = local[:, 1:].ravel(), local[:, :-1].ravel()
+        rate, path_s = self._rate_and_latency(np.concatenate([up, down]), np.concatenate([down, up]))
+        return self._costs("chain", 2 * (m - 1), 1.0, rate * TREE_BANDWIDTH_SHARE, path_s, m)
+
+    def pipelined_trees(self, local: IndexArray, rails: IndexArray) -> list[Cost]:
+        """Multi-rack all-reduce as NCCL's tree and NVLS-tree: an intra-rack phase pipelined with trees on the rails.
+
+        Tree: the chain in each rack (`chain`) with a double binary tree across racks on every rail, chunks of
+        512 KiB per channel. NVLS-tree (when the switch reduces): in-switch reduce-scatter and multicast in each rack
+        with the same trees across racks, chunks of 128 KiB per NVLS channel, the in-switch rate times
+        `NVLS_TREE_INTRA_SHARE`. Each rail carries S/m. The phases
+        overlap over chunks (`pipeline.pipelined`): T ≈ fill + max(intra, inter) instead of their sum.
+        """
+        m = local.shape[1]
+        up = self.network.scale_up
+        inter = [replace(c, s_per_byte=c.s_per_byte / m) for c in self.tree(rails)]
+        phases = [(a, "tree", up.channels * TREE_CHUNK_BYTES) for a in self.chain(local)]
+        phases += [(replace(a, s_per_byte=a.s_per_byte / NVLS_TREE_INTRA_SHARE), "in-switch/tree",
+                    up.in_switch_channels * NVLS_CHUNK_BYTES) for a in self.in_switch(local[0])]
+        return [pipelined([a, b], span, self._protocols[a.protocol].base_latency_s, name)
+                for a, name, span in phases for b in inter if a.protocol == b.protocol]
 
 
 def concurrent_time_s(model: CollectiveModel, op: str, groups: IndexArray, size_bytes: float) -> float:

@@ -2,7 +2,7 @@
 
 A collective's time at message size S (bytes) is
 
-    T(S) = t_fixed + S · β · C / c(S) + t_fill · min(1, S / S_fill)
+    T(S) = t_fixed + S · β · C / c(S) + t_fill · min(1, S / S_fill) + β_o · min(S, S_o)
 
 - t_fixed: launch and setup (NCCL's per-protocol base latency) plus k steps of path and per-step latency, s;
 - S · β: the bytes term at full bandwidth, β in s/byte over all C channels (CUDA blocks) of the algorithm;
@@ -10,7 +10,9 @@ A collective's time at message size S (bytes) is
   (src/enqueue.cc topoGetAlgoInfo), so below C · b_ch a collective runs on fewer channels and the bytes term
   stretches by C / c(S); b_ch = threads · threshold bytes per channel (constants below);
 - t_fill · min(1, S / S_fill): the pipeline fill of chunked algorithms (in-switch reduction): its chunks grow with
-  S until S_fill (src/enqueue.cc calcCollChunking) and the fill then stays t_fill, a calibrated per-design latency.
+  S until S_fill (src/enqueue.cc calcCollChunking) and the fill then stays t_fill, a calibrated per-design latency;
+- β_o · min(S, S_o): the fill of phases pipelined over chunks of span S_o (`pipeline.pipelined`): the first chunk
+  crosses the faster phases at β_o s/byte before the slowest phase paces the rest.
 
 All functions are pure and vectorized over sizes.
 """
@@ -63,6 +65,8 @@ class Cost:
     channel_bytes: float = 0.0
     fill_s: float = 0.0
     fill_bytes: float = math.inf
+    overlap_s_per_byte: float = 0.0
+    overlap_bytes: float = 0.0
 
 
 def time_s(cost: Cost, size_bytes: FloatArray | float) -> FloatArray:
@@ -70,4 +74,5 @@ def time_s(cost: Cost, size_bytes: FloatArray | float) -> FloatArray:
     size = np.asarray(size_bytes, dtype=np.float64)
     stretch = cost.channels / np.clip(size / cost.channel_bytes, 1.0, cost.channels) if cost.channels > 0 else 1.0
     fill = cost.fill_s * np.minimum(1.0, size / cost.fill_bytes) if cost.fill_s > 0 else 0.0
-    return np.asarray(cost.fixed_s + size * cost.s_per_byte * stretch + fill, dtype=np.float64)
+    overlap = cost.overlap_s_per_byte * np.minimum(size, cost.overlap_bytes)
+    return np.asarray(cost.fixed_s + size * cost.s_per_byte * stretch + fill + overlap, dtype=np.float64)
