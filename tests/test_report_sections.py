@@ -118,7 +118,8 @@ def test_every_section_names_every_design(written: tuple[Path, str, str, dict[st
     assert "racksim compare a.yaml b.yaml --out r" in footer  # the command line recorded in suite.json
     headings = re.findall(r"(?m)^## (.+)$", markdown)
     assert headings[:4] == ["Designs", "Scorecard", "Scenario: pump-fault", "Scenario: steady"]
-    assert headings[-3:] == ["Design diff", "Assumptions and sources", "Reproducibility"]
+    assert headings[-4:] == ["Design diff", "Assumptions and sources", "Appendix: performance model validation",
+                             "Reproducibility"]
     assert re.findall(r"(?m)^### (alpha|beta)$", markdown.split("## Assumptions and sources")[1]) == ["alpha", "beta"]
     assert set(summary["designs"]) == {"alpha", "beta"}
     assert summary["scenarios"]["steady"]["kpis"]["power.input_power_w_peak"]["values"] == {

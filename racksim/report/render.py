@@ -26,6 +26,7 @@ from racksim.kpis import DELTA_NOTE, STAGES, Row, kpi_rows, verdict
 from racksim.report import cabling_figures, cost_figures, network_figures
 from racksim.report.designs import design_sections
 from racksim.report.events import DesignEvents, event_logs
+from racksim.report.perf_section import VALIDATION_HEADINGS, performance_tables, validation_appendix
 from racksim.report.plotkit import FigureRef, design_colours, file_name, save_figure
 from racksim.report.registry import scenario_figures as draw_scenario_figures
 from racksim.report.rundir import read_json
@@ -270,6 +271,9 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         "cabling": _cabling_sections(runs, designs, results_dir),
         "network_figure": _network_figure(runs, designs, colours, results_dir),
         "cabling_headings": cabling_figures.headings(),
+        "performance": performance_tables(runs, colours, results_dir),
+        "validation": validation_appendix(),
+        "validation_headings": VALIDATION_HEADINGS,
         "cost": cost_figures.cost_report(runs, designs, colours, results_dir),
         "cost_headings": (cost_figures.SUMMARY_HEADINGS, cost_figures.PRICE_HEADINGS),
         "scorecard": card,

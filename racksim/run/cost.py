@@ -51,7 +51,8 @@ def cost_group(design: Design, metrics: Mapping[str, Any],
     """The `cost` group of a finished run's metrics, or None for a design without a cost section.
 
     `coolant` holds the metrics of the colder and the warmer run, when the sensitivity was asked for; without
-    it the group's sensitivity has no `coolant_temp` entry.
+    it the group's sensitivity has no `coolant_temp` entry. Where the run counts its work in tokens
+    (performance.tokens_per_work_unit), the group also has `usd_per_mtoken`, USD per million tokens.
     """
     cost = design.cost
     if cost is None:
@@ -61,4 +62,8 @@ def cost_group(design: Design, metrics: Mapping[str, Any],
     if coolant is not None:
         colder, warmer = (run_stats(design, metrics_) for metrics_ in coolant)
         swing = coolant_swing(cost, counts, colder, warmer)
-    return cost_metrics(cost, counts, run_stats(design, metrics), swing)
+    group = cost_metrics(cost, counts, run_stats(design, metrics), swing)
+    tokens_per_unit = metrics.get("performance", {}).get("tokens_per_work_unit", 0.0)
+    if tokens_per_unit and "usd_per_work_unit" in group:  # work counted in tokens: the price of a million
+        group["usd_per_mtoken"] = group["usd_per_work_unit"] / tokens_per_unit * 1e6
+    return group

@@ -95,7 +95,7 @@ def compute_metrics(
             "goodput_fraction": result.work_units / nominal_work_units if nominal_work_units else 0.0,
             "work_per_kwh": result.work_units / input_kwh if input_kwh else 0.0,
             **({"work_unit": work_unit} if work_unit else {}),
-            **({"tokens": result.work_units * tokens_per_work_unit,
+            **({"tokens_per_work_unit": tokens_per_work_unit, "tokens": result.work_units * tokens_per_work_unit,
                 "tokens_per_kwh": result.work_units * tokens_per_work_unit / input_kwh if input_kwh else 0.0}
                if tokens_per_work_unit else {}),
             **(predicted or {}),

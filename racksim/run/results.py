@@ -6,7 +6,8 @@ cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (fau
 `components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of materials,
 routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
 design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
-`replicas.json` (each seed's metrics, for a run over several seeds) and `metrics.json`.
+`replicas.json` (each seed's metrics, for a run over several seeds), `serving_curve.json` (an inference run's
+throughput-interactivity curve and operating point) and `metrics.json`.
 
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
@@ -35,6 +36,8 @@ METRICS_FILE = "metrics.json"
 INPUTS_FILE = "inputs.json"
 WARNINGS_FILE = "warnings.json"
 """The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
+SERVING_CURVE_FILE = "serving_curve.json"
+"""An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
 GROUPS_DIR = "groups"
@@ -67,17 +70,21 @@ class RunOutput:
     design_resolved: dict[str, Any]
     hall_resolved: dict[str, Any] | None = None
     groups: tuple[GroupFiles, ...] = field(default=())
+    serving_curve: dict[str, Any] | None = None
+    """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
 
 
 def run_output(loaded: LoadedDesign, result: RunResult, *, metrics: dict[str, Any], inputs: dict[str, Any],
                overrides: Sequence[str | tuple[list[str], Any]], components: dict[str, Any],
-               cabling: dict[str, Any], groups: tuple[GroupFiles, ...] = ()) -> RunOutput:
+               cabling: dict[str, Any], groups: tuple[GroupFiles, ...] = (),
+               serving_curve: dict[str, Any] | None = None) -> RunOutput:
     """The RunOutput of a finished simulation of `loaded` (its design as run, provenance, warnings, events)."""
     return RunOutput(
         metrics=metrics, series=result.series, events=[asdict(event) for event in result.events],
         components=components, cabling=cabling, provenance=notes_json(design_notes(loaded.source, overrides)),
         warnings=[asdict(warning) for warning in loaded.warnings], inputs=inputs, design_resolved=loaded.resolved,
-        hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, groups=groups)
+        hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, groups=groups,
+        serving_curve=serving_curve)
 
 
 def invalidate(run_dir: Path) -> None:
@@ -93,7 +100,7 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, "hall.resolved.yaml"):
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
@@ -109,6 +116,8 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     atomic_write_json(run_dir / "cabling.json", output.cabling)
     atomic_write_json(run_dir / "provenance.json", output.provenance)
     atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
+    if output.serving_curve is not None:
+        atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir

@@ -68,7 +68,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
         metrics["cost"] = cost
     return run_output(loaded, result, metrics=metrics, inputs=request.inputs(loaded),
                       overrides=request.all_overrides, components=component_summary(arrays, result),
-                      cabling=cabling_summary(loaded.design, arrays.cabling))
+                      cabling=cabling_summary(loaded.design, arrays.cabling), serving_curve=schedule.serving_curve())
 
 
 def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = None,

@@ -30,7 +30,7 @@ from racksim.perf.inference import Iteration, Replica, decode_step_time_s, prefi
 from racksim.perf.model import ModelConfig
 from racksim.perf.power import iteration_busy
 from racksim.perf.predict import ServingPrediction, predict_serving, resolve_model
-from racksim.perf.serving import ServingPoint, serving_curve
+from racksim.perf.serving import ServingCurve, ServingPoint, serving_curve
 from racksim.perf.training import System
 from racksim.physics.operating_point import Activity
 from racksim.workload.phases import Phase, UncheckpointedSchedule
@@ -92,10 +92,14 @@ class LoadCurve:
                 float(np.interp(rate, self.requests_per_s, self.activity)))
 
 
-def load_curve(m: ModelConfig, prediction: ServingPrediction, system: System) -> LoadCurve:
-    """The serving curve from one request in flight to the operating point, with (0, idle) in front."""
+def load_curve(m: ModelConfig, prediction: ServingPrediction, system: System,
+               curve: ServingCurve | None = None) -> LoadCurve:
+    """The serving curve from one request in flight to the operating point, with (0, idle) in front.
+
+    `curve` is the chosen replica's `serving_curve`, if the caller computed it already.
+    """
     replica, best = prediction.choice.replica, prediction.point
-    curve = serving_curve(m, replica, system, prediction.input_len, prediction.output_len)
+    curve = curve or serving_curve(m, replica, system, prediction.input_len, prediction.output_len)
     points = [p for p in curve.points if p.concurrency <= best.concurrency and p.requests_per_s <= best.requests_per_s]
     points = sorted({p.concurrency: p for p in [*points, best]}.values(), key=lambda p: p.requests_per_s)
     first = points[0]
@@ -129,6 +133,8 @@ class InferenceSchedule(UncheckpointedSchedule):
     gpus: int
     work_unit: str = "tokens"
     tokens_per_work_unit: float = 1.0
+    throughput_curve: ServingCurve | None = None
+    """The chosen replica's throughput-interactivity curve (`serving_curve`), for the run directory."""
 
     @classmethod
     def for_design(cls, workload: InferenceWorkload, design: Design, n_racks: int = 1, seed: int = 0,
@@ -140,8 +146,9 @@ class InferenceSchedule(UncheckpointedSchedule):
                                      source=source or design.name)
         gpus = gpus_per_rack(design) * n_racks
         config, _ = resolve_model(workload.model)
-        return cls(workload, gpus // prediction.choice.replica.tp, prediction, load_curve(config, prediction, system),
-                   seed, gpus)
+        curve = serving_curve(config, prediction.choice.replica, system, workload.input_tokens, workload.output_tokens)
+        return cls(workload, gpus // prediction.choice.replica.tp, prediction,
+                   load_curve(config, prediction, system, curve), seed, gpus, throughput_curve=curve)
 
     @property
     def capacity_requests_per_s(self) -> float:
@@ -180,6 +187,22 @@ class InferenceSchedule(UncheckpointedSchedule):
     def phases(self) -> Iterator[Phase]:
         """The windows' phases."""
         return (window.phase for window in self.windows())
+
+    def serving_curve(self) -> dict[str, Any] | None:
+        """The chosen replica's throughput-interactivity curve and operating point, JSON-ready (SI units)."""
+        curve, point = self.throughput_curve, self.prediction.point
+        if curve is None:
+            return None
+
+        def at(p: ServingPoint) -> dict[str, float]:
+            return {"concurrency": p.concurrency, "tokens_per_s_per_gpu": p.tokens_per_s_per_gpu,
+                    "tokens_per_s_per_user": p.tokens_per_s_per_user, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s}
+
+        w = self.workload
+        return {"model": self.prediction.model, "input_tokens": w.input_tokens, "output_tokens": w.output_tokens,
+                "max_tpot_s": w.max_tpot_s, "tensor_parallel": self.prediction.choice.replica.tp,
+                "precision": self.prediction.choice.replica.precision,
+                "points": [at(p) for p in curve.points], "operating_point": at(point)}
 
     def performance_metrics(self, duration_s: float) -> dict[str, Any]:
         """TTFT and TPOT percentiles over the requests of the nominal windows in `duration_s`, and the replica.

@@ -82,6 +82,10 @@ class Schedule(Protocol):
         """The predicted performance metrics of the run (performance.step_time_s, ttft_s_p50, ...)."""
         ...
 
+    def serving_curve(self) -> dict[str, Any] | None:
+        """The throughput-interactivity curve the workload's operating point was chosen on, JSON-ready (None: none)."""
+        ...
+
     @property
     def checkpoint_interval_s(self) -> float:
         """Nominal time between checkpoints, s (inf: none)."""
@@ -121,3 +125,7 @@ class UncheckpointedSchedule:
     def performance_metrics(self, duration_s: float) -> dict[str, Any]:
         """None predicted."""
         return {}
+
+    def serving_curve(self) -> dict[str, Any] | None:
+        """No serving curve."""
+        return None

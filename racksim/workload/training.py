@@ -185,6 +185,10 @@ class TrainingSchedule:
         """The prediction's performance metrics (empty for the synthetic step)."""
         return dict(self.predicted)
 
+    def serving_curve(self) -> dict[str, Any] | None:
+        """Training serves nothing: no serving curve."""
+        return None
+
     def network_rate(self, scale_up_links_down: np.ndarray) -> float:
         """Speed of the step's network-paced phases with these links failed, relative to none (≤ 1)."""
         if scale_up_links_down.size == 0:

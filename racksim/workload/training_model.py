@@ -153,12 +153,17 @@ def _scale(workload: TrainingWorkload, prediction: TrainingPrediction) -> float:
 
 
 def predicted_metrics(prediction: TrainingPrediction, scale: float, pinned: bool) -> dict[str, Any]:
-    """performance.* of a training run: step time, MFU, HFU, tokens/s per GPU, peak memory per GPU, the layout."""
+    """performance.* of a training run: step time, MFU, HFU, tokens/s per GPU, memory per GPU, layout, breakdown.
+
+    The memory is the peak and its parts (memory_gb_per_gpu_by_part: weights_gb, gradients_gb, optimizer_gb,
+    activations_gb, buffers_gb).
+    """
     step = prediction.step
     return {
         "step_time_s": scale * step.step_time_s, "mfu": step.mfu / scale, "hfu": step.hfu / scale,
         "tokens_per_s_per_gpu": step.tokens_per_s_per_gpu / scale,
         "memory_gb_per_gpu_peak": step.memory.total_gb, "hbm_gb_per_gpu": prediction.hbm_gb,
+        "memory_gb_per_gpu_by_part": dict(step.memory.__dict__),
         "pinned": pinned, "predicted_step_time_s": step.step_time_s, "layout": describe(prediction.layout),
         "step_breakdown_s": {name: scale * value for name, value in step.breakdown.__dict__.items()},
     }
