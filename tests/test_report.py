@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+import racksim.report.render as render
 from racksim.errors import InputError
 from racksim.kpis import best_designs, delta, delta_text, fmt, kpi_rows
 from racksim.report import load_runs, plotkit, write_report
@@ -184,8 +185,10 @@ def test_verdict_and_optional_groups(report: tuple[Path, str, str]) -> None:
 
 
 @pytest.mark.slow
-def test_writing_twice_gives_identical_bytes(results: Path) -> None:
+def test_writing_twice_gives_identical_bytes(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Twice, and with the scenarios' figures drawn in one process or in two: the same bytes."""
+    monkeypatch.setattr(render, "POOL_MIN_SCENARIOS", 2)  # a pool even for these few scenarios
+
     def written(jobs: int) -> dict[Path, bytes]:
         reports = write_report(results, command_line="racksim report results", jobs=jobs)
         return {p: p.read_bytes() for p in (*reports, *sorted((results / "figures").glob("*.png")))}

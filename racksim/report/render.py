@@ -201,10 +201,16 @@ def _network_figure(runs: list[Run], designs: list[str], colours: dict[str, str]
                        network_figures.collectives_figure(found, colours))
 
 
+POOL_MIN_SCENARIOS = 4
+"""Scenarios below which the figures are drawn in this process: a worker's start (forkserver, matplotlib and
+racksim imports) costs about what drawing one or two scenarios does (2 scenarios of 2 designs: 8.5 s wall in
+two workers, 9.4 s here, with more CPU in the workers; 7 scenarios: 14.9 s against 21.5 s)."""
+
+
 def _all_scenario_figures(by_scenario: list[list[Run]], colours: dict[str, str],
                           jobs: int) -> list[list[tuple[str, str, bytes]]]:
-    """Every scenario's figures, drawn in `jobs` processes (the PNGs do not depend on it)."""
-    if jobs <= 1 or len(by_scenario) <= 1:
+    """Every scenario's figures, drawn in `jobs` processes when there are enough (the PNGs do not depend on it)."""
+    if jobs <= 1 or len(by_scenario) < POOL_MIN_SCENARIOS:
         return [draw_scenario_figures(runs, colours) for runs in by_scenario]
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(min(jobs, len(by_scenario)), mp_context=context) as pool:
@@ -218,7 +224,7 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
     Deltas are taken against `baseline` (default: the first design alphabetically). The scorecard's weights
     come from `suite`, else from the suite recorded in results_dir/suite.json, else the defaults;
     `command_line` (default: the recorded one) is shown in the reproducibility footer. The scenarios'
-    figures are drawn in `jobs` processes (default: one per CPU core).
+    figures are drawn in `jobs` processes (default: one per CPU core) from POOL_MIN_SCENARIOS scenarios on.
     Returns (html_path, md_path).
     """
     results_dir = Path(results_dir)
