@@ -51,10 +51,10 @@ def run_training_hall(racks: int, duration_s: float, resolution_s: float | None)
     from racksim.engine import Simulation
     from racksim.physics.arrays import build
     from racksim.run.loading import load_design
-    from racksim.workload import TrainingSchedule
+    from racksim.workload import schedule_for
 
     design = load_design(DESIGN_FILE).design
-    schedule = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, design, racks)
+    schedule = schedule_for(load_suite("standard").scenario("training").workload, design, n_racks=racks)
     result = Simulation(build(design, racks), schedule.phases, duration_s, network_rate=schedule.network_rate,
                         timeseries_resolution_s=resolution_s).run()
     return {"events": result.event_count, "series_rows": int(result.series["time_s"].size),

@@ -43,10 +43,10 @@ def simulation_for(racks: int, simulated_s: float, skip_cycles: bool = False) ->
     from racksim.engine import Simulation
     from racksim.physics.arrays import build
     from racksim.run.loading import load_design
-    from racksim.workload import TrainingSchedule
+    from racksim.workload import schedule_for
 
     design = load_design(DESIGN_FILE).design
-    schedule = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, design, racks)
+    schedule = schedule_for(load_suite("standard").scenario("training").workload, design, n_racks=racks)
     return Simulation(build(design, racks), schedule.phases, simulated_s, network_rate=schedule.network_rate,
                       skip_cycles=skip_cycles)
 

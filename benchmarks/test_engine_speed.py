@@ -14,14 +14,14 @@ from racksim.design.suite import load_suite
 from racksim.engine import Simulation
 from racksim.physics.arrays import build
 from racksim.run.loading import load_design
-from racksim.workload import TrainingSchedule
+from racksim.workload import TrainingSchedule, schedule_for
 from tests.oracles import EulerSimulation
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING = load_suite("standard").scenario("training")
 DESIGN = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
 ARRAYS = build(DESIGN)
-SCHEDULE = TrainingSchedule.for_design(TRAINING.workload, DESIGN)
+SCHEDULE = schedule_for(TRAINING.workload, DESIGN)
 
 
 def _run(duration_s: float, euler_step_s: float | None = None) -> int:

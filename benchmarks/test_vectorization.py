@@ -21,11 +21,11 @@ from racksim.engine import Simulation
 from racksim.engine.recorder import TEMP_BIN_C, TEMP_RANGE_C
 from racksim.physics.arrays import RackArrays, build
 from racksim.run.loading import load_design
-from racksim.workload import TrainingSchedule
+from racksim.workload import schedule_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGN = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
-SCHEDULE = TrainingSchedule.for_design(load_suite("standard").scenario("training").workload, DESIGN)
+SCHEDULE = schedule_for(load_suite("standard").scenario("training").workload, DESIGN)
 STEP_S = 0.05
 """Interval of one advance, s: below half the fastest die time constant, so the engine draws no curve points."""
 RACKS = (1, 140, 1000)
