@@ -203,12 +203,13 @@ def test_row_feeder_overload_caps_every_rack_of_the_row_and_no_other(tmp_path: P
     feeder_w = 1.8 * RACK_TRAINING_W
     path = write_hall(tmp_path, racks=3, row_cdus=None, row_power={"feeder_capacity_w": feeder_w})
     simulation, result = simulate(path, 20.0)
-    caps_w = simulation.plant.gpu_cap_w
+    caps_w = simulation.state.plant.gpu_cap_w
     assert np.isfinite(caps_w[:2]).all()
     assert caps_w[0] == caps_w[1]
     assert caps_w[2] == np.inf
     assert any(event.kind == "cap" for event in result.events)
-    full = evaluate(simulation.arrays, Activity(1.0, 1.0, 1.0), np.zeros_like(simulation.throttled), simulation.plant)
+    state = simulation.state
+    full = evaluate(simulation.arrays, Activity(1.0, 1.0, 1.0), np.zeros_like(state.throttled), state.plant)
     assert full.feed_w[:2].sum() <= feeder_w * (1 + 1e-9)
     assert full.feed_w[:2].sum() > 0.999 * feeder_w  # the highest cap that fits, not just any
 
@@ -234,8 +235,8 @@ def test_row_feeder_overload_trips_every_rack_of_the_row_and_no_other(tmp_path: 
     path = write_hall(tmp_path, racks=3, row_cdus=None,
                       row_power={"feeder_capacity_w": 1.8 * RACK_TRAINING_W, "on_overload": "trip"})
     simulation, result = simulate(path, 20.0)
-    assert simulation.plant.tripped.tolist() == [True, True, False]
-    assert np.isinf(simulation.plant.gpu_cap_w).all()
+    assert simulation.state.plant.tripped.tolist() == [True, True, False]
+    assert np.isinf(simulation.state.plant.gpu_cap_w).all()
     assert result.trips == 2
 
 
@@ -243,8 +244,9 @@ def test_ups_overload_caps_the_whole_hall(tmp_path: Path) -> None:
     ups_w = 3.5 * RACK_TRAINING_W
     path = write_hall(tmp_path, row_cdus=None, row_power={"feeder_capacity_w": 1e7, "ups_capacity_w": ups_w})
     simulation, _ = simulate(path, 20.0)
-    assert np.isfinite(simulation.plant.gpu_cap_w).all()
-    full = evaluate(simulation.arrays, Activity(1.0, 1.0, 1.0), np.zeros_like(simulation.throttled), simulation.plant)
+    assert np.isfinite(simulation.state.plant.gpu_cap_w).all()
+    state = simulation.state
+    full = evaluate(simulation.arrays, Activity(1.0, 1.0, 1.0), np.zeros_like(state.throttled), state.plant)
     assert 0.999 * ups_w < full.feed_w.sum() <= ups_w * (1 + 1e-9)
 
 
@@ -254,11 +256,11 @@ def test_in_row_cdu_failure_heats_every_rack_it_serves_and_no_other(tmp_path: Pa
     fault = Fault(kind="row_cdu_failure", at_s=5, row=0, cdu=1)
     simulation, result = simulate(path, 30.0, [fault])
     healthy, _ = simulate(path, 30.0)
-    assert simulation.plant.cdu_rejecting.tolist() == [True, True, False, False]
-    loop_c = simulation.plant.loop_temp_c
+    assert simulation.state.plant.cdu_rejecting.tolist() == [True, True, False, False]
+    loop_c = simulation.state.plant.loop_temp_c
     assert loop_c[2] == loop_c[3]
     assert loop_c[2] > loop_c[0] + 5.0
-    assert loop_c[:2] == pytest.approx(healthy.plant.loop_temp_c[:2], abs=0.5)
+    assert loop_c[:2] == pytest.approx(healthy.state.plant.loop_temp_c[:2], abs=0.5)
     die_max_c = np.zeros(4)
     np.maximum.at(die_max_c, simulation.arrays.chips.rack, result.integrals.chip_temp_c_max)
     assert die_max_c[2:].min() > die_max_c[:2].max() + 3.0

@@ -83,11 +83,11 @@ def test_bbu_ride_through_equals_stored_energy_over_load() -> None:
     # Lossless discharge, steady full load, every feed lost at 10 s and never back: the BBUs carry the
     # busbar's load D for E / D seconds, then the rack trips.
     simulation = simulate(GB200, 400.0, [Fault(kind="feed_loss", at_s=10.0)], ("power.bbu.discharge_efficiency=1",))
-    load_w = float(simulation.state.supply.demand_w[0]) if simulation.plant.tripped[0] else math.nan
+    load_w = float(simulation.state.supply.demand_w[0]) if simulation.state.plant.tripped[0] else math.nan
     trip_s = next(e.time_s for e in simulation.result.events if e.kind == "trip")
     energy_j = load_design(GB200).design.power.bbu.energy_j
     assert load_w == 0.0  # tripped: no load left
-    busbar_load_w = simulate(GB200, 5.0, []).point.shelf_output_w[0]  # what the BBUs carry: full load
+    busbar_load_w = simulate(GB200, 5.0, []).state.point.shelf_output_w[0]  # what the BBUs carry: full load
     assert trip_s - 10.0 == pytest.approx(energy_j / busbar_load_w, rel=0.01)
     assert simulation.result.integrals.battery_rack_s == pytest.approx(trip_s - 10.0)
     assert simulation.result.integrals.storage_net_energy_j == pytest.approx(energy_j, rel=1e-9)
@@ -121,7 +121,7 @@ def test_breaker_on_the_remaining_feed_trips_along_its_curve() -> None:
     assert current_a > 100.0
     assert breaker_s - 10.0 == pytest.approx(0.5 * 13.5 / (current_a / 100.0 - 1.0), rel=1e-6)
     assert simulation.result.breaker_trips == 1
-    assert not simulation.plant.feed_up[0].any()
+    assert not simulation.state.plant.feed_up[0].any()
     assert simulation.result.integrals.battery_rack_s > 0
 
 

@@ -61,7 +61,7 @@ def test_controller_caps_gpus_to_fit_the_remaining_psus() -> None:
     assert (52.0, "cap") in events
     assert (152.0, "cap") in events
     assert simulation.result.trips == 0
-    assert simulation.plant.gpu_cap_w[0] == np.inf
+    assert simulation.state.plant.gpu_cap_w[0] == np.inf
     # While capped, full load fits the 24 healthy PSUs: re-evaluate at the cap the controller chose.
     arrays, plant = simulation.arrays, PlantState.nominal(simulation.arrays)
     plant.psus_lost = np.array([24.0])
@@ -89,7 +89,7 @@ def test_without_a_controller_a_shortfall_trips_the_rack_and_loses_work() -> Non
     assert simulation.result.events[1].time_s == 55.0  # at once: the fault lands in a compute phase
     # 4 steps of 10 s, then a 10 s checkpoint ending at 50 s that saved them; step 5 was under way.
     assert simulation.result.work_units == 4
-    assert simulation.point.feed_w[0] == 0.0
+    assert simulation.state.point.feed_w[0] == 0.0
 
 
 def test_overload_beyond_the_psu_limit_trips_even_with_a_controller() -> None:

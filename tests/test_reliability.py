@@ -123,18 +123,18 @@ def test_an_interruption_loses_the_work_since_the_checkpoint_and_restarts() -> N
     assert result.work_lost_units == 1  # the step done at 155 s after the 130 s checkpoint
     assert result.downtime_s == pytest.approx(600.0)
     # Without a spare the job runs on 68 of 72 GPUs: steps take 72/68 as long until the repair at 5000 s.
-    assert simulation.point.work_rate == pytest.approx(68 / 72)
+    assert simulation.state.point.work_rate == pytest.approx(68 / 72)
 
 
 def test_a_hot_spare_takes_over_and_repairs_restore_capacity() -> None:
     spare = ("reliability.hot_spare_trays=1",)
     simulation = run(host_failure(170.0, 1500.0, spare), 3000.0, spare)
-    assert simulation.point.work_rate == pytest.approx(1.0)
-    assert int(simulation.plant.tray_in_job.sum()) == 17  # the spare took the failed tray's place
-    assert not simulation.plant.chip_failures.any()  # repaired
+    assert simulation.state.point.work_rate == pytest.approx(1.0)
+    assert int(simulation.state.plant.tray_in_job.sum()) == 17  # the spare took the failed tray's place
+    assert not simulation.state.plant.chip_failures.any()  # repaired
     no_spare = run(host_failure(170.0, 1500.0), 3000.0)
-    assert no_spare.point.work_rate == pytest.approx(1.0)  # the repaired tray is back in the job
-    assert no_spare.plant.tray_in_job.all()
+    assert no_spare.state.point.work_rate == pytest.approx(1.0)  # the repaired tray is back in the job
+    assert no_spare.state.plant.tray_in_job.all()
 
 
 @pytest.mark.slow

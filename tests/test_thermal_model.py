@@ -89,7 +89,7 @@ def test_time_to_throttle_after_a_pump_loss_is_analytical() -> None:
     arrays = before.arrays
     plant = PlantState.nominal(arrays)
     plant.healthy_pumps = np.array([1])
-    after = evaluate(arrays, before.state.activity, before.throttled, plant)
+    after = evaluate(arrays, before.state.activity, before.state.throttled, plant)
     expected_s = float(np.min(rc_crossing_time_s(before.state.temp_c, after.chip_temp_ss_c, after.chip_tau_s,
                                                  arrays.chips.throttle_temp_c)))
     assert math.isfinite(expected_s)
@@ -159,8 +159,8 @@ def test_fan_loss_speeds_up_the_rest_by_the_affinity_laws() -> None:
 def test_repair_restores_the_plant() -> None:
     simulation = run(VR, 200.0, [Fault(kind="fan_failure", at_s=50, count=30, duration_s=50),
                                  Fault(kind="pump_failure", at_s=60, count=1, duration_s=20)])
-    assert simulation.plant.healthy_fans[0] == 60
-    assert simulation.plant.healthy_pumps[0] == 3
+    assert simulation.state.plant.healthy_fans[0] == 60
+    assert simulation.state.plant.healthy_pumps[0] == 3
     assert [e.kind for e in simulation.result.events if e.kind in ("fault", "repair")] == [
         "fault", "fault", "repair", "repair"]
 

@@ -93,21 +93,6 @@ class Simulation:
 
     # ------------------------------------------------------------------ views for callers outside the engine
 
-    @property
-    def plant(self) -> PlantState:
-        """The plant state now (failures, trips, caps, loop temperatures)."""
-        return self.state.plant
-
-    @property
-    def point(self) -> OperatingPoint:
-        """The operating point in force."""
-        return self.state.point
-
-    @property
-    def throttled(self) -> BoolArray:
-        """Chips running throttled now."""
-        return self.state.throttled
-
     # ------------------------------------------------------------------ state
 
     def _evaluate(self) -> OperatingPoint:
