@@ -3,8 +3,9 @@
 Every `docs/gallery/*.py` is a standalone script (`python docs/gallery/NAME.py [OUT_DIR]` writes `OUT_DIR/NAME.png`)
 with a `main(out_dir) -> Path` that runs real, tiny simulations and draws one figure. The hook runs each `main` in
 this process (the imports are shared, which keeps the build short), puts the figure in the site, and writes the
-script's page: its docstring (the first line the title, the rest the text), the figure, and the script itself. The
-gallery's index shows every figure. A script that fails fails the build; nothing is cached between builds.
+script's page: its docstring (the first line the title, the rest the text), the figure, and the script's code. The
+gallery's index shows every figure. A script that fails fails the build; nothing is cached between builds. The
+reference hook (listed first in mkdocs.yml) has already put this checkout first on sys.path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import ast
 import logging
 import runpy
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +21,6 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run this checkout's racksim, whatever is installed
-    sys.path.insert(0, str(ROOT))
 GALLERY = ROOT / "docs" / "gallery"
 
 log = logging.getLogger("mkdocs.plugins.racksim.gallery")
@@ -64,7 +62,8 @@ def run(script: Path, out_dir: Path) -> bytes:
 def page(script: Path) -> str:
     """The Markdown page of one script: text, figure, the source."""
     title, text = title_and_text(script)
-    source = script.read_text()
+    lines = script.read_text().splitlines(keepends=True)
+    source = "".join(lines[ast.parse("".join(lines)).body[0].end_lineno or 0:]).lstrip("\n")  # the docstring is above
     return (f"# {title}\n\n{text}\n\n![{title}]({script.stem}.png)\n\n"
             f"Run it yourself: `python docs/gallery/{script.name} [OUT_DIR]` (from a clone, in the project's venv) "
             f"writes `OUT_DIR/{script.stem}.png`; download [{script.name}]({script.name}).\n\n"

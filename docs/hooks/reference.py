@@ -29,8 +29,6 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # document this checkout's racksim, whatever is installed
-    sys.path.insert(0, str(ROOT))
 
 log = logging.getLogger("mkdocs.plugins.racksim.reference")
 
@@ -253,11 +251,27 @@ DESIGN_INTRO = (
     "`racksim schema` prints the same schema as JSON Schema, for editors.")
 
 
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Put this checkout first on sys.path, so the site documents (and the gallery runs) its racksim.
+
+    Done here, not at import: mkdocs restores sys.path after loading a hook module. This hook is listed first in
+    mkdocs.yml, so it runs before the gallery's hook imports anything.
+    """
+    sys.path[:] = [str(ROOT), *(entry for entry in sys.path if entry != str(ROOT))]
+    loaded = sys.modules.get("racksim")
+    if loaded is not None and Path(loaded.__file__ or "").parent != ROOT / "racksim":
+        raise RuntimeError(f"racksim was imported from {loaded.__file__} before the docs hooks ran, not from {ROOT}")
+    return config
+
+
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     """Add the generated reference pages."""
+    import racksim
     from racksim.design.hall_schema import Hall
     from racksim.design.schema import Design
     from racksim.design.suite import Suite
+
+    log.info("reference: racksim from %s", Path(racksim.__file__).parent)
 
     pages = {
         "reference/cli.md": cli_page(),
@@ -276,5 +290,6 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for uri, content in pages.items():
         files.append(File.generated(config, uri, content=content))
     # the benchmark figure committed with its table (benchmarks/results/), drawn on the Speed page
-    files.append(File.generated(config, "assets/scaling.png", abs_src_path=str(ROOT / "benchmarks/results/scaling.png")))
+    scaling = ROOT / "benchmarks" / "results" / "scaling.png"
+    files.append(File.generated(config, "assets/scaling.png", abs_src_path=str(scaling)))
     return files
