@@ -43,7 +43,7 @@ $(DOCS_STAMP): pyproject.toml | $(BIN)/python
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The browser test opens the report in Debian's headless chromium; install it when missing.
 chromium:

@@ -11,6 +11,8 @@ reference hook (listed first in mkdocs.yml) has already put this checkout first 
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import logging
 import runpy
 import tempfile
@@ -54,7 +56,8 @@ def run(script: Path, out_dir: Path) -> bytes:
     """Run one script's `main` in this process; the PNG it wrote."""
     namespace = runpy.run_path(str(script), run_name="racksim_gallery")
     started = time.perf_counter()
-    figure = namespace["main"](out_dir)
+    with contextlib.redirect_stderr(io.StringIO()):  # the runs' progress bars; an error still raises
+        figure = namespace["main"](out_dir)
     log.info("gallery: %s ran in %.1f s", script.name, time.perf_counter() - started)
     return Path(figure).read_bytes()
 
