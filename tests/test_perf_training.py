@@ -108,7 +108,7 @@ def test_network_model_adapter_times_collectives() -> None:
 def test_custom_collective_timer_plugs_in() -> None:
     calls: list[tuple[str, int, bool]] = []
 
-    def timer(kind: str, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def timer(kind: str, message_bytes: float, group_size: int, scale_up: bool, per_domain: int = 1) -> float:
         calls.append((kind, group_size, scale_up))
         return 0.0
 

@@ -6,6 +6,7 @@ inside it) and pipeline: a group is inside the scale-up (NVLink) domain when its
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,6 +68,19 @@ class Layout:
         spans = {"tp": self.tp, "cp": self.tp * self.cp, "ep": self.tp * self.cp * self.ep,
                  "dp": self.tp * self.cp * self.dp, "pp": self.gpus}
         return spans[group]
+
+    def placement(self, group: str, domain: int) -> tuple[int, bool, int]:
+        """(ranks, inside one scale-up domain of `domain` GPUs, ranks per domain) of one `group` in rank order.
+
+        Groups: 'tp', 'cp', 'ep', 'dp' and 'edp' (expert data parallel, d/ep ranks at stride t·cp·ep). A group of
+        n ranks at stride s spans s·n ranks; beyond one domain it has gcd(n, max(1, D // s)) ranks in each.
+        """
+        size = {"tp": self.tp, "cp": self.cp, "ep": self.ep, "dp": self.dp, "edp": self.dp // self.ep}[group]
+        stride = {"tp": 1, "cp": self.tp, "ep": self.tp * self.cp, "dp": self.tp * self.cp,
+                  "edp": self.tp * self.cp * self.ep}[group]
+        if size * stride <= domain:
+            return size, True, size
+        return size, False, math.gcd(size, max(1, domain // stride))
 
 
 def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> None:

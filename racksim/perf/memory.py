@@ -117,7 +117,9 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
     """Weights, gradients, optimizer state, activations and buffers on the most loaded GPU, GB.
 
     Weights 2 bytes, gradients 4 (fp32) or 2, Adam state 12 bytes per parameter, divided by the data-parallel
-    degree (d for dense, d/ep for expert parameters) as the ZeRO stage says.
+    degree (d for dense, d/ep for expert parameters) as the ZeRO stage says. Buffers: the reserve, the last stage's
+    fp32 logits and, at ZeRO 3, the gathered weights of two layers (the one computed and the one prefetched, FSDP's
+    limit of one all-gather ahead) and one layer's unsharded gradients before their reduce-scatter.
     """
     dense, expert = stage_params(m, layout)
     d_dense, d_expert = layout.dp, max(1, layout.dp // layout.ep)
@@ -129,12 +131,15 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
 
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     logits = 8.0 * layout.micro_batch * layout.seq_len / layout.cp * m.vocab_size / layout.tp
+    gathered = 0.0
+    if layout.zero == 3:  # the layer computed and the one prefetched, whole, and one layer's unsharded gradients
+        gathered = (2 * 2.0 + grad_bytes) * (dense + expert) / (m.num_hidden_layers / layout.pp)
     return MemoryBreakdown(
         weights_gb=sharded(2.0, 3) / GB,
         gradients_gb=sharded(grad_bytes, 2) / GB,
         optimizer_gb=sharded(ADAM_STATE_BYTES, 1) / GB,
         activations_gb=activation_bytes(m, layout) / GB,
-        buffers_gb=RESERVED_GB + logits / GB,
+        buffers_gb=RESERVED_GB + (logits + gathered) / GB,
     )
 
 
