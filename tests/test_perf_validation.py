@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from racksim.perf.published import KORTHIKANTI_2022, NARAYANAN_2021, Case
+from racksim.perf.published import KORTHIKANTI_2022, NARAYANAN_2021, NARAYANAN_2021_ZERO3, Case
+
 
 @pytest.mark.parametrize("case", KORTHIKANTI_2022, ids=lambda c: c.name)
 def test_korthikanti_2022_iteration_times_within_15_percent(case: Case) -> None:
@@ -12,7 +13,7 @@ def test_korthikanti_2022_iteration_times_within_15_percent(case: Case) -> None:
 
 
 def test_exactly_one_calibration_case() -> None:
-    calibrated = [c for c in KORTHIKANTI_2022 + NARAYANAN_2021 if c.calibration]
+    calibrated = [c for c in KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 if c.calibration]
     assert [c.name for c in calibrated] == ["megatron-175b selective"]
     assert abs(calibrated[0].error) <= 0.01  # the calibration reproduces its own case
 
@@ -22,3 +23,11 @@ def test_narayanan_2021_achieved_tflops(case: Case) -> None:
     # Settings partly assumed (micro-batch 1, no interleaving, un-overlapped all-reduce); values of Table 1 checked
     # against three stored transcriptions of the paper (VALIDATION.md).
     assert abs(case.error) <= 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+
+
+@pytest.mark.parametrize("case", NARAYANAN_2021_ZERO3, ids=lambda c: c.name)
+def test_zero3_cases_are_reported_optimistic_misses(case: Case) -> None:
+    # Narayanan 2021 Table 2 (DeepSpeed ZeRO-3, 2021): the model's per-layer prefetch over 8 NICs per node hides
+    # the gathers these runs exposed (VALIDATION.md, "Misses"); predicted > measured by more than 15 % until
+    # the model learns why. A change that brings one within 15 % must move it into the checked cases.
+    assert case.error > 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"

@@ -9,8 +9,8 @@ validation/*_full.json, *_seqsel.json); the MFU/HFU of the selective runs (22B 4
 
 Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM" (SC21,
 arXiv 2104.04473), Table 1: achieved TFLOP/s per GPU of GPT models 1.7B-1T on A100 (Selene), sequence 2048,
-vocabulary 51200, with (t, p, GPUs, batch). Not found as text in the stored sources, so transcribed from the paper as
-recalled; the shapes check out (`param_counts` gives the printed sizes). The table omits the micro-batch size
+vocabulary 51200, with (t, p, GPUs, batch). First transcribed from memory, then checked against three
+transcriptions of the paper in the stored sources (identical values, no correction needed); the shapes check out (`param_counts` gives the printed sizes). The table omits the micro-batch size
 and interleaving: b = 1 and no interleaving are assumed, with full recompute and un-overlapped fp32 gradient
 all-reduce (the paper's Megatron-LM of 2021), so these cases have settings only partly known. Their TFLOP/s counts
 the recomputed forward: F = 96·B·s·l·h²·(1 + s/6h + V/16lh) per iteration (the paper's eq. 3).
@@ -122,7 +122,20 @@ NARAYANAN_2021 = tuple(
     for size, heads, hidden, layers, t, p, gpus, batch, tflops in _N21_TABLE1
 )
 
-ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021
+# Table 2 of the same paper, ZeRO-3 without model parallelism (DeepSpeed, 2021): the 174.6 B model (GPT-3's shape),
+# batch 1536, (GPUs, micro-batch, achieved TFLOP/s per GPU by the same count). Values as in three stored
+# transcriptions of the paper (identical). Assumed: full recompute, bf16 gradients, overlap on.
+_N21_TABLE2_ZERO3 = ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
+
+NARAYANAN_2021_ZERO3 = tuple(
+    Case(f"ZeRO-3 175B {gpus} GPUs", "Narayanan et al. 2021, Table 2", _gpt(12288, 96, 96),
+         Layout(global_batch=1536, seq_len=2048, micro_batch=micro, dp=gpus, zero=3, recompute="full",
+                flash_attention=False, fp32_grads=False),
+         tflops, "TFLOP/s", settings_known=False)
+    for gpus, micro, tflops in _N21_TABLE2_ZERO3
+)
+
+ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3
 """Every published case, calibration case first among Korthikanti's."""
 
 
