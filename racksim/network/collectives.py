@@ -5,7 +5,8 @@ transfers (links and switches) plus the protocol's step cost; β comes from rout
 transfers over the actual links with max-min fair sharing, so a failed link slows exactly the transfers that
 cross it and the slowest transfer paces the collective. For each size the fastest (algorithm, protocol) wins,
 as NCCL's tuner picks. Beyond one rack, all-reduce runs NCCL's multi-node algorithms (flat ring, tree, NVLS-tree)
-with their intra- and inter-rack phases pipelined over chunks (`pipeline.py`). Sizes S follow nccl-tests: the
+with their intra- and inter-rack phases pipelined over chunks (`pipeline.py`), all-gather and reduce-scatter a
+flat ring over the ranks of every rack (`CollectiveModel.hierarchical`). Sizes S follow nccl-tests: the
 per-rank buffer for all-reduce, the total gathered (scattered, exchanged) size for the others; algbw = S / T and
 busbw = algbw · F with F = 2(n−1)/n for all-reduce and (n−1)/n otherwise.
 """
