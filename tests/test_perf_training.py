@@ -84,7 +84,8 @@ def test_context_parallel_splits_attention() -> None:
 
 
 @pytest.mark.parametrize(("change", "field"), [
-    ({"tp": 7}, "tp"), ({"pp": 5}, "pp"), ({"global_batch": 65, "micro_batch": 2}, "global_batch"),
+    ({"tp": 7}, "tp"), ({"pp": 33}, "pp"), ({"pp": 97, "vpp": 1}, "pp"),
+    ({"global_batch": 65, "micro_batch": 2}, "global_batch"),
     ({"tp": 0}, "layout"), ({"ep": 2}, "ep"), ({"vpp": 2, "pp": 1}, "vpp"),
 ])
 def test_impossible_layouts_are_one_line_errors(change: dict, field: str) -> None:

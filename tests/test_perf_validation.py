@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from racksim.perf.published import KORTHIKANTI_2022, NARAYANAN_2021, NARAYANAN_2021_ZERO3, Case
+from racksim.perf.published import KORTHIKANTI_2022, LLAMA3_405B, NARAYANAN_2021, NARAYANAN_2021_ZERO3, Case
 
 
 @pytest.mark.parametrize("case", KORTHIKANTI_2022, ids=lambda c: c.name)
@@ -31,3 +31,16 @@ def test_zero3_cases_are_reported_optimistic_misses(case: Case) -> None:
     # the gathers these runs exposed (VALIDATION.md, "Misses"); predicted > measured by more than 15 % until
     # the model learns why. A change that brings one within 15 % must move it into the checked cases.
     assert case.error > 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+
+
+LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 1": 0.25, "Llama 3 405B 16384 GPUs cp 16": 0.40}
+"""Llama 3 cases outside 15 % (VALIDATION.md: unpublished settings and the MFU count), with a bound so a
+regression still shows."""
+
+
+@pytest.mark.parametrize("case", LLAMA3_405B, ids=lambda c: c.name)
+def test_llama3_405b_mfu_on_16_uneven_stages(case: Case) -> None:
+    limit = LLAMA3_MISSES.get(case.name, 0.15)
+    assert abs(case.error) <= limit, f"{case.name}: MFU {case.predict():.3f} vs {case.measured}"
+    if case.name in LLAMA3_MISSES:  # move it out when the model reaches 15 %
+        assert abs(case.error) > 0.15

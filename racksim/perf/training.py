@@ -1,12 +1,14 @@
 """The training step of a layout: step time and its breakdown, MFU, HFU, tokens/s per GPU, memory per GPU.
 
-Per micro-batch, a pipeline stage runs its L/p layers forward (F) and backward with any recompute (B), each op on
-the roofline (`racksim.perf.ops`), plus the layers' exposed tensor-, context- and expert-parallel communication.
-The most loaded stage (embedding on the first, logits and loss on the last) paces the pipeline. A step is
+Per micro-batch, a pipeline stage runs its ⌈L/p⌉ or ⌊L/p⌋ layers forward (F) and backward with any recompute (B),
+each op on the roofline (`racksim.perf.ops`), plus the layers' exposed tensor-, context- and expert-parallel
+communication. The most loaded stage (embedding on the first, logits and loss on the last) paces the pipeline. A
+step is
 
     T = m·(F + B) + (p − 1)/v · (F + B) + 2·m·v·T_send + T_dp,exposed + T_optimizer
 
-with m = global batch / (d·b) micro-batches, the 1F1B bubble (p − 1)/(v·m) of the ideal time (interleaved with v
+with m = global batch / (d·b) micro-batches, F + B those of the slowest stage (layers split as evenly as possible,
+the short stages at the ends, `pace_stage`), the 1F1B bubble (p − 1)/(v·m) of the ideal time (interleaved with v
 virtual stages), one activation send per micro-batch and chunk each way on the critical path, and the data-parallel
 gradient reduce-scatter (all-reduce at ZeRO 0) and parameter all-gather exposed beyond the last micro-batch's
 backward and the first one's forward when overlapped (`Layout.dp_overlap`), in full otherwise; ZeRO 3 gathers
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 from racksim.perf.accelerator import Accelerator
 from racksim.perf.comm import CollectiveTime, Kind
-from racksim.perf.layout import Layout, check_layout
+from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
@@ -130,7 +132,6 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         check_fits(memory, acc, source)
     prec = layout.precision
     shard = step_shard(layout)
-    per_stage = m.num_hidden_layers / layout.pp
     fwd_s = bwd_s = cp_s = ep_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f = float(op_time_s(ops, acc, prec).sum())
@@ -150,11 +151,12 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
-    tp_s = sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds)
+    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
     first, last = head_ops(m, shard)
     head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.scaled(2, 2), acc, prec).sum())
             for name, ops in (("first", first), ("last", last))}
-    ends_s = head["first"] + head["last"] if layout.pp == 1 else max(head.values())
+    per_stage, ends_s = pace_stage(m.num_hidden_layers, layout.pp, fwd_s + bwd_s + tp_s + cp_s + ep_s,
+                                   head["first"], head["last"], layout.vpp)
     compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
     comm_mb = per_stage * (tp_s + cp_s + ep_s)
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
@@ -179,6 +181,20 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         step_time_s=step_s, breakdown=breakdown, mfu=mflops / (peak_total * step_s), hfu=hflops / (peak_total * step_s),
         tokens_per_s_per_gpu=layout.global_batch * layout.seq_len / (step_s * layout.gpus), memory=memory,
         model_flops=mflops, hardware_flops=hflops)
+
+
+def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_head_s: float,
+               vpp: int = 1) -> tuple[int, float]:
+    """(layers, head time in s) of the pipeline stage that sets the pace: the slowest per micro-batch.
+
+    Stage loads are n_i · `layer_s` plus the embedding on the first and the output layer and loss on the last,
+    with the layer counts of `layout.stage_layers`; one stage (p = 1) carries both ends.
+    """
+    first, middle, last = stage_layers(layers, pp, vpp)
+    if pp == 1:
+        return layers, first_head_s + last_head_s
+    stages = [(first, first_head_s), (last, last_head_s)] + ([(middle, 0.0)] if middle else [])
+    return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
 
 
 def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, layers: float, fwd_s: float,
