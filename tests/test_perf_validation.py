@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from racksim.perf.published import KORTHIKANTI_2022, LLAMA3_405B, NARAYANAN_2021, NARAYANAN_2021_ZERO3, Case
+from racksim.perf.published import (
+    DEEPSEEK_V3,
+    KORTHIKANTI_2022,
+    LLAMA3_405B,
+    NARAYANAN_2021,
+    NARAYANAN_2021_ZERO3,
+    Case,
+)
 
 
 @pytest.mark.parametrize("case", KORTHIKANTI_2022, ids=lambda c: c.name)
@@ -44,3 +51,11 @@ def test_llama3_405b_mfu_on_16_uneven_stages(case: Case) -> None:
     assert abs(case.error) <= limit, f"{case.name}: MFU {case.predict():.3f} vs {case.measured}"
     if case.name in LLAMA3_MISSES:  # move it out when the model reaches 15 %
         assert abs(case.error) > 0.15
+
+
+def test_deepseek_v3_fp8_moe_is_a_reported_pessimistic_miss() -> None:
+    # 180K H800 GPU-hours per trillion tokens = 1,543 tokens/s per GPU. The model exposes the expert all-to-all
+    # that DualPipe hides and sends every routed copy over InfiniBand in BF16 (VALIDATION.md): −30 %, bounded so a
+    # regression shows; move it to the checked cases when it comes within 15 %.
+    case = DEEPSEEK_V3[0]
+    assert -0.40 < case.error < -0.15, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"

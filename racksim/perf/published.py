@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE
+from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE, AlphaBeta, nccl_protocols
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.layout import Layout, Recompute
 from racksim.perf.model import ModelConfig, bundled_model, parse_model
@@ -50,19 +50,24 @@ class Case:
     layout: Layout
     measured: float
     unit: str
-    """'s' (iteration time), 'TFLOP/s' (per GPU, the paper's own FLOP count) or 'MFU' (racksim's count)."""
+    """'s' (iteration time), 'TFLOP/s' (per GPU, the paper's own FLOP count), 'MFU' (racksim's count) or
+    'tokens/s' (per GPU)."""
     calibration: bool = False
     settings_known: bool = True
     hardware: str = "a100"
-    """'a100' (`a100_dgx()`) or 'h100' (`published_inference.h100_dgx()`)."""
+    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`)."""
+    memory_checked: bool = True
+    """False: predicted even where racksim's footprint exceeds HBM (the run used savings racksim does not model)."""
 
     def predict(self, accelerator: Accelerator | None = None, system: System | None = None) -> float:
         """The model's value of the measured quantity, in `unit` (default system: the case's `hardware`)."""
-        if system is None and self.hardware == "h100":
-            system = h100_dgx()
+        if system is None and self.hardware in ("h100", "h800"):
+            system = h100_dgx() if self.hardware == "h100" else h800_cluster()
         if system is None:
             system = a100_dgx() if accelerator is None else System(accelerator, DGX_A100, DGX_A100_GPUS_PER_NODE)
-        step = train_step(self.model, self.layout, system)
+        step = train_step(self.model, self.layout, system, check_memory=self.memory_checked)
+        if self.unit == "tokens/s":
+            return step.tokens_per_s_per_gpu
         if self.unit == "s":
             return step.step_time_s
         if self.unit == "MFU":
@@ -162,7 +167,31 @@ LLAMA3_405B = tuple(
     for gpus, tp, cp, pp, dp, seq, batch, mfu in _LLAMA3_TABLE4
 )
 
-ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B
+
+
+@cache
+def h800_cluster() -> System:
+    """DeepSeek-V3's H800 nodes of 8 GPUs: H100 compute and HBM, slower NVLink.
+
+    The GPU of `h100_dgx()`; NVLink 400 GB/s bidirectional (200 per direction, NVIDIA's H800 SXM figure; the report
+    measures 160 GB/s), 50 GB/s of InfiniBand per GPU (report §3.2.2), NCCL's Simple and LL protocols as
+    `comm.DGX_H100`.
+    """
+    return System(h100_dgx().accelerator, nccl_protocols(AlphaBeta(200.0, 50.0, 0.82, 8.4e-6, 3.4e-6, 6e-6)), 8)
+
+
+# DeepSeek-V3 technical report (arXiv 2412.19437): 180K H800 GPU-hours per trillion pre-training tokens on 2,048 H800
+# (§1, Table 1), i.e. 1e12 / (180e3 · 3600) = 1,543 tokens/s per GPU; PP 16, EP 64 over 8 nodes, ZeRO-1 data
+# parallelism, no TP (§3.2), FP8 GEMMs (§3.3), sequence 4,096 and batch 15,360 sequences after the ramp (§4.2).
+# Assumed: micro-batch 1, selective recompute (the report recomputes norms and MLA up-projections), 1F1B for
+# DualPipe; racksim's footprint (107 GB) exceeds 80 GB, the report's memory savings (§3.2.3) are not modelled.
+DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Table 1 and §3.2",
+                    bundled_model("deepseek-v3"),
+                    Layout(global_batch=15360, seq_len=4096, micro_batch=1, tp=1, pp=16, dp=128, ep=64,
+                           precision="fp8", recompute="selective", zero=1),
+                    1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800", memory_checked=False),)
+
+ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""
 
 
