@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from racksim.design.hall_schema import UPS_DOUBLE_CONVERSION, UPS_ECO, Hall
+from racksim.design.schema import Design
+from racksim.engine import Simulation
+from racksim.engine.recorder import Integrals
+from racksim.physics.arrays import build
 from racksim.physics.hall_power import (
     HallPowerChain,
     feeder_loss_w,
@@ -15,6 +22,9 @@ from racksim.physics.hall_power import (
     hall_losses_w,
     ups_loss_w,
 )
+from racksim.physics.layout import HallLayout
+from racksim.run.loading import load_design
+from racksim.workload import TrainingSchedule
 
 CHAIN = HallPowerChain(n_rows=2, feeder_resistance_ohm=np.full(2, 0.01), feeder_voltage_v=100.0,
                        ups_capacity_w=10e3, ups_load_fraction=np.array([0.1, 1.0]),
@@ -91,3 +101,50 @@ def test_group_share_and_no_ups() -> None:
 def test_feeder_loss_elementwise() -> None:
     """P² R / V² per element."""
     assert feeder_loss_w([0.0, 415.0], 1.0, 415.0).tolist() == [0.0, pytest.approx(1.0)]
+
+
+# --------------------------------------------------------------------------- in the hall's runs
+
+GB200 = Path(__file__).resolve().parent.parent / "designs" / "gb200-nvl72.yaml"
+SCHEDULE = TrainingSchedule(compute_s=3.0, communication_s=1.0, checkpoint_every_steps=2, checkpoint_s=2.0)
+
+
+@pytest.fixture(scope="module")
+def gb200() -> Design:
+    """The GB200 rack design, loaded once."""
+    return load_design(GB200).design
+
+
+def _hall_integrals(design: Design, hall: Hall, duration_s: float) -> Integrals:
+    arrays = build(design, hall=HallLayout.of(hall))
+    return Simulation(arrays, SCHEDULE.phases(), duration_s).run().integrals
+
+
+@settings(max_examples=6)
+@given(racks=st.integers(1, 4), rows=st.integers(1, 3), ohm_per_m=st.floats(1e-6, 1e-3), length_m=st.floats(1, 200),
+       voltage_v=st.floats(200, 1000), ups_w=st.none() | st.floats(1e5, 2e6),
+       mode=st.sampled_from(["double_conversion", "eco"]))
+def test_hall_energy_balance_closes(gb200: Design, racks: int, rows: int, ohm_per_m: float, length_m: float,
+                                    voltage_v: float, ups_w: float | None, mode: str) -> None:
+    """input + storage = IT + Σ losses (rack stages, row feeders, UPS) over random halls; the hall stages add up."""
+    assume(rows <= racks)
+    hall = Hall(name="h", design="rack.yaml", racks=racks, rows=rows, row_power={
+        "feeder_capacity_w": 1e9, "ups_capacity_w": ups_w, "busway_resistance_ohm_per_m": ohm_per_m,
+        "busway_length_m": length_m, "busway_voltage_v": voltage_v, "ups_mode": mode})
+    integrals = _hall_integrals(gb200, hall, 10.0)
+    supplied = integrals.input_energy_j + integrals.storage_net_energy_j
+    assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)
+    assert integrals.loss_energy_j["row_feeder"] > 0
+    assert ("ups" in integrals.loss_energy_j) == (ups_w is not None)
+    hall_j = sum(integrals.loss_energy_j.get(name, 0.0) for name in ("row_feeder", "ups"))
+    assert integrals.rack_input_energy_j.sum() + hall_j == pytest.approx(integrals.input_energy_j, rel=1e-12)
+
+
+def test_a_hall_without_row_power_is_its_racks(gb200: Design) -> None:
+    """No row_power: no hall stage, and the run is a plain run of its racks to the last bit."""
+    hall = Hall(name="h", design="rack.yaml", racks=2, rows=1)
+    integrals = _hall_integrals(gb200, hall, 10.0)
+    plain = Simulation(build(gb200, n_racks=2), SCHEDULE.phases(), 10.0).run().integrals
+    assert set(integrals.loss_energy_j) == set(plain.loss_energy_j) == set(gb200.power.stage_names)
+    assert integrals.input_energy_j == plain.input_energy_j
+    assert integrals.loss_energy_j == plain.loss_energy_j

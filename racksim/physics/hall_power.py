@@ -15,7 +15,8 @@ Pure and vectorized: row loads of shape (..., n_rows) (any leading axes: time, s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -67,6 +68,15 @@ class HallPowerChain:
         """A hall without row_power: no row or UPS stage."""
         return cls(n_rows=n_rows, feeder_resistance_ohm=np.zeros(n_rows), feeder_voltage_v=1.0,
                    ups_capacity_w=math.inf, ups_load_fraction=np.ones(1), ups_efficiency=np.ones(1))
+
+    @classmethod
+    def joined(cls, chains: Sequence[HallPowerChain]) -> HallPowerChain | None:
+        """Groups' chains side by side as one hall: rows numbered on, UPS shares added (the first one's curve)."""
+        if not chains:
+            return None
+        return replace(chains[0], n_rows=sum(chain.n_rows for chain in chains),
+                       feeder_resistance_ohm=np.concatenate([chain.feeder_resistance_ohm for chain in chains]),
+                       ups_capacity_w=math.fsum(chain.ups_capacity_w for chain in chains))
 
     @property
     def has_feeders(self) -> bool:
