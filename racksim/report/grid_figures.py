@@ -22,6 +22,10 @@ from racksim.run.results import GRID_FILE
 from racksim.run.timeseries import read_timeseries
 
 SUFFIX = "_feed_power_w"
+STYLES = ("-", "--", ":", "-.")
+"""Line style of each mitigation in the spectrum (none first)."""
+SPECTRUM_BINS = 80
+"""Log-spaced frequency bins the spectrum is drawn in (its lines stay readable, the figure cheap)."""
 MARKERS = ("o", "s", "^", "D")
 FLOOR = 1e-3
 """Smallest value the trade's log axes show (a flat feed's 0 is drawn there), MW or MW/s."""
@@ -75,8 +79,10 @@ def feed_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> byt
     with report_style():
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(10.0, 1.2 + 1.4 * len(variants)), layout="constrained")
+        figure = Figure(figsize=(10.0, 1.0 + 1.3 * len(variants)))
         panels = figure.subplots(len(variants), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+        figure.subplots_adjust(left=0.1, right=0.78, top=1 - 0.4 / figure.get_figheight(),
+                               bottom=0.6 / figure.get_figheight(), hspace=0.15)
         for axes, name in zip(panels, variants, strict=True):
             for design, grid in halls.items():
                 if name in grid.feed_w:
@@ -89,33 +95,47 @@ def feed_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> byt
         return png(figure)
 
 
+def binned_spectrum(freq_hz: FloatArray, density: FloatArray, bins: int = SPECTRUM_BINS) -> tuple[FloatArray,
+                                                                                                 FloatArray]:
+    """The spectrum's mean density in `bins` log-spaced frequency bins (DC left out; empty bins dropped)."""
+    edges = np.geomspace(freq_hz[1], freq_hz[-1] * (1 + 1e-9), bins + 1)
+    index = np.clip(np.searchsorted(edges, freq_hz[1:], side="right") - 1, 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    sums = np.bincount(index, weights=density[1:], minlength=bins)
+    kept = counts > 0
+    return np.sqrt(edges[:-1] * edges[1:])[kept], sums[kept] / counts[kept]
+
+
 def spectrum_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> bytes:
-    """One-sided power spectral density (MW²/Hz, log) per mitigation, the band shaded, its share in the legend."""
+    """Power spectral density (MW²/Hz, log-binned) of each design (colour) and mitigation (line style).
+
+    The band is shaded; the legend gives each one's share of its swing energy in the band.
+    """
     variants = _variants(halls)
     with report_style():
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(10.0, 1.2 + 1.6 * len(variants)), layout="constrained")
-        panels = figure.subplots(len(variants), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
-        for axes, name in zip(panels, variants, strict=True):
-            band: list[float] = [0.1, 20.0]
-            limit = None
-            for design, grid in halls.items():
-                if name not in grid.feed_w:
-                    continue
-                band = list(grid.metrics.get("band_hz", band))
-                limit = grid.metrics.get("limits", {}).get("band_share_max", limit)
-                step_s = float(grid.metrics.get("step_s", grid.time_s[1] - grid.time_s[0]))
-                freq_hz, density = power_spectrum(grid.feed_w[name], step_s)
+        figure = Figure(figsize=(10.0, 4.2))
+        axes = figure.subplots()
+        figure.subplots_adjust(left=0.08, right=0.62, top=0.92, bottom=0.13)
+        band: list[float] = [0.1, 20.0]
+        limit = None
+        for design, grid in halls.items():
+            band = list(grid.metrics.get("band_hz", band))
+            limit = grid.metrics.get("limits", {}).get("band_share_max", limit)
+            step_s = float(grid.metrics.get("step_s", grid.time_s[1] - grid.time_s[0]))
+            for name, feed_w in grid.feed_w.items():
+                freq_hz, density = binned_spectrum(*power_spectrum(feed_w, step_s))
                 share = grid.metrics.get("variants", {}).get(name, {}).get("band_energy_share", float("nan"))
-                axes.loglog(freq_hz[1:], np.maximum(density[1:] / 1e12, 1e-12), color=colours[design],
-                            linewidth=0.7, label=f"{design}: {share:.0%} of the swing energy in band")
-            axes.axvspan(band[0], band[1], color="0.88", zorder=0,
-                         label=f"band {band[0]:g}-{band[1]:g} Hz" + (f" (limit {limit:.0%})" if limit else ""))
-            axes.set_ylabel(f"{name}\n(MW²/Hz)")
-            legend_beside(axes)
-        panels[-1].set_xlabel("frequency (Hz)")
-        panels[0].set_title("Spectrum of the feed power's swing, per mitigation")
+                axes.loglog(freq_hz, np.maximum(density / 1e12, 1e-12), color=colours[design], linewidth=1.0,
+                            linestyle=STYLES[variants.index(name) % len(STYLES)],
+                            label=f"{design} · {name}: {share:.0%} in band")
+        axes.axvspan(band[0], band[1], color="0.9", zorder=0,
+                     label=f"band {band[0]:g}-{band[1]:g} Hz" + (f" (limit {limit:.0%})" if limit else ""))
+        axes.set_xlabel("frequency (Hz)")
+        axes.set_ylabel("power spectral density (MW²/Hz)")
+        axes.set_title("Spectrum of the feed power's swing")
+        legend_beside(axes)
         return png(figure)
 
 
@@ -124,8 +144,9 @@ def trade_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> by
     with report_style():
         from matplotlib.figure import Figure
 
-        figure = Figure(figsize=(10.0, 3.8), layout="constrained")
+        figure = Figure(figsize=(10.0, 3.8))
         ramp_axes, swing_axes = figure.subplots(1, 2)
+        figure.subplots_adjust(left=0.07, right=0.74, top=0.9, bottom=0.14, wspace=0.3)
         limits: dict[str, float] = {}
         for design, grid in halls.items():
             limits |= grid.metrics.get("limits", {})

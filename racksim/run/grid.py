@@ -121,7 +121,7 @@ def rack_store(mitigation: RackStorage, design: Design, job: JobWaveform, hall_r
     energy_j = mitigation.energy_j or (own.capacity_j if own else None)
     if energy_j is None:
         raise InputError(source, f"{field}.energy_j",
-                         f"{design.name} has no smoothing storage: size the racks' store here")
+                         "the rack design has no power.smoothing storage: size the racks' store here")
     shared_w_per_s = hall_ramp_w_per_s / hall_racks if hall_ramp_w_per_s else None
     ramp_up = mitigation.ramp_w_per_s or (own.ramp_up_w_per_s if own else shared_w_per_s)
     ramp_down = mitigation.ramp_w_per_s or (own.ramp_down_w_per_s if own else shared_w_per_s)

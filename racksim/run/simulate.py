@@ -50,6 +50,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
                     key=lambda action: action.time_s)
+    grid = scenario_grid(request, [GridJob(arrays, schedule, hall.rack_row)], hall)  # before: input errors first
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
                             skip_cycles=request.skip_cycles)
@@ -67,7 +68,6 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     cost = cost_group(loaded.design, metrics)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost
-    grid = scenario_grid(request, [GridJob(arrays, schedule, hall.rack_row)], hall)
     if grid is not None:
         metrics["grid"] = grid.metrics
     return run_output(loaded, result, metrics=metrics, inputs=request.inputs(loaded),
