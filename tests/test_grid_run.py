@@ -25,7 +25,7 @@ from racksim.physics.grid import JobWaveform, band_energy_share, hall_feed_power
 from racksim.physics.hall_power import HallPowerChain
 from racksim.report.grid_figures import feed_figure, grid_run, spectrum_figure, trade_figure
 from racksim.report.registry import FIGURE_MODULES
-from racksim.run.grid import floored, job_cycle, phase_feed_power_w
+from racksim.run.grid import GridJob, floored, hall_grid, job_cycle, phase_feed_power_w
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
 from racksim.run.results import GRID_FILE
@@ -41,11 +41,17 @@ STEADY = TRAINING.workload.model_copy(update={"checkpoint_every_steps": 100_000}
 
 
 @pytest.fixture(scope="module")
-def rack_step() -> tuple[JobWaveform, JobWaveform]:
-    """One GB200 rack training steadily for 30 s: its phases' feed power as designed and at a 90 % GPU floor."""
+def steady() -> GridJob:
+    """One GB200 rack training steadily: its arrays and compiled schedule."""
     design = load_design(GB200).design
-    phases = job_cycle(schedule_for(STEADY, design, n_racks=1, seed=1), 30.0)
-    arrays = build(design)
+    return GridJob(build(design), schedule_for(STEADY, design, n_racks=1, seed=1), np.zeros(1, dtype=np.intp))
+
+
+@pytest.fixture(scope="module")
+def rack_step(steady: GridJob) -> tuple[JobWaveform, JobWaveform]:
+    """One GB200 rack training steadily for 30 s: its phases' feed power as designed and at a 90 % GPU floor."""
+    arrays, design = steady.arrays, steady.arrays.design
+    phases = job_cycle(steady.schedule, 30.0)
     durations = np.array([phase.nominal_s for phase in phases])
     base = JobWaveform(np.zeros(1, dtype=np.intp), durations, phase_feed_power_w(arrays, phases), 0.0)
     floor = phase_feed_power_w(replace(arrays, design=floored(design, 0.9)), phases)
@@ -140,13 +146,11 @@ def test_grid_figures_render(grid_dir: Path) -> None:
     assert grid_run(grid_dir.parent) is None
 
 
-def test_rack_storage_needs_a_size_on_a_rack_without_one(tmp_path: Path) -> None:
+def test_rack_storage_needs_a_size_on_a_rack_without_one(steady: GridJob) -> None:
     """GB200 has no smoothing storage: a rack_storage without energy_j is a one-line error naming the field."""
-    grid = {**GRID, "mitigations": [{"kind": "rack_storage"}]}
-    scenario = Scenario.model_validate({**TRAINING.model_dump(exclude={"grid"}), "name": "grid", "duration_s": 4.0,
-                                        "workload": STEADY.model_dump(), "grid": grid})
+    grid = Grid.model_validate({**GRID, "mitigations": [{"kind": "rack_storage"}]})
     with pytest.raises(InputError, match=r"grid\.mitigations\.0\.energy_j: the rack design has no power\.smoothing"):
-        run_one(RunRequest(write_hall(tmp_path), scenario), tmp_path / "out")
+        hall_grid(grid, [steady], HallPowerChain.lossless(1), "scenario grid")
 
 
 def test_grid_block_rules(tmp_path: Path) -> None:
