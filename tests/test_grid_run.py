@@ -167,3 +167,13 @@ def test_grid_block_rules(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(suite), encoding="utf-8")
         with pytest.raises(InputError, match=f"scenarios.0.{field}"):
             load_suite(str(path))
+
+
+def test_idle_racks_add_their_steady_power(steady: GridJob) -> None:
+    """Racks running no job (the fleet's idle racks) add their feed, and no swing."""
+    grid = Grid(window_s=3.0, step_s=0.05)
+    chain = HallPowerChain.lossless(1)
+    busy = hall_grid(grid, [steady], chain, "s").metrics["variants"]["none"]
+    with_idle = hall_grid(grid, [steady], chain, "s", np.array([5e3])).metrics["variants"]["none"]
+    assert with_idle["feed_power_w_mean"] == pytest.approx(busy["feed_power_w_mean"] + 5e3)
+    assert with_idle["peak_to_trough_w"] == pytest.approx(busy["peak_to_trough_w"])

@@ -146,11 +146,15 @@ def battery_store(battery: FacilityBattery, limits_ramp_mw_per_s: float | None) 
                  time_constant_s=battery.time_constant_s)
 
 
-def hall_grid(grid: Grid, jobs: Sequence[GridJob], chain: HallPowerChain, source: str) -> GridOutput:
-    """The hall's feed power over the grid's window, unmitigated and with each mitigation, and their metrics."""
+def hall_grid(grid: Grid, jobs: Sequence[GridJob], chain: HallPowerChain, source: str,
+              idle_rack_feed_power_w_by_row: FloatArray | None = None) -> GridOutput:
+    """The hall's feed power over the grid's window, unmitigated and with each mitigation, and their metrics.
+
+    `idle_rack_feed_power_w_by_row`: the feed power of the racks running no job, summed per row (None: none), W.
+    """
     step_s = grid.step_s
     t_s = np.arange(0.0, grid.window_s, step_s)
-    idle_w = np.zeros(chain.n_rows)
+    idle_w = np.zeros(chain.n_rows) if idle_rack_feed_power_w_by_row is None else idle_rack_feed_power_w_by_row
     cycles = [job_cycle(job.schedule, grid.window_s) for job in jobs]
     waves = [JobWaveform(job.rack_row, np.array([phase.nominal_s for phase in phases]),
                          phase_feed_power_w(job.arrays, phases), job.offset_s)
