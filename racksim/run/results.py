@@ -38,6 +38,8 @@ WARNINGS_FILE = "warnings.json"
 """The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
 SERVING_CURVE_FILE = "serving_curve.json"
 """An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
+GRID_FILE = "grid.parquet"
+"""A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
 GROUPS_DIR = "groups"
@@ -72,19 +74,22 @@ class RunOutput:
     groups: tuple[GroupFiles, ...] = field(default=())
     serving_curve: dict[str, Any] | None = None
     """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
+    grid_series: Mapping[str, FloatArray] | None = None
+    """GRID_FILE's columns (time_s, <variant>_feed_power_w), for a run with a grid: block (None: no such file)."""
 
 
 def run_output(loaded: LoadedDesign, result: RunResult, *, metrics: dict[str, Any], inputs: dict[str, Any],
                overrides: Sequence[str | tuple[list[str], Any]], components: dict[str, Any],
                cabling: dict[str, Any], groups: tuple[GroupFiles, ...] = (),
-               serving_curve: dict[str, Any] | None = None) -> RunOutput:
+               serving_curve: dict[str, Any] | None = None,
+               grid_series: Mapping[str, FloatArray] | None = None) -> RunOutput:
     """The RunOutput of a finished simulation of `loaded` (its design as run, provenance, warnings, events)."""
     return RunOutput(
         metrics=metrics, series=result.series, events=[asdict(event) for event in result.events],
         components=components, cabling=cabling, provenance=notes_json(design_notes(loaded.source, overrides)),
         warnings=[asdict(warning) for warning in loaded.warnings], inputs=inputs, design_resolved=loaded.resolved,
         hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, groups=groups,
-        serving_curve=serving_curve)
+        serving_curve=serving_curve, grid_series=grid_series)
 
 
 def invalidate(run_dir: Path) -> None:
@@ -100,7 +105,7 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, "hall.resolved.yaml"):
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, GRID_FILE, "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
@@ -118,6 +123,9 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
     if output.serving_curve is not None:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
+    if output.grid_series is not None:
+        write_timeseries(run_dir / GRID_FILE, output.grid_series,
+                         {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir
