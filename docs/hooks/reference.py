@@ -273,6 +273,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
     log.info("reference: racksim from %s", Path(racksim.__file__).parent)
 
+    bundled = ", ".join(f"`{path.stem}`" for path in sorted((ROOT / "racksim" / "suites").glob("*.yaml")))
     pages = {
         "reference/cli.md": cli_page(),
         "reference/design-schema.md": schema_page("Design schema", DESIGN_INTRO, Design,
@@ -283,8 +284,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             "reference/hall-schema.md"),
         "reference/suite-schema.md": schema_page(
             "Suite schema", "Generated from `racksim.design.suite.Suite`: a suite file holds scenarios (a workload, "
-            "faults, a duration) and the scorecard's weights. Bundled suites: `quick` and `standard` "
-            "(`racksim/suites/`).", Suite, "reference/suite-schema.md"),
+            f"faults, a duration) and the scorecard's weights. Bundled suites (`racksim/suites/`): {bundled}.", Suite,
+            "reference/suite-schema.md"),
         "reference/metrics.md": metrics_page(),
     }
     for uri, content in pages.items():
