@@ -18,7 +18,7 @@ from racksim.run.reliability import reliability_metrics, run_failures
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput, invalidate, run_output, write_run
 from racksim.workload import Schedule, schedule_for
-from racksim.workload.faults import fault_actions
+from racksim.workload.faults import fault_actions, single_workload
 
 
 def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule:
@@ -28,7 +28,7 @@ def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule:
     """
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:
         return group_schedules(request, loaded)[0]
-    return schedule_for(request.scenario.workload, loaded.design, n_racks=layout_of(loaded).n_racks,
+    return schedule_for(single_workload(request.scenario), loaded.design, n_racks=layout_of(loaded).n_racks,
                         seed=request.run_seed, source=f"scenario {request.scenario.name} on {loaded.design.name}")
 
 
@@ -47,8 +47,8 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     schedule = schedule or compile_schedule(request, loaded)
     arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
-    faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
-                    key=lambda action: action.time_s)
+    scheduled = fault_actions(scenario.faults, arrays, f"scenario {scenario.name}", request.run_seed)
+    faults = sorted(scheduled + failure_faults, key=lambda action: action.time_s)
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
                             skip_cycles=request.skip_cycles)
