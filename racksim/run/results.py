@@ -7,7 +7,8 @@ cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (fau
 routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
 design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
 `replicas.json` (each seed's metrics, for a run over several seeds), `serving_curve.json` (an inference run's
-throughput-interactivity curve and operating point) and `metrics.json`.
+throughput-interactivity curve and operating point), `jobs.parquet` (a hall job mix's per-job table,
+racksim.run.fleet_metrics) and `metrics.json`.
 
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
@@ -17,6 +18,7 @@ which `write_run` turns into the directory.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -27,7 +29,7 @@ from typing import Any
 from racksim._types import FloatArray
 from racksim.design.provenance import design_notes, notes_json
 from racksim.engine import RunResult
-from racksim.io import atomic_write_json, atomic_write_yaml
+from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
@@ -38,6 +40,8 @@ WARNINGS_FILE = "warnings.json"
 """The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
 SERVING_CURVE_FILE = "serving_curve.json"
 """An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
+JOBS_FILE = "jobs.parquet"
+"""A hall job mix's per-job table: wait, run, goodput, ETTR, interruptions, racks, rows, work (one row per job)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
 GROUPS_DIR = "groups"
@@ -72,6 +76,8 @@ class RunOutput:
     groups: tuple[GroupFiles, ...] = field(default=())
     serving_curve: dict[str, Any] | None = None
     """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
+    jobs: dict[str, list[Any]] | None = None
+    """JOBS_FILE's columns, for a hall job mix (None: no such file)."""
 
 
 def run_output(loaded: LoadedDesign, result: RunResult, *, metrics: dict[str, Any], inputs: dict[str, Any],
@@ -100,7 +106,7 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, "hall.resolved.yaml"):
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
@@ -118,9 +124,21 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
     if output.serving_curve is not None:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
+    if output.jobs is not None:
+        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir
+
+
+def table_bytes(columns: Mapping[str, Sequence[Any]]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({name: list(values) for name, values in columns.items()}), buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def finish_run(run_dir: Path, metrics: dict[str, Any], inputs: dict[str, Any],

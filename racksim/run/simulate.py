@@ -10,6 +10,7 @@ from racksim.engine import Simulation
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import build
 from racksim.run.cost import cost_group
+from racksim.run.fleet import simulate_fleet
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall, layout_of
 from racksim.run.metrics import component_summary, compute_metrics
@@ -21,11 +22,14 @@ from racksim.workload import Schedule, schedule_for
 from racksim.workload.faults import fault_actions, single_workload
 
 
-def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule:
+def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule | None:
     """The scenario's workload compiled for the design (an InputError when it cannot map onto it).
 
     For a hall of several designs every group's is compiled (so any that cannot fails now) and the first returned.
+    A job mix (racksim.run.fleet) has none: its jobs are compiled (and checked) when it runs.
     """
+    if request.scenario.is_fleet:
+        return None
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:
         return group_schedules(request, loaded)[0]
     return schedule_for(single_workload(request.scenario), loaded.design, n_racks=layout_of(loaded).n_racks,
@@ -40,11 +44,14 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     group, if the design has a cost section, has no coolant sensitivity (racksim.run.plan adds it).
     """
     loaded = loaded or request.load()
+    if request.scenario.is_fleet:  # a job mix on the hall's racks, every design group in one simulation
+        return simulate_fleet(request, loaded)
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:  # several designs: a simulation per group, merged
         return simulate_mixed_hall(request, loaded, progress)
     scenario, duration_s = request.scenario, request.run_duration_s
     hall = layout_of(loaded)  # a rack design is a hall of one
     schedule = schedule or compile_schedule(request, loaded)
+    assert schedule is not None  # not a job mix
     arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     scheduled = fault_actions(scenario.faults, arrays, f"scenario {scenario.name}", request.run_seed)
