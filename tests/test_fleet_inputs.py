@@ -13,9 +13,14 @@ from pydantic import ValidationError
 from racksim.design.jobs_schema import JobTrace
 from racksim.design.suite import SUITES_DIR, Fault, Scenario
 from racksim.errors import InputError
-from racksim.workload.faults import fault_racks
+from racksim.physics.arrays import RackArrays, build
+from racksim.physics.layout import HallLayout
+from racksim.physics.plant import PlantState
+from racksim.run.loading import load_design
+from racksim.workload.faults import fault_actions, fault_racks
 from racksim.workload.job_trace import read_trace
 from racksim.workload.scheduler import Queued, Running, place, reservation, starts
+from tests.cli import ROOT
 
 TRAINING = {"model": "llama3-8b", "gpus": 144, "global_batch_sequences": 64, "steps": 100,
             "checkpoint_every_steps": 10}
@@ -145,3 +150,24 @@ def test_row_packing_best_fit_then_fullest_rows() -> None:
     assert place(free, rack_row, 6).tolist() == [0, 1, 8, 9, 10, 11]  # row 2 (4) then row 0 (3)
     assert place(free, rack_row, 6, row_packing=False).tolist() == [0, 1, 2, 4, 5, 8]
     assert place(free, rack_row, 10) is None
+
+
+def test_rack_engine_faults_hit_only_the_selected_racks(gb200_arrays_4: RackArrays) -> None:
+    arrays = gb200_arrays_4
+    faults = [Fault(kind="psu_failure", at_s=0, racks=[2]), Fault(kind="feed_loss", at_s=0, rows=[1]),
+              Fault(kind="link_failure", at_s=0, racks=[3], gpu=1, count=2)]
+    plant = PlantState.nominal(arrays)
+    for action in fault_actions(faults, arrays, seed=0):
+        action.change(plant)
+    assert plant.psus_lost.tolist() == [0, 0, 1, 0]
+    assert plant.feed_up.any(axis=1).tolist() == [True, True, False, False]  # row 1: racks 2-3 of 2 rows
+    per_gpu = arrays.design.network.scale_up.links_per_gpu
+    per_rack = int(arrays.chips.is_gpu.sum()) // 4 * per_gpu
+    assert np.flatnonzero(plant.link_failures).tolist() == [3 * per_rack + per_gpu, 3 * per_rack + per_gpu + 1]
+
+
+@pytest.fixture(scope="module")
+def gb200_arrays_4() -> RackArrays:
+    """Four GB200 racks in two rows of two."""
+    design = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
+    return build(design, hall=HallLayout(np.array([0, 0, 1, 1]), np.arange(4), np.full(2, np.inf), np.inf, False))

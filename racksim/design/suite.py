@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from racksim.design.base import Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
 from racksim.design.jobs_schema import FLEET_FIELDS, Job, JobTrace, RepairCrew, Scheduler, check_fleet_fields
-from racksim.design.loader import load_model
+from racksim.design.loader import load_model, validate
 from racksim.design.workload_schema import TraceWorkload, Workload
 from racksim.errors import InputError
 from racksim.kpis import DIRECTIONS, NEUTRAL, kpi_spec
@@ -193,6 +193,17 @@ class Suite(Model):
                 return scenario
         raise InputError(self.name, "scenarios", f"no scenario named {name!r} "
                          f"(have: {', '.join(s.name for s in self.scenarios)})")
+
+
+def with_job_trace(scenario: Scenario, path: Path) -> Scenario:
+    """The scenario running a job trace's jobs instead of its own workload or job list (`run --job-trace`).
+
+    Its own `job_trace` settings (models by size, checkpointing) stay; any other scenario gets the defaults.
+    """
+    trace = scenario.job_trace.model_dump(exclude_unset=True) if scenario.job_trace else {}
+    data = {**scenario.model_dump(exclude={"workload", "jobs", "job_trace"}, exclude_unset=True),
+            "job_trace": {**trace, "path": path}}
+    return validate(Scenario, data, f"--job-trace {path} (scenario {scenario.name})")
 
 
 def suite_path(name_or_path: str) -> Path:

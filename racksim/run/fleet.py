@@ -17,6 +17,7 @@ from racksim.design.suite import Fault, Scenario
 from racksim.engine.fleet import Fleet
 from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, ScheduledOutage
 from racksim.errors import InputError
+from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
 from racksim.physics.layout import HallLayout
 from racksim.reliability.consequences import INTERRUPTING, component_counts
@@ -113,7 +114,7 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
         where = [f"jobs.{i}" for i in range(len(requests))]
     else:
         assert scenario.job_trace is not None
-        requests = trace_requests(scenario.job_trace, compiler.racks_for)
+        requests = trace_requests(scenario.job_trace, compiler.racks_for, gpus_per_rack(designs[0]))
         where = [f"{scenario.job_trace.path} job {i}" for i in range(len(requests))]
     specs = [compiler.compile(request, place) for request, place in zip(requests, where, strict=True)]
     crew, scheduler = scenario.repair or RepairCrew(), scenario.scheduler or Scheduler()

@@ -20,15 +20,19 @@ from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput, invalidate, run_output, write_run
 from racksim.workload import Schedule, schedule_for
 from racksim.workload.faults import fault_actions, single_workload
+from racksim.workload.job_trace import read_trace
 
 
 def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule | None:
     """The scenario's workload compiled for the design (an InputError when it cannot map onto it).
 
     For a hall of several designs every group's is compiled (so any that cannot fails now) and the first returned.
-    A job mix (racksim.run.fleet) has none: its jobs are compiled (and checked) when it runs.
+    A job mix (racksim.run.fleet) has none: its trace is read now (a bad line fails before anything runs), its jobs
+    are compiled when it runs.
     """
     if request.scenario.is_fleet:
+        if request.scenario.job_trace is not None:
+            read_trace(request.scenario.job_trace)
         return None
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:
         return group_schedules(request, loaded)[0]

@@ -102,11 +102,13 @@ class JobSpec:
         return cycles * self.cycle_s + (steps - cycles * self.checkpoint_every_steps) * self.step_s
 
     def steps_in_s(self, time_s: float) -> float:
-        """Steps trained in `time_s` of uninterrupted running from a checkpoint (checkpoints included), at most all."""
+        """Steps trained in `time_s` of uninterrupted running from a checkpoint, checkpoints included.
+
+        The job's own length is not applied (the work it would have done at nominal, had it kept going).
+        """
         cycles = math.floor(time_s / self.cycle_s)
-        done = cycles * self.checkpoint_every_steps + min((time_s - cycles * self.cycle_s) / self.step_s,
+        return cycles * self.checkpoint_every_steps + min((time_s - cycles * self.cycle_s) / self.step_s,
                                                           self.checkpoint_every_steps)
-        return min(float(self.steps), done)
 
     @property
     def estimate_s(self) -> float:
@@ -218,11 +220,17 @@ def scenario_requests(jobs: list[TrainingJob | InferenceService], racks_for: Cal
     return requests
 
 
-def trace_requests(trace: JobTrace, racks_for: Callable[[int, str | None], int]) -> list[JobRequest]:
-    """The requests of a job trace (racksim.workload.job_trace), its defaults filling what the trace lacks."""
+def trace_requests(trace: JobTrace, racks_for: Callable[[int, str | None], int], gpus_per_rack: int
+                   ) -> list[JobRequest]:
+    """The requests of a job trace (racksim.workload.job_trace), its defaults filling what the trace lacks.
+
+    A job trains on every GPU of its whole racks (`gpus_per_rack` each), so its global batch is the model entry's
+    sequences per GPU times those GPUs.
+    """
     def request(index: int, job: TraceJob) -> JobRequest:
         racks = racks_for(job.gpus, None)
-        batch = max(1, round(model_for(trace.models, job.gpus).global_batch_sequences_per_gpu * job.gpus))
+        per_gpu = model_for(trace.models, job.gpus).global_batch_sequences_per_gpu
+        batch = max(1, round(per_gpu * racks * gpus_per_rack))
         return JobRequest(f"job{index}", job.kind, job.model, racks, job.submit_s, None, batch, trace.seq_len,
                           trace.precision, job.steps, None, job.duration_s, None, trace.checkpoint_every_s,
                           trace.checkpoint_time_s, demand=1.0)
