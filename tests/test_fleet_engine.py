@@ -106,3 +106,15 @@ def test_a_tripped_rack_is_reset_after_the_operator_delay() -> None:
     assert result.hall.rack_seconds.sum(axis=0)[OFF] == pytest.approx(50.0)
     assert result.jobs[0].interruptions == 1
     assert not math.isnan(result.jobs[0].end_s)
+
+
+def test_hall_stage_losses_integrate_over_the_rows_loads() -> None:
+    # A UPS losing 10 % of the rows' load: its energy is 10 % of the racks' (exact between events).
+    inputs = FleetInputs(duration_s=1000.0, rack_group=np.zeros(4, dtype=np.intp), rack_row=np.array([0, 0, 1, 1]),
+                         profiles_feed_w=FEED_W, idle_profile=np.array([IDLE]), off_profile=np.array([OFF]),
+                         jobs=[job("a")], failures=Failures.none(), outages=[], crew=CREW,
+                         hall_losses=lambda row_load_w: {"ups": 0.1 * float(row_load_w.sum())})
+    result = Fleet(inputs).run()
+    racks_j = float(result.hall.rack_seconds.sum(axis=0) @ FEED_W)
+    assert result.hall.hall_loss_j["ups"] == pytest.approx(0.1 * racks_j)
+    assert max(row[1] for row in result.hall.series) == pytest.approx(1.1 * (2 * 5000 + 2 * 1000))

@@ -12,14 +12,34 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from racksim.design.base import Model, PositiveFloat, PositiveInt, rule_error
+from racksim.design.power_schema import EfficiencyCurve
 
 MAX_RACKS = 10_000
 """Racks in one hall at most: enough for a 700,000-GPU hall, and a typo cannot ask for billions of arrays."""
 RackCount = Annotated[int, Field(gt=0, le=MAX_RACKS)]
 
 
+BUSWAY_RESISTANCE_OHM_PER_M = 0.47e-3 / 30.48
+"""Line-to-neutral resistance of a 3,200 A copper busway: 0.47 mΩ per 100 ft (P: Eaton Pow-R-Way III technical
+data TD01701001E, Table 8), Ω/m; 3,200 A carries a 2.1 MW row at 415 V (2.9 kA)."""
+UPS_DOUBLE_CONVERSION = EfficiencyCurve(load_fraction=[0.1, 0.25, 0.5, 0.75, 1.0],
+                                        efficiency=[0.955, 0.97, 0.97, 0.97, 0.97])
+"""Double-conversion efficiency vs load: 97 % at every load level from 25 % (S: Schneider Galaxy VS "up to 97 %
+in double conversion", schneiderupsus.com blog quoting the datasheet); 95.5 % at 10 % (A: no-load losses)."""
+UPS_ECO = EfficiencyCurve(load_fraction=[0.1, 0.25, 0.5, 0.75, 1.0],
+                          efficiency=[0.985, 0.99, 0.99, 0.99, 0.99])
+"""ECO (eConversion) mode: a third of the double-conversion losses (P: Schneider Galaxy VX operation manual
+990-5452, "reduce the electricity absorbed by the UPS by a factor three compared with double conversion"), i.e.
+99 % (S: Galaxy VS "up to 99 % in eConversion")."""
+
+
 class RowPower(Model):
-    """The power every row shares: its feeder (busway), and the UPS upstream of all rows."""
+    """The power every row shares: its feeder (busway), and the UPS upstream of all rows.
+
+    Losses: each row's busway loses P_row² · R / V² (three phases, line-to-line V, unity power factor, R the
+    line-to-neutral resistance over its length, the whole load taken at the far end), and the UPS loses
+    P_out · (1/η(P_out / C) − 1) on its efficiency curve.
+    """
 
     feeder_capacity_w: PositiveFloat
     """Rating of each row's feeder: the sum of its racks' feed power it carries, W."""
@@ -27,7 +47,25 @@ class RowPower(Model):
     """What an overloaded row (or UPS) does: cap the GPUs of every rack it feeds (the rack design's capping
     controller, its response time and lowest cap), or trip every rack it feeds."""
     ups_capacity_w: PositiveFloat | None = None
-    """Rating of the UPS upstream of every row (the hall's critical load), W; absent: not modelled."""
+    """Rating of the UPS upstream of every row (the hall's critical load), W; absent: not modelled (no UPS loss)."""
+    busway_resistance_ohm_per_m: PositiveFloat = BUSWAY_RESISTANCE_OHM_PER_M
+    """Line-to-neutral resistance of the row's busway per metre, Ω/m (default: 3,200 A copper, Eaton Pow-R-Way III)."""
+    busway_length_m: PositiveFloat = 30.0
+    """Length of each row's busway from the switchboard to its last rack, m (A: a 14-rack row of 0.6 m racks,
+    8.4 m, plus ~20 m of run to the switchboard)."""
+    busway_voltage_v: PositiveFloat = 415.0
+    """Line-to-line voltage of the row busway, V (415 V three-phase, the GB200 NVL72 rack's input)."""
+    ups_mode: Literal["double_conversion", "eco"] = "double_conversion"
+    """The UPS's operating mode, choosing its default efficiency curve."""
+    ups_efficiency: EfficiencyCurve | None = None
+    """The UPS's efficiency vs load fraction of ups_capacity_w; absent: the mode's published curve."""
+
+    @property
+    def ups_curve(self) -> EfficiencyCurve:
+        """The UPS efficiency curve in force: the one given, else the mode's default."""
+        if self.ups_efficiency is not None:
+            return self.ups_efficiency
+        return UPS_ECO if self.ups_mode == "eco" else UPS_DOUBLE_CONVERSION
 
 
 class RowCdus(Model):

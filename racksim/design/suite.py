@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from racksim.design.base import Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
+from racksim.design.grid_schema import Grid
 from racksim.design.jobs_schema import FLEET_FIELDS, Job, JobTrace, RepairCrew, Scheduler, check_fleet_fields
 from racksim.design.loader import load_model, validate
 from racksim.design.workload_schema import TraceWorkload, Workload
@@ -106,6 +107,8 @@ class Scenario(Model):
     timeseries_resolution_s: PositiveFloat | None = None
     """Record the time series at one row per this interval (time-weighted means, extremes, last values), so a long
     run's memory stays bounded; the metrics stay exact. Absent: one row per event."""
+    grid: Grid | None = None
+    """The hall's feed power as the grid sees it: window, limits, mitigations (grid.parquet, metrics' grid)."""
     jobs: list[Job] | None = None
     """A hall's job mix: training jobs and inference services placed on whole racks (racksim.engine.fleet)."""
     job_trace: JobTrace | None = None

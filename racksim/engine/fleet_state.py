@@ -161,17 +161,23 @@ class HallState:
         self.hall_loss_j: dict[str, float] = {}
         self.time_s = 0.0
         self.series: list[tuple[float, float, int, int, int]] = []
-        """(from time s, hall feed W, racks running, racks down or tripped, jobs queued), each holding until the
-        next."""
+        """(from time s, facility input W (racks' feeds + hall stages' losses), racks running, racks down or
+        tripped, jobs queued), each holding until the next."""
         self.queued_jobs = 0
         """Jobs waiting for racks now (the fleet keeps it current)."""
         self.idle_while_queued_rack_s = 0.0
         """Rack-seconds idle while a job waited: the fragmentation's numerator."""
         self.events = 0
-        self._feed_now_w = self._row_load_w()
+        self._hall_loss_now_w: dict[str, float] = {}
+        self._input_now_w = 0.0
+        self._loads_changed()
 
-    def _row_load_w(self) -> FloatArray:
-        return self.count @ self.feed_w
+    def _loads_changed(self) -> None:
+        """The rows' loads changed: the hall stages' losses and the facility input now."""
+        row_load_w = self.count @ self.feed_w
+        losses = self.inputs.hall_losses
+        self._hall_loss_now_w = losses(row_load_w) if losses is not None else {}
+        self._input_now_w = float(row_load_w.sum()) + sum(self._hall_loss_now_w.values())
 
     def advance(self, now_s: float) -> None:
         """Integrate the current state up to `now_s` (exact: nothing changed in between)."""
@@ -179,13 +185,12 @@ class HallState:
         if dt <= 0:
             return
         self.rack_seconds += self.count * dt
-        if self.inputs.hall_losses is not None:
-            for stage, loss_w in self.inputs.hall_losses(self._feed_now_w).items():
-                self.hall_loss_j[stage] = self.hall_loss_j.get(stage, 0.0) + loss_w * dt
+        for stage, loss_w in self._hall_loss_now_w.items():
+            self.hall_loss_j[stage] = self.hall_loss_j.get(stage, 0.0) + loss_w * dt
         by_state = np.bincount(self.state, minlength=len(RackState))
         if self.queued_jobs:
             self.idle_while_queued_rack_s += by_state[RackState.IDLE] * dt
-        self.series.append((self.time_s, float(self._feed_now_w.sum()), int(by_state[RackState.RUNNING]),
+        self.series.append((self.time_s, self._input_now_w, int(by_state[RackState.RUNNING]),
                             int(by_state[RackState.DOWN] + by_state[RackState.TRIPPED]), self.queued_jobs))
         self.time_s = now_s
 
@@ -206,7 +211,7 @@ class HallState:
         self.profile[racks] = new
         self.state[racks] = state
         self.job[racks] = job
-        self._feed_now_w = self._row_load_w()
+        self._loads_changed()
 
     def free(self, group: int) -> np.ndarray:
         """Idle racks of `group` (a mask over every rack)."""

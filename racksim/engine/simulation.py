@@ -78,8 +78,8 @@ class Simulation:
         self.state = EngineState(
             arrays, plant, Supply(arrays), IDLE, throttled, point,
             temp_c=point.chip_temp_ss_c.copy(),  # racks idle and settled before the job starts
-            integrals=Integrals(tuple(arrays.design.power.stage_names), arrays.chips.is_gpu.size, arrays.n_racks,
-                                arrays.hall.n_rows),
+            integrals=Integrals((*arrays.design.power.stage_names, *arrays.hall.stage_names),
+                                arrays.chips.is_gpu.size, arrays.n_racks, arrays.hall.n_rows),
             series=TimeSeries(resolution_s=timeseries_resolution_s),
         )
         self.state.supply.retarget(point, plant, settle=True)
@@ -119,7 +119,7 @@ class Simulation:
         supply = state.supply.advance(elapsed_s)
         state.integrals.add_interval(self.arrays, point, supply, state.temp_c, temp1_c, temp_mean_c, state.throttled,
                                      elapsed_s, return_end_c)
-        state.series.close_segment(float(state.supply.feed_w_at(0.0).sum()))
+        state.series.close_segment(state.supply.hall_input_w(state.supply.feed_w_at(0.0)))
         state.plant.loop_temp_c = state.plant.loop_temp_c + point.supply_ramp_c_per_s * elapsed_s
         state.temp_c = temp1_c
         state.time_s = to_s
@@ -197,7 +197,7 @@ class Simulation:
         time_s = state.time_s if time_s is None else time_s
         temp_c = state.temp_c if temp_c is None else temp_c
         loop_rise_c = point.supply_ramp_c_per_s * (time_s - state.point_time_s)
-        feed_w = float(supply.feed_w_at(time_s - state.time_s).sum())
+        feed_w = supply.hall_input_w(supply.feed_w_at(time_s - state.time_s))
         if time_s > state.time_s:  # a point inside the interval: the segment before it ends here
             state.series.close_segment(feed_w)
         it_w, losses_w, fans_w, pumps_w, exhaust_c, flow_fraction = point.totals
@@ -213,7 +213,7 @@ class Simulation:
             throttled_gpu_fraction=float(state.throttled[gpu].sum() / gpu.size),
             shutdown_gpu_fraction=float(state.plant.chip_down[gpu].sum() / gpu.size),
             work_units=self.job.work_units, feed_power_end_w=feed_w,
-            feed_power_unsmoothed_w=float(supply.feed_w_unsmoothed().sum()),
+            feed_power_unsmoothed_w=supply.hall_input_w(supply.feed_w_unsmoothed()),
             bbu_energy_j=bbu_j, smoothing_energy_j=smoothing_j,
         ))
 

@@ -16,9 +16,11 @@ from numpy.typing import NDArray
 
 from racksim._types import FloatArray
 from racksim.physics.arrays import RackArrays
+from racksim.physics.hall_power import hall_losses_w
 from racksim.physics.operating_point import OperatingPoint
 from racksim.physics.plant import PlantState
 from racksim.physics.power import shelf_input_w
+from racksim.physics.rows import row_load_w
 from racksim.physics.supply import (
     breaker_trip_time_s,
     feed_current_a,
@@ -47,7 +49,8 @@ class SupplyInterval:
 
     input_energy_j: float
     loss_energy_j: dict[str, float]
-    """The shelves' loss at the actual source power, and the storage devices' conversion losses, J."""
+    """The shelves' loss at the actual source power, the storage devices' conversion losses, and the hall's row
+    feeders and UPS (racksim.physics.hall_power) upstream of every rack's feed, J."""
     storage_net_energy_j: float
     """Energy the storage devices gave up (negative: took in), J."""
     battery_rack_s: float
@@ -64,6 +67,8 @@ class Supply:
     def __init__(self, arrays: RackArrays) -> None:
         power, racks = arrays.design.power, arrays.n_racks
         self.chain = arrays.chain
+        self.hall = arrays.hall
+        self.hall_stages = arrays.hall.stage_names
         self.feed = power.feed
         smoothing = power.smoothing
         self.smoothing = smoothing if smoothing is not None and smoothing.storage_energy_j > 0 else None
@@ -155,6 +160,18 @@ class Supply:
         """Feed power of each rack if the source stepped straight to its target (no smoothing storage), W."""
         return self._feed_target_w
 
+    def hall_stage_losses_w(self, rack_feed_w: FloatArray) -> FloatArray:
+        """Loss of each hall stage above the racks (`hall_stages`) with the racks drawing `rack_feed_w`, W."""
+        if not self.hall_stages:
+            return np.zeros(0)
+        assert self.hall.power is not None
+        losses = hall_losses_w(self.hall.power, row_load_w(rack_feed_w, self.hall.rack_row, self.hall.n_rows))
+        return np.array([losses[name] for name in self.hall_stages])
+
+    def hall_input_w(self, rack_feed_w: FloatArray) -> float:
+        """The facility input with the racks drawing `rack_feed_w`: their feeds and the hall stages' losses, W."""
+        return float(rack_feed_w.sum()) + float(self.hall_stage_losses_w(rack_feed_w).sum())
+
     def stored_energy_j_at(self, offset_s: float) -> tuple[float, float]:
         """(BBU, smoothing storage) energy summed over racks `offset_s` into the current interval, J."""
         smoothing_gap, gap_slope, bbu_gap, bbu_eff = self._gaps()
@@ -213,6 +230,13 @@ class Supply:
         feed_mean_w = interval_mean(self.feed_w_at, elapsed_s) if self._ramping else self._feed_start_w
         source_mean_w = self.source_w + 0.5 * self.slope_w_per_s * elapsed_s
         losses: dict[str, float] = {}
+        hall_j = 0.0
+        if self.hall_stages:
+            hall_mean_w = (interval_mean(lambda offset_s: self.hall_stage_losses_w(self.feed_w_at(offset_s)), elapsed_s)
+                           if self._ramping else self.hall_stage_losses_w(self._feed_start_w))
+            for name, loss_w in zip(self.hall_stages, hall_mean_w, strict=True):
+                losses[name] = float(loss_w) * elapsed_s
+            hall_j = float(hall_mean_w.sum()) * elapsed_s
         if self.chain.shelf_stage is not None:
             losses[self.chain.shelf_stage.name] = float((feed_mean_w - source_mean_w).sum()) * elapsed_s
         storage_out_j = 0.0
@@ -234,7 +258,7 @@ class Supply:
             self.source_w = self.source_w + self.slope_w_per_s * elapsed_s
             self._feed_start_w = self._feed_w(self.source_w)
         on_battery = ~self.supplied & (self.demand_w > 0)
-        return SupplyInterval(float(feed_mean_w.sum()) * elapsed_s, losses, storage_out_j,
+        return SupplyInterval(float(feed_mean_w.sum()) * elapsed_s + hall_j, losses, storage_out_j,
                               float(on_battery.sum()) * elapsed_s, feed_mean_w * elapsed_s,
                               (feed_start_w, self._feed_start_w))
 

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from racksim._types import FloatArray, IndexArray
 from racksim.design.hall_schema import Hall, HallGroup
+from racksim.physics.hall_power import HallPowerChain
 from racksim.physics.rows import overloaded_racks, rack_cdus, rack_rows
 
 
@@ -30,6 +31,13 @@ class HallLayout:
     racks_per_cdu: int = 1
     cdu_capacity_w: float | None = None
     """Heat one in-row CDU rejects at the design's approach (None: each rack's own CDU), W."""
+    power: HallPowerChain | None = None
+    """Row feeders' and UPS losses (racksim.physics.hall_power); None: lossless above the racks' feeds."""
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The hall's loss stages above the racks ("row_feeder", "ups"), those modelled."""
+        return self.power.stage_names if self.power is not None else ()
 
     @property
     def n_racks(self) -> int:
@@ -84,6 +92,7 @@ class HallLayout:
             trip_on_overload=power is not None and power.on_overload == "trip",
             racks_per_cdu=cdus.racks_per_cdu if cdus else 1,
             cdu_capacity_w=cdus.capacity_w if cdus else None,
+            power=HallPowerChain.of(hall, n_rows=rows, ups_capacity_w=ups_capacity_w) if power else None,
         )
 
     @classmethod
@@ -97,4 +106,5 @@ class HallLayout:
             rack_cdu=np.concatenate([layout.rack_cdu + first_cdu[i] for i, layout in enumerate(layouts)]),
             row_capacity_w=np.concatenate([layout.row_capacity_w for layout in layouts]),
             ups_capacity_w=math.fsum(layout.ups_capacity_w for layout in layouts),
+            power=HallPowerChain.joined([layout.power for layout in layouts if layout.power is not None]),
         )

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from racksim._types import FloatArray
 from racksim.design.jobs_schema import TRIP_RESET_DELAY_S, RepairCrew, Scheduler
 from racksim.design.schema import Design
 from racksim.design.suite import Fault, Scenario
@@ -19,6 +20,7 @@ from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, 
 from racksim.errors import InputError
 from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
+from racksim.physics.hall_power import hall_losses_w
 from racksim.physics.layout import HallLayout
 from racksim.reliability.consequences import INTERRUPTING, component_counts
 from racksim.reliability.processes import sample_failures
@@ -39,14 +41,19 @@ STOPPING_FAULTS = frozenset({"link_failure", "cdu_failure", "row_cdu_failure"})
 """Scheduled fault kinds that take their racks down (a feed loss trips them when it removes every feed)."""
 
 
-def hall_losses_hook(loaded: LoadedDesign) -> HallLosses | None:
-    """HOOK: the hall's row-feeder and UPS losses for the rows' loads (None until racksim.physics.hall_power lands).
+def hall_losses_of(loaded: LoadedDesign) -> HallLosses | None:
+    """The hall's row-feeder and UPS losses for the rows' loads; None without row_power (or for a lone rack).
 
-    To be racksim.physics.hall_power's `hall_losses_w(HallPowerChain.of(hall), row_load_w)` (the grid branch). Until
-    then the fleet's balance is rack-level: the hall's input is the sum of its racks' feed inputs.
+    racksim.physics.hall_power.hall_losses_w on the hall's chain, every group's rows side by side.
     """
-    del loaded
-    return None
+    chain = loaded.layout.power if isinstance(loaded, LoadedHall) else None
+    if chain is None or not chain.stage_names:
+        return None
+    hall_chain = chain
+
+    def losses_w(row_load_w: FloatArray) -> dict[str, float]:
+        return {stage: float(loss_w) for stage, loss_w in hall_losses_w(hall_chain, row_load_w).items()}
+    return losses_w
 
 
 def _designs(loaded: LoadedDesign) -> tuple[list[Design], list[int], HallLayout]:
@@ -134,7 +141,7 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
                   crew.swap_time_s),
         backfill=scheduler.policy == "easy_backfill", row_packing=scheduler.row_packing,
         hot_spares=scheduler.hot_spare_racks, trip_reset_s=scenario.trip_reset_delay_s or TRIP_RESET_DELAY_S,
-        hall_losses=hall_losses_hook(loaded)), compiler
+        hall_losses=hall_losses_of(loaded)), compiler
 
 
 def simulate_fleet(request: RunRequest, loaded: LoadedDesign) -> RunOutput:
