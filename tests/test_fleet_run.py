@@ -74,3 +74,26 @@ def test_a_job_trace_on_the_command_line(tmp_path: Path) -> None:
     assert failed.returncode != 0
     assert "bad.swf:1" in failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_a_mixed_hall_runs_as_one_fleet(tmp_path: Path) -> None:
+    # Jobs on the GB300 group by name, and one left to the scheduler (the first group, GB200, that holds it).
+    suite = tmp_path / "mix.yaml"
+    suite.write_text(
+        "name: mix\nscenarios:\n  - name: mixed\n    duration_s: 7200\n    jobs:\n"
+        "      - {name: on-gb300, model: llama3-8b, gpus: 144, global_batch_sequences: 144, steps: 2000,\n"
+        "         checkpoint_every_steps: 500, design: gb300-nvl72}\n"
+        "      - {name: anywhere, model: llama3-8b, gpus: 72, global_batch_sequences: 72, steps: 2000,\n"
+        "         checkpoint_every_steps: 500}\n")
+    done = racksim("run", "designs/halls/mixed-hall-140.yaml", "--suite", str(suite), "--out", str(tmp_path / "out"),
+                   "-j", "1")
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path / "out" / "mixed-hall-140" / "mixed"
+    jobs = pq.read_table(run_dir / "jobs.parquet").to_pylist()
+    assert [(job["name"], job["design"]) for job in jobs] == [("on-gb300", "gb300-nvl72"),
+                                                             ("anywhere", "gb200-nvl72")]
+    metrics = _metrics(run_dir)
+    assert metrics["hall"]["racks"] == 140
+    power = metrics["power"]
+    losses_j = sum(power["loss_energy_j_by_stage"].values())
+    assert power["input_energy_j"] == pytest.approx(power["it_energy_j"] + losses_j, rel=1e-9)
