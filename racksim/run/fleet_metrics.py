@@ -26,11 +26,18 @@ from typing import Any
 import numpy as np
 
 from racksim._version import __version__
+from racksim.cabling import cabling_metrics, cabling_summary
 from racksim.design.provenance import design_notes, notes_json
+from racksim.design.schema import Design
 from racksim.engine.fleet import FleetResult
 from racksim.engine.fleet_state import FleetInputs, JobRecord
+from racksim.network import network_metrics
+from racksim.perf.hardware import gpus_per_rack
+from racksim.physics.arrays import build
+from racksim.physics.layout import HallLayout
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
+from racksim.run.merge import weighted_group
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
 from racksim.workload.fleet_jobs import ProfileTable
@@ -150,12 +157,28 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
     }
 
 
+def _groups(loaded: LoadedDesign) -> list[tuple[Design, HallLayout]]:
+    if isinstance(loaded, LoadedHall):
+        return [(g.rack.design, g.layout) for g in loaded.groups]
+    return [(loaded.design, HallLayout.plain())]
+
+
 def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
                  result: FleetResult) -> RunOutput:
-    """Everything the run directory holds (racksim.run.results writes it, jobs.parquet beside metrics.json)."""
-    names = [g.rack.design.name for g in loaded.groups] if isinstance(loaded, LoadedHall) else [loaded.design.name]
-    jobs = job_rows(result, inputs.duration_s, names)
+    """Everything the run directory holds (racksim.run.results writes it, jobs.parquet beside metrics.json).
+
+    The cabling and network groups are the designs' (as a hall of several designs merges them,
+    racksim.run.merge.weighted_group); the cabling plan (cabling.json) is the first group's.
+    """
+    groups = _groups(loaded)
+    jobs = job_rows(result, inputs.duration_s, [design.name for design, _ in groups])
     metrics = fleet_metrics(request, loaded, inputs, table, result, jobs)
+    arrays = [build(design, hall=layout) for design, layout in groups]
+    group_racks = [layout.n_racks for _, layout in groups]
+    metrics["cabling"] = weighted_group([cabling_metrics(a.cabling) for a in arrays], group_racks,
+                                        maxima=("longest_cable_m",))
+    metrics["network"] = weighted_group([network_metrics(design) for design, _ in groups],
+                                        [gpus_per_rack(design) * layout.n_racks for design, layout in groups])
     series = np.array(result.hall.series) if result.hall.series else np.zeros((1, 5))
     racks = float(inputs.rack_row.size)
     columns = {"time_s": series[:, 0], "feed_power_w": series[:, 1], "running_racks_fraction": series[:, 2] / racks,
@@ -163,6 +186,7 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
     return RunOutput(
         metrics=metrics, series=columns, events=[{"time_s": e.time_s, "kind": e.kind, "detail": e.detail}
                                                  for e in result.events],
-        components={}, cabling={}, provenance=notes_json(design_notes(loaded.source, request.all_overrides)),
+        components={}, cabling=cabling_summary(groups[0][0], arrays[0].cabling),
+        provenance=notes_json(design_notes(loaded.source, request.all_overrides)),
         warnings=[asdict(w) for w in loaded.warnings], inputs=request.inputs(loaded), design_resolved=loaded.resolved,
         hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, jobs=jobs)
