@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,6 @@ from racksim.physics.grid import (
     ramp_limited_storage,
     swing,
     with_facility_battery,
-    with_power_floor,
     with_rack_storage,
     within_limits,
 )
@@ -147,10 +147,14 @@ def test_rack_storage_and_power_floor_at_the_hall() -> None:
     jobs = [square_job(3), square_job(2, row=1, offset_s=0.25)]
     base = hall_feed_power_w(T_S, jobs, idle, chain)
     store = Store(capacity_j=2e5, ramp_up_w_per_s=20e3, ramp_down_w_per_s=20e3, efficiency=0.98, recovery_w=500.0)
-    smoothed, change_j = with_rack_storage(T_S, STEP_S, jobs, idle, chain, store)
+    smoothed, change_j = with_rack_storage(T_S, STEP_S, jobs, idle, chain, [store, store])
     assert np.ptp(smoothed) < 0.5 * np.ptp(base)
     one = ramp_limited_storage(np.column_stack([job.rack_power_w(T_S) for job in jobs]), STEP_S, store)
     assert overhead_j(base, smoothed, STEP_S, change_j) == pytest.approx(float(one.loss_j @ [3, 2]), rel=1e-9)
-    floored = with_power_floor(T_S, jobs, [np.array([HIGH_W, 0.9 * HIGH_W])] * 2, idle, chain)
+    unsmoothed, none_j = with_rack_storage(T_S, STEP_S, jobs, idle, chain, [None, None])
+    np.testing.assert_array_equal(unsmoothed, base)
+    assert none_j == 0.0
+    floor_jobs = [replace(job, rack_feed_power_w=np.array([HIGH_W, 0.9 * HIGH_W])) for job in jobs]
+    floored = hall_feed_power_w(T_S, floor_jobs, idle, chain)
     assert np.ptp(floored) == pytest.approx(5 * 0.1 * HIGH_W)
     assert overhead_j(base, floored, STEP_S) == pytest.approx(20.0 * 0.5 * 5 * (0.9 * HIGH_W - LOW_W), rel=1e-9)

@@ -105,7 +105,8 @@ def test_feeder_loss_elementwise() -> None:
 
 # --------------------------------------------------------------------------- in the hall's runs
 
-GB200 = Path(__file__).resolve().parent.parent / "designs" / "gb200-nvl72.yaml"
+DESIGNS = Path(__file__).resolve().parent.parent / "designs"
+GB200 = DESIGNS / "gb200-nvl72.yaml"
 SCHEDULE = TrainingSchedule(compute_s=3.0, communication_s=1.0, checkpoint_every_steps=2, checkpoint_s=2.0)
 
 
@@ -113,6 +114,12 @@ SCHEDULE = TrainingSchedule(compute_s=3.0, communication_s=1.0, checkpoint_every
 def gb200() -> Design:
     """The GB200 rack design, loaded once."""
     return load_design(GB200).design
+
+
+@pytest.fixture(scope="module")
+def gb300() -> Design:
+    """The GB300 rack design (power smoothing: its feed ramps), loaded once."""
+    return load_design(DESIGNS / "gb300-nvl72.yaml").design
 
 
 def _hall_integrals(design: Design, hall: Hall, duration_s: float) -> Integrals:
@@ -123,15 +130,17 @@ def _hall_integrals(design: Design, hall: Hall, duration_s: float) -> Integrals:
 @settings(max_examples=6)
 @given(racks=st.integers(1, 4), rows=st.integers(1, 3), ohm_per_m=st.floats(1e-6, 1e-3), length_m=st.floats(1, 200),
        voltage_v=st.floats(200, 1000), ups_w=st.none() | st.floats(1e5, 2e6),
-       mode=st.sampled_from(["double_conversion", "eco"]))
-def test_hall_energy_balance_closes(gb200: Design, racks: int, rows: int, ohm_per_m: float, length_m: float,
-                                    voltage_v: float, ups_w: float | None, mode: str) -> None:
-    """input + storage = IT + Σ losses (rack stages, row feeders, UPS) over random halls; the hall stages add up."""
+       mode=st.sampled_from(["double_conversion", "eco"]), smoothing=st.booleans())
+def test_hall_energy_balance_closes(gb200: Design, gb300: Design, racks: int, rows: int, ohm_per_m: float,
+                                    length_m: float, voltage_v: float, ups_w: float | None, mode: str,
+                                    smoothing: bool) -> None:
+    """input + storage = IT + Σ losses (rack stages, row feeders, UPS) over random halls of GB200 racks or of
+    GB300 racks whose storage ramps their feed; the hall stages add up."""
     assume(rows <= racks)
     hall = Hall(name="h", design="rack.yaml", racks=racks, rows=rows, row_power={
         "feeder_capacity_w": 1e9, "ups_capacity_w": ups_w, "busway_resistance_ohm_per_m": ohm_per_m,
         "busway_length_m": length_m, "busway_voltage_v": voltage_v, "ups_mode": mode})
-    integrals = _hall_integrals(gb200, hall, 10.0)
+    integrals = _hall_integrals(gb300 if smoothing else gb200, hall, 10.0)
     supplied = integrals.input_energy_j + integrals.storage_net_energy_j
     assert integrals.it_energy_j + sum(integrals.loss_energy_j.values()) == pytest.approx(supplied, rel=1e-9)
     assert integrals.loss_energy_j["row_feeder"] > 0

@@ -58,6 +58,8 @@ class RackStorage(Model):
     recovery_w: NonNegativeFloat | None = None
     """Power that returns the storage to half charge between swings, W per rack; absent: the design's, else 1 % of
     the rack's mean power."""
+    time_constant_s: PositiveFloat = 5.0
+    """The rack's feed follows its load low-passed over this time constant, s (A: several training steps)."""
 
 
 class FacilityBattery(Model):
@@ -77,6 +79,8 @@ class FacilityBattery(Model):
     """Ramp rate the grid's side follows, MW/s; absent: the limits' ramp_mw_per_s."""
     recovery_kw: NonNegativeFloat | None = None
     """Power that returns the battery to half charge between swings, kW; absent: 1 % of power_kw."""
+    time_constant_s: PositiveFloat = 5.0
+    """The grid's side follows the hall's demand low-passed over this time constant, s (A: several steps)."""
 
 
 Mitigation = Annotated[PowerFloor | RackStorage | FacilityBattery, Field(discriminator="kind")]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -161,7 +161,8 @@ def within_limits(result: Swing, ramp_w_per_s: float | None, peak_to_trough_w: f
 class Store:
     """Energy storage between a source and a load, and the controller that ramps the source.
 
-    The source follows the load (plus a recovery power toward half charge) at most at `ramp_up_w_per_s` /
+    The source follows the load low-passed over `time_constant_s` (plus a recovery power toward half charge; a
+    bare ramp limiter would drift to the level the load holds longest) at most at `ramp_up_w_per_s` /
     `ramp_down_w_per_s` and never more than `max_power_w` from it; the store covers load − source while it has
     charge (or room), else the source meets the load. Storing loses (1 − η) of what goes in, discharging takes
     1/η of what comes out (η one-way, round trip η²).
@@ -174,6 +175,8 @@ class Store:
     max_power_w: float = math.inf
     recovery_w: float = 0.0
     """Largest power the controller adds to (or takes from) the source to bring the charge back to half, W."""
+    time_constant_s: float = 0.0
+    """The source's target is the load low-passed with this time constant (0: the load itself), s."""
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,9 @@ class Stored:
 def ramp_limited_storage(load_w: FloatArray, step_s: float, store: Store) -> Stored:
     """Storage smoothing `load_w` (time, ...columns) step by step; columns are independent stores alike.
 
-    At each step k (load d, source s from the step before, charge e): target d + r with r = clip((E/2 − e)/Δt,
-    ±recovery); s ← s + clip(target − s, −r_down Δt, r_up Δt), then within d ± max power; the gap g = d − s is
+    At each step k (load d, source s from the step before, charge e): the low-passed load m ← m + (d − m)·min(1,
+    Δt/τ), target m + r with r = clip((E/2 − e)/Δt, ±recovery); s ← s + clip(target − s, −r_down Δt, r_up Δt),
+    then within d ± max power; the gap g = d − s is
     what the store delivers (g > 0: e −= g Δt / η) or takes (g < 0: e += |g| Δt η), reduced to what its charge
     (or room) allows, the source making up the rest. Loss = energy out of the store − g Δt, so
     Σ (s − d) Δt = Δe + loss exactly.
@@ -208,12 +212,15 @@ def ramp_limited_storage(load_w: FloatArray, step_s: float, store: Store) -> Sto
     half = 0.5 * capacity
     energy = np.full(load.shape[1:], half)
     source = load.mean(axis=0)  # settled: the source starts at the load's mean, not at its first sample
+    average = source.copy()
+    alpha = min(1.0, step_s / store.time_constant_s) if store.time_constant_s > 0 else 1.0
     sources, energies = np.empty_like(load), np.empty_like(load)
     loss = np.zeros(load.shape[1:])
     up, down = store.ramp_up_w_per_s * step_s, store.ramp_down_w_per_s * step_s
     for k in range(load.shape[0]):
         demand = load[k]
-        target = demand + np.clip((half - energy) / step_s, -store.recovery_w, store.recovery_w)
+        average = average + (demand - average) * alpha
+        target = average + np.clip((half - energy) / step_s, -store.recovery_w, store.recovery_w)
         source = source + np.clip(target - source, -down, up)
         source = np.clip(source, demand - store.max_power_w, demand + store.max_power_w)
         # What the store can give (charge) or take (room) over the step, as power at the load side.
@@ -231,26 +238,23 @@ def overhead_j(base_w: FloatArray, mitigated_w: FloatArray, step_s: float, store
     return float(np.sum(mitigated_w) - np.sum(base_w)) * step_s - stored_change_j
 
 
-def with_power_floor(t_s: FloatArray, jobs: Sequence[JobWaveform], floored_rack_feed_power_w: Sequence[FloatArray],
-                     idle_rack_feed_power_w_by_row: FloatArray, chain: HallPowerChain) -> FloatArray:
-    """The hall's feed with each job's racks drawing `floored_rack_feed_power_w` (per phase, at the floor), W."""
-    floored = [replace(job, rack_feed_power_w=np.asarray(power_w, dtype=float))
-               for job, power_w in zip(jobs, floored_rack_feed_power_w, strict=True)]
-    return hall_feed_power_w(t_s, floored, idle_rack_feed_power_w_by_row, chain)
-
-
 def with_rack_storage(t_s: FloatArray, step_s: float, jobs: Sequence[JobWaveform],
                       idle_rack_feed_power_w_by_row: FloatArray, chain: HallPowerChain,
-                      store: Store) -> tuple[FloatArray, float]:
-    """The hall's feed with a `store` in every rack of a job smoothing its feed; (feed W, stored energy gained J).
+                      stores: Sequence[Store | None]) -> tuple[FloatArray, float]:
+    """The hall's feed with each job's racks smoothed by its store (None: none); (feed W, stored energy gained J).
 
     The racks of a job draw alike, so one store per job stands for each of its racks; idle racks are steady.
     """
-    powers = np.column_stack([job.rack_power_w(t_s) for job in jobs])
-    stored = ramp_limited_storage(powers, step_s, store)
-    load = row_load_w(list(stored.source_w.T), jobs, idle_rack_feed_power_w_by_row)
-    racks = np.array([job.rack_row.size for job in jobs], dtype=float)
-    return hall_input_w(chain, load), float(stored.stored_change_j @ racks)
+    sources, gained_j = [], 0.0
+    for job, store in zip(jobs, stores, strict=True):
+        power_w = job.rack_power_w(t_s)
+        if store is None:
+            sources.append(power_w)
+            continue
+        stored = ramp_limited_storage(power_w[:, None], step_s, store)
+        sources.append(stored.source_w[:, 0])
+        gained_j += float(stored.stored_change_j[0]) * job.rack_row.size
+    return hall_input_w(chain, row_load_w(sources, jobs, idle_rack_feed_power_w_by_row)), gained_j
 
 
 def with_facility_battery(feed_w: FloatArray, step_s: float, store: Store) -> tuple[FloatArray, float]:

@@ -23,6 +23,7 @@ FIGURE_MODULES: tuple[str, ...] = (
     "racksim.report.reliability_figures:reliability_figures",  # failure timeline, goodput per design
     "racksim.report.workload_figures:workload_figures",  # step-time breakdown, link utilization
     "racksim.report.hall_figures:hall_figures",  # row feeders: peak and mean row power against the rating
+    "racksim.report.grid_figures:grid_figures",  # grid: feed power per mitigation, its spectrum, the trade
 )
 """``module:function`` of each figure module, in report order."""
 

@@ -26,6 +26,7 @@ from racksim.errors import InputError
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import RackArrays, build
 from racksim.reliability.processes import Failure
+from racksim.run.grid import GridJob, scenario_grid
 from racksim.run.loading_hall import LoadedGroup, LoadedHall
 from racksim.run.merge import merged_result, weighted_group
 from racksim.run.metrics import component_summary, compute_metrics
@@ -223,8 +224,12 @@ def simulate_mixed_hall(request: RunRequest, loaded: LoadedHall,
     """
     runs = run_groups(request, loaded, progress)
     metrics, result = hall_metrics(request, loaded, runs)
+    grid = scenario_grid(request, [GridJob(run.arrays, run.schedule, run.arrays.hall.rack_row + run.group.first_row)
+                                   for run in runs], loaded.layout)
+    if grid is not None:
+        metrics["grid"] = grid.metrics
     groups = tuple(GroupFiles(f"{run.group.index}-{run.group.rack.design.name}", run.group.rack.resolved,
                               cabling_summary(run.group.rack.design, run.arrays.cabling)) for run in runs)
     return run_output(loaded, result, metrics=metrics, inputs=request.inputs(loaded), overrides=request.all_overrides,
                       components=_components(runs), cabling=cabling_summary(loaded.design, runs[0].arrays.cabling),
-                      groups=groups)
+                      groups=groups, grid_series=grid.series if grid is not None else None)

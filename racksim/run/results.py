@@ -42,6 +42,8 @@ SERVING_CURVE_FILE = "serving_curve.json"
 """An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
 JOBS_FILE = "jobs.parquet"
 """A hall job mix's per-job table: wait, run, goodput, ETTR, interruptions, racks, rows, work (one row per job)."""
+GRID_FILE = "grid.parquet"
+"""A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
 GROUPS_DIR = "groups"
@@ -78,19 +80,22 @@ class RunOutput:
     """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
     jobs: dict[str, list[Any]] | None = None
     """JOBS_FILE's columns, for a hall job mix (None: no such file)."""
+    grid_series: Mapping[str, FloatArray] | None = None
+    """GRID_FILE's columns (time_s, <variant>_feed_power_w), for a run with a grid: block (None: no such file)."""
 
 
 def run_output(loaded: LoadedDesign, result: RunResult, *, metrics: dict[str, Any], inputs: dict[str, Any],
                overrides: Sequence[str | tuple[list[str], Any]], components: dict[str, Any],
                cabling: dict[str, Any], groups: tuple[GroupFiles, ...] = (),
-               serving_curve: dict[str, Any] | None = None) -> RunOutput:
+               serving_curve: dict[str, Any] | None = None,
+               grid_series: Mapping[str, FloatArray] | None = None) -> RunOutput:
     """The RunOutput of a finished simulation of `loaded` (its design as run, provenance, warnings, events)."""
     return RunOutput(
         metrics=metrics, series=result.series, events=[asdict(event) for event in result.events],
         components=components, cabling=cabling, provenance=notes_json(design_notes(loaded.source, overrides)),
         warnings=[asdict(warning) for warning in loaded.warnings], inputs=inputs, design_resolved=loaded.resolved,
         hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, groups=groups,
-        serving_curve=serving_curve)
+        serving_curve=serving_curve, grid_series=grid_series)
 
 
 def invalidate(run_dir: Path) -> None:
@@ -106,7 +111,8 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, "hall.resolved.yaml"):
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, GRID_FILE,
+                  "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
@@ -126,6 +132,9 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
     if output.jobs is not None:
         atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
+    if output.grid_series is not None:
+        write_timeseries(run_dir / GRID_FILE, output.grid_series,
+                         {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir

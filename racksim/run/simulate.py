@@ -11,6 +11,7 @@ from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import build
 from racksim.run.cost import cost_group
 from racksim.run.fleet import simulate_fleet
+from racksim.run.grid import GridJob, scenario_grid
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall, layout_of
 from racksim.run.metrics import component_summary, compute_metrics
@@ -60,6 +61,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
     scheduled = fault_actions(scenario.faults, arrays, f"scenario {scenario.name}", request.run_seed)
     faults = sorted(scheduled + failure_faults, key=lambda action: action.time_s)
+    grid = scenario_grid(request, [GridJob(arrays, schedule, hall.rack_row)], hall)  # before: input errors first
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
                             skip_cycles=request.skip_cycles)
@@ -77,9 +79,12 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     cost = cost_group(loaded.design, metrics)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost
+    if grid is not None:
+        metrics["grid"] = grid.metrics
     return run_output(loaded, result, metrics=metrics, inputs=request.inputs(loaded),
                       overrides=request.all_overrides, components=component_summary(arrays, result),
-                      cabling=cabling_summary(loaded.design, arrays.cabling), serving_curve=schedule.serving_curve())
+                      cabling=cabling_summary(loaded.design, arrays.cabling), serving_curve=schedule.serving_curve(),
+                      grid_series=grid.series if grid is not None else None)
 
 
 def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = None,

@@ -48,14 +48,15 @@ def write_timeseries(path: Path, columns: Mapping[str, FloatArray], metadata: Ma
     atomic_write_bytes(path, timeseries_bytes(columns, metadata))
 
 
-def read_timeseries(run_dir: Path) -> dict[str, FloatArray]:
+def read_timeseries(run_dir: Path, file: str = TIMESERIES_FILE) -> dict[str, FloatArray]:
     """The columns of a run directory's time series as float64 arrays ({} if the run has none).
 
-    A directory from before the Parquet format (timeseries.npz only) is a one-line InputError.
+    `file` names another series of the directory (grid.parquet). A directory from before the Parquet format
+    (timeseries.npz only) is a one-line InputError.
     """
     import pyarrow.parquet as pq
 
-    path = Path(run_dir) / TIMESERIES_FILE
+    path = Path(run_dir) / file
     if not path.is_file():
         if (Path(run_dir) / LEGACY_TIMESERIES_FILE).is_file():
             raise InputError(str(Path(run_dir) / LEGACY_TIMESERIES_FILE), "", "time series in the old .npz format; "
