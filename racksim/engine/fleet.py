@@ -65,6 +65,10 @@ class Fleet:
         self.parts = simpy.Container(self.env, capacity=max(crew.parts, 1), init=crew.parts)
         self.n_groups = int(inputs.rack_group.max()) + 1
         self.queues: list[list[int]] = [[] for _ in range(self.n_groups)]
+        self.asks: dict[int, Queued] = {}
+        """What each queued job asks for (its racks and expected run time, fixed while it waits)."""
+        self.holding: list[set[int]] = [set() for _ in range(self.n_groups)]
+        """Jobs of each group holding racks (running or restarting)."""
         self.grants: dict[int, simpy.Event] = {}
         self.processes: dict[int, simpy.Process] = {}
         self.repairs = 0
@@ -99,10 +103,8 @@ class Fleet:
             if not queue:
                 continue
             free = self.hall.free(group)
-            running = [Running(r.spec.racks, r.expected_end_s) for r in self.jobs
-                       if r.spec.group == group and r.racks.size and not r.queued]
-            chosen = starts(now, int(free.sum()), [Queued(self.jobs[j].spec.racks, self._estimate_s(j))
-                                                   for j in queue], running, self.inputs.backfill)
+            running = [Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in self.holding[group]]
+            chosen = starts(now, int(free.sum()), [self.asks[j] for j in queue], running, self.inputs.backfill)
             for position in chosen:
                 index = queue[position]
                 racks = place(free, self.inputs.rack_row, self.jobs[index].spec.racks, self.inputs.row_packing)
@@ -128,6 +130,7 @@ class Fleet:
     def _grant(self, index: int, racks: IndexArray) -> None:
         record, now = self.jobs[index], self.env.now
         record.racks, record.queued = racks, False
+        self.holding[record.spec.group].add(index)
         if math.isnan(record.first_start_s):
             record.first_start_s = now
             record.rows = int(np.unique(self.inputs.rack_row[racks]).size)
@@ -140,6 +143,8 @@ class Fleet:
     def _enqueue(self, index: int, front: bool) -> simpy.Event:
         record = self.jobs[index]
         record.queued, record.racks = True, np.zeros(0, dtype=np.intp)
+        self.holding[record.spec.group].discard(index)
+        self.asks[index] = Queued(record.spec.racks, self._estimate_s(index))
         grant = self.grants[index] = self.env.event()
         queue = self.queues[record.spec.group]
         queue.insert(0, index) if front else queue.append(index)
@@ -176,6 +181,7 @@ class Fleet:
             record.end_s = self.env.now
         self.hall.set(record.racks, RackState.IDLE, self.env.now)
         record.racks, record.expected_end_s = np.zeros(0, dtype=np.intp), math.inf
+        self.holding[spec.group].discard(index)
         self._schedule()
 
     def _interrupted(self, index: int, failed: IndexArray) -> tuple[simpy.Event | None, float]:
