@@ -140,6 +140,18 @@ class JobRecord:
         return saved, min(float(spec.steps), self.saved_steps + spec.steps_in_s(elapsed_s))
 
 
+@dataclass(frozen=True)
+class Peak:
+    """The hall at its highest facility input."""
+
+    input_w: float
+    time_s: float
+    rack_job: np.ndarray
+    """Job of each rack then (-1: none)."""
+    rack_profile: np.ndarray
+    """Profile of each rack then."""
+
+
 class HallState:
     """Rack arrays, the per-(row, profile) counts and their time integrals, and the feed power's statistics."""
 
@@ -170,6 +182,8 @@ class HallState:
         self.events = 0
         self._hall_loss_now_w: dict[str, float] = {}
         self._input_now_w = 0.0
+        self.peak = Peak(-math.inf, 0.0, self.job.copy(), self.profile.copy())
+        """The highest facility input so far, when, and every rack's job and state then (the grid's window)."""
         self._loads_changed()
 
     def _loads_changed(self) -> None:
@@ -178,6 +192,8 @@ class HallState:
         losses = self.inputs.hall_losses
         self._hall_loss_now_w = losses(row_load_w) if losses is not None else {}
         self._input_now_w = float(row_load_w.sum()) + sum(self._hall_loss_now_w.values())
+        if self._input_now_w > self.peak.input_w:  # a new record: rare once the hall has filled
+            self.peak = Peak(self._input_now_w, self.time_s, self.job.copy(), self.profile.copy())
 
     def advance(self, now_s: float) -> None:
         """Integrate the current state up to `now_s` (exact: nothing changed in between)."""

@@ -8,6 +8,7 @@ and hands the results to racksim.run.fleet_metrics, which writes nothing: racksi
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,15 +17,16 @@ from racksim.design.jobs_schema import TRIP_RESET_DELAY_S, RepairCrew, Scheduler
 from racksim.design.schema import Design
 from racksim.design.suite import Fault, Scenario
 from racksim.engine.fleet import Fleet
-from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, ScheduledOutage
+from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, Peak, ScheduledOutage
 from racksim.errors import InputError
 from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
-from racksim.physics.hall_power import hall_losses_w
+from racksim.physics.hall_power import HallPowerChain, hall_losses_w
 from racksim.physics.layout import HallLayout
 from racksim.reliability.consequences import INTERRUPTING, component_counts
 from racksim.reliability.processes import sample_failures
 from racksim.run.fleet_metrics import fleet_output
+from racksim.run.grid import GridJob, GridOutput, hall_grid
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall, layout_of
 from racksim.run.request import RunRequest
@@ -144,9 +146,47 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
         hall_losses=hall_losses_of(loaded)), compiler
 
 
+GRID_STREAM = 0x6121D
+"""Mixed into the run's seed for the jobs' phase offsets in the grid window."""
+
+
+def peak_grid(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, compiler: JobCompiler,
+              peak: Peak) -> GridOutput | None:
+    """The hall's sub-second feed power over the scenario's grid window at the fleet's highest load (None: no grid).
+
+    Each training job running then swings through its predicted step (racksim.run.grid.hall_grid), all its racks
+    aligned, the jobs at random offsets in their steps (seeded by the run); every other rack draws its state's
+    constant power (idle, off, an inference service's load) in its row.
+    """
+    grid = request.scenario.grid
+    if grid is None:
+        return None
+    _, _, layout = _designs(loaded)
+    rng = np.random.default_rng(np.random.SeedSequence((request.run_seed, GRID_STREAM)))
+    jobs, waving = [], np.zeros(peak.rack_job.size, dtype=bool)
+    for index in np.unique(peak.rack_job[peak.rack_job >= 0]):
+        spec = inputs.jobs[int(index)]
+        racks = np.flatnonzero((peak.rack_job == index) & (peak.rack_profile == spec.profile))
+        schedule = compiler.schedules.get(spec.profile)
+        if schedule is None or racks.size == 0:  # a service, or a job restarting: constant power
+            continue
+        waving[racks] = True
+        jobs.append(GridJob(compiler.rack_arrays(spec.group), schedule, layout.rack_row[racks],
+                            float(rng.uniform(0.0, schedule.step_s))))
+    steady_w = np.bincount(layout.rack_row[~waving], weights=inputs.profiles_feed_w[peak.rack_profile[~waving]],
+                           minlength=layout.n_rows).astype(float)
+    chain = layout.power or HallPowerChain.lossless(layout.n_rows)
+    return hall_grid(grid, jobs, chain, f"scenario {request.scenario.name}", steady_w)
+
+
 def simulate_fleet(request: RunRequest, loaded: LoadedDesign) -> RunOutput:
     """Run a job-mix scenario on a hall (or a rack design, a hall of one) through the fleet engine."""
     inputs, compiler = fleet_inputs(request.scenario, loaded, request.run_duration_s, request.run_seed)
     result = Fleet(inputs).run()
     assert math.isfinite(result.hall.time_s)
-    return fleet_output(request, loaded, inputs, compiler.table, result)
+    output = fleet_output(request, loaded, inputs, compiler.table, result)
+    grid = peak_grid(request, loaded, inputs, compiler, result.hall.peak)
+    if grid is None:
+        return output
+    metrics = {**output.metrics, "grid": {**grid.metrics, "at_s": result.hall.peak.time_s}}
+    return replace(output, metrics=metrics, grid_series=grid.series)

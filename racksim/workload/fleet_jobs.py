@@ -28,7 +28,7 @@ from racksim.design.jobs_schema import InferenceService, JobTrace, TrainingJob
 from racksim.design.workload_schema import InferenceWorkload, TrainingWorkload
 from racksim.errors import InputError
 from racksim.perf.hardware import gpus_per_rack
-from racksim.physics.arrays import build
+from racksim.physics.arrays import RackArrays, build
 from racksim.physics.operating_point import Activity, PointCache
 from racksim.physics.plant import PlantState
 from racksim.workload.inference import InferenceSchedule
@@ -252,6 +252,8 @@ class JobCompiler:
     _training: dict[tuple[object, ...], TrainingSchedule] = field(default_factory=dict)
     _serving: dict[tuple[object, ...], InferenceSchedule] = field(default_factory=dict)
     _profiles: dict[tuple[object, ...], int] = field(default_factory=dict)
+    schedules: dict[int, TrainingSchedule] = field(default_factory=dict)
+    """The predicted step of each training job's running profile (the grid's waveforms)."""
 
     def __post_init__(self) -> None:
         """Each group's rack power, idle and off states."""
@@ -260,6 +262,10 @@ class JobCompiler:
             self._power.append(power)
             self.table.idle.append(self.table.add(power.profile(f"idle ({design.name})", [(IDLE, 1.0)])))
             self.table.off.append(self.table.add(power.profile(f"off ({design.name})", [])))
+
+    def rack_arrays(self, group: int) -> RackArrays:
+        """One rack of the group's design, compiled."""
+        return self._power[group].arrays
 
     def racks_for(self, gpus: int, design: str | None) -> int:
         """Whole racks for `gpus` GPUs of the named (else the first) group's design."""
@@ -309,6 +315,7 @@ class JobCompiler:
             phases.append((schedule.checkpoint, r.checkpoint_s))
         profile = self._profile((*key, every, r.checkpoint_s), group, f"{r.model} x{r.racks} ({design.name})",
                                 phases)
+        self.schedules[profile] = schedule
         if r.steps is not None:
             steps = r.steps
         elif r.tokens is not None:
