@@ -26,13 +26,13 @@ def job(name: str, racks: int = 2, steps: int = 100, submit_s: float = 0.0) -> J
 
 def run(jobs: list[JobSpec], racks: int = 4, failures: Failures | None = None,
         outages: tuple[ScheduledOutage, ...] = (), spares: int = 0, crew: Crew = CREW,
-        duration_s: float = 1000.0) -> FleetResult:
+        duration_s: float = 1000.0, backfill: bool = True) -> FleetResult:
     inputs = FleetInputs(duration_s=duration_s, rack_group=np.zeros(racks, dtype=np.intp),
                          rack_row=np.repeat(np.arange(racks // 2), 2)[:racks] if racks % 2 == 0 else
                          np.zeros(racks, dtype=np.intp), profiles_feed_w=FEED_W,
                          idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=jobs,
                          failures=failures or Failures.none(), outages=list(outages), crew=crew, hot_spares=spares,
-                         trip_reset_s=30.0)
+                         trip_reset_s=30.0, backfill=backfill)
     return Fleet(inputs).run()
 
 
@@ -48,6 +48,16 @@ def test_uninterrupted_jobs_end_at_nominal_and_energy_adds_up() -> None:
     assert seconds.sum() == pytest.approx(4 * 1000.0)
     assert seconds[RUN] == pytest.approx(4 * 120.0)
     assert seconds @ FEED_W == pytest.approx(4 * 120 * 5000 + 4 * 880 * 1000)
+
+
+def test_easy_backfill_in_the_fleet() -> None:
+    # a holds 2 of 4 racks until 120 s; b (all 4 racks, submitted at 1 s) waits for it; c (2 racks, 30 steps: 36 s,
+    # submitted at 2 s) ends before b's reservation at 120 s, so it backfills at once. FIFO makes c wait for b.
+    mix = [job("a"), job("b", racks=4, submit_s=1.0), job("c", steps=30, submit_s=2.0)]
+    _, b, c = run(mix).jobs
+    assert (c.first_start_s, c.end_s, b.first_start_s) == (2.0, 38.0, 120.0)
+    _, b, c = run(mix, backfill=False).jobs
+    assert (b.first_start_s, c.first_start_s) == (120.0, 240.0)
 
 
 def test_a_failure_stops_only_the_job_on_its_rack() -> None:

@@ -125,11 +125,11 @@ class Fleet:
         spec = record.spec
         if spec.kind == "training":
             return spec.restart_s + spec.time_for_steps_s(spec.steps - record.saved_steps)
-        return spec.serve_s
+        return spec.serve_s if math.isnan(record.end_s) else max(record.end_s - self.env.now, 0.0)
 
     def _grant(self, index: int, racks: IndexArray) -> None:
         record, now = self.jobs[index], self.env.now
-        record.racks, record.queued = racks, False
+        record.racks = racks
         self.holding[record.spec.group].add(index)
         if math.isnan(record.first_start_s):
             record.first_start_s = now
@@ -142,7 +142,7 @@ class Fleet:
 
     def _enqueue(self, index: int, front: bool) -> simpy.Event:
         record = self.jobs[index]
-        record.queued, record.racks = True, np.zeros(0, dtype=np.intp)
+        record.racks = np.zeros(0, dtype=np.intp)
         self.holding[record.spec.group].discard(index)
         self.asks[index] = Queued(record.spec.racks, self._estimate_s(index))
         grant = self.grants[index] = self.env.event()

@@ -127,7 +127,6 @@ class JobRecord:
     segment_start_s: float = math.nan
     """When its current running segment began (nan: not running)."""
     expected_end_s: float = math.inf
-    queued: bool = False
 
     def progress_steps(self, now_s: float) -> tuple[float, float]:
         """(checkpointed, done) steps if its running segment ended at `now_s` (training)."""
