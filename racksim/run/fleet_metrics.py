@@ -35,6 +35,7 @@ from racksim.network import network_metrics
 from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
 from racksim.physics.layout import HallLayout
+from racksim.run.cost import cost_group
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
 from racksim.run.merge import weighted_group
@@ -87,6 +88,13 @@ def kept_and_lost_tokens(record: JobRecord, duration_s: float) -> tuple[float, f
     serving_s = record.served_s + (duration_s - record.segment_start_s if not math.isnan(record.segment_start_s)
                                    else 0.0)
     return serving_s * spec.tokens_per_s, 0.0
+
+
+def failures_by_class(loaded: LoadedDesign, inputs: FleetInputs) -> dict[str, int]:
+    """Sampled failures per component class, every class the designs' reliability sections name (zeros included)."""
+    names = dict.fromkeys(name for design, _ in _groups(loaded) if design.reliability is not None
+                          for name in design.reliability.processes())
+    return {name: inputs.failures.component.count(name) for name in names}
 
 
 def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
@@ -146,7 +154,9 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
             "failures": result.failures + sum(o.time_s < duration_s for o in inputs.outages),
             "interruptions": result.interruptions, "unavailable_fraction": off_s / total_rack_s,
             "repairs": result.repairs, "repair_time_s_mean": result.repair_s / result.repairs if result.repairs
-            else 0.0, "repair_wait_s_mean": result.repair_wait_s / result.repairs if result.repairs else 0.0},
+            else 0.0, "repair_wait_s_mean": result.repair_wait_s / result.repairs if result.repairs else 0.0,
+            **({"failures_by_class": failures_by_class(loaded, inputs)} if request.scenario.stochastic_failures
+               else {})},
         "hall": {
             "racks": int(inputs.rack_row.size), "jobs": len(result.jobs),
             "utilization": running_s / total_rack_s, "fragmentation": hall.idle_while_queued_rack_s / total_rack_s,
@@ -179,6 +189,9 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
                                         maxima=("longest_cable_m",))
     metrics["network"] = weighted_group([network_metrics(design) for design, _ in groups],
                                         [gpus_per_rack(design) * layout.n_racks for design, layout in groups])
+    cost = cost_group(loaded.design, metrics) if len(groups) == 1 else None  # as a rack run's; none for a mix
+    if cost is not None:
+        metrics["cost"] = cost
     series = np.array(result.hall.series) if result.hall.series else np.zeros((1, 5))
     racks = float(inputs.rack_row.size)
     columns = {"time_s": series[:, 0], "feed_power_w": series[:, 1], "running_racks_fraction": series[:, 2] / racks,
