@@ -2,8 +2,9 @@
 
 SWF (Feitelson et al., https://www.cs.huji.ac.il/labs/parallel/workload/swf.html): one job per line, 18
 whitespace-separated fields, header and comment lines start with `;`, -1 means missing. racksim reads field 2
-(submit time, s), 3 (wait time, s; kept for reference), 4 (run time, s), 5 (allocated processors) else 8 (requested
-processors), as GPUs × `gpus_per_processor`. A job without a run time or processors is an error (racksim cannot
+(submit time, s), 4 (run time, s), 5 (allocated processors) else 8 (requested processors), as GPUs ×
+`gpus_per_processor`; field 3 (wait time) is the archived system's own scheduling, which racksim's scheduler
+replaces (every field is still checked to be a number). A job without a run time or processors is an error (racksim cannot
 guess its size or length); a cancelled job (run time 0) is skipped.
 
 CSV: a header line naming the columns, `#` comments; `submit_s`, `gpus`, and `duration_s` (s of training or
