@@ -171,3 +171,13 @@ def gb200_arrays_4() -> RackArrays:
     """Four GB200 racks in two rows of two."""
     design = load_design(ROOT / "designs" / "gb200-nvl72.yaml").design
     return build(design, hall=HallLayout(np.array([0, 0, 1, 1]), np.arange(4), np.full(2, np.inf), np.inf, False))
+
+
+def test_an_input_error_crosses_a_process_boundary() -> None:
+    # A job mix's jobs are compiled in the pool's worker; its one-line error must reach the parent intact (it
+    # broke the pool when unpickling called InputError(message)).
+    import pickle
+
+    error = pickle.loads(pickle.dumps(InputError("scenario s", "jobs.0", "no layout fits")))
+    assert (error.source, error.field_path, error.rule) == ("scenario s", "jobs.0", "no layout fits")
+    assert str(error) == "scenario s: jobs.0: no layout fits"

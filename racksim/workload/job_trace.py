@@ -4,8 +4,8 @@ SWF (Feitelson et al., https://www.cs.huji.ac.il/labs/parallel/workload/swf.html
 whitespace-separated fields, header and comment lines start with `;`, -1 means missing. racksim reads field 2
 (submit time, s), 4 (run time, s), 5 (allocated processors) else 8 (requested processors), as GPUs ×
 `gpus_per_processor`; field 3 (wait time) is the archived system's own scheduling, which racksim's scheduler
-replaces (every field is still checked to be a number). A job without a run time or processors is an error (racksim cannot
-guess its size or length); a cancelled job (run time 0) is skipped.
+replaces (every field is still checked to be a number). A job without a run time or processors is an error
+(racksim cannot guess its size or length); a cancelled job (run time 0) is skipped.
 
 CSV: a header line naming the columns, `#` comments; `submit_s`, `gpus`, and `duration_s` (s of training or
 serving) or `work` (optimizer steps of a training job), optional `kind` (training or inference) and `model`.
