@@ -11,6 +11,7 @@ import pytest
 
 from racksim.engine.fleet import Fleet, FleetResult
 from racksim.engine.fleet_state import Crew, Failures, FleetInputs, ScheduledOutage
+from racksim.run.fleet_metrics import job_rows
 from racksim.workload.fleet_jobs import JobSpec
 
 IDLE, OFF, RUN = 0, 1, 2
@@ -128,3 +129,16 @@ def test_hall_stage_losses_integrate_over_the_rows_loads() -> None:
     racks_j = float(result.hall.rack_seconds.sum(axis=0) @ FEED_W)
     assert result.hall.hall_loss_j["ups"] == pytest.approx(0.1 * racks_j)
     assert max(row[1] for row in result.hall.series) == pytest.approx(1.1 * (2 * 5000 + 2 * 1000))
+
+
+def test_the_job_table_by_hand() -> None:
+    # The failure case above: a trains 100 steps (1 s each) from 0 to 179 s, losing 4: ETTR 100 / 179, goodput
+    # 100 / 104. b runs undisturbed, done at 1,200 s: ETTR 1,000 / 1,200 (its checkpoint writes are not training).
+    result = run([job("a"), job("b", steps=1000)], failures=failure(100.0, 1), duration_s=2000.0)
+    table = job_rows(result, 2000.0, ["d"])
+    assert table["run_s"] == [pytest.approx(179.0), 1200.0]
+    assert table["ettr"] == [pytest.approx(100 / 179), pytest.approx(1000 / 1200)]
+    assert table["goodput"] == [pytest.approx(100 / 104), 1.0]
+    assert table["work_lost_tokens"] == [pytest.approx(4.0), 0.0]
+    assert table["done"] == [True, True]
+    assert table["rows"] == [1, 1]
