@@ -20,7 +20,7 @@ from racksim.run.loading import load_design
 from racksim.workload.faults import fault_actions, fault_racks
 from racksim.workload.job_trace import read_trace
 from racksim.workload.scheduler import Queued, Running, place, reservation, starts
-from tests.cli import ROOT
+from tests.cli import ROOT, racksim
 
 TRAINING = {"model": "llama3-8b", "gpus": 144, "global_batch_sequences": 64, "steps": 100,
             "checkpoint_every_steps": 10}
@@ -181,3 +181,22 @@ def test_an_input_error_crosses_a_process_boundary() -> None:
     error = pickle.loads(pickle.dumps(InputError("scenario s", "jobs.0", "no layout fits")))
     assert (error.source, error.field_path, error.rule) == ("scenario s", "jobs.0", "no layout fits")
     assert str(error) == "scenario s: jobs.0: no layout fits"
+
+
+@pytest.mark.parametrize(("job", "message"), [
+    ('{model: llama9-1t, gpus: 72, global_batch_sequences: 72, steps: 10, checkpoint_every_steps: 5}',
+     "scenario a: jobs.1.model: no bundled model"),
+    ('{model: llama3-8b, gpus: 7200, global_batch_sequences: 72, steps: 10, checkpoint_every_steps: 5}',
+     "scenario a: jobs.1: needs 100 racks; the largest group it may use has 10"),
+    ('{model: llama3-8b, gpus: 72, global_batch_sequences: 72, steps: 10, checkpoint_every_steps: 5, design: x}',
+     "scenario a: jobs.1.design: no group of design 'x'"),
+])
+def test_a_bad_job_mix_fails_before_anything_runs(tmp_path: Path, job: str, message: str) -> None:
+    suite = tmp_path / "bad.yaml"
+    good = "{model: llama3-8b, gpus: 72, global_batch_sequences: 72, steps: 10, checkpoint_every_steps: 5}"
+    suite.write_text(f"name: bad\nscenarios:\n  - name: a\n    duration_s: 60\n    jobs: [{good}, {job}]\n")
+    done = racksim("run", "designs/halls/gb200-hall-10.yaml", "--suite", str(suite), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"racksim: error: {message}")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -32,7 +32,7 @@ from racksim.run.loading_hall import LoadedHall, layout_of
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
 from racksim.workload.faults import fault_racks
-from racksim.workload.fleet_jobs import JobCompiler, scenario_requests, trace_requests
+from racksim.workload.fleet_jobs import HallGroups, JobCompiler, Located, scenario_requests, trace_requests
 
 STOPPING = INTERRUPTING | {"cdu"}
 """Component classes whose failure takes the rack down and stops its job. A CDU failure stops heat rejection: the
@@ -111,21 +111,32 @@ def scheduled_outages(faults: list[Fault], layout: HallLayout, designs: list[Des
     return outages
 
 
+def job_requests(scenario: Scenario, hall: HallGroups) -> Located:
+    """The scenario's jobs, or its trace's, as requests for the hall's groups (with where each comes from)."""
+    if scenario.jobs is not None:
+        return scenario_requests(scenario.jobs, hall.racks_for)
+    assert scenario.job_trace is not None
+    return trace_requests(scenario.job_trace, hall.racks_for, gpus_per_rack(hall.designs[0]))
+
+
+def check_job_mix(scenario: Scenario, loaded: LoadedDesign) -> None:
+    """Before anything runs: the trace reads, every job fits a group, every model resolves (one-line errors).
+
+    What only the layout search can tell (a model that does not fit its racks' memory) fails when the run starts.
+    """
+    designs, group_racks, _ = _designs(loaded)
+    hall = HallGroups(designs, group_racks, f"scenario {scenario.name}")
+    hall.check(job_requests(scenario, hall))
+
+
 def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
                  seed: int) -> tuple[FleetInputs, JobCompiler]:
     """The fleet run's inputs, every job compiled (a job that cannot run is a one-line error before anything runs)."""
     source = f"scenario {scenario.name}"
     designs, group_racks, layout = _designs(loaded)
-    restart_s = [d.reliability.restart_time_s if d.reliability else 600.0 for d in designs]
-    compiler = JobCompiler(designs, restart_s, group_racks, source)
-    if scenario.jobs is not None:
-        requests = scenario_requests(scenario.jobs, compiler.racks_for)
-        where = [f"jobs.{i}" for i in range(len(requests))]
-    else:
-        assert scenario.job_trace is not None
-        requests = trace_requests(scenario.job_trace, compiler.racks_for, gpus_per_rack(designs[0]))
-        where = [f"{scenario.job_trace.path} job {i}" for i in range(len(requests))]
-    specs = [compiler.compile(request, place) for request, place in zip(requests, where, strict=True)]
+    hall = HallGroups(designs, group_racks, source)
+    compiler = JobCompiler(hall, [d.reliability.restart_time_s if d.reliability else 600.0 for d in designs])
+    specs = [compiler.compile(request, where) for request, where in job_requests(scenario, hall)]
     crew, scheduler = scenario.repair or RepairCrew(), scenario.scheduler or Scheduler()
     failures = (sample_fleet_failures(designs, group_racks, duration_s, seed, crew.mttr_scale)
                 if scenario.stochastic_failures else Failures.none())

@@ -10,7 +10,7 @@ from racksim.engine import Simulation
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import build
 from racksim.run.cost import cost_group
-from racksim.run.fleet import simulate_fleet
+from racksim.run.fleet import check_job_mix, simulate_fleet
 from racksim.run.grid import GridJob, scenario_grid
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall, layout_of
@@ -21,19 +21,17 @@ from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput, invalidate, run_output, write_run
 from racksim.workload import Schedule, schedule_for
 from racksim.workload.faults import fault_actions, single_workload
-from racksim.workload.job_trace import read_trace
 
 
 def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule | None:
     """The scenario's workload compiled for the design (an InputError when it cannot map onto it).
 
     For a hall of several designs every group's is compiled (so any that cannot fails now) and the first returned.
-    A job mix (racksim.run.fleet) has none: its trace is read now (a bad line fails before anything runs), its jobs
-    are compiled when it runs.
+    A job mix (racksim.run.fleet) has none: its jobs are checked now (a bad trace line, a job no group holds, an
+    unknown model fail before anything runs) and compiled when it runs.
     """
     if request.scenario.is_fleet:
-        if request.scenario.job_trace is not None:
-            read_trace(request.scenario.job_trace)
+        check_job_mix(request.scenario, loaded)
         return None
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:
         return group_schedules(request, loaded)[0]

@@ -28,6 +28,7 @@ from racksim.design.jobs_schema import InferenceService, JobTrace, TrainingJob
 from racksim.design.workload_schema import InferenceWorkload, TrainingWorkload
 from racksim.errors import InputError
 from racksim.perf.hardware import gpus_per_rack
+from racksim.perf.predict import resolve_model
 from racksim.physics.arrays import RackArrays, build
 from racksim.physics.operating_point import Activity, PointCache
 from racksim.physics.plant import PlantState
@@ -201,27 +202,30 @@ class JobRequest:
     demand: float = 1.0
 
 
+Located = list[tuple["JobRequest", str]]
+"""Requests with where each comes from (jobs.<index>, or the trace's file:line), for errors."""
+
+
 def scenario_requests(jobs: list[TrainingJob | InferenceService], racks_for: Callable[[int, str | None], int]
-                      ) -> list[JobRequest]:
+                      ) -> Located:
     """The requests of a scenario's `jobs:` list (`racks_for(gpus, design)`: whole racks for a GPU count)."""
-    requests = []
+    requests: Located = []
     for index, job in enumerate(jobs):
-        name = job.name or f"job{index}"
+        name, where = job.name or f"job{index}", f"jobs.{index}"
         if isinstance(job, TrainingJob):
-            requests.append(JobRequest(
+            requests.append((JobRequest(
                 name, "training", job.model, racks_for(job.gpus, job.design), job.submit_s, job.design,
                 job.global_batch_sequences, job.seq_len, job.precision, job.steps, job.tokens, None,
-                job.checkpoint_every_steps, job.checkpoint_every_s, job.checkpoint_time_s, job.restart_time_s))
+                job.checkpoint_every_steps, job.checkpoint_every_s, job.checkpoint_time_s, job.restart_time_s), where))
         else:
-            for replica in range(job.replicas):
-                requests.append(JobRequest(
-                    f"{name}.{replica}", "inference", job.model, job.racks_per_replica, job.submit_s, job.design,
-                    duration_s=job.duration_s, demand=job.demand))
+            requests += [(JobRequest(f"{name}.{replica}", "inference", job.model, job.racks_per_replica, job.submit_s,
+                                     job.design, duration_s=job.duration_s, demand=job.demand), where)
+                         for replica in range(job.replicas)]
     return requests
 
 
 def trace_requests(trace: JobTrace, racks_for: Callable[[int, str | None], int], gpus_per_rack: int
-                   ) -> list[JobRequest]:
+                   ) -> Located:
     """The requests of a job trace (racksim.workload.job_trace), its defaults filling what the trace lacks.
 
     A job trains on every GPU of its whole racks (`gpus_per_rack` each), so its global batch is the model entry's
@@ -234,38 +238,17 @@ def trace_requests(trace: JobTrace, racks_for: Callable[[int, str | None], int],
         return JobRequest(f"job{index}", job.kind, job.model, racks, job.submit_s, None, batch, trace.seq_len,
                           trace.precision, job.steps, None, job.duration_s, None, trace.checkpoint_every_s,
                           trace.checkpoint_time_s, demand=1.0)
-    return [request(index, job) for index, job in enumerate(read_trace(trace))]
+    return [(request(index, job), f"{trace.path}:{job.line}") for index, job in enumerate(read_trace(trace))]
 
 
-@dataclass
-class JobCompiler:
-    """Compiles jobs for a hall's design groups, caching predictions and rack states by job shape."""
+@dataclass(frozen=True)
+class HallGroups:
+    """The hall's design groups as jobs see them: which group a job runs on, how many racks it gets."""
 
     designs: list[Design]
-    restart_s: list[float]
-    """Each group's design's `reliability.restart_time_s` (the default restart time)."""
     group_racks: list[int]
     """Racks in each group (a job that fits none is an error)."""
     source: str = "scenario"
-    table: ProfileTable = field(default_factory=ProfileTable)
-    _power: list[RackPower] = field(default_factory=list)
-    _training: dict[tuple[object, ...], TrainingSchedule] = field(default_factory=dict)
-    _serving: dict[tuple[object, ...], InferenceSchedule] = field(default_factory=dict)
-    _profiles: dict[tuple[object, ...], int] = field(default_factory=dict)
-    schedules: dict[int, TrainingSchedule] = field(default_factory=dict)
-    """The predicted step of each training job's running profile (the grid's waveforms)."""
-
-    def __post_init__(self) -> None:
-        """Each group's rack power, idle and off states."""
-        for design in self.designs:
-            power = RackPower(design)
-            self._power.append(power)
-            self.table.idle.append(self.table.add(power.profile(f"idle ({design.name})", [(IDLE, 1.0)])))
-            self.table.off.append(self.table.add(power.profile(f"off ({design.name})", [])))
-
-    def rack_arrays(self, group: int) -> RackArrays:
-        """One rack of the group's design, compiled."""
-        return self._power[group].arrays
 
     def racks_for(self, gpus: int, design: str | None) -> int:
         """Whole racks for `gpus` GPUs of the named (else the first) group's design."""
@@ -285,9 +268,59 @@ class JobCompiler:
         raise InputError(self.source, where, f"needs {request.racks} racks; the largest group it may use has "
                          f"{max(self.group_racks[g] for g in groups)}")
 
+    def check(self, requests: Located) -> None:
+        """Raise the first request's one-line error that needs no prediction: no group holds it, unknown model."""
+        models: set[str] = set()
+        for request, where in requests:
+            self.group_for(request, where)
+            if request.model not in models:
+                models.add(request.model)
+                try:
+                    resolve_model(request.model)
+                except InputError as error:
+                    raise InputError(self.source, f"{where}.model", error.rule) from None
+
+
+@dataclass
+class JobCompiler:
+    """Compiles jobs for a hall's design groups, caching predictions and rack states by job shape."""
+
+    hall: HallGroups
+    restart_s: list[float]
+    """Each group's design's `reliability.restart_time_s` (the default restart time)."""
+    table: ProfileTable = field(default_factory=ProfileTable)
+    _power: list[RackPower] = field(default_factory=list)
+    _training: dict[tuple[object, ...], TrainingSchedule] = field(default_factory=dict)
+    _serving: dict[tuple[object, ...], InferenceSchedule] = field(default_factory=dict)
+    _profiles: dict[tuple[object, ...], int] = field(default_factory=dict)
+    schedules: dict[int, TrainingSchedule] = field(default_factory=dict)
+    """The predicted step of each training job's running profile (the grid's waveforms)."""
+
+    @property
+    def designs(self) -> list[Design]:
+        """Each group's rack design."""
+        return self.hall.designs
+
+    @property
+    def source(self) -> str:
+        """Names the scenario in errors."""
+        return self.hall.source
+
+    def __post_init__(self) -> None:
+        """Each group's rack power, idle and off states."""
+        for design in self.designs:
+            power = RackPower(design)
+            self._power.append(power)
+            self.table.idle.append(self.table.add(power.profile(f"idle ({design.name})", [(IDLE, 1.0)])))
+            self.table.off.append(self.table.add(power.profile(f"off ({design.name})", [])))
+
+    def rack_arrays(self, group: int) -> RackArrays:
+        """One rack of the group's design, compiled."""
+        return self._power[group].arrays
+
     def compile(self, request: JobRequest, where: str) -> JobSpec:
         """The job as the engine runs it: its group, timing, work and running state."""
-        group = self.group_for(request, where)
+        group = self.hall.group_for(request, where)
         return (self._training_spec if request.kind == "training" else self._serving_spec)(request, group, where)
 
     def _profile(self, key: tuple[object, ...], group: int, label: str, phases: list[tuple[Activity, float]]) -> int:
