@@ -108,3 +108,15 @@ def test_multi_node_all_reduce_is_no_faster_than_one_node(designs: dict[str, Des
     table = design_table(designs[key], "all-reduce", sizes, ranks)
     assert np.all(np.diff(table.time_s) > 0)
     assert np.all(table.time_s >= design_table(designs[key], "all-reduce", sizes).time_s)
+
+
+GB200X20 = "coreweave/nccl-tests README (bee97e7, 2025-05-05), 20 x GB200 NVL72 racks (1,440 GPUs), NCCL 2.26.2"
+
+
+def test_twenty_racks_remain_a_reported_optimistic_miss(designs: dict[str, Design]) -> None:
+    # Beyond two racks NCCL's NVLS-tree is paced by its fabric phase (the measured curve halves), which the model's
+    # 72 rails never are (racksim/perf/VALIDATION.md, "Cross-rack collectives"): +253 % at 512 MiB, +101 % at
+    # 8 GiB. Move these into CURVES when the model reaches 10 %.
+    measured = np.array([150.95, 381.48])
+    modelled = design_table(designs["gb200"], "all-reduce", np.array([2.0**29, 2.0**33]), 1440).busbw_gbyte_s
+    assert np.all((1.5 * measured < modelled) & (modelled < 4.0 * measured)), GB200X20

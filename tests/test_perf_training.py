@@ -84,7 +84,8 @@ def test_context_parallel_splits_attention() -> None:
 
 
 @pytest.mark.parametrize(("change", "field"), [
-    ({"tp": 7}, "tp"), ({"pp": 5}, "pp"), ({"global_batch": 65, "micro_batch": 2}, "global_batch"),
+    ({"tp": 7}, "tp"), ({"pp": 33}, "pp"), ({"pp": 97, "vpp": 1}, "pp"),
+    ({"global_batch": 65, "micro_batch": 2}, "global_batch"),
     ({"tp": 0}, "layout"), ({"ep": 2}, "ep"), ({"vpp": 2, "pp": 1}, "vpp"),
 ])
 def test_impossible_layouts_are_one_line_errors(change: dict, field: str) -> None:
@@ -108,7 +109,7 @@ def test_network_model_adapter_times_collectives() -> None:
 def test_custom_collective_timer_plugs_in() -> None:
     calls: list[tuple[str, int, bool]] = []
 
-    def timer(kind: str, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def timer(kind: str, message_bytes: float, group_size: int, scale_up: bool, per_domain: int = 1) -> float:
         calls.append((kind, group_size, scale_up))
         return 0.0
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from racksim.perf.published import KORTHIKANTI_2022, NARAYANAN_2021, Case
-
-KNOWN_MISSES = {"GPT 7.5B"}
-"""Cases outside 15 %, reported in VALIDATION.md rather than tuned away."""
+from racksim.perf.published import (
+    DEEPSEEK_V3,
+    KORTHIKANTI_2022,
+    LLAMA3_405B,
+    NARAYANAN_2021,
+    NARAYANAN_2021_ZERO3,
+    Case,
+)
 
 
 @pytest.mark.parametrize("case", KORTHIKANTI_2022, ids=lambda c: c.name)
@@ -16,19 +20,42 @@ def test_korthikanti_2022_iteration_times_within_15_percent(case: Case) -> None:
 
 
 def test_exactly_one_calibration_case() -> None:
-    calibrated = [c for c in KORTHIKANTI_2022 + NARAYANAN_2021 if c.calibration]
+    calibrated = [c for c in KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 if c.calibration]
     assert [c.name for c in calibrated] == ["megatron-175b selective"]
     assert abs(calibrated[0].error) <= 0.01  # the calibration reproduces its own case
 
 
 @pytest.mark.parametrize("case", NARAYANAN_2021, ids=lambda c: c.name)
 def test_narayanan_2021_achieved_tflops(case: Case) -> None:
-    # Settings partly assumed (micro-batch 1, no interleaving, un-overlapped all-reduce): 15 % except the
-    # reported misses, which must stay within 20 % so a regression still shows.
-    limit = 0.20 if case.name in KNOWN_MISSES else 0.15
-    assert abs(case.error) <= limit, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+    # Settings partly assumed (micro-batch 1, no interleaving, un-overlapped all-reduce); values of Table 1 checked
+    # against three stored transcriptions of the paper (VALIDATION.md).
+    assert abs(case.error) <= 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
 
 
-def test_known_misses_are_still_misses() -> None:
-    # When the model improves past 15 % on these, move them out of KNOWN_MISSES and update VALIDATION.md.
-    assert all(abs(c.error) > 0.15 for c in NARAYANAN_2021 if c.name in KNOWN_MISSES)
+@pytest.mark.parametrize("case", NARAYANAN_2021_ZERO3, ids=lambda c: c.name)
+def test_zero3_cases_are_reported_optimistic_misses(case: Case) -> None:
+    # Narayanan 2021 Table 2 (DeepSpeed ZeRO-3, 2021): the model's per-layer prefetch over 8 NICs per node hides
+    # the gathers these runs exposed (VALIDATION.md, "Misses"); predicted > measured by more than 15 % until
+    # the model learns why. A change that brings one within 15 % must move it into the checked cases.
+    assert case.error > 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+
+
+LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 1": 0.25, "Llama 3 405B 16384 GPUs cp 16": 0.40}
+"""Llama 3 cases outside 15 % (VALIDATION.md: unpublished settings and the MFU count), with a bound so a
+regression still shows."""
+
+
+@pytest.mark.parametrize("case", LLAMA3_405B, ids=lambda c: c.name)
+def test_llama3_405b_mfu_on_16_uneven_stages(case: Case) -> None:
+    limit = LLAMA3_MISSES.get(case.name, 0.15)
+    assert abs(case.error) <= limit, f"{case.name}: MFU {case.predict():.3f} vs {case.measured}"
+    if case.name in LLAMA3_MISSES:  # move it out when the model reaches 15 %
+        assert abs(case.error) > 0.15
+
+
+def test_deepseek_v3_fp8_moe_is_a_reported_pessimistic_miss() -> None:
+    # 180K H800 GPU-hours per trillion tokens = 1,543 tokens/s per GPU. The model exposes the expert all-to-all
+    # that DualPipe hides and sends every routed copy over InfiniBand in BF16 (VALIDATION.md): −30 %, bounded so a
+    # regression shows; move it to the checked cases when it comes within 15 %.
+    case = DEEPSEEK_V3[0]
+    assert -0.40 < case.error < -0.15, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"

@@ -319,5 +319,5 @@ def test_inference_run_reports_latency_and_keeps_the_contract(tmp_path: Path) ->
     p = metrics["performance"]
     assert p["work_unit"] == "tokens"
     assert 0 < p["ttft_s_p50"] <= p["ttft_s_p99"]
-    assert 0 < p["tpot_s_p50"] <= p["tpot_s_p99"] <= 0.05
+    assert 0 < p["tpot_s_p50"] <= p["tpot_s_p99"] <= 0.1  # the scenario's TPOT SLO
     assert p["tokens"] == p["work_units"]

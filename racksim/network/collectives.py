@@ -5,7 +5,8 @@ transfers (links and switches) plus the protocol's step cost; β comes from rout
 transfers over the actual links with max-min fair sharing, so a failed link slows exactly the transfers that
 cross it and the slowest transfer paces the collective. For each size the fastest (algorithm, protocol) wins,
 as NCCL's tuner picks. Beyond one rack, all-reduce runs NCCL's multi-node algorithms (flat ring, tree, NVLS-tree)
-with their intra- and inter-rack phases pipelined over chunks (`pipeline.py`). Sizes S follow nccl-tests: the
+with their intra- and inter-rack phases pipelined over chunks (`pipeline.py`), all-gather and reduce-scatter a
+flat ring over the ranks of every rack (`CollectiveModel.hierarchical`). Sizes S follow nccl-tests: the
 per-rank buffer for all-reduce, the total gathered (scattered, exchanged) size for the others; algbw = S / T and
 busbw = algbw · F with F = 2(n−1)/n for all-reduce and (n−1)/n otherwise.
 """
@@ -49,16 +50,6 @@ rate; checked on the run's other sizes and on 2 GB200 NVL72 racks, tests/test_ne
 def bus_factor(op: str, n_ranks: int) -> float:
     """nccl-tests' busbw / algbw: 2(n−1)/n for all-reduce, (n−1)/n for all-gather, reduce-scatter, all-to-all."""
     return (2.0 if op == "all-reduce" else 1.0) * (n_ranks - 1) / n_ranks
-
-
-def _chain(first: Cost, second: Cost, algorithm: str, base_s: float) -> Cost:
-    """Two phases of one collective, one after the other: one launch (`base_s`) less than two collectives.
-
-    The channel ramp is the first phase's; the fills add.
-    """
-    return replace(first, fixed_s=first.fixed_s + second.fixed_s - base_s,
-                   s_per_byte=first.s_per_byte + second.s_per_byte, algorithm=algorithm,
-                   fill_s=first.fill_s + second.fill_s, fill_bytes=min(first.fill_bytes, second.fill_bytes))
 
 
 @dataclass(frozen=True)
@@ -214,29 +205,34 @@ class CollectiveModel:
             group = np.arange(n_ranks)[None, :]
             costs = self.ring(op, group)
             return costs + self.tree(group) + self.in_switch(group[0]) if op == "all-reduce" else costs
-        local = np.arange(racks * m).reshape(racks, m)  # ring of each rack's GPUs
-        rails = local.T.copy()  # GPU j of every rack
+        return self.hierarchical(op, np.arange(racks * m).reshape(racks, m))
+
+    def hierarchical(self, op: str, local: IndexArray) -> list[Cost]:
+        """Every cost of `op` over a group spanning racks: row r of `local` holds the group's GPUs in rack r.
+
+        All-reduce: NCCL's flat ring, tree and NVLS-tree (`flat_ring`, `pipelined_trees`). All-gather and
+        reduce-scatter: the flat ring only; NCCL runs NVLS for them inside one node only (src/enqueue.cc skips NVLS
+        all-gather/reduce-scatter when nNodes > 1) and PAT only at one GPU per node.
+        """
+        if op == "all-to-all":
+            return self.direct(local.reshape(1, -1))
         if op == "all-reduce":
-            return self.flat_ring(local) + self.pipelined_trees(local, rails)
-        intra, inter = self.ring(op, local), self.ring(op, rails)
-        # The inter-rack phase moves S/m per GPU: scale its bytes term.
-        inter = [replace(c, s_per_byte=c.s_per_byte / m) for c in inter]
-        first, second = (inter, intra) if op == "all-gather" else (intra, inter)
-        return [_chain(a, b, f"{a.algorithm}/{b.algorithm}", self._protocols[a.protocol].base_latency_s)
-                for a in first for b in second if a.protocol == b.protocol]
+            return self.flat_ring(op, local) + self.pipelined_trees(local, local.T.copy())
+        return self.flat_ring(op, local)
 
-    def flat_ring(self, local: IndexArray) -> list[Cost]:
-        """NCCL's multi-node ring all-reduce: R rings over every rank, each carrying S/R, run at once.
+    def flat_ring(self, op: str, local: IndexArray) -> list[Cost]:
+        """NCCL's multi-node ring: R rings over every rank, each carrying S/R, run at once.
 
-        Ring k visits each rack's GPUs from GPU o_k = k·m/R on, so the R rings leave each rack from R different GPUs
-        (NICs) and the fabric carries R flows per rack boundary; R = min(m, channels) (one ring per channel, NCCL
-        src/graph/rings.cc). T = t_base + 2(n−1)·α + 2(n−1)/n · (S/R) / r_min, r_min the slowest routed flow.
+        Ring k visits each rack's GPUs of the group from its (k·m/R)-th on, so the R rings leave each rack from R
+        different GPUs (NICs) and the fabric carries R flows per rack boundary; R = min(m, channels), m the group's
+        GPUs per rack (one ring per channel, NCCL src/graph/rings.cc). T = t_base + k·α + f·(S/R) / r_min with the
+        ring's k steps and share f (`ring`), r_min the slowest routed flow.
         """
         m = local.shape[1]
         n_rings = min(m, self.network.scale_up.channels)
         offsets = np.arange(n_rings) * m // n_rings
         rings = local[:, (np.arange(m)[None, :] + offsets[:, None]) % m].transpose(1, 0, 2).reshape(n_rings, -1)
-        return [replace(c, s_per_byte=c.s_per_byte / n_rings) for c in self.ring("all-reduce", rings)]
+        return [replace(c, s_per_byte=c.s_per_byte / n_rings) for c in self.ring(op, rings)]
 
     def chain(self, local: IndexArray) -> list[Cost]:
         """The intra-rack part of NCCL's tree all-reduce: a chain through each rack's GPUs, reduce up, broadcast down.

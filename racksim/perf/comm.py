@@ -1,14 +1,17 @@
 """Communication for the step model: a protocol any collective model can satisfy, and two implementations.
 
-A `CollectiveTime` answers (collective kind, message bytes, group size, inside the scale-up domain?) → seconds.
+A `CollectiveTime` answers (collective kind, message bytes, group size, inside the scale-up domain?, ranks of the
+group in each domain when it spans several) → seconds.
 Message sizes follow nccl-tests: the per-rank buffer for all-reduce, the total gathered (scattered, exchanged)
 size for all-gather, reduce-scatter and all-to-all, the payload for a point-to-point send.
 
 `AlphaBeta` is the simple model the tests use: T = α_base + k·α_step + S·f / (η·B), with k steps and f the share of
 S each rank sends (ring all-reduce: k = 2(n−1), f = 2(n−1)/n; all-gather, reduce-scatter: n−1, (n−1)/n;
-all-to-all: 1 step, (n−1)/n; send: 1, 1). `network_collective_time` adapts racksim's own collective model
-(`racksim.network.collectives`, alpha-beta costs of ring, tree, in-switch and direct algorithms on a design's
-topology) to the same protocol.
+all-to-all: 1 step, (n−1)/n; send: 1, 1). A group spanning domains with q > 1 ranks in each runs NCCL's flat ring:
+q rings, one leaving each domain through each of the q ranks' NICs, so B is the slower of the scale-up link and
+q NICs: S·f · max(1/B_up, 1/(q·B_out)) / η (all-to-all: (q−1)/n of S over NVLink, (n−q)/n over the NICs).
+`network_collective_time` adapts racksim's own collective model (`racksim.network.collectives`: ring, tree,
+in-switch and direct algorithms, and NCCL's multi-node ones, on a design's topology) to the same protocol.
 """
 
 from __future__ import annotations
@@ -27,8 +30,13 @@ Kind = Literal["all-reduce", "all-gather", "reduce-scatter", "all-to-all", "send
 class CollectiveTime(Protocol):
     """Seconds for one collective of `kind` over `message_bytes` among `group_size` ranks."""
 
-    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
-        """Time of the collective, s; `scale_up` says the whole group sits in one NVLink domain."""
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool,
+                 per_domain: int = 1) -> float:
+        """Time of the collective, s.
+
+        `scale_up` says the whole group sits in one NVLink domain; otherwise `per_domain` of its ranks sit in each
+        domain it spans (1: one rank per domain, a rail).
+        """
         ...
 
 
@@ -63,14 +71,24 @@ class AlphaBeta:
     scale_out_step_latency_s: float
     """Cost of one step across the fabric (NIC, switches), s."""
 
-    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool,
+                 per_domain: int = 1) -> float:
         """Seconds for the collective (see the class docstring); 0 for a group of one."""
         if group_size <= 1 or message_bytes <= 0:
             return 0.0
         steps, share = steps_and_share(kind, group_size)
-        bandwidth = (self.scale_up_gbyte_s if scale_up else self.scale_out_gbyte_s) * 1e9 * self.efficiency
-        step_s = self.step_latency_s if scale_up else self.scale_out_step_latency_s
-        return self.base_latency_s + steps * step_s + message_bytes * share / bandwidth
+        up_byte_s, out_byte_s = (b * 1e9 * self.efficiency for b in (self.scale_up_gbyte_s, self.scale_out_gbyte_s))
+        q = 1 if scale_up or kind == "send" else min(per_domain, group_size)
+        if scale_up:
+            bytes_s, step_s = message_bytes * share / up_byte_s, self.step_latency_s
+        elif kind == "all-to-all" and q > 1:
+            n = group_size
+            bytes_s = message_bytes * max((q - 1) / n / up_byte_s, (n - q) / n / out_byte_s)
+            step_s = self.scale_out_step_latency_s
+        else:
+            bytes_s = message_bytes * share * max(1 / up_byte_s if q > 1 else 0.0, 1 / (q * out_byte_s))
+            step_s = self.scale_out_step_latency_s
+        return self.base_latency_s + steps * step_s + bytes_s
 
 
 # DGX A100: NVLink 3 through NVSwitch, 600 GB/s bidirectional per GPU = 300 GB/s per direction (NVIDIA A100
@@ -91,11 +109,14 @@ _OPS = {"all-reduce": "all-reduce", "all-gather": "all-gather", "reduce-scatter"
 def network_collective_time(design: Design) -> CollectiveTime:
     """A `CollectiveTime` from racksim's network model on the design's topology (thin adapter).
 
-    Inside the scale-up domain the group is the first n GPUs of one rack; across it, one GPU in each of n racks
-    (a rail, as Megatron places data- and pipeline-parallel peers). Sends are timed as a two-rank all-gather of
-    twice the payload (each rank contributes S). Topologies are compiled once per rack count.
+    Inside the scale-up domain the group is the first n GPUs of one rack; across it, q = `per_domain` GPUs in each
+    of n/q racks (spread evenly over each rack), timed by the network's multi-node algorithms
+    (`CollectiveModel.hierarchical`: NCCL's flat ring, tree and NVLS-tree with their phases pipelined); q = 1 is
+    one GPU per rack, a rail. Sends are timed as a two-rank all-gather of twice the payload (each rank contributes
+    S) on a rail. Topologies are compiled once per rack count.
     """
     from racksim.network.collectives import CollectiveModel, concurrent_time_s
+    from racksim.network.protocols import time_s as time_s_of
     from racksim.network.topology import compile_topology
 
     per_rack = design.slot_count("compute") * design.compute_tray.gpus.count
@@ -106,7 +127,7 @@ def network_collective_time(design: Design) -> CollectiveTime:
             models[racks] = CollectiveModel(design, compile_topology(design, racks))
         return models[racks]
 
-    def time_s(kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def time_s(kind: Kind, message_bytes: float, group_size: int, scale_up: bool, per_domain: int = 1) -> float:
         if group_size <= 1 or message_bytes <= 0:
             return 0.0
         op, size = (_OPS[kind], message_bytes) if kind != "send" else ("all-gather", 2.0 * message_bytes)
@@ -114,8 +135,14 @@ def network_collective_time(design: Design) -> CollectiveTime:
             if group_size > per_rack:
                 raise ValueError(f"{group_size} ranks do not fit one scale-up domain of {per_rack}")
             return concurrent_time_s(model(1), op, np.arange(group_size)[None, :], size)
-        groups = (np.arange(group_size) * per_rack)[None, :]
-        return concurrent_time_s(model(group_size), op, groups, size)
+        q = 1 if kind == "send" else per_domain
+        if q < 1 or q > per_rack or group_size % q:
+            raise ValueError(f"{group_size} ranks do not split into {q} per scale-up domain of {per_rack}")
+        racks = group_size // q
+        if q == 1:
+            return concurrent_time_s(model(racks), op, (np.arange(racks) * per_rack)[None, :], size)
+        local = np.arange(racks)[:, None] * per_rack + np.arange(q)[None, :] * (per_rack // q)
+        return min(float(time_s_of(cost, size)) for cost in model(racks).hierarchical(op, local))
 
     return time_s
 
@@ -130,9 +157,10 @@ class FastestOf:
 
     models: tuple[AlphaBeta, ...]
 
-    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool,
+                 per_domain: int = 1) -> float:
         """The least of the models' times, s."""
-        return min(model(kind, message_bytes, group_size, scale_up) for model in self.models)
+        return min(model(kind, message_bytes, group_size, scale_up, per_domain) for model in self.models)
 
 
 # NCCL's ring protocols (src/graph/tuning.cc, the version DGX_A100's latencies come from): Simple, base 8.4 µs and

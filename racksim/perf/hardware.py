@@ -53,13 +53,14 @@ class MemoizedCollective:
     """A `CollectiveTime` that remembers every answer (the network model compiles topologies and solves per call)."""
 
     inner: CollectiveTime
-    cache: dict[tuple[Kind, float, int, bool], float] = field(default_factory=dict)
+    cache: dict[tuple[Kind, float, int, bool, int], float] = field(default_factory=dict)
 
-    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool) -> float:
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool,
+                 per_domain: int = 1) -> float:
         """The inner model's time, s, computed once per distinct question."""
-        key = (kind, float(message_bytes), int(group_size), bool(scale_up))
+        key = (kind, float(message_bytes), int(group_size), bool(scale_up), int(per_domain))
         if key not in self.cache:
-            self.cache[key] = self.inner(kind, message_bytes, group_size, scale_up)
+            self.cache[key] = self.inner(kind, message_bytes, group_size, scale_up, per_domain)
         return self.cache[key]
 
 

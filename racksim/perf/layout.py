@@ -6,6 +6,7 @@ inside it) and pipeline: a group is inside the scale-up (NVLink) domain when its
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +69,45 @@ class Layout:
                  "dp": self.tp * self.cp * self.dp, "pp": self.gpus}
         return spans[group]
 
+    def placement(self, group: str, domain: int) -> tuple[int, bool, int]:
+        """(ranks, inside one scale-up domain of `domain` GPUs, ranks per domain) of one `group` in rank order.
+
+        Groups: 'tp', 'cp', 'ep', 'dp' and 'edp' (expert data parallel, d/ep ranks at stride t·cp·ep). A group of
+        n ranks at stride s spans s·n ranks; beyond one domain it has gcd(n, max(1, D // s)) ranks in each.
+        """
+        size = {"tp": self.tp, "cp": self.cp, "ep": self.ep, "dp": self.dp, "edp": self.dp // self.ep}[group]
+        stride = {"tp": 1, "cp": self.tp, "ep": self.tp * self.cp, "dp": self.tp * self.cp,
+                  "edp": self.tp * self.cp * self.ep}[group]
+        if size * stride <= domain:
+            return size, True, size
+        return size, False, math.gcd(size, max(1, domain // stride))
+
+
+def stage_layers(layers: int, pp: int, vpp: int = 1) -> tuple[int, int, int]:
+    """Layers of the (first, most loaded middle, last) pipeline stage; middle 0 when p ≤ 2; p = 1: (L, 0, L).
+
+    The L layers split into p·v chunks (v virtual stages per GPU) as evenly as possible, ⌈L/pv⌉ or ⌊L/pv⌋ each.
+    The short chunks go first to the two ends, which also carry the embedding (first stage) and the output layer
+    and loss (last), as Llama 3's 405B pipeline (126 layers) balances its first and last stages; the long chunks
+    then spread round-robin over the middle stages before the ends. A stage's layers are its v chunks'.
+    """
+    if pp == 1:
+        return layers, 0, layers
+    low, extra = divmod(layers, pp * vpp)
+    short = pp * vpp - extra
+    room = [vpp] * pp  # long chunks each stage can still take
+    room[-1] -= 1 if short >= 1 else 0
+    room[0] -= 1 if short >= 2 else 0
+    longs = [0] * pp
+    order = [*range(1, pp - 1), 0, pp - 1]
+    while extra:
+        for stage in order:
+            if extra and longs[stage] < room[stage]:
+                longs[stage] += 1
+                extra -= 1
+    base = vpp * low
+    return base + longs[0], (base + max(longs[1:-1])) if pp > 2 else 0, base + longs[-1]
+
 
 def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> None:
     """Raise a one-line `InputError` for a layout the model cannot run with (divisibility rules)."""
@@ -80,8 +120,9 @@ def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> 
          f"{layout.dp} data-parallel ranks"),
         (model.num_attention_heads % layout.tp == 0, "tp",
          f"{layout.tp} does not divide the {model.num_attention_heads} attention heads"),
-        (model.num_hidden_layers % (layout.pp * layout.vpp) == 0, "pp",
-         f"{model.num_hidden_layers} layers do not split into {layout.pp} stages × {layout.vpp} virtual stages"),
+        (layout.pp * layout.vpp <= model.num_hidden_layers, "pp",
+         f"{layout.pp} stages × {layout.vpp} virtual stages need at least as many layers "
+         f"({model.num_hidden_layers})"),
         (layout.seq_len % layout.cp == 0, "cp", f"{layout.cp} does not divide the sequence of {layout.seq_len}"),
         (layout.dp % layout.ep == 0, "ep", f"expert parallelism {layout.ep} must divide data parallelism "
                                            f"{layout.dp}"),

@@ -19,7 +19,8 @@ h hidden, a heads, t tensor-parallel):
 gives attention 7 + 4g/a (g KV heads) and MLP 3 + 2·m·i/h (m matrices, width i), which is 11 and 19 for GPT; an
 MoE layer keeps k copies of each routed token's MLP tensors plus the shared experts'. With context parallelism s is
 the local s/cp. The first pipeline stage holds min(p, m) micro-batches in flight (1F1B), times
-1 + (p − 1)/(p·v) with v interleaved stages; the last stage adds the fp32 logits and their gradient, 8·b·s·V/t.
+1 + (p − 1)/(p·v) with v interleaved stages (with uneven stages the second may hold more, `activation_bytes`);
+the last stage adds the fp32 logits and their gradient, 8·b·s·V/t.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from racksim.errors import InputError
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.layout import Layout
+from racksim.perf.layout import Layout, stage_layers
 from racksim.perf.model import ModelConfig
 from racksim.perf.params import attention_params, mlp_params, param_counts
 
@@ -63,11 +64,12 @@ class MemoryBreakdown:
 def stage_params(m: ModelConfig, layout: Layout) -> tuple[float, float]:
     """(dense, expert) parameters held by one GPU of the most loaded stage, count.
 
-    A stage holds L/p layers split t ways (experts also ep ways) plus the embedding (first stage) or the output
-    layer and final norm (last stage; a tied output layer is a copy there when p > 1).
+    A stage holds its layers (`layout.stage_layers`: ⌈L/p⌉ or ⌊L/p⌋) split t ways (experts also ep ways) plus the
+    embedding (first stage) or the output layer and final norm (last stage; a tied output layer is a copy there
+    when p > 1); the stage with the most parameters counts.
     """
     counts = param_counts(m)
-    t, per_stage = layout.tp, m.num_hidden_layers / layout.pp
+    t = layout.tp
     moe_fraction = m.moe_layers / m.num_hidden_layers
     shared = attention_params(m) + 2 * m.norm_params
     dense_layer = shared + mlp_params(m, m.ffn_size)
@@ -78,8 +80,10 @@ def stage_params(m: ModelConfig, layout: Layout) -> tuple[float, float]:
     positions = m.max_position_embeddings * m.hidden_size if m.gpt_type else 0
     first = vocab / t + positions
     last = (vocab / t if (not m.tied or layout.pp > 1) else 0.0) + m.norm_params
-    ends = first + last if layout.pp == 1 else max(first, last)
-    return per_stage * layer_dense / t + ends, per_stage * layer_expert / t
+    n_first, n_middle, n_last = stage_layers(m.num_hidden_layers, layout.pp, layout.vpp)
+    stages = [(n_first, first + last)] if layout.pp == 1 else [(n_first, first), (n_last, last), (n_middle, 0.0)]
+    layers, ends = max(stages, key=lambda stage: stage[0] * (layer_dense + layer_expert) / t + stage[1])
+    return layers * layer_dense / t + ends, layers * layer_expert / t
 
 
 def activation_bytes_per_layer(m: ModelConfig, layout: Layout, moe_layer: bool = False) -> float:
@@ -101,13 +105,19 @@ def activation_bytes_per_layer(m: ModelConfig, layout: Layout, moe_layer: bool =
 
 
 def activation_bytes(m: ModelConfig, layout: Layout) -> float:
-    """Activations held by a GPU of the first stage at the peak of a 1F1B (interleaved) step, bytes."""
+    """Activations held at the peak of a 1F1B (interleaved) step by the stage that holds the most, bytes.
+
+    Stage i keeps min(p − i, m) micro-batches in flight (× 1 + (p − 1)/(p·v) interleaved); the first stage, or the
+    second when it has a layer more (uneven split), holds the most.
+    """
     p, v = layout.pp, layout.vpp
-    in_flight = min(p, layout.microbatches) * (1 + (p - 1) / (p * v) if v > 1 else 1.0)
+    interleave = 1 + (p - 1) / (p * v) if v > 1 else 1.0
+    n_first, n_middle, _ = stage_layers(m.num_hidden_layers, p, v)
+    layers_in_flight = max(n_first * min(p, layout.microbatches), n_middle * min(p - 1, layout.microbatches))
     moe_fraction = m.moe_layers / m.num_hidden_layers
     per_layer = ((1 - moe_fraction) * activation_bytes_per_layer(m, layout)
                  + moe_fraction * activation_bytes_per_layer(m, layout, moe_layer=True))
-    stored = m.num_hidden_layers / p * in_flight * per_layer
+    stored = layers_in_flight * interleave * per_layer
     if layout.recompute == "full":  # one layer's full working set while it is recomputed
         stored += activation_bytes_per_layer(m, Layout(**{**layout.__dict__, "recompute": "none"}))
     return stored
@@ -117,7 +127,9 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
     """Weights, gradients, optimizer state, activations and buffers on the most loaded GPU, GB.
 
     Weights 2 bytes, gradients 4 (fp32) or 2, Adam state 12 bytes per parameter, divided by the data-parallel
-    degree (d for dense, d/ep for expert parameters) as the ZeRO stage says.
+    degree (d for dense, d/ep for expert parameters) as the ZeRO stage says. Buffers: the reserve, the last stage's
+    fp32 logits and, at ZeRO 3, the gathered weights of two layers (the one computed and the one prefetched, FSDP's
+    limit of one all-gather ahead) and one layer's unsharded gradients before their reduce-scatter.
     """
     dense, expert = stage_params(m, layout)
     d_dense, d_expert = layout.dp, max(1, layout.dp // layout.ep)
@@ -129,12 +141,16 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
 
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     logits = 8.0 * layout.micro_batch * layout.seq_len / layout.cp * m.vocab_size / layout.tp
+    gathered = 0.0
+    if layout.zero == 3:  # the layer computed and the one prefetched, whole, and one layer's unsharded gradients
+        most_layers = max(stage_layers(m.num_hidden_layers, layout.pp, layout.vpp))
+        gathered = (2 * 2.0 + grad_bytes) * (dense + expert) / most_layers
     return MemoryBreakdown(
         weights_gb=sharded(2.0, 3) / GB,
         gradients_gb=sharded(grad_bytes, 2) / GB,
         optimizer_gb=sharded(ADAM_STATE_BYTES, 1) / GB,
         activations_gb=activation_bytes(m, layout) / GB,
-        buffers_gb=RESERVED_GB + logits / GB,
+        buffers_gb=RESERVED_GB + (logits + gathered) / GB,
     )
 
 

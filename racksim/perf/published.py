@@ -9,11 +9,12 @@ validation/*_full.json, *_seqsel.json); the MFU/HFU of the selective runs (22B 4
 
 Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM" (SC21,
 arXiv 2104.04473), Table 1: achieved TFLOP/s per GPU of GPT models 1.7B-1T on A100 (Selene), sequence 2048,
-vocabulary 51200, with (t, p, GPUs, batch). Not found as text in the stored sources, so transcribed from the paper as
-recalled; the shapes check out (`param_counts` gives the printed sizes). The table omits the micro-batch size
-and interleaving: b = 1 and no interleaving are assumed, with full recompute and un-overlapped fp32 gradient
-all-reduce (the paper's Megatron-LM of 2021), so these cases have settings only partly known. Their TFLOP/s counts
-the recomputed forward: F = 96·B·s·l·h²·(1 + s/6h + V/16lh) per iteration (the paper's eq. 3).
+vocabulary 51200, with (t, p, GPUs, batch). First transcribed from memory, then checked against three transcriptions
+of the paper in the stored sources (identical values, no correction needed); the shapes check out (`param_counts`
+gives the printed sizes). The table omits the micro-batch size and interleaving: b = 1 and no interleaving are
+assumed, with full recompute and un-overlapped fp32 gradient all-reduce (the paper's Megatron-LM of 2021), so these
+cases have settings only partly known. Their TFLOP/s counts the recomputed forward: F = 96·B·s·l·h²·(1 + s/6h +
+V/16lh) per iteration (the paper's eq. 3).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE
+from racksim.perf.comm import DGX_A100, DGX_A100_GPUS_PER_NODE, AlphaBeta, nccl_protocols
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.layout import Layout, Recompute
 from racksim.perf.model import ModelConfig, bundled_model, parse_model
+from racksim.perf.published_inference import h100_dgx
 from racksim.perf.training import System, train_step
 
 
@@ -48,17 +50,28 @@ class Case:
     layout: Layout
     measured: float
     unit: str
-    """'s' (iteration time) or 'TFLOP/s' (per GPU, the paper's own FLOP count)."""
+    """'s' (iteration time), 'TFLOP/s' (per GPU, the paper's own FLOP count), 'MFU' (racksim's count) or
+    'tokens/s' (per GPU)."""
     calibration: bool = False
     settings_known: bool = True
+    hardware: str = "a100"
+    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`)."""
+    memory_checked: bool = True
+    """False: predicted even where racksim's footprint exceeds HBM (the run used savings racksim does not model)."""
 
     def predict(self, accelerator: Accelerator | None = None, system: System | None = None) -> float:
-        """The model's value of the measured quantity, in `unit` (default system: `a100_dgx()`)."""
+        """The model's value of the measured quantity, in `unit` (default system: the case's `hardware`)."""
+        if system is None and self.hardware in ("h100", "h800"):
+            system = h100_dgx() if self.hardware == "h100" else h800_cluster()
         if system is None:
             system = a100_dgx() if accelerator is None else System(accelerator, DGX_A100, DGX_A100_GPUS_PER_NODE)
-        step = train_step(self.model, self.layout, system)
+        step = train_step(self.model, self.layout, system, check_memory=self.memory_checked)
+        if self.unit == "tokens/s":
+            return step.tokens_per_s_per_gpu
         if self.unit == "s":
             return step.step_time_s
+        if self.unit == "MFU":
+            return step.mfu
         m, lay = self.model, self.layout
         layers, h, s, v = m.num_hidden_layers, m.hidden_size, lay.seq_len, m.vocab_size
         flops = 96.0 * lay.global_batch * s * layers * h * h * (1 + s / (6 * h) + v / (16 * layers * h))
@@ -122,7 +135,63 @@ NARAYANAN_2021 = tuple(
     for size, heads, hidden, layers, t, p, gpus, batch, tflops in _N21_TABLE1
 )
 
-ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021
+# Table 2 of the same paper, ZeRO-3 without model parallelism (DeepSpeed, 2021): the 174.6 B model (GPT-3's shape),
+# batch 1536, (GPUs, micro-batch, achieved TFLOP/s per GPU by the same count). Values as in three stored
+# transcriptions of the paper (identical). Assumed: full recompute, bf16 gradients, overlap on.
+_N21_TABLE2_ZERO3 = ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
+
+NARAYANAN_2021_ZERO3 = tuple(
+    Case(f"ZeRO-3 175B {gpus} GPUs", "Narayanan et al. 2021, Table 2", _gpt(12288, 96, 96),
+         Layout(global_batch=1536, seq_len=2048, micro_batch=micro, dp=gpus, zero=3, recompute="full",
+                flash_attention=False, fp32_grads=False),
+         tflops, "TFLOP/s", settings_known=False)
+    for gpus, micro, tflops in _N21_TABLE2_ZERO3
+)
+
+# Llama 3 405B pre-training on H100 (Meta's RoCE cluster, 8 × 400 Gb/s per 8-GPU server; `h100_dgx()` has the same
+# NVLink and NIC rates), BF16 MFU 43 / 41 / 38 % (Llama 3 paper, Table 4; the same degrees and 430 / 400 / 380
+# TFLOP/s per GPU on G. Klockwood's notes of P. Balaji's SC'24 slide, glennklockwood.com/garden/llama-3.1):
+# (GPUs, tp, cp, pp, dp, sequence, sequences per step = 16M tokens / sequence, MFU). Not published: the virtual
+# stages, micro-batch, recompute and sharding; taken as racksim's own search picks them under the published degrees
+# (vpp 4, micro-batch 1, full recompute, ZeRO 1; the 126 layers split 7 / 8 ×14 / 7). The MFU is racksim's count
+# (full s² attention, as Megatron-LM); the paper does not state whether its count halves causal attention.
+_LLAMA3_TABLE4 = ((8192, 8, 1, 16, 64, 8192, 2048, 0.43), (16384, 8, 1, 16, 128, 8192, 2048, 0.41),
+                  (16384, 8, 16, 16, 8, 131072, 128, 0.38))
+
+LLAMA3_405B = tuple(
+    Case(f"Llama 3 405B {gpus} GPUs cp {cp}", "Llama 3 paper (Dubey et al. 2024), Table 4",
+         bundled_model("llama3-405b"),
+         Layout(global_batch=batch, seq_len=seq, micro_batch=1, tp=tp, pp=pp, vpp=4, dp=dp, cp=cp,
+                sequence_parallel=True, recompute="full", zero=1),
+         mfu, "MFU", settings_known=False, hardware="h100")
+    for gpus, tp, cp, pp, dp, seq, batch, mfu in _LLAMA3_TABLE4
+)
+
+
+
+@cache
+def h800_cluster() -> System:
+    """DeepSeek-V3's H800 nodes of 8 GPUs: H100 compute and HBM, slower NVLink.
+
+    The GPU of `h100_dgx()`; NVLink 400 GB/s bidirectional (200 per direction, NVIDIA's H800 SXM figure; the report
+    measures 160 GB/s), 50 GB/s of InfiniBand per GPU (report §3.2.2), NCCL's Simple and LL protocols as
+    `comm.DGX_H100`.
+    """
+    return System(h100_dgx().accelerator, nccl_protocols(AlphaBeta(200.0, 50.0, 0.82, 8.4e-6, 3.4e-6, 6e-6)), 8)
+
+
+# DeepSeek-V3 technical report (arXiv 2412.19437): 180K H800 GPU-hours per trillion pre-training tokens on 2,048 H800
+# (§1, Table 1), i.e. 1e12 / (180e3 · 3600) = 1,543 tokens/s per GPU; PP 16, EP 64 over 8 nodes, ZeRO-1 data
+# parallelism, no TP (§3.2), FP8 GEMMs (§3.3), sequence 4,096 and batch 15,360 sequences after the ramp (§4.2).
+# Assumed: micro-batch 1, selective recompute (the report recomputes norms and MLA up-projections), 1F1B for
+# DualPipe; racksim's footprint (107 GB) exceeds 80 GB, the report's memory savings (§3.2.3) are not modelled.
+DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Table 1 and §3.2",
+                    bundled_model("deepseek-v3"),
+                    Layout(global_batch=15360, seq_len=4096, micro_batch=1, tp=1, pp=16, dp=128, ep=64,
+                           precision="fp8", recompute="selective", zero=1),
+                    1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800", memory_checked=False),)
+
+ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""
 
 

@@ -5,8 +5,9 @@
 - t, tensor parallel: divides the attention heads, N, and the scale-up domain D (so a group never straddles two
   NVLink domains), t ≤ D;
 - cp, context parallel: 1, and 2, 4, 8 for sequences of 16k tokens and more (dividing s);
-- p, pipeline parallel: divides the layers; d = N / (t·cp·p) must be whole and divide B;
-- v, virtual stages: 1, or 2 and 4 where L/(p·v) is whole (p > 1);
+- p, pipeline parallel: a divisor of the layers or a power of two up to L (stages then uneven, ⌈L/p⌉ or ⌊L/p⌋
+  layers, `layout.stage_layers`); d = N / (t·cp·p) must be whole and divide B;
+- v, virtual stages: 1, or 2 and 4 where p·v ≤ L (p > 1; chunks uneven as stages are);
 - ep, expert parallel (MoE): divides d and the routed experts;
 - b, micro-batch: 1, 2, 4, 8 dividing B/d;
 
@@ -83,6 +84,11 @@ def divisors(n: int) -> list[int]:
     return sorted(set(small + [n // k for k in small]))
 
 
+def pipeline_options(layers: int) -> list[int]:
+    """Pipeline degrees tried: the divisors of the layer count and the powers of two up to it."""
+    return sorted(set(divisors(layers)) | {2**k for k in range(layers.bit_length()) if 2**k <= layers})
+
+
 def _options(pinned: int | None, natural: list[int]) -> list[int]:
     return [pinned] if pinned is not None else natural
 
@@ -99,13 +105,13 @@ def layouts(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, scale_up
     cps = [1] + ([2, 4, 8] if seq_len >= CONTEXT_PARALLEL_FROM_TOKENS else [])
     for tp in _options(pins.tp, tensor_parallel_options(m, gpus, scale_up_gpus)):
         for cp in _options(pins.cp, [c for c in cps if seq_len % c == 0]):
-            for pp in _options(pins.pp, divisors(m.num_hidden_layers)):
+            for pp in _options(pins.pp, pipeline_options(m.num_hidden_layers)):
                 if gpus % (tp * cp * pp):
                     continue
                 dp = gpus // (tp * cp * pp)
                 if (pins.dp is not None and pins.dp != dp) or global_batch % dp:
                     continue
-                vpps = [v for v in VIRTUAL_STAGES if v == 1 or (pp > 1 and m.num_hidden_layers % (pp * v) == 0)]
+                vpps = [v for v in VIRTUAL_STAGES if v == 1 or (pp > 1 and pp * v <= m.num_hidden_layers)]
                 eps = [e for e in divisors(dp) if m.experts % e == 0] if m.moe else [1]
                 mbs = [b for b in MICRO_BATCHES if (global_batch // dp) % b == 0]
                 for vpp in _options(pins.vpp, vpps):

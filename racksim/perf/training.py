@@ -1,16 +1,20 @@
 """The training step of a layout: step time and its breakdown, MFU, HFU, tokens/s per GPU, memory per GPU.
 
-Per micro-batch, a pipeline stage runs its L/p layers forward (F) and backward with any recompute (B), each op on
-the roofline (`racksim.perf.ops`), plus the layers' exposed tensor-, context- and expert-parallel communication.
-The most loaded stage (embedding on the first, logits and loss on the last) paces the pipeline. A step is
+Per micro-batch, a pipeline stage runs its ⌈L/p⌉ or ⌊L/p⌋ layers forward (F) and backward with any recompute (B),
+each op on the roofline (`racksim.perf.ops`), plus the layers' exposed tensor-, context- and expert-parallel
+communication. The most loaded stage (embedding on the first, logits and loss on the last) paces the pipeline. A
+step is
 
     T = m·(F + B) + (p − 1)/v · (F + B) + 2·m·v·T_send + T_dp,exposed + T_optimizer
 
-with m = global batch / (d·b) micro-batches, the 1F1B bubble (p − 1)/(v·m) of the ideal time (interleaved with v
+with m = global batch / (d·b) micro-batches, F + B those of the slowest stage (layers split as evenly as possible,
+the short stages at the ends, `pace_stage`), the 1F1B bubble (p − 1)/(v·m) of the ideal time (interleaved with v
 virtual stages), one activation send per micro-batch and chunk each way on the critical path, and the data-parallel
 gradient reduce-scatter (all-reduce at ZeRO 0) and parameter all-gather exposed beyond the last micro-batch's
-backward and the first one's forward when overlapped (`Layout.dp_overlap`), in full otherwise; ZeRO 3 gathers the
-weights for every micro-batch's forward and backward.
+backward and the first one's forward when overlapped (`Layout.dp_overlap`), in full otherwise; ZeRO 3 gathers
+each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching one
+layer ahead (`_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
+(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
@@ -27,11 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from racksim.perf.accelerator import Accelerator
 from racksim.perf.comm import CollectiveTime, Kind
-from racksim.perf.layout import Layout, check_layout
+from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
@@ -130,7 +132,6 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         check_fits(memory, acc, source)
     prec = layout.precision
     shard = step_shard(layout)
-    per_stage = m.num_hidden_layers / layout.pp
     fwd_s = bwd_s = cp_s = ep_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f = float(op_time_s(ops, acc, prec).sum())
@@ -141,21 +142,21 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
             kv = layout.cp * shard.tokens * 2 * m.kv_heads * m.d_head * BYTES_ACT / layout.tp
-            inside = layout.group_span("cp") <= domain
-            gather = coll("all-gather", kv, layout.cp, inside)
+            gather = coll("all-gather", kv, *layout.placement("cp", domain))
             cp_s += fraction * (max(0.0, gather - core) + max(0.0, 2 * gather - 2 * core))
         if ops is not None and "router" in ops.name and layout.ep > 1:
             msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
             n_a2a = 4 + (2 if layout.recompute == "full" else 0)
-            ep_s += fraction * n_a2a * coll("all-to-all", msg, layout.ep, layout.group_span("ep") <= domain)
+            ep_s += fraction * n_a2a * coll("all-to-all", msg, *layout.placement("ep", domain))
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
-    tp_s = sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds)
+    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
     first, last = head_ops(m, shard)
     head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.scaled(2, 2), acc, prec).sum())
             for name, ops in (("first", first), ("last", last))}
-    ends_s = head["first"] + head["last"] if layout.pp == 1 else max(head.values())
+    per_stage, ends_s = pace_stage(m.num_hidden_layers, layout.pp, fwd_s + bwd_s + tp_s + cp_s + ep_s,
+                                   head["first"], head["last"], layout.vpp)
     compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
     comm_mb = per_stage * (tp_s + cp_s + ep_s)
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
@@ -165,7 +166,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
         pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain)
     dense, expert = stage_params(m, layout)
-    dp_s = _dp_exposed_s(layout, system, dense, expert, per_stage * fwd_s, per_stage * bwd_s)
+    dp_s = _dp_exposed_s(layout, system, dense, expert, per_stage, fwd_s, bwd_s)
     params_opt = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep)
                                                                         if layout.zero else 1)
     opt_s = float(op_time_s(optimizer_ops(params_opt), acc, prec).sum())
@@ -182,27 +183,56 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         model_flops=mflops, hardware_flops=hflops)
 
 
-def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, fwd_s: float, bwd_s: float) -> float:
+def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_head_s: float,
+               vpp: int = 1) -> tuple[int, float]:
+    """(layers, head time in s) of the pipeline stage that sets the pace: the slowest per micro-batch.
+
+    Stage loads are n_i · `layer_s` plus the embedding on the first and the output layer and loss on the last,
+    with the layer counts of `layout.stage_layers`; one stage (p = 1) carries both ends.
+    """
+    first, middle, last = stage_layers(layers, pp, vpp)
+    if pp == 1:
+        return layers, first_head_s + last_head_s
+    stages = [(first, first_head_s), (last, last_head_s)] + ([(middle, 0.0)] if middle else [])
+    return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
+
+
+def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, layers: float, fwd_s: float,
+                  bwd_s: float) -> float:
     """Exposed data-parallel time per step, s: gradient reduction and parameter gathering (module docstring).
 
-    `fwd_s`, `bwd_s`: one micro-batch's forward and backward time on the stage, the windows overlap may hide in.
+    `layers` on the stage; `fwd_s`, `bwd_s`: one layer's forward and backward (with recompute) for one micro-batch,
+    the windows overlap may hide communication in. ZeRO 0-2: the gradient reduction overlaps the last micro-batch's
+    backward, the parameter all-gather (ZeRO 1-2, after the optimizer) the first forward. ZeRO 3 (FSDP) gathers
+    each layer's weights before its forward and again before its backward, and reduce-scatters its gradients after
+    its backward, every micro-batch, on one communication stream that prefetches one layer ahead: per micro-batch
+
+        T_exposed = g + (L − 1)·max(0, g − f) + g + (L − 1)·max(0, g + r − b) + r
+
+    with g, r one layer's gather and reduce-scatter and f, b its forward and backward (the first gather of each pass
+    and the last reduce-scatter have no compute to hide behind); all of it exposed without overlap.
     """
     coll, domain = system.collective, system.scale_up_gpus
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
-    groups = [(dense, layout.dp, layout.group_span("dp") <= domain)]
+    groups = [(dense, layout.placement("dp", domain))]
     if expert:
-        groups.append((expert, layout.dp // layout.ep, layout.group_span("dp") <= domain))
+        groups.append((expert, layout.placement("edp", domain)))
+    if layout.zero == 3:  # one layer's share of the stage's weights, gathered and reduced per layer
+        gather = sum(coll("all-gather", params / layers * 2.0, *where) for params, where in groups)
+        reduce = sum(coll("reduce-scatter", params / layers * grad_bytes, *where) for params, where in groups)
+        if not layout.dp_overlap:
+            return layout.microbatches * layers * (2 * gather + reduce)
+        hidden = max(0.0, layers - 1)
+        forward = gather + hidden * max(0.0, gather - fwd_s)
+        backward = gather + hidden * max(0.0, gather + reduce - bwd_s) + reduce
+        return layout.microbatches * (forward + backward)
     reduce_s = gather_s = 0.0
-    for params, n, inside in groups:
+    for params, where in groups:
         if layout.zero == 0:
-            reduce_s += coll("all-reduce", params * grad_bytes, n, inside)
+            reduce_s += coll("all-reduce", params * grad_bytes, *where)
         else:
-            reduce_s += coll("reduce-scatter", params * grad_bytes, n, inside)
-            gather_s += coll("all-gather", params * 2.0, n, inside)
-    if layout.zero == 3:  # weights gathered for each micro-batch's forward and backward
-        total = layout.microbatches * 2 * gather_s + reduce_s
-        window = layout.microbatches * (fwd_s + bwd_s)
-        return float(np.maximum(0.0, total - window)) if layout.dp_overlap else total
+            reduce_s += coll("reduce-scatter", params * grad_bytes, *where)
+            gather_s += coll("all-gather", params * 2.0, *where)
     if not layout.dp_overlap:
         return reduce_s + gather_s
-    return max(0.0, reduce_s - bwd_s) + max(0.0, gather_s - fwd_s)
+    return max(0.0, reduce_s - layers * bwd_s) + max(0.0, gather_s - layers * fwd_s)
