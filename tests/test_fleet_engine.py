@@ -11,7 +11,7 @@ import pytest
 
 from racksim.engine.fleet import Fleet, FleetResult
 from racksim.engine.fleet_state import Crew, Failures, FleetInputs, ScheduledOutage
-from racksim.run.fleet_metrics import job_rows
+from racksim.run.fleet_metrics import job_rows, placement_rows
 from racksim.workload.fleet_jobs import JobSpec
 
 IDLE, OFF, RUN = 0, 1, 2
@@ -35,6 +35,11 @@ def run(jobs: list[JobSpec], racks: int = 4, failures: Failures | None = None,
                          failures=failures or Failures.none(), outages=list(outages), crew=crew, hot_spares=spares,
                          trip_reset_s=30.0, backfill=backfill)
     return Fleet(inputs).run()
+
+
+def job_placements(result: FleetResult, duration_s: float) -> list[tuple[str, float, float, list[int]]]:
+    table = placement_rows(result, duration_s)
+    return list(zip(table["job"], table["start_s"], table["end_s"], table["racks"], strict=True))
 
 
 def failure(time_s: float, rack: int, repair_s: float = 50.0) -> Failures:
@@ -84,6 +89,9 @@ def test_a_hot_spare_swaps_in_before_the_repair_ends() -> None:
     a, _ = result.jobs
     assert a.swaps == 1
     assert a.end_s == pytest.approx(139.0)
+    placements = job_placements(result, 1000.0)
+    assert [(start, end, racks) for name, start, end, racks in placements if name == "a"] == [
+        (0.0, 100.0, [1, 2]), (100.0, pytest.approx(139.0), [0, 2])]  # the spare (rack 0) took rack 1's place
 
 
 def test_repairs_queue_for_the_crew() -> None:

@@ -55,6 +55,11 @@ def test_a_failure_on_one_rack_stops_only_its_job(job_mix: Path) -> None:
     jobs = pq.read_table(job_mix / "jobs.parquet").to_pylist()
     assert sorted(job["interruptions"] for job in jobs) == [0, 0, 0, 1, 1]
     assert sum(job["work_lost_tokens"] > 0 for job in jobs) == 2
+    # The placements (a Gantt of jobs on racks): an interrupted job's stretch on rack 2 ends at the failure.
+    placements = pq.read_table(job_mix / "placements.parquet").to_pylist()
+    on_rack_2 = [p for p in placements if 2 in p["racks"] and p["start_s"] <= 3600.0 < p["end_s"] + 1e-9]
+    assert [p["end_s"] for p in on_rack_2] == [3600.0]
+    assert all(p["start_s"] <= p["end_s"] for p in placements)
 
 
 def test_a_job_trace_on_the_command_line(tmp_path: Path) -> None:

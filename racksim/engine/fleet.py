@@ -129,7 +129,7 @@ class Fleet:
 
     def _grant(self, index: int, racks: IndexArray) -> None:
         record, now = self.jobs[index], self.env.now
-        record.racks = racks
+        record.hold(racks, now)
         self.holding[record.spec.group].add(index)
         if math.isnan(record.first_start_s):
             record.first_start_s = now
@@ -142,7 +142,7 @@ class Fleet:
 
     def _enqueue(self, index: int, front: bool) -> simpy.Event:
         record = self.jobs[index]
-        record.racks = np.zeros(0, dtype=np.intp)
+        record.hold(np.zeros(0, dtype=np.intp), self.env.now)
         self.holding[record.spec.group].discard(index)
         self.asks[index] = Queued(record.spec.racks, self._estimate_s(index))
         grant = self.grants[index] = self.env.event()
@@ -180,7 +180,8 @@ class Fleet:
         if math.isnan(record.end_s) or spec.kind == "training":
             record.end_s = self.env.now
         self.hall.set(record.racks, RackState.IDLE, self.env.now)
-        record.racks, record.expected_end_s = np.zeros(0, dtype=np.intp), math.inf
+        record.hold(np.zeros(0, dtype=np.intp), self.env.now)
+        record.expected_end_s = math.inf
         self.holding[spec.group].discard(index)
         self._schedule()
 
@@ -197,7 +198,7 @@ class Fleet:
         keep = record.racks[~np.isin(record.racks, failed)]
         spares = np.flatnonzero((self.hall.state == RackState.SPARE) & (self.hall.group == spec.group))
         if spares.size >= failed.size:
-            record.racks = np.sort(np.concatenate([keep, spares[:failed.size]]))
+            record.hold(np.sort(np.concatenate([keep, spares[:failed.size]])), self.env.now)
             record.swaps += failed.size
             return None, self.inputs.crew.swap_s + spec.restart_s
         self.hall.set(keep, RackState.IDLE, self.env.now)

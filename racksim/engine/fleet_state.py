@@ -124,9 +124,20 @@ class JobRecord:
     """Rows its racks spanned at its first start."""
     racks: IndexArray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     """Racks it holds now."""
+    held_since_s: float = math.nan
+    """Since when it holds `racks` (nan: it holds none)."""
+    placements: list[tuple[float, float, IndexArray]] = field(default_factory=list)
+    """(from s, to s, racks) of every stretch it held a set of racks (a Gantt of the job on the racks)."""
     segment_start_s: float = math.nan
     """When its current running segment began (nan: not running)."""
     expected_end_s: float = math.inf
+
+    def hold(self, racks: IndexArray, now_s: float) -> None:
+        """From `now_s` the job holds `racks` (none: an empty array); the stretch it held before is recorded."""
+        if self.racks.size and not math.isnan(self.held_since_s):
+            self.placements.append((self.held_since_s, now_s, self.racks))
+        self.racks = racks
+        self.held_since_s = now_s if racks.size else math.nan
 
     def progress_steps(self, now_s: float) -> tuple[float, float]:
         """(checkpointed, done) steps if its running segment ended at `now_s` (training)."""

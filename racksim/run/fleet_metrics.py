@@ -79,6 +79,20 @@ def job_rows(result: FleetResult, duration_s: float, names: list[str]) -> dict[s
     return table
 
 
+def placement_rows(result: FleetResult, duration_s: float) -> dict[str, list[Any]]:
+    """Each stretch a job held a set of racks, in job order then time (PLACEMENTS_FILE's columns).
+
+    Columns: job (its name), start_s, end_s (a stretch still open ends with the run), racks (hall-wide indices).
+    """
+    table: dict[str, list[Any]] = {"job": [], "start_s": [], "end_s": [], "racks": []}
+    for record in result.jobs:
+        open_stretch = [(record.held_since_s, duration_s, record.racks)] if record.racks.size else []
+        for start_s, end_s, racks in [*record.placements, *open_stretch]:
+            for key, value in zip(table, (record.spec.name, start_s, end_s, racks.tolist()), strict=True):
+                table[key].append(value)
+    return table
+
+
 def kept_and_lost_tokens(record: JobRecord, duration_s: float) -> tuple[float, float]:
     """(tokens kept, tokens lost) of a job by the end of the run (a training job's steps in flight count as kept)."""
     spec = record.spec
@@ -202,4 +216,5 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
         components={}, cabling=cabling_summary(groups[0][0], arrays[0].cabling),
         provenance=notes_json(design_notes(loaded.source, request.all_overrides)),
         warnings=[asdict(w) for w in loaded.warnings], inputs=request.inputs(loaded), design_resolved=loaded.resolved,
-        hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, jobs=jobs)
+        hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, jobs=jobs,
+        placements=placement_rows(result, inputs.duration_s))

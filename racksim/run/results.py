@@ -7,8 +7,8 @@ cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (fau
 routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
 design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
 `replicas.json` (each seed's metrics, for a run over several seeds), `serving_curve.json` (an inference run's
-throughput-interactivity curve and operating point), `jobs.parquet` (a hall job mix's per-job table,
-racksim.run.fleet_metrics) and `metrics.json`.
+throughput-interactivity curve and operating point), `jobs.parquet` and `placements.parquet` (a hall job
+mix's per-job table and which racks each job held when, racksim.run.fleet_metrics) and `metrics.json`.
 
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
@@ -42,6 +42,8 @@ SERVING_CURVE_FILE = "serving_curve.json"
 """An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
 JOBS_FILE = "jobs.parquet"
 """A hall job mix's per-job table: wait, run, goodput, ETTR, interruptions, racks, rows, work (one row per job)."""
+PLACEMENTS_FILE = "placements.parquet"
+"""A hall job mix's placements: each stretch a job held a set of racks (job, start_s, end_s, racks): its Gantt."""
 GRID_FILE = "grid.parquet"
 """A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
@@ -80,6 +82,8 @@ class RunOutput:
     """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
     jobs: dict[str, list[Any]] | None = None
     """JOBS_FILE's columns, for a hall job mix (None: no such file)."""
+    placements: dict[str, list[Any]] | None = None
+    """PLACEMENTS_FILE's columns, for a hall job mix (None: no such file)."""
     grid_series: Mapping[str, FloatArray] | None = None
     """GRID_FILE's columns (time_s, <variant>_feed_power_w), for a run with a grid: block (None: no such file)."""
 
@@ -111,7 +115,7 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, GRID_FILE,
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, PLACEMENTS_FILE, GRID_FILE,
                   "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
@@ -132,6 +136,8 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
     if output.jobs is not None:
         atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
+    if output.placements is not None:
+        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements))
     if output.grid_series is not None:
         write_timeseries(run_dir / GRID_FILE, output.grid_series,
                          {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
