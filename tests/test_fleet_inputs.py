@@ -140,6 +140,13 @@ def test_easy_backfill_that_must_not_happen() -> None:
     assert starts(0.0, 4, [Queued(8, 50), Queued(3, 500)], running, backfill=False) == []
 
 
+def test_a_bounded_queue_depth_sees_no_further() -> None:
+    # The backfill that must happen above, with only the head considered per pass: nothing starts.
+    running = [Running(6, 100.0)]
+    assert starts(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=1) == []
+    assert starts(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=2) == [1]
+
+
 def test_row_packing_best_fit_then_fullest_rows() -> None:
     rack_row = np.repeat(np.arange(3), 4)  # 3 rows of 4 racks
     free = np.zeros(12, dtype=bool)

@@ -155,6 +155,9 @@ class Scheduler(Model):
     row_packing: bool = True
     """Place a job in as few rows as possible (best fit into one row, else the rows with most free racks first);
     off: the lowest-numbered free racks."""
+    queue_depth: PositiveInt = 100
+    """Queued jobs considered per scheduling pass, from the head (S: Slurm's default_queue_depth, 100 jobs,
+    slurm.schedmd.com/sched_config.html); bounds each pass's cost when thousands wait."""
     hot_spare_racks: Annotated[int, Field(ge=0)] = 0
     """Racks held idle per design group; a job whose rack fails swaps one in (`repair.swap_time_s`) instead of
     waiting for the repair."""

@@ -104,7 +104,8 @@ class Fleet:
                 continue
             free = self.hall.free(group)
             running = [Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in self.holding[group]]
-            chosen = starts(now, int(free.sum()), [self.asks[j] for j in queue], running, self.inputs.backfill)
+            considered = queue[: self.inputs.queue_depth]
+            chosen = starts(now, int(free.sum()), [self.asks[j] for j in considered], running, self.inputs.backfill)
             for position in chosen:
                 index = queue[position]
                 racks = place(free, self.inputs.rack_row, self.jobs[index].spec.racks, self.inputs.row_packing)

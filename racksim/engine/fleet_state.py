@@ -101,6 +101,8 @@ class FleetInputs:
     crew: Crew
     backfill: bool = True
     row_packing: bool = True
+    queue_depth: int | None = None
+    """Queued jobs considered per scheduling pass (None: all)."""
     hot_spares: int = 0
     """Spare racks held per group."""
     trip_reset_s: float = 600.0

@@ -153,6 +153,7 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
         crew=Crew(crew.technicians, crew.shift_h * 3600.0, crew.parts_on_hand, crew.restock_time_h * 3600.0,
                   crew.swap_time_s),
         backfill=scheduler.policy == "easy_backfill", row_packing=scheduler.row_packing,
+        queue_depth=scheduler.queue_depth,
         hot_spares=scheduler.hot_spare_racks, trip_reset_s=scenario.trip_reset_delay_s or TRIP_RESET_DELAY_S,
         hall_losses=hall_losses_of(loaded)), compiler
 

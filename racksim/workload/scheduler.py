@@ -55,8 +55,12 @@ def reservation(now_s: float, free: int, need: int, running: Sequence[Running]) 
 
 
 def starts(now_s: float, free: int, queue: Sequence[Queued], running: Sequence[Running],
-           backfill: bool = True) -> list[int]:
-    """Indices into `queue` (FIFO order) of the jobs to start now with `free` free racks (module docstring)."""
+           backfill: bool = True, depth: int | None = None) -> list[int]:
+    """Indices into `queue` (FIFO order) of the jobs to start now with `free` free racks (module docstring).
+
+    Only the first `depth` queued jobs are considered (None: all), as a production scheduler bounds each pass.
+    """
+    queue = queue[:depth]
     started: list[int] = []
     index = 0
     while index < len(queue) and queue[index].racks <= free:
