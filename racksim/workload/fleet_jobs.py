@@ -111,11 +111,6 @@ class JobSpec:
         return cycles * self.checkpoint_every_steps + min((time_s - cycles * self.cycle_s) / self.step_s,
                                                           self.checkpoint_every_steps)
 
-    @property
-    def estimate_s(self) -> float:
-        """Expected run time without failures (the scheduler's estimate), s."""
-        return self.time_for_steps_s(self.steps) if self.kind == "training" else self.serve_s
-
 
 @dataclass
 class ProfileTable:
