@@ -78,3 +78,34 @@ def test_deepseek_decode_throughput_per_node_brackets_the_published_figure() -> 
     assert long < DEEPSEEK_NODE_TOKENS_S < short
     assert long > 0.8 * DEEPSEEK_NODE_TOKENS_S
     assert short < 1.35 * DEEPSEEK_NODE_TOKENS_S
+
+
+LLAMA70B = bundled_model("llama3-70b")
+
+
+def test_pipeline_stage_memory_by_hand() -> None:
+    # 80 layers on 3 stages: the largest holds 27, so weights and KV cache per GPU are 27/80 of one GPU's whole model.
+    acc = h800_cluster().accelerator
+    staged = serving_memory(LLAMA70B, Replica(tp=1, pp=3, precision="fp8"), acc)
+    assert staged.weights_gb == pytest.approx(param_counts(LLAMA70B).total * 1.0 / GB * 27 / 80)
+    assert staged.kv_bytes_per_token == pytest.approx(2 * 80 * 8 * 128 * 1.0 * 27 / 80)  # K and V, 8 KV heads of 128
+    with pytest.raises(InputError, match="pp: pipeline parallelism 81"):
+        serving_memory(LLAMA70B, Replica(pp=81), acc)
+
+
+def test_pipeline_sends_one_micro_batch_per_stage_and_does_not_cut_batch_one_latency() -> None:
+    # 64 decoding requests on 2 stages: 2 micro-batches of 32 tokens, each stage time followed by one send of
+    # 32 x 8192 x 2 bytes; at batch 1 the token still crosses all 80 layers, so PP is no faster than one GPU.
+    calls: list[tuple[str, float, int]] = []
+
+    def recorder(kind: str, size: float, n: int, inside: bool, per_domain: int = 1) -> float:
+        calls.append((kind, size, n))
+        return 1e-5
+
+    acc = h800_cluster().accelerator
+    staged = Replica(tp=1, pp=2, precision="fp8")
+    iteration_time_s(LLAMA70B, staged, System(acc, recorder, 8), Iteration(64.0, 2048))
+    assert calls == [("send", 32 * 8192 * 2.0, 2)]
+    system = h800_cluster()
+    single = decode_step_time_s(LLAMA70B, Replica(tp=1, precision="fp8"), system, 1, 2048)
+    assert decode_step_time_s(LLAMA70B, staged, system, 1, 2048) >= single

@@ -27,6 +27,12 @@ of its experts that the replica's N tokens touch, ⌈E/e⌉·(1 − (1 − k/E)^
 routing). Requests spread evenly over the attention ranks (a lone prompt is taken as spread too). Not modelled:
 multi-token prediction (speculative decoding) and the two-micro-batch overlap of all-to-all with compute.
 
+**Pipeline parallelism** (`Replica.pp` = p > 1): stage k holds ⌈L/p⌉ layers (the largest stage paces; embedding
+and logits counted on it) and the batch runs as p micro-batches in flight, so an iteration takes p stage times of a
+micro-batch of N/p tokens, each stage time its layers, their TP/EP communication and one send of the micro-batch's
+activations (N/p·h·2 bytes) to the next stage: T = p·(T_stage(N/p) + T_send). Weights and KV cache per GPU scale
+by ⌈L/p⌉/L.
+
 Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
 peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist). Times add up (no overlap of
 communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
@@ -71,6 +77,8 @@ class Replica:
 
     tp: int = 1
     """Tensor-parallel degree t of each attention rank (all the replica's GPUs when ep = 1)."""
+    pp: int = 1
+    """Pipeline-parallel degree p: stages of ⌈L/p⌉ layers, p micro-batches in flight (module docstring)."""
     ep: int = 1
     """Expert-parallel degree e with attention data parallelism (MoE models): e attention ranks of t GPUs share the
     routed experts split e ways (module docstring); 1: experts split t ways like every other weight."""
@@ -90,14 +98,21 @@ class Replica:
 
     @property
     def gpus(self) -> int:
-        """GPUs of the replica, t·e."""
-        return self.tp * self.ep
+        """GPUs of the replica, t·e·p."""
+        return self.tp * self.ep * self.pp
+
+    def stage_fraction(self, m: ModelConfig) -> float:
+        """Share of the layers the largest pipeline stage holds, ⌈L/p⌉/L (1 without pipeline parallelism)."""
+        return math.ceil(m.num_hidden_layers / self.pp) / m.num_hidden_layers
 
 
 def check_replica(m: ModelConfig, replica: Replica, acc: Accelerator, source: str = "replica") -> None:
     """Raise a one-line `InputError` for a replica the model or the accelerator cannot run."""
     if replica.tp < 1 or m.num_attention_heads % replica.tp:
         raise InputError(source, "tp", f"{replica.tp} does not divide the {m.num_attention_heads} attention heads")
+    if not 1 <= replica.pp <= m.num_hidden_layers:
+        raise InputError(source, "pp", f"pipeline parallelism {replica.pp} must be from 1 to the "
+                         f"{m.num_hidden_layers} layers")
     if replica.ep < 1 or (replica.ep > 1 and (not m.moe or m.experts < replica.ep)):
         raise InputError(source, "ep", f"expert parallelism {replica.ep} needs an MoE model with at least as many "
                          f"routed experts ({m.experts})")
@@ -160,7 +175,8 @@ def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: s
     t, counts = replica.tp, param_counts(m)
     routed = m.moe_layers * m.experts * counts.expert
     local = m.moe_layers * _expert_slots(m, replica.ep) * counts.expert
-    weights = (counts.total - routed + local) * WEIGHT_BYTES[replica.precision] / t / GB
+    stage = replica.stage_fraction(m)
+    weights = (counts.total - routed + local) * WEIGHT_BYTES[replica.precision] / t * stage / GB
     width = max(m.ffn_size if m.moe_layers < m.num_hidden_layers else 0, m.top_k * m.expert_size)
     workspace = replica.max_num_batched_tokens * (m.hidden_size + (m.mlp_matrices - 1) * width / t) * BYTES_ACT / GB
     check_fits(MemoryBreakdown(weights, 0.0, 0.0, workspace, RESERVED_GB), acc, source,
@@ -174,7 +190,7 @@ def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: s
         usable = fixed + kv_cache
     return ServingMemory(weights_gb=weights, workspace_gb=workspace, reserved_gb=RESERVED_GB, usable_gb=usable,
                          kv_cache_gb=kv_cache,
-                         kv_bytes_per_token=kv_bytes_per_token(m, replica.kv_precision, t),
+                         kv_bytes_per_token=kv_bytes_per_token(m, replica.kv_precision, t) * stage,
                          attention_ranks=replica.ep)
 
 
@@ -209,11 +225,12 @@ def _expert_slots(m: ModelConfig, ep: int) -> int:
 
 
 def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple[float, OpTable, str]]:
-    """The ops of all layers for one iteration on one GPU: (times run, ops, precision) (no communication).
+    """The ops of all layers of one GPU's stage for `step`: (times run, ops, precision) (no communication).
 
-    With e attention ranks a GPU runs 1/e of the iteration's requests and tokens (module docstring).
+    With e attention ranks a GPU runs 1/e of the step's requests and tokens; with p stages the ⌈L/p⌉ layers of the
+    largest stage (module docstring; `step` is then one micro-batch).
     """
-    t, e, prec = replica.tp, replica.ep, replica.precision
+    t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
     kv = WEIGHT_BYTES[replica.kv_precision]
     tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens)
     linear_shard = Shard(1, max(1, round(tokens / e)), t, precision=prec)
@@ -223,15 +240,17 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
         if layers:
             touched = _expected_experts(m, tokens) / m.experts * _expert_slots(m, e) if moe_layer else None
             ops = layer_ops(m, linear_shard, moe_layer, touched)
-            parts.append((layers, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
+            parts.append((layers * stage, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
     if step.decode > 0:
         attn = layer_ops(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
-        parts.append((m.num_hidden_layers, attn.select(ATTENTION_CORE).scaled(step.decode / e, step.decode / e),
+        parts.append((m.num_hidden_layers * stage,
+                      attn.select(ATTENTION_CORE).scaled(step.decode / e, step.decode / e),
                       ATTENTION_PRECISION))
     if step.chunks > 0:
         attn = layer_ops(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
                                   kv_bytes=kv))
-        parts.append((m.num_hidden_layers * step.chunks / e, attn.select(ATTENTION_CORE), ATTENTION_PRECISION))
+        parts.append((m.num_hidden_layers * stage * step.chunks / e, attn.select(ATTENTION_CORE),
+                      ATTENTION_PRECISION))
     return parts
 
 
@@ -242,7 +261,21 @@ def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Ite
 
 def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
     """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring)."""
-    acc, t, e = system.accelerator, replica.tp, replica.ep
+    p = replica.pp
+    if p > 1:
+        logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
+        micro = Iteration(step.decode / p, step.decode_context, step.chunks / p, step.chunk_tokens,
+                          step.chunk_context, logits / p)
+        tokens = max(1.0, micro.decode + micro.chunks * micro.chunk_tokens) / replica.ep
+        send_s = system.collective("send", tokens * m.hidden_size * BYTES_ACT, 2,
+                                   replica.gpus <= system.scale_up_gpus)
+        return p * (_stage_time_s(m, replica, system, micro) + send_s)
+    return _stage_time_s(m, replica, system, step)
+
+
+def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
+    """Time of the largest stage for `step` (the whole replica without pipeline parallelism), s."""
+    acc, t, e, stage = system.accelerator, replica.tp, replica.ep, replica.stage_fraction(m)
     tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens) / e
     logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
     logit_tokens = max(1, round(logits / e))
@@ -251,16 +284,17 @@ def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Ite
     comm_s = 0.0
     if t > 1:
         inside = t <= system.scale_up_gpus
-        comm_s = 2 * m.num_hidden_layers * system.collective("all-reduce", tokens * m.hidden_size * BYTES_ACT, t,
-                                                             inside)
+        reduce_s = system.collective("all-reduce", tokens * m.hidden_size * BYTES_ACT, t, inside)
+        comm_s = 2 * m.num_hidden_layers * stage * reduce_s
         comm_s += system.collective("all-gather", logit_tokens * m.vocab_size * BYTES_ACT, t, inside)
     if e > 1:
         inside = t * e <= system.scale_up_gpus
         routed_bytes = tokens * m.top_k * m.hidden_size
         dispatch = min(1.0, WEIGHT_BYTES[replica.precision])
         per_domain = max(1, min(e, system.scale_up_gpus // t))
-        comm_s += m.moe_layers * sum(system.collective("all-to-all", routed_bytes * width, e, inside, per_domain)
-                                     for width in (dispatch, BYTES_ACT))
+        exchange_s = sum(system.collective("all-to-all", routed_bytes * width, e, inside, per_domain)
+                         for width in (dispatch, BYTES_ACT))
+        comm_s += m.moe_layers * stage * exchange_s
     return compute_s + comm_s
 
 

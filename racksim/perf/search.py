@@ -203,17 +203,19 @@ class ServingChoice:
 
 def search_serving(m: ModelConfig, system: System, input_len: int, output_len: int, precision: str,
                    kv_precision: str, tp: int | None = None, concurrency: int | None = None,
-                   max_tpot_s: float | None = None, source: str = "serve", ep: int = 1) -> ServingChoice:
+                   max_tpot_s: float | None = None, source: str = "serve", ep: int = 1,
+                   pp: int = 1) -> ServingChoice:
     """Highest tokens/s per GPU meeting TPOT ≤ `max_tpot_s` over t and concurrency (module docstring).
 
     `ep` > 1 serves an MoE model with that many attention data-parallel ranks sharing the experts
-    (`inference.Replica.ep`); t then applies inside each rank.
+    (`inference.Replica.ep`); t then applies inside each rank. `pp` > 1 splits the layers into that many stages
+    (`inference.Replica.pp`).
     """
     options = [tp] if tp is not None else tensor_parallel_options(m, system.scale_up_gpus, system.scale_up_gpus)
     by_tp: dict[int, ServingPoint | None] = {}
     last_error: InputError | None = None
     for t in options:
-        replica = Replica(tp=t, ep=ep, precision=precision, kv_precision=kv_precision)
+        replica = Replica(tp=t, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision)
         try:
             serving_memory(m, replica, system.accelerator, source)
             if concurrency is not None:
@@ -232,8 +234,8 @@ def search_serving(m: ModelConfig, system: System, input_len: int, output_len: i
         raise InputError(source, "tpot", f"no layout meets TPOT ≤ {1e3 * (max_tpot_s or 0):.1f} ms "
                          f"(tried tp {', '.join(map(str, by_tp))})")
     best = max(meeting, key=lambda t: meeting[t].tokens_per_s_per_gpu)
-    return ServingChoice(Replica(tp=best, ep=ep, precision=precision, kv_precision=kv_precision), meeting[best],
-                         by_tp)
+    return ServingChoice(Replica(tp=best, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision),
+                         meeting[best], by_tp)
 
 
 def memory_parts(memory: MemoryBreakdown) -> dict[str, float]:
