@@ -135,15 +135,20 @@ def run(
     resolution: ResolutionOpt = None,
     every_event: EveryEventOpt = False,
     sensitivity: SensitivityOpt = False,
+    job_trace: Annotated[Path | None, typer.Option(
+        "--job-trace", help="Run the scenarios on a hall with this job trace's jobs (.swf or .csv).")] = None,
 ) -> None:
     """Run designs through a suite or one scenario; one result directory per design × scenario.
 
     Runs whose inputs are unchanged since they last finished in --out are kept, not rerun (see --force).
     With --replicas N each run repeats over N seeds and metrics.json holds the means.
     """
+    from racksim.design.suite import with_job_trace
     from racksim.run.pipeline import record_suite, requests_for, run_many
 
     chosen, scenarios = _scenarios(suite, scenario)
+    if job_trace is not None:
+        scenarios = [with_job_trace(s, job_trace.resolve()) for s in scenarios]
     requests = requests_for(designs, scenarios, seed=seed,
                             duration_s=parse_duration_s(duration) if duration else None, overrides=set_ or (),
                             timeseries_resolution_s=_resolution_s(resolution), skip_cycles=not every_event,

@@ -30,6 +30,10 @@ class InputError(RacksimError):
         where = f"{self.source}: {self.field_path}" if self.field_path else self.source
         super().__init__(f"{where}: {self.rule}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, str]]:
+        """Pickle by the three parts, so the error crosses from a pool worker to the parent intact."""
+        return (type(self), (self.source, self.field_path, self.rule))
+
 
 class SimulationError(RacksimError):
     """A run that cannot go on (numerical divergence and the like), naming component and time."""

@@ -13,7 +13,8 @@ from pydantic import Field, field_validator, model_validator
 
 from racksim.design.base import Model, NonNegativeFloat, PositiveFloat, PositiveInt, rule_error
 from racksim.design.grid_schema import Grid
-from racksim.design.loader import load_model
+from racksim.design.jobs_schema import FLEET_FIELDS, Job, JobTrace, RepairCrew, Scheduler, check_fleet_fields
+from racksim.design.loader import load_model, validate
 from racksim.design.workload_schema import TraceWorkload, Workload
 from racksim.errors import InputError
 from racksim.kpis import DIRECTIONS, NEUTRAL, kpi_spec
@@ -24,8 +25,12 @@ SUITES_DIR = Path(str(resources.files("racksim") / "suites"))
 FeedName = Literal["a", "b"]
 
 
+SELECTORS = ("racks", "rows", "random_racks", "fraction")
+"""A fault's rack selectors (at most one; none: every rack, a link failure rack 0)."""
+
+
 class Fault(Model):
-    """A scheduled fault, optionally repaired after a while (applies to every rack of the run)."""
+    """A scheduled fault, optionally repaired after a while, on the racks a selector picks (default: every rack)."""
 
     kind: Literal["psu_failure", "pump_failure", "fan_failure", "cdu_failure", "facility_water_excursion",
                   "feed_loss", "link_failure", "row_cdu_failure"]
@@ -33,7 +38,9 @@ class Fault(Model):
     (pumps keep running); facility_water_excursion raises the facility supply by `delta_temp_c`;
     feed_loss de-energizes the `feeds` named (a utility outage when all are); link_failure takes `count`
     scale-up links down, link k of GPU k (each on a different GPU of rack 0); row_cdu_failure stops the heat
-    rejection of one in-row CDU of a hall (`row`, `cdu`), for every rack it serves."""
+    rejection of one in-row CDU of a hall (`row`, `cdu`), for every rack it serves. Selectors (`racks`, `rows`,
+    `random_racks`, `fraction`; at most one) pick the racks every kind but row_cdu_failure hits; without one a
+    fault hits every rack and a link failure rack 0."""
     at_s: NonNegativeFloat
     """When the fault starts, s from the start of the run."""
     duration_s: PositiveFloat | None = None
@@ -48,9 +55,27 @@ class Fault(Model):
     """Row of the failed CDU, from 0 (row_cdu_failure)."""
     cdu: Annotated[int, Field(ge=0)] = 0
     """The failed CDU's place in its row, from 0 (row_cdu_failure)."""
+    racks: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = None
+    """Hall-wide indices of the racks hit, from 0."""
+    rows: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = None
+    """Every rack of these rows is hit (rows from 0)."""
+    random_racks: PositiveInt | None = None
+    """This many racks drawn at random (the run's seed and the fault's place in the list drive the draw)."""
+    fraction: Annotated[float, Field(gt=0, le=1)] | None = None
+    """This share of the racks, drawn at random (rounded to the nearest rack, at least one)."""
+    gpu: Annotated[int, Field(ge=0)] | None = None
+    """link_failure: the GPU (index within its rack) whose `count` links fail on each rack hit; absent: link k of
+    GPU k, k < count."""
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Fault:
+        chosen = [name for name in SELECTORS if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"give one rack selector, not {' and '.join(chosen)}")
+        if chosen and self.kind == "row_cdu_failure":
+            raise ValueError(f"{chosen[0]} does not apply to row_cdu_failure (its row and cdu place it)")
+        if self.gpu is not None and self.kind != "link_failure":
+            raise ValueError(f"gpu applies to link_failure, not {self.kind}")
         if self.kind == "facility_water_excursion" and self.delta_temp_c == 0:
             raise ValueError("a facility_water_excursion needs a non-zero delta_temp_c")
         if self.kind != "facility_water_excursion" and self.delta_temp_c != 0:
@@ -74,8 +99,8 @@ class Scenario(Model):
     """Simulated time, s."""
     seed: Annotated[int, Field(ge=0)] = 0
     """Seed of the run's random streams (`--seed` overrides it)."""
-    workload: Workload
-    """What runs: a training, inference or trace workload, chosen by its `kind`."""
+    workload: Workload | None = None
+    """One job over every rack of the run (or give `jobs` or `job_trace`: a hall's job mix)."""
     faults: list[Fault] = Field(default_factory=list)
     """Scheduled faults and repairs."""
     stochastic_failures: bool = False
@@ -87,6 +112,27 @@ class Scenario(Model):
     run's memory stays bounded; the metrics stay exact. Absent: one row per event."""
     grid: Grid | None = None
     """The hall's feed power as the grid sees it: window, limits, mitigations (grid.parquet, metrics' grid)."""
+    jobs: list[Job] | None = None
+    """A hall's job mix: training jobs and inference services placed on whole racks (racksim.engine.fleet)."""
+    job_trace: JobTrace | None = None
+    """A hall's job mix read from an SWF or CSV trace (or give `jobs`)."""
+    scheduler: Scheduler | None = None
+    """How a job mix gets racks (absent: the defaults)."""
+    repair: RepairCrew | None = None
+    """Who repairs a job mix's failed racks, with which parts (absent: the defaults)."""
+    trip_reset_delay_s: PositiveFloat | None = None
+    """Time until an operator resets a tripped rack in a job mix's run, s (absent: TRIP_RESET_DELAY_S)."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_work(self) -> Scenario:
+        check_fleet_fields(self.jobs, self.job_trace, self.workload is not None,
+                           {name for name in FLEET_FIELDS if getattr(self, name) is not None})
+        return self
+
+    @property
+    def is_fleet(self) -> bool:
+        """Whether the scenario is a hall's job mix (run by racksim.engine.fleet)."""
+        return self.jobs is not None or self.job_trace is not None
 
 
 class Weight(Model):
@@ -157,6 +203,17 @@ class Suite(Model):
                          f"(have: {', '.join(s.name for s in self.scenarios)})")
 
 
+def with_job_trace(scenario: Scenario, path: Path) -> Scenario:
+    """The scenario running a job trace's jobs instead of its own workload or job list (`run --job-trace`).
+
+    Its own `job_trace` settings (models by size, checkpointing) stay; any other scenario gets the defaults.
+    """
+    trace = scenario.job_trace.model_dump(exclude_unset=True) if scenario.job_trace else {}
+    data = {**scenario.model_dump(exclude={"workload", "jobs", "job_trace"}, exclude_unset=True),
+            "job_trace": {**trace, "path": path}}
+    return validate(Scenario, data, f"--job-trace {path} (scenario {scenario.name})")
+
+
 def suite_path(name_or_path: str) -> Path:
     """A suite file given by path, or by name from the bundled suites (racksim/suites, package data)."""
     candidate = Path(name_or_path)
@@ -180,16 +237,28 @@ def _traces_beside(suite: Suite, directory: Path) -> Suite:
 
     A model given by a file name (.json, .yaml, .yml) is a path; a bare name is a bundled model.
     """
+    def model_path(model: str) -> str:
+        relative = Path(model).suffix in MODEL_SUFFIXES and not Path(model).is_absolute()
+        return str(directory / model) if relative else model
+
     def beside(workload: Workload) -> Workload:
         if isinstance(workload, TraceWorkload) and not workload.path.is_absolute():
             return workload.model_copy(update={"path": directory / workload.path})
         model = getattr(workload, "model", None)
-        if isinstance(model, str) and Path(model).suffix in MODEL_SUFFIXES and not Path(model).is_absolute():
-            return workload.model_copy(update={"model": str(directory / model)})
-        return workload
+        return workload.model_copy(update={"model": model_path(model)}) if isinstance(model, str) else workload
 
-    scenarios = [s.model_copy(update={"workload": beside(s.workload)}) for s in suite.scenarios]
-    return suite.model_copy(update={"scenarios": scenarios})
+    def moved(scenario: Scenario) -> Scenario:
+        update: dict[str, Any] = {}
+        if scenario.workload is not None:
+            update["workload"] = beside(scenario.workload)
+        if scenario.jobs is not None:
+            update["jobs"] = [job.model_copy(update={"model": model_path(job.model)}) for job in scenario.jobs]
+        trace = scenario.job_trace
+        if trace is not None and not trace.path.is_absolute():
+            update["job_trace"] = trace.model_copy(update={"path": directory / trace.path})
+        return scenario.model_copy(update=update)
+
+    return suite.model_copy(update={"scenarios": [moved(s) for s in suite.scenarios]})
 
 
 MODEL_SUFFIXES = frozenset({".json", ".yaml", ".yml"})

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from racksim.cabling import cabling_metrics, cabling_summary
-from racksim.design.suite import Fault
+from racksim.design.suite import SELECTORS, Fault
 from racksim.engine import RunResult, Simulation
 from racksim.errors import InputError
 from racksim.network import link_utilization, network_metrics
@@ -34,7 +34,7 @@ from racksim.run.reliability import reliability_metrics, run_failures
 from racksim.run.request import RunRequest
 from racksim.run.results import GroupFiles, RunOutput, run_output
 from racksim.workload import Schedule, TrainingSchedule, schedule_for
-from racksim.workload.faults import fault_actions
+from racksim.workload.faults import fault_actions, fault_racks, single_workload
 
 
 @dataclass(frozen=True)
@@ -72,18 +72,32 @@ def work_scale(schedule: Schedule, gpus: int, hall_gpus: int) -> float:
 def group_schedules(request: RunRequest, loaded: LoadedHall) -> list[Schedule]:
     """The scenario's workload compiled for each group's racks (an InputError naming the group if one cannot)."""
     scenario = request.scenario
-    return [schedule_for(scenario.workload, group.rack.design, n_racks=group.layout.n_racks, seed=request.run_seed,
+    workload = single_workload(scenario)
+    return [schedule_for(workload, group.rack.design, n_racks=group.layout.n_racks, seed=request.run_seed,
                          source=f"scenario {scenario.name} on {loaded.design.name} {group.label}")
             for group in loaded.groups]
 
 
-def group_faults(faults: Sequence[Fault], loaded: LoadedHall, source: str) -> list[list[Fault]]:
-    """Each group's faults: every fault on every group, a row_cdu_failure on its row's group only (row renumbered)."""
+def group_faults(faults: Sequence[Fault], loaded: LoadedHall, source: str, seed: int = 0) -> list[list[Fault]]:
+    """Each group's faults, placed by the hall-wide racks they hit.
+
+    A row_cdu_failure goes to its row's group only (row renumbered), a fault with a rack selector to the groups
+    holding its racks (as their own rack indices), any other to every group.
+    """
     per_group: list[list[Fault]] = [[] for _ in loaded.groups]
     for index, fault in enumerate(faults):
         if fault.kind != "row_cdu_failure":
-            for group_faults_ in per_group:
-                group_faults_.append(fault)
+            selected = any(getattr(fault, name) is not None for name in SELECTORS)
+            racks = fault_racks(fault, loaded.layout.rack_row, seed, index, source) if selected else None
+            for member, group_faults_ in zip(loaded.groups, per_group, strict=True):
+                if racks is None:
+                    group_faults_.append(fault)
+                    continue
+                local = racks[(racks >= member.first_rack) & (racks < member.first_rack + member.layout.n_racks)]
+                if local.size:
+                    group_faults_.append(fault.model_copy(update={
+                        "racks": (local - member.first_rack).tolist(), "rows": None, "random_racks": None,
+                        "fraction": None}))
             continue
         group = next((g for g in loaded.groups if g.first_row <= fault.row < g.first_row + g.layout.n_rows), None)
         if group is None or group.layout.cdu_racks(fault.row - group.first_row, fault.cdu) is None:
@@ -108,14 +122,14 @@ def run_groups(request: RunRequest, loaded: LoadedHall,
     """Simulate every group (event by event, for an exact merge), one after the other."""
     scenario, duration_s = request.scenario, request.run_duration_s
     source = f"scenario {scenario.name}"
-    faults = group_faults(scenario.faults, loaded, source)
+    faults = group_faults(scenario.faults, loaded, source, request.run_seed)
     runs = []
     share = 1.0 / len(loaded.groups)
     for group, schedule in zip(loaded.groups, group_schedules(request, loaded), strict=True):
         arrays = build(group.rack.design, hall=group.layout)
         failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s,
                                                 group_seed(request.run_seed, group.index))
-        actions = sorted(fault_actions(faults[group.index], arrays, source) + failure_faults,
+        actions = sorted(fault_actions(faults[group.index], arrays, source, request.run_seed) + failure_faults,
                          key=lambda action: action.time_s)
         simulation = Simulation(arrays, schedule.phases, duration_s, faults=actions,
                                 progress=_scaled(progress, group.index * share * duration_s, share),

@@ -73,6 +73,12 @@ class RunRequest:
                 inputs["trace_sha256"] = hashlib.sha256(workload.path.read_bytes()).hexdigest()
             except OSError as error:
                 raise InputError(str(workload.path), "workload.path", f"cannot read the trace: {error}") from None
+        trace = self.scenario.job_trace
+        if trace is not None:  # a job mix's trace: its content too
+            try:
+                inputs["job_trace_sha256"] = hashlib.sha256(trace.path.read_bytes()).hexdigest()
+            except OSError as error:
+                raise InputError(str(trace.path), "job_trace.path", f"cannot read the trace: {error}") from None
         model = getattr(workload, "model", None)
         if isinstance(model, str) and Path(model).suffix in MODEL_SUFFIXES:  # a config file: its content counts
             try:

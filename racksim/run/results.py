@@ -7,7 +7,8 @@ cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (fau
 routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
 design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
 `replicas.json` (each seed's metrics, for a run over several seeds), `serving_curve.json` (an inference run's
-throughput-interactivity curve and operating point) and `metrics.json`.
+throughput-interactivity curve and operating point), `jobs.parquet` and `placements.parquet` (a hall job
+mix's per-job table and which racks each job held when, racksim.run.fleet_metrics) and `metrics.json`.
 
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
@@ -17,6 +18,7 @@ which `write_run` turns into the directory.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -27,7 +29,7 @@ from typing import Any
 from racksim._types import FloatArray
 from racksim.design.provenance import design_notes, notes_json
 from racksim.engine import RunResult
-from racksim.io import atomic_write_json, atomic_write_yaml
+from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
@@ -38,6 +40,10 @@ WARNINGS_FILE = "warnings.json"
 """The design's warnings (racksim.design.checks): risks it carries knowingly, shown in the report."""
 SERVING_CURVE_FILE = "serving_curve.json"
 """An inference run's throughput-interactivity curve and chosen operating point (the report's serving figure)."""
+JOBS_FILE = "jobs.parquet"
+"""A hall job mix's per-job table: wait, run, goodput, ETTR, interruptions, racks, rows, work (one row per job)."""
+PLACEMENTS_FILE = "placements.parquet"
+"""A hall job mix's placements: each stretch a job held a set of racks (job, start_s, end_s, racks): its Gantt."""
 GRID_FILE = "grid.parquet"
 """A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
@@ -74,6 +80,10 @@ class RunOutput:
     groups: tuple[GroupFiles, ...] = field(default=())
     serving_curve: dict[str, Any] | None = None
     """SERVING_CURVE_FILE's content, for an inference run (None: no such file)."""
+    jobs: dict[str, list[Any]] | None = None
+    """JOBS_FILE's columns, for a hall job mix (None: no such file)."""
+    placements: dict[str, list[Any]] | None = None
+    """PLACEMENTS_FILE's columns, for a hall job mix (None: no such file)."""
     grid_series: Mapping[str, FloatArray] | None = None
     """GRID_FILE's columns (time_s, <variant>_feed_power_w), for a run with a grid: block (None: no such file)."""
 
@@ -105,7 +115,8 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, GRID_FILE, "hall.resolved.yaml"):
+    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, PLACEMENTS_FILE, GRID_FILE,
+                  "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
     shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
@@ -123,12 +134,26 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
     if output.serving_curve is not None:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
+    if output.jobs is not None:
+        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
+    if output.placements is not None:
+        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements))
     if output.grid_series is not None:
         write_timeseries(run_dir / GRID_FILE, output.grid_series,
                          {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir
+
+
+def table_bytes(columns: Mapping[str, Sequence[Any]]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({name: list(values) for name, values in columns.items()}), buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 def finish_run(run_dir: Path, metrics: dict[str, Any], inputs: dict[str, Any],

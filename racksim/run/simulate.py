@@ -10,6 +10,7 @@ from racksim.engine import Simulation
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import build
 from racksim.run.cost import cost_group
+from racksim.run.fleet import check_job_mix, simulate_fleet
 from racksim.run.grid import GridJob, scenario_grid
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall, layout_of
@@ -19,17 +20,22 @@ from racksim.run.reliability import reliability_metrics, run_failures
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput, invalidate, run_output, write_run
 from racksim.workload import Schedule, schedule_for
-from racksim.workload.faults import fault_actions
+from racksim.workload.faults import fault_actions, single_workload
 
 
-def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule:
+def compile_schedule(request: RunRequest, loaded: LoadedDesign) -> Schedule | None:
     """The scenario's workload compiled for the design (an InputError when it cannot map onto it).
 
     For a hall of several designs every group's is compiled (so any that cannot fails now) and the first returned.
+    A job mix (racksim.run.fleet) has none: its jobs are checked now (a bad trace line, a job no group holds, an
+    unknown model fail before anything runs) and compiled when it runs.
     """
+    if request.scenario.is_fleet:
+        check_job_mix(request.scenario, loaded)
+        return None
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:
         return group_schedules(request, loaded)[0]
-    return schedule_for(request.scenario.workload, loaded.design, n_racks=layout_of(loaded).n_racks,
+    return schedule_for(single_workload(request.scenario), loaded.design, n_racks=layout_of(loaded).n_racks,
                         seed=request.run_seed, source=f"scenario {request.scenario.name} on {loaded.design.name}")
 
 
@@ -41,15 +47,18 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     group, if the design has a cost section, has no coolant sensitivity (racksim.run.plan adds it).
     """
     loaded = loaded or request.load()
+    if request.scenario.is_fleet:  # a job mix on the hall's racks, every design group in one simulation
+        return simulate_fleet(request, loaded)
     if isinstance(loaded, LoadedHall) and loaded.is_mixed:  # several designs: a simulation per group, merged
         return simulate_mixed_hall(request, loaded, progress)
     scenario, duration_s = request.scenario, request.run_duration_s
     hall = layout_of(loaded)  # a rack design is a hall of one
     schedule = schedule or compile_schedule(request, loaded)
+    assert schedule is not None  # not a job mix
     arrays = build(loaded.design, hall=hall)
     failures, failure_faults = run_failures(arrays, scenario.stochastic_failures, duration_s, request.run_seed)
-    faults = sorted(fault_actions(scenario.faults, arrays, f"scenario {scenario.name}") + failure_faults,
-                    key=lambda action: action.time_s)
+    scheduled = fault_actions(scenario.faults, arrays, f"scenario {scenario.name}", request.run_seed)
+    faults = sorted(scheduled + failure_faults, key=lambda action: action.time_s)
     grid = scenario_grid(request, [GridJob(arrays, schedule, hall.rack_row)], hall)  # before: input errors first
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
@@ -65,7 +74,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
         work_unit=schedule.work_unit,
     )
     metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule, scenario.stochastic_failures)
-    cost = cost_group(loaded.design, metrics)  # None without a cost section
+    cost = cost_group(loaded.design, metrics, racks=hall.n_racks)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost
     if grid is not None:

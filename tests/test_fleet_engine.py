@@ -1,0 +1,152 @@
+"""The fleet engine on hand-worked cases: a failure stops only the job on its rack, which loses the steps since
+its checkpoint and restarts after the repair (or on a hot spare), repairs queue for the crew, tripped racks wait
+for the operator, and the rack-seconds (hence every energy) add up exactly."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from racksim.engine.fleet import Fleet, FleetResult
+from racksim.engine.fleet_state import Crew, Failures, FleetInputs, ScheduledOutage
+from racksim.run.fleet_metrics import job_rows, placement_rows
+from racksim.workload.fleet_jobs import JobSpec
+
+IDLE, OFF, RUN = 0, 1, 2
+FEED_W = np.array([1000.0, 0.0, 5000.0])  # idle, off, running
+CREW = Crew(technicians=1, shift_s=86400.0, parts=10, restock_s=3600.0, swap_s=10.0)
+
+
+def job(name: str, racks: int = 2, steps: int = 100, submit_s: float = 0.0) -> JobSpec:
+    """1 s steps, a 2 s checkpoint every 10 steps (12 s cycles), 5 s restart."""
+    return JobSpec(name, "training", "m", 0, racks, submit_s, RUN, steps=steps, step_s=1.0, tokens_per_step=1.0,
+                   checkpoint_every_steps=10, checkpoint_s=2.0, restart_s=5.0)
+
+
+def run(jobs: list[JobSpec], racks: int = 4, failures: Failures | None = None,
+        outages: tuple[ScheduledOutage, ...] = (), spares: int = 0, crew: Crew = CREW,
+        duration_s: float = 1000.0, backfill: bool = True) -> FleetResult:
+    inputs = FleetInputs(duration_s=duration_s, rack_group=np.zeros(racks, dtype=np.intp),
+                         rack_row=np.repeat(np.arange(racks // 2), 2)[:racks] if racks % 2 == 0 else
+                         np.zeros(racks, dtype=np.intp), profiles_feed_w=FEED_W,
+                         idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=jobs,
+                         failures=failures or Failures.none(), outages=list(outages), crew=crew, hot_spares=spares,
+                         trip_reset_s=30.0, backfill=backfill)
+    return Fleet(inputs).run()
+
+
+def job_placements(result: FleetResult, duration_s: float) -> list[tuple[str, float, float, list[int]]]:
+    table = placement_rows(result, duration_s)
+    return list(zip(table["job"], table["start_s"], table["end_s"], table["racks"], strict=True))
+
+
+def failure(time_s: float, rack: int, repair_s: float = 50.0) -> Failures:
+    return Failures(np.array([time_s]), np.array([rack]), ("gpu",), np.array([True]), np.array([repair_s]))
+
+
+def test_uninterrupted_jobs_end_at_nominal_and_energy_adds_up() -> None:
+    result = run([job("a"), job("b")])
+    assert [r.end_s for r in result.jobs] == [120.0, 120.0]  # 10 cycles of 12 s
+    assert [r.racks.size for r in result.jobs] == [0, 0]
+    seconds = result.hall.rack_seconds.sum(axis=0)
+    assert seconds.sum() == pytest.approx(4 * 1000.0)
+    assert seconds[RUN] == pytest.approx(4 * 120.0)
+    assert seconds @ FEED_W == pytest.approx(4 * 120 * 5000 + 4 * 880 * 1000)
+
+
+def test_easy_backfill_in_the_fleet() -> None:
+    # a holds 2 of 4 racks until 120 s; b (all 4 racks, submitted at 1 s) waits for it; c (2 racks, 30 steps: 36 s,
+    # submitted at 2 s) ends before b's reservation at 120 s, so it backfills at once. FIFO makes c wait for b.
+    mix = [job("a"), job("b", racks=4, submit_s=1.0), job("c", steps=30, submit_s=2.0)]
+    _, b, c = run(mix).jobs
+    assert (c.first_start_s, c.end_s, b.first_start_s) == (2.0, 38.0, 120.0)
+    _, b, c = run(mix, backfill=False).jobs
+    assert (b.first_start_s, c.first_start_s) == (120.0, 240.0)
+
+
+def test_a_failure_stops_only_the_job_on_its_rack() -> None:
+    # Job a holds racks 0-1 (row 0), b (1,000 steps) racks 2-3. Rack 1 fails at 100 s: a has run 8 cycles (96 s,
+    # 80 steps saved) and 4 steps since, lost. No spare: a gives rack 0 back and waits first in line; the repair
+    # (one technician, 50 s) ends at 150, a restarts (5 s) and trains its 20 steps left in 2 cycles: done at 179.
+    # b is untouched: 100 cycles, done at 1,200 s.
+    result = run([job("a"), job("b", steps=1000)], failures=failure(100.0, 1), duration_s=2000.0)
+    a, b = result.jobs
+    assert (a.interruptions, b.interruptions) == (1, 0)
+    assert a.lost_steps == pytest.approx(4.0)
+    assert a.end_s == pytest.approx(179.0)
+    assert b.end_s == 1200.0
+    assert result.repairs == 1
+    assert result.hall.rack_seconds.sum(axis=0)[OFF] == pytest.approx(50.0)
+
+
+def test_a_hot_spare_swaps_in_before_the_repair_ends() -> None:
+    # Five racks, one (rack 0) held as a spare. Job a gets racks 1-2 and b 3-4. Rack 1 fails at 100 s: the spare
+    # swaps in (10 s) and a restarts (5 s): running again at 115 s, 20 steps left: done at 139 s, before the 50 s
+    # repair would end.
+    result = run([job("a"), job("b", steps=1000)], racks=5, failures=failure(100.0, 1), spares=1)
+    a, _ = result.jobs
+    assert a.swaps == 1
+    assert a.end_s == pytest.approx(139.0)
+    placements = job_placements(result, 1000.0)
+    assert [(start, end, racks) for name, start, end, racks in placements if name == "a"] == [
+        (0.0, 100.0, [1, 2]), (100.0, pytest.approx(139.0), [0, 2])]  # the spare (rack 0) took rack 1's place
+
+
+def test_repairs_queue_for_the_crew() -> None:
+    # Two racks fail at once and each repair takes 100 s of hands-on time: one technician finishes them at 100 and
+    # 200 s (mean 150 s, 50 s waiting), two technicians both at 100 s.
+    two = Failures(np.array([10.0, 10.0]), np.array([0, 1]), ("gpu", "gpu"), np.array([True, True]),
+                   np.array([100.0, 100.0]))
+    alone = run([], failures=two)
+    assert alone.repair_s / alone.repairs == pytest.approx(150.0)
+    assert alone.repair_wait_s / alone.repairs == pytest.approx(50.0)
+    pair = run([], failures=two, crew=Crew(2, 86400.0, 10, 3600.0, 10.0))
+    assert pair.repair_s / pair.repairs == pytest.approx(100.0)
+
+
+def test_repairs_wait_for_the_shift_and_for_parts() -> None:
+    # An 8 h day shift: a failure at 9 h waits for the next day's shift (24 h). No part in stock left after the
+    # first repair: the second waits for the restock (1 h after the first repair took its part).
+    night = run([], failures=failure(9 * 3600.0, 0, 60.0), crew=Crew(1, 8 * 3600.0, 10, 3600.0, 10.0),
+                duration_s=2 * 86400.0)
+    assert night.repair_s == pytest.approx(15 * 3600.0 + 60.0)
+    two = Failures(np.array([0.0, 0.0]), np.array([0, 1]), ("gpu", "gpu"), np.array([True, True]),
+                   np.array([60.0, 60.0]))
+    short = run([], failures=two, crew=Crew(2, 86400.0, 1, 3600.0, 10.0), duration_s=10000.0)
+    assert short.repair_s == pytest.approx(60.0 + 3660.0)
+
+
+def test_a_tripped_rack_is_reset_after_the_operator_delay() -> None:
+    # The feed of rack 0 is lost from 10 s for 20 s; the operator resets it 30 s later: off from 10 to 60 s.
+    outage = ScheduledOutage(10.0, np.array([0]), "feed_loss on rack 0", 20.0, True, True)
+    result = run([job("a")], outages=(outage,))
+    assert result.hall.rack_seconds.sum(axis=0)[OFF] == pytest.approx(50.0)
+    assert result.jobs[0].interruptions == 1
+    assert not math.isnan(result.jobs[0].end_s)
+
+
+def test_hall_stage_losses_integrate_over_the_rows_loads() -> None:
+    # A UPS losing 10 % of the rows' load: its energy is 10 % of the racks' (exact between events).
+    inputs = FleetInputs(duration_s=1000.0, rack_group=np.zeros(4, dtype=np.intp), rack_row=np.array([0, 0, 1, 1]),
+                         profiles_feed_w=FEED_W, idle_profile=np.array([IDLE]), off_profile=np.array([OFF]),
+                         jobs=[job("a")], failures=Failures.none(), outages=[], crew=CREW,
+                         hall_losses=lambda row_load_w: {"ups": 0.1 * float(row_load_w.sum())})
+    result = Fleet(inputs).run()
+    racks_j = float(result.hall.rack_seconds.sum(axis=0) @ FEED_W)
+    assert result.hall.hall_loss_j["ups"] == pytest.approx(0.1 * racks_j)
+    assert max(row[1] for row in result.hall.series) == pytest.approx(1.1 * (2 * 5000 + 2 * 1000))
+
+
+def test_the_job_table_by_hand() -> None:
+    # The failure case above: a trains 100 steps (1 s each) from 0 to 179 s, losing 4: ETTR 100 / 179, goodput
+    # 100 / 104. b runs undisturbed, done at 1,200 s: ETTR 1,000 / 1,200 (its checkpoint writes are not training).
+    result = run([job("a"), job("b", steps=1000)], failures=failure(100.0, 1), duration_s=2000.0)
+    table = job_rows(result, 2000.0, ["d"])
+    assert table["run_s"] == [pytest.approx(179.0), 1200.0]
+    assert table["ettr"] == [pytest.approx(100 / 179), pytest.approx(1000 / 1200)]
+    assert table["goodput"] == [pytest.approx(100 / 104), 1.0]
+    assert table["work_lost_tokens"] == [pytest.approx(4.0), 0.0]
+    assert table["done"] == [True, True]
+    assert table["rows"] == [1, 1]
