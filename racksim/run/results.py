@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -160,6 +161,35 @@ def table_bytes(columns: Mapping[str, Sequence[Any]]) -> bytes:
     return buffer.getvalue()
 
 
+def partial_dirs(run_dir: Path) -> list[Path]:
+    """Hidden siblings of `run_dir` left by a `replace_run` that was killed half way (safe to remove)."""
+    run_dir = Path(run_dir)
+    return sorted(run_dir.parent.glob(f".{run_dir.name}.partial-*")) if run_dir.parent.is_dir() else []
+
+
+def replace_run(run_dir: Path, output: RunOutput) -> Path:
+    """Write the run directory of `output` whole: into a hidden sibling first, then renamed into place.
+
+    Readers see the earlier directory, none (a moment, while an earlier one moves aside) or the whole new one,
+    never part of it; a process killed half way leaves only hidden siblings (partial_dirs).
+    """
+    run_dir = Path(run_dir)
+    staging = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+    try:
+        write_run(staging, output)
+        if run_dir.exists():
+            former = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+            run_dir.rename(former)
+            staging.rename(run_dir)
+            shutil.rmtree(former, ignore_errors=True)
+        else:
+            staging.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run_dir
+
+
 def finish_run(run_dir: Path, metrics: dict[str, Any], inputs: dict[str, Any],
                replicas: list[dict[str, Any]] | None = None) -> None:
     """Replace a written run's metrics and inputs (a mean over seeds, a cost group with sensitivity), metrics last."""
@@ -174,6 +204,18 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     """The metrics.json of a complete run directory."""
     metrics: dict[str, Any] = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
     return metrics
+
+
+def flatten_metrics(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a metrics.json mapping by dotted name (lists stay whole, as leaves)."""
+    leaves: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            leaves.update(flatten_metrics(value, name + "."))
+        else:
+            leaves[name] = value
+    return leaves
 
 
 def is_complete(run_dir: Path, fingerprint: str) -> bool:
