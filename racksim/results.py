@@ -100,10 +100,11 @@ def _read_json(path: Path) -> Any:  # noqa: ANN401 - any JSON value
 
 
 def _flat_row(run: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's columns, the top-level fields (seed, racksim_version, ...), then the groups' metrics."""
     leaves = flatten_metrics(metrics)
     row = _run_columns(run, metrics)
-    row.update({name: json.dumps(value) if isinstance(value, list) else value for name, value in leaves.items()
-                if name not in row})
+    row.update({name: json.dumps(value) if isinstance(value, list) else value
+                for name, value in sorted(leaves.items(), key=lambda item: "." in item[0]) if name not in row})
     return row
 
 

@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from distributed import Client, KilledWorker
 
+import racksim.results
 from racksim.design.suite import load_suite
+from racksim.errors import InputError
 from racksim.run.results import partial_dirs
 from racksim.sweep import SweepResult, grid, parse_params, plan, run_sweep
 from racksim.sweep import execute as sweep_execute
@@ -90,6 +92,12 @@ def test_a_worker_killed_mid_run_is_rescheduled_and_every_run_written_once(
     runs = sweep_runs(tmp_path)
     assert writes == Counter({run_dir(tmp_path, run): 1 for run in runs})
     assert all(run.status == "ok" for run in runs)
+    tables = racksim.results.open(tmp_path)  # a sweep's runs as tables: a row per point
+    assert list(tables.metrics["point"]) == [run.point.point_id for run in runs]
+    series = tables.timeseries(runs[1].design_name, "training", point=runs[1].point.point_id)
+    assert series["time_s"].iloc[-1] == pytest.approx(DURATION_S)
+    with pytest.raises(InputError, match="2 runs"):
+        tables.timeseries(runs[1].design_name, "training")
 
 
 @pytest.mark.dask
