@@ -16,6 +16,7 @@ from racksim.cli import main
 from racksim.design.suite import load_suite
 from racksim.errors import InputError
 from racksim.run.pipeline import run_one
+from racksim.run.results import RunOutput
 from racksim.sweep import execute as sweep_execute
 from racksim.sweep import grid, latin_hypercube, pareto_front, parse_objectives, parse_params, plan, run_sweep
 from racksim.sweep.spec import parse_param
@@ -199,8 +200,8 @@ def test_interrupted_sweep_resumes_to_the_same_table(reference: Path, tmp_path: 
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     store, stored = sweep_execute.store_run, []
 
-    def store_then_interrupt(run_dir: Path, files: dict[str, bytes]) -> None:
-        store(run_dir, files)
+    def store_then_interrupt(run_dir: Path, output: RunOutput, **options: bool) -> None:
+        store(run_dir, output, **options)
         stored.append(run_dir)
         if len(stored) == 2:
             raise KeyboardInterrupt

@@ -61,6 +61,8 @@ class SweepRun:
     loaded: LoadedDesign | None
     status: str
     """"ok" once it has results; otherwise why not (the one-line error), or "pending"."""
+    force: bool = False
+    """Rewrite its directory even where it holds this run already (--force)."""
 
     @property
     def out_root(self) -> Path:
@@ -114,7 +116,7 @@ def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Seque
                     runs.append(SweepRun(point, request, None, str(loaded)))
                     continue
                 done = not force and request.is_done(out / POINTS_DIR / point.point_id, loaded)
-                runs.append(SweepRun(point, request, loaded, "ok" if done else "pending"))
+                runs.append(SweepRun(point, request, loaded, "ok" if done else "pending", force))
     if first_error is not None and all(run.loaded is None for run in runs):
         raise first_error
     names = {run.design_name: run.request.design_path for run in runs}
@@ -133,9 +135,9 @@ def run_output(request: RunRequest, loaded: LoadedDesign) -> RunOutput | str:
         return str(error)
 
 
-def store_run(run_dir: Path, output: RunOutput) -> bool:
-    """Write a run's directory whole (replace_run), unless it already holds this run; whether it wrote."""
-    if is_complete(run_dir, output.inputs["fingerprint"]):
+def store_run(run_dir: Path, output: RunOutput, *, force: bool = False) -> bool:
+    """Write a run's directory whole (replace_run) unless it holds this run already (and not `force`); if it wrote."""
+    if not force and is_complete(run_dir, output.inputs["fingerprint"]):
         return False
     replace_run(run_dir, output)
     return True
@@ -205,7 +207,7 @@ def execute(runs: Sequence[SweepRun], out: Path, *, scheduler: str | None = None
                 run.status = result
             else:
                 assert run.loaded is not None
-                store_run(out / run.request.run_dir(run.out_root, run.loaded), result)
+                store_run(out / run.request.run_dir(run.out_root, run.loaded), result, force=run.force)
                 run.status = "ok"
             bar.advance(task)
 
