@@ -1,6 +1,7 @@
 """Results as tables: `racksim.results.open` on a real compare (the session's quick_compare), pandas opening a time
 series with units in its columns, `racksim export` round trips in Parquet and CSV, and one-line errors for a
-directory that holds no results or results in the format before Parquet."""
+directory that holds no results or results in the format before Parquet. The tests on the compare are marked slow
+for it (the compare takes minutes once per session)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def results(quick_compare: Compared) -> Results:
     return racksim.results.open(quick_compare.out)
 
 
+@pytest.mark.slow
 def test_metrics_have_a_row_per_run_with_flattened_names(results: Results, quick_compare: Compared) -> None:
     files = sorted(quick_compare.out.rglob("metrics.json"))
     assert len(results.metrics) == len(files) > 2
@@ -41,6 +43,7 @@ def test_metrics_have_a_row_per_run_with_flattened_names(results: Results, quick
     assert row["point"] is None
 
 
+@pytest.mark.slow
 def test_a_time_series_opens_in_pandas_with_units_and_run_metadata(results: Results,
                                                                    quick_compare: Compared) -> None:
     path = results.run_dir("gb300-nvl72", "training") / "timeseries.parquet"
@@ -61,6 +64,7 @@ def test_a_time_series_opens_in_pandas_with_units_and_run_metadata(results: Resu
                                                                                  rel=0.02)
 
 
+@pytest.mark.slow
 def test_components_and_events_are_one_table_across_runs(results: Results, quick_compare: Compared) -> None:
     assert set(results.components) == set(PARTS)
     chips = results.components["chips"]
@@ -77,6 +81,7 @@ def test_components_and_events_are_one_table_across_runs(results: Results, quick
     assert list(results.events.columns) == ["run", "point", "design", "scenario", "time_s", "kind", "detail"]
 
 
+@pytest.mark.slow
 def test_export_round_trips_in_parquet_and_csv(quick_compare: Compared, tmp_path: Path) -> None:
     for design in ("gb200-nvl72", "gb300-nvl72"):  # two runs of the compare: enough, and quick to write
         shutil.copytree(quick_compare.out / design / "training", tmp_path / "runs" / design / "training")
@@ -124,6 +129,7 @@ def test_bad_results_directories_are_one_line_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "tables").exists()
 
 
+@pytest.mark.slow
 def test_a_missing_run_is_a_one_line_error_naming_the_runs(results: Results) -> None:
     with pytest.raises(InputError, match=r"gb100/training: no run; the runs are gb200-nvl72/"):
         results.timeseries("gb100", "training")
