@@ -11,11 +11,12 @@
 - `components`: per kind of component (`chips`, `compute_trays`, `racks`, `rows`, racksim.run.components) one
   table across runs, the same four run columns first;
 - `timeseries(design, scenario)`: a run's time series (`pandas.read_parquet` of its timeseries.parquet: a
-  column per quantity, the unit in its name).
+  column per quantity, the unit in its name); `grid(design, scenario)` its grid.parquet, for a run with a
+  scenario `grid:` block.
 
 `export(results, out, fmt)` writes those tables as Parquet or CSV: `metrics.<ext>`, `events.<ext>`,
-`components/<part>.<ext>` and `timeseries/<run>.<ext>` (a Parquet time series is copied as it is, with its
-run metadata). Results from before the Parquet formats (`timeseries.npz`, `components.json`) are a one-line
+`components/<part>.<ext>`, `timeseries/<run>.<ext>` and `grid/<run>.<ext>` (a Parquet series is copied as it
+is, with its run metadata). Results from before the Parquet formats (`timeseries.npz`, `components.json`) are a one-line
 error saying to rerun; a plain rerun rewrites them, since a run without the Parquet files is not complete.
 """
 
@@ -33,7 +34,7 @@ import pandas as pd
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path
-from racksim.run.results import METRICS_FILE, flatten_metrics
+from racksim.run.results import GRID_FILE, METRICS_FILE, flatten_metrics
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE
 
 RUN_COLUMNS = ("run", "point", "design", "scenario")
@@ -72,9 +73,16 @@ class Results:
 
     def timeseries(self, design: str, scenario: str, point: str | None = None) -> pd.DataFrame:
         """The time series of a run: a column per quantity (`time_s`, `feed_power_w`, ...), unit in its name."""
-        path = self.run_dir(design, scenario, point) / TIMESERIES_FILE
+        return self._series(TIMESERIES_FILE, design, scenario, point)
+
+    def grid(self, design: str, scenario: str, point: str | None = None) -> pd.DataFrame:
+        """A run's hall feed per grid mitigation (`time_s`, `<variant>_feed_power_w`; racksim.run.grid)."""
+        return self._series(GRID_FILE, design, scenario, point)
+
+    def _series(self, file: str, design: str, scenario: str, point: str | None) -> pd.DataFrame:
+        path = self.run_dir(design, scenario, point) / file
         if not path.is_file():
-            raise InputError(str(path), "", "the run has no time series")
+            raise InputError(str(path), "", f"the run has no {file}")
         return pd.read_parquet(path)
 
 
@@ -170,10 +178,11 @@ def export(results: Results, out: Path, fmt: str) -> list[Path]:
         atomic_write_bytes(out / name, _table_bytes(table, fmt))
         written.append(out / name)
     for run in results.metrics["run"]:
-        source, target = results.directory / run / TIMESERIES_FILE, out / "timeseries" / f"{run}{ext}"
-        if not source.is_file():
-            continue
-        data = source.read_bytes() if fmt == "parquet" else _table_bytes(pd.read_parquet(source), fmt)
-        atomic_write_bytes(target, data)
-        written.append(target)
+        for file, folder in ((TIMESERIES_FILE, "timeseries"), (GRID_FILE, "grid")):
+            source, target = results.directory / run / file, out / folder / f"{run}{ext}"
+            if not source.is_file():
+                continue
+            data = source.read_bytes() if fmt == "parquet" else _table_bytes(pd.read_parquet(source), fmt)
+            atomic_write_bytes(target, data)
+            written.append(target)
     return written
