@@ -34,7 +34,7 @@ import pandas as pd
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path
-from racksim.run.results import GRID_FILE, METRICS_FILE, flatten_metrics
+from racksim.run.results import GRID_FILE, METRICS_FILE, POINTS_DIR, flatten_metrics
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE
 
 RUN_COLUMNS = ("run", "point", "design", "scenario")
@@ -42,8 +42,6 @@ RUN_COLUMNS = ("run", "point", "design", "scenario")
 EVENT_COLUMNS = ("time_s", "kind", "detail")
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Export formats and their file extensions."""
-POINTS_DIR = "points"
-"""A sweep's folder of points (racksim.sweep): runs below `points/<id>/` are of that point."""
 RERUN = "rerun with this racksim version to rewrite it (racksim run or compare with the same arguments)"
 
 

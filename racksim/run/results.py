@@ -51,6 +51,8 @@ GRID_FILE = "grid.parquet"
 """A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
+POINTS_DIR = "points"
+"""A sweep's folder of points (racksim.sweep): its runs are OUT/points/<point id>/<design>/<scenario>."""
 GROUPS_DIR = "groups"
 """Beside metrics.json in a hall of several designs: one directory per group (its rack design and cabling plan)."""
 SERIES_METADATA = {"design": "design", "scenario": "scenario", "seed": "seed", "version": "racksim_version",

@@ -36,13 +36,12 @@ from racksim.io import atomic_write_bytes
 from racksim.run.loading import LoadedDesign
 from racksim.run.pool import default_jobs
 from racksim.run.request import RunRequest
-from racksim.run.results import RunOutput, flatten_metrics, is_complete, partial_dirs, replace_run
+from racksim.run.results import POINTS_DIR, RunOutput, flatten_metrics, is_complete, partial_dirs, replace_run
 from racksim.run.simulate import simulate
 from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
 from racksim.sweep.spec import Point
 from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, write_table
 
-POINTS_DIR = "points"
 FIGURE_FILE = "pareto.png"
 CONNECT_TIMEOUT_S = 10.0
 """How long to wait for an existing scheduler (--scheduler) to answer."""
