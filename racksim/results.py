@@ -15,9 +15,10 @@
   scenario `grid:` block.
 
 `export(results, out, fmt)` writes those tables as Parquet or CSV: `metrics.<ext>`, `events.<ext>`,
-`components/<part>.<ext>`, `timeseries/<run>.<ext>` and `grid/<run>.<ext>` (a Parquet series is copied as it
-is, with its run metadata). Results from before the Parquet formats (`timeseries.npz`, `components.json`) are a one-line
-error saying to rerun; a plain rerun rewrites them, since a run without the Parquet files is not complete.
+`components/<part>.<ext>`, and per run `timeseries/<run>.<ext>` and, where the run has them, `grid/`, `jobs/`
+and `placements/<run>.<ext>` (RUN_TABLES; in Parquet a copy of the run's file, with its run metadata).
+Results from before the Parquet formats (`timeseries.npz`, `components.json`) are a one-line error saying to
+rerun; a plain rerun rewrites them, since a run without the Parquet files is not complete.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import pandas as pd
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path
-from racksim.run.results import GRID_FILE, METRICS_FILE, POINTS_DIR, flatten_metrics
+from racksim.run.results import GRID_FILE, JOBS_FILE, METRICS_FILE, PLACEMENTS_FILE, POINTS_DIR, flatten_metrics
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE
 
 RUN_COLUMNS = ("run", "point", "design", "scenario")
@@ -42,6 +43,8 @@ RUN_COLUMNS = ("run", "point", "design", "scenario")
 EVENT_COLUMNS = ("time_s", "kind", "detail")
 FORMATS = {"parquet": ".parquet", "csv": ".csv"}
 """Export formats and their file extensions."""
+RUN_TABLES = {TIMESERIES_FILE: "timeseries", GRID_FILE: "grid", JOBS_FILE: "jobs", PLACEMENTS_FILE: "placements"}
+"""A run's own Parquet tables and the folder each is exported to (as `<folder>/<run>.<ext>`), where it has them."""
 RERUN = "rerun with this racksim version to rewrite it (racksim run or compare with the same arguments)"
 
 
@@ -176,7 +179,7 @@ def export(results: Results, out: Path, fmt: str) -> list[Path]:
         atomic_write_bytes(out / name, _table_bytes(table, fmt))
         written.append(out / name)
     for run in results.metrics["run"]:
-        for file, folder in ((TIMESERIES_FILE, "timeseries"), (GRID_FILE, "grid")):
+        for file, folder in RUN_TABLES.items():
             source, target = results.directory / run / file, out / folder / f"{run}{ext}"
             if not source.is_file():
                 continue

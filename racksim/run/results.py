@@ -19,7 +19,6 @@ which `write_run` turns into the directory.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import uuid
@@ -35,7 +34,7 @@ from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path, write_components
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
-from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
+from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, parquet_bytes, write_timeseries
 
 METRICS_FILE = "metrics.json"
 INPUTS_FILE = "inputs.json"
@@ -143,9 +142,9 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     if output.serving_curve is not None:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
     if output.jobs is not None:
-        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
+        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs, metadata))
     if output.placements is not None:
-        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements))
+        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements, metadata))
     if output.grid_series is not None:
         write_timeseries(run_dir / GRID_FILE, output.grid_series, metadata)
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
@@ -153,14 +152,11 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     return run_dir
 
 
-def table_bytes(columns: Mapping[str, Sequence[Any]]) -> bytes:
-    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row)."""
+def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({name: list(values) for name, values in columns.items()}), buffer, compression="zstd")
-    return buffer.getvalue()
+    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
 
 
 def partial_dirs(run_dir: Path) -> list[Path]:
