@@ -102,6 +102,9 @@ def serve(
     input_len: Annotated[int, typer.Option(min=1, help="Prompt tokens per request.")],
     output_len: Annotated[int, typer.Option(min=1, help="Output tokens per request.")],
     tp: Degree = None,
+    ep: Annotated[int, typer.Option(min=1, help="Expert parallelism of an MoE model: t·ep GPUs per replica, "
+                                    "attention data-parallel over ep.")] = 1,
+    pp: Annotated[int, typer.Option(min=1, help="Pipeline stages per replica.")] = 1,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Clients in the closed loop (default: searched).",
                                                     show_default=False)] = None,
     tpot_ms: Annotated[float | None, typer.Option(help="SLO: time per output token at most this, ms.",
@@ -119,7 +122,7 @@ def serve(
     loaded = _design(design, set_)
     prediction = _predict("searching serving layouts", lambda: predict_serving(
         loaded, model, input_len, output_len, precision=precision, tp=tp, concurrency=concurrency,
-        max_tpot_s=None if tpot_ms is None else tpot_ms / 1e3, source=str(design)))
+        max_tpot_s=None if tpot_ms is None else tpot_ms / 1e3, ep=ep, pp=pp, source=str(design)))
     if as_json:
         print(json.dumps(prediction.to_dict(), indent=2))
         return
@@ -169,7 +172,8 @@ def _print_serving(p: ServingPrediction) -> None:
                  show_header=False)
     view.add_column("quantity", no_wrap=True)
     view.add_column("value")
-    view.add_row("replica", f"tp {r.tp} · {r.precision} weights · {r.kv_precision} KV cache")
+    degrees = f"tp {r.tp}" + (f" · ep {r.ep}" if r.ep > 1 else "") + (f" · pp {r.pp}" if r.pp > 1 else "")
+    view.add_row("replica", f"{degrees} · {r.precision} weights · {r.kv_precision} KV cache")
     view.add_row("concurrency", f"{q.concurrency} (batch {q.batch}, KV-cache limit {q.max_batch})")
     view.add_row("TTFT", f"{q.ttft_s * 1e3:,.1f} ms")
     view.add_row("TPOT", f"{q.tpot_s * 1e3:,.2f} ms")

@@ -115,6 +115,25 @@ def test_serve_picks_the_highest_throughput_meeting_the_slo() -> None:
     assert "TPOT" in table.stdout
 
 
+def test_serve_pins_expert_and_pipeline_parallelism() -> None:
+    # --ep and --pp reach predict_serving (the same point as the API) and the JSON's replica carries them.
+    done = racksim("perf", "serve", GB200, "--model", "llama3-70b", "--input-len", "1000", "--output-len", "1000",
+                   "--tp", "2", "--pp", "2", "--concurrency", "16", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    api = predict_serving(DESIGN_PATHS["gb200"], "llama3-70b", 1000, 1000, tp=2, pp=2, concurrency=16)
+    assert (out["replica"]["tp"], out["replica"]["ep"], out["replica"]["pp"]) == (2, 1, 2)
+    assert out["tpot_s"] == pytest.approx(api.point.tpot_s)
+    moe = racksim("perf", "serve", GB200, "--model", "deepseek-v3", "--input-len", "1000", "--output-len", "1000",
+                  "--tp", "1", "--ep", "16", "--concurrency", "64")
+    assert moe.returncode == 0, moe.stderr
+    assert "ep 16" in moe.stdout
+    dense = racksim("perf", "serve", GB200, "--model", "llama3-8b", "--input-len", "100", "--output-len", "100",
+                    "--ep", "2")
+    assert dense.returncode != 0
+    assert "ep: expert parallelism 2 needs an MoE model" in dense.stderr
+
+
 def test_serve_on_gb300_holds_more_kv_cache_than_gb200() -> None:
     gb200, gb300 = (predict_serving(DESIGN_PATHS[k], "llama3-405b", 8192, 1024, tp=4) for k in ("gb200", "gb300"))
     assert gb300.point.max_batch > 2 * gb200.point.max_batch

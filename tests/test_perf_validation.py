@@ -32,12 +32,19 @@ def test_narayanan_2021_achieved_tflops(case: Case) -> None:
     assert abs(case.error) <= 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
 
 
+ZERO3_MISSES = {"ZeRO-3 175B 768 GPUs": 0.40, "ZeRO-3 175B 1536 GPUs": 0.50}
+"""Narayanan 2021 Table 2 rows outside 15 % (VALIDATION.md: the 2021 communication runs ~1.5x slower than the
+model's ring with staging copies), bounded so a regression shows."""
+
+
 @pytest.mark.parametrize("case", NARAYANAN_2021_ZERO3, ids=lambda c: c.name)
-def test_zero3_cases_are_reported_optimistic_misses(case: Case) -> None:
-    # Narayanan 2021 Table 2 (DeepSpeed ZeRO-3, 2021): the model's per-layer prefetch over 8 NICs per node hides
-    # the gathers these runs exposed (VALIDATION.md, "Misses"); predicted > measured by more than 15 % until
-    # the model learns why. A change that brings one within 15 % must move it into the checked cases.
-    assert case.error > 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+def test_zero3_2021_per_tensor_without_overlap(case: Case) -> None:
+    # DeepSpeed ZeRO-3 of 2021 (per-tensor gathers, a device synchronize before each, re-gathered for the
+    # recomputed forward): checked at 384 GPUs, optimistic misses at 768 and 1536 (VALIDATION.md, "Misses").
+    limit = ZERO3_MISSES.get(case.name, 0.15)
+    assert abs(case.error) <= limit, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
+    if case.name in ZERO3_MISSES:  # move it out when the model reaches 15 %
+        assert case.error > 0.15
 
 
 LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 1": 0.25, "Llama 3 405B 16384 GPUs cp 16": 0.40}

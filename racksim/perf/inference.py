@@ -89,7 +89,12 @@ class Replica:
     gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION
     """Usable fraction of HBM for weights, workspace and KV cache."""
     max_num_batched_tokens: int = MAX_NUM_BATCHED_TOKENS
-    """Token budget of one iteration: longer prompts are prefilled in chunks of at most this many tokens."""
+    """Token budget of one iteration (prompt tokens and one per decoding request)."""
+    chunked_prefill: bool = True
+    """Prompts longer than the budget left are split into chunks that share iterations (vLLM V1, SGLang); False:
+    each prompt is prefilled whole in one iteration, and prompts that do not fit its budget together wait for the
+    next (TensorRT-LLM's default: `enable_chunked_prefill` False in tensorrt_llm/llmapi/llm_args.py,
+    `--enable_chunked_context` off in `trtllm-bench`)."""
     max_batch: int | None = None
     """Engine cap on running requests (vLLM max_num_seqs, TensorRT-LLM max_batch_size); None: the KV cache decides."""
     memory_policy: Literal["vllm", "tensorrt-llm"] = "vllm"
@@ -100,6 +105,10 @@ class Replica:
     def gpus(self) -> int:
         """GPUs of the replica, t·e·p."""
         return self.tp * self.ep * self.pp
+
+    def prefill_chunks(self, input_len: int) -> int:
+        """Iterations one prompt's prefill spans: ⌈L_in / budget⌉ chunked, 1 whole."""
+        return math.ceil(input_len / self.max_num_batched_tokens) if self.chunked_prefill else 1
 
     def stage_fraction(self, m: ModelConfig) -> float:
         """Share of the layers the largest pipeline stage holds, ⌈L/p⌉/L (1 without pipeline parallelism)."""
@@ -299,12 +308,12 @@ def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iterat
 
 
 def prefill_time_s(m: ModelConfig, replica: Replica, system: System, input_len: int) -> float:
-    """Time to prefill one prompt alone, s: ⌈L_in / budget⌉ chunks, the j-th attending to j·s_c keys.
+    """Time to prefill one prompt alone, s: `Replica.prefill_chunks` chunks, the j-th attending to j·s_c keys.
 
     Compute-bound for long prompts (2·P_active·L_in FLOPs plus attention quadratic in L_in); this is the TTFT of
     an idle replica.
     """
-    chunks = math.ceil(input_len / replica.max_num_batched_tokens)
+    chunks = replica.prefill_chunks(input_len)
     size = math.ceil(input_len / chunks)
     return sum(iteration_time_s(m, replica, system, Iteration(chunks=1, chunk_tokens=size, chunk_context=min(
         input_len, (j + 1) * size), logit_tokens=1)) for j in range(chunks))

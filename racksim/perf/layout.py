@@ -14,6 +14,7 @@ from racksim.errors import InputError
 from racksim.perf.model import ModelConfig
 
 Recompute = Literal["none", "selective", "full"]
+Zero3Gather = Literal["layer", "tensor"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,15 @@ class Layout:
     """Gradient reduce-scatter overlapped with the last micro-batch's backward, parameter gather with the forward."""
     fp32_grads: bool = True
     """Gradients accumulated in fp32 (Megatron's main grads): 18 bytes of state per parameter instead of 16."""
+    zero3_prefetch_layers: int = 1
+    """ZeRO 3: layers whose weights are gathered ahead of the compute (PyTorch FSDP: one all-gather ahead). 0: no
+    overlap, every gather waits for the compute before it and the compute for the gather (DeepSpeed's ZeRO-3 of
+    2021 synchronized the device before each gather, `_allgather_param` in v0.3.15)."""
+    zero3_gather: Zero3Gather = "layer"
+    """ZeRO 3 collectives: 'layer', one all-gather and one reduce-scatter per layer and pass, the weights gathered for
+    a recomputed forward kept for its backward (FSDP wrapping each block); 'tensor', one per weight matrix, each
+    module released after its forward, so full recompute gathers a third time (DeepSpeed v0.3.15's per-parameter
+    all-gather and reduce-scatter; norms and biases under its 1e5-element persistence threshold stay whole)."""
 
     @property
     def gpus(self) -> int:
@@ -130,6 +140,8 @@ def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> 
          f"{layout.ep} does not divide the {model.experts} routed experts"),
         (layout.vpp == 1 or layout.pp > 1, "vpp", "virtual stages need pipeline parallelism"),
         (0 <= layout.zero <= 3, "zero", "ZeRO stage is 0, 1, 2 or 3"),
+        (layout.zero3_prefetch_layers >= 0, "zero3_prefetch_layers", "at least 0 layers"),
+        (layout.zero3_gather in ("layer", "tensor"), "zero3_gather", "layer or tensor"),
         (layout.recompute in ("none", "selective", "full"), "recompute", "none, selective or full"),
     ]
     for ok, field_path, rule in rules:

@@ -128,8 +128,9 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
 
     Weights 2 bytes, gradients 4 (fp32) or 2, Adam state 12 bytes per parameter, divided by the data-parallel
     degree (d for dense, d/ep for expert parameters) as the ZeRO stage says. Buffers: the reserve, the last stage's
-    fp32 logits and, at ZeRO 3, the gathered weights of two layers (the one computed and the one prefetched, FSDP's
-    limit of one all-gather ahead) and one layer's unsharded gradients before their reduce-scatter.
+    fp32 logits and, at ZeRO 3, the gathered weights of 1 + k layers (the one computed and k prefetched,
+    `Layout.zero3_prefetch_layers`; FSDP's limit is one all-gather ahead) and one layer's unsharded gradients before
+    their reduce-scatter.
     """
     dense, expert = stage_params(m, layout)
     d_dense, d_expert = layout.dp, max(1, layout.dp // layout.ep)
@@ -142,9 +143,9 @@ def memory_per_gpu(m: ModelConfig, layout: Layout) -> MemoryBreakdown:
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     logits = 8.0 * layout.micro_batch * layout.seq_len / layout.cp * m.vocab_size / layout.tp
     gathered = 0.0
-    if layout.zero == 3:  # the layer computed and the one prefetched, whole, and one layer's unsharded gradients
+    if layout.zero == 3:  # the layer computed and those prefetched, whole, and one layer's unsharded gradients
         most_layers = max(stage_layers(m.num_hidden_layers, layout.pp, layout.vpp))
-        gathered = (2 * 2.0 + grad_bytes) * (dense + expert) / most_layers
+        gathered = ((1 + layout.zero3_prefetch_layers) * 2.0 + grad_bytes) * (dense + expert) / most_layers
     return MemoryBreakdown(
         weights_gb=sharded(2.0, 3) / GB,
         gradients_gb=sharded(grad_bytes, 2) / GB,

@@ -87,3 +87,22 @@ def param_counts(m: ModelConfig) -> ParamCounts:
         embedding=embedding, dense_layer=dense_layer, moe_layer=moe_layer, moe_layer_active=moe_active,
         expert=expert,
     )
+
+
+def layer_matrices(m: ModelConfig, moe_layer: bool = False) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Weight matrices of one layer as Megatron-LM holds them, parameters each: (non-expert, one routed expert).
+
+    Fused QKV (or MLA's input projections) and the output projection; an MLP's input matrix (gate and up fused when
+    gated) and output matrix; an MoE layer's router and shared experts, and each routed expert's two matrices.
+    Norms and biases are left out (small tensors a per-tensor ZeRO-3 keeps whole).
+    """
+    h = m.hidden_size
+    out = m.num_attention_heads * m.d_value * h
+    attention = (attention_matrix_params(m) - out, out)
+
+    def mlp(width: int) -> tuple[int, int]:
+        return (m.mlp_matrices - 1) * h * width, h * width
+
+    if not moe_layer:
+        return attention + mlp(m.ffn_size), ()
+    return attention + (h * m.experts,) + mlp(m.expert_size) * m.n_shared_experts, mlp(m.expert_size)

@@ -137,13 +137,20 @@ NARAYANAN_2021 = tuple(
 
 # Table 2 of the same paper, ZeRO-3 without model parallelism (DeepSpeed, 2021): the 174.6 B model (GPT-3's shape),
 # batch 1536, (GPUs, micro-batch, achieved TFLOP/s per GPU by the same count). Values as in three stored
-# transcriptions of the paper (identical). Assumed: full recompute, bf16 gradients, overlap on.
+# transcriptions of the paper (identical). One micro-batch per GPU per step in every row (1536 / GPUs / micro-batch
+# = 1): no gradient accumulation, the per-GPU compute halves with each doubling while each GPU still gathers the
+# whole model. DeepSpeed's ZeRO-3 of that time (v0.3.15, 2021-04): one all-gather per weight matrix, each after a
+# device-wide torch.cuda.synchronize() (partition_parameters._allgather_param; DeepSpeed commit c0eeb69 of
+# 2021-10-31: "the async version is not async at all"), so no prefetch overlap (zero3_prefetch_layers 0); modules
+# released after each forward, so the recomputed forward gathers again (zero3_gather 'tensor'). Assumed: full
+# recompute (activation checkpointing), bf16 gradients reduce-scattered per matrix (the gradient path depends on
+# unpublished DeepSpeed settings, VALIDATION.md).
 _N21_TABLE2_ZERO3 = ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
 
 NARAYANAN_2021_ZERO3 = tuple(
     Case(f"ZeRO-3 175B {gpus} GPUs", "Narayanan et al. 2021, Table 2", _gpt(12288, 96, 96),
          Layout(global_batch=1536, seq_len=2048, micro_batch=micro, dp=gpus, zero=3, recompute="full",
-                flash_attention=False, fp32_grads=False),
+                flash_attention=False, fp32_grads=False, zero3_prefetch_layers=0, zero3_gather="tensor"),
          tflops, "TFLOP/s", settings_known=False)
     for gpus, micro, tflops in _N21_TABLE2_ZERO3
 )

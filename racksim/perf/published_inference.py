@@ -4,15 +4,18 @@ NVIDIA NIM benchmarking guide, "Performance" page (docs.nvidia.com/nim/benchmark
 "Llama-3.3-70b-instruct Results", Version 1.8.0, "2 x H100 80G", "fp8 TP2", "5000 Input Tokens / 500 Output
 Tokens"): TTFT, ITL and throughput (output tokens/s of the replica) per concurrency, measured with genai-perf/AIPerf
 (closed loop at a fixed concurrency). NIM's engine is TensorRT-LLM; its KV-cache fraction, KV-cache precision and
-chunking are not stated: TensorRT-LLM's defaults (0.9 of the free memory, `max_num_tokens` 8192) and an FP8 KV
-cache (the fp8 profile) are assumed.
+chunking are not stated: TensorRT-LLM's defaults (0.9 of the free memory, `max_num_tokens` 8192, no chunked
+prefill: `enable_chunked_prefill` False in tensorrt_llm/llmapi/llm_args.py, so a 5000-token prompt is prefilled
+whole and two do not share an iteration) and an FP8 KV cache (the fp8 profile) are assumed.
 
 TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
 commit 00f37686aa854010d68bcbd0f4ab000221541ca6, tables "Llama 3.1 8B" (H100 TP1 FP8) and "Llama 3.3 70B" (H100 TP2
 FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` with every request queued at once, fixed
 input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted at the KV-cache limit (the maximum-load
 steady state). Not fully known: the KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken),
-the KV-cache precision (FP8 taken) and the engine's batch cap (none taken).
+the KV-cache precision (FP8 taken), the engine's batch cap (none taken) and its token budget: `trtllm-bench` sizes
+`max_num_tokens` per dataset (tensorrt_llm/bench `calc_engine_setting`, values not published), so the prompts are
+taken as packing a budget of 8192 fully (chunked sharing) rather than whole prompts in a fixed 8192.
 
 Llama 3.3 70B has the shape of Llama 3.1 70B (`racksim/models/llama3-70b.json`: same hidden size, layers, heads,
 KV heads, MLP width and vocabulary in the Hugging Face configs), so that config is used for both.
@@ -88,14 +91,16 @@ class ServingCase:
 
 TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
 TRTLLM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
+NIM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm",
+                          chunked_prefill=False)
 
 _NIM = "NVIDIA NIM benchmarking, Performance, Llama-3.3-70b-instruct v1.8.0, 2 x H100 fp8 TP2, 5000/500"
 # concurrency: (TTFT ms, ITL ms, throughput tokens/s)
 _NIM_TABLE = {1: (406.77, 18.58, 51.67), 5: (546.7, 21.83, 218.48), 25: (688.69, 38.75, 623.4),
               50: (834.51, 59.73, 814.37), 100: (7996.25, 92.91, 917.26), 200: (61680.22, 93.06, 920.54)}
 NIM_LLAMA70B_H100 = tuple(
-    ServingCase(f"NIM 70B TP2 5000/500 C={c} {SHORT[q]}", _NIM, "llama3-70b", TRTLLM_REPLICA_TP2, 5000, 500,
-                c, q, value, "partly known (KV fraction, KV precision, chunking: TensorRT-LLM defaults)")
+    ServingCase(f"NIM 70B TP2 5000/500 C={c} {SHORT[q]}", _NIM, "llama3-70b", NIM_REPLICA_TP2, 5000, 500,
+                c, q, value, "partly known (KV fraction, KV precision, no chunked prefill: TensorRT-LLM defaults)")
     for c, row in _NIM_TABLE.items()
     for q, value in zip(QUANTITIES, (row[0] / 1e3, row[1] / 1e3, row[2]), strict=True)
 )

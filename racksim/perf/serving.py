@@ -4,9 +4,11 @@
 output tokens, and the next one as soon as it completes, as `genai-perf --concurrency` and `vllm bench serve
 --max-concurrency` do). The engine runs B = min(C, B_max) requests at once, B_max the KV-cache limit at a context of
 L_in + L_out (`ServingMemory.max_batch`) or the engine's cap; the other C − B wait in a queue. Prefill is chunked
-and interleaved with decode (vLLM V1, SGLang, TensorRT-LLM in-flight batching): a prompt takes n_c = ⌈L_in / T⌉
-iterations of the token budget T, its last emitting the first token, then L_out − 1 decode iterations, so a request
-lives n = n_c + L_out − 1 iterations. In steady state an iteration carries, on average,
+and interleaved with decode (vLLM V1, SGLang): a prompt takes n_c = ⌈L_in / T⌉ iterations of the token budget T,
+its last emitting the first token, then L_out − 1 decode iterations, so a request lives n = n_c + L_out − 1
+iterations. Without chunking (`Replica.chunked_prefill` False, TensorRT-LLM's default) a prompt is prefilled whole
+in one iteration (n_c = 1) with the decodes in flight, and ⌊(T − d)/L_in⌋ prompts (at least one) fit one
+iteration. In steady state an iteration carries, on average,
 
     d_o = (B − 1)·(L_out − 1)/n other decoding requests (mean context c_d = L_in + L_out/2), and
     p = (B − 1)·n_c/n chunks of other requests' prompts,
@@ -17,7 +19,8 @@ while a request decodes and d_o while it prefills. Then
 
     TPOT = T(p)                          (one token per decoding request per iteration)
     S = n_c·T(p + 1)                     (a prompt's own chunks)
-    S_q = T(p + 1)·L_in / (T − d)        (the share of the iterations' prefill budget, T − d tokens, it holds)
+    S_q = T(p + 1)·L_in / (T − d)        (the share of the iterations' prefill budget, T − d tokens, it holds;
+                                          whole prompts: S_q = T(p + 1) / max(1, ⌊(T − d)/L_in⌋))
     W = ρ·S_q / (2·(1 − ρ)),  ρ = λ·S_q·(B − 1)/B   (a prompt waits for the other requests' prefills: the
                                           prefill budget as an M/D/1 server, first come first served, arrivals
                                           taken as Poisson; ρ < 1 also caps λ at the prefill capacity)
@@ -118,7 +121,7 @@ def serve(m: ModelConfig, replica: Replica, system: System, input_len: int, outp
         raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
                          f"{memory.kv_tokens} tokens; one request needs {context}")
     batch = min(concurrency, max_batch)
-    n_chunks = math.ceil(input_len / replica.max_num_batched_tokens)
+    n_chunks = replica.prefill_chunks(input_len)
     chunk = math.ceil(input_len / n_chunks)
     life_iterations = n_chunks + output_len - 1
     others_decoding = (batch - 1) * (output_len - 1) / life_iterations
@@ -129,8 +132,12 @@ def serve(m: ModelConfig, replica: Replica, system: System, input_len: int, outp
     tpot = _mixture_s(m, replica, system, decoding, others)
     with_chunk = _mixture_s(m, replica, system, prefilling, others + 1.0)
     budget = max(1.0, replica.max_num_batched_tokens - decoding.decode)
+    if replica.chunked_prefill:  # a prompt holds its share of the iterations' prompt budget
+        queue_service = with_chunk * input_len / budget
+    else:  # whole prompts: as many as fit the budget share one iteration, at least one
+        queue_service = with_chunk / max(1, math.floor(budget / input_len))
     rest = n_chunks * with_chunk + (tpot / 2 if batch > 1 else 0.0) + (output_len - 1) * tpot
-    rate = _arrival_rate(batch, with_chunk * input_len / budget, rest)
+    rate = _arrival_rate(batch, queue_service, rest)
     ttft_service = batch / rate - (output_len - 1) * tpot
     queue = (concurrency - batch) / rate
     return ServingPoint(concurrency=concurrency, batch=batch, max_batch=max_batch, ttft_s=queue + ttft_service,

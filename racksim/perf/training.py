@@ -12,8 +12,9 @@ the short stages at the ends, `pace_stage`), the 1F1B bubble (p − 1)/(v·m) of
 virtual stages), one activation send per micro-batch and chunk each way on the critical path, and the data-parallel
 gradient reduce-scatter (all-reduce at ZeRO 0) and parameter all-gather exposed beyond the last micro-batch's
 backward and the first one's forward when overlapped (`Layout.dp_overlap`), in full otherwise; ZeRO 3 gathers
-each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching one
-layer ahead (`_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
+each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching
+`Layout.zero3_prefetch_layers` ahead (none: all exposed), one collective per layer or per weight matrix
+(`Layout.zero3_gather`, `_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
 (`Layout.placement`), so the network's multi-node algorithms see the real hierarchy.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
@@ -37,6 +38,7 @@ from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.params import layer_matrices
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
         pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain)
     dense, expert = stage_params(m, layout)
-    dp_s = _dp_exposed_s(layout, system, dense, expert, per_stage, fwd_s, bwd_s)
+    dp_s = _dp_exposed_s(m, layout, system, dense, expert, per_stage, fwd_s, bwd_s)
     params_opt = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep)
                                                                         if layout.zero else 1)
     opt_s = float(op_time_s(optimizer_ops(params_opt), acc, prec).sum())
@@ -197,34 +199,36 @@ def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_h
     return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
 
 
-def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, layers: float, fwd_s: float,
-                  bwd_s: float) -> float:
+def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, dense: float, expert: float, layers: float,
+                  fwd_s: float, bwd_s: float) -> float:
     """Exposed data-parallel time per step, s: gradient reduction and parameter gathering (module docstring).
 
     `layers` on the stage; `fwd_s`, `bwd_s`: one layer's forward and backward (with recompute) for one micro-batch,
     the windows overlap may hide communication in. ZeRO 0-2: the gradient reduction overlaps the last micro-batch's
     backward, the parameter all-gather (ZeRO 1-2, after the optimizer) the first forward. ZeRO 3 (FSDP) gathers
     each layer's weights before its forward and again before its backward, and reduce-scatters its gradients after
-    its backward, every micro-batch, on one communication stream that prefetches one layer ahead: per micro-batch
+    its backward, every micro-batch (`_zero3_layer_s`: g, r). With gathers prefetched ahead of the compute
+    (`Layout.zero3_prefetch_layers` ≥ 1, one communication stream), per micro-batch
 
-        T_exposed = g + (L − 1)·max(0, g − f) + g + (L − 1)·max(0, g + r − b) + r
+        T_exposed = g + (L − 1)·max(0, g − f) + k·g + (L − 1)·max(0, k·g + r − b) + r
 
-    with g, r one layer's gather and reduce-scatter and f, b its forward and backward (the first gather of each pass
-    and the last reduce-scatter have no compute to hide behind); all of it exposed without overlap.
+    with f, b one layer's forward and backward, k = 2 backward gathers when full recompute re-gathers
+    (`Layout.zero3_gather` 'tensor') and 1 otherwise (the first gather of each pass and the last reduce-scatter
+    have no compute to hide behind). Without prefetch (0 layers) all of it, L·(g + k·g + r), adds to the compute.
     """
     coll, domain = system.collective, system.scale_up_gpus
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     groups = [(dense, layout.placement("dp", domain))]
     if expert:
         groups.append((expert, layout.placement("edp", domain)))
-    if layout.zero == 3:  # one layer's share of the stage's weights, gathered and reduced per layer
-        gather = sum(coll("all-gather", params / layers * 2.0, *where) for params, where in groups)
-        reduce = sum(coll("reduce-scatter", params / layers * grad_bytes, *where) for params, where in groups)
-        if not layout.dp_overlap:
-            return layout.microbatches * layers * (2 * gather + reduce)
+    if layout.zero == 3:
+        gather, reduce = _zero3_layer_s(m, layout, system, dense, expert, layers)
+        regathers = 2 if layout.zero3_gather == "tensor" and layout.recompute == "full" else 1
+        if not layout.dp_overlap or layout.zero3_prefetch_layers == 0:
+            return layout.microbatches * layers * ((1 + regathers) * gather + reduce)
         hidden = max(0.0, layers - 1)
         forward = gather + hidden * max(0.0, gather - fwd_s)
-        backward = gather + hidden * max(0.0, gather + reduce - bwd_s) + reduce
+        backward = regathers * gather + hidden * max(0.0, regathers * gather + reduce - bwd_s) + reduce
         return layout.microbatches * (forward + backward)
     reduce_s = gather_s = 0.0
     for params, where in groups:
@@ -236,3 +240,61 @@ def _dp_exposed_s(layout: Layout, system: System, dense: float, expert: float, l
     if not layout.dp_overlap:
         return reduce_s + gather_s
     return max(0.0, reduce_s - layers * bwd_s) + max(0.0, gather_s - layers * fwd_s)
+
+
+def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, dense: float, expert: float,
+                   layers: float) -> tuple[float, float]:
+    """ZeRO 3: (gather, reduce-scatter) of one layer's weights and gradients over the data-parallel group, s.
+
+    'layer' (`Layout.zero3_gather`): one collective for the layer's share of the stage's weights (bf16) and
+    gradients. 'tensor': one per weight matrix (`params.layer_matrices`, split t ways; the local experts' over the
+    expert data-parallel group), averaged over dense and MoE layers; the rest of the stage (embedding, output
+    layer, norms and biases) in one more collective per pass, its share per layer returned. Each 'tensor'
+    collective also stages its S bytes through a flat buffer as torch.distributed's list API does (`_staging_s`).
+    """
+    coll, domain = system.collective, system.scale_up_gpus
+    grad_bytes = 4.0 if layout.fp32_grads else 2.0
+    where_dense = layout.placement("dp", domain)
+    where_expert = layout.placement("edp", domain)
+    if layout.zero3_gather == "layer":
+        groups = [(dense, where_dense)] + ([(expert, where_expert)] if expert else [])
+        return (sum(coll("all-gather", params / layers * 2.0, *where) for params, where in groups),
+                sum(coll("reduce-scatter", params / layers * grad_bytes, *where) for params, where in groups))
+    acc, t, moe_fraction = system.accelerator, layout.tp, m.moe_layers / m.num_hidden_layers
+
+    def gather_s(params: float, where: tuple[int, bool, int]) -> float:
+        return coll("all-gather", params * 2.0, *where) + _staging_s(acc, params * 2.0, where[0], zero_fill=True)
+
+    def reduce_s(params: float, where: tuple[int, bool, int]) -> float:
+        return (coll("reduce-scatter", params * grad_bytes, *where)
+                + _staging_s(acc, params * grad_bytes, where[0], zero_fill=False))
+
+    gather = reduce = matrices = 0.0
+    for fraction, moe_layer in ((1 - moe_fraction, False), (moe_fraction, True)):
+        if fraction <= 0:
+            continue
+        shared, routed = layer_matrices(m, moe_layer)
+        local = m.experts // layout.ep if moe_layer else 0
+        tensors = [(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
+        matrices += fraction * sum(n for n, _ in tensors)
+        gather += fraction * sum(gather_s(*tensor) for tensor in tensors)
+        reduce += fraction * sum(reduce_s(*tensor) for tensor in tensors)
+    rest = max(0.0, dense + expert - layers * matrices)
+    return gather + gather_s(rest, where_dense) / layers, reduce + reduce_s(rest, where_dense) / layers
+
+
+def _staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:
+    """HBM time of moving one collective's S bytes through a flat staging buffer, rank by rank, s.
+
+    torch.distributed's list all-gather (reduce-scatter) runs NCCL on a flat buffer and copies each of the n ranks'
+    S/n slices out of (into) it, one copy kernel each (ProcessGroupNCCL's `outputTensors[i][j].copy_`, the implicit
+    memcpy DeepSpeed's commit c0eeb69 of 2021-10-31 names); DeepSpeed v0.3.15 also allocates its gather buffer with
+    `torch.zeros`. Each kernel moving x bytes takes x / (B·η_mem(x)) on the roofline, which includes the fixed
+    kernel cost: T = n·(2S/n) / (B·η(2S/n)) + [S / (B·η(S))].
+    """
+    if ranks <= 1 or message_bytes <= 0:
+        return 0.0
+    slice_bytes = 2.0 * message_bytes / ranks
+    copies = ranks * slice_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(slice_bytes)))
+    fill = message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes))) if zero_fill else 0.0
+    return copies + fill

@@ -65,7 +65,7 @@ def point_activity(m: ModelConfig, replica: Replica, system: System, point: Serv
     Per request: prefill t_p (its prompt alone, `prefill_time_s`) and L_out / B of the decode iterations at batch B
     (context L_in + L_out/2); u = (t_p·u_p + t_d·u_d) / (t_p + t_d), u_p and u_d from `perf.power.iteration_busy`.
     """
-    chunks = math.ceil(input_len / replica.max_num_batched_tokens)
+    chunks = replica.prefill_chunks(input_len)
     size = math.ceil(input_len / chunks)
     prefill = iteration_busy(m, replica, system, Iteration(chunks=1, chunk_tokens=size, chunk_context=size,
                                                             logit_tokens=1))
