@@ -148,8 +148,8 @@ def _print_training(p: TrainingPrediction) -> None:
     view.add_row("memory per GPU", f"{s.memory.total_gb:.1f} of {p.hbm_gb:.0f} GB ({parts})")
     view.add_row("step breakdown", ", ".join(f"{name.removesuffix('_s').replace('_', ' ')} {value:.3f}"
                                              for name, value in s.breakdown.__dict__.items() if value) + " s")
-    view.add_row("searched", f"{p.choice.candidates} layouts, {p.choice.fitting} fit, "
-                             f"{len(p.choice.ranked)} timed on the network model")
+    view.add_row("searched", f"{p.choice.candidates} layouts, {p.choice.fitting} memory options that fit "
+                             f"(ZeRO stage × recompute), {len(p.choice.ranked)} timed on the network model")
     console = Console()
     console.print(view)
     if len(p.choice.ranked) > 1:
