@@ -3,8 +3,9 @@
 The Gantt draws every stretch a job held racks (placements.parquet) as rectangles over its racks, one colour per
 job: runs of consecutive racks merge into one rectangle, and all of a design's rectangles are one rasterized
 PolyCollection, so a month of a 1,400-rack hall with thousands of jobs stays one cheap artist. Interruptions are
-crosses on the racks that failed, restarts (a stretch after the job's first) triangles at their start, and faults
-that hit no job grey dots. Utilization is the running and down racks' share of the hall over time, the queue beside.
+crosses on the racks that failed, restarts (a stretch after the job's first) black lines over its racks at their
+start, and faults that hit no job grey dots. Utilization is the running and down racks' share of the hall over
+time, the queue below.
 """
 
 from __future__ import annotations
@@ -82,6 +83,12 @@ def restarts(hall: HallJobs) -> list[Mark]:
     return marks
 
 
+def restart_segments(marks: Sequence[Mark], scale_s: float) -> list[tuple[tuple[float, float], ...]]:
+    """A vertical segment over each run of consecutive racks of each restart, in axis units."""
+    return [((mark.time_s / scale_s, first - RACK_BAR / 2), (mark.time_s / scale_s, first + count - 1 + RACK_BAR / 2))
+            for mark in marks for first, count in rack_runs(mark.racks)]
+
+
 def _points(marks: Sequence[Mark], scale_s: float) -> tuple[FloatArray, FloatArray]:
     """(times in axis units, racks) of every rack of every mark."""
     times = [mark.time_s / scale_s for mark in marks for _ in mark.racks]
@@ -94,7 +101,7 @@ def gantt_figure(halls: Mapping[str, HallJobs], durations_s: Mapping[str, float]
     axis = time_axis(max(durations_s.get(d, 0.0) for d in halls) or 1.0)
     with report_style():
         import matplotlib as mpl
-        from matplotlib.collections import PolyCollection
+        from matplotlib.collections import LineCollection, PolyCollection
         from matplotlib.figure import Figure
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
@@ -111,8 +118,9 @@ def gantt_figure(halls: Mapping[str, HallJobs], durations_s: Mapping[str, float]
             axes.add_collection(PolyCollection(list(vertices), facecolors=faces, edgecolors="none", rasterized=True))
             hit = {(m.time_s, r) for m in hall.interruptions for r in m.racks}
             idle_faults = [Mark(m.time_s, tuple(r for r in m.racks if (m.time_s, r) not in hit)) for m in hall.faults]
+            axes.add_collection(LineCollection(restart_segments(restarts(hall), axis.scale_s), colors="black",
+                                               linewidths=0.9, zorder=3, rasterized=True))
             for marks, style in ((idle_faults, {"marker": ".", "color": "0.45", "s": 10}),
-                                 (restarts(hall), {"marker": ">", "color": "black", "s": 14}),
                                  (hall.interruptions, {"marker": "x", "color": "red", "s": 22, "linewidths": 1.2})):
                 x, y = _points(marks, axis.scale_s)
                 if x.size:
@@ -128,7 +136,7 @@ def gantt_figure(halls: Mapping[str, HallJobs], durations_s: Mapping[str, float]
             if len(names) > NAMED_JOBS:
                 handles.append(Patch(color="white", label=f"… {len(names)} jobs in all"))
             handles += [Line2D([], [], marker="x", color="red", linestyle="none", label="interruption"),
-                        Line2D([], [], marker=">", color="black", linestyle="none", label="restart"),
+                        Line2D([], [], color="black", linewidth=0.9, label="restart (over its racks)"),
                         Line2D([], [], marker=".", color="0.45", linestyle="none", label="fault, no job hit")]
             legend_beside(axes, handles, fontsize=7)
         panels[-1].set_xlabel(axis.label)

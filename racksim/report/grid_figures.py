@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from racksim._types import FloatArray
 from racksim.physics.grid import power_spectrum
@@ -139,6 +141,17 @@ def spectrum_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) ->
         return png(figure)
 
 
+def plain_number(value: float, _position: object = None) -> str:
+    """A log axis' tick as a plain number (0.5, 2, 10), not 2×10⁰."""
+    return f"{value:g}"
+
+
+def _decades(axes: Axes) -> float:
+    """Decades the axes' y range spans (its minor ticks are labelled when few)."""
+    low, high = axes.get_ylim()
+    return float(np.log10(high / low)) if low > 0 and high > 0 else 0.0
+
+
 def trade_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> bytes:
     """Energy overhead (%) against the largest ramp (MW/s) and the peak-to-trough (MW) of each variant."""
     with report_style():
@@ -146,7 +159,7 @@ def trade_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> by
 
         figure = Figure(figsize=(10.0, 3.8))
         ramp_axes, swing_axes = figure.subplots(1, 2)
-        figure.subplots_adjust(left=0.07, right=0.74, top=0.9, bottom=0.14, wspace=0.3)
+        figure.subplots_adjust(left=0.08, right=0.74, top=0.9, bottom=0.14, wspace=0.32)
         limits: dict[str, float] = {}
         for design, grid in halls.items():
             limits |= grid.metrics.get("limits", {})
@@ -162,6 +175,8 @@ def trade_figure(halls: Mapping[str, GridRun], colours: Mapping[str, str]) -> by
             if key in limits:
                 axes.axhline(limits[key] / 1e6, color="firebrick", linestyle="--", linewidth=1.0, label="limit")
             axes.set_yscale("log")
+            axes.yaxis.set_major_formatter(FuncFormatter(plain_number))
+            axes.yaxis.set_minor_formatter(FuncFormatter(plain_number) if _decades(axes) < 1.5 else NullFormatter())
             axes.set_xlabel("energy overhead (%)")
             axes.set_ylabel(label)
         ramp_axes.set_title("Ramp left")
