@@ -20,6 +20,8 @@ from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, r
 
 NAMED_JOBS = 10
 """Jobs a Gantt panel names in its legend (more are told apart by colour only)."""
+MARKS_FULL_SIZE_RACKS = 300
+"""Halls up to this many racks get full-size failure marks; larger ones smaller marks, down to a quarter."""
 RACK_BAR = 0.8
 """Height of a job's bar on one rack (rack pitch 1)."""
 
@@ -120,8 +122,10 @@ def gantt_figure(halls: Mapping[str, HallJobs], durations_s: Mapping[str, float]
             idle_faults = [Mark(m.time_s, tuple(r for r in m.racks if (m.time_s, r) not in hit)) for m in hall.faults]
             axes.add_collection(LineCollection(restart_segments(restarts(hall), axis.scale_s), colors="black",
                                                linewidths=0.9, zorder=3, rasterized=True))
-            for marks, style in ((idle_faults, {"marker": ".", "color": "0.45", "s": 10}),
-                                 (hall.interruptions, {"marker": "x", "color": "red", "s": 22, "linewidths": 1.2})):
+            small = float(np.clip(MARKS_FULL_SIZE_RACKS / max(hall.racks, 1), 0.25, 1.0))  # a big hall: small marks
+            for marks, style in ((idle_faults, {"marker": ".", "color": "0.45", "s": 10 * small}),
+                                 (hall.interruptions, {"marker": "x", "color": "red", "s": 22 * small,
+                                                       "linewidths": 1.2})):
                 x, y = _points(marks, axis.scale_s)
                 if x.size:
                     axes.scatter(x, y, zorder=3, rasterized=x.size > 500, **style)
