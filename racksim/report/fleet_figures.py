@@ -112,7 +112,7 @@ def gantt_figure(halls: Mapping[str, HallJobs], durations_s: Mapping[str, float]
         figure = Figure(figsize=(10.0, 0.9 + sum(heights) + 0.35 * (len(halls) - 1)))
         panels = figure.subplots(len(halls), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
         figure.subplots_adjust(left=0.08, right=0.76, top=1 - 0.35 / figure.get_figheight(),
-                               bottom=0.55 / figure.get_figheight(), hspace=0.25)
+                               bottom=0.55 / figure.get_figheight(), hspace=0.12)
         palette = mpl.colormaps["tab20"]
         for axes, (design, hall) in zip(panels, halls.items(), strict=True):
             vertices, owners = gantt_rectangles(hall, axis.scale_s)
