@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from racksim._types import FloatArray
-from racksim.report.hall_jobs import HallJobs, Mark, read_hall_jobs
+from racksim.report.hall_jobs import HallJobs, Mark, job_mix_runs
 from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, report_style, time_axis
 
 NAMED_JOBS = 10
@@ -28,8 +28,7 @@ RACK_BAR = 0.8
 
 def fleet_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): the jobs' Gantt on the racks and the hall's utilization, for job-mix runs."""
-    found = {run.design: read_hall_jobs(run.directory) for run in runs}
-    halls = {design: jobs for design, jobs in found.items() if jobs is not None}
+    halls = job_mix_runs(runs)
     if not halls:
         return []
     return [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from racksim._types import FloatArray, IndexArray
+from racksim.report.plotkit import RunData
 from racksim.run.results import JOBS_FILE, PLACEMENTS_FILE
 
 RACKS_IN = re.compile(r"racks? \[?([\d, ]+)\]?")
@@ -96,6 +97,12 @@ def read_hall_jobs(directory: Path) -> HallJobs | None:
                     np.asarray(placements["start_s"], dtype=float), np.asarray(placements["end_s"], dtype=float),
                     [list(r) for r in placements["racks"]], marks["fault"], marks["interruption"], marks["repair"],
                     racks)
+
+
+def job_mix_runs(runs: Sequence[RunData]) -> dict[str, HallJobs]:
+    """Each design's job mix among one scenario's runs (runs without a jobs table left out)."""
+    found = {run.design: read_hall_jobs(run.directory) for run in runs}
+    return {design: jobs for design, jobs in found.items() if jobs is not None}
 
 
 HALL_HEADINGS = ("design", "jobs completed / started / all", "utilization", "fragmentation", "work per kWh",

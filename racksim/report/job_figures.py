@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
 from racksim._types import FloatArray
-from racksim.report.hall_jobs import HallJobs, read_hall_jobs
+from racksim.report.hall_jobs import HallJobs, job_mix_runs
 from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, report_style
 
 KOKOLIS = "Kokolis et al. 2025 (Meta RSC-1)"
@@ -63,8 +63,7 @@ INTERVAL_TICKS_MIN = (1, 2, 5, 10, 20, 30, 60, 120, 240, 480)
 
 def job_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): job MTTF against job size and ETTR per job, for job-mix runs."""
-    found = {run.design: read_hall_jobs(run.directory) for run in runs}
-    halls = {design: jobs for design, jobs in found.items() if jobs is not None}
+    halls = job_mix_runs(runs)
     if not halls:
         return []
     return [
