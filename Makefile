@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+DOCS_STAMP := $(VENV)/.installed-docs
 RESULTS ?= results/quick
 DESIGNS := $(sort $(wildcard designs/*.yaml))
 
-.PHONY: run test test-fast fuzz bench lint clean chromium
+.PHONY: run test test-fast docs fuzz bench lint clean chromium
 
 # pytest over PYTEST_WORKERS processes (pytest-xdist; `auto`: one per core, 0: in this process); a module's tests,
 # and its module-scoped fixtures, stay on one worker. FAST: the tier without the tests marked slow, browser or dask.
@@ -35,6 +36,15 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(PYTEST) -m "$(FAST)" --durations=10
 
+# The documentation site in site/ (mkdocs.yml): --strict fails on a warning (a broken link, a missing docstring
+# target); the hooks in docs/hooks.py generate the reference from the code and run the gallery's scripts.
+$(DOCS_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 # The browser test opens the report in Debian's headless chromium; install it when missing.
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -52,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:randomly -o testpaths=benchmarks
 
 clean:
-	rm -rf $(VENV) results .pytest_cache .ruff_cache .hypothesis .benchmarks
+	rm -rf $(VENV) results site .pytest_cache .ruff_cache .hypothesis .benchmarks

@@ -21,29 +21,37 @@ _PUBLIC = {
     "RunRequest": "racksim.run.pipeline",
     "run_many": "racksim.run.pipeline",
     "run_one": "racksim.run.pipeline",
+    "Results": "racksim.results",
 }
 """Public name → the module that defines it."""
+_SUBMODULES = ("results",)
+"""Public modules, imported on first use (`racksim.results.open(RESULTS_DIR)`)."""
 
 if TYPE_CHECKING:
+    from racksim import results
     from racksim.design.schema import Design
     from racksim.design.suite import Scenario, Suite, load_suite
+    from racksim.results import Results
     from racksim.run.loading import LoadedDesign, load_design
     from racksim.run.pipeline import RunRequest, run_many, run_one
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name
-    """Import a public name's module on first use."""
-    if name not in _PUBLIC:
+    """Import a public name's module (or a public module) on first use."""
+    if name in _SUBMODULES:
+        value: Any = importlib.import_module(f"racksim.{name}")
+    elif name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    else:
         raise AttributeError(f"module 'racksim' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     """The public names, for completion."""
-    return sorted([*globals(), *_PUBLIC])
+    return sorted({*globals(), *_PUBLIC, *_SUBMODULES})
 
 
-__all__ = ["Design", "LoadedDesign", "RunRequest", "Scenario", "Suite", "__version__", "load_design", "load_suite",
-           "run_many", "run_one"]
+__all__ = ["Design", "LoadedDesign", "Results", "RunRequest", "Scenario", "Suite", "__version__", "load_design",
+           "load_suite", "results", "run_many", "run_one"]

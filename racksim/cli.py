@@ -256,6 +256,20 @@ def sweep(
         print(result.figure_path)
 
 
+@app.command()
+def export(results: Annotated[Path, typer.Argument(help="Results directory (runs, a compare or a sweep).")],
+           out: Annotated[Path, typer.Option("--out", help="Folder for the tables.")],
+           format_: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet") -> None:
+    """Write the runs of a results directory as tables for other tools: metrics, events, components, time series."""
+    from racksim.results import export as export_tables
+    from racksim.results import extension
+    from racksim.results import open as open_results
+
+    extension(format_)
+    for path in export_tables(open_results(results), out, format_):
+        print(path)
+
+
 app.command(name="collectives")(collectives_command)
 app.add_typer(perf_app, name="perf")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+import racksim.results
 from racksim.design.grid_schema import Grid
 from racksim.design.suite import Scenario, load_suite
 from racksim.errors import InputError
@@ -132,6 +133,9 @@ def test_run_writes_grid_series_and_metrics(grid_dir: Path) -> None:
     assert variants["power_floor"]["overhead_fraction"] > variants["rack_storage"]["overhead_fraction"]
     assert metrics["grid"]["limits"] == {"ramp_w_per_s": 5e4, "peak_to_trough_w": 5e4}
     assert none["meets_limits"] == 0.0
+    frame = racksim.results.open(grid_dir.parent.parent).grid("grid-hall", "grid")  # the series as a table
+    assert list(frame.columns) == list(series)
+    np.testing.assert_array_equal(frame["none_feed_power_w"], series["none_feed_power_w"])
 
 
 @pytest.mark.slow

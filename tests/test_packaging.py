@@ -25,6 +25,7 @@ def test_importing_the_errors_loads_almost_nothing() -> None:
     loaded = _racksim_modules_loaded("import racksim.errors")
     assert len(loaded) < 10, loaded
     assert "racksim.run.pipeline" not in loaded
+    assert "racksim.results" not in loaded  # nor pandas
 
 
 def test_the_command_line_loads_a_command_s_code_only_when_it_runs() -> None:
@@ -38,6 +39,8 @@ def test_public_names_load_on_first_use() -> None:
 
     assert racksim.load_design.__module__ == "racksim.run.loading"
     assert "run_one" in dir(racksim)
+    assert racksim.results.open.__module__ == "racksim.results"  # a public module, imported on first use too
+    assert racksim.Results is racksim.results.Results
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = racksim.nothing  # type: ignore[attr-defined]
 

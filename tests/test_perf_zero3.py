@@ -13,6 +13,7 @@ from racksim.design.schema import Design
 from racksim.network.collectives import CollectiveModel
 from racksim.network.protocols import time_s
 from racksim.network.topology import compile_topology
+from racksim.perf import predict_training
 from racksim.perf.comm import DGX_A100, network_collective_time
 from racksim.perf.layout import Layout
 from racksim.perf.memory import memory_per_gpu, stage_params
@@ -52,7 +53,8 @@ def test_network_adapter_uses_the_ranks_per_rack(gb200: Design) -> None:
     two_racks = timer("reduce-scatter", size, 72, False, 36)  # 36 GPUs in each of 2 racks
     inside = timer("reduce-scatter", size, 72, True)
     assert inside < two_racks < rail
-    # The flat ring over 2 racks of 36: min(36, 16 channels) rings, each leaving the rack through its own NIC.
+    # The flat ring over 2 racks of 36: min(36, 16 channels, 10 collective NICs) rings, each leaving the rack
+    # through its own NIC.
     model = CollectiveModel(gb200, compile_topology(gb200, 2))
     local = np.arange(2)[:, None] * 72 + np.arange(36)[None, :] * 2
     assert two_racks == pytest.approx(min(float(time_s(c, size)) for c in model.hierarchical("reduce-scatter",
@@ -84,3 +86,16 @@ def test_zero3_holds_two_gathered_layers_and_one_layer_of_gradients() -> None:
     zero3 = memory_per_gpu(M70, layout)
     assert zero3.buffers_gb - zero1.buffers_gb == pytest.approx(extra_gb)
     assert 6.0 < extra_gb < 7.5  # 0.86 B parameters per Llama 3 70B layer (+ its share of the embeddings)
+
+
+def test_search_times_zero3_without_recompute_against_zero1_with_it() -> None:
+    # Llama 3 70B in FP8 on one Rubin rack at tp 2 · dp 36 · mb 2: ZeRO 1 fits only with full recompute, ZeRO 3
+    # without any. Neither dominates (recompute against exposed gathers), so the search must time both; it used to
+    # stop at the first fit (ZeRO 1, full) and missed the faster ZeRO 3 layout.
+    rubin = Path(__file__).parents[1] / "designs" / "vr-800vdc.yaml"
+    zero1 = predict_training(rubin, "llama3-70b", 72, 144, 8192, precision="fp8", tp=2, pp=1, micro_batch=2, zero=1)
+    searched = predict_training(rubin, "llama3-70b", 72, 144, 8192, precision="fp8", tp=2, pp=1, micro_batch=2)
+    assert (zero1.layout.zero, zero1.layout.recompute) == (1, "full")
+    assert (searched.layout.zero, searched.layout.recompute) == (3, "none")
+    assert searched.step.step_time_s < zero1.step.step_time_s
+    assert {lay.zero for lay, _ in searched.choice.ranked} == {1, 3}

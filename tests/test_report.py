@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,15 @@ def test_run_without_time_series_and_long_series(tmp_path: Path) -> None:
     html = write_report(root)[0].read_text(encoding="utf-8")
     assert html.count('<img src="data:image/png;base64,') == 6  # with the cooling figure (coolant return)
     assert [run.design for run in load_runs(root)] == ["a", "b"]
+
+
+def test_a_run_staged_in_a_hidden_folder_is_not_a_run(tmp_path: Path) -> None:
+    """A sweep killed between writing a staged run and renaming it into place leaves a hidden folder behind."""
+    root = tmp_path / "results"
+    run_dir = make_run(root, "a", "s", peak_kw=100.0, energy_kwh=5.0, gpu_temp_max_c=70.0, work_units=10.0,
+                       with_series=False)
+    shutil.copytree(run_dir, run_dir.parent / ".s.partial-0123")
+    assert [run.directory for run in load_runs(root)] == [run_dir]
 
 
 def test_kpi_helpers_by_hand() -> None:

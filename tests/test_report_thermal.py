@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from racksim.report import figures as report_figures
 from racksim.report import rundir, thermal_figures, write_report
 from racksim.report.events import Event, compact, load_events
+from racksim.run.components import component_path, write_components
 from racksim.run.timeseries import TIMESERIES_FILE, read_timeseries, write_timeseries
 from tests.conftest import Compared
 from tests.test_report import PNG_MAGIC, cell, make_run, md_row, table_row
@@ -63,9 +64,9 @@ def thermal_run(root: Path, design: str, *, hot_c: float, events: list[dict[str,
         (run_dir / "events.json").write_text(json.dumps(events))
     if components:
         temps = [hot_c - 0.5 * i for i in range(len(TRAY_US))]
-        (run_dir / "components.json").write_text(json.dumps({
+        write_components(run_dir, {
             "chips": {"label": ["t0.gpu0"], "kind": ["gpu"], "temp_c_max": [hot_c], "throttled_s": [0.0]},
-            "compute_trays": {"rack": [0] * len(TRAY_US), "u": TRAY_US, "die_temp_c_max": temps}}))
+            "compute_trays": {"rack": [0] * len(TRAY_US), "u": TRAY_US, "die_temp_c_max": temps}}, {})
     return run_dir
 
 
@@ -242,7 +243,8 @@ def test_missing_and_broken_files_do_not_crash(tmp_path: Path) -> None:
     (no_extras / "design.resolved.yaml").write_text(yaml.safe_dump({"name": "bare"}))  # no rack, no thresholds
     broken = thermal_run(root, "broken", hot_c=82.0, events=None, components=False)
     (broken / "events.json").write_text("[{not json")
-    (broken / "components.json").write_text('{"compute_trays": {"u": [7], "die_temp_c_max": "hot"}}')
+    component_path(broken, "compute_trays").parent.mkdir()
+    component_path(broken, "compute_trays").write_bytes(b"PAR1 not a table")
     layout_only = thermal_run(root, "layout-only", hot_c=84.0, events=None, components=False)
     (layout_only / "events.json").write_text(json.dumps([{"kind": "fault"}, "x", {"time_s": 5, "kind": "fault"}]))
     make_run(root, "old", SCENARIO, peak_kw=100.0, energy_kwh=9.0, gpu_temp_max_c=70.0, work_units=10.0,

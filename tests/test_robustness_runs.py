@@ -29,6 +29,7 @@ from racksim.design.loader import read_yaml_mapping
 from racksim.design.suite import SUITES_DIR, load_suite
 from racksim.errors import SimulationError
 from racksim.physics.arrays import RackArrays, build
+from racksim.run.components import PARTS, read_component
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
 from racksim.run.timeseries import read_timeseries
@@ -77,8 +78,9 @@ def stop_after_first_run(process: subprocess.Popen[str], out: Path, signal_numbe
 
 def check_loads(run_dir: Path) -> dict[str, Any]:
     """Every file of a complete run parses; metrics meet the contract; returns the metrics."""
-    for name in ("metrics.json", "inputs.json", "events.json", "components.json", "cabling.json", "warnings.json"):
+    for name in ("metrics.json", "inputs.json", "events.json", "cabling.json", "warnings.json"):
         json.loads((run_dir / name).read_text(encoding="utf-8"))
+    assert all(read_component(run_dir, part) for part in PARTS)
     series = read_timeseries(run_dir)
     assert series
     assert all(np.isfinite(values).all() for values in series.values())

@@ -16,6 +16,7 @@ from racksim.cost.sensitivity import coolant_swing
 from racksim.design.suite import load_suite
 from racksim.errors import InputError
 from racksim.run import results, simulate
+from racksim.run.components import PARTS, component_path
 from racksim.run.cost import run_stats
 from racksim.run.loading import LoadedDesign
 from racksim.run.pipeline import RunRequest, run_many, run_one
@@ -136,7 +137,8 @@ def test_the_time_series_is_parquet_with_units_and_run_metadata(tmp_path: Path) 
     for name, values in output.series.items():
         np.testing.assert_array_equal(series[name], values)
     assert read_timeseries_metadata(run_dir) == {"design": "gb200-nvl72", "scenario": "training", "seed": "3",
-                                                 "version": output.metrics["racksim_version"]}
+                                                 "version": output.metrics["racksim_version"], "duration_s": "60.0",
+                                                 "design_hash": output.metrics["design_hash"]}
     with pytest.raises(ValueError, match="without a unit"):
         timeseries_bytes({"time_s": np.zeros(2), "power": np.zeros(2)}, {})
 
@@ -159,9 +161,10 @@ def test_writer_writes_metrics_last_and_a_failed_write_leaves_no_complete_run(tm
                                                                           write_yaml(path, data)))
     run_dir = write_run(tmp_path, output)
     assert written[-1] == METRICS_FILE
-    assert {"design.resolved.yaml", "events.json", "components.json", "cabling.json", "provenance.json",
+    assert {"design.resolved.yaml", "events.json", "cabling.json", "provenance.json",
             "warnings.json", "inputs.json"} <= set(written[:-1])
     assert (run_dir / TIMESERIES_FILE).is_file()
+    assert all(component_path(run_dir, part).is_file() for part in PARTS)
 
     def fail_on_events(path: Path, data: object) -> None:
         if path.name == "events.json":

@@ -16,6 +16,7 @@ from racksim.cli import main
 from racksim.design.suite import load_suite
 from racksim.errors import InputError
 from racksim.run.pipeline import run_one
+from racksim.run.results import RunOutput
 from racksim.sweep import execute as sweep_execute
 from racksim.sweep import grid, latin_hypercube, pareto_front, parse_objectives, parse_params, plan, run_sweep
 from racksim.sweep.spec import parse_param
@@ -164,7 +165,7 @@ def test_sweep_on_a_local_cluster_equals_serial_runs(reference: Path, tmp_path: 
     for run in sweep_runs(tmp_path):  # the same points, run serially in this process
         serial_dir = run_one(run.request, tmp_path / run.out_root)
         swept_dir = reference / run.out_root / serial_dir.relative_to(tmp_path / run.out_root)
-        for name in ("metrics.json", "timeseries.parquet", "events.json", "components.json", "inputs.json"):
+        for name in ("metrics.json", "timeseries.parquet", "events.json", "components/chips.parquet", "inputs.json"):
             assert (swept_dir / name).read_bytes() == (serial_dir / name).read_bytes(), name
     peak = {row["param.compute_tray.gpus.tdp_w"]: row["power.input_power_w_peak"] for row in table}
     assert peak[1200] > peak[1000]  # the parameters reached the runs
@@ -199,8 +200,8 @@ def test_interrupted_sweep_resumes_to_the_same_table(reference: Path, tmp_path: 
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     store, stored = sweep_execute.store_run, []
 
-    def store_then_interrupt(run_dir: Path, files: dict[str, bytes]) -> None:
-        store(run_dir, files)
+    def store_then_interrupt(run_dir: Path, output: RunOutput, **options: bool) -> None:
+        store(run_dir, output, **options)
         stored.append(run_dir)
         if len(stored) == 2:
             raise KeyboardInterrupt

@@ -103,8 +103,9 @@ def capex_usd_by_component(cost: Cost, counts: Mapping[str, int], cabling_cost_u
         if price is not None and counts.get(name, 0):
             capex[name] = counts[name] * price.price_usd * (gpu_price_scale if name == "gpu" else 1.0)
     capex[CABLES] = cabling_cost_usd
-    for item in cost.prices.other_items:
-        capex[item.name] = item.count * item.price_usd
+    racks = counts.get("rack", 1)
+    for item in cost.prices.other_items:  # counted per rack, like every class
+        capex[item.name] = item.count * item.price_usd * racks
     return capex
 
 

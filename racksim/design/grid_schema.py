@@ -40,6 +40,7 @@ class PowerFloor(Model):
     """GPUs draw at least a floor while the job runs (its low phases raised), as the GB200/GB300 power floor."""
 
     kind: Literal["power_floor"]
+    """Mitigation kind."""
     floor_fraction: Fraction = 0.9
     """Floor as a fraction of the GPU's TDP (up to 90 %: Choukse et al. 2025)."""
 
@@ -48,6 +49,7 @@ class RackStorage(Model):
     """Energy storage in every rack moving the rack's feed toward its load at limited ramp rates."""
 
     kind: Literal["rack_storage"]
+    """Mitigation kind."""
     energy_j: PositiveFloat | None = None
     """Usable energy per rack, J; absent: the rack design's power.smoothing storage."""
     ramp_w_per_s: PositiveFloat | None = None
@@ -69,6 +71,7 @@ class FacilityBattery(Model):
     """
 
     kind: Literal["facility_battery"]
+    """Mitigation kind."""
     energy_kwh: PositiveFloat
     """Usable energy, kWh."""
     power_kw: PositiveFloat

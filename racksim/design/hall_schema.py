@@ -83,6 +83,7 @@ class HallGroup(Model):
     design: Annotated[str, Field(min_length=1)]
     """The group's rack design file, relative to the hall file."""
     racks: RackCount
+    """Racks of the group's design."""
     rows: PositiveInt = 1
     """Rows the group's racks are split over; row sizes differ by one rack at most."""
 
@@ -97,6 +98,7 @@ class Hall(Model):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     """Names the hall's runs (results go to OUT/<name>/<scenario>)."""
     description: str = ""
+    """One-paragraph summary shown in reports."""
     design: Annotated[str, Field(min_length=1)] | None = None
     """The rack design file, relative to the hall file (a hall of one design; else give `groups`)."""
     groups: Annotated[list[HallGroup], Field(min_length=1)] | None = None

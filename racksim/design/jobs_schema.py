@@ -25,6 +25,7 @@ class TrainingJob(Model):
     """
 
     kind: Literal["training"] = "training"
+    """Job kind (training is the default)."""
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None
     """Names the job in the per-job table (default: job<index>)."""
     model: str
@@ -72,12 +73,15 @@ class InferenceService(Model):
     """
 
     kind: Literal["inference"]
+    """Job kind."""
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None
     """Names the service in the per-job table (default: job<index>)."""
     model: str
     """Bundled model name or path to a Hugging Face config.json / YAML (named in the per-job table)."""
     replicas: PositiveInt
+    """Replicas of the service."""
     racks_per_replica: PositiveInt = 1
+    """Racks each replica runs on."""
     demand: Annotated[float, Field(gt=0, le=1)] = 0.6
     """Mean share of the service's GPU time busy serving (the GPU utilization its racks run at)."""
     submit_s: NonNegativeFloat = 0.0
@@ -125,10 +129,13 @@ class JobTrace(Model):
     kind: Literal["training", "inference"] = "training"
     """Kind of the trace's jobs when the trace does not say (SWF never does)."""
     seq_len: PositiveInt = 8192
+    """Tokens per sequence of every trace job."""
     precision: Precision = "bf16"
+    """Matmul precision of every trace job (the GPU must have it)."""
     checkpoint_every_s: PositiveFloat = 1800.0
     """Training time between checkpoints of every trace job, s."""
     checkpoint_time_s: NonNegativeFloat = 60.0
+    """Time a trace job pauses to write a checkpoint, s."""
     gpus_per_processor: PositiveFloat = 1.0
     """GPUs per SWF processor (a CPU trace replayed as GPUs: scale it)."""
     time_scale: PositiveFloat = 1.0

@@ -77,6 +77,11 @@ class ScaleOut(Model):
     """One-way latency from a GPU through its NIC and cable to the leaf, s."""
     efficiency: Efficiency
     """Share of the NICs' line rate collectives achieve (RDMA headers, protocol overhead)."""
+    collective_nics: PositiveInt | None = None
+    """NICs of one scale-up domain that a collective spanning domains drives at once: the rails its trees and
+    rings leave the domain on (NCCL's NVLS heads for NVLS-tree, one NIC per channel for ring and tree), each
+    carrying an equal share. Absent: every NIC of the domain for the trees and one per channel for the ring.
+    A design sets it where NCCL's graph search leaves NICs idle (calibrated per design, see its file)."""
     fabric: Fabric
 
 

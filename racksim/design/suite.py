@@ -92,10 +92,13 @@ class Scenario(Model):
     """One benchmark scenario run against every design."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    """Names the scenario's run directories (OUT/<design>/<name>) and `--scenario`."""
     description: str = ""
+    """What happens, shown in the report."""
     duration_s: PositiveFloat
     """Simulated time, s."""
     seed: Annotated[int, Field(ge=0)] = 0
+    """Seed of the run's random streams (`--seed` overrides it)."""
     workload: Workload | None = None
     """One job over every rack of the run (or give `jobs` or `job_trace`: a hall's job mix)."""
     faults: list[Fault] = Field(default_factory=list)
@@ -162,7 +165,9 @@ class Suite(Model):
     """A named set of scenarios, and the weights of the report's scorecard."""
 
     name: str
+    """The suite's name, recorded with the results (suite.json)."""
     description: str = ""
+    """What the suite is for."""
     scenarios: list[Scenario] = Field(min_length=1)
     weights: dict[KpiName, Weight] = Field(default_factory=dict)
     """Weighted score of the report: metrics.json name (e.g. performance.work_per_kwh) -> weight, or

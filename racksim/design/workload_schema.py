@@ -18,8 +18,11 @@ class PhaseActivity(Model):
     """Utilizations during one workload phase."""
 
     gpu_utilization: Fraction
+    """Share of the GPUs' dynamic power range they run at (0: idle, 1: TDP)."""
     cpu_utilization: Fraction
+    """Share of the CPUs' dynamic power range they run at."""
     network_utilization: Fraction
+    """Share of the NICs' and switches' dynamic power range they run at."""
 
 
 Precision = Literal["bf16", "fp8", "fp4"]
@@ -83,6 +86,7 @@ class TrainingWorkload(Model):
     """
 
     kind: Literal["training"] = "training"
+    """Workload kind (training is the default)."""
     model: str
     """Bundled model name (e.g. llama3-70b) or path to a Hugging Face config.json / YAML."""
     global_batch_sequences: PositiveInt | None = None
@@ -98,6 +102,7 @@ class TrainingWorkload(Model):
     calibration: Calibration | None = None
     """A measured step time or MFU pinned in place of the prediction (reported as performance.pinned)."""
     checkpoint_every_steps: PositiveInt
+    """Training steps between checkpoints."""
     checkpoint_time_s: NonNegativeFloat
     """Time the job pauses to write a checkpoint, s."""
     checkpoint: PhaseActivity = PhaseActivity(gpu_utilization=0.05, cpu_utilization=0.6, network_utilization=0.2)
@@ -128,6 +133,7 @@ class InferenceWorkload(Model):
     """
 
     kind: Literal["inference"]
+    """Workload kind."""
     model: str
     """Bundled model name or path to a Hugging Face config.json / YAML."""
     precision: Precision = "fp8"
@@ -159,6 +165,7 @@ class TraceWorkload(Model):
     """
 
     kind: Literal["trace"]
+    """Workload kind."""
     path: Path
     """CSV file; a relative path is relative to the suite file."""
     loop: bool = True

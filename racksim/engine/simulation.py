@@ -1,12 +1,14 @@
 """The hybrid engine: SimPy schedules events, the vectorized core advances state in closed form.
 
 Four SimPy processes run a simulation, whatever the number of components:
+
 - the job (engine/job.py) walks through its phases; a phase's end moves when its pace changes (the GPUs'
   work rate, the collectives' speed);
 - the fault schedule applies faults and repairs to the plant state;
 - the thermal watcher solves for the next die-temperature threshold crossing (throttle, release,
   shutdown) over all chips at once and sleeps until then, or until any other event changes the state;
 - the supply watcher (engine/supply_state.py) wakes at the next ramp end, store or battery limit, or breaker trip.
+
 A periodic job's cycles that would repeat the last one bit for bit are booked and jumped over
 (engine/cycles.py).
 After each event the power control (engine/power_control.py) trips racks their supply cannot carry and

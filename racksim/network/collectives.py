@@ -46,6 +46,12 @@ NVLS_TREE_INTRA_SHARE = 0.916
 network (C: 2 × 8 H100 on 8 × 400G InfiniBand, 8 GiB: 468.0 GB/s measured against 510.9 at the full in-switch
 rate; checked on the run's other sizes and on 2 GB200 NVL72 racks, tests/test_network_nccl_curves.py)."""
 
+NVLS_TREE_MAX_DOMAINS = 2
+"""Scale-up domains up to which NCCL runs an all-reduce as NVLS-tree. Beyond two nodes its tuner counts NVLS-tree's
+network bandwidth halved (src/graph/tuning.cc at v2.26.2-1: bw = min(bwIntra, nNodes <= 2 ? bwInter : bwInter/2))
+and picks Tree: 20 GB200 NVL72 racks (coreweave/nccl-tests, NCCL 2.26.2) follow the Tree's chain fill and slope at
+every size (tests/test_network_nccl_curves.py)."""
+
 
 def bus_factor(op: str, n_ranks: int) -> float:
     """nccl-tests' busbw / algbw: 2(n−1)/n for all-reduce, (n−1)/n for all-gather, reduce-scatter, all-to-all."""
@@ -217,8 +223,14 @@ class CollectiveModel:
         if op == "all-to-all":
             return self.direct(local.reshape(1, -1))
         if op == "all-reduce":
-            return self.flat_ring(op, local) + self.pipelined_trees(local, local.T.copy())
+            heads = np.arange(self._heads(local.shape[1])) * local.shape[1] // self._heads(local.shape[1])
+            return self.flat_ring(op, local) + self.pipelined_trees(local, local[:, heads].T.copy())
         return self.flat_ring(op, local)
+
+    def _heads(self, m: int) -> int:
+        """NICs per scale-up domain a cross-domain collective of m GPUs per domain drives (`collective_nics`)."""
+        limit = self.network.scale_out.collective_nics
+        return m if limit is None else min(m, limit)
 
     def flat_ring(self, op: str, local: IndexArray) -> list[Cost]:
         """NCCL's multi-node ring: R rings over every rank, each carrying S/R, run at once.
@@ -229,7 +241,7 @@ class CollectiveModel:
         ring's k steps and share f (`ring`), r_min the slowest routed flow.
         """
         m = local.shape[1]
-        n_rings = min(m, self.network.scale_up.channels)
+        n_rings = min(m, self.network.scale_up.channels, self._heads(m))
         offsets = np.arange(n_rings) * m // n_rings
         rings = local[:, (np.arange(m)[None, :] + offsets[:, None]) % m].transpose(1, 0, 2).reshape(n_rings, -1)
         return [replace(c, s_per_byte=c.s_per_byte / n_rings) for c in self.ring(op, rings)]
@@ -254,14 +266,15 @@ class CollectiveModel:
         `NVLS_TREE_INTRA_SHARE`. Each rail carries S/m. The phases
         overlap over chunks (`pipeline.pipelined`): T ≈ fill + max(intra, inter) instead of their sum.
         """
-        m = local.shape[1]
         up = self.network.scale_up
-        inter = [replace(c, s_per_byte=c.s_per_byte / m) for c in self.tree(rails)]
-        phases = [(a, "tree", up.channels * TREE_CHUNK_BYTES) for a in self.chain(local)]
-        phases += [(replace(a, s_per_byte=a.s_per_byte / NVLS_TREE_INTRA_SHARE), "in-switch/tree",
-                    up.in_switch_channels * NVLS_CHUNK_BYTES) for a in self.in_switch(local[0])]
-        return [pipelined([a, b], span, self._protocols[a.protocol].base_latency_s, name)
-                for a, name, span in phases for b in inter if a.protocol == b.protocol]
+        inter = [replace(c, s_per_byte=c.s_per_byte / rails.shape[0]) for c in self.tree(rails)]
+        tree_hops = 2 * int(math.log2(rails.shape[1]))
+        phases = [(a, "tree", up.channels * TREE_CHUNK_BYTES, 2 * (local.shape[1] - 1)) for a in self.chain(local)]
+        if rails.shape[1] <= NVLS_TREE_MAX_DOMAINS:
+            phases += [(replace(a, s_per_byte=a.s_per_byte / NVLS_TREE_INTRA_SHARE), "in-switch/tree",
+                        up.in_switch_channels * NVLS_CHUNK_BYTES, 1) for a in self.in_switch(local[0])]
+        return [pipelined([a, b], span, self._protocols[a.protocol].base_latency_s, name, (hops, tree_hops))
+                for a, name, span, hops in phases for b in inter if a.protocol == b.protocol]
 
 
 def concurrent_time_s(model: CollectiveModel, op: str, groups: IndexArray, size_bytes: float) -> float:

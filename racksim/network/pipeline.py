@@ -28,16 +28,21 @@ TREE_CHUNK_BYTES = 4 * 2**20 // 8
 """Tree chunk with Simple: one step of the 4 MiB buffer (DEFAULT_BUFFSIZE / NCCL_STEPS, src/enqueue.cc), bytes."""
 
 
-def pipelined(stages: Sequence[Cost], span_bytes: float, launch_s: float, algorithm: str) -> Cost:
+def pipelined(stages: Sequence[Cost], span_bytes: float, launch_s: float, algorithm: str,
+              hops: Sequence[int] | None = None) -> Cost:
     """The stages of one collective run as a chunk pipeline (module docstring), as one `Cost`.
 
     The first stage gives the channel ramp and protocol; the stages' own fills (in-switch chunk growth) add.
     `span_bytes` is the data in flight per pipeline step (chunk × channels), bytes; `launch_s` the launch cost
-    counted once, s.
+    counted once, s. `hops` (default one per stage) counts the store-and-forward hops h_i a chunk makes in stage
+    i (a chain of m GPUs reduces up and broadcasts down over 2(m−1)), so the fill is (Σ h_i β_i − max β) · min(S,
+    s_c): the first chunk crosses every hop once before the slowest stage paces the rest.
     """
     betas = [stage.s_per_byte for stage in stages]
     slowest = max(betas)
+    counts = [1] * len(stages) if hops is None else list(hops)
     return replace(stages[0], fixed_s=sum(s.fixed_s for s in stages) - (len(stages) - 1) * launch_s,
                    s_per_byte=slowest, algorithm=algorithm,
                    fill_s=sum(s.fill_s for s in stages), fill_bytes=min(s.fill_bytes for s in stages),
-                   overlap_s_per_byte=sum(betas) - slowest, overlap_bytes=span_bytes)
+                   overlap_s_per_byte=sum(h * b for h, b in zip(counts, betas, strict=True)) - slowest,
+                   overlap_bytes=span_bytes)

@@ -16,6 +16,23 @@ prompt chunks being prefilled (s_c tokens each, attending to c_p keys, causally 
 - the final norm and logits for the tokens that produce a next token, and an all-gather of the vocab-parallel
   logits.
 
+**Expert parallelism with attention data parallelism** (DeepSeek-V3-style MoE serving, `Replica.ep` = e > 1): the
+replica spans t·e GPUs; each of the e attention ranks (t GPUs, tensor parallel inside) runs attention, the dense
+layers, the shared experts and the logits for its own 1/e of the requests with those weights replicated; the
+routed experts are split e ways (⌈E/e⌉ slots per GPU, redundant copies filling them when e does not divide E, as
+DeepSeek's 288 slots for 256 experts on 144 GPUs). Per MoE layer a GPU's N/e tokens go to their k experts and come
+back by two all-to-alls over the e ranks (dispatch of N/e·k·h bytes at the weights' width, at most 1 byte, and
+combine at 2 bytes; one step each, as DeepEP's kernels send, not overlapped with compute); a GPU reads the weights
+of its experts that the replica's N tokens touch, ⌈E/e⌉·(1 − (1 − k/E)^N), and runs N·k/e routed rows (balanced
+routing). Requests spread evenly over the attention ranks (a lone prompt is taken as spread too). Not modelled:
+multi-token prediction (speculative decoding) and the two-micro-batch overlap of all-to-all with compute.
+
+**Pipeline parallelism** (`Replica.pp` = p > 1): stage k holds ⌈L/p⌉ layers (the largest stage paces; embedding
+and logits counted on it) and the batch runs as p micro-batches in flight, so an iteration takes p stage times of a
+micro-batch of N/p tokens, each stage time its layers, their TP/EP communication and one send of the micro-batch's
+activations (N/p·h·2 bytes) to the next stage: T = p·(T_stage(N/p) + T_send). Weights and KV cache per GPU scale
+by ⌈L/p⌉/L.
+
 Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
 peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist). Times add up (no overlap of
 communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
@@ -59,7 +76,12 @@ class Replica:
     """One serving copy of a model: tensor-parallel degree, precisions and the engine's limits."""
 
     tp: int = 1
-    """Tensor-parallel degree t: GPUs of the replica."""
+    """Tensor-parallel degree t of each attention rank (all the replica's GPUs when ep = 1)."""
+    pp: int = 1
+    """Pipeline-parallel degree p: stages of ⌈L/p⌉ layers, p micro-batches in flight (module docstring)."""
+    ep: int = 1
+    """Expert-parallel degree e with attention data parallelism (MoE models): e attention ranks of t GPUs share the
+    routed experts split e ways (module docstring); 1: experts split t ways like every other weight."""
     precision: str = "fp8"
     """Weights and matmuls: 'bf16', 'fp8' or 'fp4' (the accelerator must have it)."""
     kv_precision: str = "fp8"
@@ -74,11 +96,26 @@ class Replica:
     """How u applies: vLLM, u × HBM holds weights, workspace and KV cache; TensorRT-LLM
     (`kv_cache_free_gpu_mem_fraction`), the KV cache takes u × the memory left after them."""
 
+    @property
+    def gpus(self) -> int:
+        """GPUs of the replica, t·e·p."""
+        return self.tp * self.ep * self.pp
+
+    def stage_fraction(self, m: ModelConfig) -> float:
+        """Share of the layers the largest pipeline stage holds, ⌈L/p⌉/L (1 without pipeline parallelism)."""
+        return math.ceil(m.num_hidden_layers / self.pp) / m.num_hidden_layers
+
 
 def check_replica(m: ModelConfig, replica: Replica, acc: Accelerator, source: str = "replica") -> None:
     """Raise a one-line `InputError` for a replica the model or the accelerator cannot run."""
     if replica.tp < 1 or m.num_attention_heads % replica.tp:
         raise InputError(source, "tp", f"{replica.tp} does not divide the {m.num_attention_heads} attention heads")
+    if not 1 <= replica.pp <= m.num_hidden_layers:
+        raise InputError(source, "pp", f"pipeline parallelism {replica.pp} must be from 1 to the "
+                         f"{m.num_hidden_layers} layers")
+    if replica.ep < 1 or (replica.ep > 1 and (not m.moe or m.experts < replica.ep)):
+        raise InputError(source, "ep", f"expert parallelism {replica.ep} needs an MoE model with at least as many "
+                         f"routed experts ({m.experts})")
     for field_path, precision in (("precision", replica.precision), ("kv_precision", replica.kv_precision)):
         if precision not in WEIGHT_BYTES:
             raise InputError(source, field_path, f"{precision!r} is not one of {', '.join(WEIGHT_BYTES)}")
@@ -115,6 +152,8 @@ class ServingMemory:
     """usable − weights − workspace − reserved (vLLM); u × (capacity − those) (TensorRT-LLM)."""
     kv_bytes_per_token: float
     """KV-cache bytes one token takes on this GPU."""
+    attention_ranks: int = 1
+    """Attention data-parallel ranks e of the replica, each caching its own requests."""
 
     @property
     def kv_tokens(self) -> int:
@@ -122,8 +161,8 @@ class ServingMemory:
         return int(self.kv_cache_gb * GB // self.kv_bytes_per_token)
 
     def max_batch(self, context_len: int) -> int:
-        """Requests whose whole context of `context_len` tokens fits at once, count."""
-        return self.kv_tokens // context_len
+        """Requests of the replica whose whole context of `context_len` tokens fits at once, count."""
+        return self.kv_tokens // context_len * self.attention_ranks
 
 
 def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: str = "replica") -> ServingMemory:
@@ -133,8 +172,11 @@ def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: s
     routed-expert) matmul, T·(h + (m − 1)·i/t)·2 bytes, with i the dense MLP width or k × the expert width.
     """
     check_replica(m, replica, acc, source)
-    t = replica.tp
-    weights = param_counts(m).total * WEIGHT_BYTES[replica.precision] / t / GB
+    t, counts = replica.tp, param_counts(m)
+    routed = m.moe_layers * m.experts * counts.expert
+    local = m.moe_layers * _expert_slots(m, replica.ep) * counts.expert
+    stage = replica.stage_fraction(m)
+    weights = (counts.total - routed + local) * WEIGHT_BYTES[replica.precision] / t * stage / GB
     width = max(m.ffn_size if m.moe_layers < m.num_hidden_layers else 0, m.top_k * m.expert_size)
     workspace = replica.max_num_batched_tokens * (m.hidden_size + (m.mlp_matrices - 1) * width / t) * BYTES_ACT / GB
     check_fits(MemoryBreakdown(weights, 0.0, 0.0, workspace, RESERVED_GB), acc, source,
@@ -148,7 +190,8 @@ def serving_memory(m: ModelConfig, replica: Replica, acc: Accelerator, source: s
         usable = fixed + kv_cache
     return ServingMemory(weights_gb=weights, workspace_gb=workspace, reserved_gb=RESERVED_GB, usable_gb=usable,
                          kv_cache_gb=kv_cache,
-                         kv_bytes_per_token=kv_bytes_per_token(m, replica.kv_precision, t))
+                         kv_bytes_per_token=kv_bytes_per_token(m, replica.kv_precision, t) * stage,
+                         attention_ranks=replica.ep)
 
 
 @dataclass(frozen=True)
@@ -176,26 +219,38 @@ def _expected_experts(m: ModelConfig, tokens: float) -> float:
     return m.experts * (1.0 - (1.0 - m.top_k / m.experts) ** tokens)
 
 
+def _expert_slots(m: ModelConfig, ep: int) -> int:
+    """Routed experts a GPU holds per MoE layer, ⌈E/e⌉ (redundant copies fill the slots when e does not divide E)."""
+    return -(-m.experts // ep) if m.moe else 0
+
+
 def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple[float, OpTable, str]]:
-    """The ops of all layers for one iteration on one GPU: (times run, ops, precision) (no communication)."""
-    t, prec = replica.tp, replica.precision
+    """The ops of all layers of one GPU's stage for `step`: (times run, ops, precision) (no communication).
+
+    With e attention ranks a GPU runs 1/e of the step's requests and tokens; with p stages the ⌈L/p⌉ layers of the
+    largest stage (module docstring; `step` is then one micro-batch).
+    """
+    t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
     kv = WEIGHT_BYTES[replica.kv_precision]
-    tokens = max(1, round(step.decode + step.chunks * step.chunk_tokens))
-    linear_shard = Shard(1, tokens, t, precision=prec)
+    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens)
+    linear_shard = Shard(1, max(1, round(tokens / e)), t, precision=prec)
     parts: list[tuple[float, OpTable, str]] = []  # (layers, ops, precision)
     moe = m.moe_layers
     for layers, moe_layer in ((m.num_hidden_layers - moe, False), (moe, True)):
         if layers:
-            ops = layer_ops(m, linear_shard, moe_layer, _expected_experts(m, tokens) if moe_layer else None)
-            parts.append((layers, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
+            touched = _expected_experts(m, tokens) / m.experts * _expert_slots(m, e) if moe_layer else None
+            ops = layer_ops(m, linear_shard, moe_layer, touched)
+            parts.append((layers * stage, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
     if step.decode > 0:
         attn = layer_ops(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
-        parts.append((m.num_hidden_layers, attn.select(ATTENTION_CORE).scaled(step.decode, step.decode),
+        parts.append((m.num_hidden_layers * stage,
+                      attn.select(ATTENTION_CORE).scaled(step.decode / e, step.decode / e),
                       ATTENTION_PRECISION))
     if step.chunks > 0:
         attn = layer_ops(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
                                   kv_bytes=kv))
-        parts.append((m.num_hidden_layers * step.chunks, attn.select(ATTENTION_CORE), ATTENTION_PRECISION))
+        parts.append((m.num_hidden_layers * stage * step.chunks / e, attn.select(ATTENTION_CORE),
+                      ATTENTION_PRECISION))
     return parts
 
 
@@ -206,17 +261,40 @@ def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Ite
 
 def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
     """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring)."""
-    acc, t = system.accelerator, replica.tp
-    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens)
-    logit_tokens = max(1, round(step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens))
+    p = replica.pp
+    if p > 1:
+        logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
+        micro = Iteration(step.decode / p, step.decode_context, step.chunks / p, step.chunk_tokens,
+                          step.chunk_context, logits / p)
+        tokens = max(1.0, micro.decode + micro.chunks * micro.chunk_tokens) / replica.ep
+        send_s = system.collective("send", tokens * m.hidden_size * BYTES_ACT, 2,
+                                   replica.gpus <= system.scale_up_gpus)
+        return p * (_stage_time_s(m, replica, system, micro) + send_s)
+    return _stage_time_s(m, replica, system, step)
+
+
+def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
+    """Time of the largest stage for `step` (the whole replica without pipeline parallelism), s."""
+    acc, t, e, stage = system.accelerator, replica.tp, replica.ep, replica.stage_fraction(m)
+    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens) / e
+    logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
+    logit_tokens = max(1, round(logits / e))
     head = head_ops(m, Shard(1, logit_tokens, t, precision=replica.precision))[1].select(LOGIT_OPS)
     compute_s = _layers_time_s(m, replica, acc, step) + float(op_time_s(head, acc, replica.precision).sum())
     comm_s = 0.0
     if t > 1:
         inside = t <= system.scale_up_gpus
-        comm_s = 2 * m.num_hidden_layers * system.collective("all-reduce", tokens * m.hidden_size * BYTES_ACT, t,
-                                                             inside)
+        reduce_s = system.collective("all-reduce", tokens * m.hidden_size * BYTES_ACT, t, inside)
+        comm_s = 2 * m.num_hidden_layers * stage * reduce_s
         comm_s += system.collective("all-gather", logit_tokens * m.vocab_size * BYTES_ACT, t, inside)
+    if e > 1:
+        inside = t * e <= system.scale_up_gpus
+        routed_bytes = tokens * m.top_k * m.hidden_size
+        dispatch = min(1.0, WEIGHT_BYTES[replica.precision])
+        per_domain = max(1, min(e, system.scale_up_gpus // t))
+        exchange_s = sum(system.collective("all-to-all", routed_bytes * width, e, inside, per_domain)
+                         for width in (dispatch, BYTES_ACT))
+        comm_s += m.moe_layers * stage * exchange_s
     return compute_s + comm_s
 
 

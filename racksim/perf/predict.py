@@ -162,7 +162,7 @@ class ServingPrediction:
             "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "tokens_per_s_per_gpu": p.tokens_per_s_per_gpu,
             "tokens_per_s_per_user": p.tokens_per_s_per_user, "concurrency": p.concurrency, "batch": p.batch,
             "max_batch": p.max_batch, "requests_per_s": p.requests_per_s,
-            "replica": {"tp": r.tp, "precision": r.precision, "kv_precision": r.kv_precision},
+            "replica": {"tp": r.tp, "ep": r.ep, "pp": r.pp, "precision": r.precision, "kv_precision": r.kv_precision},
             "by_tp": {str(t): None if q is None else {
                 "concurrency": q.concurrency, "tpot_s": q.tpot_s, "ttft_s": q.ttft_s,
                 "tokens_per_s_per_gpu": q.tokens_per_s_per_gpu} for t, q in self.choice.by_tp.items()},
@@ -171,18 +171,19 @@ class ServingPrediction:
 
 def predict_serving(design: Design | str | Path, model: ModelConfig | str | Path, input_len: int, output_len: int,
                     *, precision: str | None = None, kv_precision: str | None = None, tp: int | None = None,
-                    concurrency: int | None = None, max_tpot_s: float | None = None,
+                    concurrency: int | None = None, max_tpot_s: float | None = None, ep: int = 1, pp: int = 1,
                     collective: CollectiveTime | None = None, source: str | None = None) -> ServingPrediction:
     """Predict serving `model` on `design` (options left None are searched).
 
     The replica and concurrency of highest tokens/s per GPU with TPOT ≤ `max_tpot_s` win. Precision defaults to
     FP8 where the GPU has it, else BF16; the KV cache follows (FP8 or BF16). `collective` and `source` as for
-    `predict_training`.
+    `predict_training`; `ep` > 1 serves an MoE model with expert parallelism and attention data parallelism over
+    t·ep GPUs (`inference.Replica.ep`), `pp` > 1 with that many pipeline stages (`inference.Replica.pp`).
     """
     the_design, default_source = as_design(design)
     source = source or default_source
     config, label = resolve_model(model)
-    _positive(source, input_len=input_len, output_len=output_len, tp=tp, concurrency=concurrency)
+    _positive(source, input_len=input_len, output_len=output_len, tp=tp, concurrency=concurrency, ep=ep, pp=pp)
     if max_tpot_s is not None and not max_tpot_s > 0:
         raise InputError(source, "tpot-ms", "must be positive")
     system = system_from_design(the_design, collective, source)
@@ -193,6 +194,6 @@ def predict_serving(design: Design | str | Path, model: ModelConfig | str | Path
         raise InputError(source, "precision", f"{system.accelerator.name} has no {chosen} tensor cores "
                          f"(has {', '.join(peaks)})")
     choice = search_serving(config, system, input_len, output_len, chosen, kv_precision or default, tp, concurrency,
-                            max_tpot_s, source)
+                            max_tpot_s, source, ep, pp)
     return ServingPrediction(the_design.name, label, system.accelerator.name, input_len, output_len, max_tpot_s,
                              choice)

@@ -77,7 +77,7 @@ class ServingCase:
         """The model's value of the measured quantity."""
         point = self.point()
         if self.quantity == "tokens_per_s":
-            return point.tokens_per_s_per_gpu * self.replica.tp
+            return point.tokens_per_s_per_gpu * self.replica.gpus
         return point.ttft_s if self.quantity == "ttft_s" else point.tpot_s
 
     @property

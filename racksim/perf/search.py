@@ -12,11 +12,13 @@
 - b, micro-batch: 1, 2, 4, 8 dividing B/d;
 
 with sequence parallelism whenever t > 1. Options the caller pins (`Pins`) are held. For each combination only the
-cheapest memory option that fits HBM is timed: recompute none before selective before full, ZeRO 1 before 3 (in
-this model more recompute or more sharding never shortens a step), checked with the closed-form memory per GPU
-(`memory.memory_per_gpu`, microseconds) before any timing. The candidates that fit are timed with a screening
-collective model (cheap alpha-beta), the best few again with the system's own collective model, and the fastest of
-those wins. No fitting candidate: a one-line error with the leanest layout's need against the GPU's HBM.
+memory options that fit HBM and are not dominated are timed: per ZeRO stage the least recompute that fits (none
+before selective before full), ZeRO 3 only where it needs less recompute than ZeRO 1 (in this model more recompute
+or more sharding alone never shortens a step, but ZeRO 3's exposed gathers and ZeRO 1's recompute are not
+comparable), checked with the closed-form memory per GPU (`memory.memory_per_gpu`, microseconds) before any
+timing. The candidates that fit are timed with a screening collective model (cheap alpha-beta), the best few again
+with the system's own collective model, and the fastest of those wins. No fitting candidate: a one-line error with
+the leanest layout's need against the GPU's HBM.
 
 **Serving.** For each t (divides the heads and D, t ≤ D) whose weights fit, the throughput-interactivity curve
 (`serving.serving_curve`, concurrency doubling up to past the KV-cache limit) or the pinned concurrency; the
@@ -75,7 +77,7 @@ class TrainingChoice:
     candidates: int
     """Combinations enumerated."""
     fitting: int
-    """Combinations with a memory option that fits HBM (each timed once)."""
+    """Memory options that fit HBM and were timed (up to two per combination: ZeRO 1 and ZeRO 3)."""
 
 
 def divisors(n: int) -> list[int]:
@@ -124,20 +126,28 @@ def layouts(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, scale_up
                                          zero=(1 if dp > 1 else 0) if pins.zero is None else pins.zero)
 
 
-def _fitting(m: ModelConfig, layout: Layout, pins: Pins, hbm_gb: float) -> tuple[Layout | None, Layout, float]:
-    """(cheapest memory option that fits or None, leanest option tried, its footprint in GB)."""
+def _fitting(m: ModelConfig, layout: Layout, pins: Pins, hbm_gb: float) -> tuple[list[Layout], Layout, float]:
+    """(the memory options worth timing that fit, leanest option tried, its footprint in GB).
+
+    Per ZeRO stage, the least recompute that fits; ZeRO 3 only with less recompute than ZeRO 1 needs (same
+    recompute with more sharding is never faster, but ZeRO 3 without recompute may beat ZeRO 1 with it).
+    """
     recomputes = [pins.recompute] if pins.recompute is not None else list(RECOMPUTE_ORDER)
     zeros = [layout.zero] if pins.zero is not None or layout.dp == 1 else [layout.zero, 3]
     leanest, least = layout, math.inf
+    options: list[Layout] = []
     for zero in zeros:
         for recompute in recomputes:
+            if options and RECOMPUTE_ORDER.index(recompute) >= RECOMPUTE_ORDER.index(options[-1].recompute):
+                break
             option = dataclasses.replace(layout, recompute=recompute, zero=zero)
             total = memory_per_gpu(m, option).total_gb
             if total <= hbm_gb:
-                return option, option, total
+                options.append(option)
+                break
             if total < least:
                 leanest, least = option, total
-    return None, leanest, least
+    return options, leanest, least
 
 
 def search_training(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, system: System,
@@ -152,10 +162,9 @@ def search_training(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, 
     candidates, leanest, least = 0, None, math.inf
     for layout in layouts(m, gpus, global_batch, seq_len, system.scale_up_gpus, pins, precision):
         candidates += 1
-        option, lean, total = _fitting(m, layout, pins, acc.hbm_gb)
-        if option is not None:
-            fits.append(option)
-        elif total < least:
+        options, lean, total = _fitting(m, layout, pins, acc.hbm_gb)
+        fits.extend(options)
+        if not options and total < least:
             leanest, least = lean, total
     if not candidates:
         raise InputError(source, "layout", f"no layout splits {gpus} GPUs, a batch of {global_batch} and "
@@ -194,13 +203,19 @@ class ServingChoice:
 
 def search_serving(m: ModelConfig, system: System, input_len: int, output_len: int, precision: str,
                    kv_precision: str, tp: int | None = None, concurrency: int | None = None,
-                   max_tpot_s: float | None = None, source: str = "serve") -> ServingChoice:
-    """Highest tokens/s per GPU meeting TPOT ≤ `max_tpot_s` over t and concurrency (module docstring)."""
+                   max_tpot_s: float | None = None, source: str = "serve", ep: int = 1,
+                   pp: int = 1) -> ServingChoice:
+    """Highest tokens/s per GPU meeting TPOT ≤ `max_tpot_s` over t and concurrency (module docstring).
+
+    `ep` > 1 serves an MoE model with that many attention data-parallel ranks sharing the experts
+    (`inference.Replica.ep`); t then applies inside each rank. `pp` > 1 splits the layers into that many stages
+    (`inference.Replica.pp`).
+    """
     options = [tp] if tp is not None else tensor_parallel_options(m, system.scale_up_gpus, system.scale_up_gpus)
     by_tp: dict[int, ServingPoint | None] = {}
     last_error: InputError | None = None
     for t in options:
-        replica = Replica(tp=t, precision=precision, kv_precision=kv_precision)
+        replica = Replica(tp=t, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision)
         try:
             serving_memory(m, replica, system.accelerator, source)
             if concurrency is not None:
@@ -219,7 +234,8 @@ def search_serving(m: ModelConfig, system: System, input_len: int, output_len: i
         raise InputError(source, "tpot", f"no layout meets TPOT ≤ {1e3 * (max_tpot_s or 0):.1f} ms "
                          f"(tried tp {', '.join(map(str, by_tp))})")
     best = max(meeting, key=lambda t: meeting[t].tokens_per_s_per_gpu)
-    return ServingChoice(Replica(tp=best, precision=precision, kv_precision=kv_precision), meeting[best], by_tp)
+    return ServingChoice(Replica(tp=best, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision),
+                         meeting[best], by_tp)
 
 
 def memory_parts(memory: MemoryBreakdown) -> dict[str, float]:

@@ -25,7 +25,7 @@ while a request decodes and d_o while it prefills. Then
     life = TTFT_service + (L_out − 1)·TPOT,  λ = B / life requests/s   (Little's law; λ solved by bisection,
                                           since W depends on λ)
     queue = (C − B)/λ,  TTFT = queue + TTFT_service
-    tokens/s per GPU = λ·L_out / t,  tokens/s per user = 1/TPOT (TensorRT-LLM's "per user output speed").
+    tokens/s per GPU = λ·L_out / (t·e),  tokens/s per user = 1/TPOT (TensorRT-LLM's "per user output speed").
 
 Not modelled: the serving front end (HTTP, tokenization, detokenization), scheduler gaps between iterations,
 speculative decoding, prefix caching, preemption, and the spread of lengths (all requests alike).
@@ -135,7 +135,7 @@ def serve(m: ModelConfig, replica: Replica, system: System, input_len: int, outp
     queue = (concurrency - batch) / rate
     return ServingPoint(concurrency=concurrency, batch=batch, max_batch=max_batch, ttft_s=queue + ttft_service,
                         tpot_s=tpot, queue_s=queue, requests_per_s=rate,
-                        tokens_per_s_per_gpu=rate * output_len / replica.tp, tokens_per_s_per_user=1.0 / tpot)
+                        tokens_per_s_per_gpu=rate * output_len / replica.gpus, tokens_per_s_per_user=1.0 / tpot)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Report figure of halls: how hard each row's feeder was loaded, its peak and mean against its rating.
 
-From components.json's `rows` (the row's feed power peak, the load on its feeder) and `racks` (each rack's feed
-energy, summed per row into the row's mean); drawn only for runs of more than one rack.
+From the run's component summaries (racksim.run.components): `rows` (the row's feed power peak, the load on its
+feeder) and `racks` (each rack's feed energy, summed per row into the row's mean); drawn only for runs of more
+than one rack.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from racksim._types import FloatArray
 from racksim.report.plotkit import FigureContext, RunData, legend_beside, png, report_style
-from racksim.report.rundir import read_json
+from racksim.run.components import read_component
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,11 @@ class RowLoading:
 
 
 def row_loading(directory: Path, duration_s: float) -> RowLoading | None:
-    """A run's row loading from its components.json; None for a single rack or a run without the records."""
-    summary = read_json(Path(directory) / "components.json")
-    if not isinstance(summary, dict):
+    """A run's row loading from its rack and row summaries; None for a single rack or a run without them."""
+    racks, rows = read_component(directory, "racks"), read_component(directory, "rows")
+    if racks is None or rows is None:
         return None
     try:
-        racks, rows = summary["racks"], summary["rows"]
         rack_row = np.asarray(racks["row"], dtype=int)
         energy_j = np.asarray(racks["input_energy_j"], dtype=float)
         peak_w = np.asarray(rows["feed_w_max"], dtype=float)

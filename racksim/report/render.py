@@ -80,9 +80,14 @@ def flatten(metrics: dict[str, Any]) -> dict[str, float]:
 
 
 def load_runs(results_dir: Path) -> list[Run]:
-    """Every run below `results_dir` (any folder holding a metrics.json), sorted by scenario then design."""
+    """Every run below `results_dir` (any folder holding a metrics.json), sorted by scenario then design.
+
+    Hidden folders are skipped: a sweep stages a run in one before renaming it into place.
+    """
     results_dir = Path(results_dir)
-    paths = sorted(results_dir.rglob("metrics.json")) if results_dir.is_dir() else []
+    paths = sorted(path for path in results_dir.rglob("metrics.json")
+                   if not any(part.startswith(".") for part in path.relative_to(results_dir).parts)
+                   ) if results_dir.is_dir() else []
     if not paths:
         raise InputError(str(results_dir), "", "no runs found (no metrics.json below it)")
     runs: dict[tuple[str, str], Run] = {}

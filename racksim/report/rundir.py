@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from racksim.run.components import read_component
+
 
 def read_json(path: Path) -> Any | None:  # noqa: ANN401 - any JSON value
     """The JSON in `path`, or None if the file is missing or unreadable."""
@@ -104,9 +106,9 @@ def gpu_thresholds(resolved: Mapping[str, Any]) -> tuple[float | None, float | N
 def tray_temperatures(directory: Path) -> tuple[dict[int, float], int] | None:
     """Hottest die of each compute tray by its lowest rack unit (over all racks), and the number of racks.
 
-    From components.json; None if the run has none or it lacks the compute-tray summary.
+    From the compute-tray summary (racksim.run.components); None if the run has none or it is unreadable.
     """
-    trays = _get(read_json(Path(directory) / "components.json"), "compute_trays")
+    trays = read_component(directory, "compute_trays")
     units, temps = _get(trays, "u"), _get(trays, "die_temp_c_max")
     if not isinstance(units, list) or not isinstance(temps, list) or len(units) != len(temps):
         return None

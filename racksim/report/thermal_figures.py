@@ -1,7 +1,7 @@
 """Thermal figures of the report: rack elevation, cooling plant, and the marks on the GPU temperature figure.
 
 Everything here reads beside metrics.json and tolerates older result directories: a run without
-events.json, components.json, a rack layout in design.resolved.yaml or some time-series columns simply
+events.json, component summaries, a rack layout in design.resolved.yaml or some time-series columns simply
 contributes nothing to the marks or figures that need them.
 """
 

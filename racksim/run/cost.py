@@ -10,6 +10,7 @@ schedules them as ordinary requests (racksim.run.plan), and only where the sensi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from racksim.cost.metrics import cost_metrics
@@ -22,9 +23,20 @@ from racksim.run.loading_hall import LoadedHall
 SUPPLY_FIELD = "cooling.facility_supply_temp_c"
 
 
-def run_stats(design: Design, metrics: Mapping[str, Any]) -> RunStats:
-    """RunStats of a run of `design` from its metrics (in-row CDU pumps count as facility energy)."""
-    return RunStats.from_metrics(metrics, pumps_in_row=design.cooling.cdu.location == "in_row")
+def run_stats(design: Design, metrics: Mapping[str, Any], racks: int = 1) -> RunStats:
+    """RunStats of a run of `racks` racks of `design` from its metrics (in-row CDU pumps count as facility energy).
+
+    The metrics' cabling group is one rack's (a hall's racks are cabled alike), so its cost and failure rate
+    count `racks` times; energies and work are already the whole run's.
+    """
+    stats = RunStats.from_metrics(metrics, pumps_in_row=design.cooling.cdu.location == "in_row")
+    return replace(stats, cabling_cost_usd=stats.cabling_cost_usd * racks,
+                   cabling_failure_rate_fit=stats.cabling_failure_rate_fit * racks)
+
+
+def racks_of(loaded: LoadedDesign) -> int:
+    """Racks a run of `loaded` prices: a hall's racks, else one."""
+    return loaded.hall.rack_count if isinstance(loaded, LoadedHall) else 1
 
 
 def coolant_step_c(scenario: str, loaded: LoadedDesign) -> float | None:
@@ -47,8 +59,12 @@ def coolant_overrides(loaded: LoadedDesign, step_c: float) -> tuple[str, str]:
 
 
 def cost_group(design: Design, metrics: Mapping[str, Any],
-               coolant: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None) -> dict[str, Any] | None:
-    """The `cost` group of a finished run's metrics, or None for a design without a cost section.
+               coolant: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+               racks: int = 1) -> dict[str, Any] | None:
+    """The `cost` group of a finished run of `racks` racks of `design`, or None for a design without a cost section.
+
+    Capital cost counts every rack of the run (a hall's work and energy are its racks' together, so its price
+    is too).
 
     `coolant` holds the metrics of the colder and the warmer run, when the sensitivity was asked for; without
     it the group's sensitivity has no `coolant_temp` entry. Where the run counts its work in tokens
@@ -57,12 +73,12 @@ def cost_group(design: Design, metrics: Mapping[str, Any],
     cost = design.cost
     if cost is None:
         return None
-    counts = unit_counts(design)
+    counts = {name: count * racks for name, count in unit_counts(design).items()}
     swing = None
     if coolant is not None:
-        colder, warmer = (run_stats(design, metrics_) for metrics_ in coolant)
+        colder, warmer = (run_stats(design, metrics_, racks) for metrics_ in coolant)
         swing = coolant_swing(cost, counts, colder, warmer)
-    group = cost_metrics(cost, counts, run_stats(design, metrics), swing)
+    group = cost_metrics(cost, counts, run_stats(design, metrics, racks), swing)
     tokens_per_unit = metrics.get("performance", {}).get("tokens_per_work_unit", 0.0)
     if tokens_per_unit and "usd_per_work_unit" in group:  # work counted in tokens: the price of a million
         group["usd_per_mtoken"] = group["usd_per_work_unit"] / tokens_per_unit * 1e6

@@ -212,7 +212,7 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
                                         maxima=("longest_cable_m",))
     metrics["network"] = weighted_group([network_metrics(design) for design, _ in groups],
                                         [gpus_per_rack(design) * layout.n_racks for design, layout in groups])
-    cost = cost_group(loaded.design, metrics) if len(groups) == 1 else None  # as a rack run's; none for a mix
+    cost = cost_group(loaded.design, metrics, racks=group_racks[0]) if len(groups) == 1 else None  # none for a mix
     if cost is not None:
         metrics["cost"] = cost
     series = np.array(result.hall.series) if result.hall.series else np.zeros((1, 5))

@@ -164,7 +164,7 @@ def _renumbered(label: str, first_rack: int) -> str:
 
 
 def _components(runs: Sequence[GroupRun]) -> dict[str, Any]:
-    """components.json of the hall: each group's, racks numbered hall-wide."""
+    """The component summaries of the hall (racksim.run.components): each group's, racks numbered hall-wide."""
     merged: dict[str, dict[str, list[Any]]] = {}
     for run in runs:
         summary, first = component_summary(run.arrays, run.result), run.group.first_rack

@@ -17,7 +17,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from racksim.run.cost import SUPPLY_FIELD, coolant_overrides, coolant_step_c, cost_group
+from racksim.run.cost import SUPPLY_FIELD, coolant_overrides, coolant_step_c, cost_group, racks_of
 from racksim.run.loading import LoadedDesign
 from racksim.run.pool import PendingRun
 from racksim.run.replicas import aggregate
@@ -42,7 +42,7 @@ class Sample:
         metrics = read_metrics(_run_dir(self.run))
         if self.coolant is not None:
             colder, warmer = (read_metrics(_run_dir(run)) for run in self.coolant)
-            metrics["cost"] = cost_group(self.run.loaded.design, metrics, (colder, warmer))
+            metrics["cost"] = cost_group(self.run.loaded.design, metrics, (colder, warmer), racks_of(self.run.loaded))
         return metrics
 
 

@@ -3,12 +3,13 @@
 A run directory (OUT/<design>/<scenario>) holds `design.resolved.yaml` (the design as run; for a hall also
 `hall.resolved.yaml`, and for a hall of several designs `groups/<index>-<design>/` with each group's design and
 cabling plan), `timeseries.parquet` (racksim.run.timeseries), `events.json` (faults, throttling, shutdowns),
-`components.json` (per-chip and per-tray summaries), `cabling.json` (the cabling plan's bill of materials,
-routes and length histogram), `provenance.json` (the source tags of the design's numbers), `warnings.json` (the
-design's risks, racksim.design.checks), `inputs.json` (what the results depend on, and its fingerprint),
-`replicas.json` (each seed's metrics, for a run over several seeds), `serving_curve.json` (an inference run's
-throughput-interactivity curve and operating point), `jobs.parquet` and `placements.parquet` (a hall job
-mix's per-job table and which racks each job held when, racksim.run.fleet_metrics) and `metrics.json`.
+`components/` (per-chip, per-tray, per-rack and per-row summaries as Parquet tables, racksim.run.components),
+`cabling.json` (the cabling plan's bill of materials, routes and length histogram), `provenance.json` (the source
+tags of the design's numbers), `warnings.json` (the design's risks, racksim.design.checks), `inputs.json` (what
+the results depend on, and its fingerprint), `replicas.json` (each seed's metrics, for a run over several seeds),
+`serving_curve.json` (an inference run's throughput-interactivity curve and operating point), `jobs.parquet` and
+`placements.parquet` (a hall job mix's per-job table and which racks each job held when,
+racksim.run.fleet_metrics) and `metrics.json`.
 
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
@@ -18,9 +19,9 @@ which `write_run` turns into the directory.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,9 +31,10 @@ from racksim._types import FloatArray
 from racksim.design.provenance import design_notes, notes_json
 from racksim.engine import RunResult
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
+from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path, write_components
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
-from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
+from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, parquet_bytes, write_timeseries
 
 METRICS_FILE = "metrics.json"
 INPUTS_FILE = "inputs.json"
@@ -48,10 +50,13 @@ GRID_FILE = "grid.parquet"
 """A run with a scenario grid: block: the hall's feed power over the window, per mitigation (racksim.run.grid)."""
 REPLICAS_FILE = "replicas.json"
 """Each seed's metrics, when metrics.json holds their means (racksim.run.replicas)."""
+POINTS_DIR = "points"
+"""A sweep's folder of points (racksim.sweep): its runs are OUT/points/<point id>/<design>/<scenario>."""
 GROUPS_DIR = "groups"
 """Beside metrics.json in a hall of several designs: one directory per group (its rack design and cabling plan)."""
-SERIES_METADATA = {"design": "design", "scenario": "scenario", "seed": "seed", "version": "racksim_version"}
-"""The time-series file's metadata (racksim.<key>) and the metrics.json field each comes from."""
+SERIES_METADATA = {"design": "design", "scenario": "scenario", "seed": "seed", "version": "racksim_version",
+                   "design_hash": "design_hash", "duration_s": "duration_s"}
+"""The Parquet files' metadata (racksim.<key>) and the metrics.json field each comes from."""
 
 
 @dataclass(frozen=True)
@@ -115,45 +120,72 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     """
     run_dir = Path(run_dir)
     invalidate(run_dir)
-    for stale in (LEGACY_TIMESERIES_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE, PLACEMENTS_FILE, GRID_FILE,
+    for stale in (LEGACY_TIMESERIES_FILE, LEGACY_COMPONENTS_FILE, REPLICAS_FILE, SERVING_CURVE_FILE, JOBS_FILE,
+                  PLACEMENTS_FILE, GRID_FILE,
                   "hall.resolved.yaml"):
         (run_dir / stale).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / GROUPS_DIR, ignore_errors=True)
+    for stale_dir in (GROUPS_DIR, COMPONENTS_DIR):
+        shutil.rmtree(run_dir / stale_dir, ignore_errors=True)
     atomic_write_yaml(run_dir / "design.resolved.yaml", output.design_resolved)
     if output.hall_resolved is not None:
         atomic_write_yaml(run_dir / "hall.resolved.yaml", output.hall_resolved)
     for group in output.groups:
         atomic_write_yaml(run_dir / GROUPS_DIR / group.name / "design.resolved.yaml", group.design_resolved)
         atomic_write_json(run_dir / GROUPS_DIR / group.name / "cabling.json", group.cabling)
-    write_timeseries(run_dir / TIMESERIES_FILE, output.series,
-                     {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
+    metadata = {key: output.metrics[name] for key, name in SERIES_METADATA.items()}
+    write_timeseries(run_dir / TIMESERIES_FILE, output.series, metadata)
     atomic_write_json(run_dir / "events.json", output.events)
-    atomic_write_json(run_dir / "components.json", output.components)
+    write_components(run_dir, output.components, metadata)
     atomic_write_json(run_dir / "cabling.json", output.cabling)
     atomic_write_json(run_dir / "provenance.json", output.provenance)
     atomic_write_json(run_dir / WARNINGS_FILE, output.warnings)
     if output.serving_curve is not None:
         atomic_write_json(run_dir / SERVING_CURVE_FILE, output.serving_curve)
     if output.jobs is not None:
-        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs))
+        atomic_write_bytes(run_dir / JOBS_FILE, table_bytes(output.jobs, metadata))
     if output.placements is not None:
-        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements))
+        atomic_write_bytes(run_dir / PLACEMENTS_FILE, table_bytes(output.placements, metadata))
     if output.grid_series is not None:
-        write_timeseries(run_dir / GRID_FILE, output.grid_series,
-                         {key: output.metrics[name] for key, name in SERIES_METADATA.items()})
+        write_timeseries(run_dir / GRID_FILE, output.grid_series, metadata)
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir
 
 
-def table_bytes(columns: Mapping[str, Sequence[Any]]) -> bytes:
-    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row)."""
+def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({name: list(values) for name, values in columns.items()}), buffer, compression="zstd")
-    return buffer.getvalue()
+    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
+
+
+def partial_dirs(run_dir: Path) -> list[Path]:
+    """Hidden siblings of `run_dir` left by a `replace_run` that was killed half way (safe to remove)."""
+    run_dir = Path(run_dir)
+    return sorted(run_dir.parent.glob(f".{run_dir.name}.partial-*")) if run_dir.parent.is_dir() else []
+
+
+def replace_run(run_dir: Path, output: RunOutput) -> Path:
+    """Write the run directory of `output` whole: into a hidden sibling first, then renamed into place.
+
+    Readers see the earlier directory, none (a moment, while an earlier one moves aside) or the whole new one,
+    never part of it; a process killed half way leaves only hidden siblings (partial_dirs).
+    """
+    run_dir = Path(run_dir)
+    staging = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+    try:
+        write_run(staging, output)
+        if run_dir.exists():
+            former = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+            run_dir.rename(former)
+            staging.rename(run_dir)
+            shutil.rmtree(former, ignore_errors=True)
+        else:
+            staging.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return run_dir
 
 
 def finish_run(run_dir: Path, metrics: dict[str, Any], inputs: dict[str, Any],
@@ -172,10 +204,23 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
+def flatten_metrics(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a metrics.json mapping by dotted name (lists stay whole, as leaves)."""
+    leaves: dict[str, Any] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            leaves.update(flatten_metrics(value, name + "."))
+        else:
+            leaves[name] = value
+    return leaves
+
+
 def is_complete(run_dir: Path, fingerprint: str) -> bool:
-    """Whether `run_dir` holds a complete run (metrics.json and the Parquet time series) with this fingerprint."""
+    """Whether `run_dir` holds a complete run (metrics.json and the Parquet tables) with this fingerprint."""
     run_dir = Path(run_dir)
-    if not ((run_dir / METRICS_FILE).is_file() and (run_dir / TIMESERIES_FILE).is_file()):
+    required = [run_dir / METRICS_FILE, run_dir / TIMESERIES_FILE, *(component_path(run_dir, part) for part in PARTS)]
+    if not all(path.is_file() for path in required):
         return False
     try:
         stored = json.loads((run_dir / INPUTS_FILE).read_text(encoding="utf-8"))

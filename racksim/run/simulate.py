@@ -74,7 +74,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
         work_unit=schedule.work_unit,
     )
     metrics["reliability"] = reliability_metrics(result, failures, arrays, schedule, scenario.stochastic_failures)
-    cost = cost_group(loaded.design, metrics)  # None without a cost section
+    cost = cost_group(loaded.design, metrics, racks=hall.n_racks)  # None without a cost section
     if cost is not None:
         metrics["cost"] = cost
     if grid is not None:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from racksim._types import FloatArray
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 TIMESERIES_FILE = "timeseries.parquet"
 LEGACY_TIMESERIES_FILE = "timeseries.npz"
@@ -31,12 +35,18 @@ UNIT_SUFFIXES = ("_s", "_w", "_j", "_c", "_fraction", "_units", "_c_max", "_c_me
 def timeseries_bytes(columns: Mapping[str, FloatArray], metadata: Mapping[str, object]) -> bytes:
     """The Parquet file of `columns` (float64, in order) with `metadata` as `racksim.<key>` string pairs."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     unitless = [name for name in columns if not name.endswith(UNIT_SUFFIXES)]
     if unitless:
         raise ValueError(f"time-series columns without a unit in their name: {', '.join(unitless)}")
-    table = pa.table({name: np.asarray(values, dtype=np.float64) for name, values in columns.items()})
+    return parquet_bytes(pa.table({name: np.asarray(values, dtype=np.float64) for name, values in columns.items()}),
+                         metadata)
+
+
+def parquet_bytes(table: pa.Table, metadata: Mapping[str, object]) -> bytes:
+    """`table` as a zstd-compressed Parquet file with `metadata` as `racksim.<key>` string pairs."""
+    import pyarrow.parquet as pq
+
     table = table.replace_schema_metadata({f"{METADATA_PREFIX}{key}": str(value) for key, value in metadata.items()})
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")

@@ -3,16 +3,24 @@
 Every point × design × scenario is an ordinary run request with the point's overrides after the user's `--set`;
 its directory is `OUT/points/<point id>/<design>/<scenario>`, so the runner's fingerprint decides what is done.
 Workers `simulate` the run in memory (racksim.run.simulate) and send its output back; the client writes the run
-directory with the results writer (racksim.run.results: atomically, metrics.json last). Workers therefore need
-racksim and the design files at the same paths, but no shared disk. A run's results depend only on its inputs,
-so they are the same on any worker and in any order. Sweeps run no coolant sensitivity: their cost group has
-no `coolant_temp` entry.
+directory with the results writer (racksim.run.results.replace_run: into a hidden sibling, then renamed into
+place). Workers therefore need racksim and the design files at the same paths, but no shared disk. A run's
+results depend only on its inputs, so they are the same on any worker and in any order. Sweeps run no coolant
+sensitivity: their cost group has no `coolant_temp` entry.
+
+Surviving failures: a worker that dies mid-run has its run rescheduled on another one by the scheduler (up to
+its `distributed.scheduler.allowed-failures`); when the scheduler gives up (KilledWorker) the run is submitted
+again, up to RESUBMITS times, then recorded as failed and the sweep goes on. An exception in a run (not a
+racksim error, which is the run's one-line status) is retried RETRIES times. Each result is written once: a run
+directory already complete with the same inputs is not rewritten. A sweep whose process is killed resumes on the
+next call: complete run directories are kept, half-written ones (hidden siblings) removed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,21 +31,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from racksim.design.suite import Scenario
-from racksim.errors import InputError, RacksimError
+from racksim.errors import InputError, RacksimError, one_line
 from racksim.io import atomic_write_bytes
 from racksim.run.loading import LoadedDesign
 from racksim.run.pool import default_jobs
 from racksim.run.request import RunRequest
-from racksim.run.results import RunOutput, write_run
+from racksim.run.results import POINTS_DIR, RunOutput, flatten_metrics, is_complete, partial_dirs, replace_run
 from racksim.run.simulate import simulate
 from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
 from racksim.sweep.spec import Point
-from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, flatten_metrics, write_table
+from racksim.sweep.table import PARAM_PREFIX, TABLE_FILE, write_table
 
-POINTS_DIR = "points"
 FIGURE_FILE = "pareto.png"
 CONNECT_TIMEOUT_S = 10.0
 """How long to wait for an existing scheduler (--scheduler) to answer."""
+RETRIES = 1
+"""Reruns of a run whose task raised an exception (dask's `retries`)."""
+RESUBMITS = 1
+"""Submissions of a run again after the scheduler gave up on it because its workers died (KilledWorker)."""
 
 
 @dataclass
@@ -49,6 +60,8 @@ class SweepRun:
     loaded: LoadedDesign | None
     status: str
     """"ok" once it has results; otherwise why not (the one-line error), or "pending"."""
+    force: bool = False
+    """Rewrite its directory even where it holds this run already (--force)."""
 
     @property
     def out_root(self) -> Path:
@@ -102,7 +115,7 @@ def plan(points: Sequence[Point], design_paths: Sequence[Path], scenarios: Seque
                     runs.append(SweepRun(point, request, None, str(loaded)))
                     continue
                 done = not force and request.is_done(out / POINTS_DIR / point.point_id, loaded)
-                runs.append(SweepRun(point, request, loaded, "ok" if done else "pending"))
+                runs.append(SweepRun(point, request, loaded, "ok" if done else "pending", force))
     if first_error is not None and all(run.loaded is None for run in runs):
         raise first_error
     names = {run.design_name: run.request.design_path for run in runs}
@@ -121,9 +134,21 @@ def run_output(request: RunRequest, loaded: LoadedDesign) -> RunOutput | str:
         return str(error)
 
 
-def store_run(run_dir: Path, output: RunOutput) -> None:
-    """Write a run's directory (atomically, metrics.json last, so only a whole run counts as finished)."""
-    write_run(run_dir, output)
+def store_run(run_dir: Path, output: RunOutput, *, force: bool = False) -> bool:
+    """Write a run's directory whole (replace_run) unless it holds this run already (and not `force`); if it wrote."""
+    if not force and is_complete(run_dir, output.inputs["fingerprint"]):
+        return False
+    replace_run(run_dir, output)
+    return True
+
+
+def failure(error: BaseException) -> str:
+    """A run's status when its task failed: one line."""
+    from distributed import KilledWorker
+
+    if isinstance(error, KilledWorker):
+        return f"its dask workers died ({RESUBMITS + 1} submissions, KilledWorker); rerun the sweep to retry it"
+    return one_line(f"failed on a dask worker: {type(error).__name__}: {error}")
 
 
 @contextmanager
@@ -150,24 +175,38 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
 def execute(runs: Sequence[SweepRun], out: Path, *, scheduler: str | None = None, workers: int | None = None,
             console: Console) -> None:
     """Run every pending run on dask, writing each as it finishes, under one progress bar."""
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
     pending = [run for run in runs if run.status == "pending"]
     if not pending:
         return
+    for run in pending:  # what a sweep killed while writing left
+        assert run.loaded is not None
+        for partial in partial_dirs(out / run.request.run_dir(run.out_root, run.loaded)):
+            shutil.rmtree(partial, ignore_errors=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                TimeRemainingColumn())
     kept = sum(run.status == "ok" for run in runs)
     with dask_client(scheduler, workers) as client, Progress(*columns, console=console) as bar:
         task = bar.add_task(f"sweep ({kept} kept)", total=len(pending))
-        futures = {client.submit(run_output, run.request, run.loaded, pure=False): run for run in pending}
-        for future in as_completed(futures):
-            run, result = futures.pop(future), future.result()
+        def submit(run: SweepRun) -> Any:  # noqa: ANN401 - a dask Future
+            return client.submit(run_output, run.request, run.loaded, pure=False, retries=RETRIES)
+
+        futures = {submit(run): (run, 0) for run in pending}
+        finished = as_completed(futures)
+        for future in finished:
+            run, resubmits = futures.pop(future)
+            error = future.exception() if future.status == "error" else None
+            if isinstance(error, KilledWorker) and resubmits < RESUBMITS:
+                futures[again := submit(run)] = (run, resubmits + 1)
+                finished.add(again)
+                continue
+            result = failure(error) if error is not None else future.result()
             if isinstance(result, str):
                 run.status = result
             else:
                 assert run.loaded is not None
-                store_run(out / run.request.run_dir(run.out_root, run.loaded), result)
+                store_run(out / run.request.run_dir(run.out_root, run.loaded), result, force=run.force)
                 run.status = "ok"
             bar.advance(task)
 

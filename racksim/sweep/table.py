@@ -24,18 +24,6 @@ FIXED_COLUMNS = ("point", "design", "scenario", "status", "run_dir")
 PARAM_PREFIX = "param."
 
 
-def flatten_metrics(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a metrics.json mapping by dotted name (lists stay whole, as leaves)."""
-    leaves: dict[str, Any] = {}
-    for key, value in node.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            leaves.update(flatten_metrics(value, name + "."))
-        else:
-            leaves[name] = value
-    return leaves
-
-
 def _column(values: Sequence[Any]) -> pa.Array:
     """One column, typed by its non-null values."""
     present = [value for value in values if value is not None]
