@@ -161,7 +161,8 @@ def utilization_figure(halls: Mapping[str, HallJobs], series: Mapping[str, Mappi
         figure = Figure(figsize=(10.0, 4.6))
         share, queue = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         figure.subplots_adjust(left=0.08, right=0.76, top=0.93, bottom=0.11, hspace=0.12)
-        for design, columns in drawn.items():
+        for order, (design, columns) in enumerate(drawn.items()):
+            width = max(0.8, 1.8 - 0.6 * order)  # later designs thinner: equal curves stay visible
             end_s = durations_s.get(design, float(columns["time_s"][-1]))
             time = np.append(columns["time_s"], end_s) / axis.scale_s
             colour = colours[design]
@@ -169,10 +170,10 @@ def utilization_figure(halls: Mapping[str, HallJobs], series: Mapping[str, Mappi
                 values = columns.get(name)
                 if values is not None:
                     share.step(time, 100.0 * np.append(values, values[-1]), where="post", color=colour,
-                               linestyle=style, linewidth=1.0)
+                               linestyle=style, linewidth=width)
             if "queued_jobs_units" in columns:
                 queued = columns["queued_jobs_units"]
-                queue.step(time, np.append(queued, queued[-1]), where="post", color=colour, linewidth=1.0)
+                queue.step(time, np.append(queued, queued[-1]), where="post", color=colour, linewidth=width)
             failures = np.asarray([m.time_s for m in halls[design].faults], dtype=float) / axis.scale_s
             share.plot(failures, np.full(failures.size, -3.0), linestyle="none", marker="|", color=colour,
                        markersize=8, clip_on=False)
