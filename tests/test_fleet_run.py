@@ -102,6 +102,14 @@ def test_a_mixed_hall_runs_as_one_fleet(tmp_path: Path) -> None:
     power = metrics["power"]
     losses_j = sum(power["loss_energy_j_by_stage"].values())
     assert power["input_energy_j"] == pytest.approx(power["it_energy_j"] + losses_j, rel=1e-9)
+    # one cost group: each design's racks priced as its own (70 of each), the sums the hall's
+    cost = metrics["cost"]
+    groups = {group["design"]: group for group in cost["groups"]}
+    assert {name: group["racks"] for name, group in groups.items()} == {"gb200-nvl72": 70, "gb300-nvl72": 70}
+    for key in ("capex_usd", "opex_usd_per_year", "tco_usd", "work_units_over_period"):
+        assert cost[key] == pytest.approx(sum(group[key] for group in groups.values())), key
+    assert groups["gb300-nvl72"]["capex_usd"] > groups["gb200-nvl72"]["capex_usd"] > 0
+    assert cost["usd_per_mtoken"] == pytest.approx(cost["tco_usd"] / cost["work_units_over_period"] * 1e6)
 
 
 def test_grid_window_at_the_highest_load(job_mix: Path) -> None:

@@ -183,6 +183,14 @@ def test_two_identical_groups_give_the_single_design_halls_metrics(tmp_path: Pat
         assert got[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
     for name in ("failures", "interruptions", "unavailable_fraction"):
         assert got[f"reliability.{name}"] == expected[f"reliability.{name}"]
+    # the hall's cost group is its groups' sum: the same capital, energy, heat and repairs as the one-design hall
+    # (lost work differs: a failure stops a job of two racks here, of four there)
+    single_cost, mixed_cost = single_m["cost"], mixed_m["cost"]
+    assert [(group["design"], group["racks"]) for group in mixed_cost["groups"]] == [("gb200-nvl72", 2)] * 2
+    assert mixed_cost["capex_usd"] == pytest.approx(single_cost["capex_usd"], rel=1e-12)
+    for name in ("energy", "facility", "maintenance"):
+        assert mixed_cost["opex_usd_per_year_by_component"][name] == pytest.approx(
+            single_cost["opex_usd_per_year_by_component"][name], rel=1e-9), name
     single_series, mixed_series = (read_timeseries(d) for d in dirs)
     assert single_series.keys() == mixed_series.keys()
     for column in single_series:

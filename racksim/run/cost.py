@@ -83,3 +83,60 @@ def cost_group(design: Design, metrics: Mapping[str, Any],
     if tokens_per_unit and "usd_per_work_unit" in group:  # work counted in tokens: the price of a million
         group["usd_per_mtoken"] = group["usd_per_work_unit"] / tokens_per_unit * 1e6
     return group
+
+
+def cost_inputs(duration_s: float, input_energy_j: float, heat_to_liquid_j: float, heat_to_air_j: float,
+                pump_energy_j: float, work_units: float, nominal_work_units: float, cabling: Mapping[str, Any],
+                failures_by_class: Mapping[str, float] | None) -> dict[str, Any]:
+    """The figures of one group of a hall that its cost reads, shaped as the metrics.json groups RunStats reads.
+
+    A group's work is counted in the hall's units; its goodput is its work over its nominal work.
+    """
+    reliability = {} if failures_by_class is None else {"failures_by_class": dict(failures_by_class)}
+    return {"duration_s": duration_s,
+            "power": {"input_energy_j": input_energy_j},
+            "thermal": {"heat_to_liquid_j": heat_to_liquid_j, "heat_to_air_j": heat_to_air_j,
+                        "pump_energy_j": pump_energy_j},
+            "performance": {"goodput_fraction": work_units / nominal_work_units if nominal_work_units > 0 else 0.0,
+                            "nominal_work_units": nominal_work_units},
+            "cabling": dict(cabling), "reliability": reliability}
+
+
+def hall_cost_group(groups: list[tuple[Design, int, Mapping[str, Any]]],
+                    tokens_per_work_unit: float = 0.0) -> dict[str, Any] | None:
+    """The `cost` group of a hall of several designs: each group priced as its own racks, the sums the hall's.
+
+    `groups` holds (design, racks, the group's cost inputs: `cost_inputs`). Capex, opex/yr and TCO are the
+    groups' sums; USD per work unit is Σ TCO / Σ work over each group's own depreciation period (a group's TCO
+    and work cover the same years). None when a group's design has no cost section. The per-group figures are
+    under `groups`; the sensitivities stay per group (a hall-wide swing would rerun every group).
+    """
+    priced = [(design, racks, cost_group(design, inputs, racks=racks)) for design, racks, inputs in groups]
+    if any(group is None for _, _, group in priced):
+        return None
+    parts = [(design, racks, group) for design, racks, group in priced if group is not None]
+    tco = sum(group["tco_usd"] for _, _, group in parts)
+    work = sum(group["work_units_over_period"] for _, _, group in parts)
+    hall: dict[str, Any] = {
+        "capex_usd": sum(group["capex_usd"] for _, _, group in parts),
+        "opex_usd_per_year": sum(group["opex_usd_per_year"] for _, _, group in parts),
+        "tco_usd": tco, "work_units_over_period": work,
+        "groups": [{"design": design.name, "racks": racks,
+                    **{key: group[key] for key in ("capex_usd", "opex_usd_per_year", "tco_usd", "period_years",
+                                                   "work_units_over_period", "usd_per_work_unit") if key in group}}
+                   for design, racks, group in parts],
+    }
+    periods = {group["period_years"] for _, _, group in parts}
+    if len(periods) == 1:  # one depreciation period: the hall's TCO splits by component like a rack's
+        hall["period_years"] = periods.pop()
+        for key in ("capex_usd_by_component", "opex_usd_per_year_by_component"):
+            hall[key] = {}
+            for _, _, group in parts:
+                for name, usd in group[key].items():
+                    hall[key][name] = hall[key].get(name, 0.0) + usd
+    if work > 0:
+        hall["usd_per_work_unit"] = tco / work
+        hall["work_per_usd"] = work / tco
+        if tokens_per_work_unit:
+            hall["usd_per_mtoken"] = tco / work / tokens_per_work_unit * 1e6
+    return hall

@@ -35,7 +35,7 @@ from racksim.network import network_metrics
 from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
 from racksim.physics.layout import HallLayout
-from racksim.run.cost import cost_group
+from racksim.run.cost import cost_group, cost_inputs, hall_cost_group
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
 from racksim.run.merge import weighted_group
@@ -117,6 +117,38 @@ def failures_by_class(loaded: LoadedDesign, inputs: FleetInputs) -> dict[str, in
     names = dict.fromkeys(name for design, _ in _groups(loaded) if design.reliability is not None
                           for name in design.reliability.processes())
     return {name: inputs.failures.component.count(name) for name in names}
+
+
+def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: ProfileTable, result: FleetResult,
+                      jobs: dict[str, list[Any]], group: int, design: Design) -> dict[str, Any]:
+    """What group `group`'s cost reads (racksim.run.cost.cost_inputs): its racks' energies and heat, its jobs' work.
+
+    Its racks are its rows' (a group has rows of its own); the hall's row feeder and UPS losses are shared in
+    proportion to the groups' feed energy.
+    """
+    rows = np.unique(inputs.rack_row[inputs.rack_group == group])
+    seconds = result.hall.rack_seconds[rows].sum(axis=0)
+
+    def energy_j(name: str) -> float:
+        return float(seconds @ table.column(name))
+
+    feed_j, hall_feed_j = energy_j("feed_w"), float(result.hall.rack_seconds.sum(axis=0) @ table.column("feed_w"))
+    hall_loss_j = sum(result.hall.hall_loss_j.values()) * (feed_j / hall_feed_j if hall_feed_j > 0 else 0.0)
+    records = result.jobs
+    ours = [k for k, record in enumerate(records) if record.spec.group == group]
+    nominal = sum(records[k].spec.steps_in_s(jobs["run_s"][k]) * records[k].spec.tokens_per_step
+                  if records[k].spec.kind == "training" else jobs["run_s"][k] * records[k].spec.tokens_per_s
+                  for k in ours)
+    failures = None
+    if "failures_by_class" in metrics["reliability"]:
+        ours_failed = inputs.rack_group[inputs.failures.rack] == group
+        classes = np.array(inputs.failures.component, dtype=object)[ours_failed]
+        failures = {name: float(np.count_nonzero(classes == name))
+                    for name in metrics["reliability"]["failures_by_class"]}
+    work = float(sum(jobs["work_tokens"][k] for k in ours))
+    return cost_inputs(inputs.duration_s, feed_j + hall_loss_j, energy_j("heat_to_liquid_w"),
+                       energy_j("heat_to_air_w"), energy_j("pump_w"), work, nominal,
+                       cabling_metrics(build(design).cabling), failures)
 
 
 def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
@@ -212,7 +244,10 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
                                         maxima=("longest_cable_m",))
     metrics["network"] = weighted_group([network_metrics(design) for design, _ in groups],
                                         [gpus_per_rack(design) * layout.n_racks for design, layout in groups])
-    cost = cost_group(loaded.design, metrics, racks=group_racks[0]) if len(groups) == 1 else None  # none for a mix
+    cost = (cost_group(loaded.design, metrics, racks=group_racks[0]) if len(groups) == 1 else
+            hall_cost_group([(design, racks, group_cost_inputs(metrics, inputs, table, result, jobs, index, design))
+                             for index, ((design, _), racks) in enumerate(zip(groups, group_racks, strict=True))],
+                            tokens_per_work_unit=1.0))
     if cost is not None:
         metrics["cost"] = cost
     series = np.array(result.hall.series) if result.hall.series else np.zeros((1, 5))

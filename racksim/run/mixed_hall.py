@@ -26,6 +26,7 @@ from racksim.errors import InputError
 from racksim.network import link_utilization, network_metrics
 from racksim.physics.arrays import RackArrays, build
 from racksim.reliability.processes import Failure
+from racksim.run.cost import cost_inputs, hall_cost_group
 from racksim.run.grid import GridJob, scenario_grid
 from racksim.run.loading_hall import LoadedGroup, LoadedHall
 from racksim.run.merge import merged_result, weighted_group
@@ -212,6 +213,15 @@ def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRu
          "nominal_work_units": work, "work_scale": scale, "input_energy_j": run.result.integrals.input_energy_j,
          "it_energy_j": run.result.integrals.it_energy_j, "trips": run.result.trips, "reliability": reliability}
         for run, n, work, scale, ups, reliability in zip(runs, racks, nominal, scales, ups_w, own, strict=True)]}
+    cost = hall_cost_group(
+        [(run.group.rack.design, n, cost_inputs(
+            duration_s, run.result.integrals.input_energy_j, run.result.integrals.heat_to_liquid_j,
+            run.result.integrals.heat_to_air_j, run.result.integrals.pump_energy_j, run.result.work_units * scale,
+            work * scale, cabling_metrics(run.arrays.cabling), reliability.get("failures_by_class")))
+         for run, n, work, scale, reliability in zip(runs, racks, nominal, scales, own, strict=True)],
+        tokens_per_work_unit=metrics["performance"].get("tokens_per_work_unit", 0.0))
+    if cost is not None:
+        metrics["cost"] = cost
     return metrics, result
 
 
