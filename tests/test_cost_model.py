@@ -15,6 +15,7 @@ from racksim.cost.model import facility_usd_per_year
 from racksim.cost.sensitivity import analytic_swings, coolant_swing
 from racksim.design import Design
 from racksim.design.cost_schema import Energy, Facility
+from racksim.run.cost import cost_inputs
 from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,11 @@ def test_a_hall_with_ups_and_feeders_modelled_pays_their_losses_once(small: Desi
     cost = small.cost.model_copy(update={"facility": facility})
     rows = {row["input"]: row for row in cost_metrics(cost, unit_counts(small), hall)["inputs"]}
     assert "not applied" in rows["facility.electrical_overhead_fraction"]["note"]
+    # A group of a mixed hall is priced from its cost inputs: its share of the hall's stages carries over.
+    group = cost_inputs(3600.0, 10e3 * 3600, 8e3 * 3600, 2e3 * 3600, 0.0, 57.0, 60.0, {}, None,
+                        loss_energy_j_by_stage={"ups": 2e6})
+    assert facility_usd_per_year(facility, RunStats.from_metrics(group, pumps_in_row=False), 1.0) == pytest.approx(
+        1.8 * 8760, rel=1e-12)
 
 
 def test_time_of_day_tariff_is_averaged_over_the_day() -> None:

@@ -133,7 +133,8 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
         return float(seconds @ table.column(name))
 
     feed_j, hall_feed_j = energy_j("feed_w"), float(result.hall.rack_seconds.sum(axis=0) @ table.column("feed_w"))
-    hall_loss_j = sum(result.hall.hall_loss_j.values()) * (feed_j / hall_feed_j if hall_feed_j > 0 else 0.0)
+    share = feed_j / hall_feed_j if hall_feed_j > 0 else 0.0
+    hall_loss_j = {stage: loss_j * share for stage, loss_j in result.hall.hall_loss_j.items()}
     records = result.jobs
     ours = [k for k, record in enumerate(records) if record.spec.group == group]
     nominal = sum(records[k].spec.steps_in_s(jobs["run_s"][k]) * records[k].spec.tokens_per_step
@@ -146,9 +147,9 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
         failures = {name: float(np.count_nonzero(classes == name))
                     for name in metrics["reliability"]["failures_by_class"]}
     work = float(sum(jobs["work_tokens"][k] for k in ours))
-    return cost_inputs(inputs.duration_s, feed_j + hall_loss_j, energy_j("heat_to_liquid_w"),
+    return cost_inputs(inputs.duration_s, feed_j + sum(hall_loss_j.values()), energy_j("heat_to_liquid_w"),
                        energy_j("heat_to_air_w"), energy_j("pump_w"), work, nominal,
-                       cabling_metrics(build(design).cabling), failures)
+                       cabling_metrics(build(design).cabling), failures, loss_energy_j_by_stage=hall_loss_j)
 
 
 def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
