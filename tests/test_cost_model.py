@@ -15,6 +15,7 @@ from racksim.cost.model import facility_usd_per_year
 from racksim.cost.sensitivity import analytic_swings, coolant_swing
 from racksim.design import Design
 from racksim.design.cost_schema import Energy, Facility
+from racksim.run.cost import cost_inputs
 from racksim.run.loading import load_design
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,30 @@ def test_facility_energy_from_the_cooling() -> None:
     # 0.1 × 8 kW + 0.5 × 2 kW + 0.02 × 10 kW (+ 0.5 kW of in-row pumps) over 8,760 h at 1 USD/kWh
     assert facility_usd_per_year(facility, in_rack, 1.0) == pytest.approx(2.0 * 8760, rel=1e-12)
     assert facility_usd_per_year(facility, in_row, 1.0) == pytest.approx(2.5 * 8760, rel=1e-12)
+
+
+def test_a_hall_with_ups_and_feeders_modelled_pays_their_losses_once(small: Design) -> None:
+    # The same run, but its energy balance has the hall's UPS and row-feeder stages: the 10 kW at the feed already
+    # include their losses, so the 2 % electrical overhead (0.2 kW) is not added: 0.1 × 8 kW + 0.5 × 2 kW = 1.8 kW.
+    facility = Facility(liquid_heat_rejection_w_per_w=0.1, air_heat_rejection_w_per_w=0.5,
+                        electrical_overhead_fraction=0.02, assumption=True)
+    metrics = run_metrics()
+    metrics["power"]["loss_energy_j_by_stage"] = {"psu": 1e6, "ups": 2e6, "row_feeder": 1e5}
+    hall = RunStats.from_metrics(metrics, pumps_in_row=False)
+    assert hall.hall_losses_modelled
+    assert facility_usd_per_year(facility, hall, 1.0) == pytest.approx(1.8 * 8760, rel=1e-12)
+    metrics["power"]["loss_energy_j_by_stage"] = {"psu": 1e6}  # a rack run: the overhead stays
+    assert facility_usd_per_year(facility, RunStats.from_metrics(metrics, pumps_in_row=False), 1.0) == pytest.approx(
+        2.0 * 8760, rel=1e-12)
+    assert small.cost is not None
+    cost = small.cost.model_copy(update={"facility": facility})
+    rows = {row["input"]: row for row in cost_metrics(cost, unit_counts(small), hall)["inputs"]}
+    assert "not applied" in rows["facility.electrical_overhead_fraction"]["note"]
+    # A group of a mixed hall is priced from its cost inputs: its share of the hall's stages carries over.
+    group = cost_inputs(3600.0, 10e3 * 3600, 8e3 * 3600, 2e3 * 3600, 0.0, 57.0, 60.0, {}, None,
+                        loss_energy_j_by_stage={"ups": 2e6})
+    assert facility_usd_per_year(facility, RunStats.from_metrics(group, pumps_in_row=False), 1.0) == pytest.approx(
+        1.8 * 8760, rel=1e-12)
 
 
 def test_time_of_day_tariff_is_averaged_over_the_day() -> None:

@@ -143,10 +143,12 @@ def test_the_job_table_by_hand() -> None:
     # The failure case above: a trains 100 steps (1 s each) from 0 to 179 s, losing 4: ETTR 100 / 179, goodput
     # 100 / 104. b runs undisturbed, done at 1,200 s: ETTR 1,000 / 1,200 (its checkpoint writes are not training).
     result = run([job("a"), job("b", steps=1000)], failures=failure(100.0, 1), duration_s=2000.0)
-    table = job_rows(result, 2000.0, ["d"])
+    table = job_rows(result, 2000.0, ["d"], [72])
     assert table["run_s"] == [pytest.approx(179.0), 1200.0]
     assert table["ettr"] == [pytest.approx(100 / 179), pytest.approx(1000 / 1200)]
     assert table["goodput"] == [pytest.approx(100 / 104), 1.0]
     assert table["work_lost_tokens"] == [pytest.approx(4.0), 0.0]
     assert table["done"] == [True, True]
     assert table["rows"] == [1, 1]
+    assert table["gpus"] == [144, 144]  # 2 racks of 72 GPUs each
+    assert table["checkpoint_interval_s"] == [10.0, 10.0]  # 10 steps of 1 s

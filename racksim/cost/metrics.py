@@ -16,8 +16,16 @@ def _row(name: str, value: float, unit: str, figure: Sourced, count: int | None 
             "assumption": figure.assumption, "note": figure.note}
 
 
-def provenance_rows(cost: Cost, counts: Mapping[str, int]) -> list[dict[str, Any]]:
-    """Every figure of the cost section with its value, unit, count (for prices), source and assumption flag."""
+OVERHEAD_NOT_APPLIED = ("not applied: the run models the hall's UPS and row feeders, whose losses are already in "
+                        "its feed energy")
+"""Note on the electrical overhead's row when the run's energy balance has the hall's loss stages."""
+
+
+def provenance_rows(cost: Cost, counts: Mapping[str, int], hall_losses_modelled: bool = False) -> list[dict[str, Any]]:
+    """Every figure of the cost section with its value, unit, count (for prices), source and assumption flag.
+
+    With `hall_losses_modelled` the electrical overhead's row says it was not applied (racksim.cost.model).
+    """
     prices = cost.prices
     rows = [_row(f"prices.{name}", price.price_usd, "USD", price, counts.get(name, 0))
             for name in PRICED_CLASSES if (price := getattr(prices, name)) is not None]
@@ -32,6 +40,8 @@ def provenance_rows(cost: Cost, counts: Mapping[str, int]) -> list[dict[str, Any
         rows += [_row(f"facility.{key}", float(getattr(facility, key)), "W/W", facility)
                  for key in ("liquid_heat_rejection_w_per_w", "air_heat_rejection_w_per_w",
                              "electrical_overhead_fraction")]
+        if hall_losses_modelled:
+            rows[-1]["note"] = "; ".join(filter(None, (rows[-1]["note"], OVERHEAD_NOT_APPLIED)))
     rows.append(_row("depreciation.period_years", cost.depreciation.period_years, "years", cost.depreciation))
     maintenance = cost.maintenance
     rows.append(_row("maintenance.labour_per_hour", maintenance.labour_per_hour.price_usd, "USD/h",
@@ -72,7 +82,7 @@ def cost_metrics(cost: Cost, counts: Mapping[str, int], stats: RunStats,
         "failures_per_year_by_class": result.failures_per_year_by_class,
         "failures_source": "reliability model" if stats.failures_by_class is not None else "cost section rates",
         "sensitivity": {name: swing.as_dict() for name, swing in swings.items()},
-        "inputs": [*provenance_rows(cost, counts),
+        "inputs": [*provenance_rows(cost, counts, stats.hall_losses_modelled),
                    {"input": f"cabling.{CABLES}", "value": stats.cabling_cost_usd, "unit": "USD", "count": None,
                     "source": "", "assumption": True,
                     "note": "the cabling model's bill of materials at the cabling.media prices; the cabling section "

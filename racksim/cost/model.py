@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from racksim.design.schema import Design
 
 HOURS_PER_YEAR = 8760.0
+HALL_LOSS_STAGES = frozenset({"ups", "row_feeder"})
+"""Loss stages of a hall's power chain (racksim.physics.hall_power): when a run's energy balance has them, its feed
+energy already pays the UPS and distribution losses the facility's `electrical_overhead_fraction` stands for."""
 SECONDS_PER_YEAR = HOURS_PER_YEAR * 3600.0
 J_PER_KWH = 3.6e6
 CABLES = "cables_and_optics"
@@ -42,6 +45,9 @@ class RunStats:
     cabling_failure_rate_fit: float
     failures_by_class: Mapping[str, float] | None = None
     """Failures per class over the run from the reliability model, when metrics.json carries them."""
+    hall_losses_modelled: bool = False
+    """The run's energy balance has the hall's UPS or row-feeder stages (HALL_LOSS_STAGES): the feed energy is
+    measured upstream of them, so the facility's electrical overhead is not added again."""
 
     @classmethod
     def from_metrics(cls, metrics: Mapping[str, Any], pumps_in_row: bool) -> RunStats:
@@ -60,6 +66,7 @@ class RunStats:
             cabling_cost_usd=float(cabling.get("cost_usd", 0.0)),
             cabling_failure_rate_fit=float(cabling.get("failure_rate_fit", 0.0)),
             failures_by_class=None if failures is None else {k: float(v) for k, v in failures.items()},
+            hall_losses_modelled=bool(HALL_LOSS_STAGES & set(power.get("loss_energy_j_by_stage", {}))),
         )
 
     def per_year(self, run_quantity: float) -> float:
@@ -131,16 +138,23 @@ def facility_usd_per_year(facility: Facility, stats: RunStats, price_usd_per_kwh
     """Facility energy cost on top of the feed, USD/yr.
 
     PUE form: (PUE − 1) · E_feed. Cooling form: k_liq · Q_liquid + k_air · Q_air + f_elec · E_feed + E_pumps
-    (in-row CDU pumps), every energy scaled to a year and priced at p.
+    (in-row CDU pumps), every energy scaled to a year and priced at p. The f_elec term (UPS and distribution
+    losses) is left out when the run models the hall's UPS and row feeders (`stats.hall_losses_modelled`): their
+    losses are already in E_feed, and counting the fraction on top would pay for them twice.
     """
     if facility.pue is not None:
         energy_j = (facility.pue - 1.0) * stats.input_energy_j
     else:
         energy_j = (float(facility.liquid_heat_rejection_w_per_w or 0.0) * stats.heat_to_liquid_j
                     + float(facility.air_heat_rejection_w_per_w or 0.0) * stats.heat_to_air_j
-                    + float(facility.electrical_overhead_fraction or 0.0) * stats.input_energy_j
+                    + electrical_overhead_fraction(facility, stats) * stats.input_energy_j
                     + stats.facility_pump_energy_j)
     return stats.per_year(energy_j) / J_PER_KWH * price_usd_per_kwh
+
+
+def electrical_overhead_fraction(facility: Facility, stats: RunStats) -> float:
+    """The facility's electrical overhead per watt at the feed: 0 where the run models the UPS and row feeders."""
+    return 0.0 if stats.hall_losses_modelled else float(facility.electrical_overhead_fraction or 0.0)
 
 
 def maintenance_usd_per_year(maintenance: Maintenance, failures: Mapping[str, float]) -> float:

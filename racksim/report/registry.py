@@ -22,6 +22,8 @@ FIGURE_MODULES: tuple[str, ...] = (
     "racksim.report.figures:scenario_figures",  # GPU temperature, energy, heat; thermal figures
     "racksim.report.reliability_figures:reliability_figures",  # failure timeline, goodput per design
     "racksim.report.workload_figures:workload_figures",  # step-time breakdown, link utilization
+    "racksim.report.fleet_figures:fleet_figures",  # job mix: jobs' Gantt on the racks, hall utilization
+    "racksim.report.job_figures:job_figures",  # job mix: job MTTF by size, ETTR, with the published points
     "racksim.report.hall_figures:hall_figures",  # row feeders: peak and mean row power against the rating
     "racksim.report.grid_figures:grid_figures",  # grid: feed power per mitigation, its spectrum, the trade
 )

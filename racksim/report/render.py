@@ -26,6 +26,7 @@ from racksim.kpis import DELTA_NOTE, STAGES, Row, kpi_rows, verdict
 from racksim.report import cabling_figures, cost_figures, network_figures
 from racksim.report.designs import design_sections
 from racksim.report.events import DesignEvents, event_logs
+from racksim.report.hall_jobs import HALL_HEADINGS, hall_table
 from racksim.report.perf_section import VALIDATION_HEADINGS, performance_tables, validation_appendix
 from racksim.report.plotkit import FigureRef, design_colours, file_name, save_figure
 from racksim.report.registry import scenario_figures as draw_scenario_figures
@@ -148,6 +149,8 @@ class Section:
     figures: list[FigureRef]
     events: tuple[DesignEvents, ...] = ()
     """The event list of each design with an events.json."""
+    hall: tuple[list[str], ...] = ()
+    """The hall table's rows (racksim.report.hall_jobs.hall_table), one per design that ran a job mix."""
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,8 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         sentences = verdict(values, rows)
         scenario_summaries[scenario] = scenario_summary(values, rows, sentences)
         sections.append(Section(scenario, anchor, designs_here, base, rows, sentences, refs,
-                                events=event_logs(here, colours)))
+                                events=event_logs(here, colours),
+                                hall=tuple(hall_table({r.design: r.metrics for r in here}))))
     run_rows = [(r.design, r.scenario, r.metrics.get("seed", ""), str(r.metrics.get("design_hash", ""))[:12],
                  r.metrics.get("racksim_version", ""), r.directory.relative_to(results_dir).as_posix())
                 for r in sorted(runs, key=lambda r: (r.design, r.scenario))]
@@ -282,6 +286,7 @@ def write_report(results_dir: Path, baseline: str | None = None, command_line: s
         "cabling": _cabling_sections(runs, designs, results_dir),
         "network_figure": _network_figure(runs, designs, colours, results_dir),
         "cabling_headings": cabling_figures.headings(),
+        "hall_headings": HALL_HEADINGS,
         "performance": performance_tables(runs, colours, results_dir),
         "validation": validation_appendix(),
         "validation_headings": VALIDATION_HEADINGS,

@@ -87,14 +87,17 @@ def cost_group(design: Design, metrics: Mapping[str, Any],
 
 def cost_inputs(duration_s: float, input_energy_j: float, heat_to_liquid_j: float, heat_to_air_j: float,
                 pump_energy_j: float, work_units: float, nominal_work_units: float, cabling: Mapping[str, Any],
-                failures_by_class: Mapping[str, float] | None) -> dict[str, Any]:
+                failures_by_class: Mapping[str, float] | None, *,
+                loss_energy_j_by_stage: Mapping[str, float]) -> dict[str, Any]:
     """The figures of one group of a hall that its cost reads, shaped as the metrics.json groups RunStats reads.
 
-    A group's work is counted in the hall's units; its goodput is its work over its nominal work.
+    A group's work is counted in the hall's units; its goodput is its work over its nominal work. Its loss stages
+    tell the cost model whether the hall's UPS and row-feeder losses are in its input energy already
+    (racksim.cost.model.HALL_LOSS_STAGES).
     """
     reliability = {} if failures_by_class is None else {"failures_by_class": dict(failures_by_class)}
     return {"duration_s": duration_s,
-            "power": {"input_energy_j": input_energy_j},
+            "power": {"input_energy_j": input_energy_j, "loss_energy_j_by_stage": dict(loss_energy_j_by_stage)},
             "thermal": {"heat_to_liquid_j": heat_to_liquid_j, "heat_to_air_j": heat_to_air_j,
                         "pump_energy_j": pump_energy_j},
             "performance": {"goodput_fraction": work_units / nominal_work_units if nominal_work_units > 0 else 0.0,

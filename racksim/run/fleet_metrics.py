@@ -51,11 +51,16 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return float(values[order][min(np.searchsorted(cumulative, q / 100.0 * cumulative[-1]), order.size - 1)])
 
 
-def job_rows(result: FleetResult, duration_s: float, names: list[str]) -> dict[str, list[Any]]:
-    """The per-job table (module docstring), one entry per job in scenario order."""
+def job_rows(result: FleetResult, duration_s: float, names: list[str],
+             rack_gpus: list[int]) -> dict[str, list[Any]]:
+    """The per-job table (module docstring), one entry per job in scenario order.
+
+    `rack_gpus` (GPUs per rack of each group) gives each job's `gpus` (its racks' GPUs: a job runs on all of them);
+    `checkpoint_interval_s` is a training job's time between checkpoints (K steps), 0 for a service.
+    """
     table: dict[str, list[Any]] = {key: [] for key in (
-        "name", "kind", "model", "design", "racks", "rows", "submit_s", "wait_s", "run_s", "work_tokens",
-        "work_lost_tokens", "goodput", "ettr", "interruptions", "swaps", "done")}
+        "name", "kind", "model", "design", "racks", "gpus", "rows", "submit_s", "wait_s", "run_s", "work_tokens",
+        "work_lost_tokens", "goodput", "ettr", "interruptions", "swaps", "checkpoint_interval_s", "done")}
     for record in result.jobs:
         spec = record.spec
         started = not math.isnan(record.first_start_s)
@@ -68,12 +73,15 @@ def job_rows(result: FleetResult, duration_s: float, names: list[str]) -> dict[s
             useful_s = record.served_s + (duration_s - record.segment_start_s
                                           if not math.isnan(record.segment_start_s) else 0.0)
         row = {"name": spec.name, "kind": spec.kind, "model": spec.model, "design": names[spec.group],
-               "racks": spec.racks, "rows": record.rows, "submit_s": spec.submit_s,
+               "racks": spec.racks, "gpus": spec.racks * rack_gpus[spec.group],
+               "rows": record.rows, "submit_s": spec.submit_s,
                "wait_s": (record.first_start_s if started else duration_s) - spec.submit_s, "run_s": run_s,
                "work_tokens": kept, "work_lost_tokens": lost,
                "goodput": kept / (kept + lost) if kept + lost > 0 else 0.0,
                "ettr": min(1.0, useful_s / run_s) if run_s > 0 else 0.0, "interruptions": record.interruptions,
-               "swaps": record.swaps, "done": bool(spec.kind == "training" and record.saved_steps >= spec.steps)}
+               "swaps": record.swaps,
+               "checkpoint_interval_s": spec.checkpoint_every_steps * spec.step_s if spec.kind == "training" else 0.0,
+               "done": bool(spec.kind == "training" and record.saved_steps >= spec.steps)}
         for key, value in row.items():
             table[key].append(value)
     return table
@@ -125,7 +133,8 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
         return float(seconds @ table.column(name))
 
     feed_j, hall_feed_j = energy_j("feed_w"), float(result.hall.rack_seconds.sum(axis=0) @ table.column("feed_w"))
-    hall_loss_j = sum(result.hall.hall_loss_j.values()) * (feed_j / hall_feed_j if hall_feed_j > 0 else 0.0)
+    share = feed_j / hall_feed_j if hall_feed_j > 0 else 0.0
+    hall_loss_j = {stage: loss_j * share for stage, loss_j in result.hall.hall_loss_j.items()}
     records = result.jobs
     ours = [k for k, record in enumerate(records) if record.spec.group == group]
     nominal = sum(records[k].spec.steps_in_s(jobs["run_s"][k]) * records[k].spec.tokens_per_step
@@ -138,9 +147,9 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
         failures = {name: float(np.count_nonzero(classes == name))
                     for name in metrics["reliability"]["failures_by_class"]}
     work = float(sum(jobs["work_tokens"][k] for k in ours))
-    return cost_inputs(inputs.duration_s, feed_j + hall_loss_j, energy_j("heat_to_liquid_w"),
+    return cost_inputs(inputs.duration_s, feed_j + sum(hall_loss_j.values()), energy_j("heat_to_liquid_w"),
                        energy_j("heat_to_air_w"), energy_j("pump_w"), work, nominal,
-                       cabling_metrics(build(design).cabling), failures)
+                       cabling_metrics(build(design).cabling), failures, loss_energy_j_by_stage=hall_loss_j)
 
 
 def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
@@ -227,7 +236,8 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
     racksim.run.merge.weighted_group); the cabling plan (cabling.json) is the first group's.
     """
     groups = _groups(loaded)
-    jobs = job_rows(result, inputs.duration_s, [design.name for design, _ in groups])
+    jobs = job_rows(result, inputs.duration_s, [design.name for design, _ in groups],
+                    [gpus_per_rack(design) for design, _ in groups])
     metrics = fleet_metrics(request, loaded, inputs, table, result, jobs)
     arrays = [build(design, hall=layout) for design, layout in groups]
     group_racks = [layout.n_racks for _, layout in groups]

@@ -217,7 +217,8 @@ def hall_metrics(request: RunRequest, loaded: LoadedHall, runs: Sequence[GroupRu
         [(run.group.rack.design, n, cost_inputs(
             duration_s, run.result.integrals.input_energy_j, run.result.integrals.heat_to_liquid_j,
             run.result.integrals.heat_to_air_j, run.result.integrals.pump_energy_j, run.result.work_units * scale,
-            work * scale, cabling_metrics(run.arrays.cabling), reliability.get("failures_by_class")))
+            work * scale, cabling_metrics(run.arrays.cabling), reliability.get("failures_by_class"),
+            loss_energy_j_by_stage=run.result.integrals.loss_energy_j))
          for run, n, work, scale, reliability in zip(runs, racks, nominal, scales, own, strict=True)],
         tokens_per_work_unit=metrics["performance"].get("tokens_per_work_unit", 0.0))
     if cost is not None:
