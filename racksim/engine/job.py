@@ -66,7 +66,7 @@ class Job:
         return self._phases() if callable(self._phases) else self._phases
 
     def _run(self) -> simpy.events.ProcessGenerator:
-        """Run the phases; after an interruption, wait for the tripped racks' reset and the restart time, start again."""
+        """Run the phases; after an interruption, wait for tripped racks' reset and the restart time, start again."""
         engine = self.engine
         phases = self._source()
         while True:
