@@ -44,9 +44,10 @@ class EulerSimulation(Simulation):
     """
 
     def __init__(self, arrays: RackArrays, phases: PhaseSource, duration_s: float, *, step_s: float,
-                 faults: list[FaultAction] | None = None) -> None:
-        """A run like `Simulation(arrays, phases, duration_s, faults=faults)` stepped at `step_s`."""
-        super().__init__(arrays, phases, duration_s, faults=faults, skip_cycles=False)
+                 faults: list[FaultAction] | None = None, trip_reset_delay_s: float | None = None) -> None:
+        """A run like `Simulation(arrays, phases, duration_s, faults=faults, ...)` stepped at `step_s`."""
+        super().__init__(arrays, phases, duration_s, faults=faults, skip_cycles=False,
+                         trip_reset_delay_s=trip_reset_delay_s)
         self.step_s = step_s
 
     def _advance_dies(self, elapsed_s: float) -> tuple[FloatArray, FloatArray]:

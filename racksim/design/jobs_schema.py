@@ -187,10 +187,15 @@ class RepairCrew(Model):
     """Multiplies the hands-on repair times (the rack design's `reliability` mttr_h per class)."""
 
 
-FLEET_FIELDS = ("jobs", "job_trace", "scheduler", "repair", "trip_reset_delay_s")
+FLEET_FIELDS = ("jobs", "job_trace", "scheduler", "repair")
 """Scenario fields that only a hall's fleet run reads."""
 TRIP_RESET_DELAY_S = 600.0
-"""Default time until an operator resets a tripped rack, s (A: a site operator's call-out within the shift)."""
+"""Default time until an operator resets a tripped rack, s. A: 10 minutes. Basis: a tripped breaker is reclosed by
+hand only after someone has determined the circuit can be safely re-energized (OSHA 29 CFR 1910.334(b)(2)), so a
+reset waits for a technician on the floor, not for an automatic recloser; colocation remote-hands SLAs put a
+production-down (P1) response at 10-60 min (docs.clouddigit.ai/colocation/remote-hands, plan tiers) and a
+managed P1 response at 15-30 min (awd.com.au, typical response-time SLAs). 10 min assumes staff on site 24/7 and
+the cause (a sag, an overload) already gone; it is at the fast end of those figures."""
 
 
 def check_fleet_fields(jobs: list[Any] | None, job_trace: JobTrace | None, has_workload: bool,

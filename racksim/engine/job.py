@@ -3,8 +3,9 @@
 A SimPy process drives it; it sets the engine's activity and reads its pace through the engine's state and
 interface (engine/state.py). A phase ends when its nominal time is done at the current pace (the GPUs' work
 rate for compute, the collectives' speed for communication); the pace changes only at events, so each
-wait is exact. An interruption loses the work since the last checkpoint and restarts the phases after the
-restart time; a halt (GPU shutdown, rack trip) stops the job for good.
+wait is exact. An interruption (a failure, a rack trip) loses the work since the last checkpoint and restarts
+the phases after the restart time, once no rack is tripped (an operator resets a tripped rack:
+engine/power_control.py); a halt (a GPU's thermal shutdown) stops the job for good.
 """
 
 from __future__ import annotations
@@ -65,31 +66,47 @@ class Job:
         return self._phases() if callable(self._phases) else self._phases
 
     def _run(self) -> simpy.events.ProcessGenerator:
-        """Run the phases; after an interruption, wait the restart time and start again."""
+        """Run the phases; after an interruption, wait for tripped racks' reset and the restart time, start again."""
         engine = self.engine
         phases = self._source()
         while True:
             try:
                 yield from self._run_phases(phases)
-                return
+                if not self.stopped:  # done, or halted for good
+                    return
             except simpy.Interrupt:
-                engine.advance_to(engine.env.now)
-                engine.state.activity = IDLE
-                engine.state_changed()
-            while True:  # a failure during the restart starts the wait again
-                try:
-                    yield engine.env.timeout(self.restart_time_s)
-                    break
-                except simpy.Interrupt:
-                    continue
+                pass
+            engine.advance_to(engine.env.now)
+            engine.state.activity = IDLE
+            engine.state_changed()
+            yield from self._wait_to_restart()
+            if self.halted:
+                return
             engine.advance_to(engine.env.now)
             self._resume()
             phases = self._source()
+
+    def _wait_to_restart(self) -> simpy.events.ProcessGenerator:
+        """Wait until no rack is tripped, then the restart time; a failure or trip meanwhile starts the wait again."""
+        engine = self.engine
+        while True:
+            try:
+                while engine.state.plant.tripped.any():  # the job spans every rack: it waits for their reset
+                    yield engine.changed
+                yield engine.env.timeout(self.restart_time_s)
+                return
+            except simpy.Interrupt:
+                continue
 
     @property
     def running(self) -> bool:
         """Neither halted nor down after an interruption."""
         return not self.halted and self._down_since_s is None
+
+    @property
+    def stopped(self) -> bool:
+        """Down after an interruption, waiting to restart (not halted)."""
+        return not self.halted and self._down_since_s is not None
 
     def _pace(self, phase: Phase) -> float:
         if phase.pace == "compute":
@@ -99,13 +116,13 @@ class Job:
     def _run_phases(self, phases: Iterator[Phase]) -> simpy.events.ProcessGenerator:
         engine, env = self.engine, self.engine.env
         for phase in phases:
-            if self.halted:
+            if not self.running:
                 return
             engine.advance_to(env.now)
             engine.state.activity = phase.activity
             engine.state_changed()
             remaining_s = phase.nominal_s
-            while remaining_s > 0 and not self.halted:
+            while remaining_s > 0 and self.running:
                 rate = max(self._pace(phase), 0.0)
                 started_s = env.now
                 self._in_progress = (phase, started_s, rate)
@@ -118,7 +135,7 @@ class Job:
                 if finish is not None and finish.processed:
                     break
                 remaining_s -= (env.now - started_s) * rate
-            if self.halted:
+            if not self.running:
                 return
             if phase.work_units or phase.saves_checkpoint or phase.ends_cycle:
                 engine.advance_to(env.now)
@@ -143,7 +160,10 @@ class Job:
         self.traffic_gbyte_per_gpu += share * np.array([phase.scale_up_gbyte_per_gpu, phase.scale_out_gbyte_per_gpu])
 
     def interrupt(self, reason: str) -> None:
-        """A failure stops the job: the work since the last checkpoint is lost; it restarts after the restart time."""
+        """A failure stops the job: the work since the last checkpoint is lost; it restarts after the restart time.
+
+        Called from the job's own process (a phase's start tripped a rack), the job stops at its next step.
+        """
         if self.halted or self.process is None or not self.process.is_alive:
             return
         if self._down_since_s is None:
@@ -153,7 +173,8 @@ class Job:
             self.work_lost_units += lost
             self.work_units = self.work_at_checkpoint
             self.engine.state.log("interruption", f"{reason}; {lost:g} work units since the last checkpoint lost")
-        self.process.interrupt(reason)
+        if self.engine.env.active_process is not self.process:  # SimPy: a process cannot interrupt itself
+            self.process.interrupt(reason)
 
     def _resume(self) -> None:
         """Restart from the checkpoint: hot-spare trays stand in for job trays that are down."""
@@ -178,6 +199,9 @@ class Job:
         if self.halted:
             return
         self.halted = True
+        if self._down_since_s is not None:  # down already: from here on the halt counts
+            self.downtime_s += self.engine.state.time_s - self._down_since_s
+            self._down_since_s = None
         lost = self.work_units - self.work_at_checkpoint
         self.work_lost_units += lost
         self.work_units = self.work_at_checkpoint

@@ -1,8 +1,9 @@
-"""Power protection and capping: racks trip when their supply cannot carry the load.
+"""Power protection, capping and the operator: racks trip when their supply cannot carry the load, and are reset.
 
 A capping controller, after its response time, caps the GPUs to fit the healthy PSUs, a user cap, and a hall's
-row feeders and UPS. It reads and changes the engine's state (engine/state.py) and halts the job through the
-callable it is given.
+row feeders and UPS. A tripped rack stays off until an operator resets it, `reset_delay_s` after the trip, or
+later, when a feed is energized again (or its BBUs hold charge): its chips come back idle. It reads and changes
+the engine's state (engine/state.py) and stops the job through the callable it is given.
 """
 
 from __future__ import annotations
@@ -61,22 +62,37 @@ def user_caps_w(arrays: RackArrays, plant: PlantState) -> FloatArray:
         return size_gpu_caps_w(arrays, plant)[0]
     return plant.gpu_cap_w
 
+RESET_TOLERANCE_S = 1e-9
+"""A reset due within this of now is due (its timeout may land an ulp early), s."""
+
 
 class PowerControl:
     """Supply checks after every event, and the capping controller (design.power.capping) if the design has one."""
 
-    def __init__(self, engine: Engine, halt_job: Callable[[str], None]) -> None:
-        """Watch `engine`'s supply; `halt_job(reason)` stops the synchronous job when a rack trips."""
+    def __init__(self, engine: Engine, stop_job: Callable[[str], None], reset_delay_s: float) -> None:
+        """Watch `engine`'s supply; `stop_job(reason)` stops the synchronous job when a rack trips.
+
+        An operator resets a tripped rack `reset_delay_s` after its trip, once a feed or its BBUs can carry it.
+        """
         self.engine = engine
-        self._halt_job = halt_job
+        self._stop_job = stop_job
         self.capping = engine.state.arrays.design.power.capping
         self._pending = False
         self._cap_basis = engine.state.plant.healthy_psus.copy()
+        self.reset_delay_s = reset_delay_s
+        self.reset_due_s = np.full(engine.state.arrays.n_racks, np.inf)
+        """When the operator resets each tripped rack, s (inf: not tripped); one still unpowered then waits."""
+        self.trips = 0
+        """Rack trips so far (a rack tripped twice counts twice)."""
 
     @property
     def acting(self) -> bool:
-        """True while the capping controller's response is under way."""
-        return self._pending
+        """True while the capping controller's response or an operator's reset is under way."""
+        return self._pending or bool(np.isfinite(self.reset_due_s).any())
+
+    def start(self) -> None:
+        """Start the operator's SimPy process."""
+        self.engine.env.process(self._operator())
 
     def check(self) -> bool:
         """Trip racks the healthy PSUs cannot carry; ask the capping controller to act. True if a rack tripped.
@@ -111,11 +127,32 @@ class PowerControl:
         return False
 
     def trip(self, racks: np.ndarray, reason: str) -> None:
-        """Trip `racks` for good; the synchronous job halts."""
+        """Trip `racks` until the operator resets them; the synchronous job stops."""
         state = self.engine.state
         state.plant.tripped = state.plant.tripped | racks
-        state.log("trip", f"rack(s) {', '.join(str(r) for r in np.flatnonzero(racks))}: {reason}")
-        self._halt_job("a rack tripped")
+        self.reset_due_s = np.where(racks, state.time_s + self.reset_delay_s, self.reset_due_s)
+        self.trips += int(np.count_nonzero(racks))
+        state.log("trip", f"rack(s) {_listed(racks)}: {reason}")
+        self._stop_job("a rack tripped")
+
+    def _operator(self) -> simpy.events.ProcessGenerator:
+        """Reset tripped racks when due and powered; one due but unpowered is checked again at every change."""
+        engine = self.engine
+        while True:
+            changed = engine.changed
+            due = self.reset_due_s <= engine.env.now + RESET_TOLERANCE_S
+            if due.any():
+                engine.advance_to(engine.env.now)
+                state = engine.state
+                ready = due & (state.plant.feed_up.any(axis=1) | state.supply.bbu_charged())
+                if ready.any():
+                    state.plant.tripped = state.plant.tripped & ~ready
+                    self.reset_due_s = np.where(ready, np.inf, self.reset_due_s)
+                    state.log("reset", f"rack(s) {_listed(ready)}: re-energized by the operator, chips idle")
+                    engine.state_changed()
+                    continue
+            wait_s = float(np.where(due, np.inf, self.reset_due_s).min()) - engine.env.now
+            yield changed if not np.isfinite(wait_s) else engine.env.timeout(wait_s) | changed
 
     def _action(self, delay_s: float) -> simpy.events.ProcessGenerator:
         engine = self.engine
@@ -134,3 +171,8 @@ class PowerControl:
         if (infeasible & ~plant.tripped).any():
             self.trip(infeasible & ~plant.tripped, "no GPU cap within the controller's range fits the supply")
         engine.state_changed()
+
+
+def _listed(racks: np.ndarray) -> str:
+    """The racks of a mask, as a comma-separated list of indices."""
+    return ", ".join(str(rack) for rack in np.flatnonzero(racks))

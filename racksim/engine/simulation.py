@@ -1,16 +1,18 @@
 """The hybrid engine: SimPy schedules events, the vectorized core advances state in closed form.
 
-Four SimPy processes run a simulation, whatever the number of components:
+Five SimPy processes run a simulation, whatever the number of components:
 
 - the job (engine/job.py) walks through its phases; a phase's end moves when its pace changes (the GPUs'
   work rate, the collectives' speed);
 - the fault schedule applies faults and repairs to the plant state;
 - the thermal watcher solves for the next die-temperature threshold crossing (throttle, release,
   shutdown) over all chips at once and sleeps until then, or until any other event changes the state;
-- the supply watcher (engine/supply_state.py) wakes at the next ramp end, store or battery limit, or breaker trip.
+- the supply watcher (engine/supply_state.py) wakes at the next ramp end, store or battery limit, or breaker trip;
+- the operator (engine/power_control.py) resets a tripped rack `trip_reset_delay_s` after its trip, or at its
+  feed's return if that is later; the job, stopped by the trip, restarts after its restart time.
 
 A periodic job's cycles that would repeat the last one bit for bit are booked and jumped over
-(engine/cycles.py).
+(engine/cycles.py), never while a reset is pending.
 After each event the power control (engine/power_control.py) trips racks their supply cannot carry and
 starts the capping controller. Between events every power is constant, so energies are exact products and
 die temperatures follow exact exponentials (with a linear coolant drift while a CDU rejects nothing).
@@ -27,6 +29,7 @@ import numpy as np
 import simpy
 
 from racksim._types import BoolArray, FloatArray
+from racksim.design.jobs_schema import TRIP_RESET_DELAY_S
 from racksim.engine.cycles import CycleSkipper, Snapshot
 from racksim.engine.job import IDLE, Job, PhaseSource
 from racksim.engine.power_control import PowerControl, user_caps_w
@@ -56,13 +59,14 @@ class Simulation:
         self, arrays: RackArrays, phases: PhaseSource, duration_s: float, *,
         faults: list[FaultAction] | None = None, progress: Callable[[float], None] | None = None,
         network_rate: Callable[[np.ndarray], float] | None = None, skip_cycles: bool = True,
-        timeseries_resolution_s: float | None = None,
+        timeseries_resolution_s: float | None = None, trip_reset_delay_s: float | None = None,
     ) -> None:
         """Set up the plant idle and settled; `network_rate(links_down)` gives the workload's collective speed.
 
         The default network rate is the reference all-reduce's with those scale-up links failed. With
         `skip_cycles`, job cycles that would repeat the last one exactly are booked, not simulated. With
-        `timeseries_resolution_s`, the time series keeps a row per that interval (racksim.engine.recorder).
+        `timeseries_resolution_s`, the time series keeps a row per that interval (racksim.engine.recorder). An
+        operator resets a tripped rack `trip_reset_delay_s` after the trip (None: TRIP_RESET_DELAY_S).
         """
         self.arrays = arrays
         self.duration_s = duration_s
@@ -87,7 +91,8 @@ class Simulation:
         self.state.supply.retarget(point, plant, settle=True)
         reliability = arrays.design.reliability
         self.job = Job(self, phases, reliability.restart_time_s if reliability else 0.0)
-        self.power_control = PowerControl(self, self.job.halt)
+        self.power_control = PowerControl(self, self.job.interrupt, TRIP_RESET_DELAY_S if trip_reset_delay_s is None
+                                          else trip_reset_delay_s)
         self.breaker_trips = 0
         self.cycles = CycleSkipper(self.state, (self.state.integrals, self.job), self._snapshot, duration_s,
                                    [action.time_s for action in self._faults]) if skip_cycles else None
@@ -337,6 +342,7 @@ class Simulation:
         self.env.process(self._fault_schedule())
         self.env.process(self._thermal_events())
         self.env.process(self._supply_watcher())
+        self.power_control.start()
         self.env.run(until=self.duration_s)
         while self.env.peek() <= self.duration_s:  # work finishing exactly at the end still counts
             self.env.step()
@@ -346,7 +352,7 @@ class Simulation:
         job, state = self.job, self.state
         gpu_shutdowns = int((state.plant.chip_off & self.arrays.chips.is_gpu).sum())
         return RunResult(state.integrals, state.series.columns(), state.series.feed_summary(), job.work_units,
-                         job.work_lost_units, gpu_shutdowns, int(state.plant.tripped.sum()), self.duration_s,
+                         job.work_lost_units, gpu_shutdowns, self.power_control.trips, self.duration_s,
                          state.event_count, state.events, self.breaker_trips, job.interruptions, job.downtime_s,
                          dict(job.phase_time_s), job.stall_s, job.collective_s,
                          (float(job.traffic_gbyte_per_gpu[0]), float(job.traffic_gbyte_per_gpu[1])),

@@ -30,7 +30,8 @@ class Event:
 
     time_s: float
     kind: str
-    """fault, repair, throttle, release, shutdown, cap, breaker, battery, trip, job_halted, interruption, restart."""
+    """fault, repair, throttle, release, shutdown, cap, breaker, battery, trip, reset, job_halted, interruption,
+    restart."""
     detail: str
 
 
@@ -46,6 +47,7 @@ class RunResult:
     work_lost_units: float
     gpu_shutdowns: int
     trips: int
+    """Rack trips over the run (a rack tripped, reset and tripped again counts twice)."""
     duration_s: float
     event_count: int
     events: list[Event] = field(default_factory=list)

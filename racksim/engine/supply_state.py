@@ -138,9 +138,13 @@ class Supply:
         self._feed_start_w, self._feed_target_w = self._feed_w(source_w), self._feed_w(self.target_w)
         self.breaker_rate_per_s = self._breaker_rate(np.maximum(self._feed_start_w, self._feed_target_w))
 
+    def bbu_charged(self) -> NDArray[np.bool_]:
+        """Racks whose BBUs hold charge, as of the start of the current interval."""
+        return (self.bbu is not None) & (self.bbu_energy_j > EMPTY_FRACTION * self.bbu_capacity_j)
+
     def can_carry(self, point: OperatingPoint, plant: PlantState) -> NDArray[np.bool_]:
         """Racks whose load the supply can carry: an energized feed, or BBUs with charge and power enough."""
-        on_battery = (self.bbu is not None) & (self.bbu_energy_j > EMPTY_FRACTION * self.bbu_capacity_j)
+        on_battery = self.bbu_charged()
         if self.bbu is not None:
             on_battery &= point.shelf_output_w <= self.bbu.max_discharge_w
         return plant.supplied() | plant.tripped | on_battery

@@ -42,7 +42,7 @@ class PlantState:
     gpu_cap_w: FloatArray
     """Power cap the capping controller set for every GPU of each rack (inf: none), W."""
     tripped: NDArray[np.bool_]
-    """Racks whose supply tripped: no load until the end of the run."""
+    """Racks whose supply tripped: no load until an operator resets them (engine/power_control.py)."""
 
     @property
     def psus_by_feed(self) -> FloatArray:

@@ -22,7 +22,8 @@ from racksim.run.loading import load_design
 
 CHAIN_FIGURE_SCENARIO = "training"
 """The scenario whose section carries the chain-loss figure (it depends on the designs only)."""
-EVENT_MARKERS = {"trip": ("X", "rack trip"), "breaker": ("v", "breaker opens"), "battery": ("s", "BBUs empty")}
+EVENT_MARKERS = {"trip": ("X", "rack trip"), "reset": ("P", "rack reset"), "breaker": ("v", "breaker opens"),
+                 "battery": ("s", "BBUs empty")}
 """Supply events marked on the feed curve: kind → (marker, legend label)."""
 
 

@@ -134,7 +134,8 @@ def run_groups(request: RunRequest, loaded: LoadedHall,
                          key=lambda action: action.time_s)
         simulation = Simulation(arrays, schedule.phases, duration_s, faults=actions,
                                 progress=_scaled(progress, group.index * share * duration_s, share),
-                                network_rate=schedule.network_rate, skip_cycles=request.skip_cycles)
+                                network_rate=schedule.network_rate, skip_cycles=request.skip_cycles,
+                                trip_reset_delay_s=scenario.trip_reset_delay_s)
         runs.append(GroupRun(group, arrays, schedule, failures, simulation.run()))
     return runs
 

@@ -62,7 +62,7 @@ def simulate(request: RunRequest, loaded: LoadedDesign | None = None, progress: 
     grid = scenario_grid(request, [GridJob(arrays, schedule, hall.rack_row)], hall)  # before: input errors first
     simulation = Simulation(arrays, schedule.phases, duration_s, faults=faults, progress=progress,
                             network_rate=schedule.network_rate, timeseries_resolution_s=request.run_resolution_s,
-                            skip_cycles=request.skip_cycles)
+                            skip_cycles=request.skip_cycles, trip_reset_delay_s=scenario.trip_reset_delay_s)
     result = simulation.run()
     metrics = compute_metrics(
         result, design=loaded.design.name, design_hash=loaded.design_hash, scenario=scenario.name,
