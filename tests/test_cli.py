@@ -36,17 +36,18 @@ def test_run_writes_a_complete_result_directory(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_reruns_are_identical(tmp_path: Path) -> None:
-    for out in ("a", "b"):
-        assert racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path / out), "--duration", "60s") \
-            .returncode == 0
-    first = (tmp_path / "a" / "gb200-nvl72" / "training" / "metrics.json").read_text()
-    assert first == (tmp_path / "b" / "gb200-nvl72" / "training" / "metrics.json").read_text()
+    for out in ("a", "b"):  # two scenarios: they run in the process pool, as a suite does
+        assert racksim("run", GB200, "--suite", "quick", "--scenario", "training", "--scenario", "checkpoint-swing",
+                       "--out", str(tmp_path / out), "--duration", "60s").returncode == 0
+    for scenario in ("training", "checkpoint-swing"):
+        first = (tmp_path / "a" / "gb200-nvl72" / scenario / "metrics.json").read_text()
+        assert first == (tmp_path / "b" / "gb200-nvl72" / scenario / "metrics.json").read_text()
 
 
 @pytest.mark.slow
 def test_set_override_reaches_the_run(tmp_path: Path) -> None:
-    done = racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path), "--duration", "60s",
-                   "--set", "compute_tray.gpus.tdp_w=1000")
+    done = racksim("run", GB200, "--suite", "quick", "--scenario", "training", "--out", str(tmp_path),
+                   "--duration", "60s", "--set", "compute_tray.gpus.tdp_w=1000")
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load((tmp_path / "gb200-nvl72" / "training" / "design.resolved.yaml").read_text())
     assert resolved["compute_tray"]["gpus"]["tdp_w"] == 1000
@@ -134,7 +135,8 @@ def test_the_real_command_gives_help_and_the_same_one_line_error() -> None:
 
 @pytest.mark.slow
 def test_bad_design_leaves_previous_results_intact(tmp_path: Path) -> None:
-    assert racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path), "--duration", "30s").returncode == 0
+    assert racksim("run", GB200, "--suite", "quick", "--scenario", "training", "--out", str(tmp_path),
+                   "--duration", "30s").returncode == 0
     metrics = tmp_path / "gb200-nvl72" / "training" / "metrics.json"
     before = metrics.read_bytes()
     failed = racksim("run", GB200, "--suite", "quick", "--out", str(tmp_path), "--set", "rack.height_u=10")

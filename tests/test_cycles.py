@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from racksim.reliability.processes import Failure
 from racksim.run.loading import load_design
 from racksim.workload import TrainingSchedule
 from racksim.workload.faults import fault_actions
+from tests.cli import racksim
 
 INTEGRAL_SUMS = Integrals.sums()
 """What a repeated cycle adds to (the extremes it leaves as they are)."""
@@ -144,9 +143,8 @@ def test_a_shift_by_a_multiple_of_the_spacing_rounds_alike(exponent: int, positi
 def test_the_cli_skips_cycles_unless_told_every_event(tmp_path: Path) -> None:
     runs = {}
     for name, extra in (("skipped", []), ("every-event", ["--every-event"])):
-        done = subprocess.run([sys.executable, "-m", "racksim", "run", str(GB200), "--suite", "quick",
-                               "--scenario", "training", "--duration", "30m", "--out", str(tmp_path / name), *extra],
-                              capture_output=True, text=True, check=False)
+        done = racksim("run", str(GB200), "--suite", "quick", "--scenario", "training", "--duration", "30m",
+                       "--out", str(tmp_path / name), *extra)
         assert done.returncode == 0, done.stderr
         run_dir = tmp_path / name / "gb200-nvl72" / "training"
         runs[name] = tuple(json.loads((run_dir / file).read_text()) for file in ("metrics.json", "inputs.json"))

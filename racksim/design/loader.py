@@ -6,6 +6,7 @@ Every failure becomes an :class:`~racksim.errors.InputError`: one line with file
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,6 +125,16 @@ def safe_load_bounded(text: str) -> Any:  # noqa: ANN401 - any YAML value
     return yaml.load(text, Loader=_BoundedLoader)
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed_file(text: str) -> Any:  # noqa: ANN401 - any YAML value
+    """`safe_load_bounded(text)`, remembered (pure-Python YAML takes ~50 ms for a design).
+
+    A run, a compare or a hall reads the same design files many times: each `extends:` chain, every request,
+    the hall check.
+    """
+    return safe_load_bounded(text)
+
+
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Load one YAML file that must hold a mapping."""
     source = str(path)
@@ -136,7 +147,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(source, "", f"file larger than {MAX_FILE_BYTES} bytes")
     try:
-        data = safe_load_bounded(raw.decode("utf-8"))
+        data = copy.deepcopy(_parsed_file(raw.decode("utf-8")))  # a copy: callers change what they get
     except UnicodeDecodeError:
         raise InputError(source, "", "not UTF-8 text") from None
     except yaml.YAMLError as exc:

@@ -245,10 +245,8 @@ class Simulation:
     def _toggle_chips(self) -> bool:
         """Throttle, release or shut down chips at their thresholds; halt the job if a GPU shut down."""
         state, chips = self.state, self.arrays.chips
-        off, temp_c, throttled = state.plant.chip_down, state.temp_c, state.throttled
-        shutdown = ~off & (temp_c >= chips.shutdown_temp_c - TEMP_TOLERANCE_C)
-        engage = ~off & ~throttled & ~shutdown & (temp_c >= chips.throttle_temp_c - TEMP_TOLERANCE_C)
-        release = ~off & throttled & ~shutdown & (temp_c <= chips.release_temp_c + TEMP_TOLERANCE_C)
+        throttled = state.throttled
+        engage, release, shutdown = self._threshold_masks(state.temp_c)
         for mask, kind in ((engage, "throttle"), (release, "release"), (shutdown, "shutdown")):
             if mask.any():
                 state.log(kind, ", ".join(np.asarray(chips.label)[mask][:4]) + (" ..." if mask.sum() > 4 else ""))
@@ -257,6 +255,15 @@ class Simulation:
         if (shutdown & chips.is_gpu).any():
             self.job.halt("a GPU shut down")
         return bool((engage | release | shutdown).any())
+
+    def _threshold_masks(self, temp_c: FloatArray) -> tuple[BoolArray, BoolArray, BoolArray]:
+        """The running chips that temperatures `temp_c` (chips on the last axis) throttle, release, shut down."""
+        state, chips = self.state, self.arrays.chips
+        off, throttled = state.plant.chip_down, state.throttled
+        shutdown = ~off & (temp_c >= chips.shutdown_temp_c - TEMP_TOLERANCE_C)
+        engage = ~off & ~throttled & ~shutdown & (temp_c >= chips.throttle_temp_c - TEMP_TOLERANCE_C)
+        release = ~off & throttled & ~shutdown & (temp_c <= chips.release_temp_c + TEMP_TOLERANCE_C)
+        return engage, release, shutdown
 
     def _crossing_times_s(self) -> FloatArray:
         """Time until each running chip reaches the threshold that changes its state, s (inf: never)."""

@@ -13,6 +13,7 @@ from racksim._types import FloatArray
 from racksim.design.schema import Design
 from racksim.network import design_table
 from racksim.report.plotkit import png, report_style
+from racksim.report.rundir import read_yaml
 
 SIZES_BYTES: FloatArray = np.asarray(2.0 ** np.arange(3, 34), dtype=np.float64)
 """8 B to 8 GiB, doubling (nccl-tests' default range)."""
@@ -22,7 +23,7 @@ def read_design(run_dir: Path) -> Design | None:
     """The design a run used (its design.resolved.yaml), or None if absent or not a valid design any more."""
     path = run_dir / "design.resolved.yaml"
     try:
-        return Design.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return Design.model_validate(read_yaml(path))
     except (OSError, yaml.YAMLError, ValidationError):
         return None
 

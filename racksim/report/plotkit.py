@@ -24,6 +24,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from racksim._types import FloatArray
 from racksim.io import atomic_write_bytes
@@ -67,10 +68,17 @@ def design_colours(designs: Sequence[str]) -> dict[str, str]:
 
 
 def png(figure: Figure) -> bytes:
-    """The figure as PNG bytes without the software/version stamp, then free it."""
+    """The figure as PNG bytes without the software/version stamp.
+
+    After `figure.tight_layout()` the figure keeps a do-nothing placeholder layout engine, for which savefig
+    would draw the whole figure once more before drawing it for real; the layout is done, so it goes. (A
+    constrained layout stays: savefig's first draw is where it is computed.) The figure is not cleared
+    afterwards: clearing rebuilds every axes only to drop it; the garbage collector frees it.
+    """
+    if isinstance(figure.get_layout_engine(), PlaceHolderLayoutEngine):
+        figure.set_layout_engine(None)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    figure.clear()
     return buffer.getvalue()
 
 

@@ -30,7 +30,7 @@ from racksim.report.hall_jobs import HALL_HEADINGS, hall_table
 from racksim.report.perf_section import VALIDATION_HEADINGS, performance_tables, validation_appendix
 from racksim.report.plotkit import FigureRef, design_colours, file_name, save_figure
 from racksim.report.registry import scenario_figures as draw_scenario_figures
-from racksim.report.rundir import read_json
+from racksim.report.rundir import read_json, read_yaml
 from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
 from racksim.run.timeseries import read_timeseries
@@ -105,7 +105,7 @@ def load_runs(results_dir: Path) -> list[Run]:
                              f"(first in {runs[key].directory})")
         design_file = path.parent / "design.resolved.yaml"
         try:
-            resolved = yaml.safe_load(design_file.read_text(encoding="utf-8")) if design_file.exists() else {}
+            resolved = read_yaml(design_file) if design_file.exists() else {}
         except (OSError, yaml.YAMLError) as error:
             raise InputError(str(design_file), "", f"unreadable design: {error}") from error
         description = str(resolved.get("description") or "") if isinstance(resolved, dict) else ""

@@ -6,6 +6,8 @@ an error, so whatever needs it simply shows nothing.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +26,20 @@ def read_json(path: Path) -> Any | None:  # noqa: ANN401 - any JSON value
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
     except (OSError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(text: str) -> Any:  # noqa: ANN401 - any YAML value
+    return yaml.safe_load(text)
+
+
+def read_yaml(path: Path) -> Any:  # noqa: ANN401 - any YAML value
+    """`yaml.safe_load` of the file (raises OSError, yaml.YAMLError), each text parsed once per process.
+
+    A design's resolved YAML is the same text in every scenario's run, and read for several sections; the
+    caller gets a copy of its own.
+    """
+    return copy.deepcopy(_parsed_yaml(path.read_text(encoding="utf-8")))
 
 
 def _get(node: Any, *keys: str) -> Any:  # noqa: ANN401 - any YAML value
@@ -49,7 +65,7 @@ def load_resolved(directory: Path) -> dict[str, Any]:
     """design.resolved.yaml of a run directory, or {} if missing or unreadable."""
     path = Path(directory) / "design.resolved.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+        data = read_yaml(path) if path.is_file() else None
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
