@@ -24,11 +24,13 @@ BASES = sorted((ROOT / "designs").glob("*.yaml"))
 def random_designs(draw: st.DrawFn) -> list[tuple[list[str], object]]:
     """Overrides that move powers, flows, temperatures, conversion curves and the PSU count."""
     efficiencies = sorted(draw(st.lists(st.floats(0.85, 0.99), min_size=4, max_size=4)))
+    other_power_w = draw(st.floats(0, 800))  # a tray's idle draw of its other parts is at most their full draw
     return [
         (["compute_tray", "gpus", "tdp_w"], draw(st.floats(300, 2000))),
         (["compute_tray", "gpus", "idle_w"], draw(st.floats(20, 250))),
         (["compute_tray", "cpus", "tdp_w"], draw(st.floats(100, 600))),
-        (["compute_tray", "other_power_w"], draw(st.floats(0, 800))),
+        (["compute_tray", "other_power_w"], other_power_w),
+        (["compute_tray", "other_idle_power_w"], other_power_w * draw(st.floats(0, 1))),
         (["compute_tray", "other_heat_to_liquid_fraction"], draw(st.floats(0, 1))),
         (["compute_tray", "gpus", "thermal", "heat_capacity_j_per_k"], draw(st.floats(50, 2000))),
         (["switch_tray", "heat_to_liquid_fraction"], draw(st.floats(0, 1))),
