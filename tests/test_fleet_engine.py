@@ -31,7 +31,7 @@ def run(jobs: list[JobSpec], racks: int = 4, failures: Failures | None = None,
     inputs = FleetInputs(duration_s=duration_s, rack_group=np.zeros(racks, dtype=np.intp),
                          rack_row=np.repeat(np.arange(racks // 2), 2)[:racks] if racks % 2 == 0 else
                          np.zeros(racks, dtype=np.intp), profiles_feed_w=FEED_W,
-                         idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=jobs,
+                         idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=[(j,) for j in jobs],
                          failures=failures or Failures.none(), outages=list(outages), crew=crew, hot_spares=spares,
                          trip_reset_s=30.0, backfill=backfill)
     return Fleet(inputs).run()
@@ -131,7 +131,7 @@ def test_hall_stage_losses_integrate_over_the_rows_loads() -> None:
     # A UPS losing 10 % of the rows' load: its energy is 10 % of the racks' (exact between events).
     inputs = FleetInputs(duration_s=1000.0, rack_group=np.zeros(4, dtype=np.intp), rack_row=np.array([0, 0, 1, 1]),
                          profiles_feed_w=FEED_W, idle_profile=np.array([IDLE]), off_profile=np.array([OFF]),
-                         jobs=[job("a")], failures=Failures.none(), outages=[], crew=CREW,
+                         jobs=[(job("a"),)], failures=Failures.none(), outages=[], crew=CREW,
                          hall_losses=lambda row_load_w: {"ups": 0.1 * float(row_load_w.sum())})
     result = Fleet(inputs).run()
     racks_j = float(result.hall.rack_seconds.sum(axis=0) @ FEED_W)
