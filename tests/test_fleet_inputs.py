@@ -154,6 +154,21 @@ def test_a_bounded_queue_depth_sees_no_further() -> None:
     assert one_group(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=2) == [1]
 
 
+def test_an_unpinned_job_takes_the_group_packing_it_into_fewest_rows() -> None:
+    # Group 0 (rows 0-1) has racks 1 and 2 free, one in each row; group 1 (rows 2-3) has racks 4 and 5, both in
+    # row 2. A 2-rack job that may run on either starts on group 1 (one row, not two); a 1-rack one on group 0
+    # (one row either way: the lower group). A job pinned to group 0 still takes group 0's two rows.
+    rack_group, rack_row = np.repeat([0, 1], 4), np.repeat(np.arange(4), 2)
+    free = np.isin(np.arange(8), [1, 2, 4, 5])
+
+    def start(*options: Queued) -> tuple[int, list[int]]:
+        [chosen] = starts(0.0, free, rack_group, rack_row, [options], [[], []])
+        return chosen.option.group, chosen.racks.tolist()
+    assert start(Queued(2, 10, 0), Queued(2, 10, 1)) == (1, [4, 5])
+    assert start(Queued(1, 10, 0), Queued(1, 10, 1)) == (0, [1])
+    assert start(Queued(2, 10, 0)) == (0, [1, 2])
+
+
 def test_row_packing_best_fit_then_fullest_rows() -> None:
     rack_row = np.repeat(np.arange(3), 4)  # 3 rows of 4 racks
     free = np.zeros(12, dtype=bool)
