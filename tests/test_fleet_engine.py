@@ -175,7 +175,7 @@ def test_an_unpinned_job_starts_at_once_on_the_free_group_and_a_pinned_one_waits
     # best fit into row 2 (racks 4-5). c, pinned to group 0, waits for a although group 1 is free: 120 to 240 s.
     result = two_groups([(job("a", racks=4),), anywhere(job("b", submit_s=1.0), step_s=0.5),
                          (job("c", submit_s=1.0),)])
-    a, b, c = result.jobs
+    _, b, c = result.jobs
     assert (b.first_start_s, b.end_s, b.spec.group) == (1.0, 71.0, 1)
     assert (c.first_start_s, c.end_s, c.spec.group) == (120.0, 240.0, 0)
     assert job_placements(result, 1000.0)[1] == ("b", 1.0, 71.0, [4, 5])
