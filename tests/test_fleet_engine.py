@@ -5,6 +5,7 @@ for the operator, and the rack-seconds (hence every energy) add up exactly."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def run(jobs: list[JobSpec], racks: int = 4, failures: Failures | None = None,
     inputs = FleetInputs(duration_s=duration_s, rack_group=np.zeros(racks, dtype=np.intp),
                          rack_row=np.repeat(np.arange(racks // 2), 2)[:racks] if racks % 2 == 0 else
                          np.zeros(racks, dtype=np.intp), profiles_feed_w=FEED_W,
-                         idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=jobs,
+                         idle_profile=np.array([IDLE]), off_profile=np.array([OFF]), jobs=[(j,) for j in jobs],
                          failures=failures or Failures.none(), outages=list(outages), crew=crew, hot_spares=spares,
                          trip_reset_s=30.0, backfill=backfill)
     return Fleet(inputs).run()
@@ -131,7 +132,7 @@ def test_hall_stage_losses_integrate_over_the_rows_loads() -> None:
     # A UPS losing 10 % of the rows' load: its energy is 10 % of the racks' (exact between events).
     inputs = FleetInputs(duration_s=1000.0, rack_group=np.zeros(4, dtype=np.intp), rack_row=np.array([0, 0, 1, 1]),
                          profiles_feed_w=FEED_W, idle_profile=np.array([IDLE]), off_profile=np.array([OFF]),
-                         jobs=[job("a")], failures=Failures.none(), outages=[], crew=CREW,
+                         jobs=[(job("a"),)], failures=Failures.none(), outages=[], crew=CREW,
                          hall_losses=lambda row_load_w: {"ups": 0.1 * float(row_load_w.sum())})
     result = Fleet(inputs).run()
     racks_j = float(result.hall.rack_seconds.sum(axis=0) @ FEED_W)
@@ -152,3 +153,62 @@ def test_the_job_table_by_hand() -> None:
     assert table["rows"] == [1, 1]
     assert table["gpus"] == [144, 144]  # 2 racks of 72 GPUs each
     assert table["checkpoint_interval_s"] == [10.0, 10.0]  # 10 steps of 1 s
+
+
+def two_groups(jobs: list[tuple[JobSpec, ...]], duration_s: float = 1000.0,
+               failures: Failures | None = None) -> FleetResult:
+    """A hall of two design groups of 4 racks (racks 0-3: group 0, rows 0-1; racks 4-7: group 1, rows 2-3)."""
+    inputs = FleetInputs(duration_s=duration_s, rack_group=np.repeat([0, 1], 4), rack_row=np.repeat(np.arange(4), 2),
+                         profiles_feed_w=FEED_W, idle_profile=np.array([IDLE, IDLE]), off_profile=np.array([OFF, OFF]),
+                         jobs=jobs, failures=failures or Failures.none(), outages=[], crew=CREW)
+    return Fleet(inputs).run()
+
+
+def anywhere(spec: JobSpec, **on_group_1: float) -> tuple[JobSpec, ...]:
+    """An unpinned job: its spec on group 0 and on group 1 (there with `on_group_1`'s fields changed)."""
+    return spec, replace(spec, group=1, **on_group_1)
+
+
+def test_an_unpinned_job_starts_at_once_on_the_free_group_and_a_pinned_one_waits() -> None:
+    # a (pinned to group 0) holds all of group 0 until 120 s. b, unpinned, submitted at 1 s, starts at once on
+    # group 1, where its design steps in 0.5 s: 10 cycles of 10 × 0.5 + 2 s = 70 s, done at 71 s,
+    # best fit into row 2 (racks 4-5). c, pinned to group 0, waits for a although group 1 is free: 120 to 240 s.
+    result = two_groups([(job("a", racks=4),), anywhere(job("b", submit_s=1.0), step_s=0.5),
+                         (job("c", submit_s=1.0),)])
+    _, b, c = result.jobs
+    assert (b.first_start_s, b.end_s, b.spec.group) == (1.0, 71.0, 1)
+    assert (c.first_start_s, c.end_s, c.spec.group) == (120.0, 240.0, 0)
+    assert job_placements(result, 1000.0)[1] == ("b", 1.0, 71.0, [4, 5])
+    assert job_rows(result, 1000.0, ["g0", "g1"], [72, 36])["design"] == ["g0", "g1", "g0"]
+
+
+def test_easy_backfill_across_groups() -> None:
+    # a holds 3 racks of group 0 until 120 s, b 3 racks of group 1 until 60 s: one rack free in each. The head h
+    # (4 racks, unpinned, 1 s) can start earliest on group 1 (60 s < 120 s): its reservation is there, no extra
+    # rack. s1 (1 rack, 360 s, at 2 s) starts at once on group 0, which holds no reservation; s2 (the same, at 3 s)
+    # would hold group 1's free rack past 60 s, so it waits; s3 (1 rack, 24 s, at 4 s) ends by 60 s and
+    # backfills there. h starts at 60 s on group 1 as reserved; s2 at 120 s on group 0 when a ends.
+    long, short = {"steps": 300}, {"steps": 20}
+    result = two_groups([(job("a", racks=3),), (replace(job("b", racks=3, steps=50), group=1),),
+                         anywhere(job("h", racks=4, submit_s=1.0)), anywhere(job("s1", 1, submit_s=2.0, **long)),
+                         anywhere(job("s2", 1, submit_s=3.0, **long)), anywhere(job("s3", 1, submit_s=4.0, **short))])
+    starts = {r.spec.name: (r.first_start_s, r.spec.group) for r in result.jobs}
+    assert starts == {"a": (0.0, 0), "b": (0.0, 1), "h": (60.0, 1), "s1": (2.0, 0), "s2": (120.0, 0),
+                      "s3": (4.0, 1)}
+
+
+def test_a_requeued_job_moves_to_the_other_group_with_its_work_in_tokens() -> None:
+    # a (unpinned, 2 racks) starts at 0 on group 0 (racks 0-1: one row either way, the lower group); p (pinned)
+    # holds racks 2-3. Rack 0 fails at 100 s: a has saved 80 steps (8 cycles of 12 s), lost 4, and no spare: it
+    # gives its racks back; group 0 has one rack left, so it restarts at once on group 1, whose design trains
+    # 2 tokens a step in 0.5 s (50 steps for its 100 tokens): the 80 saved tokens are 40 steps there, 10 left,
+    # one 7 s cycle after a 5 s restart: done at 112 s; 100 tokens kept, 4 lost.
+    result = two_groups([anywhere(job("a"), step_s=0.5, tokens_per_step=2.0, steps=50), (job("p", steps=1000),)],
+                        failures=failure(100.0, 0))
+    a = result.jobs[0]
+    assert [(start, end, racks) for name, start, end, racks in job_placements(result, 1000.0) if name == "a"] == [
+        (0.0, 100.0, [0, 1]), (100.0, 112.0, [4, 5])]
+    assert a.end_s == pytest.approx(112.0)
+    table = job_rows(result, 1000.0, ["g0", "g1"], [72, 72])
+    assert (table["work_tokens"][0], table["work_lost_tokens"][0]) == (pytest.approx(100.0), pytest.approx(4.0))
+    assert table["design"][0] == "g1"

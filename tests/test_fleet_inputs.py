@@ -118,9 +118,16 @@ def test_csv_trace_with_work_duration_and_kind(tmp_path: Path) -> None:
         read_trace(JobTrace(path=path))
 
 
+def one_group(now_s: float, free: int, queue: list[Queued], running: list[Running], **options: Any) -> list[int]:
+    """`starts` on a hall of one design group with `free` free racks in one row: the positions started."""
+    return [start.position for start in starts(now_s, np.ones(free, dtype=bool), np.zeros(free, dtype=np.intp),
+                                               np.zeros(free, dtype=np.intp), [[job] for job in queue], [running],
+                                               **options)]
+
+
 def test_fifo_starts_in_order_and_stops_at_the_first_that_does_not_fit() -> None:
     queue = [Queued(2, 10), Queued(5, 10), Queued(1, 10)]
-    assert starts(0, 4, queue, [], backfill=False) == [0]
+    assert one_group(0, 4, queue, [], backfill=False) == [0]
 
 
 def test_easy_backfill_that_must_happen() -> None:
@@ -129,22 +136,37 @@ def test_easy_backfill_that_must_happen() -> None:
     # than the 2 extra racks: it backfills too.
     running = [Running(6, 100.0)]
     assert reservation(0.0, 4, 8, running) == (100.0, 2)
-    assert starts(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running) == [1, 2]
+    assert one_group(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running) == [1, 2]
 
 
 def test_easy_backfill_that_must_not_happen() -> None:
     # Same hall; E needs 3 racks for 500 s: it fits now (4 free) but would still hold 3 racks at t=100, when the
     # head needs 8 of the 10 (only 2 extra): starting it would delay the head, so it waits.
     running = [Running(6, 100.0)]
-    assert starts(0.0, 4, [Queued(8, 50), Queued(3, 500)], running) == []
-    assert starts(0.0, 4, [Queued(8, 50), Queued(3, 500)], running, backfill=False) == []
+    assert one_group(0.0, 4, [Queued(8, 50), Queued(3, 500)], running) == []
+    assert one_group(0.0, 4, [Queued(8, 50), Queued(3, 500)], running, backfill=False) == []
 
 
 def test_a_bounded_queue_depth_sees_no_further() -> None:
     # The backfill that must happen above, with only the head considered per pass: nothing starts.
     running = [Running(6, 100.0)]
-    assert starts(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=1) == []
-    assert starts(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=2) == [1]
+    assert one_group(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=1) == []
+    assert one_group(0.0, 4, [Queued(8, 50), Queued(2, 50), Queued(2, 500)], running, depth=2) == [1]
+
+
+def test_an_unpinned_job_takes_the_group_packing_it_into_fewest_rows() -> None:
+    # Group 0 (rows 0-1) has racks 1 and 2 free, one in each row; group 1 (rows 2-3) has racks 4 and 5, both in
+    # row 2. A 2-rack job that may run on either starts on group 1 (one row, not two); a 1-rack one on group 0
+    # (one row either way: the lower group). A job pinned to group 0 still takes group 0's two rows.
+    rack_group, rack_row = np.repeat([0, 1], 4), np.repeat(np.arange(4), 2)
+    free = np.isin(np.arange(8), [1, 2, 4, 5])
+
+    def start(*options: Queued) -> tuple[int, list[int]]:
+        [chosen] = starts(0.0, free, rack_group, rack_row, [options], [[], []])
+        return chosen.option.group, chosen.racks.tolist()
+    assert start(Queued(2, 10, 0), Queued(2, 10, 1)) == (1, [4, 5])
+    assert start(Queued(1, 10, 0), Queued(1, 10, 1)) == (0, [1])
+    assert start(Queued(2, 10, 0)) == (0, [1, 2])
 
 
 def test_row_packing_best_fit_then_fullest_rows() -> None:

@@ -53,7 +53,7 @@ def run_job(design: Design, racks: int, duration_s: float, every_steps: int = 60
     failures = sample_fleet_failures([design], [hall], duration_s, seed, FAST_REPAIRS)
     inputs = FleetInputs(duration_s=duration_s, rack_group=np.zeros(hall, dtype=np.intp),
                          rack_row=np.zeros(hall, dtype=np.intp), profiles_feed_w=np.array([1.0, 0.0, 2.0]),
-                         idle_profile=np.array([0]), off_profile=np.array([1]), jobs=[spec], failures=failures,
+                         idle_profile=np.array([0]), off_profile=np.array([1]), jobs=[(spec,)], failures=failures,
                          outages=[], crew=Crew(50, 86400.0, 0, 3600.0, swap_s), hot_spares=SPARES)
     return Fleet(inputs).run()
 

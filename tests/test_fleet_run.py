@@ -82,21 +82,29 @@ def test_a_job_trace_on_the_command_line(tmp_path: Path) -> None:
 
 
 def test_a_mixed_hall_runs_as_one_fleet(tmp_path: Path) -> None:
-    # Jobs on the GB300 group by name, and one left to the scheduler (the first group, GB200, that holds it).
+    # A job on the GB300 group by name; one left to the scheduler, which starts it where it packs into the fewest
+    # rows (one either way: the lower group, GB200); a service pinned to GB200 then takes 68 of its 70 racks (68
+    # one-rack replicas), and a 2-rack job left to the scheduler starts at once on GB300 (GB200 has one rack free).
     suite = tmp_path / "mix.yaml"
     suite.write_text(
         "name: mix\nscenarios:\n  - name: mixed\n    duration_s: 7200\n    jobs:\n"
         "      - {name: on-gb300, model: llama3-8b, gpus: 144, global_batch_sequences: 144, steps: 2000,\n"
         "         checkpoint_every_steps: 500, design: gb300-nvl72}\n"
         "      - {name: anywhere, model: llama3-8b, gpus: 72, global_batch_sequences: 72, steps: 2000,\n"
-        "         checkpoint_every_steps: 500}\n")
+        "         checkpoint_every_steps: 500}\n"
+        "      - {kind: inference, name: chat, model: llama3-8b, replicas: 68, design: gb200-nvl72, submit_s: 60}\n"
+        "      - {name: overflow, model: llama3-8b, gpus: 144, global_batch_sequences: 144, steps: 2000,\n"
+        "         checkpoint_every_steps: 500, submit_s: 120}\n")
     done = racksim("run", "designs/halls/mixed-hall-140.yaml", "--suite", str(suite), "--out", str(tmp_path / "out"),
                    "-j", "1")
     assert done.returncode == 0, done.stderr
     run_dir = tmp_path / "out" / "mixed-hall-140" / "mixed"
     jobs = pq.read_table(run_dir / "jobs.parquet").to_pylist()
-    assert [(job["name"], job["design"]) for job in jobs] == [("on-gb300", "gb300-nvl72"),
-                                                             ("anywhere", "gb200-nvl72")]
+    assert [(job["name"], job["design"], job["wait_s"]) for job in jobs if job["kind"] == "training"] == [
+        ("on-gb300", "gb300-nvl72", 0.0), ("anywhere", "gb200-nvl72", 0.0), ("overflow", "gb300-nvl72", 0.0)]
+    assert {job["design"] for job in jobs if job["kind"] == "inference"} == {"gb200-nvl72"}
+    overflow = [p for p in pq.read_table(run_dir / "placements.parquet").to_pylist() if p["job"] == "overflow"]
+    assert all(70 <= rack < 140 for p in overflow for rack in p["racks"])  # the GB300 group's racks
     metrics = _metrics(run_dir)
     assert metrics["hall"]["racks"] == 140
     power = metrics["power"]

@@ -54,7 +54,8 @@ class TrainingJob(Model):
     """Time from getting its racks back to training again from the last checkpoint, s (default: the rack design's
     `reliability.restart_time_s`)."""
     design: str | None = None
-    """Run on racks of this design (a hall group's design name); default: the first group it fits in."""
+    """Run on racks of this design (a hall group's design name); default: any group that holds it, chosen when it is
+    scheduled (racksim.workload.scheduler)."""
 
     @model_validator(mode="after")
     def _one_each(self) -> TrainingJob:
@@ -89,7 +90,8 @@ class InferenceService(Model):
     duration_s: PositiveFloat | None = None
     """How long it serves, s (absent: to the end of the run)."""
     design: str | None = None
-    """Serve on racks of this design (a hall group's design name); default: the first group it fits in."""
+    """Serve on racks of this design (a hall group's design name); default: any group that holds it, chosen when it
+    is scheduled (racksim.workload.scheduler)."""
 
 
 def _kind(value: Any) -> str | None:  # noqa: ANN401 - raw YAML or a model

@@ -29,7 +29,8 @@ import simpy
 from racksim._types import IndexArray
 from racksim.engine.fleet_state import FleetInputs, HallState, JobRecord, RackState, ScheduledOutage
 from racksim.engine.state import Event
-from racksim.workload.scheduler import Queued, Running, place, starts
+from racksim.workload.fleet_jobs import JobSpec
+from racksim.workload.scheduler import Queued, Running, starts
 
 DAY_S = 86400.0
 
@@ -59,14 +60,15 @@ class Fleet:
         self.inputs = inputs
         self.env = simpy.Environment()
         self.hall = HallState(inputs)
-        self.jobs = [JobRecord(spec) for spec in inputs.jobs]
+        self.jobs = [JobRecord(options[0]) for options in inputs.jobs]
         crew = inputs.crew
         self.technicians = simpy.Resource(self.env, capacity=crew.technicians)
         self.parts = simpy.Container(self.env, capacity=max(crew.parts, 1), init=crew.parts)
         self.n_groups = int(inputs.rack_group.max()) + 1
-        self.queues: list[list[int]] = [[] for _ in range(self.n_groups)]
-        self.asks: dict[int, Queued] = {}
-        """What each queued job asks for (its racks and expected run time, fixed while it waits)."""
+        self.queue: list[int] = []
+        """The hall's waiting jobs, in order (one queue: a job may run on several groups)."""
+        self.asks: dict[int, list[Queued]] = {}
+        """What each queued job asks for on each group it may use (racks, expected run time; fixed while it waits)."""
         self.holding: list[set[int]] = [set() for _ in range(self.n_groups)]
         """Jobs of each group holding racks (running or restarting)."""
         self.grants: dict[int, simpy.Event] = {}
@@ -92,44 +94,44 @@ class Fleet:
 
     # --- scheduling -------------------------------------------------------------------------------------------
     def _schedule(self) -> None:
-        """Top up each group's spares from idle racks, then start what the policy allows on the free racks."""
+        """Top up each group's spares from idle racks, then start what the policy allows on the free racks.
+
+        Each job starts on the group the scheduler picks among those it may use (racksim.workload.scheduler.starts).
+        """
         now = self.env.now
         for group in range(self.n_groups):
             spares = int(((self.hall.state == RackState.SPARE) & (self.hall.group == group)).sum())
             if spares < self.inputs.hot_spares:
                 idle = np.flatnonzero(self.hall.free(group))[: self.inputs.hot_spares - spares]
                 self.hall.set(idle, RackState.SPARE, now)
-            queue = self.queues[group]
-            if not queue:
-                continue
-            free = self.hall.free(group)
-            running = [Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in self.holding[group]]
-            considered = queue[: self.inputs.queue_depth]
-            chosen = starts(now, int(free.sum()), [self.asks[j] for j in considered], running, self.inputs.backfill)
-            for position in chosen:
-                index = queue[position]
-                racks = place(free, self.inputs.rack_row, self.jobs[index].spec.racks, self.inputs.row_packing)
-                assert racks is not None  # `starts` counted them free
-                free[racks] = False
-                self._grant(index, racks)
-            started = set(chosen)
-            self.queues[group] = [j for p, j in enumerate(queue) if p not in started]
+        if self.queue:
+            running = [[Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in holding]
+                       for holding in self.holding]
+            chosen = starts(now, self.hall.state == RackState.IDLE, self.hall.group, self.inputs.rack_row,
+                            [self.asks[j] for j in self.queue], running, self.inputs.backfill,
+                            self.inputs.queue_depth, self.inputs.row_packing)
+            for start in chosen:
+                self._grant(self.queue[start.position], start.option.group, start.racks)
+            started = {start.position for start in chosen}
+            self.queue = [j for p, j in enumerate(self.queue) if p not in started]
         self._count_queued()
 
     def _count_queued(self) -> None:
         """Keep the hall's count of waiting jobs current (after integrating the time before the change)."""
         self.hall.advance(self.env.now)
-        self.hall.queued_jobs = sum(len(queue) for queue in self.queues)
+        self.hall.queued_jobs = len(self.queue)
 
-    def _estimate_s(self, index: int) -> float:
+    def _estimate_s(self, index: int, spec: JobSpec) -> float:
+        """Expected time to finish job `index` from a restart on `spec`'s group (its saved work carried over), s."""
         record = self.jobs[index]
-        spec = record.spec
         if spec.kind == "training":
-            return spec.restart_s + spec.time_for_steps_s(spec.steps - record.saved_steps)
+            saved = record.saved_steps * record.spec.tokens_per_step / spec.tokens_per_step
+            return spec.restart_s + spec.time_for_steps_s(spec.steps - saved)
         return spec.serve_s if math.isnan(record.end_s) else max(record.end_s - self.env.now, 0.0)
 
-    def _grant(self, index: int, racks: IndexArray) -> None:
+    def _grant(self, index: int, group: int, racks: IndexArray) -> None:
         record, now = self.jobs[index], self.env.now
+        record.move_to(next(spec for spec in self.inputs.jobs[index] if spec.group == group))
         record.hold(racks, now)
         self.holding[record.spec.group].add(index)
         if math.isnan(record.first_start_s):
@@ -137,7 +139,7 @@ class Fleet:
             record.rows = int(np.unique(self.inputs.rack_row[racks]).size)
             if record.spec.kind == "inference":
                 record.end_s = now + record.spec.serve_s
-        record.expected_end_s = self.env.now + self._estimate_s(index)
+        record.expected_end_s = self.env.now + self._estimate_s(index, record.spec)
         self.hall.set(racks, RackState.RESTARTING, self.env.now, job=index)
         self.grants.pop(index).succeed()
 
@@ -145,10 +147,10 @@ class Fleet:
         record = self.jobs[index]
         record.hold(np.zeros(0, dtype=np.intp), self.env.now)
         self.holding[record.spec.group].discard(index)
-        self.asks[index] = Queued(record.spec.racks, self._estimate_s(index))
+        self.asks[index] = [Queued(spec.racks, self._estimate_s(index, spec), spec.group)
+                            for spec in self.inputs.jobs[index]]
         grant = self.grants[index] = self.env.event()
-        queue = self.queues[record.spec.group]
-        queue.insert(0, index) if front else queue.append(index)
+        self.queue.insert(0, index) if front else self.queue.append(index)
         self._count_queued()
         return grant
 
@@ -158,12 +160,13 @@ class Fleet:
         yield self.env.timeout(spec.submit_s)
         grant: simpy.Event | None = self._enqueue(index, front=False)
         self._schedule()
-        delay_s = 0.0
+        swap_s: float | None = None  # after an interruption: the swap time before restarting (0 after a requeue)
         while True:
             try:
                 if grant is not None:
                     waiting, grant = grant, None
-                    yield waiting  # racks granted (record.racks) once this fires
+                    yield waiting  # racks granted (record.racks, record.spec their group's) once this fires
+                delay_s, swap_s = (0.0 if swap_s is None else swap_s + record.spec.restart_s), None
                 if delay_s > 0:
                     self.hall.set(record.racks, RackState.RESTARTING, self.env.now, job=index)
                     yield self.env.timeout(delay_s)
@@ -172,24 +175,25 @@ class Fleet:
                     break
                 record.segment_start_s = self.env.now
                 record.expected_end_s = self.env.now + left_s
-                self.hall.set(record.racks, RackState.RUNNING, self.env.now, job=index, profile=spec.profile)
+                self.hall.set(record.racks, RackState.RUNNING, self.env.now, job=index, profile=record.spec.profile)
                 yield self.env.timeout(left_s)
                 self._end_segment(record, failed=False)
                 break
             except simpy.Interrupt as interrupt:
-                grant, delay_s = self._interrupted(index, np.asarray(interrupt.cause, dtype=np.intp))
+                grant, swap_s = self._interrupted(index, np.asarray(interrupt.cause, dtype=np.intp))
         if math.isnan(record.end_s) or spec.kind == "training":
             record.end_s = self.env.now
         self.hall.set(record.racks, RackState.IDLE, self.env.now)
         record.hold(np.zeros(0, dtype=np.intp), self.env.now)
         record.expected_end_s = math.inf
-        self.holding[spec.group].discard(index)
+        self.holding[record.spec.group].discard(index)
         self._schedule()
 
     def _interrupted(self, index: int, failed: IndexArray) -> tuple[simpy.Event | None, float]:
         """A failure on `failed` racks stopped job `index`: swap in spares, or give its racks back and queue first.
 
-        Returns (the grant to wait for, None after a swap; the delay before running again, s).
+        Returns (the grant to wait for, None after a swap; the swap time before the restart, s). A requeued job may
+        restart on another group (racksim.engine.fleet_state.JobRecord.move_to).
         """
         record, spec = self.jobs[index], self.jobs[index].spec
         self._end_segment(record, failed=True)
@@ -201,11 +205,11 @@ class Fleet:
         if spares.size >= failed.size:
             record.hold(np.sort(np.concatenate([keep, spares[:failed.size]])), self.env.now)
             record.swaps += failed.size
-            return None, self.inputs.crew.swap_s + spec.restart_s
+            return None, self.inputs.crew.swap_s
         self.hall.set(keep, RackState.IDLE, self.env.now)
         grant = self._enqueue(index, front=True)
         self._schedule()
-        return grant, spec.restart_s
+        return grant, 0.0
 
     def _left_s(self, record: JobRecord) -> float:
         spec = record.spec

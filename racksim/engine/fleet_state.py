@@ -95,7 +95,8 @@ class FleetInputs:
     idle_profile: IndexArray
     """Idle state per group."""
     off_profile: IndexArray
-    jobs: list[JobSpec]
+    jobs: list[tuple[JobSpec, ...]]
+    """Each job as compiled for every group it may run on (one `JobSpec` per group, in group order)."""
     failures: Failures
     outages: list[ScheduledOutage]
     crew: Crew
@@ -114,6 +115,7 @@ class JobRecord:
     """What happened to one job."""
 
     spec: JobSpec
+    """The job as compiled for the group it runs on now (its last placement; its first option before it starts)."""
     first_start_s: float = math.nan
     end_s: float = math.nan
     saved_steps: float = 0.0
@@ -140,6 +142,17 @@ class JobRecord:
             self.placements.append((self.held_since_s, now_s, self.racks))
         self.racks = racks
         self.held_since_s = now_s if racks.size else math.nan
+
+    def move_to(self, spec: JobSpec) -> None:
+        """From its next start the job runs as `spec` (another group's design, or the same).
+
+        Its steps saved and lost so far are carried over in tokens: it resumes from its checkpoint, whose work is the
+        same wherever it runs.
+        """
+        scale = self.spec.tokens_per_step / spec.tokens_per_step if spec.tokens_per_step > 0 else 1.0
+        self.saved_steps *= scale
+        self.lost_steps *= scale
+        self.spec = spec
 
     def progress_steps(self, now_s: float) -> tuple[float, float]:
         """(checkpointed, done) steps if its running segment ended at `now_s` (training)."""

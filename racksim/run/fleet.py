@@ -19,7 +19,6 @@ from racksim.design.suite import Fault, Scenario
 from racksim.engine.fleet import Fleet
 from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, Peak, ScheduledOutage
 from racksim.errors import InputError
-from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
 from racksim.physics.hall_power import HallPowerChain, hall_losses_w
 from racksim.physics.layout import HallLayout
@@ -111,12 +110,19 @@ def scheduled_outages(faults: list[Fault], layout: HallLayout, designs: list[Des
     return outages
 
 
-def job_requests(scenario: Scenario, hall: HallGroups) -> Located:
-    """The scenario's jobs, or its trace's, as requests for the hall's groups (with where each comes from)."""
+def job_requests(scenario: Scenario) -> Located:
+    """The scenario's jobs, or its trace's, as requests (with where each comes from)."""
     if scenario.jobs is not None:
-        return scenario_requests(scenario.jobs, hall.racks_for)
+        return scenario_requests(scenario.jobs)
     assert scenario.job_trace is not None
-    return trace_requests(scenario.job_trace, hall.racks_for, gpus_per_rack(hall.designs[0]))
+    return trace_requests(scenario.job_trace)
+
+
+def hall_groups(scenario: Scenario, loaded: LoadedDesign) -> HallGroups:
+    """The hall's design groups as the scenario's jobs see them (its hot spares held back)."""
+    designs, group_racks, _ = _designs(loaded)
+    spares = scenario.scheduler.hot_spare_racks if scenario.scheduler else 0
+    return HallGroups(designs, group_racks, f"scenario {scenario.name}", spares)
 
 
 def check_job_mix(scenario: Scenario, loaded: LoadedDesign) -> None:
@@ -124,9 +130,7 @@ def check_job_mix(scenario: Scenario, loaded: LoadedDesign) -> None:
 
     What only the layout search can tell (a model that does not fit its racks' memory) fails when the run starts.
     """
-    designs, group_racks, _ = _designs(loaded)
-    hall = HallGroups(designs, group_racks, f"scenario {scenario.name}")
-    hall.check(job_requests(scenario, hall))
+    hall_groups(scenario, loaded).check(job_requests(scenario))
 
 
 def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
@@ -134,21 +138,17 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
     """The fleet run's inputs, every job compiled (a job that cannot run is a one-line error before anything runs)."""
     source = f"scenario {scenario.name}"
     designs, group_racks, layout = _designs(loaded)
-    hall = HallGroups(designs, group_racks, source)
-    compiler = JobCompiler(hall, [d.reliability.restart_time_s if d.reliability else 600.0 for d in designs])
-    specs = [compiler.compile(request, where) for request, where in job_requests(scenario, hall)]
+    compiler = JobCompiler(hall_groups(scenario, loaded),
+                           [d.reliability.restart_time_s if d.reliability else 600.0 for d in designs])
+    jobs = [compiler.compile(request, where) for request, where in job_requests(scenario)]
     crew, scheduler = scenario.repair or RepairCrew(), scenario.scheduler or Scheduler()
     failures = (sample_fleet_failures(designs, group_racks, duration_s, seed, crew.mttr_scale)
                 if scenario.stochastic_failures else Failures.none())
     rack_group = np.repeat(np.arange(len(designs)), group_racks)
-    if scheduler.hot_spare_racks and any(spec.racks > n - scheduler.hot_spare_racks
-                                         for spec in specs for n in [group_racks[spec.group]]):
-        raise InputError(source, "scheduler.hot_spare_racks", f"{scheduler.hot_spare_racks} spare racks leave too "
-                         "few for the largest job of a group")
     return FleetInputs(
         duration_s=duration_s, rack_group=rack_group, rack_row=layout.rack_row,
         profiles_feed_w=compiler.table.column("feed_w"), idle_profile=np.asarray(compiler.table.idle),
-        off_profile=np.asarray(compiler.table.off), jobs=specs, failures=failures,
+        off_profile=np.asarray(compiler.table.off), jobs=jobs, failures=failures,
         outages=scheduled_outages(scenario.faults, layout, designs, seed, source),
         crew=Crew(crew.technicians, crew.shift_h * 3600.0, crew.parts_on_hand, crew.restock_time_h * 3600.0,
                   crew.swap_time_s),
@@ -177,11 +177,12 @@ def peak_grid(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, co
     rng = np.random.default_rng(np.random.SeedSequence((request.run_seed, GRID_STREAM)))
     jobs, waving = [], np.zeros(peak.rack_job.size, dtype=bool)
     for index in np.unique(peak.rack_job[peak.rack_job >= 0]):
-        spec = inputs.jobs[int(index)]
-        racks = np.flatnonzero((peak.rack_job == index) & (peak.rack_profile == spec.profile))
-        schedule = compiler.schedules.get(spec.profile)
-        if schedule is None or racks.size == 0:  # a service, or a job restarting: constant power
-            continue
+        held = peak.rack_job == index
+        running = [spec for spec in inputs.jobs[int(index)] if np.any(held & (peak.rack_profile == spec.profile))]
+        if not running or (schedule := compiler.schedules.get(running[0].profile)) is None:
+            continue  # a service, or a job restarting: constant power
+        spec = running[0]
+        racks = np.flatnonzero(held & (peak.rack_profile == spec.profile))
         waving[racks] = True
         jobs.append(GridJob(compiler.rack_arrays(spec.group), schedule, layout.rack_row[racks],
                             float(rng.uniform(0.0, schedule.step_s))))

@@ -173,7 +173,7 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
     temps = np.concatenate([table.profiles[p].gpu_temps_c for p in used]) if used else np.zeros(1)
     weights = np.concatenate([table.profiles[p].gpu_temp_weights * seconds[p] for p in used]) if used else np.ones(1)
     total_rack_s = float(seconds.sum())
-    running_s = float(sum(seconds[spec.profile] for spec in {s.profile: s for s in inputs.jobs}.values()))
+    running_s = float(seconds[list({spec.profile for options in inputs.jobs for spec in options})].sum())
     off_s = float(seconds[np.unique(inputs.off_profile)].sum())
     kept = float(sum(jobs["work_tokens"]))
     nominal = sum(r.spec.steps_in_s(run_s) * r.spec.tokens_per_step if r.spec.kind == "training"

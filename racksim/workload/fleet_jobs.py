@@ -1,9 +1,12 @@
 """A hall's job mix compiled for the fleet engine: each job's racks, work, timing, and the rack power of each state.
 
-A job gets whole racks of one design group and runs on every GPU of them. A training job's step (time, phases,
-tokens per step) is predicted by racksim.perf for its design and rack count (`compile_training`, the layout
-searched), cached per (design, model, racks, batch, seq_len, precision): a trace's many jobs of one size share one
-prediction. An inference service runs its racks at the serving model's operating point scaled to its demand.
+A job runs on whole racks of one design group and on every GPU of them. A job naming its design runs on that group;
+else on any group that holds it, the scheduler choosing when it starts (racksim.workload.scheduler), so it is
+compiled for each of them (`JobCompiler.compile`: one `JobSpec` per group; its racks from the design's GPUs per
+rack). A training job's step (time, phases, tokens per step) is predicted by racksim.perf for the design and rack
+count (`compile_training`, the layout searched), cached per (design, model, racks, batch, seq_len, precision): a
+trace's many jobs of one size share one prediction. An inference service runs its racks at the serving model's
+operating point scaled to its demand.
 
 Rack states (`RackProfile`): a rack's feed power, IT power, losses by stage, heat split, cooling power and die
 temperatures in one state, from the operating point machinery (`racksim.physics.operating_point.PointCache` on one
@@ -17,8 +20,7 @@ or tripped draws nothing).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -180,10 +182,15 @@ class JobRequest:
     name: str
     kind: str
     model: str
-    racks: int
     submit_s: float
+    gpus: int | None = None
+    """GPUs asked for (training, traces): whole racks of the design it runs on; None: `racks`."""
+    racks: int = 1
+    """Racks asked for when `gpus` is None (an inference replica)."""
     design: str | None = None
     global_batch_sequences: int = 1
+    batch_sequences_per_gpu: float | None = None
+    """A trace's job: the global batch is this times its racks' GPUs (so it depends on the design); None: fixed."""
     seq_len: int = 8192
     precision: str = "bf16"
     steps: int | None = None
@@ -201,73 +208,77 @@ Located = list[tuple["JobRequest", str]]
 """Requests with where each comes from (jobs.<index>, or the trace's file:line), for errors."""
 
 
-def scenario_requests(jobs: list[TrainingJob | InferenceService], racks_for: Callable[[int, str | None], int]
-                      ) -> Located:
-    """The requests of a scenario's `jobs:` list (`racks_for(gpus, design)`: whole racks for a GPU count)."""
+def scenario_requests(jobs: list[TrainingJob | InferenceService]) -> Located:
+    """The requests of a scenario's `jobs:` list."""
     requests: Located = []
     for index, job in enumerate(jobs):
         name, where = job.name or f"job{index}", f"jobs.{index}"
         if isinstance(job, TrainingJob):
             requests.append((JobRequest(
-                name, "training", job.model, racks_for(job.gpus, job.design), job.submit_s, job.design,
-                job.global_batch_sequences, job.seq_len, job.precision, job.steps, job.tokens, None,
-                job.checkpoint_every_steps, job.checkpoint_every_s, job.checkpoint_time_s, job.restart_time_s), where))
+                name, "training", job.model, job.submit_s, gpus=job.gpus, design=job.design,
+                global_batch_sequences=job.global_batch_sequences, seq_len=job.seq_len, precision=job.precision,
+                steps=job.steps, tokens=job.tokens, checkpoint_every_steps=job.checkpoint_every_steps,
+                checkpoint_every_s=job.checkpoint_every_s, checkpoint_s=job.checkpoint_time_s,
+                restart_s=job.restart_time_s), where))
         else:
-            requests += [(JobRequest(f"{name}.{replica}", "inference", job.model, job.racks_per_replica, job.submit_s,
-                                     job.design, duration_s=job.duration_s, demand=job.demand), where)
+            requests += [(JobRequest(f"{name}.{replica}", "inference", job.model, job.submit_s,
+                                     racks=job.racks_per_replica, design=job.design, duration_s=job.duration_s,
+                                     demand=job.demand), where)
                          for replica in range(job.replicas)]
     return requests
 
 
-def trace_requests(trace: JobTrace, racks_for: Callable[[int, str | None], int], gpus_per_rack: int
-                   ) -> Located:
+def trace_requests(trace: JobTrace) -> Located:
     """The requests of a job trace (racksim.workload.job_trace), its defaults filling what the trace lacks.
 
-    A job trains on every GPU of its whole racks (`gpus_per_rack` each), so its global batch is the model entry's
-    sequences per GPU times those GPUs.
+    A job trains on every GPU of its whole racks, so its global batch is the model entry's sequences per GPU times
+    those GPUs (on the design it runs on).
     """
     def request(index: int, job: TraceJob) -> JobRequest:
-        racks = racks_for(job.gpus, None)
         per_gpu = model_for(trace.models, job.gpus).global_batch_sequences_per_gpu
-        batch = max(1, round(per_gpu * racks * gpus_per_rack))
-        return JobRequest(f"job{index}", job.kind, job.model, racks, job.submit_s, None, batch, trace.seq_len,
-                          trace.precision, job.steps, None, job.duration_s, None, trace.checkpoint_every_s,
-                          trace.checkpoint_time_s, demand=1.0)
+        return JobRequest(f"job{index}", job.kind, job.model, job.submit_s, gpus=job.gpus,
+                          batch_sequences_per_gpu=per_gpu, seq_len=trace.seq_len, precision=trace.precision,
+                          steps=job.steps, duration_s=job.duration_s, checkpoint_every_s=trace.checkpoint_every_s,
+                          checkpoint_s=trace.checkpoint_time_s)
     return [(request(index, job), f"{trace.path}:{job.line}") for index, job in enumerate(read_trace(trace))]
 
 
 @dataclass(frozen=True)
 class HallGroups:
-    """The hall's design groups as jobs see them: which group a job runs on, how many racks it gets."""
+    """The hall's design groups as jobs see them: which groups a job may run on, how many racks it gets on each."""
 
     designs: list[Design]
     group_racks: list[int]
     """Racks in each group (a job that fits none is an error)."""
     source: str = "scenario"
+    spare_racks: int = 0
+    """Hot-spare racks held back in each group (a job must fit in the rest)."""
 
-    def racks_for(self, gpus: int, design: str | None) -> int:
-        """Whole racks for `gpus` GPUs of the named (else the first) group's design."""
-        names = [d.name for d in self.designs]
-        return -(-gpus // gpus_per_rack(self.designs[names.index(design) if design in names else 0]))
+    def racks_on(self, request: JobRequest, group: int) -> int:
+        """Whole racks the job gets on `group`'s design (its GPUs over the design's GPUs per rack, rounded up)."""
+        return request.racks if request.gpus is None else -(-request.gpus // gpus_per_rack(self.designs[group]))
 
-    def group_for(self, request: JobRequest, where: str) -> int:
-        """The group a job runs on: the named design's, else the first group holding its racks."""
+    def groups_for(self, request: JobRequest, where: str) -> list[int]:
+        """The groups a job may run on: the named design's, else every group holding its racks (spares aside)."""
         names = [d.name for d in self.designs]
         if request.design is not None and request.design not in names:
             raise InputError(self.source, f"{where}.design", f"no group of design {request.design!r} in the hall "
                              f"(has: {', '.join(names)})")
-        groups = [names.index(request.design)] if request.design is not None else range(len(names))
-        for group in groups:
-            if request.racks <= self.group_racks[group]:
-                return group
-        raise InputError(self.source, where, f"needs {request.racks} racks; the largest group it may use has "
-                         f"{max(self.group_racks[g] for g in groups)}")
+        allowed = [names.index(request.design)] if request.design is not None else range(len(names))
+        groups = [g for g in allowed if self.racks_on(request, g) <= self.group_racks[g] - self.spare_racks]
+        if groups:
+            return groups
+        if any(self.racks_on(request, g) <= self.group_racks[g] for g in allowed):
+            raise InputError(self.source, "scheduler.hot_spare_racks", f"{self.spare_racks} spare racks leave too "
+                             f"few for {where} ({request.name})")
+        raise InputError(self.source, where, f"needs {min(self.racks_on(request, g) for g in allowed)} racks; the "
+                         f"largest group it may use has {max(self.group_racks[g] for g in allowed)}")
 
     def check(self, requests: Located) -> None:
         """Raise the first request's one-line error that needs no prediction: no group holds it, unknown model."""
         models: set[str] = set()
         for request, where in requests:
-            self.group_for(request, where)
+            self.groups_for(request, where)
             if request.model not in models:
                 models.add(request.model)
                 try:
@@ -313,18 +324,36 @@ class JobCompiler:
         """One rack of the group's design, compiled."""
         return self._power[group].arrays
 
-    def compile(self, request: JobRequest, where: str) -> JobSpec:
-        """The job as the engine runs it: its group, timing, work and running state."""
-        group = self.hall.group_for(request, where)
-        return (self._training_spec if request.kind == "training" else self._serving_spec)(request, group, where)
+    def compile(self, request: JobRequest, where: str) -> tuple[JobSpec, ...]:
+        """The job as the engine runs it on each group it may run on: timing, work and running state per design.
+
+        A group whose design cannot run it (the layout search finds no fit) is left out; if none can, the first
+        group's error. Its work is the same in tokens everywhere: a trace job's steps (its run time at nominal
+        speed) are counted on the first group it may use, the others train the same tokens.
+        """
+        specs, errors = [], []
+        for group in self.hall.groups_for(request, where):
+            try:
+                specs.append((self._training_spec if request.kind == "training" else self._serving_spec)(
+                    request, group, where))
+            except InputError as error:
+                errors.append(error)
+        if not specs:
+            raise errors[0]
+        first = specs[0]
+        return (first, *(replace(spec, steps=math.ceil(first.steps * first.tokens_per_step / spec.tokens_per_step))
+                         if spec.tokens_per_step != first.tokens_per_step else spec for spec in specs[1:]))
 
     def _profile(self, key: tuple[object, ...], group: int, label: str, phases: list[tuple[Activity, float]]) -> int:
         if key not in self._profiles:
             self._profiles[key] = self.table.add(self._power[group].profile(label, phases))
         return self._profiles[key]
 
-    def _training_spec(self, r: JobRequest, group: int, where: str) -> JobSpec:
-        design = self.designs[group]
+    def _training_spec(self, request: JobRequest, group: int, where: str) -> JobSpec:
+        design, racks = self.designs[group], self.hall.racks_on(request, group)
+        batch = request.global_batch_sequences if request.batch_sequences_per_gpu is None else max(
+            1, round(request.batch_sequences_per_gpu * racks * gpus_per_rack(design)))
+        r = replace(request, racks=racks, global_batch_sequences=batch)
         key = (group, r.model, r.racks, r.global_batch_sequences, r.seq_len, r.precision)
         if key not in self._training:
             workload = TrainingWorkload(model=r.model, global_batch_sequences=r.global_batch_sequences,
@@ -354,8 +383,8 @@ class JobCompiler:
                        tokens_per_step=schedule.tokens_per_work_unit, checkpoint_every_steps=every,
                        checkpoint_s=r.checkpoint_s, restart_s=r.restart_s or self.restart_s[group])
 
-    def _serving_spec(self, r: JobRequest, group: int, where: str) -> JobSpec:
-        design = self.designs[group]
+    def _serving_spec(self, request: JobRequest, group: int, where: str) -> JobSpec:
+        design, r = self.designs[group], replace(request, racks=self.hall.racks_on(request, group))
         key = (group, r.model, r.racks)
         if key not in self._serving:
             workload = InferenceWorkload(kind="inference", model=r.model, input_tokens=SERVICE_INPUT_TOKENS,

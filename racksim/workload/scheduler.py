@@ -1,12 +1,21 @@
-"""Scheduling a hall's jobs on whole racks: which queued jobs start now (FIFO, EASY backfill) and on which racks.
+"""Scheduling a hall's jobs on whole racks: which queued jobs start now (FIFO, EASY backfill), where and on which racks.
 
-Pure functions over counts and index arrays; the fleet engine (racksim.engine.fleet) calls them at each event.
+Pure functions over masks and index arrays; the fleet engine (racksim.engine.fleet) calls them at each event.
 
-- `starts(...)`: FIFO, optionally with EASY backfill (Lifka 1995; Mu'alem & Feitelson 2001). Queued jobs start in
-  order while the head fits. When the head does not, it gets a reservation: the shadow time, the earliest time
-  the running jobs' expected ends free enough racks for it, and `extra`, the racks still spare at that time
-  beyond its need. A later job may start now if it fits in the free racks and either ends (by its own estimate)
-  by the shadow time or uses no more than `extra` racks, so it never delays the head's reservation.
+- `starts(...)`: one FIFO queue for the hall. A queued job has one option per design group it may run on (a job
+  naming its design: that group's only; else every group that holds its racks), each with its own rack count and
+  run-time estimate (the design's step time). Jobs are taken in order; a job starts now on a group where it fits
+  and that no earlier waiting job has claimed. Among the groups where it may start now it takes the one whose racks
+  pack it into the fewest rows (`place`), ties: the lower group index.
+- A job that cannot start claims groups. Without backfill (FIFO) it blocks every group it may run on: nothing
+  later starts there this pass. With EASY backfill (Lifka 1995; Mu'alem & Feitelson 2001) it gets a reservation
+  on one group, the one where it can start earliest: the shadow time, the earliest time the group's running jobs'
+  expected ends free enough racks for it (`reservation`; ties: the lower group index), and `extra`, the group's
+  racks still spare then beyond its need. At most one reservation per group; a waiting job whose groups all hold
+  one gets none. A later job may start now on a reserved group if it fits in the free racks and either ends (by its
+  own estimate) by that group's shadow time or uses no more than its `extra` racks, so it never delays the
+  reservation; on a group without a reservation it starts whenever it fits. On a hall of one design this is
+  classic EASY; with every job pinned, each group runs its own EASY queue.
 - `place(...)`: topology-aware placement in as few rows as possible: best fit into a single row (the row with
   the fewest free racks that still holds the job), else rows taken in order of most free racks (ties: lower row),
   each row's lowest-numbered free racks first. Without row packing: the lowest-numbered free racks.
@@ -25,12 +34,14 @@ from racksim._types import IndexArray
 
 @dataclass(frozen=True)
 class Queued:
-    """A waiting job as the scheduler sees it."""
+    """A waiting job's option on one design group, as the scheduler sees it."""
 
     racks: int
-    """Racks it needs."""
+    """Racks it needs on that group."""
     estimate_s: float
-    """Expected run time once started, s (the user's or the trace's estimate)."""
+    """Expected run time once started there, s (the user's or the trace's estimate, at the design's step time)."""
+    group: int = 0
+    """The design group this option runs on."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,15 @@ class Running:
 
     racks: int
     expected_end_s: float
+
+
+@dataclass(frozen=True)
+class Start:
+    """A job to start now: its index in the queue, the option it starts with and its racks (ascending)."""
+
+    position: int
+    option: Queued
+    racks: IndexArray
 
 
 def reservation(now_s: float, free: int, need: int, running: Sequence[Running]) -> tuple[float, int]:
@@ -54,35 +74,49 @@ def reservation(now_s: float, free: int, need: int, running: Sequence[Running]) 
     return float("inf"), 0
 
 
-def starts(now_s: float, free: int, queue: Sequence[Queued], running: Sequence[Running],
-           backfill: bool = True, depth: int | None = None) -> list[int]:
-    """Indices into `queue` (FIFO order) of the jobs to start now with `free` free racks (module docstring).
+def starts(now_s: float, free: NDArray[np.bool_], rack_group: IndexArray, rack_row: IndexArray,
+           queue: Sequence[Sequence[Queued]], running: Sequence[Sequence[Running]], backfill: bool = True,
+           depth: int | None = None, row_packing: bool = True) -> list[Start]:
+    """The jobs of `queue` (FIFO order, each its options) to start now on the `free` racks (module docstring).
 
-    Only the first `depth` queued jobs are considered (None: all), as a production scheduler bounds each pass.
+    `running[g]`: the jobs holding racks of group g. Only the first `depth` queued jobs are considered (None: all),
+    as a production scheduler bounds each pass.
     """
-    queue = queue[:depth]
-    started: list[int] = []
-    index = 0
-    while index < len(queue) and queue[index].racks <= free:
-        free -= queue[index].racks
-        started.append(index)
-        index += 1
-    if not backfill or index >= len(queue):
-        return started
-    head = queue[index]
-    now_running = [*running, *(Running(queue[i].racks, now_s + queue[i].estimate_s) for i in started)]
-    shadow_s, extra = reservation(now_s, free, head.racks, now_running)
-    for later in range(index + 1, len(queue)):
-        job = queue[later]
-        if job.racks > free:
-            continue
-        ends_in_time = now_s + job.estimate_s <= shadow_s
-        if ends_in_time or job.racks <= extra:
-            started.append(later)
-            free -= job.racks
-            if not ends_in_time:
-                extra -= job.racks
-    return started
+    free = free.copy()
+    free_in = np.bincount(rack_group[free], minlength=len(running))
+    ends = [list(group) for group in running]
+    shadow_s: dict[int, float] = {}
+    extra: dict[int, int] = {}
+    blocked: set[int] = set()
+    chosen: list[Start] = []
+    for position, options in enumerate(queue[:depth]):
+        fits = []
+        for option in options:
+            g = option.group
+            if g in blocked or option.racks > free_in[g]:
+                continue
+            if g in shadow_s and now_s + option.estimate_s > shadow_s[g] and option.racks > extra[g]:
+                continue
+            racks = place(free & (rack_group == g), rack_row, option.racks, row_packing)
+            assert racks is not None  # counted free above
+            fits.append((int(np.unique(rack_row[racks]).size), g, option, racks))
+        if fits:
+            _, g, option, racks = min(fits, key=lambda fit: (fit[0], fit[1]))
+            free[racks] = False
+            free_in[g] -= option.racks
+            ends[g].append(Running(option.racks, now_s + option.estimate_s))
+            if g in shadow_s and now_s + option.estimate_s > shadow_s[g]:
+                extra[g] -= option.racks
+            chosen.append(Start(position, option, racks))
+        elif not backfill:
+            blocked.update(option.group for option in options)
+        else:
+            open_groups = [option for option in options if option.group not in shadow_s]
+            if open_groups:
+                (shadow, spare), g = min(((reservation(now_s, int(free_in[o.group]), o.racks, ends[o.group]),
+                                           o.group) for o in open_groups), key=lambda r: (r[0][0], r[1]))
+                shadow_s[g], extra[g] = shadow, spare
+    return chosen
 
 
 def place(free: NDArray[np.bool_], rack_row: IndexArray, need: int, row_packing: bool = True) -> IndexArray | None:
