@@ -80,6 +80,14 @@ class Results:
         """A run's hall feed per grid mitigation (`time_s`, `<variant>_feed_power_w`; racksim.run.grid)."""
         return self._series(GRID_FILE, design, scenario, point)
 
+    def jobs(self, design: str, scenario: str, point: str | None = None) -> pd.DataFrame:
+        """A hall job mix's per-job table (wait, run, goodput, ETTR, interruptions, racks, work; racksim.run.fleet)."""
+        return self._series(JOBS_FILE, design, scenario, point)
+
+    def placements(self, design: str, scenario: str, point: str | None = None) -> pd.DataFrame:
+        """A hall job mix's placements: each stretch a job held a set of racks (job, start_s, end_s, racks)."""
+        return self._series(PLACEMENTS_FILE, design, scenario, point)
+
     def _series(self, file: str, design: str, scenario: str, point: str | None) -> pd.DataFrame:
         path = self.run_dir(design, scenario, point) / file
         if not path.is_file():

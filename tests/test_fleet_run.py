@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+import racksim.results as racksim_results
 from racksim.design.suite import SUITES_DIR
 from tests.cli import racksim
 
@@ -43,6 +44,12 @@ def test_job_table_and_energy_balance(job_mix: Path) -> None:
     assert 0 < hall["utilization"] < 1
     assert hall["jobs_completed"] == sum(job["done"] for job in jobs)
     assert metrics["performance"]["work_units"] == pytest.approx(sum(job["work_tokens"] for job in jobs))
+    # the same tables through racksim.results, for a notebook
+    results = racksim_results.open(job_mix.parent.parent)
+    assert results.jobs("gb200-hall-10", "job-mix")["name"].tolist() == [job["name"] for job in jobs]
+    placements = results.placements("gb200-hall-10", "job-mix")
+    assert set(placements["job"]) == {job["name"] for job in jobs}
+    assert (placements["end_s"] >= placements["start_s"]).all()
 
 
 def test_a_failure_on_one_rack_stops_only_its_job(job_mix: Path) -> None:
