@@ -13,6 +13,7 @@ from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIME_S, fixed_cost_curve
 from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
+from racksim.perf.ops import OpTable, op_time_s
 from racksim.run.loading import load_design
 from tests.perf_fixtures import A100_SXM_80GB, DESIGN_PATHS, DESIGNS, GB200, GB300, H100_SXM, RUBIN
 
@@ -35,15 +36,42 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
         assert design.compute_tray.gpus.dense_tflops * 1e12 == pytest.approx(training)
 
 
+MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979}}
+"""Plateaus the H100 file takes from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
+torch.matmul sweep), BF16 794.5 and FP8 1402.6 TFLOP/s against 989 and 1979 (stas00/ml-engineering,
+compute/accelerator/README.md at 744d01e). Every other file carries the A100 calibration (GEMM_PLATEAU)."""
+
+
 @pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
 def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
-    """The points in each file are T = t0 + x/(eta*peak) sampled per decade (rounded to 4 digits), as commented."""
+    """The points in each file are T = t0 + x/(eta*peak) sampled per decade (rounded to 4 digits), as commented:
+    eta the stated plateau of each precision's curve, peak that precision's."""
     acc = accelerator_from_design(DESIGNS[key])
     sizes = np.array(acc.gemm_efficiency.size)
-    gemm = fixed_cost_curve(GEMM_PLATEAU, acc.peak("bf16"), KERNEL_FIXED_TIME_S, "model")
+    plateaus = MEASURED_GEMM_PLATEAUS.get(key, {"bf16": GEMM_PLATEAU})
+    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) - {"bf16"}
+    for precision, plateau in plateaus.items():
+        gemm = fixed_cost_curve(plateau, acc.peak(precision), KERNEL_FIXED_TIME_S, "model")
+        np.testing.assert_allclose(acc.gemm_curve(precision)(sizes), gemm(sizes), rtol=1e-3)
     memory = fixed_cost_curve(HBM_PLATEAU, acc.hbm_bytes_per_s, KERNEL_FIXED_TIME_S, "model")
-    np.testing.assert_allclose(acc.gemm_efficiency(sizes), gemm(sizes), rtol=1e-3)
     np.testing.assert_allclose(acc.memory_efficiency(sizes), memory(sizes), rtol=1e-3)
+
+
+def test_h100_fp8_gemms_run_on_their_own_measured_curve() -> None:
+    """Hand calculation: a 1e12-FLOP FP8 GEMM on H100 takes t0 + x/(eta*peak) = 5 us + 1e12/(0.709 * 1979e12)
+    = 0.7177 ms; at BF16 5 us + 1e12/(0.803 * 989.5e12) = 1.2635 ms. The other designs have one curve."""
+    ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
+    assert op_time_s(ops, H100_SXM, "fp8")[0] == pytest.approx(7.177e-4, rel=2e-3)
+    assert op_time_s(ops, H100_SXM, "bf16")[0] == pytest.approx(1.2635e-3, rel=2e-3)
+    assert GB200.gemm_curve("fp8") is GB200.gemm_curve("fp4") is GB200.gemm_efficiency
+
+
+def test_a_curve_for_a_precision_the_gpu_lacks_is_one_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_design(DESIGN_PATHS["h100"], [f"{ACCELERATOR}.gemm_efficiency_by_precision="
+                                           "{fp4: {size_flop: [1.0], fraction: [0.5], source: x}}"])
+    assert caught.value.field_path == f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4"
+    assert "no peak for (has bf16, fp8)" in caught.value.rule
 
 
 def test_the_dgx_a100_reference_is_an_8_gpu_nvswitch_node_with_hdr_infiniband() -> None:

@@ -2,7 +2,8 @@
 
 `compute_tray.gpus.accelerator` gives dense tensor peaks per precision, the non-tensor (vector) throughput, HBM
 capacity and bandwidth, and two efficiency curves as sourced points: the achieved fraction of the matmul peak
-against the FLOPs of one GEMM, and the achieved fraction of the HBM bandwidth against the bytes one kernel moves.
+against the FLOPs of one GEMM (optionally one curve per precision, where measurements differ), and the achieved
+fraction of the HBM bandwidth against the bytes one kernel moves.
 `racksim.perf.hardware.accelerator_from_design` compiles it into the performance model's `Accelerator`.
 
 Like every design section: frozen pydantic models, units in every quantity's name, a docstring on every field.
@@ -11,7 +12,7 @@ Like every design section: frozen pydantic models, units in every quantity's nam
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -104,6 +105,19 @@ class AcceleratorSpec(Model):
     hbm_bandwidth_tbyte_s: PositiveFloat
     """HBM bandwidth per GPU, TB/s (1e12 bytes/s)."""
     gemm_efficiency: GemmEfficiency
-    """Achieved fraction of the matmul peak versus GEMM FLOPs (applied at every precision's peak)."""
+    """Achieved fraction of the matmul peak versus GEMM FLOPs, at every precision without its own curve below."""
+    gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4"], GemmEfficiency] | None = None
+    """Curves measured at one precision, replacing `gemm_efficiency` there (FP8 GEMMs reach a different fraction of
+    their peak than BF16 ones); each precision must be one the GPU has a peak for. Null: none (a design that
+    extends one with such curves and has other GPUs sets it null)."""
     memory_efficiency: MemoryEfficiency
     """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""
+
+    @model_validator(mode="after")
+    def _curves_for_known_precisions(self) -> AcceleratorSpec:
+        peaks = self.peak_tflops.tflops()
+        for name in self.gemm_efficiency_by_precision or {}:
+            if name not in peaks:
+                raise rule_error(f"gemm_efficiency_by_precision.{name}",
+                                 f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
+        return self

@@ -10,7 +10,8 @@ log10(size) and held flat beyond the end points. Both curves here follow one mod
 point: an operation of size x costs a fixed time t0 (kernel launch, tile ramp-up and tail) plus x at a plateau
 fraction η of the peak, T = t0 + x / (η·peak), so the achieved fraction is η·x / (x + η·peak·t0). `fixed_cost_curve`
 samples it per decade; the designs' points are these samples (tests/test_perf_designs.py checks that they still are).
-η for matmuls on A100 is calibrated on one published case (racksim/perf/VALIDATION.md); the other parameters are
+η for matmuls on A100 is calibrated on one published case (racksim/perf/VALIDATION.md); H100 has measured η per
+precision (its design file may give one curve per precision: `Accelerator.gemm_curve`); the other parameters are
 assumptions stated where they are set.
 """
 
@@ -76,11 +77,17 @@ class Accelerator:
     hbm_bandwidth_tbyte_s: float
     """HBM bandwidth, TB/s (1e12 bytes/s)."""
     gemm_efficiency: EfficiencyCurve
-    """Achieved fraction of the matmul peak versus GEMM FLOPs."""
+    """Achieved fraction of the matmul peak versus GEMM FLOPs, at every precision without its own curve."""
     memory_efficiency: EfficiencyCurve
     """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""
     sources: dict[str, str] = field(default_factory=dict)
     """Source of each number, by field name."""
+    gemm_efficiency_by_precision: dict[str, EfficiencyCurve] = field(default_factory=dict)
+    """Curves measured at one precision ('bf16', 'fp8', 'fp4'), replacing `gemm_efficiency` there."""
+
+    def gemm_curve(self, precision: str) -> EfficiencyCurve:
+        """The GEMM efficiency curve at `precision`: its own if measured, else `gemm_efficiency`."""
+        return self.gemm_efficiency_by_precision.get(precision, self.gemm_efficiency)
 
     def peak(self, precision: str) -> float:
         """Dense matmul peak at `precision`, FLOP/s; a precision the chip lacks is a ValueError."""
@@ -98,8 +105,8 @@ class Accelerator:
 # measurement: it shapes the small-size end of both curves, which training steps of large models barely reach.
 KERNEL_FIXED_TIME_S = 5e-6
 # Matmul plateau on A100: calibrated on Korthikanti et al. 2022, 175B with sequence parallelism and selective
-# recompute (VALIDATION.md, the one calibration case: bisection gives 0.704, rounded to 0.70); used for every
-# other case and accelerator unchanged, which is itself an assumption for H100 and Blackwell.
+# recompute (VALIDATION.md, the one calibration case: bisection gives 0.704, rounded to 0.70). The H100 design
+# replaces it with measured ceilings per precision; the Blackwell and Rubin designs carry it (an assumption).
 GEMM_PLATEAU = 0.70
 # HBM plateau: streaming kernels reach ~90 % of the nominal bandwidth on A100/H100 (BabelStream-class results);
 # an assumption stated here, not calibrated.

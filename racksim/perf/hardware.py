@@ -40,6 +40,8 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
         gemm_efficiency=EfficiencyCurve(tuple(gemm.size_flop), tuple(gemm.fraction), gemm.source),
         memory_efficiency=EfficiencyCurve(tuple(memory.size_bytes), tuple(memory.fraction), memory.source),
         sources={"design": design.name},
+        gemm_efficiency_by_precision={name: EfficiencyCurve(tuple(c.size_flop), tuple(c.fraction), c.source)
+                                      for name, c in (spec.gemm_efficiency_by_precision or {}).items()},
     )
 
 

@@ -209,10 +209,10 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str) -> tuple[FloatArr
     """(compute, memory) time of each op alone: F / (P · η_gemm(F)) and bytes / (BW · η_mem(bytes)), s.
 
     P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
-    bandwidth, bytes/s; η the accelerator's efficiency curves.
+    bandwidth, bytes/s; η the accelerator's efficiency curves (the GEMM curve of `precision`).
     """
     peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
-    eff = np.where(ops.matmul, acc.gemm_efficiency(ops.flops), 1.0)
+    eff = np.where(ops.matmul, acc.gemm_curve(precision)(ops.flops), 1.0)
     return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
 
 
