@@ -147,6 +147,24 @@ def test_easy_backfill_that_must_not_happen() -> None:
     assert one_group(0.0, 4, [Queued(8, 50), Queued(3, 500)], running, backfill=False) == []
 
 
+def test_a_reservation_counts_racks_back_from_repair_and_refills_spares_first() -> None:
+    # 1 rack free, a job on 2 racks until 300 s, racks back from repair at 100 and 200 s (one never): a head of 3
+    # racks has its shadow at 200 s (1 + 1 + 1), none extra; one of 4 at 300 s, 1 extra. With one hot spare owed,
+    # the rack back at 100 s refills it: the 3-rack head waits for 300 s (0 + 1 + 2), with 1 extra; nothing frees
+    # 6 racks.
+    running, back_s = [Running(2, 300.0)], np.array([200.0, np.inf, 100.0])
+    assert reservation(0.0, 1, 3, running, back_s) == (200.0, 0)
+    assert reservation(0.0, 1, 4, running, back_s) == (300.0, 1)
+    assert reservation(0.0, 0, 3, running, back_s) == (300.0, 1)
+    assert reservation(0.0, 1, 6, running, back_s) == (float("inf"), 0)
+    # In the scheduler the 3-rack head reserves 200 s: a 1-rack job of 150 s backfills, one of 250 s waits (it would
+    # backfill if the repairs were not counted: shadow 300 s); with the spare owed, the shadow is 300 s again.
+    assert one_group(0.0, 1, [Queued(3, 10), Queued(1, 150)], running, returning=[back_s]) == [1]
+    assert one_group(0.0, 1, [Queued(3, 10), Queued(1, 250)], running, returning=[back_s]) == []
+    assert one_group(0.0, 1, [Queued(3, 10), Queued(1, 250)], running) == [1]
+    assert one_group(0.0, 1, [Queued(3, 10), Queued(1, 250)], running, returning=[back_s], owed=[1]) == [1]
+
+
 def test_a_bounded_queue_depth_sees_no_further() -> None:
     # The backfill that must happen above, with only the head considered per pass: nothing starts.
     running = [Running(6, 100.0)]

@@ -160,7 +160,8 @@ class Scheduler(Model):
 
     policy: Literal["fifo", "easy_backfill"] = "easy_backfill"
     """fifo: jobs start in submit order; easy_backfill: a later job may start now if it does not delay the
-    reservation of the queue's head (computed from the running jobs' expected ends)."""
+    reservation of the queue's head (computed from the running jobs' expected ends and the racks' expected returns
+    from repair, racksim.engine.fleet)."""
     row_packing: bool = True
     """Place a job in as few rows as possible (best fit into one row, else the rows with most free racks first);
     off: the lowest-numbered free racks."""

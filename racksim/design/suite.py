@@ -121,8 +121,9 @@ class Scenario(Model):
     repair: RepairCrew | None = None
     """Who repairs a job mix's failed racks, with which parts (absent: the defaults)."""
     trip_reset_delay_s: PositiveFloat | None = None
-    """Time until an operator resets a tripped rack, s: this long after the trip, or at a feed's return if later
-    (a job mix's run: this long after the feed is back); absent: racksim.design.jobs_schema.TRIP_RESET_DELAY_S."""
+    """Time until an operator resets a tripped rack, s: this long after the trip, or when a feed (or charged BBUs)
+    can carry the rack again if that is later, in a rack run and a job mix's alike; absent:
+    racksim.design.jobs_schema.TRIP_RESET_DELAY_S."""
 
     @model_validator(mode="after")
     def _one_kind_of_work(self) -> Scenario:

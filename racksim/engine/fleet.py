@@ -15,7 +15,14 @@ rack down until repaired; others (PSU, power shelf, fan, pump: redundant units) 
 need the crew and a part. A repair waits for a technician (simpy.Resource of `technicians`), for a shift (repairs
 start only in the first `shift_s` of each day) and for a part (simpy.Container; a used part is restocked after
 `restock_s`), then takes its hands-on time. A repaired rack tops up the hot spares first, then goes idle. A feed
-loss trips its racks; once the feed is back an operator resets them after `trip_reset_s`.
+loss trips its racks; an operator resets them `trip_reset_s` after the trip, or when the feed is back if that is
+later (as racksim.engine.power_control; a hall of job mixes has no BBUs to carry a rack sooner).
+
+EASY's reservations count racks coming back (`_returns_s`): a rack under repair is expected back when its
+hands-on time ends (its drawn duration, known once a technician has started), one still waiting for the crew, a
+shift or a part `mttr_s` of its group from now (the mean hands-on time of the group's sampled repairs, the site's
+MTTR: its own draw is not known before a technician starts), a rack down or tripped by a scheduled fault when the
+fault clears (and the operator has reset it), never if the fault does not clear within the run.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from racksim._types import IndexArray
+from racksim._types import FloatArray, IndexArray
 from racksim.engine.fleet_state import FleetInputs, HallState, JobRecord, RackState, ScheduledOutage
 from racksim.engine.state import Event
 from racksim.workload.fleet_jobs import JobSpec
@@ -78,6 +85,16 @@ class Fleet:
         self.repair_s = 0.0
         self.interruptions = 0
         self.events: list[Event] = []
+        n_racks = inputs.rack_group.size
+        self.back_s = np.full(n_racks, -math.inf)
+        """The latest known return of each rack's open faults (repairs under way, scheduled faults), s."""
+        self.awaiting = np.zeros(n_racks, dtype=np.int32)
+        """Repairs of each rack waiting for a technician, a shift or a part."""
+        failures = inputs.failures
+        stopped = inputs.rack_group[failures.rack[failures.interrupts]]
+        self.mttr_s = (np.bincount(stopped, failures.repair_s[failures.interrupts], self.n_groups)
+                       / np.maximum(np.bincount(stopped, minlength=self.n_groups), 1))
+        """Each group's MTTR: the mean hands-on time of its sampled repairs that take a rack down, s."""
 
     def run(self) -> FleetResult:
         """Simulate to the end of the run."""
@@ -99,22 +116,34 @@ class Fleet:
         Each job starts on the group the scheduler picks among those it may use (racksim.workload.scheduler.starts).
         """
         now = self.env.now
+        owed = []
         for group in range(self.n_groups):
             spares = int(((self.hall.state == RackState.SPARE) & (self.hall.group == group)).sum())
             if spares < self.inputs.hot_spares:
                 idle = np.flatnonzero(self.hall.free(group))[: self.inputs.hot_spares - spares]
                 self.hall.set(idle, RackState.SPARE, now)
+                spares += idle.size
+            owed.append(self.inputs.hot_spares - spares)
         if self.queue:
             running = [[Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in holding]
                        for holding in self.holding]
             chosen = starts(now, self.hall.state == RackState.IDLE, self.hall.group, self.inputs.rack_row,
                             [self.asks[j] for j in self.queue], running, self.inputs.backfill,
-                            self.inputs.queue_depth, self.inputs.row_packing)
+                            self.inputs.queue_depth, self.inputs.row_packing, self._returns_s(), owed)
             for start in chosen:
                 self._grant(self.queue[start.position], start.option.group, start.racks)
             started = {start.position for start in chosen}
             self.queue = [j for p, j in enumerate(self.queue) if p not in started]
         self._count_queued()
+
+    def _returns_s(self) -> list[FloatArray]:
+        """When each group's down and tripped racks are expected back, s (module docstring)."""
+        hall = self.hall
+        out = np.flatnonzero((hall.state == RackState.DOWN) | (hall.state == RackState.TRIPPED))
+        group = hall.group[out]
+        waiting_s = np.where(self.awaiting[out] > 0, self.env.now + self.mttr_s[group], -math.inf)
+        back_s = np.maximum(self.back_s[out], waiting_s)
+        return [back_s[group == g] for g in range(self.n_groups)]
 
     def _count_queued(self) -> None:
         """Keep the hall's count of waiting jobs current (after integrating the time before the change)."""
@@ -240,6 +269,7 @@ class Fleet:
             rack = int(failures.rack[k])
             self.events.append(Event(self.env.now, "fault", f"{failures.component[k]} on rack {rack}"))
             if failures.interrupts[k]:
+                self.awaiting[rack] += 1
                 self._take_down(np.array([rack]))
             self.env.process(self._repair(rack, float(failures.repair_s[k]), bool(failures.interrupts[k])))
 
@@ -261,6 +291,7 @@ class Fleet:
         hall.open_faults[racks] -= 1
         ready = racks[hall.open_faults[racks] == 0]
         hall.tripped[ready] = False
+        self.back_s[ready] = -math.inf
         hall.set(ready, RackState.IDLE, self.env.now)
         self._schedule()
 
@@ -275,6 +306,9 @@ class Fleet:
                 yield self.parts.get(1)
                 self.env.process(self._restock())
             self.repair_wait_s += self.env.now - failed_s
+            if down:
+                self.awaiting[rack] -= 1
+                self.back_s[rack] = max(self.back_s[rack], self.env.now + hands_on_s)
             yield self.env.timeout(hands_on_s)
         self.repairs += 1
         self.repair_s += self.env.now - failed_s
@@ -290,9 +324,13 @@ class Fleet:
         self.events.append(Event(self.env.now, "fault", outage.label))
         if not outage.stops_racks:
             return
+        # back when cleared; tripped racks: reset by the operator `trip_reset_s` after the trip, once powered again
+        out_s = math.inf if outage.duration_s is None else \
+            max(outage.duration_s, self.inputs.trip_reset_s) if outage.trips else outage.duration_s
+        self.back_s[outage.racks] = np.maximum(self.back_s[outage.racks], self.env.now + out_s)
         self._take_down(outage.racks, tripped=outage.trips)
-        if outage.duration_s is None:
+        if math.isinf(out_s):
             return
-        yield self.env.timeout(outage.duration_s + (self.inputs.trip_reset_s if outage.trips else 0.0))
+        yield self.env.timeout(out_s)
         self.events.append(Event(self.env.now, "repair", f"cleared: {outage.label}"))
         self._bring_back(outage.racks)

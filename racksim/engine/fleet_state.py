@@ -35,7 +35,7 @@ class RackState(IntEnum):
     DOWN = 3
     """A failure holds it (awaiting or under repair): off."""
     TRIPPED = 4
-    """Its feed was lost: off until the feed is back and an operator resets it."""
+    """Its feed was lost: off until an operator resets it (`trip_reset_s` after the trip, once the feed is back)."""
     SPARE = 5
     """A hot spare held for swaps: idle power."""
 
@@ -70,7 +70,7 @@ class ScheduledOutage:
     stops_racks: bool
     """The racks go down (their jobs stop) until cleared; else the fault is only logged."""
     trips: bool
-    """A feed loss: the racks trip and wait for an operator reset after the feed is back."""
+    """A feed loss: the racks trip and wait for an operator's reset (racksim.engine.fleet)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class FleetInputs:
     hot_spares: int = 0
     """Spare racks held per group."""
     trip_reset_s: float = 600.0
+    """An operator resets a tripped rack this long after the trip, or when its feed is back if that is later, s."""
     hall_losses: HallLosses | None = None
 
 
