@@ -91,3 +91,24 @@ def test_the_phases_carry_all_of_the_step_traffic(dp_s: float) -> None:
     assert (up, out) == pytest.approx(step.traffic.total_gbyte, rel=1e-12)
     assert step.traffic.dp_gbyte[0] > 0
     assert step.traffic.layers_gbyte[0] > 0
+
+
+def test_context_parallel_traffic_by_hand() -> None:
+    # CP 2: per layer and micro-batch the keys and values (cp · b·s/cp tokens · 2 · 8 KV heads · 128 · 2 B) are
+    # gathered forward, again backward, and their gradients reduce-scattered: 3 × KV · 1/2 per rank, 32 layers.
+    layout = Layout(global_batch=4, seq_len=8192, micro_batch=1, cp=2, zero=0)
+    step = train_step(M8, layout, NVL72, check_memory=False)
+    kv = 8192 * 2 * M8.kv_heads * M8.d_head * BYTES_ACT
+    assert (M8.kv_heads, M8.d_head) == (8, 128)
+    assert step.traffic.layers_gbyte == pytest.approx((4 * 32 * 3 * kv / 2 / 1e9, 0.0), rel=1e-9)
+
+
+def test_expert_parallel_traffic_by_hand() -> None:
+    # DeepSeek-V3, EP 8 inside one domain: per MoE layer and micro-batch a dispatch and a combine forward and again
+    # backward, each of b·s·k·h·2 B with 7/8 of it leaving the rank; 58 MoE layers of 61.
+    m = bundled_model("deepseek-v3")
+    layout = Layout(global_batch=8, seq_len=4096, micro_batch=1, dp=8, ep=8, zero=1)
+    step = train_step(m, layout, NVL72, check_memory=False)
+    assert (m.moe_layers, m.top_k) == (58, 8)
+    message = 4096 * m.top_k * m.hidden_size * BYTES_ACT
+    assert step.traffic.layers_gbyte == pytest.approx((1 * 58 * 4 * message * 7 / 8 / 1e9, 0.0), rel=1e-9)
