@@ -12,6 +12,7 @@ from racksim.perf.ops import OpTable
 from racksim.perf.power import (
     HBM_ACTIVITY,
     LINK_ACTIVITY,
+    WAIT_ACTIVITY,
     Busy,
     iteration_busy,
     link_busy,
@@ -59,6 +60,19 @@ def test_a_large_gemm_runs_at_tdp_and_communication_near_idle() -> None:
     assert busy.activity == 1.0
     assert link_busy(0.1).activity == pytest.approx(LINK_ACTIVITY)
     assert LINK_ACTIVITY <= 0.15
+
+
+def test_a_waiting_gpu_reproduces_the_context_held_idle_step() -> None:
+    """Calibration (S, arXiv 2605.23918): a CUDA context holds an HBM GPU 26-50 W above bare idle; midpoint 38 W on
+    the HGX-H100 reference's 700 W TDP and 90 W idle -> u = 38 / 610 = 0.062. A collective adds its links on top
+    (LINK_ACTIVITY above that floor, and near idle: P, Choukse et al. 2025; NVIDIA's GB300 power blog 2025)."""
+    gpu = DESIGNS["h100"].compute_tray.gpus
+    assert (gpu.tdp_w, gpu.idle_w) == (700.0, 90.0)
+    waiting_w = float(utilization_power_w(WAIT_ACTIVITY, gpu.idle_w, gpu.tdp_w))
+    assert waiting_w - gpu.idle_w == pytest.approx(38.0, abs=1.5)  # 36.6 W above bare idle
+    assert 26.0 <= waiting_w - gpu.idle_w <= 50.0
+    collective_w = float(utilization_power_w(LINK_ACTIVITY, gpu.idle_w, gpu.tdp_w))
+    assert waiting_w < collective_w <= gpu.idle_w + 0.15 * (gpu.tdp_w - gpu.idle_w)  # 151 W of 700 W
 
 
 def test_prefill_draws_more_than_decode() -> None:

@@ -16,7 +16,7 @@ from racksim.cli import app
 from racksim.design.workload_schema import Calibration, InferenceWorkload, TraceWorkload, TrainingWorkload
 from racksim.engine import Simulation
 from racksim.errors import InputError
-from racksim.perf import accelerator_from_design, bundled_model, predict_serving, predict_training
+from racksim.perf import accelerator_from_design, predict_serving, predict_training
 from racksim.perf.power import LINK_ACTIVITY
 from racksim.perf.training import StepBreakdown
 from racksim.physics.arrays import build
@@ -26,7 +26,7 @@ from racksim.run.loading import load_design
 from racksim.workload import InferenceSchedule, TraceSchedule, TrainingSchedule, schedule_for
 from racksim.workload.inference import DAY_S, expected_arrivals
 from racksim.workload.trace import gpu_utilization_from_power
-from racksim.workload.training_model import MAX_GROUPS, MAX_PHASES_PER_STEP, StepActivity, step_phases, step_traffic
+from racksim.workload.training_model import MAX_GROUPS, MAX_PHASES_PER_STEP, StepActivity, step_phases
 from tests.conftest import ROOT, contract_problems
 from tests.test_cli import racksim
 
@@ -115,12 +115,12 @@ def test_tensor_parallel_traffic_by_hand() -> None:
     backward, each sending 7/8 of M = b·s·h·2 bytes; 80 layers, 144 / (9 · b) micro-batches of b sequences."""
     workload = llama70b(tp=8)
     predicted = predict_training(GB200, "llama3-70b", 72, 144, 8192, precision="fp8", tp=8)
-    layout = predicted.layout
-    traffic = step_traffic(bundled_model("llama3-70b"), layout, 72)
+    layout, traffic = predicted.layout, predicted.step.traffic
     message = layout.micro_batch * 8192 * 8192 * 2
-    assert traffic.layers_gbyte == pytest.approx(layout.microbatches * 80 * 10 * 7 / 8 * message / 1e9, rel=1e-12)
-    assert not traffic.dp_scale_out
-    assert schedule_for(workload, GB200).traffic_gbyte_per_gpu[0] > traffic.layers_gbyte  # plus the gradients
+    assert traffic.layers_gbyte == pytest.approx((layout.microbatches * 80 * 10 * 7 / 8 * message / 1e9, 0.0),
+                                                 rel=1e-12)
+    assert traffic.dp_gbyte[1] == 0.0  # one rack
+    assert schedule_for(workload, GB200).traffic_gbyte_per_gpu[0] > traffic.layers_gbyte[0]  # plus the gradients
 
 
 def test_a_layout_that_does_not_fit_is_refused_in_one_line() -> None:

@@ -3,17 +3,18 @@
 Models come from Hugging Face configs, accelerators sit on a roofline, memory per GPU is checked against HBM, and
 the training step of a parallel layout gives step time and its breakdown, MFU, HFU and tokens/s per GPU.
 
-Modules, bottom up: `model` (config loading and validation), `params` (parameter counts), `accelerator` (peaks,
-HBM, efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs and bytes, roofline times),
-`layout` (parallel degrees and step options), `memory` (memory per GPU, the fit check), `comm` (the collective
-timing protocol, alpha-beta models with NCCL's protocols and an adapter to racksim.network), `training` (the step
-model), `inference` (engine iterations of a TP replica on the roofline, KV cache and its capacity), `serving`
-(continuous batching at a concurrency: TTFT, TPOT, tokens/s, the throughput-interactivity curve and an SLO's
-operating point), `hardware` (a design's `compute_tray.gpus.accelerator` compiled to an `Accelerator`, and its
-`System` on the design's network model), `search` (the fastest training layout that fits, the serving layout under
-an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim perf train|serve` print them),
-`published` and `published_inference` (validation cases), `power` (the GPU activity a phase of work runs at, the
-input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the scenarios from it.
+Modules, bottom up: `model` (config loading and validation), `params` (parameter counts), `accelerator` (peaks, HBM,
+efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs and bytes, roofline times), `layout`
+(parallel degrees and step options), `memory` (memory per GPU, the fit check), `comm` (the collective timing
+protocol, alpha-beta models with NCCL's protocols and an adapter to racksim.network), `training` (the step model and
+the bytes its collectives send per link class), `inference` (engine iterations of a TP replica on the roofline, KV
+cache and its capacity), `serving` (continuous batching at a concurrency: TTFT, TPOT, tokens/s, the
+throughput-interactivity curve and an SLO's operating point), `hardware` (a design's `compute_tray.gpus.accelerator`
+compiled to an `Accelerator`, and its `System` on the design's network model), `search` (the fastest training layout
+that fits, the serving layout under an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim
+perf train|serve` print them), `published` and `published_inference` (validation cases), `power` (the GPU activity a
+phase of work runs at, the input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the
+scenarios from it.
 """
 
 from racksim.perf.accelerator import Accelerator, EfficiencyCurve
@@ -26,7 +27,7 @@ from racksim.perf.model import ModelConfig, bundled_model, bundled_models, load_
 from racksim.perf.params import ParamCounts, param_counts
 from racksim.perf.predict import ServingPrediction, TrainingPrediction, predict_serving, predict_training
 from racksim.perf.serving import ServingCurve, ServingPoint, operating_point, serve, serving_curve
-from racksim.perf.training import StepBreakdown, System, TrainingStep, model_flops, train_step
+from racksim.perf.training import StepBreakdown, StepTraffic, System, TrainingStep, model_flops, train_step
 
 __all__ = [
     "DGX_A100",
@@ -47,6 +48,7 @@ __all__ = [
     "ServingPoint",
     "ServingPrediction",
     "StepBreakdown",
+    "StepTraffic",
     "System",
     "TrainingPrediction",
     "TrainingStep",

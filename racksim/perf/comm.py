@@ -51,6 +51,28 @@ def steps_and_share(kind: Kind, n: int) -> tuple[int, float]:
     return 1, 1.0
 
 
+def link_bytes(kind: Kind, message_bytes: float, group_size: int, scale_up: bool,
+               per_domain: int = 1) -> tuple[float, float]:
+    """Bytes each rank sends in one collective over (scale-up links, scale-out NICs), B.
+
+    The bus bytes f·S of nccl-tests' bus-bandwidth convention (f of `steps_and_share`), whichever algorithm times
+    the call, placed as `AlphaBeta` places them: all on the scale-up links inside one domain; for a group spanning
+    domains with q ranks in each, NCCL's q flat rings leave each domain through each rank's NIC once, so 1 in q of
+    a rank's ring hops crosses the fabric (out = f·S/q, up = f·S − out; q = 1, a rail: all on the NIC); an
+    all-to-all sends (q − 1)/n of S over the scale-up links and (n − q)/n over the NICs; a send crossing domains
+    goes over the NIC.
+    """
+    if group_size <= 1 or message_bytes <= 0:
+        return 0.0, 0.0
+    bus = message_bytes * steps_and_share(kind, group_size)[1]
+    if scale_up:
+        return bus, 0.0
+    q = 1 if kind == "send" else min(per_domain, group_size)
+    if kind == "all-to-all":
+        return message_bytes * (q - 1) / group_size, message_bytes * (group_size - q) / group_size
+    return bus - bus / q, bus / q
+
+
 @dataclass(frozen=True)
 class AlphaBeta:
     """Ring/direct alpha-beta collectives over two tiers: the scale-up domain and the scale-out fabric.

@@ -24,9 +24,21 @@ Weights (dimensionless):
   provisioned power.
 - a_V = 0.5: compute-bound vector (CUDA-core) work: an assumption (A) between the two; the model's vector ops
   are nearly all HBM-bound, so a_V rarely matters.
-- a_L = 0.10: collectives in flight: copy engines, NCCL's few SMs and the NVLink/NIC SerDes. Communication-heavy
-  phases run "near idle" (P: Choukse et al. 2025, as above); 0.10 is an assumption (A) within that.
-- WAIT_ACTIVITY = 0.05: a GPU waiting on its pipeline neighbours (the bubble) polls and does nothing else (A).
+- a_L = 0.10: collectives in flight: copy engines, NCCL's few SMs and the NVLink/NIC SerDes on top of a GPU that
+  holds the job's context. **Checked**: communication-heavy phases run "near idle" (P: Choukse et al. 2025, as
+  above: compute phases near TDP, communication phases near idle power; P: NVIDIA, "How New GB300 NVL72 Features
+  Provide Steady Power for AI", technical blog 2025: training makes "abrupt transitions between idle and
+  high-power states"), and it lies above the context-held floor below. The value 0.10 is an assumption (A):
+  no published per-collective power figure was found.
+- WAIT_ACTIVITY = 0.06: a GPU waiting on its pipeline neighbours (the bubble) holds its CUDA context and polls.
+  **Calibrated** on the context-held idle step: a CUDA context lifts an HBM GPU (H100, A100) 26-50 W above bare
+  idle whatever the memory it holds (S: Vadari, "idle GPU power as a function of VRAM allocation", arXiv
+  2605.23918, 2026, abstract); the midpoint 38 W on the HGX-H100 reference (700 W TDP, 90 W idle):
+  38 / (700 − 90) = 0.062, rounded to 0.06 (the range 0.043-0.082). The polling recv kernel's own draw (a few SMs
+  spinning) is left out (A: small); the figure is then a floor for the bubble, not a measurement of it.
+  **Doubtful** against S: arXiv 2604.04745 (2026, per-second telemetry of an academic cluster) finds
+  "execution-idle" GPUs spending 10.7 % of the energy in 19.7 % of the time, about half the power of the rest;
+  that mix of workloads and 1 s sampling does not isolate a bubble, so it is not used.
 
 The check of the whole: a Llama-class training step comes out between a_H and 1 (compute segments ≈ 0.9-1,
 communication ≈ 0.1), so the feed swings by most of the GPUs' idle-to-TDP range every step, as Choukse et al.
@@ -54,9 +66,9 @@ HBM_ACTIVITY = 0.35
 VECTOR_ACTIVITY = 0.5
 """a_V: weight of compute-bound vector time (A)."""
 LINK_ACTIVITY = 0.10
-"""a_L: weight of collective time, near idle (P: Choukse et al. 2025; the value A)."""
-WAIT_ACTIVITY = 0.05
-"""Activity of a GPU waiting on its pipeline neighbours (A)."""
+"""a_L: weight of collective time, near idle (checked: P, Choukse et al. 2025; NVIDIA 2025; the value A)."""
+WAIT_ACTIVITY = 0.06
+"""Activity of a GPU waiting on its pipeline neighbours (calibrated on the context-held idle step, S)."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@ all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters 
 parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
 keys and values gathered forward and their gradients scattered backward, exposed beyond the attention compute.
 
+Traffic: every collective the step times also counts the bytes each GPU sends over the scale-up links and the
+scale-out NICs (`comm.link_bytes`, bus bytes), times the calls it stands for; `StepTraffic` is their sum for a GPU
+of the stage that paces the step, so the traffic and the step time come from the same list of collectives.
+
 MFU = model FLOPs / (GPUs · dense peak · T), model FLOPs = 3 × the forward matmul FLOPs of the model for the global
 batch with full (unmasked) s² attention, as in Megatron-LM's 72·B·s·l·h²(1 + s/6h + V/12lh) (Korthikanti et al.
 2022, §6), routed experts counted k per token. HFU adds the recomputed forward FLOPs.
@@ -30,10 +34,13 @@ batch with full (unmasked) s² attention, as in Megatron-LM's 72·B·s·l·h²(1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import CollectiveTime, Kind
+from racksim.perf.comm import CollectiveTime, Kind, link_bytes
 from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
 from racksim.perf.model import ModelConfig
@@ -70,6 +77,46 @@ class StepBreakdown:
 
 
 @dataclass(frozen=True)
+class StepTraffic:
+    """Bytes one GPU of the pacing stage sends per step over (scale-up links, scale-out NICs), GB."""
+
+    layers_gbyte: tuple[float, float] = (0.0, 0.0)
+    """Tensor-, context-, expert- and pipeline-parallel collectives of every layer and micro-batch."""
+    dp_gbyte: tuple[float, float] = (0.0, 0.0)
+    """Data-parallel gradient reduction and parameter gathers (ZeRO 3: every layer, every micro-batch)."""
+
+    @property
+    def total_gbyte(self) -> tuple[float, float]:
+        """Both, (scale-up, scale-out), GB."""
+        return (self.layers_gbyte[0] + self.dp_gbyte[0], self.layers_gbyte[1] + self.dp_gbyte[1])
+
+
+@dataclass
+class _Meter:
+    """The step's collective timer, adding up the bytes each GPU sends (`comm.link_bytes`) as it times the calls.
+
+    Each call says the `part` its bytes belong to ('layers' or 'dp'), whether it runs per layer and micro-batch or
+    per step (`per`), and how many calls of its size that time stands for (`times`).
+    """
+
+    coll: CollectiveTime
+    sent: dict[tuple[str, str], np.ndarray] = field(default_factory=lambda: defaultdict(lambda: np.zeros(2)))
+
+    def __call__(self, kind: Kind, message_bytes: float, group_size: int, scale_up: bool, per_domain: int = 1, *,
+                 part: str = "layers", per: str = "layer", times: float = 1.0) -> float:
+        """Time of one call, s (the collective timer's); counts `times` calls' bytes."""
+        self.sent[part, per] += times * np.array(link_bytes(kind, message_bytes, group_size, scale_up, per_domain))
+        return self.coll(kind, message_bytes, group_size, scale_up, per_domain)
+
+    def traffic(self, layer_calls: float) -> StepTraffic:
+        """Bytes per step with `layer_calls` layer passes per step (micro-batches × layers on the stage), GB."""
+        def gbyte(part: str) -> tuple[float, float]:
+            total = (layer_calls * self.sent[part, "layer"] + self.sent[part, "step"]) / 1e9
+            return float(total[0]), float(total[1])
+        return StepTraffic(gbyte("layers"), gbyte("dp"))
+
+
+@dataclass(frozen=True)
 class TrainingStep:
     """The prediction for one training step."""
 
@@ -81,6 +128,8 @@ class TrainingStep:
     memory: MemoryBreakdown
     model_flops: float
     hardware_flops: float
+    traffic: StepTraffic = StepTraffic()
+    """Bytes each GPU of the pacing stage sends per step, by link class."""
 
 
 def layer_mix(m: ModelConfig, shard: Shard, experts_local: int) -> list[tuple[float, OpTable]]:
@@ -128,7 +177,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     Raises a one-line `InputError` for an impossible layout or, with `check_memory`, one that does not fit HBM.
     """
     check_layout(m, layout, source)
-    acc, coll, domain = system.accelerator, system.collective, system.scale_up_gpus
+    acc, domain = system.accelerator, system.scale_up_gpus
+    coll = _Meter(system.collective)
     memory = memory_per_gpu(m, layout)
     if check_memory:
         check_fits(memory, acc, source)
@@ -144,12 +194,13 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
             kv = layout.cp * shard.tokens * 2 * m.kv_heads * m.d_head * BYTES_ACT / layout.tp
-            gather = coll("all-gather", kv, *layout.placement("cp", domain))
+            gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
             cp_s += fraction * (max(0.0, gather - core) + max(0.0, 2 * gather - 2 * core))
         if ops is not None and "router" in ops.name and layout.ep > 1:
             msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
             n_a2a = 4 + (2 if layout.recompute == "full" else 0)
-            ep_s += fraction * n_a2a * coll("all-to-all", msg, *layout.placement("ep", domain))
+            ep_s += fraction * n_a2a * coll("all-to-all", msg, *layout.placement("ep", domain),
+                                            times=fraction * n_a2a)
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
@@ -166,9 +217,10 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     pp_s = 0.0
     if p > 1:
         send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
-        pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain)
+        pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain, per="step",
+                                 times=2 * mb * v)
     dense, expert = stage_params(m, layout)
-    dp_s = _dp_exposed_s(m, layout, system, dense, expert, per_stage, fwd_s, bwd_s)
+    dp_s = _dp_exposed_s(m, layout, system, coll, dense, expert, per_stage, fwd_s, bwd_s)
     params_opt = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep)
                                                                         if layout.zero else 1)
     opt_s = float(op_time_s(optimizer_ops(params_opt), acc, prec).sum())
@@ -182,7 +234,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     return TrainingStep(
         step_time_s=step_s, breakdown=breakdown, mfu=mflops / (peak_total * step_s), hfu=hflops / (peak_total * step_s),
         tokens_per_s_per_gpu=layout.global_batch * layout.seq_len / (step_s * layout.gpus), memory=memory,
-        model_flops=mflops, hardware_flops=hflops)
+        model_flops=mflops, hardware_flops=hflops, traffic=coll.traffic(mb * per_stage))
 
 
 def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_head_s: float,
@@ -199,8 +251,8 @@ def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_h
     return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
 
 
-def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, dense: float, expert: float, layers: float,
-                  fwd_s: float, bwd_s: float) -> float:
+def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, dense: float, expert: float,
+                  layers: float, fwd_s: float, bwd_s: float) -> float:
     """Exposed data-parallel time per step, s: gradient reduction and parameter gathering (module docstring).
 
     `layers` on the stage; `fwd_s`, `bwd_s`: one layer's forward and backward (with recompute) for one micro-batch,
@@ -216,14 +268,14 @@ def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, dense: float, 
     (`Layout.zero3_gather` 'tensor') and 1 otherwise (the first gather of each pass and the last reduce-scatter
     have no compute to hide behind). Without prefetch (0 layers) all of it, L·(g + k·g + r), adds to the compute.
     """
-    coll, domain = system.collective, system.scale_up_gpus
+    domain = system.scale_up_gpus
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     groups = [(dense, layout.placement("dp", domain))]
     if expert:
         groups.append((expert, layout.placement("edp", domain)))
     if layout.zero == 3:
-        gather, reduce = _zero3_layer_s(m, layout, system, dense, expert, layers)
         regathers = 2 if layout.zero3_gather == "tensor" and layout.recompute == "full" else 1
+        gather, reduce = _zero3_layer_s(m, layout, system, coll, dense, expert, layers, 1 + regathers)
         if not layout.dp_overlap or layout.zero3_prefetch_layers == 0:
             return layout.microbatches * layers * ((1 + regathers) * gather + reduce)
         hidden = max(0.0, layers - 1)
@@ -233,17 +285,17 @@ def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, dense: float, 
     reduce_s = gather_s = 0.0
     for params, where in groups:
         if layout.zero == 0:
-            reduce_s += coll("all-reduce", params * grad_bytes, *where)
+            reduce_s += coll("all-reduce", params * grad_bytes, *where, part="dp", per="step")
         else:
-            reduce_s += coll("reduce-scatter", params * grad_bytes, *where)
-            gather_s += coll("all-gather", params * 2.0, *where)
+            reduce_s += coll("reduce-scatter", params * grad_bytes, *where, part="dp", per="step")
+            gather_s += coll("all-gather", params * 2.0, *where, part="dp", per="step")
     if not layout.dp_overlap:
         return reduce_s + gather_s
     return max(0.0, reduce_s - layers * bwd_s) + max(0.0, gather_s - layers * fwd_s)
 
 
-def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, dense: float, expert: float,
-                   layers: float) -> tuple[float, float]:
+def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, dense: float, expert: float,
+                   layers: float, gathers: int) -> tuple[float, float]:
     """ZeRO 3: (gather, reduce-scatter) of one layer's weights and gradients over the data-parallel group, s.
 
     'layer' (`Layout.zero3_gather`): one collective for the layer's share of the stage's weights (bf16) and
@@ -251,22 +303,26 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, dense: float,
     expert data-parallel group), averaged over dense and MoE layers; the rest of the stage (embedding, output
     layer, norms and biases) in one more collective per pass, its share per layer returned. Each 'tensor'
     collective also stages its S bytes through a flat buffer as torch.distributed's list API does (`_staging_s`).
+    `gathers`: times each gather runs per layer and micro-batch (the reduce-scatter once), for the traffic.
     """
-    coll, domain = system.collective, system.scale_up_gpus
+    acc, domain = system.accelerator, system.scale_up_gpus
     grad_bytes = 4.0 if layout.fp32_grads else 2.0
     where_dense = layout.placement("dp", domain)
     where_expert = layout.placement("edp", domain)
     if layout.zero3_gather == "layer":
         groups = [(dense, where_dense)] + ([(expert, where_expert)] if expert else [])
-        return (sum(coll("all-gather", params / layers * 2.0, *where) for params, where in groups),
-                sum(coll("reduce-scatter", params / layers * grad_bytes, *where) for params, where in groups))
-    acc, t, moe_fraction = system.accelerator, layout.tp, m.moe_layers / m.num_hidden_layers
+        return (sum(coll("all-gather", params / layers * 2.0, *where, part="dp", times=gathers)
+                    for params, where in groups),
+                sum(coll("reduce-scatter", params / layers * grad_bytes, *where, part="dp")
+                    for params, where in groups))
+    t, moe_fraction = layout.tp, m.moe_layers / m.num_hidden_layers
 
-    def gather_s(params: float, where: tuple[int, bool, int]) -> float:
-        return coll("all-gather", params * 2.0, *where) + _staging_s(acc, params * 2.0, where[0], zero_fill=True)
+    def gather_s(params: float, where: tuple[int, bool, int], times: float) -> float:
+        return (coll("all-gather", params * 2.0, *where, part="dp", times=gathers * times)
+                + _staging_s(acc, params * 2.0, where[0], zero_fill=True))
 
-    def reduce_s(params: float, where: tuple[int, bool, int]) -> float:
-        return (coll("reduce-scatter", params * grad_bytes, *where)
+    def reduce_s(params: float, where: tuple[int, bool, int], times: float) -> float:
+        return (coll("reduce-scatter", params * grad_bytes, *where, part="dp", times=times)
                 + _staging_s(acc, params * grad_bytes, where[0], zero_fill=False))
 
     gather = reduce = matrices = 0.0
@@ -277,10 +333,11 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, dense: float,
         local = m.experts // layout.ep if moe_layer else 0
         tensors = [(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
         matrices += fraction * sum(n for n, _ in tensors)
-        gather += fraction * sum(gather_s(*tensor) for tensor in tensors)
-        reduce += fraction * sum(reduce_s(*tensor) for tensor in tensors)
+        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in tensors)
+        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in tensors)
     rest = max(0.0, dense + expert - layers * matrices)
-    return gather + gather_s(rest, where_dense) / layers, reduce + reduce_s(rest, where_dense) / layers
+    return (gather + gather_s(rest, where_dense, 1 / layers) / layers,
+            reduce + reduce_s(rest, where_dense, 1 / layers) / layers)
 
 
 def _staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:

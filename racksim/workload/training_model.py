@@ -16,7 +16,9 @@ deep dip of the gradient reduction and the bubble at the step's end) at tens of 
 
 Each phase's GPU utilization is the activity `racksim.perf.power` derives from its work (compute segments from
 the layers' roofline busy times, communication near idle, the optimizer HBM-bound); CPU and network utilizations
-stay the synthetic step's assumptions. A pinned `calibration` stretches every phase by one factor.
+stay the synthetic step's assumptions. The bytes each GPU moves per step over the scale-up links and the scale-out
+NICs are the step model's own (`perf.training.StepTraffic`, counted from the collectives it times). A pinned
+`calibration` stretches every phase by one factor.
 """
 
 from __future__ import annotations
@@ -36,10 +38,10 @@ from racksim.perf.ops import BYTES_ACT
 from racksim.perf.power import LINK_ACTIVITY, WAIT_ACTIVITY, optimizer_busy, training_compute_busy
 from racksim.perf.predict import TrainingPrediction, predict_training, resolve_model
 from racksim.perf.search import describe
-from racksim.perf.training import StepBreakdown, tp_collectives
+from racksim.perf.training import StepBreakdown, StepTraffic, tp_collectives
 from racksim.physics.operating_point import Activity
 from racksim.workload.phases import Phase, activity_of
-from racksim.workload.training import DEFAULT_ACTIVITY, GBYTE, Collective, LinkPacing, TrainingSchedule
+from racksim.workload.training import DEFAULT_ACTIVITY, Collective, LinkPacing, TrainingSchedule
 
 if TYPE_CHECKING:
     from racksim.design.schema import Design
@@ -48,6 +50,8 @@ MAX_GROUPS = 16
 """Compute/communication segment pairs per step at most (module docstring)."""
 MAX_PHASES_PER_STEP = 2 * MAX_GROUPS + 4
 """Phases of one step at most: the segment pairs, two bubble halves, the data-parallel reduction, the optimizer."""
+NO_TRAFFIC = StepTraffic()
+"""A step that moves no bytes."""
 
 
 @dataclass(frozen=True)
@@ -60,58 +64,33 @@ class StepActivity:
     optimizer: Activity
 
 
-@dataclass(frozen=True)
-class StepTraffic:
-    """Bytes each GPU sends per step, GB: the layers' collectives (scale-up) and the data-parallel reduction."""
-
-    layers_gbyte: float = 0.0
-    dp_gbyte: float = 0.0
-    dp_scale_out: bool = False
-    """The data-parallel group spans racks: its bytes go over the scale-out NICs."""
-
-
 def step_phases(breakdown: StepBreakdown, microbatches: int, activity: StepActivity,
-                traffic: StepTraffic = StepTraffic(), scale: float = 1.0) -> tuple[Phase, ...]:
+                traffic: StepTraffic = NO_TRAFFIC, scale: float = 1.0) -> tuple[Phase, ...]:
     """One step's phases from its predicted breakdown (module docstring); durations × `scale` (calibration).
 
     Their durations sum to scale × breakdown.total_s; at most MAX_PHASES_PER_STEP phases, none of zero length;
-    without layer communication (tp = cp = ep = pp = 1) the compute is one phase.
+    without layer communication (tp = cp = ep = pp = 1) the compute is one phase. The step's traffic
+    (`perf.training.StepTraffic`) rides on the phases of its communication: the layers' on the layer communication,
+    the data-parallel on the reduction; a part with no exposed time (all hidden under the compute) on the compute
+    segments, so the phases carry all of it.
     """
     b = breakdown
     layer_comm_s = scale * (b.tp_comm_s + b.cp_comm_s + b.ep_comm_s + b.pp_comm_s)
     groups = max(1, min(microbatches, MAX_GROUPS)) if layer_comm_s > 0 else 1  # nothing to alternate with: one block
     half_bubble = Phase("bubble", activity.bubble, scale * b.bubble_s / 2, "compute")
-    compute = Phase("compute", activity.compute, scale * b.compute_s / groups, "compute")
-    layers = Phase("communication", activity.communication, layer_comm_s / groups, "network",
-                   collective_s=layer_comm_s / groups, scale_up_gbyte_per_gpu=traffic.layers_gbyte / groups)
     dp_s = scale * b.dp_comm_s
-    up, out = (0.0, traffic.dp_gbyte) if traffic.dp_scale_out else (traffic.dp_gbyte, 0.0)
+    hidden = np.add(traffic.layers_gbyte if layer_comm_s <= 0 else (0.0, 0.0),
+                    traffic.dp_gbyte if dp_s <= 0 else (0.0, 0.0)) / groups
+    compute = Phase("compute", activity.compute, scale * b.compute_s / groups, "compute",
+                    scale_up_gbyte_per_gpu=float(hidden[0]), scale_out_gbyte_per_gpu=float(hidden[1]))
+    layers = Phase("communication", activity.communication, layer_comm_s / groups, "network",
+                   collective_s=layer_comm_s / groups, scale_up_gbyte_per_gpu=traffic.layers_gbyte[0] / groups,
+                   scale_out_gbyte_per_gpu=traffic.layers_gbyte[1] / groups)
     reduce = Phase("communication", activity.communication, dp_s, "network", collective_s=dp_s,
-                   scale_up_gbyte_per_gpu=up, scale_out_gbyte_per_gpu=out)
+                   scale_up_gbyte_per_gpu=traffic.dp_gbyte[0], scale_out_gbyte_per_gpu=traffic.dp_gbyte[1])
     optimizer = Phase("optimizer", activity.optimizer, scale * b.optimizer_s, "compute")
     phases = [half_bubble, *[compute, layers] * groups, half_bubble, reduce, optimizer]
     return tuple(phase for phase in phases if phase.nominal_s > 0)
-
-
-def step_traffic(m: ModelConfig, layout: Layout, gpus_in_rack: int) -> StepTraffic:
-    """Bytes per GPU per step: TP collectives of every layer and micro-batch, the expert all-to-alls, the gradients.
-
-    A collective of S bytes over n ranks sends its bus share F·S (all-reduce 2(n−1)/n, others (n−1)/n) per rank.
-    """
-    def share(kind: str, n: int) -> float:
-        return (2.0 if kind == "all-reduce" else 1.0) * (n - 1) / n if n > 1 else 0.0
-
-    message = layout.micro_batch * layout.seq_len / layout.cp * m.hidden_size * BYTES_ACT
-    per_microbatch = m.num_hidden_layers / layout.pp * sum(share(k, layout.tp) * message
-                                                           for fwd_bwd in tp_collectives(layout) for k in fwd_bwd)
-    if layout.ep > 1:
-        moe_layers = m.moe_layers / layout.pp
-        per_microbatch += moe_layers * 4 * share("all-to-all", layout.ep) * message * m.top_k / layout.tp
-    dense, expert = stage_params(m, layout)
-    grads = (4.0 if layout.fp32_grads else 2.0) * (dense * share("all-reduce", layout.dp)
-                                                   + expert * share("all-reduce", max(1, layout.dp // layout.ep)))
-    return StepTraffic(layout.microbatches * per_microbatch / GBYTE, grads / GBYTE,
-                       layout.group_span("dp") > gpus_in_rack)
 
 
 def link_pacing(m: ModelConfig, layout: Layout, design: Design, n_racks: int) -> LinkPacing | None:
@@ -191,16 +170,14 @@ def compile_training(workload: TrainingWorkload, design: Design, n_racks: int = 
         bubble=at(WAIT_ACTIVITY, DEFAULT_ACTIVITY["bubble"]),
         optimizer=at(optimizer_busy(config, layout, acc).activity, DEFAULT_ACTIVITY["compute"]))
     scale = _scale(workload, prediction)
-    traffic = step_traffic(config, layout, gpus_per_rack(design))
-    phases = step_phases(step.breakdown, layout.microbatches, activity, traffic, scale)
+    phases = step_phases(step.breakdown, layout.microbatches, activity, step.traffic, scale)
     b = step.breakdown
     return TrainingSchedule(
         compute_s=scale * b.compute_s, communication_s=scale * (b.total_s - b.compute_s - b.bubble_s),
         checkpoint_every_steps=workload.checkpoint_every_steps, checkpoint_s=workload.checkpoint_time_s,
         compute=activity.compute, communication=activity.communication, bubble=activity.bubble,
         checkpoint=activity_of(workload.checkpoint), bubble_s=scale * b.bubble_s,
-        traffic_gbyte_per_gpu=(traffic.layers_gbyte + (0.0 if traffic.dp_scale_out else traffic.dp_gbyte),
-                               traffic.dp_gbyte if traffic.dp_scale_out else 0.0),
+        traffic_gbyte_per_gpu=step.traffic.total_gbyte,
         design=design, step=phases, links=link_pacing(config, layout, design, n_racks),
         predicted=predicted_metrics(prediction, scale, workload.calibration is not None),
         tokens_per_work_unit=float(layout.global_batch * layout.seq_len))
