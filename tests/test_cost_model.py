@@ -151,6 +151,20 @@ def test_a_hall_with_ups_and_feeders_modelled_pays_their_losses_once(small: Desi
         1.8 * 8760, rel=1e-12)
 
 
+def test_pue_counts_the_halls_modelled_losses_once() -> None:
+    # 10 kW at the feed over an hour, of which 0.6 kW are the hall's UPS and feeders: the racks draw 9.4 kW, the
+    # facility PUE · 9.4 kW = 12.22 kW in all, so on top of the feed (PUE − 1) · 9.4 − 0.6 = 2.22 kW; without the
+    # hall stages (a rack run) (PUE − 1) · 10 kW = 3 kW.
+    facility = Facility(pue=1.3, assumption=True)
+    metrics = run_metrics()
+    assert facility_usd_per_year(facility, RunStats.from_metrics(metrics, pumps_in_row=False), 1.0) == pytest.approx(
+        3.0 * 8760, rel=1e-12)
+    metrics["power"]["loss_energy_j_by_stage"] = {"psu": 1e6, "ups": 0.5e3 * 3600, "row_feeder": 0.1e3 * 3600}
+    hall = RunStats.from_metrics(metrics, pumps_in_row=False)
+    assert hall.hall_loss_energy_j == pytest.approx(0.6e3 * 3600)
+    assert facility_usd_per_year(facility, hall, 1.0) == pytest.approx(2.22 * 8760, rel=1e-12)
+
+
 def test_time_of_day_tariff_is_averaged_over_the_day() -> None:
     tariff = Energy(time_of_day=[{"from_hour": 7, "price_usd_per_kwh": 0.20},  # type: ignore[list-item]
                                  {"from_hour": 23, "price_usd_per_kwh": 0.08}], source="test figure")

@@ -48,6 +48,8 @@ class RunStats:
     hall_losses_modelled: bool = False
     """The run's energy balance has the hall's UPS or row-feeder stages (HALL_LOSS_STAGES): the feed energy is
     measured upstream of them, so the facility's electrical overhead is not added again."""
+    hall_loss_energy_j: float = 0.0
+    """Energy lost in those hall stages over the run, J (part of `input_energy_j`)."""
 
     @classmethod
     def from_metrics(cls, metrics: Mapping[str, Any], pumps_in_row: bool) -> RunStats:
@@ -55,6 +57,7 @@ class RunStats:
         power, thermal, performance = metrics["power"], metrics["thermal"], metrics["performance"]
         cabling = metrics.get("cabling", {})
         failures = metrics.get("reliability", {}).get("failures_by_class")
+        losses_j = power.get("loss_energy_j_by_stage", {})
         return cls(
             duration_s=float(metrics["duration_s"]),
             input_energy_j=float(power["input_energy_j"]),
@@ -66,7 +69,8 @@ class RunStats:
             cabling_cost_usd=float(cabling.get("cost_usd", 0.0)),
             cabling_failure_rate_fit=float(cabling.get("failure_rate_fit", 0.0)),
             failures_by_class=None if failures is None else {k: float(v) for k, v in failures.items()},
-            hall_losses_modelled=bool(HALL_LOSS_STAGES & set(power.get("loss_energy_j_by_stage", {}))),
+            hall_losses_modelled=bool(HALL_LOSS_STAGES & set(losses_j)),
+            hall_loss_energy_j=sum(float(joules) for stage, joules in losses_j.items() if stage in HALL_LOSS_STAGES),
         )
 
     def per_year(self, run_quantity: float) -> float:
@@ -137,13 +141,16 @@ def energy_usd_per_year(stats: RunStats, price_usd_per_kwh: float) -> float:
 def facility_usd_per_year(facility: Facility, stats: RunStats, price_usd_per_kwh: float) -> float:
     """Facility energy cost on top of the feed, USD/yr.
 
-    PUE form: (PUE − 1) · E_feed. Cooling form: k_liq · Q_liquid + k_air · Q_air + f_elec · E_feed + E_pumps
+    PUE form: the facility draws PUE · E_IT in all, E_IT the racks' own input (E_feed less the hall's modelled UPS
+    and row-feeder losses E_hall, which E_feed already pays): max(0, (PUE − 1) · E_IT − E_hall); without hall
+    stages that is (PUE − 1) · E_feed. Cooling form: k_liq · Q_liquid + k_air · Q_air + f_elec · E_feed + E_pumps
     (in-row CDU pumps), every energy scaled to a year and priced at p. The f_elec term (UPS and distribution
     losses) is left out when the run models the hall's UPS and row feeders (`stats.hall_losses_modelled`): their
     losses are already in E_feed, and counting the fraction on top would pay for them twice.
     """
     if facility.pue is not None:
-        energy_j = (facility.pue - 1.0) * stats.input_energy_j
+        racks_j = stats.input_energy_j - stats.hall_loss_energy_j
+        energy_j = max(0.0, (facility.pue - 1.0) * racks_j - stats.hall_loss_energy_j)
     else:
         energy_j = (float(facility.liquid_heat_rejection_w_per_w or 0.0) * stats.heat_to_liquid_j
                     + float(facility.air_heat_rejection_w_per_w or 0.0) * stats.heat_to_air_j
