@@ -32,7 +32,9 @@ of the stage that paces the step, so the traffic and the step time come from the
 
 MFU = model FLOPs / (GPUs · dense peak · T), model FLOPs = 3 × the forward matmul FLOPs of the model for the global
 batch with full (unmasked) s² attention, as in Megatron-LM's 72·B·s·l·h²(1 + s/6h + V/12lh) (Korthikanti et al.
-2022, §6), routed experts counted k per token. HFU adds the recomputed forward FLOPs.
+2022, §6) and PaLM's 6N + 12·L·H·Q·T per token (Chowdhery et al., App. B, the count the Llama 3 paper cites),
+routed experts counted k per token; a causal kernel executes about half of the attention term.
+HFU adds the recomputed forward FLOPs.
 """
 
 from __future__ import annotations
