@@ -83,6 +83,31 @@ def test_context_parallel_splits_attention() -> None:
     assert step.step_time_s > 0
 
 
+def test_all_gather_context_parallel_by_hand() -> None:
+    # Llama 3 8B, 131,072 tokens, tp 8 inside an 8-GPU node, cp 16: the CP group (stride 8) is a rail over 16
+    # nodes, one rank per node. Per layer it gathers the keys and values of the whole sequence, KV = 131072 · 2 ·
+    # 8 KV heads · 128 · 2 B / 8 = 64 MiB, 15/16 of it through the rank's 25 GB/s NIC: T = 8.4 µs + 15 · 6 µs +
+    # KV · 15/16 / (0.82 · 25 GB/s) = 3.168 ms; twice (forward, recomputed forward) plus the gradients'
+    # reduce-scatter, 32 layers, one micro-batch.
+    m = bundled_model("llama3-8b")
+    lay = Layout(global_batch=1, seq_len=131072, tp=8, cp=16, sequence_parallel=True, recompute="full",
+                 cp_overlap=False)
+    system = System(H100_SXM, DGX_A100, 8)
+    exposed = train_step(m, lay, system, check_memory=False)
+    kv = 131072 * 2 * 8 * 128 * 2 / 8
+    assert (m.kv_heads, m.d_head, m.num_hidden_layers, kv) == (8, 128, 32, 2**26)
+    gather_s = 8.4e-6 + 15 * 6e-6 + kv * 15 / 16 / (0.82 * 25e9)
+    assert gather_s == pytest.approx(3.168e-3, rel=1e-3)
+    assert exposed.breakdown.cp_comm_s == pytest.approx(32 * 3 * gather_s, rel=1e-9)
+    assert exposed.traffic.layers_gbyte[1] == pytest.approx(32 * 3 * kv * 15 / 16 / 1e9, rel=1e-9)
+    # Ring-style overlap hides it behind the attention core (~4 ms forward at 131k): same bytes, less time.
+    hidden = train_step(m, dataclasses.replace(lay, cp_overlap=True), system, check_memory=False)
+    assert hidden.traffic == exposed.traffic
+    assert 0.0 <= hidden.breakdown.cp_comm_s < exposed.breakdown.cp_comm_s
+    assert hidden.step_time_s == pytest.approx(exposed.step_time_s - exposed.breakdown.cp_comm_s
+                                               + hidden.breakdown.cp_comm_s, rel=1e-9)
+
+
 @pytest.mark.parametrize(("change", "field"), [
     ({"tp": 7}, "tp"), ({"pp": 33}, "pp"), ({"pp": 97, "vpp": 1}, "pp"),
     ({"global_batch": 65, "micro_batch": 2}, "global_batch"),

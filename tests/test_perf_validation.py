@@ -47,10 +47,11 @@ def test_zero3_2021_per_tensor_without_overlap(case: Case) -> None:
         assert case.error > 0.15
 
 
-LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 16": 0.50}
+LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 16": 0.40}
 """Llama 3 cases outside 15 % (VALIDATION.md: unpublished settings and the MFU count), with a bound so a
 regression still shows. cp 16 moved from +31 to +47 % (bound 0.40 → 0.50) when the H100 BF16 curve took its
-measured plateau (0.803 for the A100-calibrated 0.70); the same change brought 16384 GPUs cp 1 within 15 %."""
+measured plateau (0.803 for the A100-calibrated 0.70); the same change brought 16384 GPUs cp 1 within 15 %. cp 16
+then moved from +47 to +37 % (bound 0.50 → 0.40) when its K/V all-gather became exposed, as the paper states."""
 
 
 @pytest.mark.parametrize("case", LLAMA3_405B, ids=lambda c: c.name)

@@ -51,6 +51,11 @@ class Layout:
     """Fused attention (FlashAttention): causal half of the scores computed, no s×s tensor in HBM."""
     dp_overlap: bool = True
     """Gradient reduce-scatter overlapped with the last micro-batch's backward, parameter gather with the forward."""
+    cp_overlap: bool = True
+    """Context parallelism: the keys' and values' all-gather (and their gradients' reduce-scatter) hidden behind the
+    attention compute, as ring attention passes K/V blocks while it computes (Megatron-Core, Transformer Engine).
+    False: gathered whole before the attention and exposed in full, Llama 3's all-gather CP (Dubey et al. 2024,
+    §3.3.2: "the all-gather communication latency is exposed in the critical path")."""
     fp32_grads: bool = True
     """Gradients accumulated in fp32 (Megatron's main grads): 18 bytes of state per parameter instead of 16."""
     zero3_prefetch_layers: int = 1

@@ -161,7 +161,9 @@ NARAYANAN_2021_ZERO3 = tuple(
 # (GPUs, tp, cp, pp, dp, sequence, sequences per step = 16M tokens / sequence, MFU). Not published: the virtual
 # stages, micro-batch, recompute and sharding; taken as racksim's own search picks them under the published degrees
 # (vpp 4, micro-batch 1, full recompute, ZeRO 1; the 126 layers split 7 / 8 ×14 / 7). The MFU is racksim's count
-# (full s² attention, as Megatron-LM); the paper does not state whether its count halves causal attention.
+# (full s² attention, as Megatron-LM); the paper cites PaLM (Chowdhery et al.) for its MFU, whose count,
+# 6N + 12·L·H·Q·T FLOPs per token, is also full (unmasked) attention. CP is Llama 3's all-gather CP: K and V
+# gathered before the attention, "exposed in the critical path" (§3.3.2), so `cp_overlap=False`.
 _LLAMA3_TABLE4 = ((8192, 8, 1, 16, 64, 8192, 2048, 0.43), (16384, 8, 1, 16, 128, 8192, 2048, 0.41),
                   (16384, 8, 16, 16, 8, 131072, 128, 0.38))
 
@@ -169,7 +171,7 @@ LLAMA3_405B = tuple(
     Case(f"Llama 3 405B {gpus} GPUs cp {cp}", "Llama 3 paper (Dubey et al. 2024), Table 4",
          bundled_model("llama3-405b"),
          Layout(global_batch=batch, seq_len=seq, micro_batch=1, tp=tp, pp=pp, vpp=4, dp=dp, cp=cp,
-                sequence_parallel=True, recompute="full", zero=1),
+                sequence_parallel=True, recompute="full", zero=1, cp_overlap=False),
          mfu, "MFU", settings_known=False, hardware="h100")
     for gpus, tp, cp, pp, dp, seq, batch, mfu in _LLAMA3_TABLE4
 )

@@ -21,7 +21,10 @@ Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: with
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
 2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
 parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
-keys and values gathered forward and their gradients scattered backward, exposed beyond the attention compute.
+keys and values of all cp ranks, KV = cp·(b·s/cp)·2·g·d·2/t bytes (g KV heads, d head width), all-gathered forward
+and again for the backward (or its recomputed forward) and their gradients reduce-scattered, 3 collectives of KV per
+layer and micro-batch: exposed beyond the attention core's compute when overlapped (`Layout.cp_overlap`, ring
+attention; the backward's two behind the backward core), in full otherwise (Llama 3's all-gather CP).
 
 Traffic: every collective the step times also counts the bytes each GPU sends over the scale-up links and the
 scale-out NICs (`comm.link_bytes`, bus bytes), times the calls it stands for; `StepTraffic` is their sum for a GPU
@@ -29,7 +32,9 @@ of the stage that paces the step, so the traffic and the step time come from the
 
 MFU = model FLOPs / (GPUs · dense peak · T), model FLOPs = 3 × the forward matmul FLOPs of the model for the global
 batch with full (unmasked) s² attention, as in Megatron-LM's 72·B·s·l·h²(1 + s/6h + V/12lh) (Korthikanti et al.
-2022, §6), routed experts counted k per token. HFU adds the recomputed forward FLOPs.
+2022, §6) and PaLM's 6N + 12·L·H·Q·T per token (Chowdhery et al., App. B, the count the Llama 3 paper cites),
+routed experts counted k per token; a causal kernel executes about half of the attention term.
+HFU adds the recomputed forward FLOPs.
 """
 
 from __future__ import annotations
@@ -195,7 +200,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
             kv = layout.cp * shard.tokens * 2 * m.kv_heads * m.d_head * BYTES_ACT / layout.tp
             gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
-            cp_s += fraction * (max(0.0, gather - core) + max(0.0, 2 * gather - 2 * core))
+            hidden = core if layout.cp_overlap else 0.0
+            cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
         if ops is not None and "router" in ops.name and layout.ep > 1:
             msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
             n_a2a = 4 + (2 if layout.recompute == "full" else 0)
