@@ -1,0 +1,254 @@
+"""Iteration-level serving simulator: a continuous-batching engine fed by a closed loop of clients or a Poisson stream.
+
+Where `racksim.perf.serving` solves a steady state analytically (an M/D/1 queue for prompts, arrivals taken as
+Poisson), this module steps the engine one iteration at a time and records every request, so latency percentiles
+are per request and the arrival pattern is the benchmark's own:
+
+- **closed loop** (`genai-perf --concurrency C`, `vllm bench serve --max-concurrency`): C clients send their first
+  request together at t = 0 and each sends its next one the moment the previous completes (think time 0), all with
+  the same L_in prompt and L_out output tokens;
+- **open Poisson stream**: requests arrive at rate λ, exponential gaps drawn from a seeded `numpy.random.Generator`.
+
+**One iteration** (in-flight batching, first come first served). Requests that have arrived are admitted in arrival
+order while fewer than B_max run (B_max: the KV-cache limit at a context of L_in + L_out, `ServingMemory.max_batch`,
+or the engine's cap, `Replica.max_batch`). Every running request past its prefill decodes one token (d requests,
+mean context c_d = L_in + tokens generated). The budget left, T − d (T = `Replica.max_num_batched_tokens`), goes to
+the admitted prompts in order: whole prompts while they fit, at least one (`Replica.chunked_prefill` False,
+TensorRT-LLM's default), or chunks of the prompts' remaining tokens filling it (chunked). The iteration takes
+
+    Δt = T_it(d, c_d, p, s̄_c, c̄_p)     (`inference.iteration_time_s`: the same roofline as the analytic model,
+                                         p prompt pieces of mean s̄_c tokens ending at mean context c̄_p)
+
+with c_d linearly interpolated between multiples of 32 tokens (each grid point computed once). A prompt whose last
+piece ran emits its first token at the iteration's end (TTFT = end − arrival); a decoding request that emits its
+L_out-th token completes there (TPOT = (completion − first token)/(L_out − 1)), and in the closed loop its client's
+next request arrives at that instant. When nothing runs and nothing waits, the clock jumps to the next arrival.
+
+**Measurement** (as a benchmark's steady-state window): each closed-loop client's first `warmup` requests are left
+out of the latency statistics, and each sends one more (unmeasured) so the last measured round runs under the same
+load; throughput is the output tokens emitted by iterations ending inside the window of
+client 0's measured requests (from its first measured arrival to its last completion: whole cycles of the loop),
+divided by the window's length. The open stream leaves out the first `warmup` requests and counts
+tokens from the first to the last measured arrival.
+
+Not modelled (as in the analytic model): the front end (HTTP, tokenization), scheduler gaps between iterations,
+preemption, prefix caching, speculative decoding, and a spread of lengths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from racksim._types import FloatArray
+from racksim.errors import InputError
+from racksim.perf.inference import Iteration, Replica, iteration_time_s, serving_memory
+from racksim.perf.model import ModelConfig
+from racksim.perf.training import System
+
+CONTEXT_GRID = 32
+"""Tokens between the decode contexts at which the iteration time is computed (linear in between)."""
+
+
+@dataclass(frozen=True)
+class SimulatedServing:
+    """Per-request results of one simulated run and their summary (measured requests only)."""
+
+    ttft_s: FloatArray
+    """Time to first token of each measured request (queue included), s."""
+    tpot_s: FloatArray
+    """Mean time per output token after the first of each measured request, s (NaN when L_out = 1)."""
+    tokens_per_s: float
+    """Output tokens per second of the replica over the measurement window."""
+    gpus: int
+    """GPUs of the replica."""
+    max_batch: int
+    """B_max, the running-request limit."""
+    iterations: int
+    """Engine iterations simulated."""
+
+    @property
+    def ttft_p50_s(self) -> float:
+        """Median TTFT, s."""
+        return float(np.median(self.ttft_s))
+
+    @property
+    def ttft_p99_s(self) -> float:
+        """99th-percentile TTFT, s."""
+        return float(np.percentile(self.ttft_s, 99))
+
+    @property
+    def tpot_p50_s(self) -> float:
+        """Median TPOT, s."""
+        return float(np.nanmedian(self.tpot_s))
+
+    @property
+    def tpot_p99_s(self) -> float:
+        """99th-percentile TPOT, s."""
+        return float(np.nanpercentile(self.tpot_s, 99))
+
+    @property
+    def tokens_per_s_per_gpu(self) -> float:
+        """Output tokens/s per GPU."""
+        return self.tokens_per_s / self.gpus
+
+    @property
+    def tokens_per_s_per_user(self) -> float:
+        """1 / mean TPOT, tokens/s (TensorRT-LLM's per-user output speed)."""
+        return 1.0 / float(np.nanmean(self.tpot_s))
+
+
+class _Clock:
+    """Iteration times on the replica's roofline, the decode context interpolated on a grid (cached per run)."""
+
+    def __init__(self, m: ModelConfig, replica: Replica, system: System) -> None:
+        self.m, self.replica, self.system = m, replica, system
+        self.at = cache(self._at)
+
+    def _at(self, decode: int, context: int, pieces: int, piece_tokens: int, piece_context: int) -> float:
+        step = Iteration(float(decode), max(1, context), float(pieces), piece_tokens, piece_context)
+        return iteration_time_s(self.m, self.replica, self.system, step)
+
+    def time_s(self, decode: int, context: float, pieces: int, piece_tokens: int, piece_context: int) -> float:
+        """Δt of an iteration with `decode` requests at mean context `context` and `pieces` prompt pieces, s."""
+        if decode == 0:
+            return self.at(0, 1, pieces, piece_tokens, piece_context)
+        low = int(context // CONTEXT_GRID) * CONTEXT_GRID
+        frac = (context - low) / CONTEXT_GRID
+        t_low = self.at(decode, low, pieces, piece_tokens, piece_context)
+        if frac == 0.0:
+            return t_low
+        return (1.0 - frac) * t_low + frac * self.at(decode, low + CONTEXT_GRID, pieces, piece_tokens, piece_context)
+
+
+def _max_batch(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+               source: str) -> int:
+    memory = serving_memory(m, replica, system.accelerator, source)
+    limit = memory.max_batch(input_len + output_len)
+    if replica.max_batch is not None:
+        limit = min(limit, replica.max_batch)
+    if limit < 1:
+        raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
+                         f"{memory.kv_tokens} tokens; one request needs {input_len + output_len}")
+    return limit
+
+
+def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndarray:
+    """Prompt tokens each waiting prompt (in admission order) gets this iteration."""
+    if chunked:
+        before = np.cumsum(remaining) - remaining
+        return np.clip(budget - before, 0, remaining)
+    fits = np.cumsum(remaining) <= budget
+    fits[0] = True  # at least one whole prompt per iteration
+    return np.where(np.logical_and.accumulate(fits), remaining, 0)
+
+
+def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+         arrival_s: np.ndarray, client: np.ndarray | None, stop: int,
+         source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Step the engine until the first `stop` requests complete; closed loop when `client` is given.
+
+    `client[k]` is the request its client sends when request k completes (−1: none).
+
+    Returns arrival, first-token and completion times per request, the iterations' (end time, tokens) and count.
+    """
+    limit = _max_batch(m, replica, system, input_len, output_len, source)
+    clock = _Clock(m, replica, system)
+    n = arrival_s.size
+    arrival = arrival_s.astype(float).copy()
+    first = np.full(n, np.nan)
+    done = np.full(n, np.nan)
+    admitted = np.zeros(n, dtype=bool)
+    prefilled = np.zeros(n, dtype=np.int64)
+    generated = np.zeros(n, dtype=np.int64)
+    order = np.full(n, np.inf)  # admission order
+    log: list[tuple[float, int]] = []
+    now, running, admissions = 0.0, 0, 0
+    while np.isnan(done[:stop]).any():
+        if running < limit:
+            waiting = np.flatnonzero(~admitted & (arrival <= now))
+            take = waiting[np.argsort(arrival[waiting], kind="stable")][:limit - running]
+            admitted[take] = True
+            order[take] = admissions + np.arange(take.size)
+            admissions += take.size
+            running += take.size
+        live = admitted & np.isnan(done)
+        if not live.any():
+            now = float(np.min(arrival[~admitted]))
+            continue
+        decoding = np.flatnonzero(live & (generated >= 1))
+        prefill = np.flatnonzero(live & (prefilled < input_len))
+        prefill = prefill[np.argsort(order[prefill])]
+        d = decoding.size
+        share = _prefill_share(input_len - prefilled[prefill], max(1, replica.max_num_batched_tokens - d),
+                               replica.chunked_prefill) if prefill.size else np.zeros(0, dtype=np.int64)
+        pieces = prefill[share > 0]
+        tokens = share[share > 0]
+        context = float(input_len + generated[decoding].mean()) if d else 1.0
+        piece_tokens = round(float(tokens.mean())) if tokens.size else 0
+        piece_context = round(float((prefilled[pieces] + tokens).mean())) if tokens.size else 0
+        now += clock.time_s(d, context, pieces.size, piece_tokens, piece_context)
+        generated[decoding] += 1
+        prefilled[pieces] += tokens
+        ready = pieces[prefilled[pieces] >= input_len]
+        first[ready], generated[ready] = now, 1
+        finished = np.concatenate([decoding, ready])
+        finished = finished[generated[finished] >= output_len]
+        done[finished] = now
+        running -= finished.size
+        if client is not None:
+            nxt = client[finished]
+            arrival[nxt[nxt >= 0]] = now
+        log.append((now, d + ready.size))
+    return arrival, first, done, np.array(log), len(log)
+
+
+def _window_tokens_per_s(log: np.ndarray, start_s: float, end_s: float) -> float:
+    """Output tokens emitted by iterations ending in (start, end], per second of that window."""
+    inside = (log[:, 0] > start_s) & (log[:, 0] <= end_s)
+    return float(log[inside, 1].sum()) / (end_s - start_s)
+
+
+def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+                         concurrency: int, rounds: int = 2, warmup: int = 1,
+                         source: str = "serve") -> SimulatedServing:
+    """C clients, synchronized start, think time 0, `warmup` + `rounds` measured requests each (docstring)."""
+    if min(input_len, output_len, concurrency, rounds) < 1 or warmup < 0:
+        raise InputError(source, "concurrency", "lengths, concurrency and rounds are at least 1, warm-up at least 0")
+    measured_end = (warmup + rounds) * concurrency
+    n = measured_end + concurrency  # one more request per client keeps the load on until the last measured one ends
+    ids = np.arange(n)  # request k·C + c is client c's k-th
+    client = np.where(ids + concurrency < n, ids + concurrency, -1)
+    arrival = np.where(ids < concurrency, 0.0, np.inf)
+    arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
+                                                 measured_end, source)
+    measured = (ids >= warmup * concurrency) & (ids < measured_end)
+    start, end = float(arrival[warmup * concurrency]), float(done[measured_end - concurrency])  # client 0's cycles
+    return _summary(replica, input_len, output_len, arrival[measured], first[measured], done[measured],
+                    _window_tokens_per_s(log, start, end), iterations, m, system, source)
+
+
+def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+                     rate_per_s: float, requests: int, rng: np.random.Generator, warmup: int = 0,
+                     source: str = "serve") -> SimulatedServing:
+    """`requests` Poisson arrivals at `rate_per_s` (gaps drawn from `rng`), the first `warmup` not measured."""
+    if rate_per_s <= 0 or requests < 2 or not 0 <= warmup < requests - 1:
+        raise InputError(source, "rate", "a positive rate, at least 2 requests and fewer warm-up than requests − 1")
+    arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, requests))
+    arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None, requests,
+                                                 source)
+    start, end = float(arrival[warmup]), float(arrival[-1])
+    return _summary(replica, input_len, output_len, arrival[warmup:], first[warmup:], done[warmup:],
+                    _window_tokens_per_s(log, start, end), iterations, m, system, source)
+
+
+def _summary(replica: Replica, input_len: int, output_len: int, arrival: np.ndarray, first: np.ndarray,
+             done: np.ndarray, tokens_per_s: float, iterations: int, m: ModelConfig, system: System,
+             source: str) -> SimulatedServing:
+    tpot = (done - first) / (output_len - 1) if output_len > 1 else np.full(done.size, math.nan)
+    return SimulatedServing(ttft_s=first - arrival, tpot_s=tpot, tokens_per_s=tokens_per_s, gpus=replica.gpus,
+                            max_batch=_max_batch(m, replica, system, input_len, output_len, source),
+                            iterations=iterations)
