@@ -61,3 +61,15 @@ def test_poisson_stream_is_seeded_and_waits_grow_with_load() -> None:
     assert run(20.0, 1) > run(2.0, 1)
     with pytest.raises(InputError):
         simulate_closed_loop(LLAMA8B, WHOLE, h100_dgx(), 3000, 20, 0)
+
+
+def test_client_turnaround_only_breaks_the_tie_at_iteration_ends() -> None:
+    # A completion at the end of iteration i comes back, after any turnaround shorter than a decode iteration, in
+    # iteration i + 2: the schedule is the same, TTFT moves by less than the turnaround difference.
+    def ttft(turnaround_s: float) -> float:
+        run = simulate_closed_loop(LLAMA8B, WHOLE, h100_dgx(), 5000, 30, 4, rounds=2, turnaround_s=turnaround_s)
+        return float(run.ttft_s.mean())
+
+    step = decode_step_time_s(LLAMA8B, WHOLE, h100_dgx(), 3, 5015)
+    assert abs(ttft(1e-4) - ttft(step / 2)) < step / 2
+    assert ttft(1e-4) > ttft(0.0) + step  # an exact tie is scheduled at once; any delay waits for another prefill

@@ -3,10 +3,12 @@
 NVIDIA NIM benchmarking guide, "Performance" page (docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance, section
 "Llama-3.3-70b-instruct Results", Version 1.8.0, "2 x H100 80G", "fp8 TP2", "5000 Input Tokens / 500 Output
 Tokens"): TTFT, ITL and throughput (output tokens/s of the replica) per concurrency, measured with genai-perf/AIPerf
-(closed loop at a fixed concurrency). NIM's engine is TensorRT-LLM; its KV-cache fraction, KV-cache precision and
-chunking are not stated: TensorRT-LLM's defaults (0.9 of the free memory, `max_num_tokens` 8192, no chunked
-prefill: `enable_chunked_prefill` False in tensorrt_llm/llmapi/llm_args.py, so a 5000-token prompt is prefilled
-whole and two do not share an iteration) and an FP8 KV cache (the fp8 profile) are assumed.
+(closed loop at a fixed concurrency), predicted with the iteration-level simulator (`serving_sim`: C clients starting
+together, each sending its next request on completion, means per request over the steady state). NIM's engine is
+TensorRT-LLM; its KV-cache fraction, KV-cache precision and chunking are not stated: TensorRT-LLM's defaults (0.9
+of the free memory, `max_num_tokens` 8192, no chunked prefill: `enable_chunked_prefill` False in
+tensorrt_llm/llmapi/llm_args.py, so a 5000-token prompt is prefilled whole and two do not share an iteration) and an
+FP8 KV cache (the fp8 profile) are assumed.
 
 TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
 commit 00f37686aa854010d68bcbd0f4ab000221541ca6, tables "Llama 3.1 8B" (H100 TP1 FP8) and "Llama 3.3 70B" (H100 TP2
@@ -32,6 +34,7 @@ from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
 from racksim.perf.serving import ServingPoint, serve
+from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop
 from racksim.perf.training import System
 
 
@@ -67,6 +70,9 @@ class ServingCase:
     """In the quantity's unit: seconds for times, output tokens/s of the whole replica for throughput."""
     settings: str
     calibration: bool = False
+    closed_loop: bool = False
+    """Predict with the iteration-level simulator (`serving_sim.simulate_closed_loop`: C clients starting
+    together, per-request means over the steady state) instead of the analytic steady state (`serving.serve`)."""
 
     def point(self) -> ServingPoint:
         """The predicted steady state (at the KV-cache limit when the concurrency is None)."""
@@ -77,7 +83,12 @@ class ServingCase:
         return serve(m, self.replica, h100_dgx(), self.input_len, self.output_len, concurrency)
 
     def predict(self) -> float:
-        """The model's value of the measured quantity."""
+        """The model's value of the measured quantity (means per request for a simulated closed loop)."""
+        if self.closed_loop and self.concurrency is not None:
+            run = closed_loop_run(self.model, self.replica, self.input_len, self.output_len, self.concurrency)
+            if self.quantity == "tokens_per_s":
+                return run.tokens_per_s
+            return float(run.ttft_s.mean() if self.quantity == "ttft_s" else run.tpot_s.mean())
         point = self.point()
         if self.quantity == "tokens_per_s":
             return point.tokens_per_s_per_gpu * self.replica.gpus
@@ -87,6 +98,25 @@ class ServingCase:
     def error(self) -> float:
         """(predicted − measured) / measured."""
         return self.predict() / self.measured - 1.0
+
+
+CLIENT_TURNAROUND_S = 1e-3
+"""Time from a response's last token to the client's next request reaching the engine, s (think time 0). Assumed,
+not fitted: any value above 0 and below one decode iteration (~20 ms here) gives the same schedule, in which a
+request that completes at the end of iteration i is scheduled at the earliest in iteration i + 2 (the engine forms
+iteration i + 1 as i ends); 1 ms against 10 ms moves the NIM TTFTs by 9 ms."""
+CLOSED_LOOP_WARMUP, CLOSED_LOOP_ROUNDS = 2, 4
+"""Requests per client left out before the measurement (the synchronized start and the queue's first waves), and
+measured after it."""
+
+
+@cache
+def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: int,
+                    concurrency: int) -> SimulatedServing:
+    """The simulated closed loop of a published benchmark on the DGX H100 (cached: one run serves three rows)."""
+    return simulate_closed_loop(bundled_model(model), replica, h100_dgx(), input_len, output_len, concurrency,
+                                rounds=CLOSED_LOOP_ROUNDS, warmup=CLOSED_LOOP_WARMUP,
+                                turnaround_s=CLIENT_TURNAROUND_S)
 
 
 TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
@@ -100,7 +130,8 @@ _NIM_TABLE = {1: (406.77, 18.58, 51.67), 5: (546.7, 21.83, 218.48), 25: (688.69,
               50: (834.51, 59.73, 814.37), 100: (7996.25, 92.91, 917.26), 200: (61680.22, 93.06, 920.54)}
 NIM_LLAMA70B_H100 = tuple(
     ServingCase(f"NIM 70B TP2 5000/500 C={c} {SHORT[q]}", _NIM, "llama3-70b", NIM_REPLICA_TP2, 5000, 500,
-                c, q, value, "partly known (KV fraction, KV precision, no chunked prefill: TensorRT-LLM defaults)")
+                c, q, value, "partly known (KV fraction, KV precision, no chunked prefill: TensorRT-LLM defaults)",
+                closed_loop=True)
     for c, row in _NIM_TABLE.items()
     for q, value in zip(QUANTITIES, (row[0] / 1e3, row[1] / 1e3, row[2]), strict=True)
 )

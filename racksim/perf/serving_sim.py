@@ -147,7 +147,7 @@ def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndar
 
 
 def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
-         arrival_s: np.ndarray, client: np.ndarray | None, stop: int,
+         arrival_s: np.ndarray, client: np.ndarray | None, stop: int, turnaround_s: float,
          source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Step the engine until the first `stop` requests complete; closed loop when `client` is given.
 
@@ -201,7 +201,7 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
         running -= finished.size
         if client is not None:
             nxt = client[finished]
-            arrival[nxt[nxt >= 0]] = now
+            arrival[nxt[nxt >= 0]] = now + turnaround_s
         log.append((now, d + ready.size))
     return arrival, first, done, np.array(log), len(log)
 
@@ -213,10 +213,10 @@ def _window_tokens_per_s(log: np.ndarray, start_s: float, end_s: float) -> float
 
 
 def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
-                         concurrency: int, rounds: int = 2, warmup: int = 1,
+                         concurrency: int, rounds: int = 2, warmup: int = 1, turnaround_s: float = 0.0,
                          source: str = "serve") -> SimulatedServing:
     """C clients, synchronized start, think time 0, `warmup` + `rounds` measured requests each (docstring)."""
-    if min(input_len, output_len, concurrency, rounds) < 1 or warmup < 0:
+    if min(input_len, output_len, concurrency, rounds) < 1 or min(warmup, turnaround_s) < 0:
         raise InputError(source, "concurrency", "lengths, concurrency and rounds are at least 1, warm-up at least 0")
     measured_end = (warmup + rounds) * concurrency
     n = measured_end + concurrency  # one more request per client keeps the load on until the last measured one ends
@@ -224,7 +224,7 @@ def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input
     client = np.where(ids + concurrency < n, ids + concurrency, -1)
     arrival = np.where(ids < concurrency, 0.0, np.inf)
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
-                                                 measured_end, source)
+                                                 measured_end, turnaround_s, source)
     measured = (ids >= warmup * concurrency) & (ids < measured_end)
     start, end = float(arrival[warmup * concurrency]), float(done[measured_end - concurrency])  # client 0's cycles
     return _summary(replica, input_len, output_len, arrival[measured], first[measured], done[measured],
@@ -239,7 +239,7 @@ def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len
         raise InputError(source, "rate", "a positive rate, at least 2 requests and fewer warm-up than requests − 1")
     arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, requests))
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None, requests,
-                                                 source)
+                                                 0.0, source)
     start, end = float(arrival[warmup]), float(arrival[-1])
     return _summary(replica, input_len, output_len, arrival[warmup:], first[warmup:], done[warmup:],
                     _window_tokens_per_s(log, start, end), iterations, m, system, source)
