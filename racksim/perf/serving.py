@@ -32,6 +32,8 @@ while a request decodes and d_o while it prefills. Then
 
 Not modelled: the serving front end (HTTP, tokenization, detokenization), scheduler gaps between iterations,
 speculative decoding, prefix caching, preemption, and the spread of lengths (all requests alike).
+`racksim.perf.serving_sim` steps the same engine iteration by iteration with the benchmark's own arrivals (a
+closed loop of clients starting together, or a Poisson stream) and per-request latencies.
 """
 
 from __future__ import annotations

@@ -1,0 +1,29 @@
+"""Iteration-level serving simulator speed (`make bench`): one NIM closed-loop row, uncached, per concurrency.
+
+The NIM 70B TP2 5000/500 rows of `published_inference` run `serving_sim.simulate_closed_loop` with 2 warm-up and
+4 measured requests per client; C = 25 stays under the KV-cache limit (86), C = 200 queues past it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from racksim.perf.model import bundled_model
+from racksim.perf.published_inference import (
+    CLIENT_TURNAROUND_S,
+    CLOSED_LOOP_ROUNDS,
+    CLOSED_LOOP_WARMUP,
+    NIM_REPLICA_TP2,
+    h100_dgx,
+)
+from racksim.perf.serving_sim import simulate_closed_loop
+
+LLAMA70B = bundled_model("llama3-70b")
+
+
+@pytest.mark.benchmark(group="serving simulator, NIM 70B TP2 5000/500 closed loop")
+@pytest.mark.parametrize("concurrency", [25, 200])
+def test_nim_closed_loop(benchmark: pytest.FixtureRequest, concurrency: int) -> None:
+    benchmark.pedantic(simulate_closed_loop, args=(LLAMA70B, NIM_REPLICA_TP2, h100_dgx(), 5000, 500, concurrency),
+                       kwargs={"rounds": CLOSED_LOOP_ROUNDS, "warmup": CLOSED_LOOP_WARMUP,
+                               "turnaround_s": CLIENT_TURNAROUND_S}, rounds=3, iterations=1)
