@@ -66,11 +66,15 @@ def test_h100_fp8_gemms_run_on_their_own_measured_curve() -> None:
     assert GB200.gemm_curve("fp8") is GB200.gemm_curve("fp4") is GB200.gemm_efficiency
 
 
-def test_a_curve_for_a_precision_the_gpu_lacks_is_one_line() -> None:
+@pytest.mark.parametrize(("field", "curve"), [
+    ("gemm_efficiency_by_precision", "{size_flop: [1.0], fraction: [0.5], source: x}"),
+    ("attention_efficiency", "{forward: {seq_len: [512], fraction: [0.5], source: x}, "
+                             "backward: {seq_len: [512], fraction: [0.5], source: x}}"),
+])
+def test_a_curve_for_a_precision_the_gpu_lacks_is_one_line(field: str, curve: str) -> None:
     with pytest.raises(InputError) as caught:
-        load_design(DESIGN_PATHS["h100"], [f"{ACCELERATOR}.gemm_efficiency_by_precision="
-                                           "{fp4: {size_flop: [1.0], fraction: [0.5], source: x}}"])
-    assert caught.value.field_path == f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4"
+        load_design(DESIGN_PATHS["h100"], [f"{ACCELERATOR}.{field}={{fp4: {curve}}}"])
+    assert caught.value.field_path == f"{ACCELERATOR}.{field}.fp4"
     assert "no peak for (has bf16, fp8)" in caught.value.rule
 
 
@@ -112,6 +116,9 @@ def test_the_json_schema_documents_the_accelerator_section() -> None:
     (f"{ACCELERATOR}.peak_tflops.fp8=4000", "compute_tray.gpus.dense_tflops", "one GPU, one peak"),
     (f"{ACCELERATOR}.hbm_tb=1", f"{ACCELERATOR}.hbm_tb", "unknown field"),
     (f"{ACCELERATOR}.gemm_efficiency.source=''", f"{ACCELERATOR}.gemm_efficiency.source", "at least 1"),
+    (f"{ACCELERATOR}.attention_efficiency={{bf16: {{forward: {{seq_len: [512, 1024], fraction: [0.5], source: x}}, "
+     "backward: {seq_len: [512], fraction: [0.5], source: x}}}",
+     f"{ACCELERATOR}.attention_efficiency.bf16.forward.fraction", "1 fractions for 2 points of seq_len"),
 ])
 def test_a_broken_accelerator_is_one_line_naming_file_field_and_rule(override: str, field: str,
                                                                      fragment: str) -> None:

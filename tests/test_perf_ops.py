@@ -110,3 +110,30 @@ def test_head_and_optimizer_ops() -> None:
     assert dict(zip(last.name, last.flops, strict=True))["logits"] == pytest.approx(2 * 8192 * 4096 * 128256 / 2)
     assert first.matmul_flops == 0
     assert optimizer_ops(1e9).bytes[0] == pytest.approx(34e9)
+
+
+def test_fused_attention_runs_on_the_h100_flashattention3_curve() -> None:
+    """Hand calculation, Llama 3 70B (64 heads of 128, tp 8), one 8192-token sequence, causal FlashAttention:
+    scores FLOPs = 2 * (8192 * 8192 * 64/8) * 128 * 1/2 = 6.872e10. The GEMM curve would give 0.740 at that size;
+    the H100 design's FlashAttention-3 curve gives 0.6084 forward at 8k (602 / 989.5 TFLOP/s, causal, head dim 128)
+    and 0.5649 backward (559 / 989.5): forward 6.872e10 / (989.5e12 * 0.6084) = 114.15 us, backward (2x FLOPs)
+    1.3744e11 / (989.5e12 * 0.5649) = 245.88 us. The FlashAttention-3 paper's own figures are the check."""
+    m = bundled_model("llama3-70b")
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=8192, tp=8))
+    core = ops.select(ATTENTION_CORE)
+    assert core.name == ("attn_scores", "attn_context")
+    assert core.attention_keys == 8192
+    assert core.flops[0] == pytest.approx(6.872e10, rel=1e-3)
+    assert op_time_s(core, H100_SXM, "bf16") == pytest.approx([114.15e-6] * 2, rel=1e-3)
+    assert op_time_s(core.backward(), H100_SXM, "bf16") == pytest.approx([245.88e-6] * 2, rel=1e-3)
+    # The other matmuls, A100 (no attention curve) and H100 FP8 (none at FP8) stay on their GEMM curves.
+    qkv = ops.select(frozenset({"qkv"}))
+    assert op_time_s(qkv, H100_SXM, "bf16")[0] == pytest.approx(
+        qkv.flops[0] / (989.5e12 * H100_SXM.gemm_curve("bf16")(qkv.flops)[0]))
+    for acc, precision in ((A100_SXM_80GB, "bf16"), (H100_SXM, "fp8")):
+        eta = acc.gemm_curve(precision)(core.flops)
+        np.testing.assert_allclose(op_time_s(core, acc, precision), core.flops / (acc.peak(precision) * eta))
+    # Keys per query row: the context of a prefill chunk; none for decode (one row) or unfused attention.
+    assert layer_ops(m, Shard(1, 512, 8, context_len=4096)).attention_keys == 4096
+    assert layer_ops(m, Shard(1, 1, 8, context_len=4096)).attention_keys == 0
+    assert layer_ops(m, Shard(1, 8192, 8, flash_attention=False)).attention_keys == 0

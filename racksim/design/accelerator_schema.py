@@ -3,7 +3,9 @@
 `compute_tray.gpus.accelerator` gives dense tensor peaks per precision, the non-tensor (vector) throughput, HBM
 capacity and bandwidth, and two efficiency curves as sourced points: the achieved fraction of the matmul peak
 against the FLOPs of one GEMM (optionally one curve per precision, where measurements differ), and the achieved
-fraction of the HBM bandwidth against the bytes one kernel moves.
+fraction of the HBM bandwidth against the bytes one kernel moves; optionally, per precision, the fused attention
+kernel's (FlashAttention-style) achieved fraction of the matmul peak against the sequence length, forward and
+backward (absent: attention is timed on the GEMM curve).
 `racksim.perf.hardware.accelerator_from_design` compiles it into the performance model's `Accelerator`.
 
 Like every design section: frozen pydantic models, units in every quantity's name, a docstring on every field.
@@ -69,6 +71,26 @@ class MemoryEfficiency(_Points):
         return "size_bytes", self.size_bytes
 
 
+class AttentionPoints(_Points):
+    """Achieved fraction of the matmul peak by a fused attention kernel against the keys each query attends to."""
+
+    seq_len: list[PositiveFloat] = Field(min_length=1, max_length=MAX_CURVE_POINTS)
+    """Sequence length (keys per query row) at each point, strictly increasing."""
+
+    def sizes(self) -> tuple[str, list[float]]:
+        """The sequence lengths, tokens."""
+        return "seq_len", self.seq_len
+
+
+class AttentionEfficiency(Model):
+    """A fused attention kernel's efficiency at one precision: forward and backward curves against sequence length."""
+
+    forward: AttentionPoints
+    """Forward pass (scores and context), achieved fraction of the matmul peak at this precision."""
+    backward: AttentionPoints
+    """Backward pass (gradients of Q, K and V), achieved fraction of the matmul peak at this precision."""
+
+
 class DensePeaks(Model):
     """Dense tensor-core peaks per precision (no 2:4 sparsity: datasheets often print the sparse figure, 2×)."""
 
@@ -112,12 +134,17 @@ class AcceleratorSpec(Model):
     extends one with such curves and has other GPUs sets it null)."""
     memory_efficiency: MemoryEfficiency
     """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""
+    attention_efficiency: dict[Literal["bf16", "fp8", "fp4"], AttentionEfficiency] | None = None
+    """Fused attention kernels (FlashAttention-style) measured at one precision: forward and backward fractions of
+    that precision's peak against sequence length; they time causal self-attention and prefill attention instead of
+    the GEMM curve. Null: none (attention on the GEMM curve)."""
 
     @model_validator(mode="after")
     def _curves_for_known_precisions(self) -> AcceleratorSpec:
         peaks = self.peak_tflops.tflops()
-        for name in self.gemm_efficiency_by_precision or {}:
-            if name not in peaks:
-                raise rule_error(f"gemm_efficiency_by_precision.{name}",
-                                 f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
+        for field in ("gemm_efficiency_by_precision", "attention_efficiency"):
+            for name in getattr(self, field) or {}:
+                if name not in peaks:
+                    raise rule_error(f"{field}.{name}",
+                                     f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
         return self

@@ -84,10 +84,18 @@ class Accelerator:
     """Source of each number, by field name."""
     gemm_efficiency_by_precision: dict[str, EfficiencyCurve] = field(default_factory=dict)
     """Curves measured at one precision ('bf16', 'fp8', 'fp4'), replacing `gemm_efficiency` there."""
+    attention_efficiency: dict[str, tuple[EfficiencyCurve, EfficiencyCurve]] = field(default_factory=dict)
+    """Fused attention kernels by precision: (forward, backward) fraction of that precision's matmul peak against
+    the sequence length (keys per query row); a precision without one times attention on its GEMM curve."""
 
     def gemm_curve(self, precision: str) -> EfficiencyCurve:
         """The GEMM efficiency curve at `precision`: its own if measured, else `gemm_efficiency`."""
         return self.gemm_efficiency_by_precision.get(precision, self.gemm_efficiency)
+
+    def attention_curve(self, precision: str, backward: bool) -> EfficiencyCurve | None:
+        """The fused attention kernel's curve at `precision` (backward or forward pass), or None if not measured."""
+        curves = self.attention_efficiency.get(precision)
+        return None if curves is None else curves[1 if backward else 0]
 
     def peak(self, precision: str) -> float:
         """Dense matmul peak at `precision`, FLOP/s; a precision the chip lacks is a ValueError."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from racksim.design.accelerator_schema import AttentionPoints
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve
@@ -42,7 +43,14 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
         sources={"design": design.name},
         gemm_efficiency_by_precision={name: EfficiencyCurve(tuple(c.size_flop), tuple(c.fraction), c.source)
                                       for name, c in (spec.gemm_efficiency_by_precision or {}).items()},
+        attention_efficiency={name: (_attention_curve(a.forward), _attention_curve(a.backward))
+                              for name, a in (spec.attention_efficiency or {}).items()},
     )
+
+
+def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
+    """One pass of a fused attention kernel's design curve (fraction against sequence length)."""
+    return EfficiencyCurve(tuple(points.seq_len), tuple(points.fraction), points.source)
 
 
 def gpus_per_rack(design: Design) -> int:

@@ -34,7 +34,8 @@ activations (N/p·h·2 bytes) to the next stage: T = p·(T_stage(N/p) + T_send).
 by ⌈L/p⌉/L.
 
 Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
-peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist). Times add up (no overlap of
+peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist), prefill attention on the GPU's
+fused-attention curve where its design gives one (`ops` module docstring). Times add up (no overlap of
 communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
 
 **Memory per GPU** (vLLM's accounting): of the HBM, the fraction u = `gpu_memory_utilization` (vLLM's default

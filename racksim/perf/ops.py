@@ -27,12 +27,17 @@ vector ops (reading saved tensors and writing gradients). Recompute is the forwa
 (selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
 
 An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
-for vector ops.
+for vector ops. **Fused attention** (FlashAttention: causal self-attention, and prefill chunks over a KV cache) runs
+scores and context in one kernel whose efficiency is measured against the sequence length, not the GEMM size: where
+the accelerator gives such a curve at the precision (`Accelerator.attention_curve`), the two ops take
+η = min(η_attn(s_k), η_gemm(F)), s_k the keys each query row sees (the sequence length of a training shard, the
+context of a prefill chunk), on the backward curve in a backward pass (`OpTable.backward`); the min keeps the GEMM
+curve's fixed launch cost for small kernels. Decode (one query row) and unfused attention stay on the GEMM curve.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,16 +84,25 @@ class OpTable:
     flops: FloatArray
     bytes: FloatArray
     matmul: np.ndarray
+    attention_keys: float = 0.0
+    """Keys per query row of the fused attention ops (`FUSED_ATTENTION`) for their kernel's curve; 0: no fused
+    attention kernel here (decode, unfused attention), every matmul on the GEMM curve."""
+    backward_pass: bool = False
+    """True for a backward pass (`backward`): fused attention on its backward curve."""
 
     def scaled(self, flops_factor: float, bytes_factor: float) -> OpTable:
-        """The same ops with FLOPs and bytes multiplied (backward = 2× forward)."""
-        return OpTable(self.name, self.flops * flops_factor, self.bytes * bytes_factor, self.matmul)
+        """The same ops with FLOPs and bytes multiplied."""
+        return replace(self, flops=self.flops * flops_factor, bytes=self.bytes * bytes_factor)
+
+    def backward(self) -> OpTable:
+        """The backward pass of these forward ops: 2× their FLOPs and bytes, fused attention on its backward curve."""
+        return replace(self.scaled(2.0, 2.0), backward_pass=True)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
         keep = np.array([n in names for n in self.name], dtype=bool)
-        return OpTable(tuple(n for n, k in zip(self.name, keep, strict=True) if k), self.flops[keep],
-                       self.bytes[keep], self.matmul[keep])
+        return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
+                       flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep])
 
     @property
     def matmul_flops(self) -> float:
@@ -96,13 +110,29 @@ class OpTable:
         return float(self.flops[self.matmul].sum())
 
 
-def _table(rows: list[tuple[str, float, float, bool]]) -> OpTable:
+def _table(rows: list[tuple[str, float, float, bool]], attention_keys: float = 0.0) -> OpTable:
     return OpTable(tuple(r[0] for r in rows), np.array([r[1] for r in rows], dtype=np.float64),
-                   np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool))
+                   np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool),
+                   attention_keys)
 
 
 ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
 """Ops that selective recompute runs again (Korthikanti et al. 2022)."""
+FUSED_ATTENTION = frozenset({"attn_scores", "attn_context"})
+"""The matmuls one fused attention kernel runs (its softmax is inside the kernel)."""
+
+
+def fused_attention_keys(shard: Shard) -> float:
+    """Keys per query row of the shard's fused attention kernel (0: none, attention on the GEMM curve).
+
+    The sequence length of causal self-attention, the context of a prefill chunk; 0 for unfused attention and for
+    decode (one query row, a memory-bound kernel).
+    """
+    if not shard.flash_attention:
+        return 0.0
+    if shard.context_len is None:
+        return float(shard.seq_len)
+    return float(shard.context_len) if shard.seq_len > 1 else 0.0
 
 
 def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, wbytes: float) -> tuple:
@@ -187,7 +217,7 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             _matmul("mlp_out", n_tok, i / t, h, h * i / t, wb),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
-    return _table(rows)
+    return _table(rows, fused_attention_keys(shard))
 
 
 def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
@@ -206,13 +236,18 @@ def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
 
 
 def op_times_s(ops: OpTable, acc: Accelerator, precision: str) -> tuple[FloatArray, FloatArray]:
-    """(compute, memory) time of each op alone: F / (P · η_gemm(F)) and bytes / (BW · η_mem(bytes)), s.
+    """(compute, memory) time of each op alone: F / (P · η(F)) and bytes / (BW · η_mem(bytes)), s.
 
     P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
-    bandwidth, bytes/s; η the accelerator's efficiency curves (the GEMM curve of `precision`).
+    bandwidth, bytes/s; η the accelerator's efficiency curves: the GEMM curve of `precision`, and for fused
+    attention ops min(η_attn(s_k), η_gemm(F)) where the accelerator has an attention curve (module docstring).
     """
     peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
     eff = np.where(ops.matmul, acc.gemm_curve(precision)(ops.flops), 1.0)
+    curve = acc.attention_curve(precision, ops.backward_pass) if ops.attention_keys > 0 else None
+    if curve is not None:
+        fused = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
+        eff = np.where(fused, np.minimum(eff, curve(ops.attention_keys)), eff)
     return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
 
 

@@ -122,7 +122,7 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
     busy = Busy(0.0)
     for fraction, ops in layer_mix(m, step_shard(layout), m.experts // layout.ep if m.moe else 0):
         recompute = {"none": None, "selective": ops.select(ATTENTION_CORE), "full": ops}[layout.recompute]
-        layer = ops_busy(ops, acc, prec) + ops_busy(ops.scaled(2.0, 2.0), acc, prec)
+        layer = ops_busy(ops, acc, prec) + ops_busy(ops.backward(), acc, prec)
         if recompute is not None:
             layer = layer + ops_busy(recompute, acc, prec)
         busy = busy + fraction * per_stage * layer
