@@ -35,7 +35,7 @@ from racksim.physics.arrays import RackArrays, build
 from racksim.physics.operating_point import Activity, PointCache
 from racksim.physics.plant import PlantState
 from racksim.workload.inference import InferenceSchedule
-from racksim.workload.job_trace import TraceJob, model_for, read_trace
+from racksim.workload.job_trace import TraceJob, read_trace
 from racksim.workload.training import TrainingSchedule
 from racksim.workload.training_model import compile_training
 
@@ -235,11 +235,10 @@ def trace_requests(trace: JobTrace) -> Located:
     those GPUs (on the design it runs on).
     """
     def request(index: int, job: TraceJob) -> JobRequest:
-        per_gpu = model_for(trace.models, job.gpus).global_batch_sequences_per_gpu
         return JobRequest(f"job{index}", job.kind, job.model, job.submit_s, gpus=job.gpus,
-                          batch_sequences_per_gpu=per_gpu, seq_len=trace.seq_len, precision=trace.precision,
-                          steps=job.steps, duration_s=job.duration_s, checkpoint_every_s=trace.checkpoint_every_s,
-                          checkpoint_s=trace.checkpoint_time_s)
+                          batch_sequences_per_gpu=job.batch_sequences_per_gpu, seq_len=trace.seq_len,
+                          precision=trace.precision, steps=job.steps, duration_s=job.duration_s,
+                          checkpoint_every_s=trace.checkpoint_every_s, checkpoint_s=trace.checkpoint_time_s)
     return [(request(index, job), f"{trace.path}:{job.line}") for index, job in enumerate(read_trace(trace))]
 
 

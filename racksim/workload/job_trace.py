@@ -44,7 +44,8 @@ class TraceJob:
     steps: int | None
     kind: Literal["training", "inference"]
     model: str
-    global_batch_sequences: int
+    batch_sequences_per_gpu: float
+    """Sequences per GPU in its global batch (its `models` entry's; the batch scales with the racks' GPUs)."""
 
 
 def model_for(models: list[TraceModel], gpus: int) -> TraceModel:
@@ -55,10 +56,9 @@ def model_for(models: list[TraceModel], gpus: int) -> TraceModel:
 def _job(trace: JobTrace, line: int, submit_s: float, gpus: int, duration_s: float | None, steps: int | None,
          kind: Literal["training", "inference"], model: str | None) -> TraceJob:
     entry = model_for(trace.models, gpus)
-    batch = max(1, round(entry.global_batch_sequences_per_gpu * gpus))
     return TraceJob(line, submit_s * trace.time_scale, gpus,
                     None if duration_s is None else duration_s * trace.time_scale, steps, kind,
-                    model or entry.model, batch)
+                    model or entry.model, entry.global_batch_sequences_per_gpu)
 
 
 def _number(text: str, where: str, field: str) -> float:
