@@ -117,8 +117,8 @@ class Fleet:
         """
         now = self.env.now
         owed = []
-        for group in range(self.n_groups):
-            spares = int(((self.hall.state == RackState.SPARE) & (self.hall.group == group)).sum())
+        spares_in = np.bincount(self.hall.group[self.hall.state == RackState.SPARE], minlength=self.n_groups)
+        for group, spares in enumerate(spares_in.tolist()):
             if spares < self.inputs.hot_spares:
                 idle = np.flatnonzero(self.hall.free(group))[: self.inputs.hot_spares - spares]
                 self.hall.set(idle, RackState.SPARE, now)
