@@ -67,11 +67,8 @@ def job_rows(result: FleetResult, duration_s: float, names: list[str],
         end_s = min(record.end_s, duration_s) if not math.isnan(record.end_s) else duration_s
         run_s = end_s - record.first_start_s if started else 0.0
         kept, lost = kept_and_lost_tokens(record, duration_s)
-        if spec.kind == "training":
-            useful_s = kept / spec.tokens_per_step * spec.step_s
-        else:
-            useful_s = record.served_s + (duration_s - record.segment_start_s
-                                          if not math.isnan(record.segment_start_s) else 0.0)
+        training = spec.kind == "training"
+        useful_s = kept / spec.tokens_per_step * spec.step_s if training else serving_s(record, duration_s)
         row = {"name": spec.name, "kind": spec.kind, "model": spec.model, "design": names[spec.group],
                "racks": spec.racks, "gpus": spec.racks * rack_gpus[spec.group],
                "rows": record.rows, "submit_s": spec.submit_s,
@@ -107,9 +104,19 @@ def kept_and_lost_tokens(record: JobRecord, duration_s: float) -> tuple[float, f
     if spec.kind == "training":
         _, done = record.progress_steps(duration_s)
         return done * spec.tokens_per_step, record.lost_steps * spec.tokens_per_step
-    serving_s = record.served_s + (duration_s - record.segment_start_s if not math.isnan(record.segment_start_s)
-                                   else 0.0)
-    return serving_s * spec.tokens_per_s, 0.0
+    return serving_s(record, duration_s) * spec.tokens_per_s, 0.0
+
+
+def serving_s(record: JobRecord, duration_s: float) -> float:
+    """Time an inference service served by the end of the run (a segment still serving counts to the end), s."""
+    open_s = duration_s - record.segment_start_s if not math.isnan(record.segment_start_s) else 0.0
+    return record.served_s + open_s
+
+
+def nominal_tokens(record: JobRecord, run_s: float) -> float:
+    """Tokens the job would have trained or served at nominal over `run_s` of running, checkpoints included."""
+    spec = record.spec
+    return spec.steps_in_s(run_s) * spec.tokens_per_step if spec.kind == "training" else run_s * spec.tokens_per_s
 
 
 def failures_by_class(loaded: LoadedDesign, inputs: FleetInputs) -> dict[str, int]:
@@ -137,9 +144,7 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
     hall_loss_j = {stage: loss_j * share for stage, loss_j in result.hall.hall_loss_j.items()}
     records = result.jobs
     ours = [k for k, record in enumerate(records) if record.spec.group == group]
-    nominal = sum(records[k].spec.steps_in_s(jobs["run_s"][k]) * records[k].spec.tokens_per_step
-                  if records[k].spec.kind == "training" else jobs["run_s"][k] * records[k].spec.tokens_per_s
-                  for k in ours)
+    nominal = sum(nominal_tokens(records[k], jobs["run_s"][k]) for k in ours)
     failures = None
     if "failures_by_class" in metrics["reliability"]:
         ours_failed = inputs.rack_group[inputs.failures.rack] == group
@@ -176,8 +181,7 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
     running_s = float(seconds[list({spec.profile for options in inputs.jobs for spec in options})].sum())
     off_s = float(seconds[np.unique(inputs.off_profile)].sum())
     kept = float(sum(jobs["work_tokens"]))
-    nominal = sum(r.spec.steps_in_s(run_s) * r.spec.tokens_per_step if r.spec.kind == "training"
-                  else run_s * r.spec.tokens_per_s for r, run_s in zip(result.jobs, jobs["run_s"], strict=True))
+    nominal = sum(nominal_tokens(record, run_s) for record, run_s in zip(result.jobs, jobs["run_s"], strict=True))
     kwh = input_j / 3.6e6
     started = [e for e, w in zip(jobs["ettr"], jobs["run_s"], strict=True) if w > 0]
     fans_j, pumps_j = energy_j("fan_w"), energy_j("pump_w")
