@@ -18,6 +18,7 @@ from enum import IntEnum
 import numpy as np
 
 from racksim._types import FloatArray, IndexArray
+from racksim.design.jobs_schema import TRIP_RESET_DELAY_S
 from racksim.workload.fleet_jobs import JobSpec
 
 HallLosses = Callable[[FloatArray], dict[str, float]]
@@ -106,7 +107,7 @@ class FleetInputs:
     """Queued jobs considered per scheduling pass (None: all)."""
     hot_spares: int = 0
     """Spare racks held per group."""
-    trip_reset_s: float = 600.0
+    trip_reset_s: float = TRIP_RESET_DELAY_S
     """An operator resets a tripped rack this long after the trip, or when its feed is back if that is later, s."""
     hall_losses: HallLosses | None = None
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from racksim._types import FloatArray
 from racksim.design.jobs_schema import TRIP_RESET_DELAY_S, RepairCrew, Scheduler
+from racksim.design.reliability_schema import Reliability
 from racksim.design.schema import Design
 from racksim.design.suite import Fault, Scenario
 from racksim.engine.fleet import Fleet
@@ -139,7 +140,7 @@ def fleet_inputs(scenario: Scenario, loaded: LoadedDesign, duration_s: float,
     source = f"scenario {scenario.name}"
     designs, group_racks, layout = _designs(loaded)
     compiler = JobCompiler(hall_groups(scenario, loaded),
-                           [d.reliability.restart_time_s if d.reliability else 600.0 for d in designs])
+                           [(d.reliability or Reliability()).restart_time_s for d in designs])
     jobs = [compiler.compile(request, where) for request, where in job_requests(scenario)]
     crew, scheduler = scenario.repair or RepairCrew(), scenario.scheduler or Scheduler()
     failures = (sample_fleet_failures(designs, group_racks, duration_s, seed, crew.mttr_scale)
