@@ -127,9 +127,10 @@ class Fleet:
         if self.queue:
             running = [[Running(self.jobs[j].spec.racks, self.jobs[j].expected_end_s) for j in holding]
                        for holding in self.holding]
+            backfill = self.inputs.backfill  # only EASY's reservations read when racks come back
             chosen = starts(now, self.hall.state == RackState.IDLE, self.hall.group, self.inputs.rack_row,
-                            [self.asks[j] for j in self.queue], running, self.inputs.backfill,
-                            self.inputs.queue_depth, self.inputs.row_packing, self._returns_s(), owed)
+                            [self.asks[j] for j in self.queue], running, backfill, self.inputs.queue_depth,
+                            self.inputs.row_packing, self._returns_s() if backfill else None, owed)
             for start in chosen:
                 self._grant(self.queue[start.position], start.option.group, start.racks)
             started = {start.position for start in chosen}
