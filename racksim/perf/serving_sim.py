@@ -45,8 +45,9 @@ import numpy as np
 
 from racksim._types import FloatArray
 from racksim.errors import InputError
-from racksim.perf.inference import Iteration, Replica, iteration_time_s, serving_memory
+from racksim.perf.inference import Iteration, Replica, iteration_time_s
 from racksim.perf.model import ModelConfig
+from racksim.perf.serving import running_limit
 from racksim.perf.training import System
 
 CONTEXT_GRID = 32
@@ -122,18 +123,6 @@ class _Clock:
         if frac == 0.0:
             return t_low
         return (1.0 - frac) * t_low + frac * self.at(decode, low + CONTEXT_GRID, pieces, piece_tokens, piece_context)
-
-
-def _max_batch(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
-               source: str) -> int:
-    memory = serving_memory(m, replica, system.accelerator, source)
-    limit = memory.max_batch(input_len + output_len)
-    if replica.max_batch is not None:
-        limit = min(limit, replica.max_batch)
-    if limit < 1:
-        raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
-                         f"{memory.kv_tokens} tokens; one request needs {input_len + output_len}")
-    return limit
 
 
 def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndarray:
@@ -222,7 +211,7 @@ def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input
     ids = np.arange(n)  # request k·C + c is client c's k-th
     client = np.where(ids + concurrency < n, ids + concurrency, -1)
     arrival = np.where(ids < concurrency, 0.0, np.inf)
-    limit = _max_batch(m, replica, system, input_len, output_len, source)
+    limit = running_limit(m, replica, system, input_len + output_len, source)
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
                                                  measured_end, turnaround_s, limit)
     measured = (ids >= warmup * concurrency) & (ids < measured_end)
@@ -238,7 +227,7 @@ def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len
     if rate_per_s <= 0 or requests < 2 or not 0 <= warmup < requests - 1:
         raise InputError(source, "rate", "a positive rate, at least 2 requests and fewer warm-up than requests − 1")
     arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, requests))
-    limit = _max_batch(m, replica, system, input_len, output_len, source)
+    limit = running_limit(m, replica, system, input_len + output_len, source)
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None, requests,
                                                  0.0, limit)
     start, end = float(arrival[warmup]), float(arrival[-1])
