@@ -223,7 +223,9 @@ class CollectiveModel:
         if op == "all-to-all":
             return self.direct(local.reshape(1, -1))
         if op == "all-reduce":
-            heads = np.arange(self._heads(local.shape[1])) * local.shape[1] // self._heads(local.shape[1])
+            m = local.shape[1]
+            n_heads = self._heads(m)
+            heads = np.arange(n_heads) * m // n_heads
             return self.flat_ring(op, local) + self.pipelined_trees(local, local[:, heads].T.copy())
         return self.flat_ring(op, local)
 

@@ -128,6 +128,11 @@ _OPS = {"all-reduce": "all-reduce", "all-gather": "all-gather", "reduce-scatter"
         "all-to-all": "all-to-all"}
 
 
+def gpus_per_rack(design: Design) -> int:
+    """GPUs in one rack of the design: its scale-up (NVLink) domain."""
+    return design.slot_count("compute") * design.compute_tray.gpus.count
+
+
 def network_collective_time(design: Design) -> CollectiveTime:
     """A `CollectiveTime` from racksim's network model on the design's topology (thin adapter).
 
@@ -141,7 +146,7 @@ def network_collective_time(design: Design) -> CollectiveTime:
     from racksim.network.protocols import time_s as time_s_of
     from racksim.network.topology import compile_topology
 
-    per_rack = design.slot_count("compute") * design.compute_tray.gpus.count
+    per_rack = gpus_per_rack(design)
     models: dict[int, CollectiveModel] = {}
 
     def model(racks: int) -> CollectiveModel:

@@ -18,7 +18,7 @@ from racksim.design.accelerator_schema import AttentionPoints
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve
-from racksim.perf.comm import CollectiveTime, Kind, network_collective_time
+from racksim.perf.comm import CollectiveTime, Kind, gpus_per_rack, network_collective_time
 from racksim.perf.training import System
 
 
@@ -51,11 +51,6 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
 def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
     """One pass of a fused attention kernel's design curve (fraction against sequence length)."""
     return EfficiencyCurve(tuple(points.seq_len), tuple(points.fraction), points.source)
-
-
-def gpus_per_rack(design: Design) -> int:
-    """GPUs in one rack of the design: its scale-up (NVLink) domain."""
-    return design.slot_count("compute") * design.compute_tray.gpus.count
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,16 @@ class Iteration:
     logit_tokens: float | None = None
     """Tokens whose next token is sampled (default d + p: every decode and every chunk's last token)."""
 
+    @property
+    def tokens(self) -> float:
+        """Tokens the iteration runs through the layers, max(1, d + p·s_c)."""
+        return max(1.0, self.decode + self.chunks * self.chunk_tokens)
+
+    @property
+    def logits(self) -> float:
+        """Tokens whose next token is sampled: `logit_tokens`, or d + p when not given."""
+        return self.decode + self.chunks if self.logit_tokens is None else self.logit_tokens
+
 
 def _expected_experts(m: ModelConfig, tokens: float) -> float:
     """Routed experts the tokens touch in expectation, E·(1 − (1 − k/E)^N), uniform independent routing."""
@@ -242,7 +252,7 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
     """
     t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
     kv = WEIGHT_BYTES[replica.kv_precision]
-    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens)
+    tokens = step.tokens
     linear_shard = Shard(1, max(1, round(tokens / e)), t, precision=prec)
     parts: list[tuple[float, OpTable, str]] = []  # (layers, ops, precision)
     moe = m.moe_layers
@@ -273,11 +283,9 @@ def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Ite
     """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring)."""
     p = replica.pp
     if p > 1:
-        logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
         micro = Iteration(step.decode / p, step.decode_context, step.chunks / p, step.chunk_tokens,
-                          step.chunk_context, logits / p)
-        tokens = max(1.0, micro.decode + micro.chunks * micro.chunk_tokens) / replica.ep
-        send_s = system.collective("send", tokens * m.hidden_size * BYTES_ACT, 2,
+                          step.chunk_context, step.logits / p)
+        send_s = system.collective("send", micro.tokens / replica.ep * m.hidden_size * BYTES_ACT, 2,
                                    replica.gpus <= system.scale_up_gpus)
         return p * (_stage_time_s(m, replica, system, micro) + send_s)
     return _stage_time_s(m, replica, system, step)
@@ -286,9 +294,8 @@ def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Ite
 def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
     """Time of the largest stage for `step` (the whole replica without pipeline parallelism), s."""
     acc, t, e, stage = system.accelerator, replica.tp, replica.ep, replica.stage_fraction(m)
-    tokens = max(1.0, step.decode + step.chunks * step.chunk_tokens) / e
-    logits = step.decode + step.chunks if step.logit_tokens is None else step.logit_tokens
-    logit_tokens = max(1, round(logits / e))
+    tokens = step.tokens / e
+    logit_tokens = max(1, round(step.logits / e))
     head = head_ops(m, Shard(1, logit_tokens, t, precision=replica.precision))[1].select(LOGIT_OPS)
     compute_s = _layers_time_s(m, replica, acc, step) + float(op_time_s(head, acc, replica.precision).sum())
     comm_s = 0.0

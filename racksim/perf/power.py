@@ -57,7 +57,7 @@ from racksim.perf.layout import Layout
 from racksim.perf.memory import stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import ATTENTION_CORE, OpTable, op_times_s, optimizer_ops
-from racksim.perf.training import System, layer_mix, step_shard
+from racksim.perf.training import System, layer_mix, optimizer_params, step_shard
 
 TENSOR_ACTIVITY = 1.0
 """a_T: weight of tensor-core busy time (P: Choukse et al. 2025; Patel et al. 2024)."""
@@ -131,9 +131,7 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
 
 def optimizer_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> Busy:
     """The Adam step over the parameters one GPU updates (sharded over data parallelism with ZeRO ≥ 1), s."""
-    dense, expert = stage_params(m, layout)
-    local = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep) if layout.zero else 1)
-    return ops_busy(optimizer_ops(local), acc, layout.precision)
+    return ops_busy(optimizer_ops(optimizer_params(layout, *stage_params(m, layout))), acc, layout.precision)
 
 
 def iteration_busy(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> Busy:

@@ -173,11 +173,11 @@ def search_training(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, 
         assert leanest is not None
         check_fits(memory_per_gpu(m, leanest), acc, f"{source} (leanest layout: {describe(leanest)})")
     screen = System(acc, screening, system.scale_up_gpus) if screening is not None else system
-    timed = sorted(((train_step(m, lay, screen, check_memory=False), lay) for lay in fits),
-                   key=lambda pair: pair[0].step_time_s)
-    shortlist = [lay for _, lay in timed[:RETIMED]] if screening is not None else [lay for _, lay in timed]
-    ranked = sorted(((lay, train_step(m, lay, system, check_memory=False)) for lay in shortlist[:RETIMED]),
-                    key=lambda pair: pair[1].step_time_s)
+    timed = sorted(((lay, train_step(m, lay, screen, check_memory=False)) for lay in fits),
+                   key=lambda pair: pair[1].step_time_s)[:RETIMED]
+    ranked = timed if screening is None else sorted(
+        ((lay, train_step(m, lay, system, check_memory=False)) for lay, _ in timed),
+        key=lambda pair: pair[1].step_time_s)
     best, step = ranked[0]
     return TrainingChoice(best, step, tuple(ranked), candidates, len(fits))
 

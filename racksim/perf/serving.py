@@ -105,6 +105,21 @@ def _arrival_rate(batch: int, queue_service_s: float, rest_s: float) -> float:
     return 0.5 * (low + high)
 
 
+def running_limit(m: ModelConfig, replica: Replica, system: System, context_len: int, source: str = "serve") -> int:
+    """B_max: requests of `context_len` tokens the KV cache holds at once, capped by `Replica.max_batch`.
+
+    One-line `InputError` when the weights do not fit or the KV cache cannot hold one request.
+    """
+    memory = serving_memory(m, replica, system.accelerator, source)
+    limit = memory.max_batch(context_len)
+    if replica.max_batch is not None:
+        limit = min(limit, replica.max_batch)
+    if limit < 1:
+        raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
+                         f"{memory.kv_tokens} tokens; one request needs {context_len}")
+    return limit
+
+
 def serve(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int, concurrency: int,
           source: str = "serve") -> ServingPoint:
     """The steady state at `concurrency` clients (module docstring for the equations).
@@ -114,14 +129,7 @@ def serve(m: ModelConfig, replica: Replica, system: System, input_len: int, outp
     """
     if min(input_len, output_len, concurrency) < 1:
         raise InputError(source, "concurrency", "input length, output length and concurrency are at least 1")
-    memory = serving_memory(m, replica, system.accelerator, source)
-    context = input_len + output_len
-    max_batch = memory.max_batch(context)
-    if replica.max_batch is not None:
-        max_batch = min(max_batch, replica.max_batch)
-    if max_batch < 1:
-        raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
-                         f"{memory.kv_tokens} tokens; one request needs {context}")
+    max_batch = running_limit(m, replica, system, input_len + output_len, source)
     batch = min(concurrency, max_batch)
     n_chunks = replica.prefill_chunks(input_len)
     chunk = math.ceil(input_len / n_chunks)

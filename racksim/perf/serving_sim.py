@@ -45,8 +45,9 @@ import numpy as np
 
 from racksim._types import FloatArray
 from racksim.errors import InputError
-from racksim.perf.inference import Iteration, Replica, iteration_time_s, serving_memory
+from racksim.perf.inference import Iteration, Replica, iteration_time_s
 from racksim.perf.model import ModelConfig
+from racksim.perf.serving import running_limit
 from racksim.perf.training import System
 
 CONTEXT_GRID = 32
@@ -124,18 +125,6 @@ class _Clock:
         return (1.0 - frac) * t_low + frac * self.at(decode, low + CONTEXT_GRID, pieces, piece_tokens, piece_context)
 
 
-def _max_batch(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
-               source: str) -> int:
-    memory = serving_memory(m, replica, system.accelerator, source)
-    limit = memory.max_batch(input_len + output_len)
-    if replica.max_batch is not None:
-        limit = min(limit, replica.max_batch)
-    if limit < 1:
-        raise InputError(source, "memory", f"KV cache of {memory.kv_cache_gb:.1f} GB per GPU holds "
-                         f"{memory.kv_tokens} tokens; one request needs {input_len + output_len}")
-    return limit
-
-
 def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndarray:
     """Prompt tokens each waiting prompt (in admission order) gets this iteration."""
     if chunked:
@@ -148,14 +137,13 @@ def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndar
 
 def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
          arrival_s: np.ndarray, client: np.ndarray | None, stop: int, turnaround_s: float,
-         source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+         limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Step the engine until the first `stop` requests complete; closed loop when `client` is given.
 
-    `client[k]` is the request its client sends when request k completes (−1: none).
+    `client[k]` is the request its client sends when request k completes (−1: none); `limit` is B_max.
 
     Returns arrival, first-token and completion times per request, the iterations' (end time, tokens) and count.
     """
-    limit = _max_batch(m, replica, system, input_len, output_len, source)
     clock = _Clock(m, replica, system)
     n = arrival_s.size
     arrival = arrival_s.astype(float).copy()
@@ -223,12 +211,13 @@ def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input
     ids = np.arange(n)  # request k·C + c is client c's k-th
     client = np.where(ids + concurrency < n, ids + concurrency, -1)
     arrival = np.where(ids < concurrency, 0.0, np.inf)
+    limit = running_limit(m, replica, system, input_len + output_len, source)
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
-                                                 measured_end, turnaround_s, source)
+                                                 measured_end, turnaround_s, limit)
     measured = (ids >= warmup * concurrency) & (ids < measured_end)
     start, end = float(arrival[warmup * concurrency]), float(done[measured_end - concurrency])  # client 0's cycles
-    return _summary(replica, input_len, output_len, arrival[measured], first[measured], done[measured],
-                    _window_tokens_per_s(log, start, end), iterations, m, system, source)
+    return _summary(replica, output_len, arrival[measured], first[measured], done[measured],
+                    _window_tokens_per_s(log, start, end), iterations, limit)
 
 
 def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
@@ -238,17 +227,16 @@ def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len
     if rate_per_s <= 0 or requests < 2 or not 0 <= warmup < requests - 1:
         raise InputError(source, "rate", "a positive rate, at least 2 requests and fewer warm-up than requests − 1")
     arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, requests))
+    limit = running_limit(m, replica, system, input_len + output_len, source)
     arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None, requests,
-                                                 0.0, source)
+                                                 0.0, limit)
     start, end = float(arrival[warmup]), float(arrival[-1])
-    return _summary(replica, input_len, output_len, arrival[warmup:], first[warmup:], done[warmup:],
-                    _window_tokens_per_s(log, start, end), iterations, m, system, source)
+    return _summary(replica, output_len, arrival[warmup:], first[warmup:], done[warmup:],
+                    _window_tokens_per_s(log, start, end), iterations, limit)
 
 
-def _summary(replica: Replica, input_len: int, output_len: int, arrival: np.ndarray, first: np.ndarray,
-             done: np.ndarray, tokens_per_s: float, iterations: int, m: ModelConfig, system: System,
-             source: str) -> SimulatedServing:
+def _summary(replica: Replica, output_len: int, arrival: np.ndarray, first: np.ndarray, done: np.ndarray,
+             tokens_per_s: float, iterations: int, max_batch: int) -> SimulatedServing:
     tpot = (done - first) / (output_len - 1) if output_len > 1 else np.full(done.size, math.nan)
     return SimulatedServing(ttft_s=first - arrival, tpot_s=tpot, tokens_per_s=tokens_per_s, gpus=replica.gpus,
-                            max_batch=_max_batch(m, replica, system, input_len, output_len, source),
-                            iterations=iterations)
+                            max_batch=max_batch, iterations=iterations)

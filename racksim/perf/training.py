@@ -175,6 +175,16 @@ def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
     return fwd, bwd + (fwd if layout.recompute == "full" else [])
 
 
+def optimizer_params(layout: Layout, dense: float, expert: float) -> float:
+    """Parameters one GPU's Adam step updates: its stage's `dense` and `expert` ones, sharded with ZeRO ≥ 1.
+
+    Dense parameters are sharded d ways, expert ones d/ep ways (at least 1).
+    """
+    if not layout.zero:
+        return dense + expert
+    return dense / layout.dp + expert / max(1, layout.dp // layout.ep)
+
+
 def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: bool = True,
                source: str = "layout") -> TrainingStep:
     """Predict one training step of `m` under `layout` on `system` (see the module docstring for the model).
@@ -227,9 +237,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
                                  times=2 * mb * v)
     dense, expert = stage_params(m, layout)
     dp_s = _dp_exposed_s(m, layout, system, coll, dense, expert, per_stage, fwd_s, bwd_s)
-    params_opt = dense / (layout.dp if layout.zero else 1) + expert / (max(1, layout.dp // layout.ep)
-                                                                        if layout.zero else 1)
-    opt_s = float(op_time_s(optimizer_ops(params_opt), acc, prec).sum())
+    opt_s = float(op_time_s(optimizer_ops(optimizer_params(layout, dense, expert)), acc, prec).sum())
     breakdown = StepBreakdown(
         compute_s=mb * compute_mb, tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s,
         ep_comm_s=mb * per_stage * ep_s, pp_comm_s=pp_s, dp_comm_s=dp_s, bubble_s=bubble_s, optimizer_s=opt_s)

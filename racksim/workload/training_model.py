@@ -152,12 +152,12 @@ def compile_training(workload: TrainingWorkload, design: Design, n_racks: int = 
                      source: str = "") -> TrainingSchedule:
     """The scenario's training step predicted on `n_racks` racks of `design`, as phases (module docstring)."""
     pins = workload.layout
+    config, _ = resolve_model(workload.model)
     prediction = predict_training(
-        design, workload.model, gpus_per_rack(design) * n_racks, workload.sequences, workload.seq_len,
+        design, config, gpus_per_rack(design) * n_racks, workload.sequences, workload.seq_len,
         precision=workload.precision, tp=pins.tp, pp=pins.pp, vpp=pins.vpp, dp=pins.dp, cp=pins.cp, ep=pins.ep,
         micro_batch=pins.micro_batch, recompute=pins.recompute, sequence_parallel=pins.sequence_parallel,
         zero=pins.zero, source=source or design.name)
-    config, _ = resolve_model(workload.model)
     layout, step = prediction.layout, prediction.step
     acc = accelerator_from_design(design, source)
 
