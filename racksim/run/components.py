@@ -41,14 +41,19 @@ def write_components(run_dir: Path, components: Mapping[str, Mapping[str, Sequen
         atomic_write_bytes(component_path(run_dir, part), parquet_bytes(pa.table(dict(columns)), metadata))
 
 
-def read_component(run_dir: Path, part: str) -> dict[str, list[Any]] | None:
-    """The columns of a run directory's `part` table as lists, or None if it is missing or unreadable."""
+def read_table(path: Path) -> dict[str, list[Any]] | None:
+    """The columns of the Parquet table in `path` as lists, or None if it is missing or unreadable."""
     import pyarrow.parquet as pq
 
-    path = component_path(run_dir, part)
-    if not path.is_file():
+    if not Path(path).is_file():
         return None
     try:
-        return pq.read_table(path).to_pydict()
+        columns: dict[str, list[Any]] = pq.read_table(path).to_pydict()
     except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
         return None
+    return columns
+
+
+def read_component(run_dir: Path, part: str) -> dict[str, list[Any]] | None:
+    """The columns of a run directory's `part` table as lists, or None if it is missing or unreadable."""
+    return read_table(component_path(run_dir, part))
