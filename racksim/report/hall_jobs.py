@@ -74,11 +74,11 @@ def read_hall_jobs(directory: Path) -> HallJobs | None:
     if jobs is None or placements is None or not {"name", "gpus", "ettr"} <= set(jobs):
         return None
     events, metrics = read_json(directory / "events.json"), read_json(directory / "metrics.json")
+    if events is None or not isinstance(metrics, dict):
+        return None
     try:
         racks = int(metrics["hall"]["racks"])
     except (ValueError, KeyError, TypeError):
-        return None
-    if events is None:
         return None
     marks: dict[str, list[Mark]] = {"fault": [], "interruption": [], "repair": []}
     for event in events if isinstance(events, list) else []:
