@@ -35,7 +35,7 @@ import pandas as pd
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path
-from racksim.run.results import GRID_FILE, JOBS_FILE, METRICS_FILE, PLACEMENTS_FILE, POINTS_DIR, flatten_metrics
+from racksim.run.results import GRID_FILE, JOBS_FILE, PLACEMENTS_FILE, POINTS_DIR, flatten_metrics, metrics_files
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE
 
 RUN_COLUMNS = ("run", "point", "design", "scenario")
@@ -130,8 +130,7 @@ def open(results_dir: Path | str) -> Results:
     directory = Path(results_dir)
     if not directory.is_dir():
         raise InputError(str(directory), "", "not a results directory")
-    metric_files = sorted(path for path in directory.rglob(METRICS_FILE)
-                          if not any(part.startswith(".") for part in path.relative_to(directory).parts))
+    metric_files = metrics_files(directory)
     if not metric_files:
         raise InputError(str(directory), "", "no runs found (no metrics.json below it)")
     rows: list[dict[str, Any]] = []

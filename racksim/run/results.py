@@ -159,6 +159,13 @@ def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, obj
     return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
 
 
+def metrics_files(results_dir: Path) -> list[Path]:
+    """Every metrics.json below `results_dir`, sorted, leaving out hidden folders (a replace_run's staging)."""
+    results_dir = Path(results_dir)
+    return sorted(path for path in results_dir.rglob(METRICS_FILE)
+                  if not any(part.startswith(".") for part in path.relative_to(results_dir).parts))
+
+
 def partial_dirs(run_dir: Path) -> list[Path]:
     """Hidden siblings of `run_dir` left by a `replace_run` that was killed half way (safe to remove)."""
     run_dir = Path(run_dir)
