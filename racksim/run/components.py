@@ -29,16 +29,21 @@ def component_path(run_dir: Path, part: str) -> Path:
     return Path(run_dir) / COMPONENTS_DIR / f"{part}.parquet"
 
 
+def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
+    import pyarrow as pa
+
+    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
+
+
 def write_components(run_dir: Path, components: Mapping[str, Mapping[str, Sequence[Any]]],
                      metadata: Mapping[str, object]) -> None:
     """Write each part of `components` ({part: {column: values}}) as its Parquet table, atomically."""
-    import pyarrow as pa
-
     unknown = set(components) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown component summaries: {', '.join(sorted(unknown))}")
     for part, columns in components.items():
-        atomic_write_bytes(component_path(run_dir, part), parquet_bytes(pa.table(dict(columns)), metadata))
+        atomic_write_bytes(component_path(run_dir, part), table_bytes(columns, metadata))
 
 
 def read_table(path: Path) -> dict[str, list[Any]] | None:

@@ -31,10 +31,17 @@ from racksim._types import FloatArray
 from racksim.design.provenance import design_notes, notes_json
 from racksim.engine import RunResult
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
-from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path, write_components
+from racksim.run.components import (
+    COMPONENTS_DIR,
+    LEGACY_COMPONENTS_FILE,
+    PARTS,
+    component_path,
+    table_bytes,
+    write_components,
+)
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
-from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, parquet_bytes, write_timeseries
+from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
 
 METRICS_FILE = "metrics.json"
 INPUTS_FILE = "inputs.json"
@@ -150,13 +157,6 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     atomic_write_json(run_dir / INPUTS_FILE, output.inputs)
     atomic_write_json(run_dir / METRICS_FILE, output.metrics)
     return run_dir
-
-
-def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
-    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
-    import pyarrow as pa
-
-    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
 
 
 def metrics_files(results_dir: Path) -> list[Path]:
