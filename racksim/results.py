@@ -35,7 +35,7 @@ import pandas as pd
 from racksim.errors import InputError
 from racksim.io import atomic_write_bytes
 from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path
-from racksim.run.results import GRID_FILE, JOBS_FILE, METRICS_FILE, PLACEMENTS_FILE, POINTS_DIR, flatten_metrics
+from racksim.run.results import GRID_FILE, JOBS_FILE, PLACEMENTS_FILE, POINTS_DIR, flatten_metrics, metrics_files
 from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE
 
 RUN_COLUMNS = ("run", "point", "design", "scenario")
@@ -116,10 +116,10 @@ def _read_json(path: Path) -> Any:  # noqa: ANN401 - any JSON value
         raise InputError(str(path), "", f"unreadable: {error}") from None
 
 
-def _flat_row(run: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's columns, the top-level fields (seed, racksim_version, ...), then the groups' metrics."""
+def _flat_row(which: Mapping[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's columns `which`, the top-level fields (seed, racksim_version, ...), then the groups' metrics."""
     leaves = flatten_metrics(metrics)
-    row = _run_columns(run, metrics)
+    row = dict(which)
     row.update({name: json.dumps(value) if isinstance(value, list) else value
                 for name, value in sorted(leaves.items(), key=lambda item: "." in item[0]) if name not in row})
     return row
@@ -130,8 +130,7 @@ def open(results_dir: Path | str) -> Results:
     directory = Path(results_dir)
     if not directory.is_dir():
         raise InputError(str(directory), "", "not a results directory")
-    metric_files = sorted(path for path in directory.rglob(METRICS_FILE)
-                          if not any(part.startswith(".") for part in path.relative_to(directory).parts))
+    metric_files = metrics_files(directory)
     if not metric_files:
         raise InputError(str(directory), "", "no runs found (no metrics.json below it)")
     rows: list[dict[str, Any]] = []
@@ -144,8 +143,8 @@ def open(results_dir: Path | str) -> Results:
         if not isinstance(metrics, dict) or not all(isinstance(metrics.get(key), str) for key in ("design",
                                                                                                    "scenario")):
             raise InputError(str(path), "design/scenario", "must be present and strings")
-        rows.append(_flat_row(run, metrics))
         which = _run_columns(run, metrics)
+        rows.append(_flat_row(which, metrics))
         logged = _read_json(run_dir / "events.json") if (run_dir / "events.json").is_file() else []
         events += [{**which, **{key: event.get(key) for key in EVENT_COLUMNS}} for event in logged
                    if isinstance(event, dict)]

@@ -21,6 +21,9 @@ from racksim.physics.operating_point import Activity, OperatingPoint, evaluate
 from racksim.physics.plant import PlantState
 from racksim.physics.rows import highest_fitting, row_caps_w
 
+RESET_TOLERANCE_S = 1e-9
+"""A reset due within this of now is due (its timeout may land an ulp early), s."""
+
 
 def size_gpu_caps_w(arrays: RackArrays, plant: PlantState) -> tuple[FloatArray, BoolArray]:
     """Highest GPU cap per rack that keeps full load within the healthy PSUs, the user cap and a hall's rows, W.
@@ -43,9 +46,10 @@ def size_gpu_caps_w(arrays: RackArrays, plant: PlantState) -> tuple[FloatArray, 
         return ok if capping.rack_cap_w is None else ok & (point.feed_w <= capping.rack_cap_w)
 
     racks, hall = arrays.n_racks, arrays.hall
+    tdp_w = float(chips.tdp_w[chips.is_gpu].max())
     uncapped = fits(np.full(racks, np.inf))
-    low = np.full(racks, capping.min_gpu_cap_fraction * float(chips.tdp_w[chips.is_gpu].max()))
-    high = np.full(racks, float(chips.tdp_w[chips.is_gpu].max()))
+    low = np.full(racks, capping.min_gpu_cap_fraction * tdp_w)
+    high = np.full(racks, tdp_w)
     infeasible = ~uncapped & ~fits(low)
     caps_w = np.where(uncapped, np.inf, highest_fitting(fits, low, high))
     if not hall.has_row_limits:
@@ -61,9 +65,6 @@ def user_caps_w(arrays: RackArrays, plant: PlantState) -> FloatArray:
     if capping is not None and capping.rack_cap_w is not None:
         return size_gpu_caps_w(arrays, plant)[0]
     return plant.gpu_cap_w
-
-RESET_TOLERANCE_S = 1e-9
-"""A reset due within this of now is due (its timeout may land an ulp early), s."""
 
 
 class PowerControl:

@@ -98,8 +98,6 @@ class Simulation:
                                    [action.time_s for action in self._faults]) if skip_cycles else None
         self.record()
 
-    # ------------------------------------------------------------------ views for callers outside the engine
-
     # ------------------------------------------------------------------ state
 
     def _evaluate(self) -> OperatingPoint:

@@ -7,7 +7,6 @@ From the run directory of a fleet run (racksim.run.fleet_metrics): jobs.parquet 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,8 @@ import numpy as np
 
 from racksim._types import FloatArray, IndexArray
 from racksim.report.plotkit import RunData
+from racksim.report.rundir import read_json
+from racksim.run.components import read_table
 from racksim.run.results import JOBS_FILE, PLACEMENTS_FILE
 
 RACKS_IN = re.compile(r"racks? \[?([\d, ]+)\]?")
@@ -66,27 +67,18 @@ def event_racks(detail: str) -> tuple[int, ...]:
     return tuple(int(part) for part in found.group(1).replace(" ", "").split(",") if part) if found else ()
 
 
-def _table(path: Path) -> dict[str, list[Any]] | None:
-    import pyarrow.parquet as pq
-
-    try:
-        columns: dict[str, list[Any]] = pq.read_table(path).to_pydict()
-    except (OSError, ValueError):
-        return None
-    return columns
-
-
 def read_hall_jobs(directory: Path) -> HallJobs | None:
     """A job-mix run's jobs, placements and events; None for a run without a readable jobs.parquet."""
     directory = Path(directory)
-    jobs = _table(directory / JOBS_FILE) if (directory / JOBS_FILE).is_file() else None
-    placements = _table(directory / PLACEMENTS_FILE) if (directory / PLACEMENTS_FILE).is_file() else None
+    jobs, placements = read_table(directory / JOBS_FILE), read_table(directory / PLACEMENTS_FILE)
     if jobs is None or placements is None or not {"name", "gpus", "ettr"} <= set(jobs):
         return None
+    events, metrics = read_json(directory / "events.json"), read_json(directory / "metrics.json")
+    if events is None or not isinstance(metrics, dict):
+        return None
     try:
-        events = json.loads((directory / "events.json").read_text(encoding="utf-8"))
-        racks = int(json.loads((directory / "metrics.json").read_text(encoding="utf-8"))["hall"]["racks"])
-    except (OSError, ValueError, KeyError, TypeError):
+        racks = int(metrics["hall"]["racks"])
+    except (ValueError, KeyError, TypeError):
         return None
     marks: dict[str, list[Mark]] = {"fault": [], "interruption": [], "repair": []}
     for event in events if isinstance(events, list) else []:

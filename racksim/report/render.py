@@ -33,6 +33,7 @@ from racksim.report.registry import scenario_figures as draw_scenario_figures
 from racksim.report.rundir import read_json, read_yaml
 from racksim.report.scorecard import scorecard
 from racksim.report.summary import design_summary, scenario_summary, scorecard_summary
+from racksim.run.results import metrics_files
 from racksim.run.timeseries import read_timeseries
 
 SKIPPED_GROUPS = frozenset({"engine", "replicas"})
@@ -85,9 +86,7 @@ def load_runs(results_dir: Path) -> list[Run]:
     Hidden folders are skipped: a sweep stages a run in one before renaming it into place.
     """
     results_dir = Path(results_dir)
-    paths = sorted(path for path in results_dir.rglob("metrics.json")
-                   if not any(part.startswith(".") for part in path.relative_to(results_dir).parts)
-                   ) if results_dir.is_dir() else []
+    paths = metrics_files(results_dir) if results_dir.is_dir() else []
     if not paths:
         raise InputError(str(results_dir), "", "no runs found (no metrics.json below it)")
     runs: dict[tuple[str, str], Run] = {}

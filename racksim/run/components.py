@@ -29,26 +29,36 @@ def component_path(run_dir: Path, part: str) -> Path:
     return Path(run_dir) / COMPONENTS_DIR / f"{part}.parquet"
 
 
+def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
+    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
+    import pyarrow as pa
+
+    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
+
+
 def write_components(run_dir: Path, components: Mapping[str, Mapping[str, Sequence[Any]]],
                      metadata: Mapping[str, object]) -> None:
     """Write each part of `components` ({part: {column: values}}) as its Parquet table, atomically."""
-    import pyarrow as pa
-
     unknown = set(components) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown component summaries: {', '.join(sorted(unknown))}")
     for part, columns in components.items():
-        atomic_write_bytes(component_path(run_dir, part), parquet_bytes(pa.table(dict(columns)), metadata))
+        atomic_write_bytes(component_path(run_dir, part), table_bytes(columns, metadata))
+
+
+def read_table(path: Path) -> dict[str, list[Any]] | None:
+    """The columns of the Parquet table in `path` as lists, or None if it is missing or unreadable."""
+    import pyarrow.parquet as pq
+
+    if not Path(path).is_file():
+        return None
+    try:
+        columns: dict[str, list[Any]] = pq.read_table(path).to_pydict()
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
+    return columns
 
 
 def read_component(run_dir: Path, part: str) -> dict[str, list[Any]] | None:
     """The columns of a run directory's `part` table as lists, or None if it is missing or unreadable."""
-    import pyarrow.parquet as pq
-
-    path = component_path(run_dir, part)
-    if not path.is_file():
-        return None
-    try:
-        return pq.read_table(path).to_pydict()
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
-        return None
+    return read_table(component_path(run_dir, part))

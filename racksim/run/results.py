@@ -31,10 +31,17 @@ from racksim._types import FloatArray
 from racksim.design.provenance import design_notes, notes_json
 from racksim.engine import RunResult
 from racksim.io import atomic_write_bytes, atomic_write_json, atomic_write_yaml
-from racksim.run.components import COMPONENTS_DIR, LEGACY_COMPONENTS_FILE, PARTS, component_path, write_components
+from racksim.run.components import (
+    COMPONENTS_DIR,
+    LEGACY_COMPONENTS_FILE,
+    PARTS,
+    component_path,
+    table_bytes,
+    write_components,
+)
 from racksim.run.loading import LoadedDesign
 from racksim.run.loading_hall import LoadedHall
-from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, parquet_bytes, write_timeseries
+from racksim.run.timeseries import LEGACY_TIMESERIES_FILE, TIMESERIES_FILE, write_timeseries
 
 METRICS_FILE = "metrics.json"
 INPUTS_FILE = "inputs.json"
@@ -152,11 +159,11 @@ def write_run(run_dir: Path, output: RunOutput) -> Path:
     return run_dir
 
 
-def table_bytes(columns: Mapping[str, Sequence[Any]], metadata: Mapping[str, object]) -> bytes:
-    """A Parquet file of `columns` (numbers, strings or booleans, one entry per row) with the run's `metadata`."""
-    import pyarrow as pa
-
-    return parquet_bytes(pa.table({name: list(values) for name, values in columns.items()}), metadata)
+def metrics_files(results_dir: Path) -> list[Path]:
+    """Every metrics.json below `results_dir`, sorted, leaving out hidden folders (a replace_run's staging)."""
+    results_dir = Path(results_dir)
+    return sorted(path for path in results_dir.rglob(METRICS_FILE)
+                  if not any(part.startswith(".") for part in path.relative_to(results_dir).parts))
 
 
 def partial_dirs(run_dir: Path) -> list[Path]:
