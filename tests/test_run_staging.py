@@ -5,7 +5,9 @@ nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,11 +56,11 @@ def fail_while_simulating(monkeypatch: pytest.MonkeyPatch, error: BaseException)
     """The simulation raises `error` once it has simulated a few seconds."""
     original = simulate.simulate
 
-    def interrupted(request: RunRequest, loaded: object = None, progress: object = None, *args: object) -> object:
+    def interrupted(request: RunRequest, loaded: Any = None, progress: Any = None, *args: Any) -> Any:
         def report(simulated_s: float) -> None:
             if simulated_s > 2.0:
                 raise error
-        return original(request, loaded, report, *args)  # type: ignore[arg-type]
+        return original(request, loaded, report, *args)
 
     monkeypatch.setattr(simulate, "simulate", interrupted)
 
@@ -66,10 +68,10 @@ def fail_while_simulating(monkeypatch: pytest.MonkeyPatch, error: BaseException)
 @pytest.mark.parametrize("where", [fail_while_writing, fail_while_simulating], ids=["writing", "simulating"])
 @pytest.mark.parametrize("error", [RuntimeError("disk on fire"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
 def test_a_run_failing_midway_leaves_the_previous_results_byte_identical(
-        previous: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch, where: object,
-        error: BaseException) -> None:
+        previous: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch,
+        where: Callable[[pytest.MonkeyPatch, BaseException], None], error: BaseException) -> None:
     out, before = previous
-    where(monkeypatch, error)  # type: ignore[operator]
+    where(monkeypatch, error)
     with pytest.raises(type(error)):
         run_many([RunRequest(SMALL, TRAINING, seed=2, duration_s=DURATION_S)], out, jobs=1)
     assert snapshot(out) == before  # nothing left beside it either, not even a hidden staging folder
