@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 
+from racksim.design.workload_schema import TrainingWorkload
 from racksim.errors import InputError
 from racksim.perf.comm import AlphaBeta, link_bytes, node_limited_all_to_all
 from racksim.perf.dualpipe import dualpipe_step
@@ -15,7 +17,11 @@ from racksim.perf.memory import activation_bytes, activation_bytes_per_layer, me
 from racksim.perf.model import bundled_model, parse_model
 from racksim.perf.ops import OpTable
 from racksim.perf.training import System, train_step
+from racksim.run.loading import load_design
+from racksim.workload import TrainingSchedule, schedule_for
+from tests.conftest import ROOT
 from tests.perf_fixtures import H100_SXM
+from tests.test_perf_cli import GB200, one_line_error, racksim
 
 TINY = parse_model({"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 8, "num_hidden_layers": 8,
                     "vocab_size": 32000, "max_position_embeddings": 4096}, "tiny")
@@ -108,3 +114,30 @@ def test_deepseek_memory_savings_by_hand() -> None:
     assert activation_bytes_per_layer(m, saved, moe_layer=True) == pytest.approx(sbh * lean)
     moments = dataclasses.replace(saved, adam_bf16_moments=True)
     assert memory_per_gpu(m, moments).optimizer_gb == pytest.approx(8 / 12 * memory_per_gpu(m, saved).optimizer_gb)
+
+
+def test_cli_pins_dualpipe_and_refuses_a_layout_it_cannot_run() -> None:
+    pinned = ("--model", "llama3-70b", "--gpus", "72", "--global-batch", "576", "--seq-len", "8192", "--tp", "2",
+              "--pp", "4", "--vpp", "1", "--micro-batch", "1", "--zero", "1", "--recompute", "full", "--json")
+    dual = racksim("perf", "train", GB200, *pinned, "--pp-schedule", "dualpipe")
+    assert dual.returncode == 0, dual.stderr
+    prediction = json.loads(dual.stdout)
+    assert prediction["layout"]["pp_schedule"] == "dualpipe"
+    one = json.loads(racksim("perf", "train", GB200, *pinned).stdout)
+    assert prediction["breakdown_s"]["bubble_s"] < one["breakdown_s"]["bubble_s"]
+    assert prediction["memory_gb_per_gpu"]["weights"] > one["memory_gb_per_gpu"]["weights"]  # two stages per rank
+    one_line_error(racksim("perf", "train", GB200, *pinned[:-1], "--pp", "3", "--pp-schedule", "dualpipe"),
+                   "dualpipe needs an even number of pipeline stages")
+
+
+def test_a_scenario_layout_pins_dualpipe() -> None:
+    run: dict[str, object] = {"model": "llama3-70b", "global_batch_sequences": 144, "seq_len": 8192,
+                              "checkpoint_every_steps": 10, "checkpoint_time_s": 30.0}
+    workload = TrainingWorkload.model_validate({**run, "precision": "fp8",
+                                                "layout": {"tp": 4, "pp": 2, "pp_schedule": "dualpipe"}})
+    schedule = schedule_for(workload, load_design(ROOT / "designs" / "gb200-nvl72.yaml").design)
+    assert isinstance(schedule, TrainingSchedule)
+    assert "DualPipe" in schedule.predicted["layout"]
+    assert sum(phase.nominal_s for phase in schedule.step) == pytest.approx(schedule.predicted["step_time_s"])
+    with pytest.raises(ValueError, match="pp_schedule"):
+        TrainingWorkload.model_validate({**run, "layout": {"pp_schedule": "gpipe"}})

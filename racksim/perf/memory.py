@@ -16,8 +16,12 @@ h hidden, a heads, t tensor-parallel):
 - full recompute keeps the layer input, 2·s·b·h (/t with sequence parallelism), plus one layer's working set.
 
 34 = 11 (attention) + 19 (MLP) + 4 (two norms) for GPT's 4h GELU MLP. For other shapes the same accounting
-gives attention 7 + 4g/a (g KV heads) and MLP 3 + 2·m·i/h (m matrices, width i), which is 11 and 19 for GPT; an
-MoE layer keeps k copies of each routed token's MLP tensors plus the shared experts'. With context parallelism s is
+gives attention 3 + 2·(a·d_qk + g·d_qk + g·d_v + a·d_v)/h (g KV heads, head widths d; 7 + 4g/a when a·d = h) and
+MLP 3 + 2·m·i/h (m matrices, width i), which is 11 and 19 for GPT; multi-head latent attention also keeps its
+latents (the up-projections' inputs) and has a·d ≠ h; an MoE layer keeps k copies of each routed token's MLP
+tensors plus the shared experts'. DeepSeek-V3's savings (`Layout.recompute_norms`: no norm outputs, no MLA Q, K, V;
+`Layout.fp8_activations`: matmul inputs at 1 byte, the attention output at 1.5, the MLP activation's inputs at 1
+and its output recomputed) drop their terms. With context parallelism s is
 the local s/cp. The first pipeline stage holds min(p, m) micro-batches in flight (1F1B), times
 1 + (p − 1)/(p·v) with v interleaved stages (with uneven stages the second may hold more, `activation_bytes`);
 the last stage adds the fp32 logits and their gradient, 8·b·s·V/t.
@@ -92,6 +96,21 @@ def stage_params(m: ModelConfig, layout: Layout, stages: tuple[int, ...] | None 
              for held in ([stages] if stages else pipeline_ranks(layout))]
     layers, rank_ends = max(ranks, key=lambda rank: rank[0] * (layer_dense + layer_expert) / t + rank[1])
     return layers * layer_dense / t + rank_ends, layers * layer_expert / t
+
+
+def recomputed_ops(m: ModelConfig, layout: Layout) -> frozenset[str]:
+    """Forward ops the backward runs again because their outputs are not stored, besides the recompute mode's.
+
+    The norms, and with multi-head latent attention its whole query/key/value projection (the up-projections are
+    most of it), for `Layout.recompute_norms`; the MLP activations for `Layout.fp8_activations` (their output is not
+    kept).
+    """
+    names: set[str] = set()
+    if layout.recompute_norms:
+        names |= {"norm_attn", "norm_mlp"} | ({"qkv"} if m.mla else set())
+    if layout.fp8_activations:
+        names |= {"mlp_act", "experts_act", "shared_act"}
+    return frozenset(names)
 
 
 def activation_bytes_per_layer(m: ModelConfig, layout: Layout, moe_layer: bool = False) -> float:

@@ -15,12 +15,17 @@ backward and the first one's forward when overlapped (`Layout.dp_overlap`), in f
 each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching
 `Layout.zero3_prefetch_layers` ahead (none: all exposed), one collective per layer or per weight matrix
 (`Layout.zero3_gather`, `_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
-(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy.
+(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy. Under DualPipe
+(`Layout.pp_schedule`) the pipeline terms are `racksim.perf.dualpipe`'s instead: paired chunks whose all-to-alls
+and sends hide behind each other's compute, and Table 2's bubble.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
 2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
-parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
+parallelism: an all-to-all dispatch and combine of k·M forward and again backward (dispatches in FP8 with
+`Layout.ep_fp8_dispatch`; node-limited routing splits each into a fabric and an NVLink part,
+`comm.node_limited_all_to_all`). Recompute adds the norms (and MLA's up-projections, `Layout.recompute_norms`) and
+the MLP activation (`Layout.fp8_activations`) to the backward. Context parallelism: the
 keys and values of all cp ranks, KV = cp·(b·s/cp)·2·g·d·2/t bytes (g KV heads, d head width), all-gathered forward
 and again for the backward (or its recomputed forward) and their gradients reduce-scattered, 3 collectives of KV per
 layer and micro-batch: exposed beyond the attention core's compute when overlapped (`Layout.cp_overlap`, ring
@@ -48,7 +53,7 @@ from racksim.perf.accelerator import Accelerator
 from racksim.perf.comm import FP8_DISPATCH_BYTES, CollectiveTime, Kind, link_bytes, node_limited_all_to_all
 from racksim.perf.dualpipe import dualpipe_step, weight_grad_s
 from racksim.perf.layout import Layout, check_layout, stage_layers
-from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, recomputed_ops, stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import (
     ATTENTION_CORE,
@@ -170,21 +175,6 @@ def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str 
     return global_batch * (3.0 * per_seq + extra)
 
 
-def _extra_recompute(m: ModelConfig, layout: Layout) -> frozenset[str]:
-    """Forward ops the backward runs again besides the recompute mode's.
-
-    The norms, and with multi-head latent attention its whole query/key/value projection (the up-projections are
-    most of it), for `Layout.recompute_norms`; the MLP activations for `Layout.fp8_activations` (their output is not
-    kept).
-    """
-    names: set[str] = set()
-    if layout.recompute_norms:
-        names |= {"norm_attn", "norm_mlp"} | ({"qkv"} if m.mla else set())
-    if layout.fp8_activations:
-        names |= {"mlp_act", "experts_act", "shared_act"}
-    return frozenset(names)
-
-
 def step_shard(layout: Layout) -> Shard:
     """What one GPU computes for one micro-batch of the layout."""
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
@@ -231,7 +221,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
         if layout.recompute != "full":
-            rec += float(op_time_s(ops.select(_extra_recompute(m, layout)), acc, prec).sum())
+            rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
