@@ -197,7 +197,8 @@ def _memory(m: ModelConfig, layout: Layout, stages: tuple[int, ...] | None) -> M
         logits = 0.0
     gathered = 0.0
     if layout.zero == 3:  # the layer computed and those prefetched, whole, and one layer's unsharded gradients
-        most_layers = max(stage_layers(m.num_hidden_layers, layout.pp, layout.vpp))
+        most_layers = max(stage_layers(m.num_hidden_layers, layout.pp, layout.vpp)) if stages is None else \
+            sum(stage_layer_counts(m.num_hidden_layers, layout.pp, layout.vpp)[i] for i in stages)
         gathered = ((1 + layout.zero3_prefetch_layers) * 2.0 + grad_bytes) * (dense + expert) / most_layers
     return MemoryBreakdown(
         weights_gb=sharded(2.0, 3) / GB,
