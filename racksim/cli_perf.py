@@ -79,6 +79,8 @@ def train(
     zero: Annotated[int | None, typer.Option(min=0, max=3, help="ZeRO stage 0-3 (default: 1, or 3 to fit).",
                                              show_default=False)] = None,
     precision: Annotated[Literal["bf16", "fp8", "fp4"], typer.Option(help="Matmul precision.")] = "bf16",
+    pp_schedule: Annotated[Literal["1f1b", "dualpipe"], typer.Option(
+        help="Pipeline schedule: 1f1b (interleaved with --vpp) or dualpipe (DeepSeek-V3's; not searched).")] = "1f1b",
     as_json: JsonOpt = False,
     set_: SetOpt = None,
 ) -> None:
@@ -89,7 +91,7 @@ def train(
     prediction = _predict("searching layouts", lambda: predict_training(
         loaded, model, gpus, global_batch, seq_len, precision=precision, tp=tp, pp=pp, vpp=vpp, dp=dp, cp=cp, ep=ep,
         micro_batch=micro_batch, recompute=recompute, sequence_parallel=sequence_parallel, zero=zero,
-        source=str(design)))
+        pp_schedule=pp_schedule, source=str(design)))
     if as_json:
         print(json.dumps(prediction.to_dict(), indent=2))
         return

@@ -15,12 +15,17 @@ backward and the first one's forward when overlapped (`Layout.dp_overlap`), in f
 each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching
 `Layout.zero3_prefetch_layers` ahead (none: all exposed), one collective per layer or per weight matrix
 (`Layout.zero3_gather`, `_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
-(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy.
+(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy. Under DualPipe
+(`Layout.pp_schedule`) the pipeline terms are `racksim.perf.dualpipe`'s instead: paired chunks whose all-to-alls
+and sends hide behind each other's compute, and Table 2's bubble.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
 2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
-parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
+parallelism: an all-to-all dispatch and combine of k·M forward and again backward (dispatches in FP8 with
+`Layout.ep_fp8_dispatch`; node-limited routing splits each into a fabric and an NVLink part,
+`comm.node_limited_all_to_all`). Recompute adds the norms (and MLA's up-projections, `Layout.recompute_norms`) and
+the MLP activation (`Layout.fp8_activations`) to the backward. Context parallelism: the
 keys and values of all cp ranks, KV = cp·(b·s/cp)·2·g·d·2/t bytes (g KV heads, d head width), all-gathered forward
 and again for the backward (or its recomputed forward) and their gradients reduce-scattered, 3 collectives of KV per
 layer and micro-batch: exposed beyond the attention core's compute when overlapped (`Layout.cp_overlap`, ring
@@ -45,11 +50,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import CollectiveTime, Kind, link_bytes
+from racksim.perf.comm import FP8_DISPATCH_BYTES, CollectiveTime, Kind, link_bytes, node_limited_all_to_all
+from racksim.perf.dualpipe import dualpipe_step, weight_grad_s
 from racksim.perf.layout import Layout, check_layout, stage_layers
-from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, recomputed_ops, stage_params
 from racksim.perf.model import ModelConfig
-from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.ops import (
+    ATTENTION_CORE,
+    BYTES_ACT,
+    OpTable,
+    Shard,
+    head_ops,
+    layer_ops,
+    op_time_s,
+    optimizer_ops,
+)
 from racksim.perf.params import layer_matrices
 
 
@@ -199,12 +214,14 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         check_fits(memory, acc, source)
     prec = layout.precision
     shard = step_shard(layout)
-    fwd_s = bwd_s = cp_s = ep_s = 0.0
+    fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f = float(op_time_s(ops, acc, prec).sum())
         b = float(op_time_s(ops.backward(), acc, prec).sum())
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
+        if layout.recompute != "full":
+            rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
@@ -212,11 +229,11 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
             hidden = core if layout.cp_overlap else 0.0
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
+        w_s += fraction * weight_grad_s(ops, acc, prec)
         if ops is not None and "router" in ops.name and layout.ep > 1:
-            msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
-            n_a2a = 4 + (2 if layout.recompute == "full" else 0)
-            ep_s += fraction * n_a2a * coll("all-to-all", msg, *layout.placement("ep", domain),
-                                            times=fraction * n_a2a)
+            fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
+            ep_s += fraction * (fwd_a2a + bwd_a2a)
+            ep_fwd_s += fraction * fwd_a2a
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
@@ -224,23 +241,26 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     first, last = head_ops(m, shard)
     head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.backward(), acc, prec).sum())
             for name, ops in (("first", first), ("last", last))}
-    per_stage, ends_s = pace_stage(m.num_hidden_layers, layout.pp, fwd_s + bwd_s + tp_s + cp_s + ep_s,
-                                   head["first"], head["last"], layout.vpp)
-    compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
-    comm_mb = per_stage * (tp_s + cp_s + ep_s)
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
-    bubble_s = (p - 1) / v * (compute_mb + comm_mb)
-    pp_s = 0.0
+    send_s = 0.0
     if p > 1:
         send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
-        pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain, per="step",
-                                 times=2 * mb * v)
+        send_s = coll("send", send, 2, 2 * layout.group_span("dp") <= domain, per="step", times=2 * mb * v)
+    if layout.pp_schedule == "dualpipe":
+        per_stage, parts = dualpipe_step(m, layout, (fwd_s, bwd_s, w_s, tp_s + cp_s, ep_fwd_s, ep_s - ep_fwd_s),
+                                     send_s, (first, last), acc)
+    else:
+        per_stage, ends_s = pace_stage(m.num_hidden_layers, p, fwd_s + bwd_s + tp_s + cp_s + ep_s,
+                                       head["first"], head["last"], v)
+        compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
+        comm_mb = per_stage * (tp_s + cp_s + ep_s)
+        parts = {"compute_s": mb * compute_mb, "ep_comm_s": mb * per_stage * ep_s, "pp_comm_s": 2 * mb * v * send_s,
+                 "bubble_s": (p - 1) / v * (compute_mb + comm_mb)}
     dense, expert = stage_params(m, layout)
     dp_s = _dp_exposed_s(m, layout, system, coll, dense, expert, per_stage, fwd_s, bwd_s)
     opt_s = float(op_time_s(optimizer_ops(optimizer_params(layout, dense, expert)), acc, prec).sum())
-    breakdown = StepBreakdown(
-        compute_s=mb * compute_mb, tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s,
-        ep_comm_s=mb * per_stage * ep_s, pp_comm_s=pp_s, dp_comm_s=dp_s, bubble_s=bubble_s, optimizer_s=opt_s)
+    breakdown = StepBreakdown(tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s, dp_comm_s=dp_s,
+                              optimizer_s=opt_s, **parts)
     step_s = breakdown.total_s
     peak_total = layout.gpus * acc.peak(prec)
     mflops = model_flops(m, layout.global_batch, layout.seq_len)
@@ -263,6 +283,29 @@ def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_h
         return layers, first_head_s + last_head_s
     stages = [(first, first_head_s), (last, last_head_s)] + ([(middle, 0.0)] if middle else [])
     return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
+
+
+def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, coll: _Meter,
+                     fraction: float) -> tuple[float, float]:
+    """(forward, backward with recompute) expert all-to-all time of one MoE layer and micro-batch, s.
+
+    Forward: the dispatch of the k routed copies of every token and their combine. Backward: the output gradients
+    dispatched to the experts (before their down-projections) and the input gradients combined back; full recompute
+    runs the forward's pair again. Dispatches move `comm.FP8_DISPATCH_BYTES` per element with
+    `Layout.ep_fp8_dispatch` (DeepSeek-V3 §3.3.4: both dispatches FP8, both combines BF16), 2 bytes otherwise; each
+    all-to-all is split as `comm.node_limited_all_to_all` says, its parts pipelined (the slower sets the time).
+    """
+    elements = shard.tokens * m.top_k * m.hidden_size / layout.tp
+    size, _, per_domain = layout.placement("ep", domain)
+    passes = 2 + (1 if layout.recompute == "full" else 0)
+
+    def all_to_all_s(bytes_per_element: float) -> float:
+        calls = node_limited_all_to_all(elements * bytes_per_element, size, per_domain, m.top_k,
+                                        layout.ep_max_domains)
+        return max(coll(*call, times=fraction * passes) for call in calls)
+
+    pair = all_to_all_s(FP8_DISPATCH_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
+    return pair, (passes - 1) * pair
 
 
 def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, dense: float, expert: float,
