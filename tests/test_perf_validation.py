@@ -47,13 +47,15 @@ def test_zero3_2021_per_tensor_without_overlap(case: Case) -> None:
         assert case.error > 0.15
 
 
-LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 16": 0.30}
+LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 16": 0.25}
 """Llama 3 cases outside 15 % (VALIDATION.md: unpublished settings and the MFU count), with a bound so a
 regression still shows. cp 16 moved from +31 to +47 % (bound 0.40 → 0.50) when the H100 BF16 curve took its
 measured plateau (0.803 for the A100-calibrated 0.70); the same change brought 16384 GPUs cp 1 within 15 %. cp 16
 then moved from +47 to +37 % (bound 0.50 → 0.40) when its K/V all-gather became exposed, as the paper states, and
 to +24 % (bound 0.40 → 0.30) when attention took FlashAttention-3's measured H100 curve (62 % of peak forward at
-16k and beyond, not the GEMM curve's 80 %; VALIDATION.md, "Fused attention")."""
+16k and beyond, not the GEMM curve's 80 %; VALIDATION.md, "Fused attention"), and to +17.9 % (bound 0.30 → 0.25)
+when the fused attention backward counted 2.5× the forward FLOPs (VALIDATION.md, "Fused attention backward
+FLOPs")."""
 
 
 @pytest.mark.parametrize("case", LLAMA3_405B, ids=lambda c: c.name)
