@@ -32,15 +32,18 @@ def test_narayanan_2021_achieved_tflops(case: Case) -> None:
     assert abs(case.error) <= 0.15, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
 
 
-ZERO3_MISSES = {"ZeRO-3 175B 768 GPUs": 0.40, "ZeRO-3 175B 1536 GPUs": 0.50}
-"""Narayanan 2021 Table 2 rows outside 15 % (VALIDATION.md: the 2021 communication runs ~1.5x slower than the
-model's ring with staging copies), bounded so a regression shows."""
+ZERO3_MISSES = {"ZeRO-3 175B 768 GPUs": 0.20}
+"""Narayanan 2021 Table 2 rows outside 15 %, bounded so a regression shows. 768 GPUs moved from +30.2 to +15.7 %
+(bound 0.40 → 0.20) and 1536 GPUs from +38.2 to +10.7 % (out of the misses) when the per-tensor ZeRO 3 reduced
+every parameter's gradient with its own collective (norms and biases too) and each gather carried v0.3.15's
+host loop over the ranks and its debug norm (VALIDATION.md, "ZeRO-3 (Narayanan Table 2)")."""
 
 
 @pytest.mark.parametrize("case", NARAYANAN_2021_ZERO3, ids=lambda c: c.name)
 def test_zero3_2021_per_tensor_without_overlap(case: Case) -> None:
     # DeepSpeed ZeRO-3 of 2021 (per-tensor gathers, a device synchronize before each, re-gathered for the
-    # recomputed forward): checked at 384 GPUs, optimistic misses at 768 and 1536 (VALIDATION.md, "Misses").
+    # recomputed forward; per-tensor gradient reduce-scatters): checked at 384 and 1536 GPUs, an optimistic miss
+    # at 768 (VALIDATION.md, "Misses").
     limit = ZERO3_MISSES.get(case.name, 0.15)
     assert abs(case.error) <= limit, f"{case.name}: {case.predict():.1f} vs {case.measured} TFLOP/s"
     if case.name in ZERO3_MISSES:  # move it out when the model reaches 15 %
