@@ -316,10 +316,11 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter,
     gradients. 'tensor': one gather per weight matrix (`params.layer_matrices`, split t ways; the local experts' over
     the expert data-parallel group) and one reduce-scatter per parameter tensor, the matrices and the norms and
     biases alike (`params.layer_vectors`: DeepSpeed v0.3.15 keeps tensors under its 1e5-element persistence
-    threshold gathered, but `_reduce_scatter_gradients` still reduces every parameter's gradient with its own
-    `torch.distributed.reduce_scatter`), averaged over dense and MoE layers; the rest of the stage (embedding,
-    output layer, final norm) in one more collective per pass, its share per layer returned. Each 'tensor'
-    collective also stages its S bytes through a flat buffer as torch.distributed's list API does (`_staging_s`).
+    threshold gathered, but with `contiguous_gradients` on, `_reduce_scatter_gradients` reduces every parameter's
+    gradient with its own `torch.distributed.reduce_scatter`), averaged over dense and MoE layers; the rest of the
+    stage (embedding, output layer, final norm) in one more collective per pass, its share per layer returned.
+    Each 'tensor' collective also stages its S bytes through a flat buffer as torch.distributed's list API does
+    (`_staging_s`).
     Each 'tensor' gather also costs what v0.3.15 does around it with the device idle: after its
     `torch.cuda.synchronize()`, a Python loop builds the n ranks' output views (one `narrow` per rank,
     `HOST_VIEW_OP_S` each) before the collective is launched; after it, `fetch_sub_module` formats a debug string
