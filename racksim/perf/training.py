@@ -369,7 +369,8 @@ HOST_VIEW_OP_S = 2.26e-6
 """Host time of one eager PyTorch view op (`narrow`), s. Assumed from PyTorch's operator micro-benchmark of `split`
 (a view op) in the message of pytorch/pytorch#32194 (2020): 2.26 µs per call after it (CPU tensors; before it
 3.34 µs on CPU and 3.33 µs on CUDA tensors alike, a view's host cost not depending on the device). One unnamed CPU,
-not DGX A100's, and `split` rather than `narrow`: assumed, not measured; not fitted. The loop's
+not DGX A100's, and `split` rather than `narrow`: assumed, not measured; not fitted. Consistent with a PyTorch
+maintainer's "approx 2 us" for an elementwise op from Python (pytorch/pytorch#41383, 2020). The loop's
 `torch.distributed.get_rank` call per rank is not counted (no figure)."""
 
 
