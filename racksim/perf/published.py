@@ -142,9 +142,11 @@ NARAYANAN_2021 = tuple(
 # whole model. DeepSpeed's ZeRO-3 of that time (v0.3.15, 2021-04): one all-gather per weight matrix, each after a
 # device-wide torch.cuda.synchronize() (partition_parameters._allgather_param; DeepSpeed commit c0eeb69 of
 # 2021-10-31: "the async version is not async at all"), so no prefetch overlap (zero3_prefetch_layers 0); modules
-# released after each forward, so the recomputed forward gathers again (zero3_gather 'tensor'). Assumed: full
-# recompute (activation checkpointing), bf16 gradients reduce-scattered per matrix (the gradient path depends on
-# unpublished DeepSpeed settings, VALIDATION.md).
+# released after each forward, so the recomputed forward gathers again (zero3_gather 'tensor'); with
+# contiguous_gradients on (as DeepSpeedExamples' ZeRO-3 configs set it; default off), every parameter's gradient
+# reduce-scattered on its own, norms and biases too (_reduce_scatter_gradients). Assumed: full recompute
+# (activation checkpointing), bf16 gradients, that reduce-scatter path (the paper's DeepSpeed settings are not
+# published, VALIDATION.md).
 _N21_TABLE2_ZERO3 = ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
 
 NARAYANAN_2021_ZERO3 = tuple(

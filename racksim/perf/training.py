@@ -65,7 +65,7 @@ from racksim.perf.ops import (
     op_time_s,
     optimizer_ops,
 )
-from racksim.perf.params import layer_matrices
+from racksim.perf.params import layer_matrices, layer_vectors
 
 
 @dataclass(frozen=True)
@@ -356,10 +356,19 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter,
     """ZeRO 3: (gather, reduce-scatter) of one layer's weights and gradients over the data-parallel group, s.
 
     'layer' (`Layout.zero3_gather`): one collective for the layer's share of the stage's weights (bf16) and
-    gradients. 'tensor': one per weight matrix (`params.layer_matrices`, split t ways; the local experts' over the
-    expert data-parallel group), averaged over dense and MoE layers; the rest of the stage (embedding, output
-    layer, norms and biases) in one more collective per pass, its share per layer returned. Each 'tensor'
-    collective also stages its S bytes through a flat buffer as torch.distributed's list API does (`_staging_s`).
+    gradients. 'tensor': one gather per weight matrix (`params.layer_matrices`, split t ways; the local experts' over
+    the expert data-parallel group) and one reduce-scatter per parameter tensor, the matrices and the norms and
+    biases alike (`params.layer_vectors`: DeepSpeed v0.3.15 keeps tensors under its 1e5-element persistence
+    threshold gathered, but with `contiguous_gradients` on, `_reduce_scatter_gradients` reduces every parameter's
+    gradient with its own `torch.distributed.reduce_scatter`), averaged over dense and MoE layers; the rest of the
+    stage (embedding, output layer, final norm) in one more collective per pass, its share per layer returned.
+    Each 'tensor' collective also stages its S bytes through a flat buffer as torch.distributed's list API does
+    (`_staging_s`).
+    Each 'tensor' gather also costs what v0.3.15 does around it with the device idle: after its
+    `torch.cuda.synchronize()`, a Python loop builds the n ranks' output views (one `narrow` per rank,
+    `HOST_VIEW_OP_S` each) before the collective is launched; after it, `fetch_sub_module` formats a debug string
+    holding `param.norm()` of every parameter of the module (evaluated although not printed; removed by DeepSpeed
+    commit c0eeb69), one HBM read of each tensor, matrices and the norms and biases alike (`_read_s`).
     `gathers`: times each gather runs per layer and micro-batch (the reduce-scatter once), for the traffic.
     """
     acc, domain = system.accelerator, system.scale_up_gpus
@@ -376,25 +385,41 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter,
 
     def gather_s(params: float, where: tuple[int, bool, int], times: float) -> float:
         return (coll("all-gather", params * 2.0, *where, part="dp", times=gathers * times)
-                + _staging_s(acc, params * 2.0, where[0], zero_fill=True))
+                + _staging_s(acc, params * 2.0, where[0], zero_fill=True) + where[0] * HOST_VIEW_OP_S
+                + _read_s(acc, params * 2.0))
 
     def reduce_s(params: float, where: tuple[int, bool, int], times: float) -> float:
         return (coll("reduce-scatter", params * grad_bytes, *where, part="dp", times=times)
                 + _staging_s(acc, params * grad_bytes, where[0], zero_fill=False))
 
-    gather = reduce = matrices = 0.0
+    gather = reduce = per_layer = 0.0
     for fraction, moe_layer in ((1 - moe_fraction, False), (moe_fraction, True)):
         if fraction <= 0:
             continue
-        shared, routed = layer_matrices(m, moe_layer)
         local = m.experts // layout.ep if moe_layer else 0
-        tensors = [(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
-        matrices += fraction * sum(n for n, _ in tensors)
-        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in tensors)
-        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in tensors)
-    rest = max(0.0, dense + expert - layers * matrices)
+        matrices, vectors = ([(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
+                             for shared, routed in (layer_matrices(m, moe_layer), layer_vectors(m, moe_layer)))
+        per_layer += fraction * sum(n for n, _ in matrices + vectors)
+        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in matrices)
+        gather += fraction * sum(_read_s(acc, n * 2.0) for n, _ in vectors)  # kept whole, but normed every pass
+        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in matrices + vectors)
+    rest = max(0.0, dense + expert - layers * per_layer)
     return (gather + gather_s(rest, where_dense, 1 / layers) / layers,
             reduce + reduce_s(rest, where_dense, 1 / layers) / layers)
+
+
+HOST_VIEW_OP_S = 2.26e-6
+"""Host time of one eager PyTorch view op (`narrow`), s. Assumed from PyTorch's operator micro-benchmark of `split`
+(a view op) in the message of pytorch/pytorch#32194 (2020): 2.26 µs per call after it (CPU tensors; before it
+3.34 µs on CPU and 3.33 µs on CUDA tensors alike, a view's host cost not depending on the device). One unnamed CPU,
+not DGX A100's, and `split` rather than `narrow`: assumed, not measured; not fitted. Consistent with a PyTorch
+maintainer's "approx 2 us" for an elementwise op from Python (pytorch/pytorch#41383, 2020). The loop's
+`torch.distributed.get_rank` call per rank is not counted (no figure)."""
+
+
+def _read_s(acc: Accelerator, message_bytes: float) -> float:
+    """HBM time of one kernel reading `message_bytes` (a reduction such as a norm), s: x / (B·η_mem(x))."""
+    return message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes)))
 
 
 def _staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:
