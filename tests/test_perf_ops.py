@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from racksim.perf.accelerator import EfficiencyCurve, fixed_cost_curve
+from racksim.perf.layout import Layout
 from racksim.perf.model import bundled_model
-from racksim.perf.ops import ATTENTION_CORE, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
-from racksim.perf.training import model_flops
+from racksim.perf.ops import ATTENTION_CORE, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.published_inference import h100_dgx
+from racksim.perf.training import model_flops, train_step
 from tests.perf_fixtures import A100_SXM_80GB, GB200, GB300, H100_SXM, REFERENCE_ACCELERATORS
 
 
@@ -137,3 +141,44 @@ def test_fused_attention_runs_on_the_h100_flashattention3_curve() -> None:
     assert layer_ops(m, Shard(1, 512, 8, context_len=4096)).attention_keys == 4096
     assert layer_ops(m, Shard(1, 1, 8, context_len=4096)).attention_keys == 0
     assert layer_ops(m, Shard(1, 8192, 8, flash_attention=False)).attention_keys == 0
+
+
+def test_fp8_training_keeps_attention_and_logits_in_bf16() -> None:
+    """Megatron-Core under an FP8 recipe runs dot-product attention in BF16 (TransformerConfig
+    `fp8_dot_product_attention` False) and the output layer outside Transformer Engine (`fp8_output_proj` False).
+    Hand calculation, the case above in an FP8 layout: the attention ops keep FlashAttention-3's BF16 time, 114.15 us
+    forward, not 6.872e10 / (1979e12 * 0.70) = 49.6 us on the FP8 GEMM curve; the QKV projection stays FP8."""
+    m = bundled_model("llama3-70b")
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=8192, tp=8, precision="fp8"))
+    core, qkv = ops.select(ATTENTION_CORE), ops.select(frozenset({"qkv"}))
+    assert op_time_s(core, H100_SXM, "fp8", "bf16") == pytest.approx([114.15e-6] * 2, rel=1e-3)
+    assert op_time_s(core, H100_SXM, "fp8")[0] < 60e-6  # FP8 attention (fp8_dot_product_attention True)
+    assert op_time_s(qkv, H100_SXM, "fp8", "bf16")[0] == pytest.approx(
+        qkv.flops[0] / (1979e12 * H100_SXM.gemm_curve("fp8")(qkv.flops)[0]), rel=1e-3)
+    fp8 = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    assert (fp8.attention_precision, fp8.output_precision) == ("bf16", "bf16")
+    opted = replace(fp8, fp8_attention=True, fp8_output_layer=True)
+    assert (opted.attention_precision, opted.output_precision) == ("fp8", "fp8")
+    assert Layout(global_batch=1, seq_len=8192, fp8_attention=True).attention_precision == "bf16"
+
+
+def test_train_step_times_fp8_attention_and_logits_at_bf16() -> None:
+    """One 8192-token sequence of Llama 3 8B on one H100 (p = 1, one micro-batch, no recompute): the step's
+    difference between the default and an all-FP8 layout is 32 layers' attention forward and backward plus the
+    output layer's forward and backward, each at BF16 minus at FP8."""
+    m, system = bundled_model("llama3-8b"), h100_dgx()
+    fp8 = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    opted = replace(fp8, fp8_attention=True, fp8_output_layer=True)
+    core = layer_ops(m, Shard(1, 8192, precision="fp8")).select(ATTENTION_CORE)
+    last = head_ops(m, Shard(1, 8192, precision="fp8"))[1]
+
+    def both_passes(ops: OpTable, precision: str, attention: str) -> float:
+        return float(op_time_s(ops, H100_SXM, precision, attention).sum()
+                     + op_time_s(ops.backward(), H100_SXM, precision, attention).sum())
+
+    expected = (32 * (both_passes(core, "fp8", "bf16") - both_passes(core, "fp8", "fp8"))
+                + both_passes(last, "bf16", "bf16") - both_passes(last, "fp8", "fp8"))
+    default_s = train_step(m, fp8, system, check_memory=False).step_time_s
+    opted_s = train_step(m, opted, system, check_memory=False).step_time_s
+    assert expected > 0.0
+    assert default_s - opted_s == pytest.approx(expected, rel=1e-6)

@@ -235,25 +235,30 @@ def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
     return first, last
 
 
-def op_times_s(ops: OpTable, acc: Accelerator, precision: str) -> tuple[FloatArray, FloatArray]:
+def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
+               attention_precision: str | None = None) -> tuple[FloatArray, FloatArray]:
     """(compute, memory) time of each op alone: F / (P · η(F)) and bytes / (BW · η_mem(bytes)), s.
 
-    P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
-    bandwidth, bytes/s; η the accelerator's efficiency curves: the GEMM curve of `precision`, and for fused
-    attention ops min(η_attn(s_k), η_gemm(F)) where the accelerator has an attention curve (module docstring).
+    P is the dense tensor peak for matmuls, at `attention_precision` (default `precision`) for the attention
+    matmuls (`FUSED_ATTENTION`, fused or not) and at `precision` for the others, and the vector peak otherwise,
+    FLOP/s; BW the HBM bandwidth, bytes/s; η the accelerator's efficiency curves: the GEMM curve of the op's
+    precision, and for fused attention ops min(η_attn(s_k), η_gemm(F)) where the accelerator has an attention curve
+    at the attention's precision (module docstring).
     """
-    peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
-    eff = np.where(ops.matmul, acc.gemm_curve(precision)(ops.flops), 1.0)
-    curve = acc.attention_curve(precision, ops.backward_pass) if ops.attention_keys > 0 else None
+    attn = attention_precision or precision
+    is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
+    peak = np.where(ops.matmul, np.where(is_attn, acc.peak(attn), acc.peak(precision)), acc.vector_flops)
+    eff = np.where(ops.matmul, np.where(is_attn, acc.gemm_curve(attn)(ops.flops),
+                                        acc.gemm_curve(precision)(ops.flops)), 1.0)
+    curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
     if curve is not None:
-        fused = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
-        eff = np.where(fused, np.minimum(eff, curve(ops.attention_keys)), eff)
+        eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
     return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
 
 
-def op_time_s(ops: OpTable, acc: Accelerator, precision: str) -> FloatArray:
+def op_time_s(ops: OpTable, acc: Accelerator, precision: str, attention_precision: str | None = None) -> FloatArray:
     """Roofline time of each op: max(F / (P · η_gemm(F)), bytes / (BW · η_mem(bytes))), s (`op_times_s`)."""
-    return np.maximum(*op_times_s(ops, acc, precision))
+    return np.maximum(*op_times_s(ops, acc, precision, attention_precision))
 
 
 def optimizer_ops(params_local: float) -> OpTable:

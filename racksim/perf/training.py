@@ -197,13 +197,13 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     memory = memory_per_gpu(m, layout)
     if check_memory:
         check_fits(memory, acc, source)
-    prec = layout.precision
+    prec, attn = layout.precision, layout.attention_precision
     shard = step_shard(layout)
     fwd_s = bwd_s = cp_s = ep_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
-        f = float(op_time_s(ops, acc, prec).sum())
-        b = float(op_time_s(ops.backward(), acc, prec).sum())
-        core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
+        f = float(op_time_s(ops, acc, prec, attn).sum())
+        b = float(op_time_s(ops.backward(), acc, prec, attn).sum())
+        core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
@@ -222,7 +222,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     fwd_kinds, bwd_kinds = tp_collectives(layout)
     tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
     first, last = head_ops(m, shard)
-    head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.backward(), acc, prec).sum())
+    out = layout.output_precision
+    head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
             for name, ops in (("first", first), ("last", last))}
     per_stage, ends_s = pace_stage(m.num_hidden_layers, layout.pp, fwd_s + bwd_s + tp_s + cp_s + ep_s,
                                    head["first"], head["last"], layout.vpp)
