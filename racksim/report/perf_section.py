@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from racksim.kpis import fmt, kpi_spec
-from racksim.perf.published import validation_table
 from racksim.perf.published_inference import serving_validation_table
+from racksim.perf.validation import validation_table
 from racksim.report.perf_figures import serving_figure, step_breakdown_figure, step_parts
 from racksim.report.plotkit import FigureRef, file_name, save_figure
 from racksim.report.rundir import read_json
@@ -218,7 +218,7 @@ def _number(value: object) -> str:
 
 
 def validation_appendix() -> Validation:
-    """Every validation case as table rows (racksim.perf.published, published_inference); takes about 0.5 s."""
+    """Every validation case as table rows (racksim.perf.validation, published_inference); takes about 0.5 s."""
     def row(case: Mapping[str, object], quantity: object, settings: object) -> list[str]:
         error = case["error"]
         return [str(case["case"]), str(case["source"]), str(quantity), _number(case["measured"]),
