@@ -1,0 +1,64 @@
+"""The model against NVIDIA's Megatron-Bridge 25.11 pre-training throughput on H100, GB200 and GB300.
+
+Source and settings: racksim/perf/published_nemo.py; the table and the misses: racksim/perf/VALIDATION.md,
+"NeMo Framework (Megatron-Bridge) pre-training, H100 and Blackwell".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from racksim.perf.published import ALL_CASES, Case
+from racksim.perf.published_nemo import NEMO_CASES, nvl72_system
+from racksim.perf.validation import ALL_TRAINING_CASES, validation_table
+
+NEMO_MISSES = {
+    "NeMo Llama 3 8B 8 H100 FP8": 0.35,
+    "NeMo Llama 3 8B 8 GB200 FP8": 0.60,
+    "NeMo Llama 3 70B 64 GB200 FP8": 0.60,
+    "NeMo Llama 3.1 405B 256 GB200 FP8": 0.30,
+    "NeMo Llama 3 8B 8 GB300 FP8": 0.35,
+    "NeMo Llama 3 70B 64 GB300 FP8": 0.55,
+}
+"""Cases outside 15 %, all optimistic, bounded so a regression shows (VALIDATION.md: the compute of one GPU runs
+30-50 % faster than measured where little else is in the step; nothing calibrated on them)."""
+
+
+@pytest.fixture(scope="module")
+def errors() -> dict[str, float]:
+    """Each case's relative error, predicted once for the module."""
+    return {case.name: case.error for case in NEMO_CASES}
+
+
+@pytest.mark.parametrize("case", NEMO_CASES, ids=lambda c: c.name)
+def test_megatron_bridge_2511_tokens_per_gpu(case: Case, errors: dict[str, float]) -> None:
+    error = errors[case.name]
+    limit = NEMO_MISSES.get(case.name, 0.15)
+    assert abs(error) <= limit, f"{case.name}: {error:+.1%}"
+    if case.name in NEMO_MISSES:  # move it out when the model reaches 15 %
+        assert error > 0.15
+
+
+def test_the_cases_are_transcribed_and_calibrate_nothing() -> None:
+    # Spot checks of the transcription (25.11 tables, FP8-CS): GPUs, batch, degrees and tokens/s per GPU.
+    by_name = {c.name: c for c in NEMO_CASES}
+    h100_405b = by_name["NeMo Llama 3.1 405B 1024 H100 FP8"]
+    assert (h100_405b.layout.gpus, h100_405b.layout.global_batch, h100_405b.measured) == (1024, 512, 292.0)
+    assert (h100_405b.layout.tp, h100_405b.layout.pp, h100_405b.layout.cp, h100_405b.layout.vpp) == (8, 8, 2, 8)
+    assert h100_405b.layout.microbatches == 64  # the table's GA
+    gb300_70b = by_name["NeMo Llama 3 70B 64 GB300 FP8"]
+    assert (gb300_70b.layout.zero, gb300_70b.layout.dp, gb300_70b.layout.microbatches) == (3, 64, 2)
+    assert all(c.layout.precision == "fp8" and not c.layout.fp8_attention for c in NEMO_CASES)
+    assert not any(c.calibration for c in NEMO_CASES)
+    assert [c.name for c in ALL_TRAINING_CASES] == [c.name for c in (*ALL_CASES, *NEMO_CASES)]
+
+
+def test_gb200_and_gb300_cases_run_on_their_rack_designs() -> None:
+    for design, gpu in (("gb200-nvl72", "GB200"), ("gb300-nvl72", "GB300")):
+        system = nvl72_system(design)
+        assert (system.accelerator.name, system.scale_up_gpus) == (gpu, 72)
+        case = next(c for c in NEMO_CASES if c.hardware == design)
+        assert case.predict() == pytest.approx(Case.predict(case, system=system))
+    rows = {r["case"]: r for r in validation_table()[-len(NEMO_CASES):]}
+    assert list(rows) == [c.name for c in NEMO_CASES]
+    assert {r["unit"] for r in rows.values()} == {"tokens/s"}
