@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from racksim.perf.published import ALL_CASES, Case
-from racksim.perf.published_nemo import NEMO_CASES, nvl72_system
+from racksim.perf.published_nemo import MODEL_TFLOPS_PER_GPU, NEMO_CASES, nvl72_system
+from racksim.perf.training import model_flops
 from racksim.perf.validation import ALL_TRAINING_CASES, validation_table
 
 NEMO_MISSES = {
@@ -51,6 +52,18 @@ def test_the_cases_are_transcribed_and_calibrate_nothing() -> None:
     assert all(c.layout.precision == "fp8" and not c.layout.fp8_attention for c in NEMO_CASES)
     assert not any(c.calibration for c in NEMO_CASES)
     assert [c.name for c in ALL_TRAINING_CASES] == [c.name for c in (*ALL_CASES, *NEMO_CASES)]
+
+
+def test_the_two_printed_columns_agree_with_a_causal_flop_count() -> None:
+    # Model TFLOP/s / tokens/s is NeMo's FLOPs per token: the same per model on every system (a transcription
+    # check), and racksim's count with the attention term halved (causal): Llama 3 8B 57.91 - 6.44 = 51.47 GFLOP,
+    # 8B attention term 12 * 32 * 4096 * 8192 / 2 = 6.44 GFLOP per token.
+    for case in NEMO_CASES:
+        nemo = MODEL_TFLOPS_PER_GPU[case.name] * 1e12 / case.measured
+        full = model_flops(case.model, 1, 8192) / 8192
+        m = case.model
+        causal = full - 12 * m.num_hidden_layers * m.hidden_size * 8192 / 2
+        assert nemo == pytest.approx(causal, rel=0.005), case.name
 
 
 def test_gb200_and_gb300_cases_run_on_their_rack_designs() -> None:

@@ -62,18 +62,18 @@ class DesignCase(Case):
         return super().predict(accelerator, system or nvl72_system(self.design))
 
 
-# (system, model, GPUs, GBS, MBS, FSDP, TP, PP, CP, VP, tokens/s per GPU, settings known, memory checked)
-# FP8-CS rows of the 25.11 tables; sequence 8192 and EP 1 in every row; GA = GBS / (MBS · DP) as printed.
+# (system, model, GPUs, GBS, MBS, FSDP, TP, PP, CP, VP, tokens/s per GPU, model TFLOP/s per GPU, settings known,
+# memory checked): FP8-CS rows of the 25.11 tables; sequence 8192 and EP 1 in every row; GA = GBS / (MBS · DP).
 _ROWS = (
-    ("H100", "llama3-8b", 8, 128, 1, 1, 1, 1, 1, 1, 14451.0, False, True),
-    ("H100", "llama3-70b", 64, 128, 1, 0, 4, 8, 1, 5, 1602.0, True, False),
-    ("H100", "llama3-405b", 1024, 512, 1, 0, 8, 8, 2, 8, 292.0, True, True),
-    ("GB200", "llama3-8b", 8, 128, 2, 0, 1, 1, 1, 1, 31508.0, True, True),
-    ("GB200", "llama3-70b", 64, 256, 2, 1, 1, 1, 1, 1, 4312.0, False, False),
-    ("GB200", "llama3-405b", 256, 1536, 1, 0, 4, 16, 1, 4, 813.0, False, False),
-    ("GB300", "llama3-8b", 8, 128, 2, 0, 1, 1, 1, 1, 37556.0, False, True),
-    ("GB300", "llama3-70b", 64, 256, 2, 1, 1, 1, 1, 1, 4520.0, False, False),
-    ("GB300", "llama3-405b", 256, 1536, 1, 0, 2, 8, 2, 4, 999.0, False, False),
+    ("H100", "llama3-8b", 8, 128, 1, 1, 1, 1, 1, 1, 14451.0, 744.0, False, True),
+    ("H100", "llama3-70b", 64, 128, 1, 0, 4, 8, 1, 5, 1602.0, 719.0, True, False),
+    ("H100", "llama3-405b", 1024, 512, 1, 0, 8, 8, 2, 8, 292.0, 737.0, True, True),
+    ("GB200", "llama3-8b", 8, 128, 2, 0, 1, 1, 1, 1, 31508.0, 1622.0, True, True),
+    ("GB200", "llama3-70b", 64, 256, 2, 1, 1, 1, 1, 1, 4312.0, 1937.0, False, False),
+    ("GB200", "llama3-405b", 256, 1536, 1, 0, 4, 16, 1, 4, 813.0, 2053.0, False, False),
+    ("GB300", "llama3-8b", 8, 128, 2, 0, 1, 1, 1, 1, 37556.0, 1933.0, False, True),
+    ("GB300", "llama3-70b", 64, 256, 2, 1, 1, 1, 1, 1, 4520.0, 2030.0, False, False),
+    ("GB300", "llama3-405b", 256, 1536, 1, 0, 2, 8, 2, 4, 999.0, 2522.0, False, False),
 )
 """Memory not checked: H100 70B (racksim 83 GB of 80), the FSDP rows (CPU activation offloading), the Blackwell 405B
 rows (their recipes' memory settings are not the table's layouts)."""
@@ -82,7 +82,7 @@ _NAMES = {"llama3-8b": "Llama 3 8B", "llama3-70b": "Llama 3 70B", "llama3-405b":
 
 
 def _case(system: str, model: str, gpus: int, gbs: int, mbs: int, fsdp: int, tp: int, pp: int, cp: int, vp: int,
-          measured: float, known: bool, memory: bool) -> Case:
+          measured: float, _tflops: float, known: bool, memory: bool) -> Case:
     layout = Layout(global_batch=gbs, seq_len=8192, micro_batch=mbs, tp=tp, pp=pp, dp=gpus // (tp * pp * cp), cp=cp,
                     vpp=vp, sequence_parallel=tp > 1, recompute="none", zero=3 if fsdp else 1, precision="fp8",
                     fp32_grads=False)
@@ -98,3 +98,7 @@ def _case(system: str, model: str, gpus: int, gbs: int, mbs: int, fsdp: int, tp:
 
 NEMO_CASES = tuple(_case(*row) for row in _ROWS)
 """Every Megatron-Bridge 25.11 case: H100, then GB200, then GB300; none calibrates anything."""
+
+MODEL_TFLOPS_PER_GPU = {case.name: row[11] for case, row in zip(NEMO_CASES, _ROWS, strict=True)}
+"""The table's model TFLOP/s per GPU of each case: a transcription check (its ratio to tokens/s is one FLOP count
+per model on every system, racksim's with causal attention; tests/test_perf_published_nemo.py)."""
