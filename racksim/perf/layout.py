@@ -51,6 +51,12 @@ class Layout:
     """Fused attention (scores and context) at `precision` too. False: in BF16 whatever `precision` is, as
     Megatron-Core runs it by default under an FP8 recipe (TransformerConfig `fp8_dot_product_attention` False:
     Transformer Engine's dot-product attention stays BF16)."""
+    fp8_current_scaling: bool = False
+    """FP8 per-tensor current scaling (Transformer Engine `Float8CurrentScaling`, Megatron-Bridge's FP8-CS): every
+    FP8 GEMM's activation input (forward) and output gradient (backward) is quantized by kernels of its own that read
+    the BF16 tensor twice, for its amax and then to cast ("FP8 Current Scaling requires two tensor reads per
+    quantization", Transformer Engine's FP8 Delayed Scaling page), and write it in FP8 (`ops` quantize rows). False:
+    quantization fused into the kernels that produce the inputs (delayed scaling's cast), not timed."""
     fp8_output_layer: bool = False
     """Output layer (logits) at `precision` too. False: in BF16, as Megatron-Core runs it by default (its LM head is
     a tensor_parallel.ColumnParallelLinear outside Transformer Engine's FP8 autocast; `fp8_output_proj` False)."""

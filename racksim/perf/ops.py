@@ -23,8 +23,12 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   read and written (split by t with sequence parallelism, else replicated).
 
 Backward is twice the forward for matmuls (gradients of inputs and of weights, each the forward's size) and for
-vector ops (reading saved tensors and writing gradients). Recompute is the forward of the attention core
-(selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
+vector ops (reading saved tensors and writing gradients). FP8 per-tensor current scaling (`Shard.fp8_current_scaling`,
+training only) adds one quantize op per linear layer but the router: forward its input (tokens × k), backward its
+output gradient (tokens × n, `OpTable.backward_factor` n/k), 5 bytes per element (two BF16 reads, for the amax and
+the cast, and one FP8 write; Hopper's extra transposed copy is not counted), on the HBM roofline. Recompute is the
+forward of the attention core (selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run
+on the last stage.
 
 An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
 for vector ops. **Fused attention** (FlashAttention: causal self-attention, and prefill chunks over a KV cache) runs
@@ -48,7 +52,9 @@ from racksim.perf.params import attention_matrix_params
 
 BYTES_ACT = 2.0
 """Bytes per activation element (bf16)."""
-WEIGHT_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
+FP8_BYTES = 1.0
+"""Bytes per FP8 element."""
+WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
@@ -69,6 +75,9 @@ class Shard:
     """Keys visible to the last query token when they come from a KV cache (inference); None: causal self-attention."""
     kv_bytes: float = BYTES_ACT
     """Bytes per cached key/value element (inference: 1 for an FP8 KV cache)."""
+    fp8_current_scaling: bool = False
+    """Time the FP8 quantization of every linear layer's inputs as kernels of their own (`quantize` rows: training
+    under per-tensor current scaling); False: quantization fused into the kernels that produce the inputs, untimed."""
 
     @property
     def tokens(self) -> int:
@@ -89,20 +98,29 @@ class OpTable:
     attention kernel here (decode, unfused attention), every matmul on the GEMM curve."""
     backward_pass: bool = False
     """True for a backward pass (`backward`): fused attention on its backward curve."""
+    backward_factor: FloatArray | None = None
+    """Per op, its backward pass's FLOPs and bytes over its forward's (None: 2 for every op)."""
 
     def scaled(self, flops_factor: float, bytes_factor: float) -> OpTable:
         """The same ops with FLOPs and bytes multiplied."""
         return replace(self, flops=self.flops * flops_factor, bytes=self.bytes * bytes_factor)
 
     def backward(self) -> OpTable:
-        """The backward pass of these forward ops: 2× their FLOPs and bytes, fused attention on its backward curve."""
-        return replace(self.scaled(2.0, 2.0), backward_pass=True)
+        """The backward pass of these forward ops: `backward_factor` (default 2) × their FLOPs and bytes.
+
+        Fused attention runs on its backward curve.
+        """
+        factor = 2.0 if self.backward_factor is None else self.backward_factor
+        return replace(self, flops=self.flops * factor, bytes=self.bytes * factor, backward_pass=True,
+                       backward_factor=None)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
         keep = np.array([n in names for n in self.name], dtype=bool)
+        factor = None if self.backward_factor is None else self.backward_factor[keep]
         return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
-                       flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep])
+                       flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep],
+                       backward_factor=factor)
 
     @property
     def matmul_flops(self) -> float:
@@ -110,10 +128,12 @@ class OpTable:
         return float(self.flops[self.matmul].sum())
 
 
-def _table(rows: list[tuple[str, float, float, bool]], attention_keys: float = 0.0) -> OpTable:
+def _table(rows: list[tuple], attention_keys: float = 0.0) -> OpTable:
+    """Rows (name, FLOPs, bytes, matmul[, backward factor]) as an `OpTable`; the factor defaults to 2."""
+    factor = np.array([r[4] if len(r) > 4 else 2.0 for r in rows], dtype=np.float64)
     return OpTable(tuple(r[0] for r in rows), np.array([r[1] for r in rows], dtype=np.float64),
                    np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool),
-                   attention_keys)
+                   attention_keys, backward_factor=None if np.all(factor == 2.0) else factor)
 
 
 ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
@@ -138,6 +158,16 @@ def fused_attention_keys(shard: Shard) -> float:
 def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, wbytes: float) -> tuple:
     """A GEMM of (tokens × k) by (k × n): 2·tokens·k·n FLOPs; reads input and weights, writes the output."""
     return (name, 2.0 * tokens * k * n, BYTES_ACT * tokens * (k + n) + wbytes * weight_elems, True)
+
+
+def _quantize(name: str, tokens: float, k: float, n: float) -> tuple:
+    """FP8 current scaling of the GEMM `name`'s activation operands: 5 bytes and ~2 vector FLOPs per element.
+
+    Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor n/k), each read twice
+    in BF16 (amax, then cast) and written once in FP8.
+    """
+    elements = tokens * k
+    return (f"quantize_{name}", 2.0 * elements, (2 * BYTES_ACT + FP8_BYTES) * elements, False, n / k)
 
 
 def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
@@ -184,11 +214,17 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
     split = t if shard.sequence_parallel else 1
     out_params = a * dv * h
     qkv_params = attention_matrix_params(m) - out_params
+    quantized: list[tuple] = []
+
+    def linear(name: str, tokens: float, k: float, n: float, weights: float) -> tuple:
+        quantized.append(_quantize(name, tokens, k, n))
+        return _matmul(name, tokens, k, n, weights, wb)
+
     rows = [
         _vector("norm_attn", n_tok * h / split, 2.0, 5.0),
-        _matmul("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t, wb),
+        linear("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t),
         *_attention_rows(m, shard),
-        _matmul("out_proj", n_tok, a * dv / t, h, out_params / t, wb),
+        linear("out_proj", n_tok, a * dv / t, h, out_params / t),
         _vector("residual_attn", n_tok * h / split, 3.5),
         _vector("norm_mlp", n_tok * h / split, 2.0, 5.0),
     ]
@@ -199,24 +235,26 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
         routed = n_tok * k
         rows += [
             _matmul("router", n_tok, h, m.experts, h * m.experts, wb),
-            _matmul("experts_in", routed, h, (mm - 1) * i_e / t, local * (mm - 1) * h * i_e / t, wb),
+            linear("experts_in", routed, h, (mm - 1) * i_e / t, local * (mm - 1) * h * i_e / t),
             _vector("experts_act", routed * i_e / t, mm, 4.0),
-            _matmul("experts_out", routed, i_e / t, h, local * h * i_e / t, wb),
+            linear("experts_out", routed, i_e / t, h, local * h * i_e / t),
         ]
         if shared:
             rows += [
-                _matmul("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t, wb),
+                linear("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t),
                 _vector("shared_act", n_tok * shared * i_e / t, mm, 4.0),
-                _matmul("shared_out", n_tok, shared * i_e / t, h, shared * h * i_e / t, wb),
+                linear("shared_out", n_tok, shared * i_e / t, h, shared * h * i_e / t),
             ]
     else:
         i = m.ffn_size
         rows += [
-            _matmul("mlp_in", n_tok, h, (mm - 1) * i / t, (mm - 1) * h * i / t, wb),
+            linear("mlp_in", n_tok, h, (mm - 1) * i / t, (mm - 1) * h * i / t),
             _vector("mlp_act", n_tok * i / t, mm, 4.0),
-            _matmul("mlp_out", n_tok, i / t, h, h * i / t, wb),
+            linear("mlp_out", n_tok, i / t, h, h * i / t),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
+    if shard.fp8_current_scaling:
+        rows += quantized
     return _table(rows, fused_attention_keys(shard))
 
 

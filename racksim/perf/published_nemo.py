@@ -13,7 +13,8 @@ Llama 3 recipe at the same commit (src/megatron/bridge/recipes/llama/llama3.py `
 scripts/performance/configs/llama/llama3_llm_pretrain.py): the distributed optimizer (ZeRO 1) with
 overlap_grad_reduce and overlap_param_gather, gradients reduced in BF16 (`grad_reduce_in_fp32 = False`), sequence
 parallelism with TP > 1, no activation recompute; Megatron FSDP (FSDP = 1) taken as ZeRO 3 gathered per layer with
-one layer prefetched; FP8 current scaling without FP8 attention or an FP8 output layer (MixedPrecisionConfig
+one layer prefetched; FP8 current scaling (`fp8_recipe` "tensorwise": quantize kernels timed,
+`Layout.fp8_current_scaling`) without FP8 attention or an FP8 output layer (MixedPrecisionConfig
 `fp8_dot_product_attention` False; `first_last_layers_bf16` set False by the performance scripts); context
 parallelism as Megatron-Core's ring (overlapped). A row is "known" where the recipe's preset at the commit agrees with
 the table (H100 70B and 405B, GB200 8B). Elsewhere the preset differs from the table's row (GB300 8B preset MBS 4;
@@ -85,7 +86,7 @@ def _case(system: str, model: str, gpus: int, gbs: int, mbs: int, fsdp: int, tp:
           measured: float, _tflops: float, known: bool, memory: bool) -> Case:
     layout = Layout(global_batch=gbs, seq_len=8192, micro_batch=mbs, tp=tp, pp=pp, dp=gpus // (tp * pp * cp), cp=cp,
                     vpp=vp, sequence_parallel=tp > 1, recompute="none", zero=3 if fsdp else 1, precision="fp8",
-                    fp32_grads=False)
+                    fp8_current_scaling=True, fp32_grads=False)
     name = f"NeMo {_NAMES[model]} {gpus} {system} FP8"
     source = NEMO_2511.format(system=system)
     if system == "H100":

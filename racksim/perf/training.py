@@ -163,7 +163,8 @@ def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str 
 def step_shard(layout: Layout) -> Shard:
     """What one GPU computes for one micro-batch of the layout."""
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
-                 layout.flash_attention, layout.precision)
+                 layout.flash_attention, layout.precision,
+                 fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16")
 
 
 def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
