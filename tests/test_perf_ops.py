@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from racksim.perf.accelerator import EfficiencyCurve, fixed_cost_curve
+from racksim.perf.layout import Layout
 from racksim.perf.model import bundled_model
-from racksim.perf.ops import ATTENTION_CORE, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
-from racksim.perf.training import model_flops
+from racksim.perf.ops import ATTENTION_CORE, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.published_inference import h100_dgx
+from racksim.perf.training import model_flops, train_step
 from tests.perf_fixtures import A100_SXM_80GB, GB200, GB300, H100_SXM, REFERENCE_ACCELERATORS
 
 
@@ -143,3 +147,85 @@ def test_fused_attention_runs_on_the_h100_flashattention3_curve() -> None:
     assert layer_ops(m, Shard(1, 512, 8, context_len=4096)).attention_keys == 4096
     assert layer_ops(m, Shard(1, 1, 8, context_len=4096)).attention_keys == 0
     assert layer_ops(m, Shard(1, 8192, 8, flash_attention=False)).attention_keys == 0
+
+
+def test_fp8_training_keeps_attention_and_logits_in_bf16() -> None:
+    """Megatron-Core under an FP8 recipe runs dot-product attention in BF16 (TransformerConfig
+    `fp8_dot_product_attention` False) and the output layer outside Transformer Engine (`fp8_output_proj` False).
+    Hand calculation, the case above in an FP8 layout: the attention ops keep FlashAttention-3's BF16 time, 114.15 us
+    forward, not 6.872e10 / (1979e12 * 0.70) = 49.6 us on the FP8 GEMM curve; the QKV projection stays FP8."""
+    m = bundled_model("llama3-70b")
+    ops = layer_ops(m, Shard(micro_batch=1, seq_len=8192, tp=8, precision="fp8"))
+    core, qkv = ops.select(ATTENTION_CORE), ops.select(frozenset({"qkv"}))
+    assert op_time_s(core, H100_SXM, "fp8", "bf16") == pytest.approx([114.15e-6] * 2, rel=1e-3)
+    assert op_time_s(core, H100_SXM, "fp8")[0] < 60e-6  # FP8 attention (fp8_dot_product_attention True)
+    assert op_time_s(qkv, H100_SXM, "fp8", "bf16")[0] == pytest.approx(
+        qkv.flops[0] / (1979e12 * H100_SXM.gemm_curve("fp8")(qkv.flops)[0]), rel=1e-3)
+    fp8 = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    assert (fp8.attention_precision, fp8.output_precision) == ("bf16", "bf16")
+    opted = replace(fp8, fp8_attention=True, fp8_output_layer=True)
+    assert (opted.attention_precision, opted.output_precision) == ("fp8", "fp8")
+    assert Layout(global_batch=1, seq_len=8192, fp8_attention=True).attention_precision == "bf16"
+
+
+def test_train_step_times_fp8_attention_and_logits_at_bf16() -> None:
+    """One 8192-token sequence of Llama 3 8B on one H100 (p = 1, one micro-batch, no recompute): the step's
+    difference between the default and an all-FP8 layout is 32 layers' attention forward and backward plus the
+    output layer's forward and backward, each at BF16 minus at FP8."""
+    m, system = bundled_model("llama3-8b"), h100_dgx()
+    fp8 = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    opted = replace(fp8, fp8_attention=True, fp8_output_layer=True)
+    core = layer_ops(m, Shard(1, 8192, precision="fp8")).select(ATTENTION_CORE)
+    last = head_ops(m, Shard(1, 8192, precision="fp8"))[1]
+
+    def both_passes(ops: OpTable, precision: str, attention: str) -> float:
+        return float(op_time_s(ops, H100_SXM, precision, attention).sum()
+                     + op_time_s(ops.backward(), H100_SXM, precision, attention).sum())
+
+    expected = (32 * (both_passes(core, "fp8", "bf16") - both_passes(core, "fp8", "fp8"))
+                + both_passes(last, "bf16", "bf16") - both_passes(last, "fp8", "fp8"))
+    default_s = train_step(m, fp8, system, check_memory=False).step_time_s
+    opted_s = train_step(m, opted, system, check_memory=False).step_time_s
+    assert expected > 0.0
+    assert default_s - opted_s == pytest.approx(expected, rel=1e-6)
+
+
+def test_fp8_current_scaling_quantizes_every_linear_input_and_output_gradient() -> None:
+    """Hand calculation, Llama 3 8B (h 4096, 8 KV heads of 128, MLP 14336), one 8192-token sequence, tp 1: forward
+    quantizes the inputs of QKV, output projection, MLP in and out, 8192 * (3 * 4096 + 14336) elements; backward
+    their output gradients, 8192 * (6144 + 4096 + 2 * 14336 + 4096); 5 bytes each (two BF16 reads, one FP8 write,
+    Transformer Engine's current scaling): 1,090,519,040 and 1,761,607,680 bytes per layer."""
+    m = bundled_model("llama3-8b")
+    ops = layer_ops(m, Shard(1, 8192, precision="fp8", fp8_current_scaling=True))
+    names = frozenset(n for n in ops.name if n.startswith("quantize_"))
+    assert names == {"quantize_qkv", "quantize_out_proj", "quantize_mlp_in", "quantize_mlp_out"}
+    quantize = ops.select(names)
+    assert quantize.bytes.sum() == pytest.approx(1_090_519_040)
+    assert quantize.backward().bytes.sum() == pytest.approx(1_761_607_680)
+    assert not quantize.matmul.any()
+    # The other ops keep their 2x backward; without the flag (inference, delayed scaling) nothing is added.
+    others = ops.select(frozenset(ops.name) - names)
+    np.testing.assert_allclose(others.backward().bytes, 2 * others.bytes)
+    assert layer_ops(m, Shard(1, 8192, precision="fp8")).name == others.name
+    moe = layer_ops(bundled_model("deepseek-v3"), Shard(1, 4096, precision="fp8", fp8_current_scaling=True), True)
+    assert "quantize_experts_in" in moe.name
+    assert "quantize_router" not in moe.name  # the router stays unquantized
+
+
+def test_train_step_adds_the_quantize_kernels_of_each_layer() -> None:
+    """One 8192-token sequence of Llama 3 8B on one H100 (one micro-batch, no recompute): current scaling adds 32
+    layers' quantize kernels, forward and backward, on the HBM roofline; BF16 has nothing to quantize."""
+    m, system = bundled_model("llama3-8b"), h100_dgx()
+    plain = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    ops = layer_ops(m, Shard(1, 8192, precision="fp8", fp8_current_scaling=True))
+    quantize = ops.select(frozenset(n for n in ops.name if n.startswith("quantize_")))
+    expected = 32 * float(op_time_s(quantize, H100_SXM, "fp8").sum() + op_time_s(quantize.backward(), H100_SXM,
+                                                                                   "fp8").sum())
+    scaled_s = train_step(m, replace(plain, fp8_current_scaling=True), system, check_memory=False).step_time_s
+    assert scaled_s - train_step(m, plain, system, check_memory=False).step_time_s == pytest.approx(expected, rel=1e-6)
+    # By hand: 8 kernels a layer at T = 5 us + bytes / (0.9 * 3.35 TB/s), 32 * 986 us = 31.6 ms (the design's curve
+    # interpolates the fixed-cost model between decades: 32.0 ms).
+    assert expected == pytest.approx(32 * (8 * 5e-6 + (1_090_519_040 + 1_761_607_680) / (0.9 * 3.35e12)), rel=0.02)
+    bf16 = replace(plain, precision="bf16", fp8_current_scaling=True)  # nothing to quantize in BF16
+    assert train_step(m, bf16, system, check_memory=False).step_time_s == pytest.approx(
+        train_step(m, replace(bf16, fp8_current_scaling=False), system, check_memory=False).step_time_s)

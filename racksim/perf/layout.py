@@ -53,6 +53,19 @@ class Layout:
     """ZeRO stage 0-3 over the data-parallel group (1 = Megatron's distributed optimizer); 3 = FSDP."""
     precision: str = "bf16"
     """Matmul precision ('bf16', 'fp8', 'fp4'); activations and weights are kept in 2-byte bf16."""
+    fp8_attention: bool = False
+    """Fused attention (scores and context) at `precision` too. False: in BF16 whatever `precision` is, as
+    Megatron-Core runs it by default under an FP8 recipe (TransformerConfig `fp8_dot_product_attention` False:
+    Transformer Engine's dot-product attention stays BF16)."""
+    fp8_current_scaling: bool = False
+    """FP8 per-tensor current scaling (Transformer Engine `Float8CurrentScaling`, Megatron-Bridge's FP8-CS): every
+    FP8 GEMM's activation input (forward) and output gradient (backward) is quantized by kernels of its own that read
+    the BF16 tensor twice, for its amax and then to cast ("FP8 Current Scaling requires two tensor reads per
+    quantization", Transformer Engine's FP8 Delayed Scaling page), and write it in FP8 (`ops` quantize rows). False:
+    quantization fused into the kernels that produce the inputs (delayed scaling's cast), not timed."""
+    fp8_output_layer: bool = False
+    """Output layer (logits) at `precision` too. False: in BF16, as Megatron-Core runs it by default (its LM head is
+    a tensor_parallel.ColumnParallelLinear outside Transformer Engine's FP8 autocast; `fp8_output_proj` False)."""
     flash_attention: bool = True
     """Fused attention (FlashAttention): causal half of the scores computed, no s×s tensor in HBM."""
     dp_overlap: bool = True
@@ -102,6 +115,16 @@ class Layout:
     def gpus(self) -> int:
         """GPUs of the job: t·p·d·cp."""
         return self.tp * self.pp * self.dp * self.cp
+
+    @property
+    def attention_precision(self) -> str:
+        """Precision of the attention matmuls: 'fp8' with `fp8_attention` under an FP8 or FP4 recipe, else 'bf16'."""
+        return "fp8" if self.fp8_attention and self.precision != "bf16" else "bf16"
+
+    @property
+    def output_precision(self) -> str:
+        """Precision of the output layer (logits): `precision` with `fp8_output_layer`, else BF16."""
+        return self.precision if self.fp8_output_layer else "bf16"
 
     @property
     def microbatches(self) -> int:

@@ -24,8 +24,12 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
 
 Backward is twice the forward for matmuls (gradients of inputs and of weights, each the forward's size) and for
 vector ops (reading saved tensors and writing gradients), except fused attention's scores and context: 2.5 times
-(the kernel recomputes the scores, `FUSED_BACKWARD_FLOPS`). Recompute is the forward of the attention core
-(selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
+(the kernel recomputes the scores, `FUSED_BACKWARD_FLOPS`). FP8 per-tensor current scaling
+(`Shard.fp8_current_scaling`, training only) adds one quantize op per linear layer but the router: forward its input
+(tokens × k), backward its output gradient (tokens × n, `OpTable.backward_factor` n/k), 5 bytes per element (two
+BF16 reads, for the amax and the cast, and one FP8 write; Hopper's extra transposed copy is not counted), on the HBM
+roofline. Recompute is the forward of the attention core (selective) or of the whole layer (full). The logits
+2·N·h·V/t and cross-entropy run on the last stage.
 
 An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
 for vector ops. **Fused attention** (FlashAttention: causal self-attention, and prefill chunks over a KV cache) runs
@@ -49,7 +53,9 @@ from racksim.perf.params import attention_matrix_params
 
 BYTES_ACT = 2.0
 """Bytes per activation element (bf16)."""
-WEIGHT_BYTES = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
+FP8_BYTES = 1.0
+"""Bytes per FP8 element."""
+WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
@@ -70,6 +76,9 @@ class Shard:
     """Keys visible to the last query token when they come from a KV cache (inference); None: causal self-attention."""
     kv_bytes: float = BYTES_ACT
     """Bytes per cached key/value element (inference: 1 for an FP8 KV cache)."""
+    fp8_current_scaling: bool = False
+    """Time the FP8 quantization of every linear layer's inputs as kernels of their own (`quantize` rows: training
+    under per-tensor current scaling); False: quantization fused into the kernels that produce the inputs, untimed."""
 
     @property
     def tokens(self) -> int:
@@ -90,28 +99,33 @@ class OpTable:
     attention kernel here (decode, unfused attention), every matmul on the GEMM curve."""
     backward_pass: bool = False
     """True for a backward pass (`backward`): fused attention on its backward curve."""
+    backward_factor: FloatArray | None = None
+    """Per op, its backward pass's FLOPs and bytes over its forward's (None: 2 for every op)."""
 
     def scaled(self, flops_factor: float, bytes_factor: float) -> OpTable:
         """The same ops with FLOPs and bytes multiplied."""
         return replace(self, flops=self.flops * flops_factor, bytes=self.bytes * bytes_factor)
 
     def backward(self) -> OpTable:
-        """The backward pass of these forward ops: 2× their FLOPs and bytes, fused attention on its backward curve.
+        """The backward pass of these forward ops: `backward_factor` (default 2) × their FLOPs and bytes.
 
-        A fused attention kernel's backward runs 2.5× the forward's matmul FLOPs (`FUSED_BACKWARD_FLOPS`): it
-        recomputes the scores instead of reading them.
+        Fused attention runs on its backward curve, with 2.5× the forward's matmul FLOPs (`FUSED_BACKWARD_FLOPS`):
+        the kernel recomputes the scores instead of reading them.
         """
-        flops = self.flops * 2.0
+        factor = 2.0 if self.backward_factor is None else self.backward_factor
+        flops = self.flops * factor
         if self.attention_keys > 0:
             fused = np.array([n in FUSED_ATTENTION for n in self.name], dtype=bool)
             flops = np.where(fused, self.flops * FUSED_BACKWARD_FLOPS, flops)
-        return replace(self, flops=flops, bytes=self.bytes * 2.0, backward_pass=True)
+        return replace(self, flops=flops, bytes=self.bytes * factor, backward_pass=True, backward_factor=None)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
         keep = np.array([n in names for n in self.name], dtype=bool)
+        factor = None if self.backward_factor is None else self.backward_factor[keep]
         return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
-                       flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep])
+                       flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep],
+                       backward_factor=factor)
 
     @property
     def matmul_flops(self) -> float:
@@ -119,10 +133,12 @@ class OpTable:
         return float(self.flops[self.matmul].sum())
 
 
-def _table(rows: list[tuple[str, float, float, bool]], attention_keys: float = 0.0) -> OpTable:
+def _table(rows: list[tuple], attention_keys: float = 0.0) -> OpTable:
+    """Rows (name, FLOPs, bytes, matmul[, backward factor]) as an `OpTable`; the factor defaults to 2."""
+    factor = np.array([r[4] if len(r) > 4 else 2.0 for r in rows], dtype=np.float64)
     return OpTable(tuple(r[0] for r in rows), np.array([r[1] for r in rows], dtype=np.float64),
                    np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool),
-                   attention_keys)
+                   attention_keys, backward_factor=None if np.all(factor == 2.0) else factor)
 
 
 ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
@@ -153,6 +169,16 @@ def fused_attention_keys(shard: Shard) -> float:
 def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, wbytes: float) -> tuple:
     """A GEMM of (tokens × k) by (k × n): 2·tokens·k·n FLOPs; reads input and weights, writes the output."""
     return (name, 2.0 * tokens * k * n, BYTES_ACT * tokens * (k + n) + wbytes * weight_elems, True)
+
+
+def _quantize(name: str, tokens: float, k: float, n: float) -> tuple:
+    """FP8 current scaling of the GEMM `name`'s activation operands: 5 bytes and ~2 vector FLOPs per element.
+
+    Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor n/k), each read twice
+    in BF16 (amax, then cast) and written once in FP8.
+    """
+    elements = tokens * k
+    return (f"quantize_{name}", 2.0 * elements, (2 * BYTES_ACT + FP8_BYTES) * elements, False, n / k)
 
 
 def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
@@ -199,11 +225,17 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
     split = t if shard.sequence_parallel else 1
     out_params = a * dv * h
     qkv_params = attention_matrix_params(m) - out_params
+    quantized: list[tuple] = []
+
+    def linear(name: str, tokens: float, k: float, n: float, weights: float) -> tuple:
+        quantized.append(_quantize(name, tokens, k, n))
+        return _matmul(name, tokens, k, n, weights, wb)
+
     rows = [
         _vector("norm_attn", n_tok * h / split, 2.0, 5.0),
-        _matmul("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t, wb),
+        linear("qkv", n_tok, h, qkv_params / (h * t), qkv_params / t),
         *_attention_rows(m, shard),
-        _matmul("out_proj", n_tok, a * dv / t, h, out_params / t, wb),
+        linear("out_proj", n_tok, a * dv / t, h, out_params / t),
         _vector("residual_attn", n_tok * h / split, 3.5),
         _vector("norm_mlp", n_tok * h / split, 2.0, 5.0),
     ]
@@ -214,24 +246,26 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
         routed = n_tok * k
         rows += [
             _matmul("router", n_tok, h, m.experts, h * m.experts, wb),
-            _matmul("experts_in", routed, h, (mm - 1) * i_e / t, local * (mm - 1) * h * i_e / t, wb),
+            linear("experts_in", routed, h, (mm - 1) * i_e / t, local * (mm - 1) * h * i_e / t),
             _vector("experts_act", routed * i_e / t, mm, 4.0),
-            _matmul("experts_out", routed, i_e / t, h, local * h * i_e / t, wb),
+            linear("experts_out", routed, i_e / t, h, local * h * i_e / t),
         ]
         if shared:
             rows += [
-                _matmul("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t, wb),
+                linear("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t),
                 _vector("shared_act", n_tok * shared * i_e / t, mm, 4.0),
-                _matmul("shared_out", n_tok, shared * i_e / t, h, shared * h * i_e / t, wb),
+                linear("shared_out", n_tok, shared * i_e / t, h, shared * h * i_e / t),
             ]
     else:
         i = m.ffn_size
         rows += [
-            _matmul("mlp_in", n_tok, h, (mm - 1) * i / t, (mm - 1) * h * i / t, wb),
+            linear("mlp_in", n_tok, h, (mm - 1) * i / t, (mm - 1) * h * i / t),
             _vector("mlp_act", n_tok * i / t, mm, 4.0),
-            _matmul("mlp_out", n_tok, i / t, h, h * i / t, wb),
+            linear("mlp_out", n_tok, i / t, h, h * i / t),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
+    if shard.fp8_current_scaling:
+        rows += quantized
     return _table(rows, fused_attention_keys(shard))
 
 
@@ -250,25 +284,30 @@ def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
     return first, last
 
 
-def op_times_s(ops: OpTable, acc: Accelerator, precision: str) -> tuple[FloatArray, FloatArray]:
+def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
+               attention_precision: str | None = None) -> tuple[FloatArray, FloatArray]:
     """(compute, memory) time of each op alone: F / (P · η(F)) and bytes / (BW · η_mem(bytes)), s.
 
-    P is the dense tensor peak at `precision` for matmuls and the vector peak otherwise, FLOP/s; BW the HBM
-    bandwidth, bytes/s; η the accelerator's efficiency curves: the GEMM curve of `precision`, and for fused
-    attention ops min(η_attn(s_k), η_gemm(F)) where the accelerator has an attention curve (module docstring).
+    P is the dense tensor peak for matmuls, at `attention_precision` (default `precision`) for the attention
+    matmuls (`FUSED_ATTENTION`, fused or not) and at `precision` for the others, and the vector peak otherwise,
+    FLOP/s; BW the HBM bandwidth, bytes/s; η the accelerator's efficiency curves: the GEMM curve of the op's
+    precision, and for fused attention ops min(η_attn(s_k), η_gemm(F)) where the accelerator has an attention curve
+    at the attention's precision (module docstring).
     """
-    peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
-    eff = np.where(ops.matmul, acc.gemm_curve(precision)(ops.flops), 1.0)
-    curve = acc.attention_curve(precision, ops.backward_pass) if ops.attention_keys > 0 else None
+    attn = attention_precision or precision
+    is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
+    peak = np.where(ops.matmul, np.where(is_attn, acc.peak(attn), acc.peak(precision)), acc.vector_flops)
+    eff = np.where(ops.matmul, np.where(is_attn, acc.gemm_curve(attn)(ops.flops),
+                                        acc.gemm_curve(precision)(ops.flops)), 1.0)
+    curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
     if curve is not None:
-        fused = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
-        eff = np.where(fused, np.minimum(eff, curve(ops.attention_keys)), eff)
+        eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
     return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
 
 
-def op_time_s(ops: OpTable, acc: Accelerator, precision: str) -> FloatArray:
+def op_time_s(ops: OpTable, acc: Accelerator, precision: str, attention_precision: str | None = None) -> FloatArray:
     """Roofline time of each op: max(F / (P · η_gemm(F)), bytes / (BW · η_mem(bytes))), s (`op_times_s`)."""
-    return np.maximum(*op_times_s(ops, acc, precision))
+    return np.maximum(*op_times_s(ops, acc, precision, attention_precision))
 
 
 def optimizer_ops(params_local: float) -> OpTable:

@@ -101,9 +101,9 @@ class Busy:
         return min(1.0, weighted / self.time_s)
 
 
-def ops_busy(ops: OpTable, acc: Accelerator, precision: str) -> Busy:
+def ops_busy(ops: OpTable, acc: Accelerator, precision: str, attention_precision: str | None = None) -> Busy:
     """Busy times of running `ops` once, each op for max(compute, memory) on the roofline (`ops.op_times_s`), s."""
-    compute_s, memory_s = op_times_s(ops, acc, precision)
+    compute_s, memory_s = op_times_s(ops, acc, precision, attention_precision)
     return Busy(time_s=float(np.maximum(compute_s, memory_s).sum()), tensor_s=float(compute_s[ops.matmul].sum()),
                 vector_s=float(compute_s[~ops.matmul].sum()), hbm_s=float(memory_s.sum()))
 
@@ -118,13 +118,13 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
 
     Dense and MoE layers weighted by their share of the layers, as `training.train_step` times them.
     """
-    prec, per_stage = layout.precision, m.num_hidden_layers / layout.pp
+    prec, attn, per_stage = layout.precision, layout.attention_precision, m.num_hidden_layers / layout.pp
     busy = Busy(0.0)
     for fraction, ops in layer_mix(m, step_shard(layout), m.experts // layout.ep if m.moe else 0):
         recompute = {"none": None, "selective": ops.select(ATTENTION_CORE), "full": ops}[layout.recompute]
-        layer = ops_busy(ops, acc, prec) + ops_busy(ops.backward(), acc, prec)
+        layer = ops_busy(ops, acc, prec, attn) + ops_busy(ops.backward(), acc, prec, attn)
         if recompute is not None:
-            layer = layer + ops_busy(recompute, acc, prec)
+            layer = layer + ops_busy(recompute, acc, prec, attn)
         busy = busy + fraction * per_stage * layer
     return busy
 

@@ -211,14 +211,3 @@ DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Tabl
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""
 
-
-def validation_table() -> list[dict[str, object]]:
-    """One row per case: name, source, unit, measured, predicted, error, calibrated-or-checked, settings."""
-    rows = []
-    for case in ALL_CASES:
-        predicted = case.predict()
-        rows.append({"case": case.name, "source": case.source, "unit": case.unit, "measured": case.measured,
-                     "predicted": predicted, "error": predicted / case.measured - 1.0,
-                     "role": "calibrated" if case.calibration else "checked",
-                     "settings": "known" if case.settings_known else "partly assumed"})
-    return rows

@@ -178,7 +178,8 @@ def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str 
 def step_shard(layout: Layout) -> Shard:
     """What one GPU computes for one micro-batch of the layout."""
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
-                 layout.flash_attention, layout.precision)
+                 layout.flash_attention, layout.precision,
+                 fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16")
 
 
 def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
@@ -212,13 +213,13 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     memory = memory_per_gpu(m, layout)
     if check_memory:
         check_fits(memory, acc, source)
-    prec = layout.precision
+    prec, attn = layout.precision, layout.attention_precision
     shard = step_shard(layout)
     fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
-        f = float(op_time_s(ops, acc, prec).sum())
-        b = float(op_time_s(ops.backward(), acc, prec).sum())
-        core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
+        f = float(op_time_s(ops, acc, prec, attn).sum())
+        b = float(op_time_s(ops.backward(), acc, prec, attn).sum())
+        core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
         if layout.recompute != "full":
             rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
@@ -239,7 +240,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     fwd_kinds, bwd_kinds = tp_collectives(layout)
     tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
     first, last = head_ops(m, shard)
-    head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.backward(), acc, prec).sum())
+    out = layout.output_precision
+    head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
             for name, ops in (("first", first), ("last", last))}
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
     send_s = 0.0

@@ -1,6 +1,7 @@
 """The performance model's validation tables as rows, summaries and Markdown, and the generator of their copies.
 
-Two tables: the training step model against published training measurements (racksim.perf.published) and the
+Two tables: the training step model against published training measurements (racksim.perf.validation: the
+papers' cases of racksim.perf.published and NVIDIA's of racksim.perf.published_nemo) and the
 serving model against published serving measurements (racksim.perf.published_inference); each row has the case,
 its source, the quantity and unit, measured, predicted, the error (predicted / measured − 1), the role
 (calibrated or checked) and the settings (known, partly assumed or known). `racksim perf validate` prints them.
@@ -20,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from racksim.io import atomic_write_text
-from racksim.perf.published import validation_table as training_validation_table
 from racksim.perf.published_inference import serving_validation_table
+from racksim.perf.validation import validation_table as training_validation_table
 
 WITHIN = 0.15
 """A case agrees with its measurement when |error| ≤ this (issue 18's bar)."""
@@ -105,7 +106,7 @@ class Table:
 
 
 def training_rows(table: Callable[[], list[dict[str, object]]] = training_validation_table) -> list[Row]:
-    """The training table's rows (racksim.perf.published.validation_table)."""
+    """The training table's rows (racksim.perf.validation.validation_table)."""
     rows = []
     for case in table():
         quantity, decimals = TRAINING_QUANTITY[str(case["unit"])]
