@@ -8,7 +8,8 @@ queued at once, fixed input and output lengths with stdev 0, `cuda_graph_config`
 on ModelOpt NVFP4 checkpoints (nvidia/Llama-3.3-70B-Instruct-FP4, nvidia/Llama-3.1-405B-Instruct-FP4: the weights
 and activations of the linear layers in FP4, per their model cards). Hardware as the page lists it: "B200 180GB
 (DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted at the KV-cache limit (the maximum-load steady state), as the
-H100 rows: the B200 on designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there,
+H100 rows (`published_inference.BLACKWELL_SERVING_CASES`, in `serving_validation_table`): the B200 on
+designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there,
 13.4 TB / 72 from NVIDIA's NVL72 table, against the 192 GB the page prints), each with racksim's own collective model
 of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row at that commit.
 
@@ -25,11 +26,12 @@ calibrates anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
 from racksim.perf.inference import Replica
-from racksim.perf.published_inference import ServingCase
 from racksim.perf.training import System
 
 
@@ -55,6 +57,27 @@ def trtllm_fp4_replica(tp: int) -> Replica:
     return Replica(tp=tp, precision="fp4", kv_precision="fp8", memory_policy="tensorrt-llm")
 
 
+@dataclass(frozen=True)
+class MaxThroughput:
+    """A published maximum-load throughput (output tokens/s of the replica, every request queued at once).
+
+    `published_inference` makes each a `ServingCase` (this module sits below it, so it holds the data only).
+    """
+
+    name: str
+    source: str
+    model: str
+    """Bundled config name."""
+    replica: Replica
+    input_len: int
+    output_len: int
+    measured: float
+    """Output tokens/s of the whole replica."""
+    settings: str
+    system: Callable[[], System]
+    """The measured machine (cached builder)."""
+
+
 _SOURCE = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, {} TP{} FP4"
 _SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
 _LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
@@ -67,14 +90,11 @@ _TRT_405B_FP4 = {"B200": (6281, 8020, 6345, 6244, 5209, 4933, 749, 4212, 1048, 6
 _SYSTEMS = {"B200": dgx_b200, "GB200": gb200_nvl72}
 
 TRTLLM_BLACKWELL_FP4 = tuple(
-    ServingCase(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
-                trtllm_fp4_replica(tp), isl, osl, None, "tokens_per_s", float(value), _SETTINGS,
-                system=_SYSTEMS[gpu])
+    MaxThroughput(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
+                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu])
     for label, table, model, tp, data in (("70B", "Llama 3.3 70B", "llama3-70b", 1, _TRT_70B_FP4),
                                           ("405B", "Llama 3.1 405B", "llama3-405b", 4, _TRT_405B_FP4))
     for gpu, values in data.items()
     for (isl, osl), value in zip(_LENGTHS, values, strict=True)
 )
-
-BLACKWELL_SERVING_CASES = TRTLLM_BLACKWELL_FP4
-"""Every published Blackwell serving case; none calibrates a number."""
+"""Every published Blackwell serving measurement; none calibrates a number."""

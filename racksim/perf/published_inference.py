@@ -34,6 +34,7 @@ from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
+from racksim.perf.published_blackwell import TRTLLM_BLACKWELL_FP4
 from racksim.perf.serving import ServingPoint, serve
 from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop
 from racksim.perf.training import System
@@ -155,16 +156,21 @@ TRTLLM_MAX_THROUGHPUT = tuple(
 )
 
 ALL_SERVING_CASES = NIM_LLAMA70B_H100 + TRTLLM_MAX_THROUGHPUT
-"""Every published serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+"""Every published H100 serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+
+BLACKWELL_SERVING_CASES = tuple(
+    ServingCase(t.name, t.source, t.model, t.replica, t.input_len, t.output_len, None, "tokens_per_s", t.measured,
+                t.settings, system=t.system)
+    for t in TRTLLM_BLACKWELL_FP4
+)
+"""TensorRT-LLM's B200 and GB200 FP4 maximum-load rows (`published_blackwell` has the data and its sources)."""
 
 
 def serving_validation_table() -> list[dict[str, object]]:
     """One row per case: name, source, quantity, settings, measured, predicted (display units), error, role.
 
-    The H100 cases here, then the Blackwell ones (`published_blackwell`, which builds on `ServingCase`).
+    The H100 cases, then the Blackwell ones.
     """
-    from racksim.perf.published_blackwell import BLACKWELL_SERVING_CASES
-
     rows = []
     for case in ALL_SERVING_CASES + BLACKWELL_SERVING_CASES:
         scale = 1e3 if case.quantity != "tokens_per_s" else 1.0
