@@ -18,10 +18,10 @@ Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95;
 quantization config asks for it, not checked here), the batch cap (none) and the token budget (`trtllm-bench` sizes
 `max_num_tokens` per dataset; a budget of 8192 packed fully, chunked, taken).
 
-**Carried, not measured**: every Blackwell GEMM runs on the GB200 design's curve (η = 0.70, the A100 calibration) at
-its precision's peak, FP4 too: no FP4 GEMM measurement with its settings was found (racksim/perf/VALIDATION.md,
-"Blackwell serving"). These rows check that curve, the HBM roofline and the memory accounting on Blackwell; none
-calibrates anything.
+**GEMM curves**: FP4 matmuls on the B200's measured FP4 ceiling (η = 0.582, cuBLAS 8192³ in deepseek-ai/DeepGEMM
+pull request 348; carried to GB200 at its FP4 peak), everything else on the GB200 design's carried A100 curve
+(η = 0.70). These rows check that curve, the HBM roofline and the memory accounting on Blackwell; none calibrates
+anything (racksim/perf/VALIDATION.md, "Blackwell serving").
 """
 
 from __future__ import annotations
