@@ -14,9 +14,10 @@ designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB p
 of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row at that commit.
 
 Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken), the KV-cache precision
-(FP8 taken: the checkpoints quantize the linear layers only; TensorRT-LLM runs an FP8 KV cache where the checkpoint's
-quantization config asks for it, not checked here), the batch cap (none) and the token budget (`trtllm-bench` sizes
-`max_num_tokens` per dataset; a budget of 8192 packed fully, chunked, taken).
+(FP8 taken, as for the H100 rows: TensorRT-LLM runs the KV cache the checkpoint's quantization config names, which was
+not found; the model cards speak of the linear layers only, and a BF16 cache moves most rows by 30-60 points,
+VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes `max_num_tokens` per dataset; a
+budget of 8192 packed fully, chunked, taken).
 
 **GEMM curves**: FP4 matmuls on the B200's measured FP4 ceiling (η = 0.582, cuBLAS 8192³ in deepseek-ai/DeepGEMM
 pull request 348; carried to GB200 at its FP4 peak), everything else on the GB200 design's carried A100 curve
