@@ -15,7 +15,7 @@ of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row
 
 Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken), the KV-cache precision
 (FP8 taken, as for the H100 rows: TensorRT-LLM runs the KV cache the checkpoint's quantization config names, which was
-not found; the model cards speak of the linear layers only, and a BF16 cache moves most rows by 30-60 points,
+not found; the model cards speak of the linear layers only, and a BF16 cache moves the rows by −9 to −62 points,
 VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes `max_num_tokens` per dataset; a
 budget of 8192 packed fully, chunked, taken).
 
