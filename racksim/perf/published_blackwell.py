@@ -15,9 +15,9 @@ of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row
 
 Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken), the KV-cache precision
 (FP8 taken, as for the H100 rows: TensorRT-LLM runs the KV cache the checkpoint's quantization config names, which was
-not found; the model cards speak of the linear layers only, and a BF16 cache moves the rows by −9 to −62 points,
-VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes `max_num_tokens` per dataset; a
-budget of 8192 packed fully, chunked, taken).
+not found; the model cards speak of the linear layers only; a BF16 cache moves the rows by −9 to −62 points, the
+four saturated ones up: VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes
+`max_num_tokens` per dataset; a budget of 8192 packed fully, chunked, taken).
 
 **GEMM curves**: FP4 matmuls on the B200's measured FP4 ceiling (η = 0.582, cuBLAS 8192³ in deepseek-ai/DeepGEMM
 pull request 348; carried to GB200 at its FP4 peak), everything else on the GB200 design's carried A100 curve
