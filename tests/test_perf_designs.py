@@ -15,7 +15,7 @@ from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIM
 from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
 from racksim.perf.ops import OpTable, op_time_s
 from racksim.run.loading import load_design
-from tests.perf_fixtures import A100_SXM_80GB, DESIGN_PATHS, DESIGNS, GB200, GB300, H100_SXM, RUBIN
+from tests.perf_fixtures import A100_SXM_80GB, B200, DESIGN_PATHS, DESIGNS, GB200, GB300, H100_SXM, RUBIN
 
 ACCELERATOR = "compute_tray.gpus.accelerator"
 
@@ -36,10 +36,16 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
         assert design.compute_tray.gpus.dense_tflops * 1e12 == pytest.approx(training)
 
 
-MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979}}
-"""Plateaus the H100 file takes from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
+B200_FP4_PLATEAU = 5239 / 9000
+"""B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
+B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
+_FP4 = {"bf16": GEMM_PLATEAU, "fp4": B200_FP4_PLATEAU}
+MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
+                          "b200": _FP4, "gb200": _FP4, "gb300": _FP4, "vr": _FP4}
+"""Plateaus the files take from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
 torch.matmul sweep), BF16 794.5 and FP8 1402.6 TFLOP/s against 989 and 1979 (stas00/ml-engineering,
-compute/accelerator/README.md at 744d01e). Every other file carries the A100 calibration (GEMM_PLATEAU)."""
+compute/accelerator/README.md at 744d01e); FP4 on Blackwell (B200_FP4_PLATEAU). Every other curve carries the A100
+calibration (GEMM_PLATEAU)."""
 
 
 @pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
@@ -63,7 +69,23 @@ def test_h100_fp8_gemms_run_on_their_own_measured_curve() -> None:
     ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
     assert op_time_s(ops, H100_SXM, "fp8")[0] == pytest.approx(7.177e-4, rel=2e-3)
     assert op_time_s(ops, H100_SXM, "bf16")[0] == pytest.approx(1.2635e-3, rel=2e-3)
-    assert GB200.gemm_curve("fp8") is GB200.gemm_curve("fp4") is GB200.gemm_efficiency
+    assert GB200.gemm_curve("fp8") is GB200.gemm_curve("bf16") is GB200.gemm_efficiency
+
+
+def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
+    """Hand calculation: a 1e12-FLOP FP4 GEMM on B200 takes 5 us + 1e12/(0.5821 * 9000e12) = 0.19589 ms (the
+    measured 8192^3 GEMM, 1.0995e12 FLOPs in 1.0995e12/5239e12 = 0.2099 ms, against 0.2149 ms on the curve); FP8 on
+    the carried curve, sampled at the BF16 peak: fraction 0.70/(1 + 0.70 * 2250e12 * 5e-6 / 1e12) = 0.69453, so
+    1e12/(0.69453 * 4500e12) = 0.31997 ms. Null entries drop inherited curves: the B200 file
+    (extending the H100 one) has no H100 FP8 curve, the H100 file (extending GB200) no FP4 curve."""
+    ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
+    assert op_time_s(ops, B200, "fp4")[0] == pytest.approx(1.9589e-4, rel=2e-3)
+    assert op_time_s(ops, B200, "fp8")[0] == pytest.approx(3.1997e-4, rel=2e-3)
+    measured = OpTable(("gemm",), np.array([2 * 8192.0**3]), np.array([1e6]), np.array([True]))
+    assert op_time_s(measured, B200, "fp4")[0] == pytest.approx(2 * 8192**3 / 5239e12, rel=0.03)
+    assert set(B200.gemm_efficiency_by_precision) == {"fp4"}
+    assert not B200.attention_efficiency
+    assert set(H100_SXM.gemm_efficiency_by_precision) == {"fp8"}
 
 
 @pytest.mark.parametrize(("field", "curve"), [

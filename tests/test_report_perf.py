@@ -13,7 +13,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from racksim.kpis import kpi_spec
-from racksim.perf.published_inference import ALL_SERVING_CASES
+from racksim.perf.published_inference import ALL_SERVING_CASES, BLACKWELL_SERVING_CASES
 from racksim.perf.validation import ALL_TRAINING_CASES
 from racksim.report import perf_figures, perf_section
 from racksim.report.plotkit import design_colours
@@ -116,7 +116,8 @@ def test_serving_figure_one_colour_per_design_slo_and_operating_points(monkeypat
 def test_the_appendix_lists_every_validation_case() -> None:
     appendix = perf_section.validation_appendix()
     assert [row[0] for row in appendix.training] == [case.name for case in ALL_TRAINING_CASES]
-    assert [row[0] for row in appendix.inference] == [case.name for case in ALL_SERVING_CASES]
+    inference = ALL_SERVING_CASES + BLACKWELL_SERVING_CASES
+    assert [row[0] for row in appendix.inference] == [case.name for case in inference]
     assert {row[6] for row in appendix.training + appendix.inference} <= {"calibrated", "checked"}
     assert all(len(row) == len(perf_section.VALIDATION_HEADINGS) for row in appendix.training + appendix.inference)
 
@@ -168,7 +169,7 @@ def test_compare_report_has_the_predicted_performance(quick_compare: Compared) -
                 assert curve["operating_point"]["tokens_per_s_per_gpu"] == pytest.approx(
                     metrics["performance"]["tokens_per_s_per_gpu_at_slo"])
     assert '<section id="validation">' in html
-    for case in (*ALL_TRAINING_CASES, *ALL_SERVING_CASES):
+    for case in (*ALL_TRAINING_CASES, *ALL_SERVING_CASES, *BLACKWELL_SERVING_CASES):
         assert f"<td>{html_lib.escape(case.name)}</td>" in html
 
 

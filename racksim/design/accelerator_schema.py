@@ -128,10 +128,11 @@ class AcceleratorSpec(Model):
     """HBM bandwidth per GPU, TB/s (1e12 bytes/s)."""
     gemm_efficiency: GemmEfficiency
     """Achieved fraction of the matmul peak versus GEMM FLOPs, at every precision without its own curve below."""
-    gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4"], GemmEfficiency] | None = None
+    gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4"], GemmEfficiency | None] | None = None
     """Curves measured at one precision, replacing `gemm_efficiency` there (FP8 GEMMs reach a different fraction of
     their peak than BF16 ones); each precision must be one the GPU has a peak for. Null: none (a design that
-    extends one with such curves and has other GPUs sets it null)."""
+    extends one with such curves and has other GPUs sets it null); a null entry drops that precision's inherited
+    curve only."""
     memory_efficiency: MemoryEfficiency
     """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""
     attention_efficiency: dict[Literal["bf16", "fp8", "fp4"], AttentionEfficiency] | None = None
@@ -143,8 +144,8 @@ class AcceleratorSpec(Model):
     def _curves_for_known_precisions(self) -> AcceleratorSpec:
         peaks = self.peak_tflops.tflops()
         for field in ("gemm_efficiency_by_precision", "attention_efficiency"):
-            for name in getattr(self, field) or {}:
-                if name not in peaks:
+            for name, curve in (getattr(self, field) or {}).items():
+                if curve is not None and name not in peaks:
                     raise rule_error(f"{field}.{name}",
                                      f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
         return self

@@ -12,10 +12,10 @@ cache and its capacity), `serving` (continuous batching at a concurrency: TTFT, 
 throughput-interactivity curve and an SLO's operating point), `hardware` (a design's `compute_tray.gpus.accelerator`
 compiled to an `Accelerator`, and its `System` on the design's network model), `search` (the fastest training layout
 that fits, the serving layout under an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim
-perf train|serve` print them), `published`, `published_nemo` and `published_inference` (validation cases; `validation`
-gathers the training ones into one table), `power` (the GPU activity a phase of work runs at, the input of the power
-curve). VALIDATION.md holds the tables. racksim.workload compiles the
-scenarios from it.
+perf train|serve` print them), `published`, `published_nemo`, `published_inference` and `published_blackwell`
+(validation cases; `validation` gathers the training ones into one table), `power` (the GPU activity a phase of work
+runs at, the input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the scenarios from
+it.
 """
 
 from racksim.perf.accelerator import Accelerator, EfficiencyCurve

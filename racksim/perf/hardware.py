@@ -42,7 +42,8 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
         memory_efficiency=EfficiencyCurve(tuple(memory.size_bytes), tuple(memory.fraction), memory.source),
         sources={"design": design.name},
         gemm_efficiency_by_precision={name: EfficiencyCurve(tuple(c.size_flop), tuple(c.fraction), c.source)
-                                      for name, c in (spec.gemm_efficiency_by_precision or {}).items()},
+                                      for name, c in (spec.gemm_efficiency_by_precision or {}).items()
+                                      if c is not None},
         attention_efficiency={name: (_attention_curve(a.forward), _attention_curve(a.backward))
                               for name, a in (spec.attention_efficiency or {}).items()},
     )

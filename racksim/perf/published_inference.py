@@ -25,6 +25,7 @@ KV heads, MLP width and vocabulary in the Hugging Face configs), so that config 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -33,6 +34,7 @@ from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
+from racksim.perf.published_blackwell import TRTLLM_BLACKWELL_FP4
 from racksim.perf.serving import ServingPoint, serve
 from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop
 from racksim.perf.training import System
@@ -73,19 +75,22 @@ class ServingCase:
     closed_loop: bool = False
     """Predict with the iteration-level simulator (`serving_sim.simulate_closed_loop`: C clients starting
     together, per-request means over the steady state) instead of the analytic steady state (`serving.serve`)."""
+    system: Callable[[], System] = h100_dgx
+    """The measured machine (cached builder): the DGX H100 unless a case says otherwise."""
 
     def point(self) -> ServingPoint:
         """The predicted steady state (at the KV-cache limit when the concurrency is None)."""
-        m = bundled_model(self.model)
+        m, system = bundled_model(self.model), self.system()
         concurrency = self.concurrency
         if concurrency is None:
-            concurrency = serve(m, self.replica, h100_dgx(), self.input_len, self.output_len, 1).max_batch
-        return serve(m, self.replica, h100_dgx(), self.input_len, self.output_len, concurrency)
+            concurrency = serve(m, self.replica, system, self.input_len, self.output_len, 1).max_batch
+        return serve(m, self.replica, system, self.input_len, self.output_len, concurrency)
 
     def predict(self) -> float:
         """The model's value of the measured quantity (means per request for a simulated closed loop)."""
         if self.closed_loop and self.concurrency is not None:
-            run = closed_loop_run(self.model, self.replica, self.input_len, self.output_len, self.concurrency)
+            run = closed_loop_run(self.model, self.replica, self.input_len, self.output_len, self.concurrency,
+                                  self.system)
             if self.quantity == "tokens_per_s":
                 return run.tokens_per_s
             return float(run.ttft_s.mean() if self.quantity == "ttft_s" else run.tpot_s.mean())
@@ -111,10 +116,10 @@ measured after it."""
 
 
 @cache
-def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: int,
-                    concurrency: int) -> SimulatedServing:
-    """The simulated closed loop of a published benchmark on the DGX H100 (cached: one run serves three rows)."""
-    return simulate_closed_loop(bundled_model(model), replica, h100_dgx(), input_len, output_len, concurrency,
+def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: int, concurrency: int,
+                    system: Callable[[], System] = h100_dgx) -> SimulatedServing:
+    """The simulated closed loop of a published benchmark on `system` (cached: one run serves three rows)."""
+    return simulate_closed_loop(bundled_model(model), replica, system(), input_len, output_len, concurrency,
                                 rounds=CLOSED_LOOP_ROUNDS, warmup=CLOSED_LOOP_WARMUP,
                                 turnaround_s=CLIENT_TURNAROUND_S)
 
@@ -151,13 +156,23 @@ TRTLLM_MAX_THROUGHPUT = tuple(
 )
 
 ALL_SERVING_CASES = NIM_LLAMA70B_H100 + TRTLLM_MAX_THROUGHPUT
-"""Every published serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+"""Every published H100 serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+
+BLACKWELL_SERVING_CASES = tuple(
+    ServingCase(t.name, t.source, t.model, t.replica, t.input_len, t.output_len, None, "tokens_per_s", t.measured,
+                t.settings, system=t.system)
+    for t in TRTLLM_BLACKWELL_FP4
+)
+"""TensorRT-LLM's B200 and GB200 FP4 maximum-load rows (`published_blackwell` has the data and its sources)."""
 
 
 def serving_validation_table() -> list[dict[str, object]]:
-    """One row per case: name, source, quantity, settings, measured, predicted (display units), error, role."""
+    """One row per case: name, source, quantity, settings, measured, predicted (display units), error, role.
+
+    The H100 cases, then the Blackwell ones.
+    """
     rows = []
-    for case in ALL_SERVING_CASES:
+    for case in ALL_SERVING_CASES + BLACKWELL_SERVING_CASES:
         scale = 1e3 if case.quantity != "tokens_per_s" else 1.0
         predicted = case.predict()
         rows.append({"case": case.name, "source": case.source, "quantity": UNITS[case.quantity],

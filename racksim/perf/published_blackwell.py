@@ -1,0 +1,101 @@
+"""Published Blackwell serving measurements with their settings, and the inference model's predictions of them.
+
+TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
+commit 00f37686aa854010d68bcbd0f4ab000221541ca6, the commit of the H100 rows in `published_inference`), tables
+"Llama 3.3 70B" (columns "B200 TP1 (FP4)" and "GB200 TP1 (FP4)") and "Llama 3.1 405B" ("B200 TP4 (FP4)" and "GB200
+TP4 (FP4)"): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` (PyTorch backend, every request
+queued at once, fixed input and output lengths with stdev 0, `cuda_graph_config` padding with batch sizes up to 8192)
+on ModelOpt NVFP4 checkpoints (nvidia/Llama-3.3-70B-Instruct-FP4, nvidia/Llama-3.1-405B-Instruct-FP4: the weights
+and activations of the linear layers in FP4, per their model cards). Hardware as the page lists it: "B200 180GB
+(DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted at the KV-cache limit (the maximum-load steady state), as the
+H100 rows (`published_inference.BLACKWELL_SERVING_CASES`, in `serving_validation_table`): the B200 on
+designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there,
+13.4 TB / 72 from NVIDIA's NVL72 table, against the 192 GB the page prints), each with racksim's own collective model
+of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row at that commit.
+
+Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken), the KV-cache precision
+(FP8 taken, as for the H100 rows: TensorRT-LLM runs the KV cache the checkpoint's quantization config names, which was
+not found; the model cards speak of the linear layers only; a BF16 cache moves the rows by −9 to −62 points, the
+four saturated ones up: VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes
+`max_num_tokens` per dataset; a budget of 8192 packed fully, chunked, taken).
+
+**GEMM curves**: FP4 matmuls on the B200's measured FP4 ceiling (η = 0.582, cuBLAS 8192³ in deepseek-ai/DeepGEMM
+pull request 348; carried to GB200 at its FP4 peak), everything else on the GB200 design's carried A100 curve
+(η = 0.70). These rows check that curve, the HBM roofline and the memory accounting on Blackwell; none calibrates
+anything (racksim/perf/VALIDATION.md, "Blackwell serving").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
+from racksim.perf.inference import Replica
+from racksim.perf.training import System
+
+
+def _reference_system(relative_path: str) -> System:
+    """The system of a bundled design (its GPU, its collective model, its NVLink domain), by path under designs/."""
+    return system_from_design(as_design(REFERENCE_DESIGNS / relative_path)[0])
+
+
+@cache
+def dgx_b200() -> System:
+    """DGX B200 (designs/reference/dgx-b200.yaml): 8 B200 on NVSwitch, racksim's collective model of the node."""
+    return _reference_system("reference/dgx-b200.yaml")
+
+
+@cache
+def gb200_nvl72() -> System:
+    """GB200 NVL72 (designs/gb200-nvl72.yaml): the rack the quick suite runs, racksim's collective model of it."""
+    return _reference_system("gb200-nvl72.yaml")
+
+
+def trtllm_fp4_replica(tp: int) -> Replica:
+    """`trtllm-bench` on an NVFP4 checkpoint: FP4 weights and matmuls, FP8 KV cache (assumed), TensorRT-LLM memory."""
+    return Replica(tp=tp, precision="fp4", kv_precision="fp8", memory_policy="tensorrt-llm")
+
+
+@dataclass(frozen=True)
+class MaxThroughput:
+    """A published maximum-load throughput (output tokens/s of the replica, every request queued at once).
+
+    `published_inference` makes each a `ServingCase` (this module sits below it, so it holds the data only).
+    """
+
+    name: str
+    source: str
+    model: str
+    """Bundled config name."""
+    replica: Replica
+    input_len: int
+    output_len: int
+    measured: float
+    """Output tokens/s of the whole replica."""
+    settings: str
+    system: Callable[[], System]
+    """The measured machine (cached builder)."""
+
+
+_SOURCE = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, {} TP{} FP4"
+_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+_LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
+            (5000, 500), (20000, 2000))
+# Total output tokens/s of the replica, in the order of _LENGTHS, as printed (B200, GB200).
+_TRT_70B_FP4 = {"B200": (11147, 9922, 6831, 7762, 7007, 6271, 1339, 4783, 1459, 665),
+                "GB200": (12189, 11309, 7849, 9028, 7326, 6513, 1450, 5646, 1602, 755)}
+_TRT_405B_FP4 = {"B200": (6281, 8020, 6345, 6244, 5209, 4933, 749, 4212, 1048, 672),
+                 "GB200": (6740, 8151, 6608, 6540, 5389, 5135, 797, 4407, 1112, 739)}
+_SYSTEMS = {"B200": dgx_b200, "GB200": gb200_nvl72}
+
+TRTLLM_BLACKWELL_FP4 = tuple(
+    MaxThroughput(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
+                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu])
+    for label, table, model, tp, data in (("70B", "Llama 3.3 70B", "llama3-70b", 1, _TRT_70B_FP4),
+                                          ("405B", "Llama 3.1 405B", "llama3-405b", 4, _TRT_405B_FP4))
+    for gpu, values in data.items()
+    for (isl, osl), value in zip(_LENGTHS, values, strict=True)
+)
+"""Every published Blackwell serving measurement; none calibrates a number."""
