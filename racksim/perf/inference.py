@@ -101,6 +101,23 @@ class Replica:
     memory_policy: Literal["vllm", "tensorrt-llm"] = "vllm"
     """How u applies: vLLM, u × HBM holds weights, workspace and KV cache; TensorRT-LLM
     (`kv_cache_free_gpu_mem_fraction`), the KV cache takes u × the memory left after them."""
+    cuda_graph_batch_sizes: tuple[int, ...] = ()
+    """Batch sizes captured as CUDA graphs with padding on (TensorRT-LLM's PyTorch backend,
+    `cuda_graph_config: enable_padding: true, batch_sizes: [...]`): an iteration of d decoding requests and no
+    prompt runs the graph of the smallest captured size ≥ d, so its linear ops, all-reduces and logits run over
+    that many tokens (the padding requests attend to no cache); () or d above the largest: no padding."""
+
+    def run_tokens(self, step: Iteration) -> float:
+        """Tokens the iteration's linear ops run over.
+
+        The padded CUDA-graph batch for a decode-only iteration (`cuda_graph_batch_sizes`), else `Iteration.tokens`.
+        """
+        if step.chunks == 0 and step.decode > 0:
+            need = math.ceil(step.decode - 1e-9)
+            size = min((g for g in self.cuda_graph_batch_sizes if g >= need), default=None)
+            if size is not None:
+                return float(size)
+        return step.tokens
 
     @property
     def gpus(self) -> int:
@@ -252,7 +269,7 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
     """
     t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
     kv = WEIGHT_BYTES[replica.kv_precision]
-    tokens = step.tokens
+    tokens = replica.run_tokens(step)
     linear_shard = Shard(1, max(1, round(tokens / e)), t, precision=prec)
     parts: list[tuple[float, OpTable, str]] = []  # (layers, ops, precision)
     moe = m.moe_layers
@@ -294,8 +311,8 @@ def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Ite
 def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
     """Time of the largest stage for `step` (the whole replica without pipeline parallelism), s."""
     acc, t, e, stage = system.accelerator, replica.tp, replica.ep, replica.stage_fraction(m)
-    tokens = step.tokens / e
-    logit_tokens = max(1, round(step.logits / e))
+    tokens = replica.run_tokens(step) / e
+    logit_tokens = max(1, round((step.logits + replica.run_tokens(step) - step.tokens) / e))
     head = head_ops(m, Shard(1, logit_tokens, t, precision=replica.precision))[1].select(LOGIT_OPS)
     compute_s = _layers_time_s(m, replica, acc, step) + float(op_time_s(head, acc, replica.precision).sum())
     comm_s = 0.0

@@ -25,16 +25,18 @@ KV heads, MLP width and vocabulary in the Hugging Face configs), so that config 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
 from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
-from racksim.perf.model import bundled_model
+from racksim.perf.model import ModelConfig, bundled_model
+from racksim.perf.params import param_counts
 from racksim.perf.serving import ServingPoint, serve
-from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop
+from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop, simulate_offline
 from racksim.perf.training import System
 
 
@@ -73,6 +75,9 @@ class ServingCase:
     closed_loop: bool = False
     """Predict with the iteration-level simulator (`serving_sim.simulate_closed_loop`: C clients starting
     together, per-request means over the steady state) instead of the analytic steady state (`serving.serve`)."""
+    offline_requests: int | None = None
+    """Maximum load run as `trtllm-bench throughput` runs it (`serving_sim.simulate_offline`: this many requests
+    queued at t = 0, throughput over the whole run) instead of the analytic steady state at the KV-cache limit."""
 
     def point(self) -> ServingPoint:
         """The predicted steady state (at the KV-cache limit when the concurrency is None)."""
@@ -84,6 +89,9 @@ class ServingCase:
 
     def predict(self) -> float:
         """The model's value of the measured quantity (means per request for a simulated closed loop)."""
+        if self.offline_requests is not None and self.quantity == "tokens_per_s":
+            return offline_run(self.model, self.replica, self.input_len, self.output_len,
+                               self.offline_requests).tokens_per_s
         if self.closed_loop and self.concurrency is not None:
             run = closed_loop_run(self.model, self.replica, self.input_len, self.output_len, self.concurrency)
             if self.quantity == "tokens_per_s":
@@ -119,8 +127,59 @@ def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: in
                                 turnaround_s=CLIENT_TURNAROUND_S)
 
 
+@cache
+def offline_run(model: str, replica: Replica, input_len: int, output_len: int, requests: int) -> SimulatedServing:
+    """The simulated `trtllm-bench throughput` run of a published case on the DGX H100 (cached)."""
+    return simulate_offline(bundled_model(model), replica, h100_dgx(), input_len, output_len, requests)
+
+
 TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
 TRTLLM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
+"""TensorRT-LLM replicas with FP8 weights and KV cache and its memory accounting (the engine's own defaults)."""
+H100_NVML_GIB = 81559 / 1024
+"""Device memory NVML reports for "NVIDIA H100 80GB HBM3" (nvidia-smi: 81559MiB), GiB: what `trtllm-bench` reads
+(`get_device_memory`, tensorrt_llm/bench/build/utils.py) to size its engine settings."""
+TRTLLM_BENCH_CUDA_GRAPHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192)
+"""`cuda_graph_config: enable_padding: true, batch_sizes: [...]` of perf-overview.md's `llm_options.yml`."""
+TRTLLM_BENCH_KV_FRACTION = 0.90
+"""`--kv_cache_free_gpu_mem_fraction` default (the page: 0.95 "in many cases", not said which)."""
+
+
+def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: int) -> tuple[int, int]:
+    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives an FP8 model with an FP8 KV cache.
+
+    TensorRT-LLM v1.0's heuristic (tensorrt_llm/bench/build/tuning.py `calc_engine_setting`/`finetune_setting`,
+    used by bench/benchmark/utils/general.py `get_settings` for the PyTorch backend), restated: the KV cache
+    holds R = f·(t·M − P·1 byte) / (2·L·max(t, g)·d·1 byte·(L_in + L_out)) requests (M the device memory, GiB,
+    f the KV fraction); b = min(R, 4096), n = min(b·(1 + L_in/L_out), 32768); the batch cap rounds b up to a
+    multiple of 32 (at least 64) below 256, of 128 below 1024, else of 256; the token budget rounds n up to a
+    multiple of 256 (at least 2048) below 4096, of 512 below 8192, else of 1024; without chunked prefill (the
+    default) the budget is raised to at least L_in + the batch cap.
+    """
+    per_token_gib = 2 * m.num_hidden_layers * max(tp, m.kv_heads) * m.d_head / 1024**3
+    free_gib = H100_NVML_GIB * tp - param_counts(m).total / 1024**3
+    requests = TRTLLM_BENCH_KV_FRACTION * free_gib / (per_token_gib * (input_len + output_len))
+    batch = min(requests, 4096.0)
+    tokens = min(batch * (1 + input_len / output_len), 32768.0)
+    cap = next(max(floor, step * math.ceil(batch / step)) for limit, step, floor in
+               ((256, 32, 64), (1024, 128, 0), (math.inf, 256, 0)) if batch < limit)
+    budget = next(max(floor, step * math.ceil(tokens / step)) for limit, step, floor in
+                  ((4096, 256, 2048), (8192, 512, 0), (math.inf, 1024, 0)) if tokens < limit)
+    return cap, max(budget, input_len + cap)
+
+
+def trtllm_bench_replica(m: ModelConfig, tp: int, input_len: int, output_len: int) -> Replica:
+    """The replica `trtllm-bench throughput` runs (perf-overview.md's commands).
+
+    FP8 weights and KV cache, TensorRT-LLM's memory accounting, its batch cap and token budget
+    (`trtllm_bench_settings`), whole-prompt prefill (`--enable_chunked_context` off), padded CUDA graphs for
+    decode-only iterations.
+    """
+    cap, budget = trtllm_bench_settings(m, tp, input_len, output_len)
+    return replace(TRTLLM_REPLICA_TP1, tp=tp, max_batch=cap, max_num_batched_tokens=budget, chunked_prefill=False,
+                   cuda_graph_batch_sizes=TRTLLM_BENCH_CUDA_GRAPHS)
+
+
 NIM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm",
                           chunked_prefill=False)
 
@@ -142,11 +201,15 @@ _TRT_8B = {(128, 128): 28312, (128, 2048): 22714, (128, 4096): 14325, (500, 2000
 _TRT_70B = {(128, 128): 6378, (128, 2048): 6651, (128, 4096): 4199, (500, 2000): 5222, (1000, 1000): 4205,
             (1000, 2000): 4146, (2048, 128): 762, (2048, 2048): 3082, (5000, 500): 898, (20000, 2000): 437}
 _TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+_TRT_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 2000): 3000, (1000, 1000): 3000,
+                 (1000, 2000): 1500, (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500, (20000, 2000): 1000}
+"""`$num_requests` per ISL/OSL, perf-overview.md "Preparing a Dataset"."""
 TRTLLM_MAX_THROUGHPUT = tuple(
-    ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, replica.tp), model, replica, isl, osl,
-                None, "tokens_per_s", float(value), _TRT_SETTINGS)
-    for label, table, model, replica, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", TRTLLM_REPLICA_TP1, _TRT_8B),
-                                               ("70B TP2", "Llama 3.3 70B", "llama3-70b", TRTLLM_REPLICA_TP2, _TRT_70B))
+    ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, tp), model,
+                trtllm_bench_replica(bundled_model(model), tp, isl, osl), isl, osl, None, "tokens_per_s",
+                float(value), _TRT_SETTINGS, offline_requests=_TRT_REQUESTS[isl, osl])
+    for label, table, model, tp, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", 1, _TRT_8B),
+                                          ("70B TP2", "Llama 3.3 70B", "llama3-70b", 2, _TRT_70B))
     for (isl, osl), value in data.items()
 )
 

@@ -7,7 +7,8 @@ are per request and the arrival pattern is the benchmark's own:
 - **closed loop** (`genai-perf --concurrency C`, `vllm bench serve --max-concurrency`): C clients send their first
   request together at t = 0 and each sends its next one the moment the previous completes (think time 0), all with
   the same L_in prompt and L_out output tokens;
-- **open Poisson stream**: requests arrive at rate λ, exponential gaps drawn from a seeded `numpy.random.Generator`.
+- **open Poisson stream**: requests arrive at rate λ, exponential gaps drawn from a seeded `numpy.random.Generator`;
+- **offline** (`trtllm-bench throughput`): N requests all queued at t = 0, throughput over the whole run.
 
 **One iteration** (in-flight batching, first come first served). Requests that have arrived are admitted in arrival
 order while fewer than B_max run (B_max: the KV-cache limit at a context of L_in + L_out, `ServingMemory.max_batch`,
@@ -22,7 +23,9 @@ TensorRT-LLM's default), or chunks of the prompts' remaining tokens filling it (
 with c_d linearly interpolated between multiples of 32 tokens (each grid point computed once). A prompt whose last
 piece ran emits its first token at the iteration's end (TTFT = end − arrival); a decoding request that emits its
 L_out-th token completes there (TPOT = (completion − first token)/(L_out − 1)), and in the closed loop its client's
-next request arrives at that instant. When nothing runs and nothing waits, the clock jumps to the next arrival.
+next request arrives at that instant. When nothing runs and nothing waits, the clock jumps to the next arrival. A
+stretch of decode-only iterations with no completion and no admission inside is stepped in one go (the same
+iterations, without the per-request bookkeeping).
 
 **Measurement** (as a benchmark's steady-state window): each closed-loop client's first `warmup` requests are left
 out of the latency statistics, and each sends one more (unmeasured) so the last measured round runs under the same
@@ -152,25 +155,33 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
     admitted = np.zeros(n, dtype=bool)
     prefilled = np.zeros(n, dtype=np.int64)
     generated = np.zeros(n, dtype=np.int64)
-    order = np.full(n, np.inf)  # admission order
-    log: list[tuple[float, int]] = []
-    now, running, admissions = 0.0, 0, 0
-    while np.isnan(done[:stop]).any():
-        if running < limit:
+    live = np.zeros(0, dtype=np.int64)  # admitted, not completed, in admission order
+    ends: list[float] = []  # each iteration's end time and output tokens
+    emitted: list[int] = []
+    now, pending, earliest = 0.0, stop, float(np.min(arrival))  # earliest: first arrival not yet admitted
+    while pending:
+        if live.size < limit and earliest <= now:
             waiting = np.flatnonzero(~admitted & (arrival <= now))
-            take = waiting[np.argsort(arrival[waiting], kind="stable")][:limit - running]
+            take = waiting[np.argsort(arrival[waiting], kind="stable")][:limit - live.size]
             admitted[take] = True
-            order[take] = admissions + np.arange(take.size)
-            admissions += take.size
-            running += take.size
-        live = admitted & np.isnan(done)
-        if not live.any():
-            now = float(np.min(arrival[~admitted]))
+            live = np.concatenate([live, take])
+            earliest = float(np.min(arrival[~admitted], initial=np.inf))
+        if not live.size:
+            now = earliest
             continue
-        decoding = np.flatnonzero(live & (generated >= 1))
-        prefill = np.flatnonzero(live & (prefilled < input_len))
-        prefill = prefill[np.argsort(order[prefill])]
+        decoding = live[generated[live] >= 1]
+        prefill = live[prefilled[live] < input_len]
         d = decoding.size
+        if not prefill.size and d:  # decode-only until the next completion or admission: step it at once
+            stretch = _decode_stretch(clock, d, float(input_len + generated[decoding].mean()),
+                                      int(np.min(output_len - generated[decoding])) - 1, now,
+                                      earliest if live.size < limit else np.inf)
+            if stretch.size:
+                generated[decoding] += stretch.size
+                now = float(stretch[-1])
+                ends.extend(stretch.tolist())
+                emitted.extend([d] * stretch.size)
+                continue
         share = _prefill_share(input_len - prefilled[prefill], max(1, replica.max_num_batched_tokens - d),
                                replica.chunked_prefill) if prefill.size else np.zeros(0, dtype=np.int64)
         pieces = prefill[share > 0]
@@ -186,12 +197,33 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
         finished = np.concatenate([decoding, ready])
         finished = finished[generated[finished] >= output_len]
         done[finished] = now
-        running -= finished.size
+        pending -= int(np.count_nonzero(finished < stop))
+        live = live[np.isnan(done[live])]
         if client is not None:
             nxt = client[finished]
             arrival[nxt[nxt >= 0]] = now + turnaround_s
-        log.append((now, d + ready.size))
-    return arrival, first, done, np.array(log), len(log)
+            earliest = min(earliest, now + turnaround_s) if (nxt >= 0).any() else earliest
+        ends.append(now)
+        emitted.append(d + ready.size)
+    return arrival, first, done, np.column_stack([ends, emitted]), len(ends)
+
+
+def _decode_stretch(clock: _Clock, decode: int, context: float, iterations: int, now: float,
+                    next_arrival_s: float) -> np.ndarray:
+    """End times of up to `iterations` decode-only iterations from `now`, each one token longer in context, s.
+
+    Stops before an iteration that would start at or after `next_arrival_s` (an admission changes the batch).
+
+    The same iterations the main loop would step, without its per-request bookkeeping: no request completes or
+    joins inside a stretch.
+    """
+    end_s: list[float] = []
+    for step in range(max(0, iterations)):
+        if now >= next_arrival_s:
+            break
+        now += clock.time_s(decode, context + step, 0, 0, 0)
+        end_s.append(now)
+    return np.asarray(end_s)
 
 
 def _window_tokens_per_s(log: np.ndarray, start_s: float, end_s: float) -> float:
@@ -233,6 +265,23 @@ def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len
     start, end = float(arrival[warmup]), float(arrival[-1])
     return _summary(replica, output_len, arrival[warmup:], first[warmup:], done[warmup:],
                     _window_tokens_per_s(log, start, end), iterations, limit)
+
+
+def simulate_offline(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+                     requests: int, source: str = "serve") -> SimulatedServing:
+    """`requests` requests all queued at t = 0 and served to the last (`trtllm-bench throughput`'s offline run).
+
+    Throughput = output tokens / the run's total latency, first request to last completion,
+    ramp-up and drain included (`token_throughput_ns` = total output tokens / (end − start),
+    tensorrt_llm/bench/dataclasses/statistics.py and reporting.py).
+    """
+    if min(input_len, output_len, requests) < 1:
+        raise InputError(source, "requests", "lengths and the request count are at least 1")
+    limit = running_limit(m, replica, system, input_len + output_len, source)
+    arrival, first, done, _, iterations = _run(m, replica, system, input_len, output_len, np.zeros(requests),
+                                               None, requests, 0.0, limit)
+    return _summary(replica, output_len, arrival, first, done, requests * output_len / float(np.max(done)),
+                    iterations, limit)
 
 
 def _summary(replica: Replica, output_len: int, arrival: np.ndarray, first: np.ndarray, done: np.ndarray,
