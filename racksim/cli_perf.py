@@ -175,8 +175,13 @@ def _print_serving(p: ServingPrediction) -> None:
     degrees = f"tp {r.tp}" + (f" · ep {r.ep}" if r.ep > 1 else "") + (f" · pp {r.pp}" if r.pp > 1 else "")
     view.add_row("replica", f"{degrees} · {r.precision} weights · {r.kv_precision} KV cache")
     view.add_row("concurrency", f"{q.concurrency} (batch {q.batch}, KV-cache limit {q.max_batch})")
-    view.add_row("TTFT", f"{q.ttft_s * 1e3:,.1f} ms")
-    view.add_row("TPOT", f"{q.tpot_s * 1e3:,.2f} ms")
+    view.add_row("model", p.method)
+    spread = p.percentiles()
+    for name, key, digits in (("TTFT", "ttft", 1), ("TPOT", "tpot", 2)):
+        value = f"{getattr(q, f'{key}_s') * 1e3:,.{digits}f} ms"
+        if f"{key}_p50_s" in spread:
+            value += "".join(f" · {pct} {spread[f'{key}_{pct}_s'] * 1e3:,.{digits}f}" for pct in ("p50", "p99"))
+        view.add_row(name + (" (mean)" if spread else ""), value)
     view.add_row("tokens/s per GPU", f"{q.tokens_per_s_per_gpu:,.0f}")
     view.add_row("tokens/s per user", f"{q.tokens_per_s_per_user:,.1f}")
     console = Console()

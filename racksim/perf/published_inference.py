@@ -36,7 +36,14 @@ from racksim.perf.inference import Replica
 from racksim.perf.model import ModelConfig, bundled_model
 from racksim.perf.params import param_counts
 from racksim.perf.serving import ServingPoint, serve
-from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop, simulate_offline
+from racksim.perf.serving_sim import (  # noqa: F401 (the loop's constants, re-exported for benchmarks/)
+    CLIENT_TURNAROUND_S,
+    CLOSED_LOOP_ROUNDS,
+    CLOSED_LOOP_WARMUP,
+    SimulatedServing,
+    benchmark_loop,
+    simulate_offline,
+)
 from racksim.perf.training import System
 
 
@@ -108,23 +115,11 @@ class ServingCase:
         return self.predict() / self.measured - 1.0
 
 
-CLIENT_TURNAROUND_S = 1e-3
-"""Time from a response's last token to the client's next request reaching the engine, s (think time 0). Assumed,
-not fitted: any value above 0 and below one decode iteration (~20 ms here) gives the same schedule, in which a
-request that completes at the end of iteration i is scheduled at the earliest in iteration i + 2 (the engine forms
-iteration i + 1 as i ends); 1 ms against 10 ms moves the NIM TTFTs by 9 ms."""
-CLOSED_LOOP_WARMUP, CLOSED_LOOP_ROUNDS = 2, 4
-"""Requests per client left out before the measurement (the synchronized start and the queue's first waves), and
-measured after it."""
-
-
 @cache
 def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: int,
                     concurrency: int) -> SimulatedServing:
     """The simulated closed loop of a published benchmark on the DGX H100 (cached: one run serves three rows)."""
-    return simulate_closed_loop(bundled_model(model), replica, h100_dgx(), input_len, output_len, concurrency,
-                                rounds=CLOSED_LOOP_ROUNDS, warmup=CLOSED_LOOP_WARMUP,
-                                turnaround_s=CLIENT_TURNAROUND_S)
+    return benchmark_loop(bundled_model(model), replica, h100_dgx(), input_len, output_len, concurrency)
 
 
 @cache
