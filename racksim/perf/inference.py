@@ -36,7 +36,10 @@ by ⌈L/p⌉/L.
 Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
 peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist), prefill attention on the GPU's
 fused-attention curve where its design gives one (`ops` module docstring). Times add up (no overlap of
-communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
+communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision. An
+engine that replays padded CUDA graphs (`Replica.cuda_graph_batch_sizes`: TensorRT-LLM's PyTorch backend with
+`enable_padding`) runs a decode-only iteration of d requests at the smallest captured batch ≥ d: its linear ops,
+all-reduces and logits over that many tokens, its attention over the d real caches.
 
 **Memory per GPU** (vLLM's accounting): of the HBM, the fraction u = `gpu_memory_utilization` (vLLM's default
 0.9) is usable; the weights (P·B_w/t), the activation workspace of the largest iteration and a reserve for the CUDA

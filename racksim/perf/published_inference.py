@@ -12,12 +12,15 @@ FP8 KV cache (the fp8 profile) are assumed.
 
 TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
 commit 00f37686aa854010d68bcbd0f4ab000221541ca6, tables "Llama 3.1 8B" (H100 TP1 FP8) and "Llama 3.3 70B" (H100 TP2
-FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` with every request queued at once, fixed
-input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted at the KV-cache limit (the maximum-load
-steady state). Not fully known: the KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken),
-the KV-cache precision (FP8 taken), the engine's batch cap (none taken) and its token budget: `trtllm-bench` sizes
-`max_num_tokens` per dataset (tensorrt_llm/bench `calc_engine_setting`, values not published), so the prompts are
-taken as packing a budget of 8192 fully (chunked sharing) rather than whole prompts in a fixed 8192.
+FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` (PyTorch backend) with every request
+queued at once, fixed input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted by simulating that
+run (`serving_sim.simulate_offline`): the page's `$num_requests` per length pair queued at t = 0, throughput over
+the whole run (ramp-up and drain included, as `trtllm-bench` reports it), on the replica `trtllm-bench` builds
+(`trtllm_bench_replica`): its max_batch_size / max_num_tokens heuristic for the dataset, whole-prompt prefill (its
+default), the guaranteed-no-evict scheduler (a request's whole context reserved at admission, as
+`ServingMemory.max_batch` does) and the page's padded CUDA graphs for decode-only iterations. Not fully known: the
+KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken) and the KV-cache precision (FP8, the
+default for an FP8 checkpoint in `get_settings`, taken).
 
 Llama 3.3 70B has the shape of Llama 3.1 70B (`racksim/models/llama3-70b.json`: same hidden size, layers, heads,
 KV heads, MLP width and vocabulary in the Hugging Face configs), so that config is used for both.
@@ -195,7 +198,7 @@ _TRT_8B = {(128, 128): 28312, (128, 2048): 22714, (128, 4096): 14325, (500, 2000
            (1000, 2000): 13899, (2048, 128): 3450, (2048, 2048): 9305, (5000, 500): 3459, (20000, 2000): 1351}
 _TRT_70B = {(128, 128): 6378, (128, 2048): 6651, (128, 4096): 4199, (500, 2000): 5222, (1000, 1000): 4205,
             (1000, 2000): 4146, (2048, 128): 762, (2048, 2048): 3082, (5000, 500): 898, (20000, 2000): 437}
-_TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+_TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
 _TRT_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 2000): 3000, (1000, 1000): 3000,
                  (1000, 2000): 1500, (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500, (20000, 2000): 1000}
 """`$num_requests` per ISL/OSL, perf-overview.md "Preparing a Dataset"."""
