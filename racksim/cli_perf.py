@@ -105,8 +105,9 @@ def serve(
     ep: Annotated[int, typer.Option(min=1, help="Expert parallelism of an MoE model: t·ep GPUs per replica, "
                                     "attention data-parallel over ep.")] = 1,
     pp: Annotated[int, typer.Option(min=1, help="Pipeline stages per replica.")] = 1,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Clients in the closed loop (default: searched).",
-                                                    show_default=False)] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="Clients in the closed loop, simulated iteration by iteration as a benchmark runs it (default: "
+        "searched on the analytic curve).", show_default=False)] = None,
     tpot_ms: Annotated[float | None, typer.Option(help="SLO: time per output token at most this, ms.",
                                                   show_default=False)] = None,
     precision: Annotated[Literal["bf16", "fp8", "fp4"] | None, typer.Option(
