@@ -7,7 +7,7 @@ DOCS_STAMP := $(VENV)/.installed-docs
 RESULTS ?= results/quick
 DESIGNS := $(sort $(wildcard designs/*.yaml))
 
-.PHONY: run test test-fast docs fuzz bench lint clean chromium
+.PHONY: run test test-fast docs fuzz bench lint clean chromium validation-table
 
 # pytest over PYTEST_WORKERS processes (pytest-xdist; `auto`: one per core, 0: in this process); a module's tests,
 # and its module-scoped fixtures, stay on one worker. FAST: the tier without the tests marked slow, browser or dask.
@@ -57,6 +57,11 @@ chromium:
 # Long fuzzing of the design, hall, suite and --set loaders (hypothesis "fuzz" profile, tests/conftest.py).
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest tests/test_fuzz_loaders.py --hypothesis-profile=fuzz --hypothesis-show-statistics
+
+# The performance model's validation tables in README.md and racksim/perf/VALIDATION.md, rewritten from the current
+# predictions (tests/test_validation_tables.py fails until they agree).
+validation-table: $(STAMP)
+	$(BIN)/python -m racksim.report.validation_tables
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only -p no:randomly -o testpaths=benchmarks

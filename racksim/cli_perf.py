@@ -1,4 +1,4 @@
-"""`racksim perf train` and `racksim perf serve`: the performance model's predictions for a design (imports lazily).
+"""`racksim perf train`, `serve` and `validate`: the model's predictions for a design and its validation (lazily).
 
 Importing this module loads typer and racksim.errors only; each command imports the model when it runs.
 """
@@ -79,6 +79,8 @@ def train(
     zero: Annotated[int | None, typer.Option(min=0, max=3, help="ZeRO stage 0-3 (default: 1, or 3 to fit).",
                                              show_default=False)] = None,
     precision: Annotated[Literal["bf16", "fp8", "fp4"], typer.Option(help="Matmul precision.")] = "bf16",
+    pp_schedule: Annotated[Literal["1f1b", "dualpipe"], typer.Option(
+        help="Pipeline schedule: 1f1b (interleaved with --vpp) or dualpipe (DeepSeek-V3's; not searched).")] = "1f1b",
     as_json: JsonOpt = False,
     set_: SetOpt = None,
 ) -> None:
@@ -89,7 +91,7 @@ def train(
     prediction = _predict("searching layouts", lambda: predict_training(
         loaded, model, gpus, global_batch, seq_len, precision=precision, tp=tp, pp=pp, vpp=vpp, dp=dp, cp=cp, ep=ep,
         micro_batch=micro_batch, recompute=recompute, sequence_parallel=sequence_parallel, zero=zero,
-        source=str(design)))
+        pp_schedule=pp_schedule, source=str(design)))
     if as_json:
         print(json.dumps(prediction.to_dict(), indent=2))
         return
@@ -200,5 +202,44 @@ def _print_serving(p: ServingPrediction) -> None:
         console.print(per_tp)
 
 
+def validate(
+    as_json: JsonOpt = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables (racksim/perf/VALIDATION.md's form).")]
+    = False,
+    failing: Annotated[bool, typer.Option("--failing", help="Only the cases outside 15 % (summaries over all).")]
+    = False,
+) -> None:
+    """Print the model's validation against published training and serving measurements, with a summary per table.
+
+    A report, not a gate: the exit code is 0 whatever the errors.
+    """
+    from racksim.report.validation_tables import tables, to_json
+
+    full = _predict("predicting the published cases", tables)
+    shown = [table.failing() if failing else table for table in full]
+    if as_json:
+        print(json.dumps(to_json(shown, {table.name: table for table in full}), indent=2))
+        return
+    if markdown:
+        print("\n\n".join(f"**{table.title}**: {whole.summary()}.\n\n{table.markdown()}"
+                           for table, whole in zip(shown, full, strict=True)))
+        return
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console()
+    for table, whole in zip(shown, full, strict=True):
+        view = RichTable(title=f"{table.title}: {whole.summary()}")
+        for column in table.columns:
+            numeric = column in ("measured", "predicted", "error")
+            view.add_column(column, justify="right" if numeric else "left", no_wrap=numeric or column == "role")
+        for row in table.rows:  # the settings' details (which ones are assumed) are in --markdown and --json
+            cells = row.cells() | {"settings": row.settings.split(" (")[0]}
+            cells["error"] = cells["error"] if row.within else f"[red]{cells['error']}[/red]"
+            view.add_row(*(cells[column] for column in table.columns))
+        console.print(view)
+
+
 perf_app.command()(train)
 perf_app.command()(serve)
+perf_app.command()(validate)

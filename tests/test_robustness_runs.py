@@ -32,6 +32,7 @@ from racksim.physics.arrays import RackArrays, build
 from racksim.run.components import PARTS, read_component
 from racksim.run.loading import load_design
 from racksim.run.pipeline import RunRequest, run_one
+from racksim.run.results import metrics_files
 from racksim.run.timeseries import read_timeseries
 from tests.conftest import contract_problems
 
@@ -62,8 +63,8 @@ def short_suite(tmp_path: Path) -> Path:
 
 
 def complete_runs(out: Path) -> list[Path]:
-    """Run directories holding metrics.json (written last: a complete run)."""
-    return sorted(path.parent for path in out.glob("*/*/metrics.json"))
+    """Run directories holding metrics.json (written last: a complete run), not a hidden staging folder."""
+    return sorted(path.parent for path in metrics_files(out)) if out.is_dir() else []
 
 
 def stop_after_first_run(process: subprocess.Popen[str], out: Path, signal_number: int) -> tuple[str, str]:

@@ -55,6 +55,8 @@ class LayoutPins(Model):
     """Megatron sequence parallelism."""
     zero: Annotated[int, Field(ge=0, le=3)] | None = None
     """ZeRO stage over the data-parallel group (3 = FSDP)."""
+    pp_schedule: Literal["1f1b", "dualpipe"] = "1f1b"
+    """Pipeline schedule: 1f1b (interleaved with vpp) or dualpipe (DeepSeek-V3's bidirectional one; not searched)."""
 
 
 class Calibration(Model):

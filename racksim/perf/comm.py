@@ -10,6 +10,8 @@ S each rank sends (ring all-reduce: k = 2(n−1), f = 2(n−1)/n; all-gather, re
 all-to-all: 1 step, (n−1)/n; send: 1, 1). A group spanning domains with q > 1 ranks in each runs NCCL's flat ring:
 q rings, one leaving each domain through each of the q ranks' NICs, so B is the slower of the scale-up link and
 q NICs: S·f · max(1/B_up, 1/(q·B_out)) / η (all-to-all: (q−1)/n of S over NVLink, (n−q)/n over the NICs).
+`node_limited_all_to_all` splits an expert all-to-all with node-limited routing into the fabric and NVLink
+collectives DeepSeek-V3 runs instead (§3.2.2).
 `network_collective_time` adapts racksim's own collective model (`racksim.network.collectives`: ring, tree,
 in-switch and direct algorithms, and NCCL's multi-node ones, on a design's topology) to the same protocol.
 """
@@ -71,6 +73,39 @@ def link_bytes(kind: Kind, message_bytes: float, group_size: int, scale_up: bool
     if kind == "all-to-all":
         return message_bytes * (q - 1) / group_size, message_bytes * (group_size - q) / group_size
     return bus - bus / q, bus / q
+
+
+FP8_DISPATCH_BYTES = 1.0 + 4.0 / 128.0
+"""Bytes per element of an FP8 expert dispatch: one FP8 byte plus one fp32 scale per 128 elements (DeepSeek-V3
+§3.3: 1×128 tile-wise activation scales; DeepEP's FP8 dispatch carries the same)."""
+
+
+def node_limited_all_to_all(message_bytes: float, group_size: int, per_domain: int, top_k: int,
+                            max_domains: int) -> list[tuple[Kind, float, int, bool, int]]:
+    """The collectives of one expert all-to-all whose tokens reach at most `max_domains` scale-up domains.
+
+    Each as (kind, message bytes, ranks, inside one domain, ranks per domain) for a `CollectiveTime`; they run
+    pipelined (DeepSeek forwards a token over NVLink as soon as it arrives). `message_bytes` S is the all-to-all's
+    total in nccl-tests' convention, every one of a token's k = `top_k` routed copies counted (S = N·k·h·bytes for
+    N tokens of width h). DeepSeek-V3 (arXiv 2412.19437 §3.2.2): a token is
+    sent over InfiniBand once to each remote node holding one of its experts, to the GPU with the sender's local
+    index, which forwards it over NVLink to the experts' GPUs there; the combine runs the reverse. With the group's
+    n ranks in D = n/q domains of q and u = min(M, k, D) target domains per token (M = `max_domains`; balanced
+    routing makes each domain a target with the same probability, so u·(D − 1)/D of them are remote):
+
+    - fabric: an all-to-all among the D ranks of one rail, S_out = S·u/k (each rank sends (D − 1)/D of it,
+      N·u·h·(D − 1)/D bytes over its NIC, one copy per remote target domain);
+    - scale-up: an all-to-all among the q ranks of a domain of all k copies, S (each rank forwards (q − 1)/q of it).
+
+    With one rank per domain (q = 1) the scale-up part is empty (a group of one). Without a limit (M = 0) or inside
+    one domain (q = n) it is the plain all-to-all of S.
+    """
+    if max_domains <= 0 or per_domain >= group_size:
+        return [("all-to-all", message_bytes, group_size, per_domain >= group_size, per_domain)]
+    domains = group_size // per_domain
+    targets = min(max_domains, top_k, domains)
+    return [("all-to-all", message_bytes * targets / top_k, domains, False, 1),
+            ("all-to-all", message_bytes, per_domain, True, per_domain)]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,11 @@
 
 Ranks are placed as Megatron-LM orders them, tensor-parallel fastest, then context, data (expert-parallel groups
 inside it) and pipeline: a group is inside the scale-up (NVLink) domain when its span of ranks fits in one domain.
+
+Pipeline schedules: '1f1b' (interleaved with v > 1 virtual stages) and 'dualpipe', DeepSeek-V3's bidirectional
+schedule (arXiv 2412.19437 §3.2.1; deepseek-ai/DualPipe): micro-batches fed from both ends, rank i holding
+pipeline stages i and p − 1 − i (`pipeline_ranks`), which needs p even and an even number of micro-batches, at
+least 2p (DualPipe's `step` asserts both).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from racksim.perf.model import ModelConfig
 
 Recompute = Literal["none", "selective", "full"]
 Zero3Gather = Literal["layer", "tensor"]
+PipelineSchedule = Literal["1f1b", "dualpipe"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,30 @@ class Layout:
     """ZeRO 3: layers whose weights are gathered ahead of the compute (PyTorch FSDP: one all-gather ahead). 0: no
     overlap, every gather waits for the compute before it and the compute for the gather (DeepSpeed's ZeRO-3 of
     2021 synchronized the device before each gather, `_allgather_param` in v0.3.15)."""
+    pp_schedule: PipelineSchedule = "1f1b"
+    """Pipeline schedule: '1f1b' (interleaved when vpp > 1) or 'dualpipe' (DeepSeek-V3's bidirectional schedule:
+    each forward chunk overlapped with another micro-batch's backward chunk, expert all-to-all and pipeline sends
+    hidden behind their compute where it covers them; bubble (p/2 − 1)(F&B + B − 3W); two stages' parameters and
+    p + 1 micro-batches' activations per rank)."""
+    comm_sm_fraction: float = 0.0
+    """Share of the GPU's streaming multiprocessors kept for communication kernels while compute overlaps them
+    ('dualpipe'): the compute runs on the rest, 1/(1 − share) slower. DeepSeek-V3: 20 of H800's 132 SMs (§3.2.2)."""
+    ep_max_domains: int = 0
+    """Node-limited routing: a token's routed experts lie in at most this many scale-up domains (DeepSeek-V3: 4
+    nodes, §2.1.2), its dispatch crossing the fabric once per remote domain and forwarded over NVLink inside it
+    (§3.2.2; the combine the reverse). 0: no limit, every routed copy sent to its expert's GPU directly."""
+    ep_fp8_dispatch: bool = False
+    """Expert dispatch (forward activations, and the backward's activation gradients before the down-projections)
+    sent in FP8 with one fp32 scale per 128 elements; combines stay BF16 (DeepSeek-V3 §3.3.4)."""
+    recompute_norms: bool = False
+    """Norm outputs, and with multi-head latent attention the query, key and value up-projections, recomputed in the
+    backward from their stored inputs instead of kept (DeepSeek-V3 §3.2.3)."""
+    fp8_activations: bool = False
+    """Matmul inputs kept for the backward in FP8 (1 byte; the attention output in the 12-bit E5M6), the MLP
+    activation's inputs cached in FP8 and its output recomputed (DeepSeek-V3 §3.3.4). Needs precision 'fp8'."""
+    adam_bf16_moments: bool = False
+    """Adam's momentum and variance in BF16, 8 bytes of optimizer state per parameter instead of 12 (fp32 master
+    weights kept; DeepSeek-V3 §3.3.4)."""
     zero3_gather: Zero3Gather = "layer"
     """ZeRO 3 collectives: 'layer', one all-gather and one reduce-scatter per layer and pass, the weights gathered for
     a recomputed forward kept for its backward (FSDP wrapping each block); 'tensor', one per weight matrix, each
@@ -98,8 +128,8 @@ class Layout:
         return size, False, math.gcd(size, max(1, domain // stride))
 
 
-def stage_layers(layers: int, pp: int, vpp: int = 1) -> tuple[int, int, int]:
-    """Layers of the (first, most loaded middle, last) pipeline stage; middle 0 when p ≤ 2; p = 1: (L, 0, L).
+def stage_layer_counts(layers: int, pp: int, vpp: int = 1) -> list[int]:
+    """Layers of each of the p pipeline stages, first to last (p = 1: [L]).
 
     The L layers split into p·v chunks (v virtual stages per GPU) as evenly as possible, ⌈L/pv⌉ or ⌊L/pv⌋ each.
     The short chunks go first to the two ends, which also carry the embedding (first stage) and the output layer
@@ -107,7 +137,7 @@ def stage_layers(layers: int, pp: int, vpp: int = 1) -> tuple[int, int, int]:
     then spread round-robin over the middle stages before the ends. A stage's layers are its v chunks'.
     """
     if pp == 1:
-        return layers, 0, layers
+        return [layers]
     low, extra = divmod(layers, pp * vpp)
     short = pp * vpp - extra
     room = [vpp] * pp  # long chunks each stage can still take
@@ -120,8 +150,25 @@ def stage_layers(layers: int, pp: int, vpp: int = 1) -> tuple[int, int, int]:
             if extra and longs[stage] < room[stage]:
                 longs[stage] += 1
                 extra -= 1
-    base = vpp * low
-    return base + longs[0], (base + max(longs[1:-1])) if pp > 2 else 0, base + longs[-1]
+    return [vpp * low + n for n in longs]
+
+
+def stage_layers(layers: int, pp: int, vpp: int = 1) -> tuple[int, int, int]:
+    """Layers of the (first, most loaded middle, last) pipeline stage; middle 0 when p ≤ 2; p = 1: (L, 0, L)."""
+    counts = stage_layer_counts(layers, pp, vpp)
+    if pp == 1:
+        return layers, 0, layers
+    return counts[0], max(counts[1:-1]) if pp > 2 else 0, counts[-1]
+
+
+def pipeline_ranks(layout: Layout) -> list[tuple[int, ...]]:
+    """The pipeline stages each rank holds: (i,) under 1F1B; (i, p − 1 − i) for the first p/2 ranks under DualPipe.
+
+    DualPipe's rank p − 1 − i holds the same two stages as rank i (mirror ranks), so only the first half is listed.
+    """
+    if layout.pp_schedule == "dualpipe":
+        return [(i, layout.pp - 1 - i) for i in range(layout.pp // 2)]
+    return [(i,) for i in range(layout.pp)]
 
 
 def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> None:
@@ -148,6 +195,17 @@ def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> 
         (layout.zero3_prefetch_layers >= 0, "zero3_prefetch_layers", "at least 0 layers"),
         (layout.zero3_gather in ("layer", "tensor"), "zero3_gather", "layer or tensor"),
         (layout.recompute in ("none", "selective", "full"), "recompute", "none, selective or full"),
+        (layout.pp_schedule in ("1f1b", "dualpipe"), "pp_schedule", "1f1b or dualpipe"),
+        (layout.pp_schedule != "dualpipe" or (layout.pp % 2 == 0 and layout.vpp == 1), "pp_schedule",
+         f"dualpipe needs an even number of pipeline stages and no virtual stages (pp {layout.pp}, "
+         f"vpp {layout.vpp})"),
+        (layout.pp_schedule != "dualpipe" or (layout.microbatches % 2 == 0
+                                              and layout.microbatches >= 2 * layout.pp), "pp_schedule",
+         f"dualpipe needs an even number of micro-batches, at least 2 × {layout.pp} stages "
+         f"(has {layout.microbatches})"),
+        (0.0 <= layout.comm_sm_fraction < 1.0, "comm_sm_fraction", "at least 0 and below 1"),
+        (layout.ep_max_domains >= 0, "ep_max_domains", "at least 0 (0: no limit)"),
+        (not layout.fp8_activations or layout.precision == "fp8", "fp8_activations", "needs precision fp8"),
     ]
     for ok, field_path, rule in rules:
         if not ok:

@@ -23,7 +23,8 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   read and written (split by t with sequence parallelism, else replicated).
 
 Backward is twice the forward for matmuls (gradients of inputs and of weights, each the forward's size) and for
-vector ops (reading saved tensors and writing gradients). Recompute is the forward of the attention core
+vector ops (reading saved tensors and writing gradients), except fused attention's scores and context: 2.5 times
+(the kernel recomputes the scores, `FUSED_BACKWARD_FLOPS`). Recompute is the forward of the attention core
 (selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
 
 An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
@@ -95,8 +96,16 @@ class OpTable:
         return replace(self, flops=self.flops * flops_factor, bytes=self.bytes * bytes_factor)
 
     def backward(self) -> OpTable:
-        """The backward pass of these forward ops: 2× their FLOPs and bytes, fused attention on its backward curve."""
-        return replace(self.scaled(2.0, 2.0), backward_pass=True)
+        """The backward pass of these forward ops: 2× their FLOPs and bytes, fused attention on its backward curve.
+
+        A fused attention kernel's backward runs 2.5× the forward's matmul FLOPs (`FUSED_BACKWARD_FLOPS`): it
+        recomputes the scores instead of reading them.
+        """
+        flops = self.flops * 2.0
+        if self.attention_keys > 0:
+            fused = np.array([n in FUSED_ATTENTION for n in self.name], dtype=bool)
+            flops = np.where(fused, self.flops * FUSED_BACKWARD_FLOPS, flops)
+        return replace(self, flops=flops, bytes=self.bytes * 2.0, backward_pass=True)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
@@ -120,6 +129,12 @@ ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
 """Ops that selective recompute runs again (Korthikanti et al. 2022)."""
 FUSED_ATTENTION = frozenset({"attn_scores", "attn_context"})
 """The matmuls one fused attention kernel runs (its softmax is inside the kernel)."""
+FUSED_BACKWARD_FLOPS = 2.5
+"""FLOPs of a fused attention backward per forward FLOP: five matmuls (S = QKᵀ recomputed, dV = PᵀdO, dP = dOVᵀ,
+dQ = dS·K, dK = dSᵀQ) for the forward's two (FlashAttention-2, Dao 2023, §3.1.2 and Algorithm 2); the count
+FlashAttention's benchmarks divide by, so their backward TFLOP/s, the curve `Accelerator.attention_curve` carries,
+times these FLOPs gives the kernel's time (hopper/benchmark_flash_attention.py at 1899c97: bwd = 2.5 · fwd).
+Unfused attention stores the probabilities and runs four, 2× the forward."""
 
 
 def fused_attention_keys(shard: Shard) -> float:

@@ -106,3 +106,28 @@ def layer_matrices(m: ModelConfig, moe_layer: bool = False) -> tuple[tuple[int, 
     if not moe_layer:
         return attention + mlp(m.ffn_size), ()
     return attention + (h * m.experts,) + mlp(m.expert_size) * m.n_shared_experts, mlp(m.expert_size)
+
+
+def layer_vectors(m: ModelConfig, moe_layer: bool = False) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Small tensors of one layer, parameters each: (non-expert, one routed expert); with `layer_matrices` the layer.
+
+    The norms (LayerNorm: a scale and a bias of h each; RMSNorm: a scale of h), MLA's two latent norms, and the
+    biases of a model that has them: fused QKV a·d + 2·g·d, output h, an MLP's (m − 1)·i and h (each shared expert
+    likewise, each routed expert in the second tuple). A per-tensor ZeRO-3 keeps them whole but still reduces
+    their gradients one tensor at a time.
+    """
+    h = m.hidden_size
+    norms = (h, h) * (2 if m.norm_params == 2 * h else 1)
+    attention: tuple[int, ...] = ()
+    if m.mla:
+        attention = tuple(r for r in (m.q_lora_rank or 0, int(m.kv_lora_rank or 0)) if r)
+    elif m.biases:
+        attention = (m.num_attention_heads * m.d_head + 2 * m.kv_heads * m.d_head, h)
+    mlp_bias = m.mlp_bias if m.mlp_bias is not None else m.gpt_type
+
+    def mlp(width: int) -> tuple[int, ...]:
+        return ((m.mlp_matrices - 1) * width, h) if mlp_bias else ()
+
+    if not moe_layer:
+        return norms + attention + mlp(m.ffn_size), ()
+    return norms + attention + mlp(m.expert_size) * m.n_shared_experts, mlp(m.expert_size)

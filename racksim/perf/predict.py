@@ -19,7 +19,7 @@ from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.perf.comm import AlphaBeta, CollectiveTime
 from racksim.perf.hardware import as_design, gpus_per_rack, system_from_design
-from racksim.perf.layout import Layout, Recompute
+from racksim.perf.layout import Layout, PipelineSchedule, Recompute
 from racksim.perf.model import ModelConfig, bundled_model, bundled_models, load_model
 from racksim.perf.search import (
     Pins,
@@ -93,7 +93,7 @@ class TrainingPrediction:
             "layout": {"tp": lay.tp, "pp": lay.pp, "vpp": lay.vpp, "dp": lay.dp, "cp": lay.cp, "ep": lay.ep,
                        "micro_batch": lay.micro_batch, "recompute": lay.recompute,
                        "sequence_parallel": lay.sequence_parallel, "zero": lay.zero, "precision": lay.precision,
-                       "global_batch": lay.global_batch, "seq_len": lay.seq_len},
+                       "global_batch": lay.global_batch, "seq_len": lay.seq_len, "pp_schedule": lay.pp_schedule},
             "search": {"candidates": self.choice.candidates, "fitting": self.choice.fitting,
                        "ranked": [{"layout": describe(layout), "step_time_s": step.step_time_s, "mfu": step.mfu,
                                    "memory_gb_per_gpu": step.memory.total_gb} for layout, step in self.choice.ranked]},
@@ -111,7 +111,8 @@ def predict_training(design: Design | str | Path, model: ModelConfig | str | Pat
                      vpp: int | None = None, dp: int | None = None, cp: int | None = None, ep: int | None = None,
                      micro_batch: int | None = None, recompute: Recompute | None = None,
                      sequence_parallel: bool | None = None, zero: int | None = None,
-                     collective: CollectiveTime | None = None, source: str | None = None) -> TrainingPrediction:
+                     pp_schedule: PipelineSchedule = "1f1b", collective: CollectiveTime | None = None,
+                     source: str | None = None) -> TrainingPrediction:
     """Predict a training step of `model` on `gpus` GPUs of `design` (options left None are searched).
 
     `collective` replaces the design's network model (e.g. `comm.DGX_A100`, or a test's); `source` names the
@@ -128,7 +129,7 @@ def predict_training(design: Design | str | Path, model: ModelConfig | str | Pat
     if zero is not None and not 0 <= zero <= 3:
         raise InputError(source, "zero", "ZeRO stage is 0, 1, 2 or 3")
     system = system_from_design(the_design, collective, source)
-    pins = Pins(tp, pp, vpp, dp, cp, ep, micro_batch, recompute, sequence_parallel, zero)
+    pins = Pins(tp, pp, vpp, dp, cp, ep, micro_batch, recompute, sequence_parallel, zero, pp_schedule)
     choice = search_training(config, gpus, global_batch, seq_len, system,
                              screening_collective(the_design) if collective is None else None, pins, precision,
                              source)

@@ -142,9 +142,11 @@ NARAYANAN_2021 = tuple(
 # whole model. DeepSpeed's ZeRO-3 of that time (v0.3.15, 2021-04): one all-gather per weight matrix, each after a
 # device-wide torch.cuda.synchronize() (partition_parameters._allgather_param; DeepSpeed commit c0eeb69 of
 # 2021-10-31: "the async version is not async at all"), so no prefetch overlap (zero3_prefetch_layers 0); modules
-# released after each forward, so the recomputed forward gathers again (zero3_gather 'tensor'). Assumed: full
-# recompute (activation checkpointing), bf16 gradients reduce-scattered per matrix (the gradient path depends on
-# unpublished DeepSpeed settings, VALIDATION.md).
+# released after each forward, so the recomputed forward gathers again (zero3_gather 'tensor'); with
+# contiguous_gradients on (as DeepSpeedExamples' ZeRO-3 configs set it; default off), every parameter's gradient
+# reduce-scattered on its own, norms and biases too (_reduce_scatter_gradients). Assumed: full recompute
+# (activation checkpointing), bf16 gradients, that reduce-scatter path (the paper's DeepSpeed settings are not
+# published, VALIDATION.md).
 _N21_TABLE2_ZERO3 = ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
 
 NARAYANAN_2021_ZERO3 = tuple(
@@ -190,15 +192,21 @@ def h800_cluster() -> System:
 
 
 # DeepSeek-V3 technical report (arXiv 2412.19437): 180K H800 GPU-hours per trillion pre-training tokens on 2,048 H800
-# (§1, Table 1), i.e. 1e12 / (180e3 · 3600) = 1,543 tokens/s per GPU; PP 16, EP 64 over 8 nodes, ZeRO-1 data
-# parallelism, no TP (§3.2), FP8 GEMMs (§3.3), sequence 4,096 and batch 15,360 sequences after the ramp (§4.2).
-# Assumed: micro-batch 1, selective recompute (the report recomputes norms and MLA up-projections), 1F1B for
-# DualPipe; racksim's footprint (107 GB) exceeds 80 GB, the report's memory savings (§3.2.3) are not modelled.
+# (§1, Table 1), i.e. 1e12 / (180e3 · 3600) = 1,543 tokens/s per GPU, an average over the whole pre-training (2,664K
+# GPU-hours for 14.8T tokens); PP 16, EP 64 over 8 nodes, ZeRO-1 data parallelism, no TP (§3.2), FP8 GEMMs (§3.3),
+# sequence 4,096 and batch 15,360 sequences after the ramp (§4.2). Run as the report describes it: DualPipe (§3.2.1)
+# with 20 of the H800's 132 SMs (profile-data numSms) kept for communication (§3.2.2), each token routed to at most 4
+# nodes and forwarded IB → NVLink (§3.2.2; the config's n_group 8 / topk_group 4), FP8 dispatch and BF16 combine
+# (§3.3.4); norms and MLA up-projections recomputed (§3.2.3), FP8 activation caches with SwiGLU recomputed and BF16
+# Adam moments (§3.3.4). No attention recompute (deepseek-ai/profile-data train.json: one FlashAttention forward per
+# layer). Assumed: micro-batch 1 (one 4K sequence, as the profile's "4K sequence length"), the even layer split.
 DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Table 1 and §3.2",
                     bundled_model("deepseek-v3"),
                     Layout(global_batch=15360, seq_len=4096, micro_batch=1, tp=1, pp=16, dp=128, ep=64,
-                           precision="fp8", recompute="selective", zero=1),
-                    1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800", memory_checked=False),)
+                           precision="fp8", recompute="none", zero=1, pp_schedule="dualpipe",
+                           comm_sm_fraction=20 / 132, ep_max_domains=4, ep_fp8_dispatch=True, recompute_norms=True,
+                           fp8_activations=True, adam_bf16_moments=True),
+                    1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800"),)
 
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""

@@ -11,7 +11,10 @@
 - ep, expert parallel (MoE): divides d and the routed experts;
 - b, micro-batch: 1, 2, 4, 8 dividing B/d;
 
-with sequence parallelism whenever t > 1. Options the caller pins (`Pins`) are held. For each combination only the
+with sequence parallelism whenever t > 1, on the 1F1B schedule: DualPipe is not searched (it would double the
+candidates, and what it hides is the expert all-to-all most layouts do not have) but may be pinned, keeping only
+the candidates it can run (p even, v = 1, an even number of micro-batches ≥ 2p). Options the caller pins (`Pins`)
+are held. For each combination only the
 memory options that fit HBM and are not dominated are timed: per ZeRO stage the least recompute that fits (none
 before selective before full), ZeRO 3 only where it needs less recompute than ZeRO 1 (in this model more recompute
 or more sharding alone never shortens a step, but ZeRO 3's exposed gathers and ZeRO 1's recompute are not
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 from racksim.errors import InputError
 from racksim.perf.comm import CollectiveTime
 from racksim.perf.inference import Replica, serving_memory
-from racksim.perf.layout import Layout, Recompute
+from racksim.perf.layout import Layout, PipelineSchedule, Recompute
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
 from racksim.perf.model import ModelConfig
 from racksim.perf.serving import ServingPoint, operating_point, serving_curve
@@ -67,6 +70,8 @@ class Pins:
     recompute: Recompute | None = None
     sequence_parallel: bool | None = None
     zero: int | None = None
+    pp_schedule: PipelineSchedule = "1f1b"
+    """Pipeline schedule (not searched)."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +124,15 @@ def layouts(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, scale_up
                 vpps = [v for v in VIRTUAL_STAGES if v == 1 or (pp > 1 and pp * v <= m.num_hidden_layers)]
                 eps = [e for e in divisors(dp) if m.experts % e == 0] if m.moe else [1]
                 mbs = [b for b in MICRO_BATCHES if (global_batch // dp) % b == 0]
+                if pins.pp_schedule == "dualpipe":
+                    vpps = [1] if pp % 2 == 0 else []
+                    mbs = [b for b in mbs if (global_batch // (dp * b)) % 2 == 0 and global_batch // (dp * b) >= 2 * pp]
                 for vpp in _options(pins.vpp, vpps):
                     for ep in _options(pins.ep, eps):
                         for mb in _options(pins.micro_batch, mbs):
                             yield Layout(global_batch=global_batch, seq_len=seq_len, micro_batch=mb, tp=tp, pp=pp,
                                          dp=dp, cp=cp, ep=ep, vpp=vpp, precision=precision,
+                                         pp_schedule=pins.pp_schedule,
                                          sequence_parallel=tp > 1 if pins.sequence_parallel is None
                                          else pins.sequence_parallel,
                                          zero=(1 if dp > 1 else 0) if pins.zero is None else pins.zero)
@@ -191,6 +200,7 @@ def describe(layout: Layout) -> str:
     parts += [f"dp {layout.dp}"] + ([f"cp {layout.cp}"] if layout.cp > 1 else [])
     parts += ([f"ep {layout.ep}"] if layout.ep > 1 else []) + [f"mb {layout.micro_batch}"]
     parts += [f"recompute {layout.recompute}", f"ZeRO {layout.zero}"] + (["SP"] if layout.sequence_parallel else [])
+    parts += ["DualPipe"] if layout.pp_schedule == "dualpipe" else []
     return " · ".join(parts)
 
 

@@ -15,12 +15,17 @@ backward and the first one's forward when overlapped (`Layout.dp_overlap`), in f
 each layer's weights for every micro-batch's forward and backward and reduce-scatters its gradients, prefetching
 `Layout.zero3_prefetch_layers` ahead (none: all exposed), one collective per layer or per weight matrix
 (`Layout.zero3_gather`, `_dp_exposed_s`). Data-parallel groups that span racks are timed with their ranks per rack
-(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy.
+(`Layout.placement`), so the network's multi-node algorithms see the real hierarchy. Under DualPipe
+(`Layout.pp_schedule`) the pipeline terms are `racksim.perf.dualpipe`'s instead: paired chunks whose all-to-alls
+and sends hide behind each other's compute, and Table 2's bubble.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
 2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
-parallelism: an all-to-all dispatch and combine of k·M forward and again backward. Context parallelism: the
+parallelism: an all-to-all dispatch and combine of k·M forward and again backward (dispatches in FP8 with
+`Layout.ep_fp8_dispatch`; node-limited routing splits each into a fabric and an NVLink part,
+`comm.node_limited_all_to_all`). Recompute adds the norms (and MLA's up-projections, `Layout.recompute_norms`) and
+the MLP activation (`Layout.fp8_activations`) to the backward. Context parallelism: the
 keys and values of all cp ranks, KV = cp·(b·s/cp)·2·g·d·2/t bytes (g KV heads, d head width), all-gathered forward
 and again for the backward (or its recomputed forward) and their gradients reduce-scattered, 3 collectives of KV per
 layer and micro-batch: exposed beyond the attention core's compute when overlapped (`Layout.cp_overlap`, ring
@@ -45,12 +50,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import CollectiveTime, Kind, link_bytes
+from racksim.perf.comm import FP8_DISPATCH_BYTES, CollectiveTime, Kind, link_bytes, node_limited_all_to_all
+from racksim.perf.dualpipe import dualpipe_step, weight_grad_s
 from racksim.perf.layout import Layout, check_layout, stage_layers
-from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, stage_params
+from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, recomputed_ops, stage_params
 from racksim.perf.model import ModelConfig
-from racksim.perf.ops import ATTENTION_CORE, BYTES_ACT, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
-from racksim.perf.params import layer_matrices
+from racksim.perf.ops import (
+    ATTENTION_CORE,
+    BYTES_ACT,
+    OpTable,
+    Shard,
+    head_ops,
+    layer_ops,
+    op_time_s,
+    optimizer_ops,
+)
+from racksim.perf.params import layer_matrices, layer_vectors
 
 
 @dataclass(frozen=True)
@@ -199,12 +214,14 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         check_fits(memory, acc, source)
     prec = layout.precision
     shard = step_shard(layout)
-    fwd_s = bwd_s = cp_s = ep_s = 0.0
+    fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f = float(op_time_s(ops, acc, prec).sum())
         b = float(op_time_s(ops.backward(), acc, prec).sum())
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
+        if layout.recompute != "full":
+            rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
@@ -212,11 +229,11 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
             hidden = core if layout.cp_overlap else 0.0
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
+        w_s += fraction * weight_grad_s(ops, acc, prec)
         if ops is not None and "router" in ops.name and layout.ep > 1:
-            msg = shard.tokens * m.top_k * m.hidden_size * BYTES_ACT / layout.tp
-            n_a2a = 4 + (2 if layout.recompute == "full" else 0)
-            ep_s += fraction * n_a2a * coll("all-to-all", msg, *layout.placement("ep", domain),
-                                            times=fraction * n_a2a)
+            fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
+            ep_s += fraction * (fwd_a2a + bwd_a2a)
+            ep_fwd_s += fraction * fwd_a2a
     message = shard.tokens * m.hidden_size * BYTES_ACT
     tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
@@ -224,23 +241,26 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     first, last = head_ops(m, shard)
     head = {name: float(op_time_s(ops, acc, prec).sum() + op_time_s(ops.backward(), acc, prec).sum())
             for name, ops in (("first", first), ("last", last))}
-    per_stage, ends_s = pace_stage(m.num_hidden_layers, layout.pp, fwd_s + bwd_s + tp_s + cp_s + ep_s,
-                                   head["first"], head["last"], layout.vpp)
-    compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
-    comm_mb = per_stage * (tp_s + cp_s + ep_s)
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
-    bubble_s = (p - 1) / v * (compute_mb + comm_mb)
-    pp_s = 0.0
+    send_s = 0.0
     if p > 1:
         send = message / layout.tp  # scatter-gather: each TP rank sends its 1/t, then an NVLink all-gather
-        pp_s = 2 * mb * v * coll("send", send, 2, 2 * layout.group_span("dp") <= domain, per="step",
-                                 times=2 * mb * v)
+        send_s = coll("send", send, 2, 2 * layout.group_span("dp") <= domain, per="step", times=2 * mb * v)
+    if layout.pp_schedule == "dualpipe":
+        per_stage, parts = dualpipe_step(m, layout, (fwd_s, bwd_s, w_s, tp_s + cp_s, ep_fwd_s, ep_s - ep_fwd_s),
+                                     send_s, (first, last), acc)
+    else:
+        per_stage, ends_s = pace_stage(m.num_hidden_layers, p, fwd_s + bwd_s + tp_s + cp_s + ep_s,
+                                       head["first"], head["last"], v)
+        compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
+        comm_mb = per_stage * (tp_s + cp_s + ep_s)
+        parts = {"compute_s": mb * compute_mb, "ep_comm_s": mb * per_stage * ep_s, "pp_comm_s": 2 * mb * v * send_s,
+                 "bubble_s": (p - 1) / v * (compute_mb + comm_mb)}
     dense, expert = stage_params(m, layout)
     dp_s = _dp_exposed_s(m, layout, system, coll, dense, expert, per_stage, fwd_s, bwd_s)
     opt_s = float(op_time_s(optimizer_ops(optimizer_params(layout, dense, expert)), acc, prec).sum())
-    breakdown = StepBreakdown(
-        compute_s=mb * compute_mb, tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s,
-        ep_comm_s=mb * per_stage * ep_s, pp_comm_s=pp_s, dp_comm_s=dp_s, bubble_s=bubble_s, optimizer_s=opt_s)
+    breakdown = StepBreakdown(tp_comm_s=mb * per_stage * tp_s, cp_comm_s=mb * per_stage * cp_s, dp_comm_s=dp_s,
+                              optimizer_s=opt_s, **parts)
     step_s = breakdown.total_s
     peak_total = layout.gpus * acc.peak(prec)
     mflops = model_flops(m, layout.global_batch, layout.seq_len)
@@ -263,6 +283,29 @@ def pace_stage(layers: int, pp: int, layer_s: float, first_head_s: float, last_h
         return layers, first_head_s + last_head_s
     stages = [(first, first_head_s), (last, last_head_s)] + ([(middle, 0.0)] if middle else [])
     return max(stages, key=lambda stage: stage[0] * layer_s + stage[1])
+
+
+def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, coll: _Meter,
+                     fraction: float) -> tuple[float, float]:
+    """(forward, backward with recompute) expert all-to-all time of one MoE layer and micro-batch, s.
+
+    Forward: the dispatch of the k routed copies of every token and their combine. Backward: the output gradients
+    dispatched to the experts (before their down-projections) and the input gradients combined back; full recompute
+    runs the forward's pair again. Dispatches move `comm.FP8_DISPATCH_BYTES` per element with
+    `Layout.ep_fp8_dispatch` (DeepSeek-V3 §3.3.4: both dispatches FP8, both combines BF16), 2 bytes otherwise; each
+    all-to-all is split as `comm.node_limited_all_to_all` says, its parts pipelined (the slower sets the time).
+    """
+    elements = shard.tokens * m.top_k * m.hidden_size / layout.tp
+    size, _, per_domain = layout.placement("ep", domain)
+    passes = 2 + (1 if layout.recompute == "full" else 0)
+
+    def all_to_all_s(bytes_per_element: float) -> float:
+        calls = node_limited_all_to_all(elements * bytes_per_element, size, per_domain, m.top_k,
+                                        layout.ep_max_domains)
+        return max(coll(*call, times=fraction * passes) for call in calls)
+
+    pair = all_to_all_s(FP8_DISPATCH_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
+    return pair, (passes - 1) * pair
 
 
 def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, dense: float, expert: float,
@@ -313,10 +356,19 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter,
     """ZeRO 3: (gather, reduce-scatter) of one layer's weights and gradients over the data-parallel group, s.
 
     'layer' (`Layout.zero3_gather`): one collective for the layer's share of the stage's weights (bf16) and
-    gradients. 'tensor': one per weight matrix (`params.layer_matrices`, split t ways; the local experts' over the
-    expert data-parallel group), averaged over dense and MoE layers; the rest of the stage (embedding, output
-    layer, norms and biases) in one more collective per pass, its share per layer returned. Each 'tensor'
-    collective also stages its S bytes through a flat buffer as torch.distributed's list API does (`_staging_s`).
+    gradients. 'tensor': one gather per weight matrix (`params.layer_matrices`, split t ways; the local experts' over
+    the expert data-parallel group) and one reduce-scatter per parameter tensor, the matrices and the norms and
+    biases alike (`params.layer_vectors`: DeepSpeed v0.3.15 keeps tensors under its 1e5-element persistence
+    threshold gathered, but with `contiguous_gradients` on, `_reduce_scatter_gradients` reduces every parameter's
+    gradient with its own `torch.distributed.reduce_scatter`), averaged over dense and MoE layers; the rest of the
+    stage (embedding, output layer, final norm) in one more collective per pass, its share per layer returned.
+    Each 'tensor' collective also stages its S bytes through a flat buffer as torch.distributed's list API does
+    (`_staging_s`).
+    Each 'tensor' gather also costs what v0.3.15 does around it with the device idle: after its
+    `torch.cuda.synchronize()`, a Python loop builds the n ranks' output views (one `narrow` per rank,
+    `HOST_VIEW_OP_S` each) before the collective is launched; after it, `fetch_sub_module` formats a debug string
+    holding `param.norm()` of every parameter of the module (evaluated although not printed; removed by DeepSpeed
+    commit c0eeb69), one HBM read of each tensor, matrices and the norms and biases alike (`_read_s`).
     `gathers`: times each gather runs per layer and micro-batch (the reduce-scatter once), for the traffic.
     """
     acc, domain = system.accelerator, system.scale_up_gpus
@@ -333,25 +385,41 @@ def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter,
 
     def gather_s(params: float, where: tuple[int, bool, int], times: float) -> float:
         return (coll("all-gather", params * 2.0, *where, part="dp", times=gathers * times)
-                + _staging_s(acc, params * 2.0, where[0], zero_fill=True))
+                + _staging_s(acc, params * 2.0, where[0], zero_fill=True) + where[0] * HOST_VIEW_OP_S
+                + _read_s(acc, params * 2.0))
 
     def reduce_s(params: float, where: tuple[int, bool, int], times: float) -> float:
         return (coll("reduce-scatter", params * grad_bytes, *where, part="dp", times=times)
                 + _staging_s(acc, params * grad_bytes, where[0], zero_fill=False))
 
-    gather = reduce = matrices = 0.0
+    gather = reduce = per_layer = 0.0
     for fraction, moe_layer in ((1 - moe_fraction, False), (moe_fraction, True)):
         if fraction <= 0:
             continue
-        shared, routed = layer_matrices(m, moe_layer)
         local = m.experts // layout.ep if moe_layer else 0
-        tensors = [(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
-        matrices += fraction * sum(n for n, _ in tensors)
-        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in tensors)
-        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in tensors)
-    rest = max(0.0, dense + expert - layers * matrices)
+        matrices, vectors = ([(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
+                             for shared, routed in (layer_matrices(m, moe_layer), layer_vectors(m, moe_layer)))
+        per_layer += fraction * sum(n for n, _ in matrices + vectors)
+        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in matrices)
+        gather += fraction * sum(_read_s(acc, n * 2.0) for n, _ in vectors)  # kept whole, but normed every pass
+        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in matrices + vectors)
+    rest = max(0.0, dense + expert - layers * per_layer)
     return (gather + gather_s(rest, where_dense, 1 / layers) / layers,
             reduce + reduce_s(rest, where_dense, 1 / layers) / layers)
+
+
+HOST_VIEW_OP_S = 2.26e-6
+"""Host time of one eager PyTorch view op (`narrow`), s. Assumed from PyTorch's operator micro-benchmark of `split`
+(a view op) in the message of pytorch/pytorch#32194 (2020): 2.26 µs per call after it (CPU tensors; before it
+3.34 µs on CPU and 3.33 µs on CUDA tensors alike, a view's host cost not depending on the device). One unnamed CPU,
+not DGX A100's, and `split` rather than `narrow`: assumed, not measured; not fitted. Consistent with a PyTorch
+maintainer's "approx 2 us" for an elementwise op from Python (pytorch/pytorch#41383, 2020). The loop's
+`torch.distributed.get_rank` call per rank is not counted (no figure)."""
+
+
+def _read_s(acc: Accelerator, message_bytes: float) -> float:
+    """HBM time of one kernel reading `message_bytes` (a reduction such as a norm), s: x / (B·η_mem(x))."""
+    return message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes)))
 
 
 def _staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:

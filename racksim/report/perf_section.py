@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from racksim.kpis import fmt, kpi_spec
-from racksim.perf.published import validation_table
-from racksim.perf.published_inference import serving_validation_table
 from racksim.report.perf_figures import serving_figure, step_breakdown_figure, step_parts
 from racksim.report.plotkit import FigureRef, file_name, save_figure
 from racksim.report.rundir import read_json
+from racksim.report.validation_tables import Table
+from racksim.report.validation_tables import tables as validation_tables
 from racksim.run.results import SERVING_CURVE_FILE
 
 TRAINING_COLUMNS = (("performance.step_time_s", "step time"), ("performance.mfu", "MFU"), ("performance.hfu", "HFU"),
@@ -203,6 +203,8 @@ def performance_tables(runs: Sequence[PerfRun], colours: Mapping[str, str], resu
 
 
 VALIDATION_HEADINGS = ("case", "source", "quantity (unit)", "measured", "predicted", "error", "role", "settings")
+_VALIDATION_CELLS = ("case", "source", "quantity", "measured", "predicted", "error", "role", "settings")
+"""The cells of `validation_tables.Row.cells()` in the order of VALIDATION_HEADINGS."""
 
 
 @dataclass(frozen=True)
@@ -211,19 +213,19 @@ class Validation:
 
     training: list[list[str]]
     inference: list[list[str]]
-
-
-def _number(value: object) -> str:
-    return f"{float(value):,.4g}" if isinstance(value, int | float) else str(value)
+    training_summary: str
+    """'21 of 25 within 15 %; known settings: 8 of 8'."""
+    inference_summary: str
 
 
 def validation_appendix() -> Validation:
-    """Every validation case as table rows (racksim.perf.published, published_inference); takes about 0.5 s."""
-    def row(case: Mapping[str, object], quantity: object, settings: object) -> list[str]:
-        error = case["error"]
-        return [str(case["case"]), str(case["source"]), str(quantity), _number(case["measured"]),
-                _number(case["predicted"]), f"{100 * float(error):+.1f} %" if isinstance(error, float) else "—",
-                str(case["role"]), str(settings)]
+    """Every validation case as table rows, as `racksim perf validate` prints them; takes about 1 s.
 
-    return Validation([row(c, c["unit"], c["settings"]) for c in validation_table()],
-                      [row(c, c["quantity"], c["settings"]) for c in serving_validation_table()])
+    The rows and summaries come from `racksim.report.validation_tables`, which also writes VALIDATION.md's copy.
+    """
+    training, serving = validation_tables()
+
+    def rows(table: Table) -> list[list[str]]:
+        return [[row.cells()[cell] for cell in _VALIDATION_CELLS] for row in table.rows]
+
+    return Validation(rows(training), rows(serving), training.summary(), serving.summary())

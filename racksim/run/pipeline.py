@@ -22,7 +22,7 @@ from racksim.io import atomic_write_json
 from racksim.run.plan import plan_run
 from racksim.run.pool import execute
 from racksim.run.request import RunRequest, requests_for
-from racksim.run.results import INPUTS_FILE, WARNINGS_FILE
+from racksim.run.results import INPUTS_FILE, WARNINGS_FILE, remove_partial_dirs
 from racksim.run.simulate import run_one, simulate
 
 SUITE_FILE = "suite.json"
@@ -45,7 +45,9 @@ def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None
 
     A run whose directory holds a complete run with the same input fingerprint is skipped unless `force`.
     `jobs` processes run in parallel (default: one per CPU core); the results do not depend on it. Extra seeds
-    and coolant-sensitivity runs are simulated in a scratch directory, removed afterwards.
+    and coolant-sensitivity runs are simulated in a scratch directory, removed afterwards. Each run directory is
+    replaced whole (racksim.run.results.staged): a run that fails or is interrupted leaves the earlier one intact,
+    and hidden folders a killed run left are removed here.
     """
     out_root = Path(out_root)
     loaded = [request.load() for request in requests]
@@ -58,6 +60,8 @@ def run_many(requests: Sequence[RunRequest], out_root: Path, *, jobs: int | None
         numbers = count()
         planned = [plan_run(request, item, out_root, Path(scratch), force=force, numbers=numbers)
                    for request, item in zip(requests, loaded, strict=True)]
+        for plan in planned:  # what a run killed while writing left: hidden siblings of its directory
+            remove_partial_dirs(plan.run_dir)
         execute([run for plan in planned for run in plan.simulations], jobs=jobs,
                 console=console or Console(stderr=True))
         for plan in planned:

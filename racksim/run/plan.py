@@ -3,14 +3,16 @@
 A plain request is one simulation, written straight to its run directory. A request over several seeds
 (`replicas`) or with the coolant sensitivity (`sensitivity`, on its design's `cost.sensitivity.coolant_scenario`)
 needs more: one simulation per seed, and per seed two more at the facility supply ± the step (racksim.run.cost).
-All of them are ordinary requests that run in the pool like any other: the first seed's plain run writes the run
-directory (so a finished plain run there is reused), the others go to a scratch directory. Once they are done,
-`finish` prices each seed's cost group with its colder and warmer runs, takes the means over seeds
-(racksim.run.replicas) and rewrites the directory's metrics.json and inputs.json (the request's fingerprint).
+All of them are ordinary requests that run in the pool like any other, written to a scratch directory (a finished
+plain run already in the run directory is reused as the first seed's). Once they are done, `finish` prices each
+seed's cost group with its colder and warmer runs, takes the means over seeds (racksim.run.replicas) and builds
+the run directory from the first seed's, with those metrics and the request's inputs.json, in a hidden sibling
+renamed into place (racksim.run.results.staged): until then the directory keeps its earlier results whole.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import count
@@ -22,7 +24,7 @@ from racksim.run.loading import LoadedDesign
 from racksim.run.pool import PendingRun
 from racksim.run.replicas import aggregate
 from racksim.run.request import RunRequest
-from racksim.run.results import finish_run, read_metrics
+from racksim.run.results import finish_run, read_metrics, staged
 from racksim.run.simulate import compile_schedule
 
 
@@ -67,16 +69,20 @@ class PlannedRun:
         return len(self.simulations) > 1
 
     def finish(self) -> None:
-        """Write the run's metrics (means over seeds, cost with coolant sensitivity) and inputs, once simulated."""
+        """Write the run directory whole or not at all (`staged`): the first seed's, with the run's metrics and inputs.
+
+        The metrics are the means over seeds, the cost group priced with the coolant sensitivity.
+        """
         if not self.needs_finish:
             return
         samples = [sample.metrics() for sample in self.samples]
-        inputs = self.request.inputs(self.loaded)
-        if len(samples) == 1:
-            finish_run(self.run_dir, samples[0], inputs)
-            return
         seeds = [sample.run.request.run_seed for sample in self.samples]
-        finish_run(self.run_dir, aggregate(samples, seeds), inputs, replicas=samples)
+        with staged(self.run_dir) as staging:
+            shutil.copytree(_run_dir(self.samples[0].run), staging)
+            if len(samples) == 1:
+                finish_run(staging, samples[0], self.request.inputs(self.loaded))
+            else:
+                finish_run(staging, aggregate(samples, seeds), self.request.inputs(self.loaded), replicas=samples)
 
 
 def _pending(request: RunRequest, loaded: LoadedDesign, out_root: Path, *, done: bool = False,
@@ -107,8 +113,9 @@ def plan_run(request: RunRequest, loaded: LoadedDesign, out_root: Path, scratch:
         first = index == 0
         seeded = base if first else replace(base, seed=seed)
         seed_note = "" if first else f"seed {seed}"
-        run = _pending(seeded, loaded, out_root if first else scratch / str(next(numbers)),
-                       done=first and not force and base.is_done(out_root, loaded), note=seed_note)
+        reused = first and not force and base.is_done(out_root, loaded)
+        run = _pending(seeded, loaded, out_root if reused else scratch / str(next(numbers)), done=reused,
+                       note=seed_note)
         coolant = [_pending(replace(variant, seed=seeded.seed), variant_loaded, scratch / str(next(numbers)),
                             note=", ".join(filter(None, [seed_note, variant.overrides[-1].removeprefix(
                                 f"{SUPPLY_FIELD}=") + " °C supply"])))

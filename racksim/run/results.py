@@ -14,7 +14,8 @@ racksim.run.fleet_metrics) and `metrics.json`.
 Every file is written atomically (racksim.io), and metrics.json last: its presence, with an inputs.json whose
 fingerprint matches, marks a complete run. Writing first removes metrics.json, so a run killed half way is never
 mistaken for a finished one. This module is the only writer of these files; `simulate` returns a RunOutput,
-which `write_run` turns into the directory.
+which `write_run` turns into the directory. Runs and sweeps write through `replace_run` (`staged`): the whole
+directory in a hidden sibling, then renamed into place, so the earlier results stay until the new ones are whole.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,18 +174,30 @@ def partial_dirs(run_dir: Path) -> list[Path]:
     return sorted(run_dir.parent.glob(f".{run_dir.name}.partial-*")) if run_dir.parent.is_dir() else []
 
 
-def replace_run(run_dir: Path, output: RunOutput) -> Path:
-    """Write the run directory of `output` whole: into a hidden sibling first, then renamed into place.
+def remove_partial_dirs(run_dir: Path) -> None:
+    """Remove what a killed `replace_run` of `run_dir` left (its hidden siblings; the run directory stays)."""
+    for partial in partial_dirs(run_dir):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _hidden_sibling(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+
+
+@contextmanager
+def staged(run_dir: Path) -> Iterator[Path]:
+    """A hidden sibling of `run_dir` (not created yet) to build a run directory in, renamed into place on success.
 
     Readers see the earlier directory, none (a moment, while an earlier one moves aside) or the whole new one,
-    never part of it; a process killed half way leaves only hidden siblings (partial_dirs).
+    never part of it. If the block raises (an error, Ctrl-C) the sibling is removed and `run_dir` is left as it
+    was; a process killed half way leaves only hidden siblings (partial_dirs, which metrics_files skips).
     """
     run_dir = Path(run_dir)
-    staging = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+    staging = _hidden_sibling(run_dir)
     try:
-        write_run(staging, output)
+        yield staging
         if run_dir.exists():
-            former = run_dir.parent / f".{run_dir.name}.partial-{uuid.uuid4().hex}"
+            former = _hidden_sibling(run_dir)
             run_dir.rename(former)
             staging.rename(run_dir)
             shutil.rmtree(former, ignore_errors=True)
@@ -192,6 +206,13 @@ def replace_run(run_dir: Path, output: RunOutput) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def replace_run(run_dir: Path, output: RunOutput) -> Path:
+    """Write the run directory of `output` whole (`staged`: into a hidden sibling, then renamed into place)."""
+    run_dir = Path(run_dir)
+    with staged(run_dir) as staging:
+        write_run(staging, output)
     return run_dir
 
 

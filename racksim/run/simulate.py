@@ -18,7 +18,7 @@ from racksim.run.metrics import component_summary, compute_metrics
 from racksim.run.mixed_hall import group_schedules, simulate_mixed_hall
 from racksim.run.reliability import reliability_metrics, run_failures
 from racksim.run.request import RunRequest
-from racksim.run.results import RunOutput, invalidate, run_output, write_run
+from racksim.run.results import RunOutput, replace_run, run_output
 from racksim.workload import Schedule, schedule_for
 from racksim.workload.faults import fault_actions, single_workload
 
@@ -89,10 +89,8 @@ def run_one(request: RunRequest, out_root: Path, loaded: LoadedDesign | None = N
             progress: Callable[[float], None] | None = None, schedule: Schedule | None = None) -> Path:
     """Simulate one design × scenario and write its run directory (racksim.run.results); returns the directory.
 
-    The directory stops counting as a complete run before the simulation starts, so an interrupted rerun is
-    never mistaken for a finished one.
+    The run is simulated in memory, then written whole into a hidden sibling and renamed into place
+    (`replace_run`): a run that fails or is interrupted leaves the directory's earlier results as they were.
     """
     loaded = loaded or request.load()
-    run_dir = request.run_dir(out_root, loaded)
-    invalidate(run_dir)
-    return write_run(run_dir, simulate(request, loaded, progress, schedule))
+    return replace_run(request.run_dir(out_root, loaded), simulate(request, loaded, progress, schedule))

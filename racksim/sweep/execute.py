@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +35,14 @@ from racksim.io import atomic_write_bytes
 from racksim.run.loading import LoadedDesign
 from racksim.run.pool import default_jobs
 from racksim.run.request import RunRequest
-from racksim.run.results import POINTS_DIR, RunOutput, flatten_metrics, is_complete, partial_dirs, replace_run
+from racksim.run.results import (
+    POINTS_DIR,
+    RunOutput,
+    flatten_metrics,
+    is_complete,
+    remove_partial_dirs,
+    replace_run,
+)
 from racksim.run.simulate import simulate
 from racksim.sweep.pareto import Objective, check_objectives, mark_front, pareto_figure
 from racksim.sweep.spec import Point
@@ -182,8 +188,7 @@ def execute(runs: Sequence[SweepRun], out: Path, *, scheduler: str | None = None
         return
     for run in pending:  # what a sweep killed while writing left
         assert run.loaded is not None
-        for partial in partial_dirs(out / run.request.run_dir(run.out_root, run.loaded)):
-            shutil.rmtree(partial, ignore_errors=True)
+        remove_partial_dirs(out / run.request.run_dir(run.out_root, run.loaded))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                TimeRemainingColumn())
     kept = sum(run.status == "ok" for run in runs)

@@ -157,7 +157,7 @@ def compile_training(workload: TrainingWorkload, design: Design, n_racks: int = 
         design, config, gpus_per_rack(design) * n_racks, workload.sequences, workload.seq_len,
         precision=workload.precision, tp=pins.tp, pp=pins.pp, vpp=pins.vpp, dp=pins.dp, cp=pins.cp, ep=pins.ep,
         micro_batch=pins.micro_batch, recompute=pins.recompute, sequence_parallel=pins.sequence_parallel,
-        zero=pins.zero, source=source or design.name)
+        zero=pins.zero, pp_schedule=pins.pp_schedule, source=source or design.name)
     layout, step = prediction.layout, prediction.step
     acc = accelerator_from_design(design, source)
 
