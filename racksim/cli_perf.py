@@ -107,8 +107,9 @@ def serve(
     ep: Annotated[int, typer.Option(min=1, help="Expert parallelism of an MoE model: t·ep GPUs per replica, "
                                     "attention data-parallel over ep.")] = 1,
     pp: Annotated[int, typer.Option(min=1, help="Pipeline stages per replica.")] = 1,
-    concurrency: Annotated[int | None, typer.Option(min=1, help="Clients in the closed loop (default: searched).",
-                                                    show_default=False)] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        min=1, help="Clients in the closed loop, simulated iteration by iteration as a benchmark runs it (default: "
+        "searched on the analytic curve).", show_default=False)] = None,
     tpot_ms: Annotated[float | None, typer.Option(help="SLO: time per output token at most this, ms.",
                                                   show_default=False)] = None,
     precision: Annotated[Literal["bf16", "fp8", "fp4"] | None, typer.Option(
@@ -177,8 +178,13 @@ def _print_serving(p: ServingPrediction) -> None:
     degrees = f"tp {r.tp}" + (f" · ep {r.ep}" if r.ep > 1 else "") + (f" · pp {r.pp}" if r.pp > 1 else "")
     view.add_row("replica", f"{degrees} · {r.precision} weights · {r.kv_precision} KV cache")
     view.add_row("concurrency", f"{q.concurrency} (batch {q.batch}, KV-cache limit {q.max_batch})")
-    view.add_row("TTFT", f"{q.ttft_s * 1e3:,.1f} ms")
-    view.add_row("TPOT", f"{q.tpot_s * 1e3:,.2f} ms")
+    view.add_row("model", p.method)
+    spread = p.percentiles()
+    for name, key, digits in (("TTFT", "ttft", 1), ("TPOT", "tpot", 2)):
+        value = f"{getattr(q, f'{key}_s') * 1e3:,.{digits}f} ms"
+        if f"{key}_p50_s" in spread:
+            value += "".join(f" · {pct} {spread[f'{key}_{pct}_s'] * 1e3:,.{digits}f}" for pct in ("p50", "p99"))
+        view.add_row(name + (" (mean)" if spread else ""), value)
     view.add_row("tokens/s per GPU", f"{q.tokens_per_s_per_gpu:,.0f}")
     view.add_row("tokens/s per user", f"{q.tokens_per_s_per_user:,.1f}")
     console = Console()

@@ -17,8 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from racksim.perf.hardware import system_from_design
+from racksim.perf.inference import Replica
+from racksim.perf.model import bundled_model
 from racksim.perf.predict import predict_serving, predict_training
 from racksim.perf.published import KORTHIKANTI_2022, NARAYANAN_2021, Case
+from racksim.perf.serving_sim import benchmark_loop
 from tests.perf_fixtures import DESIGN_PATHS, DESIGNS, ROOT
 
 GB200, GB300, A100, H100 = (str(DESIGN_PATHS[k].relative_to(ROOT)) for k in ("gb200", "gb300", "a100", "h100"))
@@ -132,6 +135,29 @@ def test_serve_pins_expert_and_pipeline_parallelism() -> None:
                     "--ep", "2")
     assert dense.returncode != 0
     assert "ep: expert parallelism 2 needs an MoE model" in dense.stderr
+
+
+def test_serve_at_a_concurrency_answers_with_the_simulated_closed_loop() -> None:
+    # The model the NIM validation rows check (serving_sim.benchmark_loop), per-request p50/p99 beside the means;
+    # without --concurrency the search answers on the analytic curve and says so.
+    done = racksim("perf", "serve", H100, "--model", "llama3-8b", "--input-len", "2000", "--output-len", "100",
+                   "--tp", "1", "--concurrency", "8", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    system = system_from_design(DESIGNS["h100"])
+    run = benchmark_loop(bundled_model("llama3-8b"), Replica(tp=1), system, 2000, 100, 8)
+    assert out["method"] == "simulated closed loop"
+    assert (out["ttft_s"], out["tpot_s"]) == pytest.approx((run.ttft_s.mean(), run.tpot_s.mean()), rel=1e-9)
+    assert out["tokens_per_s_per_gpu"] == pytest.approx(run.tokens_per_s_per_gpu, rel=1e-9)
+    assert out["ttft_p50_s"] <= out["ttft_p99_s"]
+    assert out["tpot_p50_s"] == pytest.approx(run.tpot_p50_s, rel=1e-9)
+    table = racksim("perf", "serve", H100, "--model", "llama3-8b", "--input-len", "2000", "--output-len", "100",
+                    "--tp", "1", "--concurrency", "8")
+    assert "simulated closed loop" in table.stdout
+    assert "p99" in table.stdout
+    searched = predict_serving(DESIGN_PATHS["h100"], "llama3-8b", 2000, 100, tp=1)
+    assert searched.method == "analytic steady state"
+    assert "ttft_p99_s" not in searched.to_dict()
 
 
 def test_serve_on_gb300_holds_more_kv_cache_than_gb200() -> None:

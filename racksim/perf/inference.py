@@ -36,7 +36,10 @@ by ⌈L/p⌉/L.
 Each op takes its roofline time (`ops.op_time_s`): matmuls at the weights' precision peak; attention at the BF16
 peak (FlashAttention's BF16 kernels; an assumption: FP8 attention kernels exist), prefill attention on the GPU's
 fused-attention curve where its design gives one (`ops` module docstring). Times add up (no overlap of
-communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision.
+communication with compute). Activations stay 2-byte; weights and KV cache have the bytes of their precision. An
+engine that replays padded CUDA graphs (`Replica.cuda_graph_batch_sizes`: TensorRT-LLM's PyTorch backend with
+`enable_padding`) runs a decode-only iteration of d requests at the smallest captured batch ≥ d: its linear ops,
+all-reduces and logits over that many tokens, its attention over the d real caches.
 
 **Memory per GPU** (vLLM's accounting): of the HBM, the fraction u = `gpu_memory_utilization` (vLLM's default
 0.9) is usable; the weights (P·B_w/t), the activation workspace of the largest iteration and a reserve for the CUDA
@@ -101,6 +104,23 @@ class Replica:
     memory_policy: Literal["vllm", "tensorrt-llm"] = "vllm"
     """How u applies: vLLM, u × HBM holds weights, workspace and KV cache; TensorRT-LLM
     (`kv_cache_free_gpu_mem_fraction`), the KV cache takes u × the memory left after them."""
+    cuda_graph_batch_sizes: tuple[int, ...] = ()
+    """Batch sizes captured as CUDA graphs with padding on (TensorRT-LLM's PyTorch backend,
+    `cuda_graph_config: enable_padding: true, batch_sizes: [...]`): an iteration of d decoding requests and no
+    prompt runs the graph of the smallest captured size ≥ d, so its linear ops, all-reduces and logits run over
+    that many tokens (the padding requests attend to no cache); () or d above the largest: no padding."""
+
+    def run_tokens(self, step: Iteration) -> float:
+        """Tokens the iteration's linear ops run over.
+
+        The padded CUDA-graph batch for a decode-only iteration (`cuda_graph_batch_sizes`), else `Iteration.tokens`.
+        """
+        if step.chunks == 0 and step.decode > 0:
+            need = math.ceil(step.decode - 1e-9)
+            size = min((g for g in self.cuda_graph_batch_sizes if g >= need), default=None)
+            if size is not None:
+                return float(size)
+        return step.tokens
 
     @property
     def gpus(self) -> int:
@@ -250,9 +270,12 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
     With e attention ranks a GPU runs 1/e of the step's requests and tokens; with p stages the ⌈L/p⌉ layers of the
     largest stage (module docstring; `step` is then one micro-batch).
     """
+    return _linear_parts(m, replica, replica.run_tokens(step)) + _attention_parts(m, replica, step)
+
+
+def _linear_parts(m: ModelConfig, replica: Replica, tokens: float) -> list[tuple[float, OpTable, str]]:
+    """Every op of the stage's layers but the attention core, over `tokens` tokens of the replica."""
     t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
-    kv = WEIGHT_BYTES[replica.kv_precision]
-    tokens = step.tokens
     linear_shard = Shard(1, max(1, round(tokens / e)), t, precision=prec)
     parts: list[tuple[float, OpTable, str]] = []  # (layers, ops, precision)
     moe = m.moe_layers
@@ -261,6 +284,14 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
             touched = _expected_experts(m, tokens) / m.experts * _expert_slots(m, e) if moe_layer else None
             ops = layer_ops(m, linear_shard, moe_layer, touched)
             parts.append((layers * stage, ops.select(frozenset(ops.name) - ATTENTION_CORE), prec))
+    return parts
+
+
+def _attention_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple[float, OpTable, str]]:
+    """The attention core of the stage's layers: decode over the KV cache and prompt chunks."""
+    t, e, prec, stage = replica.tp, replica.ep, replica.precision, replica.stage_fraction(m)
+    kv = WEIGHT_BYTES[replica.kv_precision]
+    parts: list[tuple[float, OpTable, str]] = []
     if step.decode > 0:
         attn = layer_ops(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
         parts.append((m.num_hidden_layers * stage,
@@ -274,30 +305,53 @@ def layer_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[tuple
     return parts
 
 
-def _layers_time_s(m: ModelConfig, replica: Replica, acc: Accelerator, step: Iteration) -> float:
-    """Compute time of all layers for one iteration on one GPU, s (no communication)."""
-    return sum(n * float(op_time_s(ops, acc, p).sum()) for n, ops, p in layer_parts(m, replica, step))
+def _parts_time_s(parts: list[tuple[float, OpTable, str]], acc: Accelerator) -> float:
+    """Roofline time of (times run, ops, precision) parts, s."""
+    return sum(n * float(op_time_s(ops, acc, p).sum()) for n, ops, p in parts)
 
 
-def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
-    """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring)."""
+TokenTimes = dict[tuple[float, int], float]
+"""Memo of the token-dependent part of a stage's time, by (tokens, logit tokens), for one model, replica and
+system (`iteration_time_s`)."""
+
+
+def iteration_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration,
+                     memo: TokenTimes | None = None) -> float:
+    """Time of one engine iteration on a replica, s: layers, TP all-reduces, logits (module docstring).
+
+    `memo` (one per model, replica and system) keeps the part that depends on the token count only (linear ops,
+    logits, communication), so that a simulator stepping many iterations computes it once per count.
+    """
     p = replica.pp
     if p > 1:
         micro = Iteration(step.decode / p, step.decode_context, step.chunks / p, step.chunk_tokens,
                           step.chunk_context, step.logits / p)
         send_s = system.collective("send", micro.tokens / replica.ep * m.hidden_size * BYTES_ACT, 2,
                                    replica.gpus <= system.scale_up_gpus)
-        return p * (_stage_time_s(m, replica, system, micro) + send_s)
-    return _stage_time_s(m, replica, system, step)
+        return p * (_stage_time_s(m, replica, system, micro, memo) + send_s)
+    return _stage_time_s(m, replica, system, step, memo)
 
 
-def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration) -> float:
+def _stage_time_s(m: ModelConfig, replica: Replica, system: System, step: Iteration,
+                  memo: TokenTimes | None) -> float:
     """Time of the largest stage for `step` (the whole replica without pipeline parallelism), s."""
+    tokens = replica.run_tokens(step)
+    key = (tokens, max(1, round((step.logits + tokens - step.tokens) / replica.ep)))
+    token_s = memo.get(key) if memo is not None else None
+    if token_s is None:
+        token_s = _token_time_s(m, replica, system, *key)
+        if memo is not None:
+            memo[key] = token_s
+    return token_s + _parts_time_s(_attention_parts(m, replica, step), system.accelerator)
+
+
+def _token_time_s(m: ModelConfig, replica: Replica, system: System, run_tokens: float, logit_tokens: int) -> float:
+    """The part of a stage's time set by its token count: linear ops, logits and communication, s."""
     acc, t, e, stage = system.accelerator, replica.tp, replica.ep, replica.stage_fraction(m)
-    tokens = step.tokens / e
-    logit_tokens = max(1, round(step.logits / e))
+    tokens = run_tokens / e
     head = head_ops(m, Shard(1, logit_tokens, t, precision=replica.precision))[1].select(LOGIT_OPS)
-    compute_s = _layers_time_s(m, replica, acc, step) + float(op_time_s(head, acc, replica.precision).sum())
+    compute_s = _parts_time_s(_linear_parts(m, replica, run_tokens), acc)
+    compute_s += float(op_time_s(head, acc, replica.precision).sum())
     comm_s = 0.0
     if t > 1:
         inside = t <= system.scale_up_gpus

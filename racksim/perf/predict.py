@@ -154,13 +154,30 @@ class ServingPrediction:
         """The chosen operating point."""
         return self.choice.point
 
+    @property
+    def method(self) -> str:
+        """Which serving model answered: the simulated closed loop (pinned concurrency) or the analytic curve."""
+        return "simulated closed loop" if self.choice.simulated is not None else "analytic steady state"
+
+    def percentiles(self) -> dict[str, float]:
+        """TTFT and TPOT medians and 99th percentiles per request, s (simulated closed loop only, else empty)."""
+        run = self.choice.simulated
+        if run is None:
+            return {}
+        tpot = {"tpot_p50_s": run.tpot_p50_s, "tpot_p99_s": run.tpot_p99_s} if self.output_len > 1 else {}
+        return {"ttft_p50_s": run.ttft_p50_s, "ttft_p99_s": run.ttft_p99_s, **tpot}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ttft_s, tpot_s, tokens_per_s_per_gpu, tokens_per_s_per_user, replica, per-tp points."""
+        """JSON-ready: ttft_s, tpot_s (means), tokens_per_s_per_gpu, tokens_per_s_per_user, replica, per-tp points.
+
+        With a pinned concurrency also the per-request p50/p99 of TTFT and TPOT (`percentiles`).
+        """
         p, r = self.point, self.choice.replica
         return {
             "design": self.design, "model": self.model, "gpu": self.gpu_name, "input_len": self.input_len,
-            "output_len": self.output_len, "max_tpot_s": self.max_tpot_s,
-            "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "tokens_per_s_per_gpu": p.tokens_per_s_per_gpu,
+            "output_len": self.output_len, "max_tpot_s": self.max_tpot_s, "method": self.method,
+            "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, **self.percentiles(),
+            "tokens_per_s_per_gpu": p.tokens_per_s_per_gpu,
             "tokens_per_s_per_user": p.tokens_per_s_per_user, "concurrency": p.concurrency, "batch": p.batch,
             "max_batch": p.max_batch, "requests_per_s": p.requests_per_s,
             "replica": {"tp": r.tp, "ep": r.ep, "pp": r.pp, "precision": r.precision, "kv_precision": r.kv_precision},
@@ -176,7 +193,9 @@ def predict_serving(design: Design | str | Path, model: ModelConfig | str | Path
                     collective: CollectiveTime | None = None, source: str | None = None) -> ServingPrediction:
     """Predict serving `model` on `design` (options left None are searched).
 
-    The replica and concurrency of highest tokens/s per GPU with TPOT ≤ `max_tpot_s` win. Precision defaults to
+    The replica and concurrency of highest tokens/s per GPU with TPOT ≤ `max_tpot_s` win: over the analytic
+    throughput-interactivity curve, or at a given `concurrency` on the simulated closed loop a benchmark runs
+    (`serving_sim.benchmark_loop`: means, and p50/p99 in `ServingPrediction.percentiles`). Precision defaults to
     FP8 where the GPU has it, else BF16; the KV cache follows (FP8 or BF16). `collective` and `source` as for
     `predict_training`; `ep` > 1 serves an MoE model with expert parallelism and attention data parallelism over
     t·ep GPUs (`inference.Replica.ep`), `pp` > 1 with that many pipeline stages (`inference.Replica.pp`).

@@ -12,12 +12,15 @@ FP8 KV cache (the fp8 profile) are assumed.
 
 TensorRT-LLM performance overview (github.com/NVIDIA/TensorRT-LLM, docs/source/performance/perf-overview.md at
 commit 00f37686aa854010d68bcbd0f4ab000221541ca6, tables "Llama 3.1 8B" (H100 TP1 FP8) and "Llama 3.3 70B" (H100 TP2
-FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` with every request queued at once, fixed
-input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted at the KV-cache limit (the maximum-load
-steady state). Not fully known: the KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken),
-the KV-cache precision (FP8 taken), the engine's batch cap (none taken) and its token budget: `trtllm-bench` sizes
-`max_num_tokens` per dataset (tensorrt_llm/bench `calc_engine_setting`, values not published), so the prompts are
-taken as packing a budget of 8192 fully (chunked sharing) rather than whole prompts in a fixed 8192.
+FP8)): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput` (PyTorch backend) with every request
+queued at once, fixed input and output lengths (stdev 0), ModelOpt FP8 checkpoints. Predicted by simulating that
+run (`serving_sim.simulate_offline`): the page's `$num_requests` per length pair queued at t = 0, throughput over
+the whole run (ramp-up and drain included, as `trtllm-bench` reports it), on the replica `trtllm-bench` builds
+(`trtllm_bench_replica`): its max_batch_size / max_num_tokens heuristic for the dataset, whole-prompt prefill (its
+default), the guaranteed-no-evict scheduler (a request's whole context reserved at admission, as
+`ServingMemory.max_batch` does) and the page's padded CUDA graphs for decode-only iterations. Not fully known: the
+KV-cache fraction ("in many cases" 0.95, else the default 0.90; 0.90 taken) and the KV-cache precision (FP8, the
+default for an FP8 checkpoint in `get_settings`, taken).
 
 Llama 3.3 70B has the shape of Llama 3.1 70B (`racksim/models/llama3-70b.json`: same hidden size, layers, heads,
 KV heads, MLP width and vocabulary in the Hugging Face configs), so that config is used for both.
@@ -25,18 +28,27 @@ KV heads, MLP width and vocabulary in the Hugging Face configs), so that config 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
 from racksim.perf.comm import DGX_H100, DGX_H100_GPUS_PER_NODE
 from racksim.perf.hardware import reference_accelerator
 from racksim.perf.inference import Replica
-from racksim.perf.model import bundled_model
+from racksim.perf.model import ModelConfig, bundled_model
+from racksim.perf.params import param_counts
 from racksim.perf.published_blackwell import TRTLLM_BLACKWELL_FP4
 from racksim.perf.serving import ServingPoint, serve
-from racksim.perf.serving_sim import SimulatedServing, simulate_closed_loop
+from racksim.perf.serving_sim import (  # noqa: F401 (the loop's constants, re-exported for benchmarks/)
+    CLIENT_TURNAROUND_S,
+    CLOSED_LOOP_ROUNDS,
+    CLOSED_LOOP_WARMUP,
+    SimulatedServing,
+    benchmark_loop,
+    simulate_offline,
+)
 from racksim.perf.training import System
 
 
@@ -77,6 +89,9 @@ class ServingCase:
     together, per-request means over the steady state) instead of the analytic steady state (`serving.serve`)."""
     system: Callable[[], System] = h100_dgx
     """The measured machine (cached builder): the DGX H100 unless a case says otherwise."""
+    offline_requests: int | None = None
+    """Maximum load run as `trtllm-bench throughput` runs it (`serving_sim.simulate_offline`: this many requests
+    queued at t = 0, throughput over the whole run) instead of the analytic steady state at the KV-cache limit."""
 
     def point(self) -> ServingPoint:
         """The predicted steady state (at the KV-cache limit when the concurrency is None)."""
@@ -88,6 +103,9 @@ class ServingCase:
 
     def predict(self) -> float:
         """The model's value of the measured quantity (means per request for a simulated closed loop)."""
+        if self.offline_requests is not None and self.quantity == "tokens_per_s":
+            return offline_run(self.model, self.replica, self.input_len, self.output_len, self.offline_requests,
+                               self.system).tokens_per_s
         if self.closed_loop and self.concurrency is not None:
             run = closed_loop_run(self.model, self.replica, self.input_len, self.output_len, self.concurrency,
                                   self.system)
@@ -105,27 +123,67 @@ class ServingCase:
         return self.predict() / self.measured - 1.0
 
 
-CLIENT_TURNAROUND_S = 1e-3
-"""Time from a response's last token to the client's next request reaching the engine, s (think time 0). Assumed,
-not fitted: any value above 0 and below one decode iteration (~20 ms here) gives the same schedule, in which a
-request that completes at the end of iteration i is scheduled at the earliest in iteration i + 2 (the engine forms
-iteration i + 1 as i ends); 1 ms against 10 ms moves the NIM TTFTs by 9 ms."""
-CLOSED_LOOP_WARMUP, CLOSED_LOOP_ROUNDS = 2, 4
-"""Requests per client left out before the measurement (the synchronized start and the queue's first waves), and
-measured after it."""
-
-
 @cache
 def closed_loop_run(model: str, replica: Replica, input_len: int, output_len: int, concurrency: int,
                     system: Callable[[], System] = h100_dgx) -> SimulatedServing:
     """The simulated closed loop of a published benchmark on `system` (cached: one run serves three rows)."""
-    return simulate_closed_loop(bundled_model(model), replica, system(), input_len, output_len, concurrency,
-                                rounds=CLOSED_LOOP_ROUNDS, warmup=CLOSED_LOOP_WARMUP,
-                                turnaround_s=CLIENT_TURNAROUND_S)
+    return benchmark_loop(bundled_model(model), replica, system(), input_len, output_len, concurrency)
+
+
+@cache
+def offline_run(model: str, replica: Replica, input_len: int, output_len: int, requests: int,
+                system: Callable[[], System] = h100_dgx) -> SimulatedServing:
+    """The simulated `trtllm-bench throughput` run of a published case on `system` (cached)."""
+    return simulate_offline(bundled_model(model), replica, system(), input_len, output_len, requests)
 
 
 TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
 TRTLLM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
+"""TensorRT-LLM replicas with FP8 weights and KV cache and its memory accounting (the engine's own defaults)."""
+H100_NVML_GIB = 81559 / 1024
+"""Device memory NVML reports for "NVIDIA H100 80GB HBM3" (nvidia-smi: 81559MiB), GiB: what `trtllm-bench` reads
+(`get_device_memory`, tensorrt_llm/bench/build/utils.py) to size its engine settings."""
+TRTLLM_BENCH_CUDA_GRAPHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 2048, 4096, 8192)
+"""`cuda_graph_config: enable_padding: true, batch_sizes: [...]` of perf-overview.md's `llm_options.yml`."""
+TRTLLM_BENCH_KV_FRACTION = 0.90
+"""`--kv_cache_free_gpu_mem_fraction` default (the page: 0.95 "in many cases", not said which)."""
+
+
+def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: int) -> tuple[int, int]:
+    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives an FP8 model with an FP8 KV cache.
+
+    TensorRT-LLM v1.0's heuristic (tensorrt_llm/bench/build/tuning.py `calc_engine_setting`/`finetune_setting`,
+    used by bench/benchmark/utils/general.py `get_settings` for the PyTorch backend), restated: the KV cache
+    holds R = f·(t·M − P·1 byte) / (2·L·max(t, g)·d·1 byte·(L_in + L_out)) requests (M the device memory, GiB,
+    f the KV fraction); b = min(R, 4096), n = min(b·(1 + L_in/L_out), 32768); the batch cap rounds b up to a
+    multiple of 32 (at least 64) below 256, of 128 below 1024, else of 256; the token budget rounds n up to a
+    multiple of 256 (at least 2048) below 4096, of 512 below 8192, else of 1024; without chunked prefill (the
+    default) the budget is raised to at least L_in + the batch cap.
+    """
+    per_token_gib = 2 * m.num_hidden_layers * max(tp, m.kv_heads) * m.d_head / 1024**3
+    free_gib = H100_NVML_GIB * tp - param_counts(m).total / 1024**3
+    requests = TRTLLM_BENCH_KV_FRACTION * free_gib / (per_token_gib * (input_len + output_len))
+    batch = min(requests, 4096.0)
+    tokens = min(batch * (1 + input_len / output_len), 32768.0)
+    cap = next(max(floor, step * math.ceil(batch / step)) for limit, step, floor in
+               ((256, 32, 64), (1024, 128, 0), (math.inf, 256, 0)) if batch < limit)
+    budget = next(max(floor, step * math.ceil(tokens / step)) for limit, step, floor in
+                  ((4096, 256, 2048), (8192, 512, 0), (math.inf, 1024, 0)) if tokens < limit)
+    return cap, max(budget, input_len + cap)
+
+
+def trtllm_bench_replica(m: ModelConfig, tp: int, input_len: int, output_len: int) -> Replica:
+    """The replica `trtllm-bench throughput` runs (perf-overview.md's commands).
+
+    FP8 weights and KV cache, TensorRT-LLM's memory accounting, its batch cap and token budget
+    (`trtllm_bench_settings`), whole-prompt prefill (`--enable_chunked_context` off), padded CUDA graphs for
+    decode-only iterations.
+    """
+    cap, budget = trtllm_bench_settings(m, tp, input_len, output_len)
+    return replace(TRTLLM_REPLICA_TP1, tp=tp, max_batch=cap, max_num_batched_tokens=budget, chunked_prefill=False,
+                   cuda_graph_batch_sizes=TRTLLM_BENCH_CUDA_GRAPHS)
+
+
 NIM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm",
                           chunked_prefill=False)
 
@@ -146,12 +204,16 @@ _TRT_8B = {(128, 128): 28312, (128, 2048): 22714, (128, 4096): 14325, (500, 2000
            (1000, 2000): 13899, (2048, 128): 3450, (2048, 2048): 9305, (5000, 500): 3459, (20000, 2000): 1351}
 _TRT_70B = {(128, 128): 6378, (128, 2048): 6651, (128, 4096): 4199, (500, 2000): 5222, (1000, 1000): 4205,
             (1000, 2000): 4146, (2048, 128): 762, (2048, 2048): 3082, (5000, 500): 898, (20000, 2000): 437}
-_TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+_TRT_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
+_TRT_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 2000): 3000, (1000, 1000): 3000,
+                 (1000, 2000): 1500, (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500, (20000, 2000): 1000}
+"""`$num_requests` per ISL/OSL, perf-overview.md "Preparing a Dataset"."""
 TRTLLM_MAX_THROUGHPUT = tuple(
-    ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, replica.tp), model, replica, isl, osl,
-                None, "tokens_per_s", float(value), _TRT_SETTINGS)
-    for label, table, model, replica, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", TRTLLM_REPLICA_TP1, _TRT_8B),
-                                               ("70B TP2", "Llama 3.3 70B", "llama3-70b", TRTLLM_REPLICA_TP2, _TRT_70B))
+    ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, tp), model,
+                trtllm_bench_replica(bundled_model(model), tp, isl, osl), isl, osl, None, "tokens_per_s",
+                float(value), _TRT_SETTINGS, offline_requests=_TRT_REQUESTS[isl, osl])
+    for label, table, model, tp, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", 1, _TRT_8B),
+                                          ("70B TP2", "Llama 3.3 70B", "llama3-70b", 2, _TRT_70B))
     for (isl, osl), value in data.items()
 )
 

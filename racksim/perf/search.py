@@ -24,8 +24,10 @@ with the system's own collective model, and the fastest of those wins. No fittin
 the leanest layout's need against the GPU's HBM.
 
 **Serving.** For each t (divides the heads and D, t ≤ D) whose weights fit, the throughput-interactivity curve
-(`serving.serving_curve`, concurrency doubling up to past the KV-cache limit) or the pinned concurrency; the
-operating point is the highest tokens/s per GPU meeting TPOT ≤ the SLO; the best t wins.
+(`serving.serving_curve`, concurrency doubling up to past the KV-cache limit, on the analytic steady state) or, at a
+pinned concurrency, the iteration-level simulation of the closed loop a benchmark runs (`serving_sim.benchmark_loop`,
+the model the NIM validation rows check); the operating point is the highest tokens/s per GPU meeting TPOT ≤ the SLO
+(mean TPOT); the best t wins.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from racksim.perf.inference import Replica, serving_memory
 from racksim.perf.layout import Layout, PipelineSchedule, Recompute
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
 from racksim.perf.model import ModelConfig
-from racksim.perf.serving import ServingPoint, operating_point, serve, serving_curve
+from racksim.perf.serving import ServingPoint, operating_point, serving_curve
+from racksim.perf.serving_sim import SimulatedServing, benchmark_loop
 from racksim.perf.training import System, TrainingStep, train_step
 
 MICRO_BATCHES = (1, 2, 4, 8)
@@ -209,6 +212,9 @@ class ServingChoice:
     point: ServingPoint
     by_tp: dict[int, ServingPoint | None] = field(default_factory=dict)
     """Best point meeting the SLO per tensor-parallel degree (None: none meets it); absent t: weights do not fit."""
+    simulated: SimulatedServing | None = None
+    """The chosen replica's simulated closed loop (per-request latencies) at a pinned concurrency; None: the point
+    is the analytic steady state."""
 
 
 def search_serving(m: ModelConfig, system: System, input_len: int, output_len: int, precision: str,
@@ -223,13 +229,15 @@ def search_serving(m: ModelConfig, system: System, input_len: int, output_len: i
     """
     options = [tp] if tp is not None else tensor_parallel_options(m, system.scale_up_gpus, system.scale_up_gpus)
     by_tp: dict[int, ServingPoint | None] = {}
+    runs: dict[int, SimulatedServing] = {}
     last_error: InputError | None = None
     for t in options:
         replica = Replica(tp=t, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision)
         try:
             serving_memory(m, replica, system.accelerator, source)
             if concurrency is not None:
-                point = serve(m, replica, system, input_len, output_len, concurrency, source)
+                runs[t] = benchmark_loop(m, replica, system, input_len, output_len, concurrency, source)
+                point = runs[t].point(concurrency, output_len)
                 by_tp[t] = point if max_tpot_s is None or point.tpot_s <= max_tpot_s else None
             else:
                 by_tp[t] = operating_point(serving_curve(m, replica, system, input_len, output_len), max_tpot_s)
@@ -245,7 +253,7 @@ def search_serving(m: ModelConfig, system: System, input_len: int, output_len: i
                          f"(tried tp {', '.join(map(str, by_tp))})")
     best = max(meeting, key=lambda t: meeting[t].tokens_per_s_per_gpu)
     return ServingChoice(Replica(tp=best, ep=ep, pp=pp, precision=precision, kv_precision=kv_precision),
-                         meeting[best], by_tp)
+                         meeting[best], by_tp, runs.get(best))
 
 
 def memory_parts(memory: MemoryBreakdown) -> dict[str, float]:

@@ -7,7 +7,8 @@ are per request and the arrival pattern is the benchmark's own:
 - **closed loop** (`genai-perf --concurrency C`, `vllm bench serve --max-concurrency`): C clients send their first
   request together at t = 0 and each sends its next one the moment the previous completes (think time 0), all with
   the same L_in prompt and L_out output tokens;
-- **open Poisson stream**: requests arrive at rate λ, exponential gaps drawn from a seeded `numpy.random.Generator`.
+- **open Poisson stream**: requests arrive at rate λ, exponential gaps drawn from a seeded `numpy.random.Generator`;
+- **offline** (`trtllm-bench throughput`): N requests all queued at t = 0, throughput over the whole run.
 
 **One iteration** (in-flight batching, first come first served). Requests that have arrived are admitted in arrival
 order while fewer than B_max run (B_max: the KV-cache limit at a context of L_in + L_out, `ServingMemory.max_batch`,
@@ -22,7 +23,9 @@ TensorRT-LLM's default), or chunks of the prompts' remaining tokens filling it (
 with c_d linearly interpolated between multiples of 32 tokens (each grid point computed once). A prompt whose last
 piece ran emits its first token at the iteration's end (TTFT = end − arrival); a decoding request that emits its
 L_out-th token completes there (TPOT = (completion − first token)/(L_out − 1)), and in the closed loop its client's
-next request arrives at that instant. When nothing runs and nothing waits, the clock jumps to the next arrival.
+next request arrives at that instant. When nothing runs and nothing waits, the clock jumps to the next arrival. A
+stretch of decode-only iterations with no completion and no admission inside is stepped in one go (the same
+iterations, without the per-request bookkeeping).
 
 **Measurement** (as a benchmark's steady-state window): each closed-loop client's first `warmup` requests are left
 out of the latency statistics, and each sends one more (unmeasured) so the last measured round runs under the same
@@ -45,13 +48,22 @@ import numpy as np
 
 from racksim._types import FloatArray
 from racksim.errors import InputError
-from racksim.perf.inference import Iteration, Replica, iteration_time_s
+from racksim.perf.inference import Iteration, Replica, TokenTimes, iteration_time_s
 from racksim.perf.model import ModelConfig
-from racksim.perf.serving import running_limit
+from racksim.perf.serving import ServingPoint, running_limit
 from racksim.perf.training import System
 
 CONTEXT_GRID = 32
 """Tokens between the decode contexts at which the iteration time is computed (linear in between)."""
+CLIENT_TURNAROUND_S = 1e-3
+"""Time from a response's last token to the client's next request reaching the engine, s (think time 0). Assumed,
+not fitted: any value above 0 and below one decode iteration (~20 ms here) gives the same schedule, in which a
+request that completes at the end of iteration i is scheduled at the earliest in iteration i + 2 (the engine forms
+iteration i + 1 as i ends); 1 ms against 10 ms moves the NIM TTFTs by 9 ms."""
+CLOSED_LOOP_WARMUP, CLOSED_LOOP_ROUNDS = 2, 4
+"""Requests per client left out before the measurement (the synchronized start and the queue's first waves), and
+measured after it: the benchmark's steady-state window (`benchmark_loop`: the NIM validation rows and
+`racksim perf serve --concurrency`)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,8 @@ class SimulatedServing:
 
     ttft_s: FloatArray
     """Time to first token of each measured request (queue included), s."""
+    queue_s: FloatArray
+    """Wait of each measured request from its arrival to its admission (KV-cache limit or batch cap), s."""
     tpot_s: FloatArray
     """Mean time per output token after the first of each measured request, s (NaN when L_out = 1)."""
     tokens_per_s: float
@@ -101,6 +115,15 @@ class SimulatedServing:
         """1 / mean TPOT, tokens/s (TensorRT-LLM's per-user output speed)."""
         return 1.0 / float(np.nanmean(self.tpot_s))
 
+    def point(self, concurrency: int, output_len: int) -> ServingPoint:
+        """The run's means as a `ServingPoint` (TPOT 0 when L_out = 1: no token after the first)."""
+        tpot = float(np.nanmean(self.tpot_s)) if output_len > 1 else 0.0
+        return ServingPoint(concurrency=concurrency, batch=min(concurrency, self.max_batch), max_batch=self.max_batch,
+                            ttft_s=float(self.ttft_s.mean()), tpot_s=tpot, queue_s=float(self.queue_s.mean()),
+                            requests_per_s=self.tokens_per_s / output_len,
+                            tokens_per_s_per_gpu=self.tokens_per_s_per_gpu,
+                            tokens_per_s_per_user=1.0 / tpot if tpot > 0 else math.inf)
+
 
 class _Clock:
     """Iteration times on the replica's roofline, the decode context interpolated on a grid (cached per run)."""
@@ -108,10 +131,11 @@ class _Clock:
     def __init__(self, m: ModelConfig, replica: Replica, system: System) -> None:
         self.m, self.replica, self.system = m, replica, system
         self.at = cache(self._at)
+        self.memo: TokenTimes = {}
 
     def _at(self, decode: int, context: int, pieces: int, piece_tokens: int, piece_context: int) -> float:
         step = Iteration(float(decode), max(1, context), float(pieces), piece_tokens, piece_context)
-        return iteration_time_s(self.m, self.replica, self.system, step)
+        return iteration_time_s(self.m, self.replica, self.system, step, self.memo)
 
     def time_s(self, decode: int, context: float, pieces: int, piece_tokens: int, piece_context: int) -> float:
         """Δt of an iteration with `decode` requests at mean context `context` and `pieces` prompt pieces, s."""
@@ -137,40 +161,50 @@ def _prefill_share(remaining: np.ndarray, budget: int, chunked: bool) -> np.ndar
 
 def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
          arrival_s: np.ndarray, client: np.ndarray | None, stop: int, turnaround_s: float,
-         limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+         limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Step the engine until the first `stop` requests complete; closed loop when `client` is given.
 
     `client[k]` is the request its client sends when request k completes (−1: none); `limit` is B_max.
 
-    Returns arrival, first-token and completion times per request, the iterations' (end time, tokens) and count.
+    Returns arrival, admission, first-token and completion times per request, the iterations' (end time, tokens)
+    and their count.
     """
     clock = _Clock(m, replica, system)
     n = arrival_s.size
     arrival = arrival_s.astype(float).copy()
     first = np.full(n, np.nan)
     done = np.full(n, np.nan)
+    admit = np.full(n, np.nan)
     admitted = np.zeros(n, dtype=bool)
     prefilled = np.zeros(n, dtype=np.int64)
     generated = np.zeros(n, dtype=np.int64)
-    order = np.full(n, np.inf)  # admission order
-    log: list[tuple[float, int]] = []
-    now, running, admissions = 0.0, 0, 0
-    while np.isnan(done[:stop]).any():
-        if running < limit:
+    live = np.zeros(0, dtype=np.int64)  # admitted, not completed, in admission order
+    ends: list[float] = []  # each iteration's end time and output tokens
+    emitted: list[int] = []
+    now, pending, earliest = 0.0, stop, float(np.min(arrival))  # earliest: first arrival not yet admitted
+    while pending:
+        if live.size < limit and earliest <= now:
             waiting = np.flatnonzero(~admitted & (arrival <= now))
-            take = waiting[np.argsort(arrival[waiting], kind="stable")][:limit - running]
-            admitted[take] = True
-            order[take] = admissions + np.arange(take.size)
-            admissions += take.size
-            running += take.size
-        live = admitted & np.isnan(done)
-        if not live.any():
-            now = float(np.min(arrival[~admitted]))
+            take = waiting[np.argsort(arrival[waiting], kind="stable")][:limit - live.size]
+            admitted[take], admit[take] = True, now
+            live = np.concatenate([live, take])
+            earliest = float(np.min(arrival[~admitted], initial=np.inf))
+        if not live.size:
+            now = earliest
             continue
-        decoding = np.flatnonzero(live & (generated >= 1))
-        prefill = np.flatnonzero(live & (prefilled < input_len))
-        prefill = prefill[np.argsort(order[prefill])]
+        decoding = live[generated[live] >= 1]
+        prefill = live[prefilled[live] < input_len]
         d = decoding.size
+        if not prefill.size and d:  # decode-only until the next completion or admission: step it at once
+            stretch = _decode_stretch(clock, d, float(input_len + generated[decoding].mean()),
+                                      int(np.min(output_len - generated[decoding])) - 1, now,
+                                      earliest if live.size < limit else np.inf)
+            if stretch.size:
+                generated[decoding] += stretch.size
+                now = float(stretch[-1])
+                ends.extend(stretch.tolist())
+                emitted.extend([d] * stretch.size)
+                continue
         share = _prefill_share(input_len - prefilled[prefill], max(1, replica.max_num_batched_tokens - d),
                                replica.chunked_prefill) if prefill.size else np.zeros(0, dtype=np.int64)
         pieces = prefill[share > 0]
@@ -186,12 +220,33 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
         finished = np.concatenate([decoding, ready])
         finished = finished[generated[finished] >= output_len]
         done[finished] = now
-        running -= finished.size
+        pending -= int(np.count_nonzero(finished < stop))
+        live = live[np.isnan(done[live])]
         if client is not None:
             nxt = client[finished]
             arrival[nxt[nxt >= 0]] = now + turnaround_s
-        log.append((now, d + ready.size))
-    return arrival, first, done, np.array(log), len(log)
+            earliest = min(earliest, now + turnaround_s) if (nxt >= 0).any() else earliest
+        ends.append(now)
+        emitted.append(d + ready.size)
+    return arrival, admit, first, done, np.column_stack([ends, emitted]), len(ends)
+
+
+def _decode_stretch(clock: _Clock, decode: int, context: float, iterations: int, now: float,
+                    next_arrival_s: float) -> np.ndarray:
+    """End times of up to `iterations` decode-only iterations from `now`, each one token longer in context, s.
+
+    Stops before an iteration that would start at or after `next_arrival_s` (an admission changes the batch).
+
+    The same iterations the main loop would step, without its per-request bookkeeping: no request completes or
+    joins inside a stretch.
+    """
+    end_s: list[float] = []
+    for step in range(max(0, iterations)):
+        if now >= next_arrival_s:
+            break
+        now += clock.time_s(decode, context + step, 0, 0, 0)
+        end_s.append(now)
+    return np.asarray(end_s)
 
 
 def _window_tokens_per_s(log: np.ndarray, start_s: float, end_s: float) -> float:
@@ -212,12 +267,23 @@ def simulate_closed_loop(m: ModelConfig, replica: Replica, system: System, input
     client = np.where(ids + concurrency < n, ids + concurrency, -1)
     arrival = np.where(ids < concurrency, 0.0, np.inf)
     limit = running_limit(m, replica, system, input_len + output_len, source)
-    arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
-                                                 measured_end, turnaround_s, limit)
+    arrival, admit, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, client,
+                                                        measured_end, turnaround_s, limit)
     measured = (ids >= warmup * concurrency) & (ids < measured_end)
     start, end = float(arrival[warmup * concurrency]), float(done[measured_end - concurrency])  # client 0's cycles
-    return _summary(replica, output_len, arrival[measured], first[measured], done[measured],
+    return _summary(replica, output_len, (arrival, admit, first, done), measured,
                     _window_tokens_per_s(log, start, end), iterations, limit)
+
+
+def benchmark_loop(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+                   concurrency: int, source: str = "serve") -> SimulatedServing:
+    """The closed loop as a fixed-concurrency benchmark measures it (genai-perf/AIPerf `--concurrency`).
+
+    `CLOSED_LOOP_WARMUP` requests per client left out, `CLOSED_LOOP_ROUNDS` measured, the `CLIENT_TURNAROUND_S`
+    turnaround: the NIM validation rows and `racksim perf serve --concurrency`.
+    """
+    return simulate_closed_loop(m, replica, system, input_len, output_len, concurrency, rounds=CLOSED_LOOP_ROUNDS,
+                                warmup=CLOSED_LOOP_WARMUP, turnaround_s=CLIENT_TURNAROUND_S, source=source)
 
 
 def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
@@ -228,15 +294,33 @@ def simulate_poisson(m: ModelConfig, replica: Replica, system: System, input_len
         raise InputError(source, "rate", "a positive rate, at least 2 requests and fewer warm-up than requests − 1")
     arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, requests))
     limit = running_limit(m, replica, system, input_len + output_len, source)
-    arrival, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None, requests,
-                                                 0.0, limit)
+    arrival, admit, first, done, log, iterations = _run(m, replica, system, input_len, output_len, arrival, None,
+                                                        requests, 0.0, limit)
     start, end = float(arrival[warmup]), float(arrival[-1])
-    return _summary(replica, output_len, arrival[warmup:], first[warmup:], done[warmup:],
+    return _summary(replica, output_len, (arrival, admit, first, done), np.arange(requests) >= warmup,
                     _window_tokens_per_s(log, start, end), iterations, limit)
 
 
-def _summary(replica: Replica, output_len: int, arrival: np.ndarray, first: np.ndarray, done: np.ndarray,
+def simulate_offline(m: ModelConfig, replica: Replica, system: System, input_len: int, output_len: int,
+                     requests: int, source: str = "serve") -> SimulatedServing:
+    """`requests` requests all queued at t = 0 and served to the last (`trtllm-bench throughput`'s offline run).
+
+    Throughput = output tokens / the run's total latency, first request to last completion,
+    ramp-up and drain included (`token_throughput_ns` = total output tokens / (end − start),
+    tensorrt_llm/bench/dataclasses/statistics.py and reporting.py).
+    """
+    if min(input_len, output_len, requests) < 1:
+        raise InputError(source, "requests", "lengths and the request count are at least 1")
+    limit = running_limit(m, replica, system, input_len + output_len, source)
+    times = _run(m, replica, system, input_len, output_len, np.zeros(requests), None, requests, 0.0, limit)
+    return _summary(replica, output_len, times[:4], np.ones(requests, dtype=bool),
+                    requests * output_len / float(np.max(times[3])), times[5], limit)
+
+
+def _summary(replica: Replica, output_len: int, times: tuple[np.ndarray, ...], measured: np.ndarray,
              tokens_per_s: float, iterations: int, max_batch: int) -> SimulatedServing:
+    """The measured requests' latencies from their (arrival, admission, first token, completion) times."""
+    arrival, admit, first, done = (t[measured] for t in times)
     tpot = (done - first) / (output_len - 1) if output_len > 1 else np.full(done.size, math.nan)
-    return SimulatedServing(ttft_s=first - arrival, tpot_s=tpot, tokens_per_s=tokens_per_s, gpus=replica.gpus,
-                            max_batch=max_batch, iterations=iterations)
+    return SimulatedServing(ttft_s=first - arrival, queue_s=admit - arrival, tpot_s=tpot, tokens_per_s=tokens_per_s,
+                            gpus=replica.gpus, max_batch=max_batch, iterations=iterations)
