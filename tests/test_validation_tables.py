@@ -13,13 +13,23 @@ import pytest
 from racksim.perf.published_inference import ALL_SERVING_CASES, BLACKWELL_SERVING_CASES
 from racksim.perf.validation import ALL_TRAINING_CASES
 from racksim.report import validation_tables
-from racksim.report.validation_tables import README_MD, VALIDATION_MD, Row, Table, generated, replace_between
+from racksim.report.validation_tables import (
+    README_MD,
+    VALIDATION_JSON,
+    VALIDATION_MD,
+    Row,
+    Table,
+    generated,
+    replace_between,
+    shipped_json,
+    shipped_tables,
+)
 from tests.cli import racksim
 
 
 @pytest.fixture(scope="module")
 def current() -> list[Table]:
-    """Both tables computed once for the module (about 1 s: the serving table's simulated closed loops)."""
+    """Both tables computed once for the module (about 7 s: the serving table's simulated benchmark runs)."""
     return validation_tables.tables()
 
 
@@ -59,11 +69,15 @@ def test_replace_between_rewrites_only_the_marked_block() -> None:
         replace_between(text, "y", "new", "f.md")
 
 
-def test_readme_and_validation_md_agree_with_the_current_predictions(current: list[Table]) -> None:
+def test_readme_validation_md_and_the_shipped_json_agree_with_the_current_predictions(current: list[Table]) -> None:
     validation_md, readme = (path.read_text(encoding="utf-8") for path in (VALIDATION_MD, README_MD))
     fresh_validation_md, fresh_readme = generated(current, validation_md, readme)
     stale = [path.name for path, old, new in ((VALIDATION_MD, validation_md, fresh_validation_md),
                                               (README_MD, readme, fresh_readme)) if old != new]
+    shipped = shipped_tables()  # as printed: the JSON's floats may differ in the last bits across machines
+    if [[row.cells() for row in table.rows] for table in shipped] != [[row.cells() for row in table.rows]
+                                                                      for table in current]:
+        stale.append(VALIDATION_JSON.name)
     assert not stale, f"{', '.join(stale)}: the validation tables are stale; run `make validation-table`"
 
 
@@ -114,3 +128,10 @@ def test_validate_prints_rich_tables_with_summaries(cached: list[Table]) -> None
     assert done.returncode == 0
     for table in cached:
         assert f"{table.title}: {table.summary()}" in " ".join(done.stdout.split())
+
+
+def test_the_shipped_json_round_trips_its_tables() -> None:
+    table = Table("training", "Training", ("case", "error"), [_row("a", 0.1), _row("b", -0.2, "partly assumed")])
+    data = json.loads(shipped_json([table]))
+    assert data["training"]["columns"] == ["case", "error"]
+    assert [Row(**row) for row in data["training"]["rows"]] == table.rows

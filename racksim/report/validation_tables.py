@@ -7,13 +7,17 @@ its source, the quantity and unit, measured, predicted, the error (predicted / m
 (calibrated or checked) and the settings (known, partly assumed or known). `racksim perf validate` prints them.
 
 The same tables are copied, as Markdown, into racksim/perf/VALIDATION.md (its two case tables, between
-`<!-- validation-table:NAME -->` markers) and README.md (a compact form with the summary lines). Running this module
-(`python -m racksim.report.validation_tables`, `make validation-table`) rewrites both from the current predictions;
-tests/test_validation_tables.py fails when a copy disagrees with them. Computing the tables takes about 1 s.
+`<!-- validation-table:NAME -->` markers) and README.md (a compact form with the summary lines), and as JSON into
+racksim/perf/validation.json (package data), which the report's appendix reads (`shipped_tables`): the cases run on
+the bundled reference designs only, so the tables are a property of the code, and computing them (about 7 s, most
+of it the simulated benchmark runs) once per code version beats once per report. Running this module
+(`python -m racksim.report.validation_tables`, `make validation-table`) rewrites all three from the current
+predictions; tests/test_validation_tables.py fails when a copy disagrees with them.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +33,8 @@ WITHIN = 0.15
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATION_MD = ROOT / "racksim" / "perf" / "VALIDATION.md"
 README_MD = ROOT / "README.md"
+VALIDATION_JSON = Path(__file__).resolve().parents[1] / "perf" / "validation.json"
+"""The tables as computed by the generator, shipped with the package for the report."""
 GENERATOR = "make validation-table"
 """What a developer runs to rewrite the copies (the Makefile target runs this module)."""
 
@@ -137,6 +143,20 @@ def tables() -> list[Table]:
                                                "error", "role"), serving_rows())]
 
 
+def shipped_tables() -> list[Table]:
+    """Both tables as the generator last wrote them (VALIDATION_JSON), in the order of `tables()`; no prediction."""
+    data = json.loads(VALIDATION_JSON.read_text(encoding="utf-8"))
+    return [Table(name, part["title"], tuple(part["columns"]), [Row(**row) for row in part["rows"]])
+            for name, part in data.items()]
+
+
+def shipped_json(all_tables: Sequence[Table]) -> str:
+    """VALIDATION_JSON's text for `all_tables`: per table its title, Markdown columns and rows (with decimals)."""
+    data = {table.name: {"title": table.title, "columns": list(table.columns),
+                         "rows": [asdict(row) for row in table.rows]} for table in all_tables}
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
 def to_json(chosen: Sequence[Table], full: Mapping[str, Table]) -> dict[str, object]:
     """`chosen` tables (maybe only failing rows) for JSON, each with the summary of the `full` table of its name."""
     return {table.name: {"title": table.title, "summary": full[table.name].summary(), "within": WITHIN,
@@ -182,10 +202,12 @@ def generated(all_tables: Sequence[Table], validation_md: str, readme: str) -> t
 
 
 def main() -> int:
-    """Rewrite VALIDATION.md's and README.md's tables from the current predictions; print what changed."""
-    before = VALIDATION_MD.read_text(encoding="utf-8"), README_MD.read_text(encoding="utf-8")
-    after = generated(tables(), *before)
-    for path, old, new in zip((VALIDATION_MD, README_MD), before, after, strict=True):
+    """Rewrite VALIDATION.md's, README.md's and validation.json's tables from the current predictions."""
+    current = tables()
+    paths = (VALIDATION_MD, README_MD, VALIDATION_JSON)
+    before = tuple(path.read_text(encoding="utf-8") if path.exists() else "" for path in paths)
+    after = (*generated(current, before[0], before[1]), shipped_json(current))
+    for path, old, new in zip(paths, before, after, strict=True):
         if new != old:
             atomic_write_text(path, new)
         print(f"{path.relative_to(ROOT)}: {'rewritten' if new != old else 'unchanged'}")
