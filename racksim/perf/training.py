@@ -223,7 +223,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     tp_inside = layout.tp <= domain
     tp_overlap = layout.tp_comm_overlap and layout.sequence_parallel and layout.tp > 1
     tp_once = {kind: system.collective(kind, message, layout.tp, tp_inside)
-               for kind in ("all-gather", "reduce-scatter")}
+               for kind in ("all-gather", "reduce-scatter")} if tp_overlap else {}
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f_ops, b_ops = op_time_s(ops, acc, prec, attn), op_time_s(ops.backward(), acc, prec, attn)
         f, b = float(f_ops.sum()), float(b_ops.sum())
