@@ -27,9 +27,11 @@ vector ops (reading saved tensors and writing gradients), except fused attention
 (the kernel recomputes the scores, `FUSED_BACKWARD_FLOPS`). FP8 per-tensor current scaling
 (`Shard.fp8_current_scaling`, training only) adds one quantize op per linear layer but the router: forward its input
 (tokens × k), backward its output gradient (tokens × n, `OpTable.backward_factor` n/k), 5 bytes per element (two
-BF16 reads, for the amax and the cast, and one FP8 write; Hopper's extra transposed copy is not counted), on the HBM
-roofline. Recompute is the forward of the attention core (selective) or of the whole layer (full). The logits
-2·N·h·V/t and cross-entropy run on the last stage.
+BF16 reads, for the amax and the cast, and one FP8 write), on the HBM roofline; 6 where the GPU's FP8 GEMMs take only
+the TN layout (`Shard.fp8_transposed_copy`, Hopper): the cast also writes the transposed FP8 copy the backward GEMMs
+read (Transformer Engine's fused cast-transpose). The weights' casts are not counted. Recompute is the forward of
+the attention core (selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last
+stage.
 
 An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
 for vector ops. **Fused attention** (FlashAttention: causal self-attention, and prefill chunks over a KV cache) runs
@@ -79,6 +81,10 @@ class Shard:
     fp8_current_scaling: bool = False
     """Time the FP8 quantization of every linear layer's inputs as kernels of their own (`quantize` rows: training
     under per-tensor current scaling); False: quantization fused into the kernels that produce the inputs, untimed."""
+    fp8_transposed_copy: bool = False
+    """The quantize kernels also write a transposed FP8 copy (`Accelerator.fp8_tn_only`: Hopper's FP8 GEMMs take only
+    the TN layout, so the wgrad and dgrad GEMMs read the transposed "columnwise" data, Transformer Engine
+    transformer_engine/common/gemm/cublaslt_gemm.cu `CanonicalizeGemmInput`)."""
 
     @property
     def tokens(self) -> int:
@@ -171,14 +177,15 @@ def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, w
     return (name, 2.0 * tokens * k * n, BYTES_ACT * tokens * (k + n) + wbytes * weight_elems, True)
 
 
-def _quantize(name: str, tokens: float, k: float, n: float) -> tuple:
-    """FP8 current scaling of the GEMM `name`'s activation operands: 5 bytes and ~2 vector FLOPs per element.
+def _quantize(name: str, tokens: float, k: float, n: float, transposed_copy: bool) -> tuple:
+    """FP8 current scaling of the GEMM `name`'s activation operands: 5 bytes (6) and ~2 vector FLOPs per element.
 
     Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor n/k), each read twice
-    in BF16 (amax, then cast) and written once in FP8.
+    in BF16 (amax, then cast) and written once in FP8, twice with `transposed_copy` (row- and column-wise).
     """
     elements = tokens * k
-    return (f"quantize_{name}", 2.0 * elements, (2 * BYTES_ACT + FP8_BYTES) * elements, False, n / k)
+    writes = 2.0 if transposed_copy else 1.0
+    return (f"quantize_{name}", 2.0 * elements, (2 * BYTES_ACT + writes * FP8_BYTES) * elements, False, n / k)
 
 
 def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
@@ -228,7 +235,7 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
     quantized: list[tuple] = []
 
     def linear(name: str, tokens: float, k: float, n: float, weights: float) -> tuple:
-        quantized.append(_quantize(name, tokens, k, n))
+        quantized.append(_quantize(name, tokens, k, n, shard.fp8_transposed_copy))
         return _matmul(name, tokens, k, n, weights, wb)
 
     rows = [
