@@ -11,7 +11,13 @@ import pytest
 
 from racksim.design.schema import Design
 from racksim.errors import InputError
-from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIME_S, fixed_cost_curve
+from racksim.perf.accelerator import (
+    GEMM_FRAMEWORK_FACTOR,
+    GEMM_PLATEAU,
+    HBM_PLATEAU,
+    KERNEL_FIXED_TIME_S,
+    fixed_cost_curve,
+)
 from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
 from racksim.perf.ops import OpTable, op_time_s
 from racksim.run.loading import load_design
@@ -39,23 +45,22 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
 B200_FP4_PLATEAU = 5239 / 9000
 """B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
 B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
-_FP4 = {"bf16": GEMM_PLATEAU, "fp4": B200_FP4_PLATEAU}
-MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
-                          "b200": _FP4, "gb200": _FP4, "gb300": _FP4, "vr": _FP4}
-"""Plateaus the files take from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
-torch.matmul sweep), BF16 794.5 and FP8 1402.6 TFLOP/s against 989 and 1979 (stas00/ml-engineering,
-compute/accelerator/README.md at 744d01e); FP4 on Blackwell (B200_FP4_PLATEAU). Every other curve carries the A100
-calibration (GEMM_PLATEAU)."""
+MAMF_CEILINGS = {"a100": {"bf16": 271.2 / 312}, "h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
+                 "b200": {"bf16": 1745 / 2250, "fp8": 3432.5 / 4500}, "gb200": {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000},
+                 "gb300": {"bf16": 1769 / 2250, "fp8": 3353.3 / 4500}, "vr": {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000}}
+"""Best-shape matmul ceilings, "Maximum Achievable Matmul FLOPS" (stas00/ml-engineering, compute/accelerator/README.md
+at 744d01e): A100 SXM, H100 SXM, B200, GB200 measured; GB300 carries B300's fractions, Rubin GB200's."""
 
 
 @pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
 def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
-    """The points in each file are T = t0 + x/(eta*peak) sampled per decade (rounded to 4 digits), as commented:
-    eta the stated plateau of each precision's curve, peak that precision's."""
+    """Each precision's GEMM curve is T = t0 + x/(eta*peak) at that precision's peak, eta = measured ceiling x k
+    (FP4: the B200 ceiling itself, as sampled points rounded to 4 digits); the HBM curve the same model at 0.90."""
     acc = accelerator_from_design(DESIGNS[key])
     sizes = np.array(acc.gemm_efficiency.size)
-    plateaus = MEASURED_GEMM_PLATEAUS.get(key, {"bf16": GEMM_PLATEAU})
-    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) - {"bf16"}
+    plateaus = {name: ceiling * GEMM_FRAMEWORK_FACTOR for name, ceiling in MAMF_CEILINGS[key].items()}
+    plateaus |= {"fp4": B200_FP4_PLATEAU} if "fp4" in acc.peak_flops else {}
+    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) == set(acc.peak_flops)
     for precision, plateau in plateaus.items():
         gemm = fixed_cost_curve(plateau, acc.peak(precision), KERNEL_FIXED_TIME_S, "model")
         np.testing.assert_allclose(acc.gemm_curve(precision)(sizes), gemm(sizes), rtol=1e-3)
@@ -63,29 +68,39 @@ def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
     np.testing.assert_allclose(acc.memory_efficiency(sizes), memory(sizes), rtol=1e-3)
 
 
-def test_h100_fp8_gemms_run_on_their_own_measured_curve() -> None:
-    """Hand calculation: a 1e12-FLOP FP8 GEMM on H100 takes t0 + x/(eta*peak) = 5 us + 1e12/(0.709 * 1979e12)
-    = 0.7177 ms; at BF16 5 us + 1e12/(0.803 * 989.5e12) = 1.2635 ms. The other designs have one curve."""
+def test_the_a100_ceiling_times_k_is_the_calibrated_plateau() -> None:
+    """By construction: k = 0.70 / (271.2/312) = 0.8053, so A100's own ceiling gives back eta = 0.70 (the
+    Korthikanti 2022 calibration); the H100 plateaus are 0.8033 x 0.8053 = 0.647 (BF16), 0.7087 x 0.8053 = 0.571."""
+    assert GEMM_FRAMEWORK_FACTOR == pytest.approx(0.8053, abs=1e-4)
+    assert A100_SXM_80GB.gemm_curve("bf16").fraction[-1] == pytest.approx(GEMM_PLATEAU, abs=1e-4)
+    assert A100_SXM_80GB.gemm_efficiency is A100_SXM_80GB.gemm_curve("bf16")
+    assert H100_SXM.gemm_curve("bf16").fraction[-1] == pytest.approx(0.647, abs=5e-4)
+    assert H100_SXM.gemm_curve("fp8").fraction[-1] == pytest.approx(0.571, abs=5e-4)
+
+
+def test_h100_fp8_gemms_run_on_their_own_ceiling() -> None:
+    """Hand calculation: a 1e12-FLOP FP8 GEMM on H100 takes t0 + x/(eta*peak) = 5 us + 1e12/(0.5707 * 1979e12)
+    = 0.8904 ms; at BF16 5 us + 1e12/(0.6469 * 989.5e12) = 1.5672 ms. GB200's FP8 and BF16 curves differ too."""
     ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
-    assert op_time_s(ops, H100_SXM, "fp8")[0] == pytest.approx(7.177e-4, rel=2e-3)
-    assert op_time_s(ops, H100_SXM, "bf16")[0] == pytest.approx(1.2635e-3, rel=2e-3)
-    assert GB200.gemm_curve("fp8") is GB200.gemm_curve("bf16") is GB200.gemm_efficiency
+    assert op_time_s(ops, H100_SXM, "fp8")[0] == pytest.approx(8.904e-4, rel=2e-3)
+    assert op_time_s(ops, H100_SXM, "bf16")[0] == pytest.approx(1.5672e-3, rel=2e-3)
+    assert GB200.gemm_curve("fp8") is not GB200.gemm_curve("bf16")
 
 
 def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
     """Hand calculation: a 1e12-FLOP FP4 GEMM on B200 takes 5 us + 1e12/(0.5821 * 9000e12) = 0.19589 ms (the
     measured 8192^3 GEMM, 1.0995e12 FLOPs in 1.0995e12/5239e12 = 0.2099 ms, against 0.2149 ms on the curve); FP8 on
-    the carried curve, sampled at the BF16 peak: fraction 0.70/(1 + 0.70 * 2250e12 * 5e-6 / 1e12) = 0.69453, so
-    1e12/(0.69453 * 4500e12) = 0.31997 ms. Null entries drop inherited curves: the B200 file
-    (extending the H100 one) has no H100 FP8 curve, the H100 file (extending GB200) no FP4 curve."""
+    its ceiling curve at the FP8 peak: eta = 0.7628 x 0.8053 = 0.6143, fraction 0.6143/(1 + 0.6143 * 4500e12 * 5e-6
+    / 1e12) = 0.60592, so 1e12/(0.60592 * 4500e12) = 0.36675 ms. Null entries drop inherited curves: the H100 file
+    (extending GB200) has no FP4 curve, and the A100 file no FP8 ceiling."""
     ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
     assert op_time_s(ops, B200, "fp4")[0] == pytest.approx(1.9589e-4, rel=2e-3)
-    assert op_time_s(ops, B200, "fp8")[0] == pytest.approx(3.1997e-4, rel=2e-3)
+    assert op_time_s(ops, B200, "fp8")[0] == pytest.approx(3.6675e-4, rel=2e-3)
     measured = OpTable(("gemm",), np.array([2 * 8192.0**3]), np.array([1e6]), np.array([True]))
     assert op_time_s(measured, B200, "fp4")[0] == pytest.approx(2 * 8192**3 / 5239e12, rel=0.03)
-    assert set(B200.gemm_efficiency_by_precision) == {"fp4"}
     assert not B200.attention_efficiency
-    assert set(H100_SXM.gemm_efficiency_by_precision) == {"fp8"}
+    assert set(H100_SXM.gemm_efficiency_by_precision) == {"bf16", "fp8"}
+    assert set(A100_SXM_80GB.gemm_efficiency_by_precision) == {"bf16"}
 
 
 @pytest.mark.parametrize(("field", "curve"), [
@@ -98,6 +113,22 @@ def test_a_curve_for_a_precision_the_gpu_lacks_is_one_line(field: str, curve: st
         load_design(DESIGN_PATHS["h100"], [f"{ACCELERATOR}.{field}={{fp4: {curve}}}"])
     assert caught.value.field_path == f"{ACCELERATOR}.{field}.fp4"
     assert "no peak for (has bf16, fp8)" in caught.value.rule
+
+
+def test_a_ceiling_for_a_precision_the_gpu_lacks_is_one_line() -> None:
+    with pytest.raises(InputError) as caught:
+        load_design(DESIGN_PATHS["a100"], [f"{ACCELERATOR}.gemm_ceiling.fp8=0.7"])
+    assert caught.value.field_path == f"{ACCELERATOR}.gemm_ceiling.fp8"
+    assert "no peak for (has bf16)" in caught.value.rule
+
+
+def test_a_precisions_own_points_replace_its_ceiling_curve() -> None:
+    """Points given for FP8 win over the FP8 ceiling; BF16 stays on its ceiling curve."""
+    points = "{size_flop: [1.0e+9, 1.0e+12], fraction: [0.1, 0.5], source: x}"
+    design = load_design(DESIGN_PATHS["gb200"], [f"{ACCELERATOR}.gemm_efficiency_by_precision.fp8={points}"]).design
+    acc = accelerator_from_design(design)
+    assert acc.gemm_curve("fp8")(np.array([1e12]))[0] == pytest.approx(0.5)
+    assert acc.gemm_curve("bf16").fraction == GB200.gemm_curve("bf16").fraction
 
 
 def test_the_dgx_a100_reference_is_an_8_gpu_nvswitch_node_with_hdr_infiniband() -> None:
@@ -117,19 +148,22 @@ def test_the_dgx_a100_reference_is_an_8_gpu_nvswitch_node_with_hdr_infiniband() 
 def test_the_json_schema_documents_the_accelerator_section() -> None:
     schema = Design.model_json_schema()
     spec = schema["$defs"]["AcceleratorSpec"]
-    assert {"peak_tflops", "vector_tflops", "hbm_gb", "hbm_bandwidth_tbyte_s", "gemm_efficiency",
+    assert {"peak_tflops", "vector_tflops", "hbm_gb", "hbm_bandwidth_tbyte_s", "gemm_ceiling", "gemm_efficiency",
             "memory_efficiency"} <= set(spec["properties"])
     assert "TB/s" in spec["properties"]["hbm_bandwidth_tbyte_s"]["description"]
     assert "size_flop" in schema["$defs"]["GemmEfficiency"]["properties"]
 
 
 @pytest.mark.parametrize(("override", "field", "fragment"), [
-    (f"{ACCELERATOR}.gemm_efficiency.fraction.3=1.5", f"{ACCELERATOR}.gemm_efficiency.fraction.3",
-     "less than or equal to 1"),
+    (f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4.fraction.3=1.5",
+     f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4.fraction.3", "less than or equal to 1"),
+    (f"{ACCELERATOR}.gemm_ceiling.fp8=1.2", f"{ACCELERATOR}.gemm_ceiling.fp8", "less than or equal to 1"),
+    (f"{ACCELERATOR}.gemm_ceiling.fp8=null", f"{ACCELERATOR}.gemm_efficiency", "no ceiling or curve for fp8"),
+    (f"{ACCELERATOR}.gemm_ceiling=null", f"{ACCELERATOR}.gemm_efficiency", "no ceiling or curve for bf16, fp8"),
     (f"{ACCELERATOR}.memory_efficiency.fraction.0=0", f"{ACCELERATOR}.memory_efficiency.fraction.0",
      "greater than 0"),
-    (f"{ACCELERATOR}.gemm_efficiency.size_flop.4=1e3", f"{ACCELERATOR}.gemm_efficiency.size_flop.4",
-     "sizes must increase"),
+    (f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4.size_flop.4=1e3",
+     f"{ACCELERATOR}.gemm_efficiency_by_precision.fp4.size_flop.4", "sizes must increase"),
     (f"{ACCELERATOR}.memory_efficiency.fraction=[0.5, 0.9]", f"{ACCELERATOR}.memory_efficiency.fraction",
      "2 fractions for 12 points"),
     (f"{ACCELERATOR}.peak_tflops.bf16=-1", f"{ACCELERATOR}.peak_tflops.bf16", "greater than 0"),
@@ -137,7 +171,7 @@ def test_the_json_schema_documents_the_accelerator_section() -> None:
     (f"{ACCELERATOR}.peak_tflops.fp8=null", f"{ACCELERATOR}.peak_tflops.fp4", "also gives its fp8 peak"),
     (f"{ACCELERATOR}.peak_tflops.fp8=4000", "compute_tray.gpus.dense_tflops", "one GPU, one peak"),
     (f"{ACCELERATOR}.hbm_tb=1", f"{ACCELERATOR}.hbm_tb", "unknown field"),
-    (f"{ACCELERATOR}.gemm_efficiency.source=''", f"{ACCELERATOR}.gemm_efficiency.source", "at least 1"),
+    (f"{ACCELERATOR}.gemm_ceiling.source=''", f"{ACCELERATOR}.gemm_ceiling.source", "at least 1"),
     (f"{ACCELERATOR}.attention_efficiency={{bf16: {{forward: {{seq_len: [512, 1024], fraction: [0.5], source: x}}, "
      "backward: {seq_len: [512], fraction: [0.5], source: x}}}",
      f"{ACCELERATOR}.attention_efficiency.bf16.forward.fraction", "1 fractions for 2 points of seq_len"),

@@ -1,11 +1,11 @@
 """Design-file schema, accelerator section: what the performance model's roofline needs to know about one GPU.
 
 `compute_tray.gpus.accelerator` gives dense tensor peaks per precision, the non-tensor (vector) throughput, HBM
-capacity and bandwidth, and two efficiency curves as sourced points: the achieved fraction of the matmul peak
-against the FLOPs of one GEMM (optionally one curve per precision, where measurements differ), and the achieved
-fraction of the HBM bandwidth against the bytes one kernel moves; optionally, per precision, the fused attention
-kernel's (FlashAttention-style) achieved fraction of the matmul peak against the sequence length, forward and
-backward (absent: attention is timed on the GEMM curve).
+capacity and bandwidth, and two efficiency curves: the achieved fraction of the matmul peak against the FLOPs of one
+GEMM (derived from measured best-shape ceilings per precision, or as sourced points, optionally one curve per
+precision), and the achieved fraction of the HBM bandwidth against the bytes one kernel moves; optionally, per
+precision, the fused attention kernel's (FlashAttention-style) achieved fraction of the matmul peak against the
+sequence length, forward and backward (absent: attention is timed on the GEMM curve).
 `racksim.perf.hardware.accelerator_from_design` compiles it into the performance model's `Accelerator`.
 
 Like every design section: frozen pydantic models, units in every quantity's name, a docstring on every field.
@@ -91,6 +91,26 @@ class AttentionEfficiency(Model):
     """Backward pass (gradients of Q, K and V), achieved fraction of the matmul peak at this precision."""
 
 
+class GemmCeiling(Model):
+    """Measured best-shape matmul ceilings per precision: racksim derives the GEMM curves from them.
+
+    A precision's curve is `racksim.perf.accelerator.ceiling_curve`: T = t0 + x/(η·peak) with η = ceiling × k, k the
+    framework factor of the A100 calibration (GEMM_FRAMEWORK_FACTOR, racksim/perf/VALIDATION.md).
+    """
+
+    bf16: EfficiencyFraction
+    """Best-shape BF16 matmul throughput measured on the GPU as a fraction of its dense BF16 peak."""
+    fp8: EfficiencyFraction | None = None
+    """Best-shape FP8 (per-tensor scaled) matmul throughput as a fraction of the dense FP8 peak; null: not stated
+    (FP8 then needs a curve in `gemm_efficiency_by_precision`, or the GPU has no FP8 peak)."""
+    source: str = Field(min_length=1)
+    """Where the ceilings were measured (table, software versions), tagged P/S/D/A."""
+
+    def fractions(self) -> dict[str, float]:
+        """The stated ceilings by precision name ('bf16', 'fp8')."""
+        return {name: value for name, value in (("bf16", self.bf16), ("fp8", self.fp8)) if value is not None}
+
+
 class DensePeaks(Model):
     """Dense tensor-core peaks per precision (no 2:4 sparsity: datasheets often print the sparse figure, 2×)."""
 
@@ -126,8 +146,13 @@ class AcceleratorSpec(Model):
     """HBM capacity per GPU, GB (1e9 bytes)."""
     hbm_bandwidth_tbyte_s: PositiveFloat
     """HBM bandwidth per GPU, TB/s (1e12 bytes/s)."""
-    gemm_efficiency: GemmEfficiency
-    """Achieved fraction of the matmul peak versus GEMM FLOPs, at every precision without its own curve below."""
+    gemm_ceiling: GemmCeiling | None = None
+    """Measured matmul ceilings per precision (BF16, FP8): the GEMM curve of each stated precision is derived from
+    them (ceiling × the A100 calibration's framework factor), unless `gemm_efficiency_by_precision` gives that
+    precision its own points. Null: no ceilings (every precision on the points below)."""
+    gemm_efficiency: GemmEfficiency | None = None
+    """Achieved fraction of the matmul peak versus GEMM FLOPs as points, at every precision with neither a ceiling
+    nor its own curve below; null: none (then every precision the GPU has needs a ceiling or its own curve)."""
     gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4"], GemmEfficiency | None] | None = None
     """Curves measured at one precision, replacing `gemm_efficiency` there (FP8 GEMMs reach a different fraction of
     their peak than BF16 ones); each precision must be one the GPU has a peak for. Null: none (a design that
@@ -152,4 +177,13 @@ class AcceleratorSpec(Model):
                 if curve is not None and name not in peaks:
                     raise rule_error(f"{field}.{name}",
                                      f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
+        ceilings = self.gemm_ceiling.fractions() if self.gemm_ceiling is not None else {}
+        for name in ceilings:
+            if name not in peaks:
+                raise rule_error(f"gemm_ceiling.{name}",
+                                 f"a ceiling for a precision the GPU has no peak for (has {', '.join(peaks)})")
+        if self.gemm_efficiency is None:
+            own = {name for name, curve in (self.gemm_efficiency_by_precision or {}).items() if curve is not None}
+            if missing := [name for name in peaks if name not in ceilings and name not in own]:
+                raise rule_error("gemm_efficiency", f"required: no ceiling or curve for {', '.join(missing)}")
         return self

@@ -10,9 +10,9 @@ log10(size) and held flat beyond the end points. Both curves here follow one mod
 point: an operation of size x costs a fixed time t0 (kernel launch, tile ramp-up and tail) plus x at a plateau
 fraction η of the peak, T = t0 + x / (η·peak), so the achieved fraction is η·x / (x + η·peak·t0). `fixed_cost_curve`
 samples it per decade; the designs' points are these samples (tests/test_perf_designs.py checks that they still are).
-η for matmuls on A100 is calibrated on one published case (racksim/perf/VALIDATION.md); H100 has measured η per
-precision (its design file may give one curve per precision: `Accelerator.gemm_curve`); the other parameters are
-assumptions stated where they are set.
+η for matmuls on A100 is calibrated on one published case (racksim/perf/VALIDATION.md); every other GPU's η is its
+own measured best-shape matmul ceiling per precision times the framework factor that calibration implies
+(`GEMM_FRAMEWORK_FACTOR`, `ceiling_curve`); the other parameters are assumptions stated where they are set.
 """
 
 from __future__ import annotations
@@ -116,9 +116,27 @@ class Accelerator:
 # measurement: it shapes the small-size end of both curves, which training steps of large models barely reach.
 KERNEL_FIXED_TIME_S = 5e-6
 # Matmul plateau on A100: calibrated on Korthikanti et al. 2022, 175B with sequence parallelism and selective
-# recompute (VALIDATION.md, the one calibration case: bisection gives 0.704, rounded to 0.70). The H100 design
-# replaces it with measured ceilings per precision; the Blackwell and Rubin designs carry it (an assumption).
+# recompute (VALIDATION.md, the one calibration case: bisection gives 0.704, rounded to 0.70).
 GEMM_PLATEAU = 0.70
+# A100 SXM's measured matmul ceiling: BF16 "Maximum Achievable Matmul FLOPS" 271.2 of 312 TFLOP/s, the best shape
+# of a torch.matmul sweep (stas00/ml-engineering, compute/accelerator/README.md at 744d01e, MAMF table).
+A100_GEMM_CEILING = 271.2 / 312
+# Framework factor k = GEMM_PLATEAU / A100_GEMM_CEILING = 0.70 / 0.869 = 0.806: the share of a GPU's best-shape
+# matmul ceiling that a training step's GEMMs reach (shapes off the best one, kernels chosen by the framework,
+# tile and wave quantization). Derived from the A100 calibration above, not calibrated again; carried to every GPU
+# whose design states a measured ceiling (`gemm_ceiling`): plateau eta = ceiling × k, so A100 gets 0.70 back by
+# construction and H100, B200, GB200, GB300 and Rubin sit on one basis (VALIDATION.md, "GEMM efficiency per GPU").
+GEMM_FRAMEWORK_FACTOR = GEMM_PLATEAU / A100_GEMM_CEILING
+
+
+def ceiling_curve(ceiling: float, peak_per_s: float, source: str) -> EfficiencyCurve:
+    """A design's measured matmul ceiling as its GEMM curve: `fixed_cost_curve(ceiling × k, peak, t0)`.
+
+    `ceiling` is the best-shape achieved fraction of the dense peak (dimensionless), `peak_per_s` FLOP/s; the
+    plateau is η = ceiling · GEMM_FRAMEWORK_FACTOR and the fixed cost KERNEL_FIXED_TIME_S.
+    """
+    return fixed_cost_curve(ceiling * GEMM_FRAMEWORK_FACTOR, peak_per_s, KERNEL_FIXED_TIME_S,
+                            f"{source}; D: eta = ceiling x k (k = 0.70/0.869), T = t0 + x/(eta*peak), t0 5 us (A)")
 # HBM plateau: streaming kernels reach ~90 % of the nominal bandwidth on A100/H100 (BabelStream-class results);
 # an assumption stated here, not calibrated.
 HBM_PLATEAU = 0.90

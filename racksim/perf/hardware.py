@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from racksim.design.accelerator_schema import AttentionPoints
+from racksim.design.accelerator_schema import AttentionPoints, GemmEfficiency
 from racksim.design.schema import Design
 from racksim.errors import InputError
-from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve
+from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve, ceiling_curve
 from racksim.perf.comm import CollectiveTime, Kind, gpus_per_rack, network_collective_time
 from racksim.perf.training import System
 
@@ -25,29 +25,42 @@ from racksim.perf.training import System
 def accelerator_from_design(design: Design, source: str = "design") -> Accelerator:
     """The design's `compute_tray.gpus.accelerator` as an `Accelerator` (peaks in FLOP/s, curves as given).
 
+    GEMM curves per precision: a precision's own points in `gemm_efficiency_by_precision`, else the curve derived
+    from its measured ceiling (`gemm_ceiling`, `accelerator.ceiling_curve`), else the `gemm_efficiency` points.
+
     A design without the section is a one-line `InputError` naming the field.
     """
     spec = design.compute_tray.gpus.accelerator
     if spec is None:
         raise InputError(source, "compute_tray.gpus.accelerator",
                          "required for performance predictions (peaks, HBM and efficiency curves of the GPU)")
-    gemm, memory = spec.gemm_efficiency, spec.memory_efficiency
+    peaks = {name: tflops * TERA for name, tflops in spec.peak_tflops.tflops().items()}
+    ceiling = spec.gemm_ceiling
+    by_precision = {name: ceiling_curve(fraction, peaks[name], ceiling.source)
+                    for name, fraction in ceiling.fractions().items()} if ceiling is not None else {}
+    by_precision |= {name: _gemm_curve(c) for name, c in (spec.gemm_efficiency_by_precision or {}).items()
+                     if c is not None}
+    memory = spec.memory_efficiency
     return Accelerator(
         name=spec.name,
-        peak_flops={name: tflops * TERA for name, tflops in spec.peak_tflops.tflops().items()},
+        peak_flops=peaks,
         vector_flops=spec.vector_tflops * TERA,
         hbm_gb=spec.hbm_gb,
         hbm_bandwidth_tbyte_s=spec.hbm_bandwidth_tbyte_s,
-        gemm_efficiency=EfficiencyCurve(tuple(gemm.size_flop), tuple(gemm.fraction), gemm.source),
+        # the schema guarantees a BF16 curve where no points are given
+        gemm_efficiency=by_precision["bf16"] if spec.gemm_efficiency is None else _gemm_curve(spec.gemm_efficiency),
         memory_efficiency=EfficiencyCurve(tuple(memory.size_bytes), tuple(memory.fraction), memory.source),
         sources={"design": design.name},
-        gemm_efficiency_by_precision={name: EfficiencyCurve(tuple(c.size_flop), tuple(c.fraction), c.source)
-                                      for name, c in (spec.gemm_efficiency_by_precision or {}).items()
-                                      if c is not None},
+        gemm_efficiency_by_precision=by_precision,
         attention_efficiency={name: (_attention_curve(a.forward), _attention_curve(a.backward))
                               for name, a in (spec.attention_efficiency or {}).items()},
         fp8_tn_only=spec.fp8_gemm_tn_only,
     )
+
+
+def _gemm_curve(points: GemmEfficiency) -> EfficiencyCurve:
+    """A GEMM curve given as points in the design."""
+    return EfficiencyCurve(tuple(points.size_flop), tuple(points.fraction), points.source)
 
 
 def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
