@@ -54,15 +54,13 @@ def test_zero3_2021_per_tensor_without_overlap(case: Case) -> None:
         assert case.error > 0.15
 
 
-LLAMA3_MISSES = {"Llama 3 405B 16384 GPUs cp 16": 0.25}
-"""Llama 3 cases outside 15 % (VALIDATION.md: unpublished settings and the MFU count), with a bound so a
-regression still shows. cp 16 moved from +31 to +47 % (bound 0.40 → 0.50) when the H100 BF16 curve took its
-measured plateau (0.803 for the A100-calibrated 0.70); the same change brought 16384 GPUs cp 1 within 15 %. cp 16
-then moved from +47 to +37 % (bound 0.50 → 0.40) when its K/V all-gather became exposed, as the paper states, and
-to +24 % (bound 0.40 → 0.30) when attention took FlashAttention-3's measured H100 curve (62 % of peak forward at
-16k and beyond, not the GEMM curve's 80 %; VALIDATION.md, "Fused attention"), and to +17.9 % (bound 0.30 → 0.25)
-when the fused attention backward counted 2.5× the forward FLOPs (VALIDATION.md, "Fused attention backward
-FLOPs")."""
+LLAMA3_MISSES: dict[str, float] = {}
+"""Llama 3 cases outside 15 % (VALIDATION.md), with a bound so a regression still shows; none now. cp 16 went from
++31 % through +47, +37, +24 to +17.9 % (measured H100 plateaus, the exposed K/V all-gather, FlashAttention-3's
+curve, the 2.5x fused-attention backward) and to +7.7 % when every GPU's GEMM plateau became its measured
+ceiling x the A100 calibration's framework factor (VALIDATION.md, "GEMM efficiency per GPU and precision"); the
+same change took the cp 1 rows to -19 / -24 %, and running them without activation checkpointing, as the paper
+states for 8K sequences (§3.3.2), to +7.2 / +0.5 %."""
 
 
 @pytest.mark.parametrize("case", LLAMA3_405B, ids=lambda c: c.name)
@@ -77,8 +75,9 @@ def test_deepseek_v3_as_run_is_a_reported_optimistic_miss() -> None:
     # 180K H800 GPU-hours per trillion tokens = 1,543 tokens/s per GPU, a whole-pre-training average. Run as the
     # report describes (DualPipe, 4-node routing, FP8 dispatch, its memory savings) the layout fits 80 GB and the
     # all-to-all hides, but racksim's FP8 compute is ~1.8x faster than DeepSeek's profiled kernels (VALIDATION.md):
-    # +133 %, then +93 % with attention and the output layer in BF16 as the report runs them (§3.3.1), bounded so a
-    # regression shows; move it to the checked cases when it comes within 15 %.
+    # +133 %, then +93 % with attention and the output layer in BF16 as the report runs them (§3.3.1), then +68 %
+    # with H100's FP8 plateau at its measured ceiling x the A100 framework factor (0.571), bounded so a regression
+    # shows; move it to the checked cases when it comes within 15 %.
     case = DEEPSEEK_V3[0]
     assert 0.6 < case.error < 1.3, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"
     step = train_step(case.model, case.layout, h800_cluster())  # memory checked: fits the H800's 80 GB
@@ -90,7 +89,8 @@ def test_deepseek_v3_as_run_is_a_reported_optimistic_miss() -> None:
                          h800_cluster()).breakdown
     assert 0.4 < exposed.ep_comm_s / exposed.compute_s < 1.33
     # deepseek-ai/profile-data train.json: one DualPipe pair of 4-MoE-layer chunks (EP 64, 4K tokens) keeps the
-    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~78 ms (~65 ms with attention at the
-    # FP8 peak), the −34 % the FP8 GEMMs (~0.39 of peak measured) and the casts explain (VALIDATION.md).
+    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~90 ms (~78 ms with H100's FP8
+    # plateau at its raw ceiling, ~65 ms with attention at the FP8 peak as well), the −24 % the FP8 GEMMs (~0.39 of
+    # peak measured, 0.571 on the curve) and the casts explain (VALIDATION.md).
     pair_ms = 1e3 * step.breakdown.compute_s / case.layout.microbatches
-    assert 0.55 < pair_ms / 118.2 < 0.75, f"{pair_ms:.1f} ms per pair"
+    assert 0.65 < pair_ms / 118.2 < 0.85, f"{pair_ms:.1f} ms per pair"

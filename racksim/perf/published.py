@@ -160,9 +160,14 @@ NARAYANAN_2021_ZERO3 = tuple(
 # Llama 3 405B pre-training on H100 (Meta's RoCE cluster, 8 × 400 Gb/s per 8-GPU server; `h100_dgx()` has the same
 # NVLink and NIC rates), BF16 MFU 43 / 41 / 38 % (Llama 3 paper, Table 4; the same degrees and 430 / 400 / 380
 # TFLOP/s per GPU on G. Klockwood's notes of P. Balaji's SC'24 slide, glennklockwood.com/garden/llama-3.1):
-# (GPUs, tp, cp, pp, dp, sequence, sequences per step = 16M tokens / sequence, MFU). Not published: the virtual
-# stages, micro-batch, recompute and sharding; taken as racksim's own search picks them under the published degrees
-# (vpp 4, micro-batch 1, full recompute, ZeRO 1; the 126 layers split 7 / 8 ×14 / 7). The MFU is racksim's count
+# (GPUs, tp, cp, pp, dp, sequence, sequences per step = 16M tokens / sequence, MFU). Recompute at 8K (the cp 1 rows):
+# none, as published: "With these optimizations, we could pre-train Llama 3 on sequences of 8K tokens without
+# activation checkpointing" (§3.3.2, "Pipeline parallelism improvements"; the optimizations include one layer fewer
+# on the first and last stages and deallocating each stage's input and output tensors, which racksim's memory model
+# does not have: its footprint is 93 GB of 80 at vpp 4, so those rows are not memory-checked). Not published: the
+# virtual stages, micro-batch, sharding, and recompute at 128K (cp 16); taken as racksim's own search picks them
+# under the published degrees (vpp 4, micro-batch 1, ZeRO 1, full recompute at 128K; the 126 layers split
+# 7 / 8 ×14 / 7). The MFU is racksim's count
 # (full s² attention, as Megatron-LM); the paper cites PaLM (Chowdhery et al.) for its MFU, whose count,
 # 6N + 12·L·H·Q·T FLOPs per token, is also full (unmasked) attention. CP is Llama 3's all-gather CP: K and V
 # gathered before the attention, "exposed in the critical path" (§3.3.2), so `cp_overlap=False`.
@@ -173,8 +178,8 @@ LLAMA3_405B = tuple(
     Case(f"Llama 3 405B {gpus} GPUs cp {cp}", "Llama 3 paper (Dubey et al. 2024), Table 4",
          bundled_model("llama3-405b"),
          Layout(global_batch=batch, seq_len=seq, micro_batch=1, tp=tp, pp=pp, vpp=4, dp=dp, cp=cp,
-                sequence_parallel=True, recompute="full", zero=1, cp_overlap=False),
-         mfu, "MFU", settings_known=False, hardware="h100")
+                sequence_parallel=True, recompute="none" if cp == 1 else "full", zero=1, cp_overlap=False),
+         mfu, "MFU", settings_known=False, hardware="h100", memory_checked=cp != 1)
     for gpus, tp, cp, pp, dp, seq, batch, mfu in _LLAMA3_TABLE4
 )
 
