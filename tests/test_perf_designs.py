@@ -45,9 +45,10 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
 B200_FP4_PLATEAU = 5239 / 9000
 """B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
 B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
+_GB200 = {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000}
 MAMF_CEILINGS = {"a100": {"bf16": 271.2 / 312}, "h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
-                 "b200": {"bf16": 1745 / 2250, "fp8": 3432.5 / 4500}, "gb200": {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000},
-                 "gb300": {"bf16": 1769 / 2250, "fp8": 3353.3 / 4500}, "vr": {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000}}
+                 "b200": {"bf16": 1745 / 2250, "fp8": 3432.5 / 4500}, "gb200": _GB200,
+                 "gb300": {"bf16": 1769 / 2250, "fp8": 3353.3 / 4500}, "vr": _GB200}
 """Best-shape matmul ceilings, "Maximum Achievable Matmul FLOPS" (stas00/ml-engineering, compute/accelerator/README.md
 at 744d01e): A100 SXM, H100 SXM, B200, GB200 measured; GB300 carries B300's fractions, Rubin GB200's."""
 
@@ -71,7 +72,7 @@ def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
 def test_the_a100_ceiling_times_k_is_the_calibrated_plateau() -> None:
     """By construction: k = 0.70 / (271.2/312) = 0.8053, so A100's own ceiling gives back eta = 0.70 (the
     Korthikanti 2022 calibration); the H100 plateaus are 0.8033 x 0.8053 = 0.647 (BF16), 0.7087 x 0.8053 = 0.571."""
-    assert GEMM_FRAMEWORK_FACTOR == pytest.approx(0.8053, abs=1e-4)
+    assert pytest.approx(0.8053, abs=1e-4) == GEMM_FRAMEWORK_FACTOR
     assert A100_SXM_80GB.gemm_curve("bf16").fraction[-1] == pytest.approx(GEMM_PLATEAU, abs=1e-4)
     assert A100_SXM_80GB.gemm_efficiency is A100_SXM_80GB.gemm_curve("bf16")
     assert H100_SXM.gemm_curve("bf16").fraction[-1] == pytest.approx(0.647, abs=5e-4)

@@ -157,7 +157,8 @@ VALIDATION.md). TRT-LLM 70B 1000/1000 left it (+15.6 → +13.2 %) when the `trtl
 the tool runs them (`serving_sim.simulate_offline` with `published_inference.trtllm_bench_replica`). When every
 GPU's GEMM plateau became its measured ceiling x the A100 framework factor (H100 FP8 0.709 -> 0.571), C=1 TTFT went
 -13.7 -> +0.8 % and the simulated burst's wait grew with the slower prefill: C=5 TTFT +16.4 -> +35.9 %, C=25 +1.5 ->
-+18.4 % (back in the list): the synchronized-burst arrivals of a deterministic closed loop, not tuned (VALIDATION.md)."""
++18.4 % (back in the list): the synchronized-burst arrivals of a deterministic closed loop, not tuned
+(VALIDATION.md)."""
 
 
 @pytest.mark.parametrize("case", ALL_SERVING_CASES, ids=lambda c: c.name)
