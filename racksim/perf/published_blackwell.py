@@ -77,6 +77,8 @@ class MaxThroughput:
     settings: str
     system: Callable[[], System]
     """The measured machine (cached builder)."""
+    nvml_gib: float
+    """Device memory per GPU as NVML reports it, GiB: what `trtllm-bench` sizes its engine settings on."""
 
 
 _SOURCE = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, {} TP{} FP4"
@@ -89,10 +91,15 @@ _TRT_70B_FP4 = {"B200": (11147, 9922, 6831, 7762, 7007, 6271, 1339, 4783, 1459, 
 _TRT_405B_FP4 = {"B200": (6281, 8020, 6345, 6244, 5209, 4933, 749, 4212, 1048, 672),
                  "GB200": (6740, 8151, 6608, 6540, 5389, 5135, 797, 4407, 1112, 739)}
 _SYSTEMS = {"B200": dgx_b200, "GB200": gb200_nvl72}
+NVML_GIB = {"B200": 183359 / 1024, "GB200": 189471 / 1024}
+"""Device memory NVML reports per GPU (nvidia-smi "Memory-Usage" totals), GiB: "NVIDIA B200" 183359MiB (DGX B200
+nodes, 1,000 W), "NVIDIA GB200" 189471MiB (GB200 NVL72 compute trays, 1,200 W); nvidia-smi listings in public
+repositories as stored by the search tools (read 2026-12). `get_device_memory` (tensorrt_llm/bench/build/utils.py)
+reads this figure; the H100's is `published_inference.H100_NVML_GIB`."""
 
 TRTLLM_BLACKWELL_FP4 = tuple(
     MaxThroughput(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
-                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu])
+                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu], NVML_GIB[gpu])
     for label, table, model, tp, data in (("70B", "Llama 3.3 70B", "llama3-70b", 1, _TRT_70B_FP4),
                                           ("405B", "Llama 3.1 405B", "llama3-405b", 4, _TRT_405B_FP4))
     for gpu, values in data.items()
