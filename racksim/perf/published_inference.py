@@ -155,8 +155,9 @@ every parameter at the checkpoint's width (the real memory, `inference.serving_m
 
 def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: int, precision: str = "fp8",
                           kv_precision: str = "fp8", device_gib: float = H100_NVML_GIB) -> tuple[int, int]:
-    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives a checkpoint of `precision` weights and a
-    `kv_precision` KV cache on t GPUs of `device_gib` each (NVML's figure).
+    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives a checkpoint on t GPUs of `device_gib` each.
+
+    `precision` the weights' and `kv_precision` the KV cache's format; `device_gib` NVML's figure.
 
     TensorRT-LLM v1.0's heuristic (tensorrt_llm/bench/build/tuning.py `calc_engine_setting`/`finetune_setting`,
     used by bench/benchmark/utils/general.py `get_settings` for the PyTorch backend), restated: the KV cache
