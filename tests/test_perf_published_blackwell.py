@@ -15,6 +15,7 @@ from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
 from racksim.perf.published_blackwell import NVML_GIB, dgx_b200, gb200_nvl72, trtllm_fp4_replica
 from racksim.perf.published_inference import BLACKWELL_SERVING_CASES, trtllm_bench_settings
+from racksim.report.validation_tables import shipped_tables
 
 CASES = {case.name: case for case in BLACKWELL_SERVING_CASES}
 
@@ -32,9 +33,14 @@ OVER_LIMIT = 0.25
 
 @pytest.fixture(scope="module")
 def errors() -> dict[str, float]:
-    """(predicted − measured) / measured of every case, computed once (the 40 simulated runs, about 13 s; shared with
-    the validation table's tests in the same process through `published_inference.offline_run`'s cache)."""
-    return {name: case.error for name, case in CASES.items()}
+    """(predicted − measured) / measured of every case as the shipped validation.json holds it.
+
+    Not predicted again here (the 40 simulated runs take about 13 s of CPU): tests/test_validation_tables.py checks
+    that the shipped tables equal the current predictions, so a model change that moves these rows fails there
+    until `make validation-table` is run, and then here if a row leaves its bound.
+    """
+    rows = {row.case: row.error for table in shipped_tables() if table.name == "serving" for row in table.rows}
+    return {name: rows[name] for name in CASES}
 
 
 def test_the_transcription_has_both_tables_and_both_gpus() -> None:
