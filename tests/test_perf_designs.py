@@ -16,6 +16,7 @@ from racksim.perf.accelerator import (
     GEMM_PLATEAU,
     HBM_PLATEAU,
     KERNEL_FIXED_TIME_S,
+    Accelerator,
     fixed_cost_curve,
 )
 from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
@@ -42,15 +43,19 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
         assert design.compute_tray.gpus.dense_tflops * 1e12 == pytest.approx(training)
 
 
-B200_FP4_PLATEAU = 5239 / 9000
-"""B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
-B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
+B200_FP4_GEMM_TFLOPS = {(128, 2048, 7168): 338, (128, 24576, 1536): 745, (512, 2048, 7168): 1422,
+                        (512, 7168, 2048): 1190, (1024, 7168, 2048): 1399, (4096, 4096, 7168): 3939,
+                        (8192, 8192, 8192): 5239}
+"""B200 FP4 x FP4 GEMM TFLOP/s with cuBLAS 13.3 by M x N x K (deepseek-ai/DeepGEMM pull request 348, B200, CUDA 12.9,
+"cBLT" column): the Blackwell and Rubin files' FP4 curve, as fractions of each GPU's FP4 peak."""
+BLACKWELL_FP4 = ("b200", "gb200", "gb300", "vr")
 _GB200 = {"bf16": 1822 / 2500, "fp8": 3615.6 / 5000}
 MAMF_CEILINGS = {"a100": {"bf16": 271.2 / 312}, "h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
                  "b200": {"bf16": 1745 / 2250, "fp8": 3432.5 / 4500}, "gb200": _GB200,
                  "gb300": {"bf16": 1769 / 2250, "fp8": 3353.3 / 4500}, "vr": _GB200}
 """Best-shape matmul ceilings, "Maximum Achievable Matmul FLOPS" (stas00/ml-engineering, compute/accelerator/README.md
-at 744d01e): A100 SXM, H100 SXM, B200, GB200 measured; GB300 carries B300's fractions, Rubin GB200's."""
+at 744d01e): A100 SXM, H100 SXM, B200, GB200 measured; GB300 carries B300's fractions, Rubin GB200's. FP4 on
+Blackwell and Rubin is the measured table (B200_FP4_GEMM_TFLOPS), not this model."""
 
 
 @pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
@@ -60,8 +65,8 @@ def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
     acc = accelerator_from_design(DESIGNS[key])
     sizes = np.array(acc.gemm_efficiency.size)
     plateaus = {name: ceiling * GEMM_FRAMEWORK_FACTOR for name, ceiling in MAMF_CEILINGS[key].items()}
-    plateaus |= {"fp4": B200_FP4_PLATEAU} if "fp4" in acc.peak_flops else {}
-    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) == set(acc.peak_flops)
+    table = {"fp4"} if key in BLACKWELL_FP4 else set()
+    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) | table == set(acc.peak_flops)
     for precision, plateau in plateaus.items():
         gemm = fixed_cost_curve(plateau, acc.peak(precision), KERNEL_FIXED_TIME_S, "model")
         np.testing.assert_allclose(acc.gemm_curve(precision)(sizes), gemm(sizes), rtol=1e-3)
@@ -88,17 +93,29 @@ def test_h100_fp8_gemms_run_on_their_own_ceiling() -> None:
     assert GB200.gemm_curve("fp8") is not GB200.gemm_curve("bf16")
 
 
-def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
-    """Hand calculation: a 1e12-FLOP FP4 GEMM on B200 takes 5 us + 1e12/(0.5821 * 9000e12) = 0.19589 ms (the
-    measured 8192^3 GEMM, 1.0995e12 FLOPs in 1.0995e12/5239e12 = 0.2099 ms, against 0.2149 ms on the curve); FP8 on
-    its ceiling curve at the FP8 peak: eta = 0.7628 x 0.8053 = 0.6143, fraction 0.6143/(1 + 0.6143 * 4500e12 * 5e-6
-    / 1e12) = 0.60592, so 1e12/(0.60592 * 4500e12) = 0.36675 ms. Null entries drop inherited curves: the H100 file
-    (extending GB200) has no FP4 curve, and the A100 file no FP8 ceiling."""
+def test_blackwell_fp4_gemms_run_on_the_measured_b200_table() -> None:
+    """Every shape of the table runs at its measured time on B200 (the two 512-row shapes of equal FLOPs at their mean,
+    1306 TFLOP/s), GB200 and Rubin at the same fractions of their FP4 peaks. Hand calculation between points: a
+    1e12-FLOP GEMM interpolates in log10(size) between 4096x4096x7168 (2.4052e11, 0.4377) and 8192^3 (1.0995e12,
+    0.5821): 0.4377 + 0.1444 x (12 - 11.3811)/0.6601 = 0.5731, so 1e12/(0.5731 x 9000e12) = 0.19388 ms. Below the
+    smallest shape the time is held: 1e9 FLOPs take 128x2048x7168's 3.758e9/338e12 = 11.1 us. FP8 on its ceiling
+    curve at the FP8 peak: eta = 0.7628 x 0.8053 = 0.6143, fraction 0.6143/(1 + 0.6143 * 4500e12 * 5e-6 / 1e12) =
+    0.60592, so 1e12/(0.60592 * 4500e12) = 0.36675 ms. Null entries drop inherited curves: the H100 file (extending
+    GB200) has no FP4 curve, and the A100 file no FP8 ceiling."""
+    def fp4_s(acc: Accelerator, flops: float) -> float:
+        return float(op_time_s(OpTable(("gemm",), np.array([flops]), np.array([1.0]), np.array([True])), acc,
+                               "fp4")[0])
+
+    for (m, n, k), tflops in B200_FP4_GEMM_TFLOPS.items():
+        measured = 1306 if m == 512 and n * k == 2048 * 7168 else tflops
+        assert fp4_s(B200, 2.0 * m * n * k) == pytest.approx(2.0 * m * n * k / (measured * 1e12), rel=1e-3)
+        assert fp4_s(GB200, 2.0 * m * n * k) == pytest.approx(fp4_s(B200, 2.0 * m * n * k) * 0.9, rel=1e-9)
+    assert fp4_s(B200, 1e12) == pytest.approx(1.9388e-4, rel=2e-3)
+    assert fp4_s(B200, 1e9) == pytest.approx(3.7581e9 / 338e12, rel=1e-3)
+    assert RUBIN.gemm_curve("fp4") == GB200.gemm_curve("fp4") == GB300.gemm_curve("fp4")
     ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
-    assert op_time_s(ops, B200, "fp4")[0] == pytest.approx(1.9589e-4, rel=2e-3)
     assert op_time_s(ops, B200, "fp8")[0] == pytest.approx(3.6675e-4, rel=2e-3)
-    measured = OpTable(("gemm",), np.array([2 * 8192.0**3]), np.array([1e6]), np.array([True]))
-    assert op_time_s(measured, B200, "fp4")[0] == pytest.approx(2 * 8192**3 / 5239e12, rel=0.03)
+    assert set(B200.gemm_efficiency_by_precision) == {"bf16", "fp8", "fp4"}
     assert not B200.attention_efficiency
     assert set(H100_SXM.gemm_efficiency_by_precision) == {"bf16", "fp8"}
     assert set(A100_SXM_80GB.gemm_efficiency_by_precision) == {"bf16"}
