@@ -40,7 +40,11 @@ B200_FP4_PLATEAU = 5239 / 9000
 """B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
 B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
 _FP4 = {"bf16": GEMM_PLATEAU, "fp4": B200_FP4_PLATEAU}
-MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979},
+H100_FP8_BLOCK_PLATEAU = 0.529
+"""DeepSeek's block-scaled FP8 GEMMs on H800 (the H100's SMs and clocks): the plateau η with which T = t0 + x/(η·P)
+gives the internal CUTLASS 3.6 grouped GEMM 4 × 8192 × 4096 × 7168 DeepGEMM's README (327ec92) implies, 1346 TFLOP/s
+over its 1.3× speedup (`test_h100_block_scaled_fp8_curve_reproduces_its_calibration`)."""
+MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979, "fp8_block": H100_FP8_BLOCK_PLATEAU},
                           "b200": _FP4, "gb200": _FP4, "gb300": _FP4, "vr": _FP4}
 """Plateaus the files take from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
 torch.matmul sweep), BF16 794.5 and FP8 1402.6 TFLOP/s against 989 and 1979 (stas00/ml-engineering,
@@ -72,6 +76,23 @@ def test_h100_fp8_gemms_run_on_their_own_measured_curve() -> None:
     assert GB200.gemm_curve("fp8") is GB200.gemm_curve("bf16") is GB200.gemm_efficiency
 
 
+def test_h100_block_scaled_fp8_curve_reproduces_its_calibration() -> None:
+    """The one calibration of η_block: DeepSeek's internal CUTLASS 3.6 grouped GEMM (the kernels of its training
+    profile), 4 groups of 8192 × 4096 × 7168 on H800, at DeepGEMM's 1346 TFLOP/s over its 1.3× speedup (README at
+    327ec92) = 1035 TFLOP/s; the sampled curve, interpolated between decades, gives it within 1 %. Checks: the
+    README's first version (a6d97a1), 1297 / 1.2 = 1081, and the other contiguous shape (7168 × 2048), 1214 / 1.3 =
+    934 TFLOP/s, within 10 %. Per-tensor FP8 keeps its own curve; GB200 has no block curve (MXFP8 scales in the
+    tensor cores): its fp8 one."""
+    per_group = 2.0 * 8192 * 4096 * 7168
+    block = H100_SXM.gemm_curve("fp8_block")
+    assert H100_SXM.peak("fp8_block") == H100_SXM.peak("fp8")
+    assert block(per_group) * 1979 == pytest.approx(1346 / 1.3, rel=0.01)
+    assert block(per_group) * 1979 == pytest.approx(1297 / 1.2, rel=0.06)
+    assert block(2.0 * 8192 * 7168 * 2048) * 1979 == pytest.approx(1214 / 1.3, rel=0.10)
+    assert H100_SXM.gemm_curve("fp8")(per_group) > 1.3 * block(per_group)
+    assert GB200.gemm_curve("fp8_block") is GB200.gemm_curve("fp8")
+
+
 def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
     """Hand calculation: a 1e12-FLOP FP4 GEMM on B200 takes 5 us + 1e12/(0.5821 * 9000e12) = 0.19589 ms (the
     measured 8192^3 GEMM, 1.0995e12 FLOPs in 1.0995e12/5239e12 = 0.2099 ms, against 0.2149 ms on the curve); FP8 on
@@ -85,7 +106,7 @@ def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
     assert op_time_s(measured, B200, "fp4")[0] == pytest.approx(2 * 8192**3 / 5239e12, rel=0.03)
     assert set(B200.gemm_efficiency_by_precision) == {"fp4"}
     assert not B200.attention_efficiency
-    assert set(H100_SXM.gemm_efficiency_by_precision) == {"fp8"}
+    assert set(H100_SXM.gemm_efficiency_by_precision) == {"fp8", "fp8_block"}
 
 
 @pytest.mark.parametrize(("field", "curve"), [

@@ -18,16 +18,18 @@ NEMO_MISSES = {
     "NeMo Llama 3 8B 8 GB200 FP8-CS": 0.50,
     "NeMo Llama 3 70B 64 GB200 FP8-CS": 0.55,
     "NeMo Llama 3.1 405B 256 GB200 FP8-CS": 0.25,
-    "NeMo DeepSeek-V3 256 GB200 BF16": 0.60,
-    "NeMo DeepSeek-V3 256 GB200 FP8-MX": 0.75,
+    "NeMo DeepSeek-V3 256 GB200 BF16": 0.50,
+    "NeMo DeepSeek-V3 256 GB200 FP8-MX": 0.60,
     "NeMo Llama 3 70B 64 GB300 FP8-CS": 0.45,
-    "NeMo DeepSeek-V3 256 GB300 BF16": 0.45,
-    "NeMo DeepSeek-V3 256 GB300 FP8-MX": 0.80,
+    "NeMo DeepSeek-V3 256 GB300 BF16": 0.35,
+    "NeMo DeepSeek-V3 256 GB300 FP8-MX": 0.60,
 }
 """Cases outside 15 %, all optimistic, bounded so a regression shows (VALIDATION.md: one GPU's compute runs 18-68 %
 faster than measured where little else is in the step, most for MoE; nothing calibrated on them). The Llama bounds
 were lowered by ~10 points when FP8 current scaling's quantize kernels were timed (+28.6 / +51.4 / +51.3 / +20.5 /
-+27.1 / +44.4 % before)."""
++27.1 / +44.4 % before). The DeepSeek-V3 bounds were lowered when the routed experts ran as grouped GEMMs and
+MXFP8's row- and column-wise quantize kernels were timed (GB200 BF16 +43.0 → +42.1 %, FP8-MX +58.0 → +49.1 %; GB300
+BF16 +26.3 → +24.6 %, FP8-MX +60.8 → +50.4 %)."""
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,8 @@ def test_the_cases_are_transcribed_and_calibrate_nothing() -> None:
         recipe = case.name.rsplit(" ", 1)[1]
         assert case.layout.precision == ("bf16" if recipe == "BF16" else "fp8")
         assert case.layout.fp8_current_scaling == (recipe == "FP8-CS")
+        assert case.layout.fp8_block_scaling == ("mxfp8" if recipe == "FP8-MX" else "none")
+        assert case.layout.matmul_precision == case.layout.precision  # MXFP8: scales in the tensor cores
         assert not case.layout.fp8_attention
         assert not case.layout.fp8_output_layer
     assert not any(c.calibration for c in NEMO_CASES)

@@ -205,7 +205,7 @@ DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Tabl
                     Layout(global_batch=15360, seq_len=4096, micro_batch=1, tp=1, pp=16, dp=128, ep=64,
                            precision="fp8", recompute="none", zero=1, pp_schedule="dualpipe",
                            comm_sm_fraction=20 / 132, ep_max_domains=4, ep_fp8_dispatch=True, recompute_norms=True,
-                           fp8_activations=True, adam_bf16_moments=True),
+                           fp8_activations=True, adam_bf16_moments=True, fp8_block_scaling="deepseek"),
                     1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800"),)
 
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3

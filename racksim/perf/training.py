@@ -179,7 +179,8 @@ def step_shard(layout: Layout) -> Shard:
     """What one GPU computes for one micro-batch of the layout."""
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
                  layout.flash_attention, layout.precision,
-                 fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16")
+                 fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16",
+                 fp8_block_scaling=layout.fp8_block_scaling if layout.precision == "fp8" else "none")
 
 
 def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
@@ -213,7 +214,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     memory = memory_per_gpu(m, layout)
     if check_memory:
         check_fits(memory, acc, source)
-    prec, attn = layout.precision, layout.attention_precision
+    prec, attn = layout.matmul_precision, layout.attention_precision
     shard = step_shard(layout)
     fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = 0.0
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
