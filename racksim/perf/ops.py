@@ -19,10 +19,12 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   up-projections absorbed (DeepSeek-V2 §2.1.2): scores over r_kv + d_rope and context over r_kv per head;
 - MLP 2·N·m·h·i/t; an MoE layer routes each token to k experts of width i_e (2·N·k·m·h·i_e/t, balanced) plus the
   shared experts and a router 2·N·h·E. The routed experts run as one grouped GEMM of G equal GEMMs, one per local
-  expert (G = E/ep in training, the experts the tokens touch in inference; `OpTable.groups`), each of N·k/G rows:
-  the GEMM curve is read at the FLOPs of one expert's GEMM, so G·t0 of fixed cost, and small per-expert GEMMs sit
-  low on it (Megatron-Core's GroupedMLP, DeepSeek's and DeepGEMM's grouped kernels run all local experts in one
-  launch, each expert's rows a GEMM of its own);
+  expert (the E/ep experts in training, those the tokens touch in inference), each of N·k/G rows, the GEMM curve
+  read at one expert's FLOPs (`OpTable.groups`): G fixed costs, small per-expert GEMMs low on the curve, as
+  DeepGEMM's masked grouped GEMMs measure (the same 6e10 FLOPs at 1233, 1040 and 932 TFLOP/s as 1, 2 and 4 groups
+  of 1024, 512 and 256 rows, H800). Experts with fewer rows than one tile (`GROUP_MIN_ROWS`) share a wave: G is at
+  most N·k/64 (Megatron-Core's GroupedMLP, DeepSeek's and DeepGEMM's grouped kernels run all local experts in one
+  launch);
 - norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
   read and written (split by t with sequence parallelism, else replicated).
 
@@ -64,6 +66,11 @@ FP8_BYTES = 1.0
 """Bytes per FP8 element."""
 WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
+GROUP_MIN_ROWS = 64.0
+"""Rows of the smallest tile a grouped GEMM gives one expert: Hopper's warpgroup MMA multiplies 64 rows per
+instruction (wgmma M = 64; Blackwell's tcgen05 M = 64 or 128) and DeepGEMM's grouped kernels align each expert's rows
+to their BLOCK_M of 64 or 128 (deepseek-ai/DeepGEMM README). Experts with fewer rows share a wave of tiles, so a
+grouped GEMM counts at most routed rows / 64 GEMMs (`layer_ops`)."""
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
 
@@ -310,7 +317,7 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             linear("mlp_out", n_tok, i / t, h, h * i / t),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
-    grouped = max(1.0, local) if moe_layer else 1.0
+    grouped = float(np.clip(n_tok * m.top_k / GROUP_MIN_ROWS, 1.0, max(1.0, local))) if moe_layer else 1.0
     return _table(rows + quantized, fused_attention_keys(shard), {"experts_in": grouped, "experts_out": grouped})
 
 
