@@ -297,3 +297,19 @@ def test_routed_experts_run_as_one_gemm_per_local_expert() -> None:
     assert grouped_s[0] > 1.9 * single_s[0]
     assert layer_ops(m, Shard(1, 4), True, 32.0).groups is None
     assert grouped_s[1] == single_s[1]  # the shared expert is one GEMM
+
+
+def test_training_moe_layers_permute_and_combine_their_routed_tokens() -> None:
+    """Hand calculation, DeepSeek-V3 (h 7168, k 8), one 4,096-token micro-batch: the permutation copies 32,768
+    routed rows, 2 * 2 * 32768 * 7168 = 939,524,096 bytes (backward: the same inverse copy); the combine reads the
+    8 outputs and writes one per token, 2 * (32768 + 4096) * 7168 = 528,482,304 bytes, 2 * 32768 * 7168 FLOPs
+    (backward: (4096 + 2 * 32768) / (4096 + 32768) = 17/9 of that). Serving shards (moe_permute False) have neither."""
+    m = bundled_model("deepseek-v3")
+    ops = layer_ops(m, Shard(1, 4096, moe_permute=True), True, 4)
+    moved = ops.select(frozenset({"experts_permute", "experts_combine"}))
+    np.testing.assert_allclose(moved.bytes, [939_524_096, 528_482_304])
+    np.testing.assert_allclose(moved.backward().bytes, [939_524_096, 528_482_304 * 17 / 9])
+    assert moved.flops[1] == pytest.approx(2 * 32768 * 7168)
+    assert not moved.matmul.any()
+    assert "experts_permute" not in layer_ops(m, Shard(1, 4096), True, 4).name
+    assert "experts_permute" not in layer_ops(m, Shard(1, 4096, moe_permute=True)).name  # dense layer

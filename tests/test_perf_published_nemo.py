@@ -19,17 +19,17 @@ NEMO_MISSES = {
     "NeMo Llama 3 70B 64 GB200 FP8-CS": 0.55,
     "NeMo Llama 3.1 405B 256 GB200 FP8-CS": 0.25,
     "NeMo DeepSeek-V3 256 GB200 BF16": 0.50,
-    "NeMo DeepSeek-V3 256 GB200 FP8-MX": 0.60,
+    "NeMo DeepSeek-V3 256 GB200 FP8-MX": 0.55,
     "NeMo Llama 3 70B 64 GB300 FP8-CS": 0.45,
-    "NeMo DeepSeek-V3 256 GB300 BF16": 0.35,
-    "NeMo DeepSeek-V3 256 GB300 FP8-MX": 0.60,
+    "NeMo DeepSeek-V3 256 GB300 BF16": 0.30,
+    "NeMo DeepSeek-V3 256 GB300 FP8-MX": 0.55,
 }
 """Cases outside 15 %, all optimistic, bounded so a regression shows (VALIDATION.md: one GPU's compute runs 18-68 %
 faster than measured where little else is in the step, most for MoE; nothing calibrated on them). The Llama bounds
 were lowered by ~10 points when FP8 current scaling's quantize kernels were timed (+28.6 / +51.4 / +51.3 / +20.5 /
-+27.1 / +44.4 % before). The DeepSeek-V3 bounds were lowered when the routed experts ran as grouped GEMMs and
-MXFP8's row- and column-wise quantize kernels were timed (GB200 BF16 +43.0 → +42.1 %, FP8-MX +58.0 → +49.1 %; GB300
-BF16 +26.3 → +24.6 %, FP8-MX +60.8 → +50.4 %)."""
++27.1 / +44.4 % before). The DeepSeek-V3 bounds were lowered when the routed experts ran as grouped GEMMs, MXFP8's
+row- and column-wise quantize kernels were timed and the routed tokens' permutation and combine became kernels
+(GB200 BF16 +43.0 → +37.8 %, FP8-MX +58.0 → +43.4 %; GB300 BF16 +26.3 → +20.6 %, FP8-MX +60.8 → +43.9 %)."""
 
 
 @pytest.fixture(scope="module")

@@ -78,25 +78,26 @@ def test_deepseek_v3_as_run_is_a_reported_optimistic_miss() -> None:
     # 180K H800 GPU-hours per trillion tokens = 1,543 tokens/s per GPU, a whole-pre-training average. Run as the
     # report describes (DualPipe, 4-node routing, FP8 dispatch, its memory savings) the layout fits 80 GB and the
     # all-to-all hides. +133 %, then +93 % with attention and the output layer in BF16 as the report runs them
-    # (§3.3.1), then +50 % with its block-scaled FP8 GEMMs on their own curve and their quantize kernels timed
-    # (VALIDATION.md, "Fine-grained FP8"); bounded so a regression shows. The profile's own compute stream implies
+    # (§3.3.1), then +50 % with its block-scaled FP8 GEMMs on their own curve and their quantize kernels timed, +43 %
+    # with the routed tokens' permutation and combine (VALIDATION.md, "Fine-grained FP8"); bounded so a regression
+    # shows. The profile's own compute stream implies
     # ~+26 % over the GPU-hour average (VALIDATION.md), so the case stays a miss until the rest of the profile's
     # kernels are modelled.
     case = DEEPSEEK_V3[0]
-    assert 0.4 < case.error < 0.6, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"
+    assert 0.35 < case.error < 0.55, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"
     step = train_step(case.model, case.layout, h800_cluster())  # memory checked: fits the H800's 80 GB
     assert step.memory.total_gb <= 80.0
     assert step.breakdown.ep_comm_s == step.breakdown.pp_comm_s == 0.0  # "fully hidden" (§3.2.1)
     # Per micro-batch, the all-to-alls against the compute without overlap: "approximately 1:1" (§3.2.1), and in
     # the profile the communication stream (DeepEP dispatch, combine, notify) is busy 114.5 ms per pair against the
-    # compute stream's 118.2. racksim: 1.06 with attention at the FP8 peak, 0.50 with it in BF16, 0.43 with the
-    # block-scaled GEMMs: its all-to-all is ~2x faster than DeepEP's profiled kernels (VALIDATION.md).
+    # compute stream's 118.2. racksim: 1.06 with attention at the FP8 peak, 0.50 with it in BF16, 0.41 with the
+    # block-scaled GEMMs and the permutations: its all-to-all is ~2x faster than DeepEP's profiled kernels.
     exposed = train_step(case.model, dataclasses.replace(case.layout, pp_schedule="1f1b", comm_sm_fraction=0.0),
                          h800_cluster()).breakdown
     assert 0.35 < exposed.ep_comm_s / exposed.compute_s < 0.6
     # deepseek-ai/profile-data train.json: one DualPipe pair of 4-MoE-layer chunks (EP 64, 4K tokens) keeps the
-    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~102 ms (~78 ms before the
-    # block-scaled curve), the rest mostly the casts and vector kernels (VALIDATION.md).
+    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~107 ms (~78 ms before the
+    # block-scaled curve, the quantize kernels and the permutations), the rest mostly the casts and vector kernels.
     pair_ms = 1e3 * step.breakdown.compute_s / case.layout.microbatches
     assert 0.78 < pair_ms / 118.2 < 0.95, f"{pair_ms:.1f} ms per pair"
 

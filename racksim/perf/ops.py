@@ -24,7 +24,9 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   DeepGEMM's masked grouped GEMMs measure (the same 6e10 FLOPs at 1233, 1040 and 932 TFLOP/s as 1, 2 and 4 groups
   of 1024, 512 and 256 rows, H800). Experts with fewer rows than one tile (`GROUP_MIN_ROWS`) share a wave: G is at
   most N·k/64 (Megatron-Core's GroupedMLP, DeepSeek's and DeepGEMM's grouped kernels run all local experts in one
-  launch);
+  launch). In training (`Shard.moe_permute`) the routed tokens are copied into per-expert order before the experts,
+  2·N·k·h·B bytes, and their k outputs summed per token after, (N·k + N)·h·B bytes (backward: the inverse copy; the
+  gradient's broadcast and the routing probabilities' gradient, (N + 2·N·k)·h·B);
 - norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
   read and written (split by t with sequence parallelism, else replicated).
 
@@ -96,6 +98,12 @@ class Shard:
     fp8_block_scaling: str = "none"
     """Fine-grained FP8 scaling whose quantize kernels are timed (`Layout.fp8_block_scaling`: 'deepseek' 1×128
     tiles, 'mxfp8' 32-element blocks; `QUANTIZE_BYTES`); 'none': as `fp8_current_scaling` says."""
+
+    moe_permute: bool = False
+    """Time the routed tokens' permutation into per-expert order and the weighted sum of their k expert outputs as
+    kernels of their own (`experts_permute`, `experts_combine` rows; training: Megatron-Core's token dispatcher
+    `permute` / `unpermute`, DeepSeek's profile `expand_to_fused_with_scales` / `reduce_fused_impl`). False: done
+    inside the expert GEMMs' row gathers, untimed (serving engines' fused MoE kernels, vLLM's `fused_moe`)."""
 
     @property
     def quantize(self) -> str | None:
@@ -303,6 +311,10 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             _vector("experts_act", routed * i_e / t, mm, 4.0),
             linear("experts_out", routed, i_e / t, h, local * h * i_e / t),
         ]
+        if shard.moe_permute:  # backward: the inverse permutation; the gradient's broadcast and the probs' gradient
+            rows += [("experts_permute", 0.0, 2 * BYTES_ACT * routed * h, False, 1.0),
+                     ("experts_combine", 2.0 * routed * h, BYTES_ACT * (routed + n_tok) * h, False,
+                      (n_tok + 2 * routed) / (n_tok + routed))]
         if shared:
             rows += [
                 linear("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t),

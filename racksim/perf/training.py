@@ -180,7 +180,7 @@ def step_shard(layout: Layout) -> Shard:
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
                  layout.flash_attention, layout.precision,
                  fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16",
-                 fp8_block_scaling=layout.fp8_block_scaling if layout.precision == "fp8" else "none")
+                 fp8_block_scaling=layout.fp8_block_scaling if layout.precision == "fp8" else "none", moe_permute=True)
 
 
 def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
