@@ -22,11 +22,12 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   expert (the E/ep experts in training, those the tokens touch in inference), each of N·k/G rows, the GEMM curve
   read at one expert's FLOPs (`OpTable.groups`): G fixed costs, small per-expert GEMMs low on the curve, as
   DeepGEMM's masked grouped GEMMs measure (the same 6e10 FLOPs at 1233, 1040 and 932 TFLOP/s as 1, 2 and 4 groups
-  of 1024, 512 and 256 rows, H800). Experts with fewer rows than one tile (`GROUP_MIN_ROWS`) share a wave: G is at
-  most N·k/64 (Megatron-Core's GroupedMLP, DeepSeek's and DeepGEMM's grouped kernels run all local experts in one
-  launch). In training (`Shard.moe_permute`) the routed tokens are copied into per-expert order before the experts,
-  2·N·k·h·B bytes, and their k outputs summed per token after, (N·k + N)·h·B bytes (backward: the inverse copy; the
-  gradient's broadcast and the routing probabilities' gradient, (N + 2·N·k)·h·B);
+  of 1024, 512 and 256 rows, H800). Experts too small to fill a wave of output tiles run side by side: G is at most
+  N·k·n / (132·128·128) for an output width n (`grouped_gemms`; Megatron-Core's GroupedMLP, DeepSeek's and
+  DeepGEMM's grouped kernels run all local experts in one launch). In training (`Shard.moe_permute`) the routed
+  tokens are copied into per-expert order before the experts, 2·N·k·h·B bytes, and their k outputs summed per token
+  after, (N·k + N)·h·B bytes (backward: the inverse copy; the gradient's broadcast and the routing probabilities'
+  gradient, (N + 2·N·k)·h·B);
 - norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
   read and written (split by t with sequence parallelism, else replicated).
 
@@ -68,11 +69,21 @@ FP8_BYTES = 1.0
 """Bytes per FP8 element."""
 WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
-GROUP_MIN_ROWS = 64.0
-"""Rows of the smallest tile a grouped GEMM gives one expert: Hopper's warpgroup MMA multiplies 64 rows per
-instruction (wgmma M = 64; Blackwell's tcgen05 M = 64 or 128) and DeepGEMM's grouped kernels align each expert's rows
-to their BLOCK_M of 64 or 128 (deepseek-ai/DeepGEMM README). Experts with fewer rows share a wave of tiles, so a
-grouped GEMM counts at most routed rows / 64 GEMMs (`layer_ops`)."""
+GEMM_WAVE_ELEMENTS = 132 * 128 * 128
+"""Output elements of one wave of a GEMM's tiles: one 128 × 128 tile (CUTLASS's and DeepGEMM's usual Hopper tile) on
+each of H100 SXM's 132 SMs. Assumed for every GPU (B200 has 148 SMs). A grouped GEMM's experts run side by side
+until their tiles fill a wave, so it counts at most (rows × N) / this many GEMMs (`grouped_gemms`)."""
+
+
+def grouped_gemms(rows: float, n: float, experts: float) -> float:
+    """GEMMs a grouped GEMM of `rows` × `n` outputs over `experts` experts counts on the curve.
+
+    One per expert, at most one per wave of output tiles (`GEMM_WAVE_ELEMENTS`), at least 1.
+    """
+    return float(np.clip(rows * n / GEMM_WAVE_ELEMENTS, 1.0, max(1.0, experts)))
+
+
+
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
 
@@ -329,8 +340,12 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             linear("mlp_out", n_tok, i / t, h, h * i / t),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
-    grouped = float(np.clip(n_tok * m.top_k / GROUP_MIN_ROWS, 1.0, max(1.0, local))) if moe_layer else 1.0
-    return _table(rows + quantized, fused_attention_keys(shard), {"experts_in": grouped, "experts_out": grouped})
+    groups = {}
+    if moe_layer:
+        routed, gate_up = n_tok * m.top_k, (mm - 1) * m.expert_size / t
+        groups = {"experts_in": grouped_gemms(routed, gate_up, local),
+                  "experts_out": grouped_gemms(routed, h, local)}
+    return _table(rows + quantized, fused_attention_keys(shard), groups)
 
 
 def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
