@@ -11,7 +11,7 @@ import pytest
 
 from racksim.design.schema import Design
 from racksim.errors import InputError
-from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIME_S, fixed_cost_curve
+from racksim.perf.accelerator import GEMM_PLATEAU, HBM_PLATEAU, KERNEL_FIXED_TIME_S, Accelerator, fixed_cost_curve
 from racksim.perf.hardware import accelerator_from_design, gpus_per_rack, system_from_design
 from racksim.perf.ops import OpTable, op_time_s
 from racksim.run.loading import load_design
@@ -36,20 +36,21 @@ def test_every_bundled_design_carries_a_sourced_accelerator() -> None:
         assert design.compute_tray.gpus.dense_tflops * 1e12 == pytest.approx(training)
 
 
-B200_FP4_PLATEAU = 5239 / 9000
-"""B200 FP4 x FP4 GEMM 8192x8192x8192 with cuBLAS 13.3: 5239 of 9000 TFLOP/s (deepseek-ai/DeepGEMM pull request 348,
-B200, CUDA 12.9); the Blackwell and Rubin files carry it at their own FP4 peaks."""
-_FP4 = {"bf16": GEMM_PLATEAU, "fp4": B200_FP4_PLATEAU}
+B200_FP4_GEMM_TFLOPS = {(128, 2048, 7168): 338, (128, 24576, 1536): 745, (512, 2048, 7168): 1422,
+                        (512, 7168, 2048): 1190, (1024, 7168, 2048): 1399, (4096, 4096, 7168): 3939,
+                        (8192, 8192, 8192): 5239}
+"""B200 FP4 x FP4 GEMM TFLOP/s with cuBLAS 13.3 by M x N x K (deepseek-ai/DeepGEMM pull request 348, B200, CUDA 12.9,
+"cBLT" column): the Blackwell and Rubin files' FP4 curve, as fractions of each GPU's FP4 peak."""
+BLACKWELL_FP4 = ("b200", "gb200", "gb300", "vr")
 H100_FP8_BLOCK_PLATEAU = 0.529
 """DeepSeek's block-scaled FP8 GEMMs on H800 (the H100's SMs and clocks): the plateau η with which T = t0 + x/(η·P)
 gives the internal CUTLASS 3.6 grouped GEMM 4 × 8192 × 4096 × 7168 DeepGEMM's README (327ec92) implies, 1346 TFLOP/s
 over its 1.3× speedup (`test_h100_block_scaled_fp8_curve_reproduces_its_calibration`)."""
-MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979, "fp8_block": H100_FP8_BLOCK_PLATEAU},
-                          "b200": _FP4, "gb200": _FP4, "gb300": _FP4, "vr": _FP4}
+MEASURED_GEMM_PLATEAUS = {"h100": {"bf16": 794.5 / 989, "fp8": 1402.6 / 1979, "fp8_block": H100_FP8_BLOCK_PLATEAU}}
 """Plateaus the files take from a measurement: H100 SXM "Maximum Achievable Matmul FLOPS" (best shape of a
 torch.matmul sweep), BF16 794.5 and FP8 1402.6 TFLOP/s against 989 and 1979 (stas00/ml-engineering,
-compute/accelerator/README.md at 744d01e); FP4 on Blackwell (B200_FP4_PLATEAU). Every other curve carries the A100
-calibration (GEMM_PLATEAU)."""
+compute/accelerator/README.md at 744d01e). Every other fixed-cost curve carries the A100 calibration
+(GEMM_PLATEAU); FP4 on Blackwell and Rubin is the measured table (B200_FP4_GEMM_TFLOPS), not this model."""
 
 
 @pytest.mark.parametrize("key", sorted(DESIGN_PATHS))
@@ -59,7 +60,8 @@ def test_design_curves_are_samples_of_the_stated_model(key: str) -> None:
     acc = accelerator_from_design(DESIGNS[key])
     sizes = np.array(acc.gemm_efficiency.size)
     plateaus = MEASURED_GEMM_PLATEAUS.get(key, {"bf16": GEMM_PLATEAU})
-    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) - {"bf16"}
+    table = {"fp4"} if key in BLACKWELL_FP4 else set()
+    assert set(acc.gemm_efficiency_by_precision) == set(plateaus) - {"bf16"} | table
     for precision, plateau in plateaus.items():
         gemm = fixed_cost_curve(plateau, acc.peak(precision), KERNEL_FIXED_TIME_S, "model")
         np.testing.assert_allclose(acc.gemm_curve(precision)(sizes), gemm(sizes), rtol=1e-3)
@@ -93,17 +95,28 @@ def test_h100_block_scaled_fp8_curve_reproduces_its_calibration() -> None:
     assert GB200.gemm_curve("fp8_block") is GB200.gemm_curve("fp8")
 
 
-def test_blackwell_fp4_gemms_run_on_the_measured_b200_ceiling() -> None:
-    """Hand calculation: a 1e12-FLOP FP4 GEMM on B200 takes 5 us + 1e12/(0.5821 * 9000e12) = 0.19589 ms (the
-    measured 8192^3 GEMM, 1.0995e12 FLOPs in 1.0995e12/5239e12 = 0.2099 ms, against 0.2149 ms on the curve); FP8 on
-    the carried curve, sampled at the BF16 peak: fraction 0.70/(1 + 0.70 * 2250e12 * 5e-6 / 1e12) = 0.69453, so
-    1e12/(0.69453 * 4500e12) = 0.31997 ms. Null entries drop inherited curves: the B200 file
-    (extending the H100 one) has no H100 FP8 curve, the H100 file (extending GB200) no FP4 curve."""
+def test_blackwell_fp4_gemms_run_on_the_measured_b200_table() -> None:
+    """Every shape of the table runs at its measured time on B200 (the two 512-row shapes of equal FLOPs at their mean,
+    1306 TFLOP/s), GB200 and Rubin at the same fractions of their FP4 peaks. Hand calculation between points: a
+    1e12-FLOP GEMM interpolates in log10(size) between 4096x4096x7168 (2.4052e11, 0.4377) and 8192^3 (1.0995e12,
+    0.5821): 0.4377 + 0.1444 x (12 - 11.3811)/0.6601 = 0.5731, so 1e12/(0.5731 x 9000e12) = 0.19388 ms. Below the
+    smallest shape the time is held: 1e9 FLOPs take 128x2048x7168's 3.758e9/338e12 = 11.1 us. FP8 on the carried
+    curve, sampled at the BF16 peak: fraction 0.70/(1 + 0.70 * 2250e12 * 5e-6 / 1e12) = 0.69453, so
+    1e12/(0.69453 * 4500e12) = 0.31997 ms. Null entries drop inherited curves: the B200 file (extending the H100
+    one) has no H100 FP8 curve, the H100 file (extending GB200) no FP4 curve."""
+    def fp4_s(acc: Accelerator, flops: float) -> float:
+        return float(op_time_s(OpTable(("gemm",), np.array([flops]), np.array([1.0]), np.array([True])), acc,
+                               "fp4")[0])
+
+    for (m, n, k), tflops in B200_FP4_GEMM_TFLOPS.items():
+        measured = 1306 if m == 512 and n * k == 2048 * 7168 else tflops
+        assert fp4_s(B200, 2.0 * m * n * k) == pytest.approx(2.0 * m * n * k / (measured * 1e12), rel=1e-3)
+        assert fp4_s(GB200, 2.0 * m * n * k) == pytest.approx(fp4_s(B200, 2.0 * m * n * k) * 0.9, rel=1e-9)
+    assert fp4_s(B200, 1e12) == pytest.approx(1.9388e-4, rel=2e-3)
+    assert fp4_s(B200, 1e9) == pytest.approx(3.7581e9 / 338e12, rel=1e-3)
+    assert RUBIN.gemm_curve("fp4") == GB200.gemm_curve("fp4") == GB300.gemm_curve("fp4")
     ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
-    assert op_time_s(ops, B200, "fp4")[0] == pytest.approx(1.9589e-4, rel=2e-3)
     assert op_time_s(ops, B200, "fp8")[0] == pytest.approx(3.1997e-4, rel=2e-3)
-    measured = OpTable(("gemm",), np.array([2 * 8192.0**3]), np.array([1e6]), np.array([True]))
-    assert op_time_s(measured, B200, "fp4")[0] == pytest.approx(2 * 8192**3 / 5239e12, rel=0.03)
     assert set(B200.gemm_efficiency_by_precision) == {"fp4"}
     assert not B200.attention_efficiency
     assert set(H100_SXM.gemm_efficiency_by_precision) == {"fp8", "fp8_block"}

@@ -7,39 +7,40 @@ No row calibrates anything; the misses are bounded and explained in racksim/perf
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from racksim.perf.inference import kv_bytes_per_token, serving_memory
 from racksim.perf.memory import GB, RESERVED_GB
 from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
-from racksim.perf.published_blackwell import dgx_b200, gb200_nvl72, trtllm_fp4_replica
-from racksim.perf.published_inference import BLACKWELL_SERVING_CASES, ServingCase
+from racksim.perf.published_blackwell import NVML_GIB, dgx_b200, gb200_nvl72, trtllm_fp4_replica
+from racksim.perf.published_inference import BLACKWELL_SERVING_CASES, trtllm_bench_settings
+from racksim.report.validation_tables import shipped_tables
 
 CASES = {case.name: case for case in BLACKWELL_SERVING_CASES}
 
-BUDGET_SATURATED = {f"TRT-LLM 405B {gpu} TP4 FP4 {lengths} max load"
-                    for gpu in ("B200", "GB200") for lengths in ("128/128", "2048/128")}
-"""Rows where the KV-cache limit B holds more requests than the token budget T can keep decoding,
-B > T·L_out/(L_in + L_out): the analytic steady state (`serving.serve`) then lets almost all B decode, which
-starves the prompts of budget and under-predicts by 43-85 %. A limit of the serving model at maximum load, not of
-the GPU (VALIDATION.md)."""
-WITHIN_15 = {"TRT-LLM 70B GB200 TP1 FP4 2048/2048 max load", "TRT-LLM 70B GB200 TP1 FP4 20000/2000 max load",
-             "TRT-LLM 405B B200 TP4 FP4 5000/500 max load", "TRT-LLM 405B GB200 TP4 FP4 5000/500 max load",
-             "TRT-LLM 405B GB200 TP4 FP4 20000/2000 max load"}
-"""The rows within 15 % with an FP8 KV cache and the measured FP4 GEMM ceiling. Every other row (31) over-predicts
-by 15-44 %: the KV-cache precision of the FP4 checkpoints is not known, and with a BF16 one 30 of the 40 rows come
-within 15 % (VALIDATION.md); not changed, since no source settles it."""
-OVER_LIMIT = 0.45
-"""Bound on the over-predicted rows (largest today +43.6 %): a further drift fails."""
+OVER_PREDICTED = {f"TRT-LLM 70B {gpu} TP1 FP4 {lengths} max load"
+                  for gpu, many in (("B200", ("128/128", "128/2048", "500/2000", "1000/1000", "1000/2000", "2048/128",
+                                              "5000/500", "20000/2000")),
+                                    ("GB200", ("128/128", "1000/1000", "1000/2000", "2048/128", "5000/500")))
+                  for lengths in many} | {"TRT-LLM 405B B200 TP4 FP4 20000/2000 max load"}
+"""The rows outside 15 % (14 of 40), every one over-predicted by +15.9 to +22.6 %: all but one are Llama 3.3 70B on
+one GPU; the prompt-heavy ones (2048/128, 5000/500, 20000/2000) miss most. Not tuned away (VALIDATION.md,
+"Blackwell serving"); every other row is within 15 %."""
+OVER_LIMIT = 0.25
+"""Bound on the over-predicted rows (largest today +22.6 %): a further drift fails."""
 
 
 @pytest.fixture(scope="module")
 def errors() -> dict[str, float]:
-    """(predicted − measured) / measured of every case, computed once (about 1 s)."""
-    return {name: case.error for name, case in CASES.items()}
+    """(predicted − measured) / measured of every case as the shipped validation.json holds it.
+
+    Not predicted again here (the 40 simulated runs take about 13 s of CPU): tests/test_validation_tables.py checks
+    that the shipped tables equal the current predictions, so a model change that moves these rows fails there
+    until `make validation-table` is run, and then here if a row leaves its bound.
+    """
+    rows = {row.case: row.error for table in shipped_tables() if table.name == "serving" for row in table.rows}
+    return {name: rows[name] for name in CASES}
 
 
 def test_the_transcription_has_both_tables_and_both_gpus() -> None:
@@ -69,31 +70,24 @@ def test_b200_kv_capacity_of_70b_fp4_by_hand() -> None:
     assert 380 < memory.max_batch(2000) < 400
 
 
+def test_trtllm_bench_settings_of_the_fp4_checkpoints_by_hand() -> None:
+    """tuning.py on a B200 (NVML 183359 MiB = 179.06 GiB), NVFP4 weights at 0.5 byte (no scales in its table), FP8 KV
+    cache, fraction 0.90. 70B TP1 1000/1000: R = 0.9·(179.06 − 70.554e9·0.5/2^30) / (2·80·8·128 B/2^30 · 2000)
+    = 0.9·146.21 / 0.30518 = 431.2: cap 128·⌈431.2/128⌉ = 512; n = 862 → 2048 (the floor), ≥ 1000 + 512. 405B TP4 on
+    GB200 128/128: R far above 4096, cap 4096, n = 4096·2 = 8192."""
+    m70, m405 = bundled_model("llama3-70b"), bundled_model("llama3-405b")
+    assert trtllm_bench_settings(m70, 1, 1000, 1000, "fp4", "fp8", NVML_GIB["B200"]) == (512, 2048)
+    assert trtllm_bench_settings(m405, 4, 128, 128, "fp4", "fp8", NVML_GIB["GB200"]) == (4096, 8192)
+    case = CASES["TRT-LLM 70B B200 TP1 FP4 1000/1000 max load"]
+    assert (case.replica.max_batch, case.replica.max_num_batched_tokens, case.offline_requests) == (512, 2048, 3000)
+    assert not case.replica.chunked_prefill
+    assert case.replica.cuda_graph_batch_sizes[-1] == 8192
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_published_blackwell_within_15_percent_or_bounded(name: str, errors: dict[str, float]) -> None:
     error = errors[name]
-    if name in WITHIN_15:
-        assert abs(error) <= 0.15
-    elif name in BUDGET_SATURATED:
-        assert -0.90 <= error < -0.15
-    else:
+    if name in OVER_PREDICTED:
         assert 0.15 < error <= OVER_LIMIT, f"{name}: {error:+.1%}"
-
-
-def test_the_budget_saturated_rows_are_the_ones_the_token_budget_cannot_keep_decoding() -> None:
-    for case in BLACKWELL_SERVING_CASES:
-        sustained = case.replica.max_num_batched_tokens * case.output_len / (case.input_len + case.output_len)
-        assert (case.point().batch > sustained) == (case.name in BUDGET_SATURATED), case.name
-
-
-def test_the_kv_cache_precision_moves_the_over_predicted_rows_across_zero(errors: dict[str, float]) -> None:
-    """The sensitivity VALIDATION.md reports, on two rows: a BF16 KV cache (half the requests, twice the bytes per
-    decode step) brings the decode-heavy 1000/2000 rows from +43 % to within 15 %, the 128/4096 ones below −15 %."""
-    def with_bf16_kv(case: ServingCase) -> float:
-        return dataclasses.replace(case, replica=dataclasses.replace(case.replica, kv_precision="bf16")).error
-
-    decode_heavy = CASES["TRT-LLM 70B GB200 TP1 FP4 1000/2000 max load"]
-    assert errors[decode_heavy.name] > 0.4
-    assert abs(with_bf16_kv(decode_heavy)) < 0.17
-    assert with_bf16_kv(CASES["TRT-LLM 70B GB200 TP1 FP4 128/4096 max load"]) < -0.3
-
+    else:
+        assert abs(error) <= 0.15, f"{name}: {error:+.1%}"

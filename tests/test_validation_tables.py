@@ -29,7 +29,7 @@ from tests.cli import racksim
 
 @pytest.fixture(scope="module")
 def current() -> list[Table]:
-    """Both tables computed once for the module (about 7 s: the serving table's simulated benchmark runs)."""
+    """Both tables computed once for the module (about 20 s: the serving table's simulated benchmark runs)."""
     return validation_tables.tables()
 
 

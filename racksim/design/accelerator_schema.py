@@ -140,6 +140,10 @@ class AcceleratorSpec(Model):
     """Fused attention kernels (FlashAttention-style) measured at one precision: forward and backward fractions of
     that precision's peak against sequence length; they time causal self-attention and prefill attention instead of
     the GEMM curve. Null: none (attention on the GEMM curve)."""
+    fp8_gemm_tn_only: bool = False
+    """True where the GPU's FP8 tensor-core GEMMs take only the TN layout (Hopper): training in FP8 then writes a
+    transposed FP8 copy of every quantized activation and gradient (Transformer Engine's "columnwise" data) for the
+    backward GEMMs. False: FP8 GEMMs take any layout (Blackwell), one FP8 copy serves both passes."""
 
     @model_validator(mode="after")
     def _curves_for_known_precisions(self) -> AcceleratorSpec:

@@ -92,6 +92,9 @@ class Accelerator:
     """Fused attention kernels by precision: (forward, backward) fraction of that precision's matmul peak against
     the sequence length (keys per query row); a precision without one times attention on its GEMM curve."""
 
+    fp8_tn_only: bool = False
+    """FP8 GEMMs take only the TN layout (Hopper): FP8 training writes a transposed copy of each quantized tensor."""
+
     def gemm_curve(self, precision: str) -> EfficiencyCurve:
         """The GEMM efficiency curve at `precision`: its own if measured, else `gemm_efficiency`.
 

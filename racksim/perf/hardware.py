@@ -46,6 +46,7 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
                                       if c is not None},
         attention_efficiency={name: (_attention_curve(a.forward), _attention_curve(a.backward))
                               for name, a in (spec.attention_efficiency or {}).items()},
+        fp8_tn_only=spec.fp8_gemm_tn_only,
     )
 
 

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from racksim.errors import InputError
@@ -293,16 +294,20 @@ def _attention_parts(m: ModelConfig, replica: Replica, step: Iteration) -> list[
     kv = WEIGHT_BYTES[replica.kv_precision]
     parts: list[tuple[float, OpTable, str]] = []
     if step.decode > 0:
-        attn = layer_ops(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
-        parts.append((m.num_hidden_layers * stage,
-                      attn.select(ATTENTION_CORE).scaled(step.decode / e, step.decode / e),
+        attn = _attention_core(m, Shard(1, 1, t, precision=prec, context_len=step.decode_context, kv_bytes=kv))
+        parts.append((m.num_hidden_layers * stage, attn.scaled(step.decode / e, step.decode / e),
                       ATTENTION_PRECISION))
     if step.chunks > 0:
-        attn = layer_ops(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
-                                  kv_bytes=kv))
-        parts.append((m.num_hidden_layers * stage * step.chunks / e, attn.select(ATTENTION_CORE),
-                      ATTENTION_PRECISION))
+        attn = _attention_core(m, Shard(1, step.chunk_tokens, t, precision=prec, context_len=step.chunk_context,
+                                        kv_bytes=kv))
+        parts.append((m.num_hidden_layers * stage * step.chunks / e, attn, ATTENTION_PRECISION))
     return parts
+
+
+@lru_cache(maxsize=8192)
+def _attention_core(m: ModelConfig, shard: Shard) -> OpTable:
+    """The attention-core ops of one layer for `shard` (cached: a simulated run asks for the same few shapes)."""
+    return layer_ops(m, shard).select(ATTENTION_CORE)
 
 
 def _parts_time_s(parts: list[tuple[float, OpTable, str]], acc: Accelerator) -> float:

@@ -83,6 +83,10 @@ class Layout:
     attention compute, as ring attention passes K/V blocks while it computes (Megatron-Core, Transformer Engine).
     False: gathered whole before the attention and exposed in full, Llama 3's all-gather CP (Dubey et al. 2024,
     §3.3.2: "the all-gather communication latency is exposed in the critical path")."""
+    tp_comm_overlap: bool = False
+    """Tensor-parallel collectives overlapped with the GEMMs that produce or consume their tensors (Transformer
+    Engine userbuffers, Megatron-Core `tp_comm_overlap`; `racksim.perf.tp_overlap`). Needs sequence parallelism
+    and TP > 1, as Megatron-Bridge requires (otherwise it turns the overlap off, and so does the model)."""
     fp32_grads: bool = True
     """Gradients accumulated in fp32 (Megatron's main grads): 18 bytes of state per parameter instead of 16."""
     zero3_prefetch_layers: int = 1

@@ -37,9 +37,11 @@ vector ops (reading saved tensors and writing gradients), except fused attention
 (`Shard.fp8_current_scaling`) and fine-grained block scaling (`Shard.fp8_block_scaling`: DeepSeek's 1×128 tiles,
 MXFP8), training only, add one quantize op per linear layer but the router: forward its input (tokens × k), backward
 its output gradient (tokens × n, `OpTable.backward_factor` n/k), `QUANTIZE_BYTES` per element by recipe (current:
-two BF16 reads, for the amax and the cast, and one FP8 write; block: one read, the row-wise and transposed FP8
-copies and their scales), on the HBM roofline. Recompute is the forward of the attention core (selective) or of
-the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
+two BF16 reads, for the amax and the cast, and one FP8 write, 6 bytes where the GPU's FP8 GEMMs take only the TN
+layout, `Shard.fp8_transposed_copy`, Hopper: the cast also writes the transposed FP8 copy the backward GEMMs read,
+Transformer Engine's fused cast-transpose; block: one read, the row-wise and transposed FP8 copies and their scales),
+on the HBM roofline. The weights' casts are not counted. Recompute is the forward of the attention core (selective)
+or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
 
 An op takes max(F / (peak · η_gemm(F/G)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`; G = 1 but for the
 routed experts), with the vector peak for vector ops; DeepSeek's block-scaled FP8 GEMMs (`Layout.matmul_precision`
@@ -106,6 +108,10 @@ class Shard:
     fp8_current_scaling: bool = False
     """Time the FP8 quantization of every linear layer's inputs as kernels of their own (`quantize` rows: training
     under per-tensor current scaling); False: quantization fused into the kernels that produce the inputs, untimed."""
+    fp8_transposed_copy: bool = False
+    """The quantize kernels also write a transposed FP8 copy (`Accelerator.fp8_tn_only`: Hopper's FP8 GEMMs take only
+    the TN layout, so the wgrad and dgrad GEMMs read the transposed "columnwise" data, Transformer Engine
+    transformer_engine/common/gemm/cublaslt_gemm.cu `CanonicalizeGemmInput`); block recipes write it always."""
     fp8_block_scaling: str = "none"
     """Fine-grained FP8 scaling whose quantize kernels are timed (`Layout.fp8_block_scaling`: 'deepseek' 1×128
     tiles, 'mxfp8' 32-element blocks; `QUANTIZE_BYTES`); 'none': as `fp8_current_scaling` says."""
@@ -234,7 +240,7 @@ QUANTIZE_BYTES = {
     "mxfp8": BYTES_ACT + 2 * (FP8_BYTES + 1.0 / 32),
 }
 """HBM bytes per element of one FP8 quantization by recipe. 'current' (per-tensor current scaling): the BF16 tensor
-read twice, for its amax and to cast, and written once in FP8 (Hopper's extra transposed copy is not counted).
+read twice, for its amax and to cast, and written once in FP8 (twice with `Shard.fp8_transposed_copy`, `_quantize`).
 'deepseek' (1×128 tiles, an fp32 scale per 128 elements, DeepSeek-V3 §3.3.2) and 'mxfp8' (an E8M0 byte per 32
 elements, OCP MX v1.0): the block's amax is local, so one BF16 read, and two FP8 writes with their scales, the
 row-wise copy for the GEMM and the transposed (column-wise) one for the weight gradient, whose contraction runs over
@@ -242,14 +248,16 @@ the tokens (DeepSeek's profile, deepseek-ai/profile-data train.json: `per_token_
 `per_channel_cast_and_transpose` kernels; Transformer Engine's MXFP8 quantizes row- and column-wise usages)."""
 
 
-def _quantize(name: str, tokens: float, k: float, n: float, recipe: str) -> tuple:
+def _quantize(name: str, tokens: float, k: float, n: float, recipe: str, transposed_copy: bool) -> tuple:
     """FP8 quantization of the GEMM `name`'s activation operands: `QUANTIZE_BYTES[recipe]` bytes per element.
 
-    ~2 vector FLOPs per element. Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward
-    factor n/k).
+    ~2 vector FLOPs per element; current scaling writes 1 more byte with `transposed_copy` (the block recipes always
+    write both copies). Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor
+    n/k).
     """
     elements = tokens * k
-    return (f"quantize_{name}", 2.0 * elements, QUANTIZE_BYTES[recipe] * elements, False, n / k)
+    extra = FP8_BYTES if transposed_copy and recipe == "current" else 0.0
+    return (f"quantize_{name}", 2.0 * elements, (QUANTIZE_BYTES[recipe] + extra) * elements, False, n / k)
 
 
 def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
@@ -301,7 +309,7 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
 
     def linear(name: str, tokens: float, k: float, n: float, weights: float) -> tuple:
         if shard.quantize:
-            quantized.append(_quantize(name, tokens, k, n, shard.quantize))
+            quantized.append(_quantize(name, tokens, k, n, shard.quantize, shard.fp8_transposed_copy))
         return _matmul(name, tokens, k, n, weights, wb)
 
     rows = [

@@ -7,22 +7,25 @@ TP4 (FP4)"): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput`
 queued at once, fixed input and output lengths with stdev 0, `cuda_graph_config` padding with batch sizes up to 8192)
 on ModelOpt NVFP4 checkpoints (nvidia/Llama-3.3-70B-Instruct-FP4, nvidia/Llama-3.1-405B-Instruct-FP4: the weights
 and activations of the linear layers in FP4, per their model cards). Hardware as the page lists it: "B200 180GB
-(DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted at the KV-cache limit (the maximum-load steady state), as the
-H100 rows (`published_inference.BLACKWELL_SERVING_CASES`, in `serving_validation_table`): the B200 on
-designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there,
-13.4 TB / 72 from NVIDIA's NVL72 table, against the 192 GB the page prints), each with racksim's own collective model
-of the design (`hardware.system_from_design`). The page has no Blackwell FP8 row at that commit.
+(DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted as the H100 rows are (`published_inference.
+BLACKWELL_SERVING_CASES`, in `serving_validation_table`): the page's request counts simulated as `trtllm-bench` runs
+them (`serving_sim.simulate_offline`) on the replica it builds (`published_inference.trtllm_bench_replica`: its
+engine-settings heuristic for an NVFP4 checkpoint with an FP8 KV cache on NVML's device memory, `NVML_GIB`), the B200
+on designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there, 13.4 TB / 72 from
+NVIDIA's NVL72 table, against the 192 GB the page prints), each with racksim's own collective model of the design
+(`hardware.system_from_design`). The page has no Blackwell FP8 row at that commit.
 
-Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken), the KV-cache precision
-(FP8 taken, as for the H100 rows: TensorRT-LLM runs the KV cache the checkpoint's quantization config names, which was
-not found; the model cards speak of the linear layers only; a BF16 cache moves the rows by −9 to −62 points, the
-four saturated ones up: VALIDATION.md), the batch cap (none) and the token budget (`trtllm-bench` sizes
-`max_num_tokens` per dataset; a budget of 8192 packed fully, chunked, taken).
+Not fully known, the same as the H100 rows: the KV-cache fraction (0.90 or 0.95; 0.90 taken) and the KV-cache
+precision: FP8 taken, ModelOpt's PTQ default (`--kv_cache_qformat fp8`, examples/llm_ptq/hf_ptq.py of
+NVIDIA/TensorRT-Model-Optimizer in the versions stored; the 405B card names nvidia-modelopt v0.23.0); the
+checkpoints' own `hf_quant_config.json` was not found (VALIDATION.md: a BF16 cache puts the decode-heavy rows at
+−20 to −40 %).
 
-**GEMM curves**: FP4 matmuls on the B200's measured FP4 ceiling (η = 0.582, cuBLAS 8192³ in deepseek-ai/DeepGEMM
-pull request 348; carried to GB200 at its FP4 peak), everything else on the GB200 design's carried A100 curve
-(η = 0.70). These rows check that curve, the HBM roofline and the memory accounting on Blackwell; none calibrates
-anything (racksim/perf/VALIDATION.md, "Blackwell serving").
+**GEMM curves**: FP4 matmuls on the B200's measured FP4 table (cuBLAS 13.3, every dense shape of deepseek-ai/DeepGEMM
+pull request 348, as fractions of the FP4 peak against the GEMM's FLOPs; carried to GB200 as the same fractions),
+everything else on the GB200 design's carried A100 curve (η = 0.70). These rows check that curve, the HBM roofline,
+the memory accounting and the simulated scheduler on Blackwell; none calibrates anything (racksim/perf/VALIDATION.md,
+"Blackwell serving").
 """
 
 from __future__ import annotations
@@ -54,7 +57,10 @@ def gb200_nvl72() -> System:
 
 
 def trtllm_fp4_replica(tp: int) -> Replica:
-    """`trtllm-bench` on an NVFP4 checkpoint: FP4 weights and matmuls, FP8 KV cache (assumed), TensorRT-LLM memory."""
+    """An NVFP4 checkpoint on TensorRT-LLM: FP4 weights and matmuls, FP8 KV cache (ModelOpt's default), its memory.
+
+    `published_inference.trtllm_bench_replica` adds the tool's batch cap, token budget and CUDA graphs.
+    """
     return Replica(tp=tp, precision="fp4", kv_precision="fp8", memory_policy="tensorrt-llm")
 
 
@@ -77,10 +83,12 @@ class MaxThroughput:
     settings: str
     system: Callable[[], System]
     """The measured machine (cached builder)."""
+    nvml_gib: float
+    """Device memory per GPU as NVML reports it, GiB: what `trtllm-bench` sizes its engine settings on."""
 
 
 _SOURCE = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, {} TP{} FP4"
-_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision, batch cap)"
+_SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
 _LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
             (5000, 500), (20000, 2000))
 # Total output tokens/s of the replica, in the order of _LENGTHS, as printed (B200, GB200).
@@ -89,10 +97,15 @@ _TRT_70B_FP4 = {"B200": (11147, 9922, 6831, 7762, 7007, 6271, 1339, 4783, 1459, 
 _TRT_405B_FP4 = {"B200": (6281, 8020, 6345, 6244, 5209, 4933, 749, 4212, 1048, 672),
                  "GB200": (6740, 8151, 6608, 6540, 5389, 5135, 797, 4407, 1112, 739)}
 _SYSTEMS = {"B200": dgx_b200, "GB200": gb200_nvl72}
+NVML_GIB = {"B200": 183359 / 1024, "GB200": 189471 / 1024}
+"""Device memory NVML reports per GPU (nvidia-smi "Memory-Usage" totals), GiB: "NVIDIA B200" 183359MiB (DGX B200
+nodes, 1,000 W), "NVIDIA GB200" 189471MiB (GB200 NVL72 compute trays, 1,200 W); nvidia-smi listings in public
+repositories as stored by the search tools (read 2026-12). `get_device_memory` (tensorrt_llm/bench/build/utils.py)
+reads this figure; the H100's is `published_inference.H100_NVML_GIB`."""
 
 TRTLLM_BLACKWELL_FP4 = tuple(
     MaxThroughput(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
-                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu])
+                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu], NVML_GIB[gpu])
     for label, table, model, tp, data in (("70B", "Llama 3.3 70B", "llama3-70b", 1, _TRT_70B_FP4),
                                           ("405B", "Llama 3.1 405B", "llama3-405b", 4, _TRT_405B_FP4))
     for gpu, values in data.items()

@@ -147,21 +147,30 @@ TRTLLM_BENCH_CUDA_GRAPHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 1024, 20
 """`cuda_graph_config: enable_padding: true, batch_sizes: [...]` of perf-overview.md's `llm_options.yml`."""
 TRTLLM_BENCH_KV_FRACTION = 0.90
 """`--kv_cache_free_gpu_mem_fraction` default (the page: 0.95 "in many cases", not said which)."""
+TRTLLM_BENCH_BYTES_PER_ELEM = {"bf16": 2.0, "fp8": 1.0, "fp4": 0.5}
+"""`BYTES_PER_ELEM` of tensorrt_llm/bench/build/tuning.py by the checkpoint's `quant_algo` and `kv_cache_quant_algo`
+(NO_QUANT 2, FP8 1, NVFP4 0.5): the heuristic sizes the engine on these, without NVFP4's block scales and with
+every parameter at the checkpoint's width (the real memory, `inference.serving_memory`, counts them)."""
 
 
-def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: int) -> tuple[int, int]:
-    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives an FP8 model with an FP8 KV cache.
+def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: int, precision: str = "fp8",
+                          kv_precision: str = "fp8", device_gib: float = H100_NVML_GIB) -> tuple[int, int]:
+    """(max_batch_size, max_num_tokens) `trtllm-bench throughput` gives a checkpoint on t GPUs of `device_gib` each.
+
+    `precision` the weights' and `kv_precision` the KV cache's format; `device_gib` NVML's figure.
 
     TensorRT-LLM v1.0's heuristic (tensorrt_llm/bench/build/tuning.py `calc_engine_setting`/`finetune_setting`,
     used by bench/benchmark/utils/general.py `get_settings` for the PyTorch backend), restated: the KV cache
-    holds R = f·(t·M − P·1 byte) / (2·L·max(t, g)·d·1 byte·(L_in + L_out)) requests (M the device memory, GiB,
-    f the KV fraction); b = min(R, 4096), n = min(b·(1 + L_in/L_out), 32768); the batch cap rounds b up to a
-    multiple of 32 (at least 64) below 256, of 128 below 1024, else of 256; the token budget rounds n up to a
-    multiple of 256 (at least 2048) below 4096, of 512 below 8192, else of 1024; without chunked prefill (the
-    default) the budget is raised to at least L_in + the batch cap.
+    holds R = f·(t·M − P·B_w) / (2·L·max(t, g)·d·B_kv·(L_in + L_out)) requests (M the device memory, GiB, f the KV
+    fraction, B_w and B_kv bytes per element, `TRTLLM_BENCH_BYTES_PER_ELEM`); b = min(R, 4096),
+    n = min(b·(1 + L_in/L_out), 32768); the batch cap rounds b up to a multiple of 32 (at least 64) below 256, of
+    128 below 1024, else of 256; the token budget rounds n up to a multiple of 256 (at least 2048) below 4096, of
+    512 below 8192, else of 1024; without chunked prefill (the default) the budget is raised to at least L_in + the
+    batch cap.
     """
-    per_token_gib = 2 * m.num_hidden_layers * max(tp, m.kv_heads) * m.d_head / 1024**3
-    free_gib = H100_NVML_GIB * tp - param_counts(m).total / 1024**3
+    width = TRTLLM_BENCH_BYTES_PER_ELEM
+    per_token_gib = 2 * m.num_hidden_layers * max(tp, m.kv_heads) * m.d_head * width[kv_precision] / 1024**3
+    free_gib = device_gib * tp - param_counts(m).total * width[precision] / 1024**3
     requests = TRTLLM_BENCH_KV_FRACTION * free_gib / (per_token_gib * (input_len + output_len))
     batch = min(requests, 4096.0)
     tokens = min(batch * (1 + input_len / output_len), 32768.0)
@@ -172,15 +181,17 @@ def trtllm_bench_settings(m: ModelConfig, tp: int, input_len: int, output_len: i
     return cap, max(budget, input_len + cap)
 
 
-def trtllm_bench_replica(m: ModelConfig, tp: int, input_len: int, output_len: int) -> Replica:
-    """The replica `trtllm-bench throughput` runs (perf-overview.md's commands).
+def trtllm_bench_replica(m: ModelConfig, base: Replica, input_len: int, output_len: int,
+                         device_gib: float = H100_NVML_GIB) -> Replica:
+    """The replica `trtllm-bench throughput` runs (perf-overview.md's commands) for a checkpoint run as `base`.
 
-    FP8 weights and KV cache, TensorRT-LLM's memory accounting, its batch cap and token budget
-    (`trtllm_bench_settings`), whole-prompt prefill (`--enable_chunked_context` off), padded CUDA graphs for
-    decode-only iterations.
+    `base`'s parallelism, precisions and memory accounting; the tool's batch cap and token budget
+    (`trtllm_bench_settings` on `device_gib` per GPU), whole-prompt prefill (`--enable_chunked_context` off),
+    padded CUDA graphs for decode-only iterations.
     """
-    cap, budget = trtllm_bench_settings(m, tp, input_len, output_len)
-    return replace(TRTLLM_REPLICA_TP1, tp=tp, max_batch=cap, max_num_batched_tokens=budget, chunked_prefill=False,
+    cap, budget = trtllm_bench_settings(m, base.tp, input_len, output_len, base.precision, base.kv_precision,
+                                        device_gib)
+    return replace(base, max_batch=cap, max_num_batched_tokens=budget, chunked_prefill=False,
                    cuda_graph_batch_sizes=TRTLLM_BENCH_CUDA_GRAPHS)
 
 
@@ -210,7 +221,8 @@ _TRT_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 
 """`$num_requests` per ISL/OSL, perf-overview.md "Preparing a Dataset"."""
 TRTLLM_MAX_THROUGHPUT = tuple(
     ServingCase(f"TRT-LLM {label} {isl}/{osl} max load", _TRT.format(table, tp), model,
-                trtllm_bench_replica(bundled_model(model), tp, isl, osl), isl, osl, None, "tokens_per_s",
+                trtllm_bench_replica(bundled_model(model), replace(TRTLLM_REPLICA_TP1, tp=tp), isl, osl), isl, osl,
+                None, "tokens_per_s",
                 float(value), _TRT_SETTINGS, offline_requests=_TRT_REQUESTS[isl, osl])
     for label, table, model, tp, data in (("8B TP1", "Llama 3.1 8B", "llama3-8b", 1, _TRT_8B),
                                           ("70B TP2", "Llama 3.3 70B", "llama3-70b", 2, _TRT_70B))
@@ -221,11 +233,14 @@ ALL_SERVING_CASES = NIM_LLAMA70B_H100 + TRTLLM_MAX_THROUGHPUT
 """Every published H100 serving case; none calibrates a number (inference reuses the training curves unchanged)."""
 
 BLACKWELL_SERVING_CASES = tuple(
-    ServingCase(t.name, t.source, t.model, t.replica, t.input_len, t.output_len, None, "tokens_per_s", t.measured,
-                t.settings, system=t.system)
+    ServingCase(t.name, t.source, t.model,
+                trtllm_bench_replica(bundled_model(t.model), t.replica, t.input_len, t.output_len, t.nvml_gib),
+                t.input_len, t.output_len, None, "tokens_per_s", t.measured, t.settings, system=t.system,
+                offline_requests=_TRT_REQUESTS[t.input_len, t.output_len])
     for t in TRTLLM_BLACKWELL_FP4
 )
-"""TensorRT-LLM's B200 and GB200 FP4 maximum-load rows (`published_blackwell` has the data and its sources)."""
+"""TensorRT-LLM's B200 and GB200 FP4 maximum-load rows (`published_blackwell` has the data and its sources), run as
+the H100 rows: the page's request counts through `trtllm-bench`'s engine settings for the NVFP4 checkpoint."""
 
 
 def serving_validation_table() -> list[dict[str, object]]:

@@ -14,7 +14,9 @@ Settings: the table gives the degrees, batch, micro-batch, sequence, FSDP and pr
 Llama 3 recipe at the same commit (src/megatron/bridge/recipes/llama/llama3.py `_llama3_common`,
 scripts/performance/configs/llama/llama3_llm_pretrain.py): the distributed optimizer (ZeRO 1) with
 overlap_grad_reduce and overlap_param_gather, gradients reduced in BF16 (`grad_reduce_in_fp32 = False`), sequence
-parallelism with TP > 1, no activation recompute; Megatron FSDP (FSDP = 1) taken as ZeRO 3 gathered per layer with
+parallelism with TP > 1 and with it Transformer Engine's TP communication overlap (`tp_comm_overlap` True with the
+`userbuffers_*` presets in the 70B and 405B recipes, src/megatron/bridge/recipes/llama/llama3.py; timed by
+`racksim.perf.tp_overlap`), no activation recompute; Megatron FSDP (FSDP = 1) taken as ZeRO 3 gathered per layer with
 one layer prefetched; FP8 current scaling (`fp8_recipe` "tensorwise": quantize kernels timed,
 `Layout.fp8_current_scaling`) without FP8 attention or an FP8 output layer (MixedPrecisionConfig
 `fp8_dot_product_attention` False; `first_last_layers_bf16` set False by the performance scripts); context
@@ -29,8 +31,8 @@ MLA's up-projections), MoE all-to-all not overlapped
 racksim's balanced routing.
 
 Not modelled: the CPU activation offloading of the FSDP presets (GB200 70B offloads 40 layers, GB300 20; racksim's
-footprint then exceeds HBM, so those rows skip the memory check), Transformer Engine's tensor-parallel communication
-overlap (userbuffers), CUDA graphs, FP8 parameter gathers (fp8_param_gather: racksim gathers BF16).
+footprint then exceeds HBM, so those rows skip the memory check), the SMs the TP overlap gives to communication,
+CUDA graphs, FP8 parameter gathers (fp8_param_gather: racksim gathers BF16).
 
 Hardware: DGX H100 (`published_inference.h100_dgx()`); DGX GB200 and GB300 are NVL72 racks, the systems of
 designs/gb200-nvl72.yaml and designs/gb300-nvl72.yaml (GPU, NVLink domain of 72, the design's network model).
@@ -106,7 +108,7 @@ def _case(system: str, model: str, recipe: str, gpus: int, gbs: int, mbs: int, s
                     vpp=vp, ep=ep, sequence_parallel=tp > 1, recompute="none", zero=3 if fsdp else 1,
                     precision="bf16" if recipe == "BF16" else "fp8", fp8_current_scaling=recipe == "FP8-CS",
                     fp8_block_scaling="mxfp8" if recipe == "FP8-MX" else "none",
-                    fp32_grads=False, recompute_norms=model == "deepseek-v3")
+                    fp32_grads=False, recompute_norms=model == "deepseek-v3", tp_comm_overlap=tp > 1)
     name = f"NeMo {_NAMES[model]} {gpus} {system} {recipe}"
     source = NEMO_2511.format(system=system)
     if system == "H100":

@@ -196,7 +196,7 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
         prefill = live[prefilled[live] < input_len]
         d = decoding.size
         if not prefill.size and d:  # decode-only until the next completion or admission: step it at once
-            stretch = _decode_stretch(clock, d, float(input_len + generated[decoding].mean()),
+            stretch = _decode_stretch(clock, d, input_len + int(generated[decoding].sum()) / d,
                                       int(np.min(output_len - generated[decoding])) - 1, now,
                                       earliest if live.size < limit else np.inf)
             if stretch.size:
@@ -209,9 +209,9 @@ def _run(m: ModelConfig, replica: Replica, system: System, input_len: int, outpu
                                replica.chunked_prefill) if prefill.size else np.zeros(0, dtype=np.int64)
         pieces = prefill[share > 0]
         tokens = share[share > 0]
-        context = float(input_len + generated[decoding].mean()) if d else 1.0
-        piece_tokens = round(float(tokens.mean())) if tokens.size else 0
-        piece_context = round(float((prefilled[pieces] + tokens).mean())) if tokens.size else 0
+        context = input_len + int(generated[decoding].sum()) / d if d else 1.0  # means as integer sums / counts
+        piece_tokens = round(int(tokens.sum()) / tokens.size) if tokens.size else 0
+        piece_context = round(int((prefilled[pieces] + tokens).sum()) / tokens.size) if tokens.size else 0
         now += clock.time_s(d, context, pieces.size, piece_tokens, piece_context)
         generated[decoding] += 1
         prefilled[pieces] += tokens

@@ -21,7 +21,8 @@ and sends hide behind each other's compute, and Table 2's bubble.
 
 Communication per layer and micro-batch, message M = b·(s/cp)·h·2 bytes: without sequence parallelism 2
 all-reduces forward and 2 backward; with it 2 all-gathers and 2 reduce-scatters forward, the same backward plus the
-2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's. Expert
+2 all-gathers Megatron repeats instead of storing their output; full recompute repeats the forward's; with
+`Layout.tp_comm_overlap` only what the GEMMs they run with do not hide (`racksim.perf.tp_overlap`). Expert
 parallelism: an all-to-all dispatch and combine of k·M forward and again backward (dispatches in FP8 with
 `Layout.ep_fp8_dispatch`; node-limited routing splits each into a fabric and an NVLink part,
 `comm.node_limited_all_to_all`). Recompute adds the norms (and MLA's up-projections, `Layout.recompute_norms`) and
@@ -66,6 +67,7 @@ from racksim.perf.ops import (
     optimizer_ops,
 )
 from racksim.perf.params import layer_matrices, layer_vectors
+from racksim.perf.tp_overlap import exposed_tp_s
 
 
 @dataclass(frozen=True)
@@ -175,11 +177,12 @@ def model_flops(m: ModelConfig, global_batch: int, seq_len: int, recompute: str 
     return global_batch * (3.0 * per_seq + extra)
 
 
-def step_shard(layout: Layout) -> Shard:
-    """What one GPU computes for one micro-batch of the layout."""
+def step_shard(layout: Layout, acc: Accelerator | None = None) -> Shard:
+    """What one GPU computes for one micro-batch of the layout (on `acc`: its FP8 layout rule, `Shard`)."""
+    scaled = layout.fp8_current_scaling and layout.precision != "bf16"
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
-                 layout.flash_attention, layout.precision,
-                 fp8_current_scaling=layout.fp8_current_scaling and layout.precision != "bf16",
+                 layout.flash_attention, layout.precision, fp8_current_scaling=scaled,
+                 fp8_transposed_copy=scaled and acc is not None and acc.fp8_tn_only,
                  fp8_block_scaling=layout.fp8_block_scaling if layout.precision == "fp8" else "none", moe_permute=True)
 
 
@@ -215,11 +218,20 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     if check_memory:
         check_fits(memory, acc, source)
     prec, attn = layout.matmul_precision, layout.attention_precision
-    shard = step_shard(layout)
-    fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = 0.0
+    shard = step_shard(layout, acc)
+    fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = tp_hidden_s = 0.0
+    message = shard.tokens * m.hidden_size * BYTES_ACT
+    tp_inside = layout.tp <= domain
+    tp_overlap = layout.tp_comm_overlap and layout.sequence_parallel and layout.tp > 1
+    tp_once = {kind: system.collective(kind, message, layout.tp, tp_inside)
+               for kind in ("all-gather", "reduce-scatter")} if tp_overlap else {}
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
-        f = float(op_time_s(ops, acc, prec, attn).sum())
-        b = float(op_time_s(ops.backward(), acc, prec, attn).sum())
+        f_ops, b_ops = op_time_s(ops, acc, prec, attn), op_time_s(ops.backward(), acc, prec, attn)
+        f, b = float(f_ops.sum()), float(b_ops.sum())
+        if tp_overlap:
+            tp_hidden_s += fraction * exposed_tp_s(dict(zip(ops.name, f_ops.tolist(), strict=True)),
+                                                   dict(zip(ops.name, b_ops.tolist(), strict=True)), tp_once,
+                                                   layout.tp, layout.recompute == "full")
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
         if layout.recompute != "full":
@@ -236,10 +248,10 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
             ep_s += fraction * (fwd_a2a + bwd_a2a)
             ep_fwd_s += fraction * fwd_a2a
-    message = shard.tokens * m.hidden_size * BYTES_ACT
-    tp_inside = layout.tp <= domain
     fwd_kinds, bwd_kinds = tp_collectives(layout)
     tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
+    if tp_overlap:
+        tp_s = tp_hidden_s
     first, last = head_ops(m, shard)
     out = layout.output_precision
     head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
