@@ -9,18 +9,20 @@ requests, ~1,100 iterations of up to 3,778 requests).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from racksim.perf.model import bundled_model
-from racksim.perf.published_inference import (
+from racksim.perf.published_inference import H100_NVML_GIB, NIM_REPLICA_TP2, TRTLLM_REPLICA_TP1, h100_dgx
+from racksim.perf.serving_case import trtllm_bench_replica
+from racksim.perf.serving_sim import (
     CLIENT_TURNAROUND_S,
     CLOSED_LOOP_ROUNDS,
     CLOSED_LOOP_WARMUP,
-    NIM_REPLICA_TP2,
-    h100_dgx,
-    trtllm_bench_replica,
+    simulate_closed_loop,
+    simulate_offline,
 )
-from racksim.perf.serving_sim import simulate_closed_loop, simulate_offline
 
 LLAMA70B = bundled_model("llama3-70b")
 
@@ -39,5 +41,5 @@ def test_nim_closed_loop(benchmark: pytest.FixtureRequest, concurrency: int) -> 
 def test_trtllm_bench_offline(benchmark: pytest.FixtureRequest, model: str, tp: int, lengths: tuple[int, int],
                               requests: int) -> None:
     m = bundled_model(model)
-    replica = trtllm_bench_replica(m, tp, *lengths)
+    replica = trtllm_bench_replica(m, replace(TRTLLM_REPLICA_TP1, tp=tp), *lengths, device_gib=H100_NVML_GIB)
     benchmark.pedantic(simulate_offline, args=(m, replica, h100_dgx(), *lengths, requests), rounds=3, iterations=1)

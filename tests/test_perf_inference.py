@@ -19,8 +19,9 @@ from racksim.perf.inference import (
 )
 from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
-from racksim.perf.published_inference import ALL_SERVING_CASES, ServingCase, h100_dgx, trtllm_bench_settings
+from racksim.perf.published_inference import ALL_SERVING_CASES, H100_NVML_GIB, h100_dgx
 from racksim.perf.serving import operating_point, serve, serving_curve
+from racksim.perf.serving_case import ServingCase, trtllm_bench_settings
 from racksim.perf.training import System
 from tests.perf_fixtures import B200, GB200, GB300, H100_SXM
 
@@ -193,11 +194,11 @@ def test_trtllm_bench_settings_by_hand() -> None:
     # tensorrt_llm/bench/build/tuning.py on an H100 (NVML 81559 MiB), FP8 weights and KV cache, fraction 0.90.
     # 70B TP2 1000/1000: R = 0.9·(2·79.647 − 70.554e9/2^30 GiB) / (2·80·max(2, 8)·128 B/2^30 · 2000) = 276.0
     # requests: cap 128·⌈276/128⌉ = 384; n = 276·2 = 552 → 2048 (the floor), ≥ 1000 + 384.
-    assert trtllm_bench_settings(LLAMA70B, 2, 1000, 1000) == (384, 2048)
+    assert trtllm_bench_settings(LLAMA70B, 2, 1000, 1000, device_gib=H100_NVML_GIB) == (384, 2048)
     # 8B TP1 2048/128: R = 0.9·(79.647 − 8.030e9/2^30) / (2·32·8·128 B/2^30 · 2176) = 489.0: cap 512;
     # n = 489.0·(1 + 16) = 8313.8 → 1024·⌈8.12⌉ = 9216.
-    assert trtllm_bench_settings(LLAMA8B, 1, 2048, 128) == (512, 9216)
+    assert trtllm_bench_settings(LLAMA8B, 1, 2048, 128, device_gib=H100_NVML_GIB) == (512, 9216)
     # 8B TP1 128/128: R > 4096 is capped at 4096 (cap 4096, n = 8192); 70B 20000/2000: cap at its floor 64, and
     # without chunked prefill the budget takes a whole prompt beside the cap, 20000 + 64.
-    assert trtllm_bench_settings(LLAMA8B, 1, 128, 128) == (4096, 8192)
-    assert trtllm_bench_settings(LLAMA70B, 2, 20000, 2000) == (64, 20064)
+    assert trtllm_bench_settings(LLAMA8B, 1, 128, 128, device_gib=H100_NVML_GIB) == (4096, 8192)
+    assert trtllm_bench_settings(LLAMA70B, 2, 20000, 2000, device_gib=H100_NVML_GIB) == (64, 20064)

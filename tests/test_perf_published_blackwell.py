@@ -13,8 +13,14 @@ from racksim.perf.inference import kv_bytes_per_token, serving_memory
 from racksim.perf.memory import GB, RESERVED_GB
 from racksim.perf.model import bundled_model
 from racksim.perf.params import param_counts
-from racksim.perf.published_blackwell import NVML_GIB, dgx_b200, gb200_nvl72, trtllm_fp4_replica
-from racksim.perf.published_inference import BLACKWELL_SERVING_CASES, trtllm_bench_settings
+from racksim.perf.published_blackwell import (
+    BLACKWELL_SERVING_CASES,
+    NVML_GIB,
+    dgx_b200,
+    gb200_nvl72,
+    trtllm_fp4_replica,
+)
+from racksim.perf.serving_case import trtllm_bench_settings
 from racksim.report.validation_tables import shipped_tables
 
 CASES = {case.name: case for case in BLACKWELL_SERVING_CASES}
@@ -76,8 +82,8 @@ def test_trtllm_bench_settings_of_the_fp4_checkpoints_by_hand() -> None:
     = 0.9·146.21 / 0.30518 = 431.2: cap 128·⌈431.2/128⌉ = 512; n = 862 → 2048 (the floor), ≥ 1000 + 512. 405B TP4 on
     GB200 128/128: R far above 4096, cap 4096, n = 4096·2 = 8192."""
     m70, m405 = bundled_model("llama3-70b"), bundled_model("llama3-405b")
-    assert trtllm_bench_settings(m70, 1, 1000, 1000, "fp4", "fp8", NVML_GIB["B200"]) == (512, 2048)
-    assert trtllm_bench_settings(m405, 4, 128, 128, "fp4", "fp8", NVML_GIB["GB200"]) == (4096, 8192)
+    assert trtllm_bench_settings(m70, 1, 1000, 1000, "fp4", "fp8", device_gib=NVML_GIB["B200"]) == (512, 2048)
+    assert trtllm_bench_settings(m405, 4, 128, 128, "fp4", "fp8", device_gib=NVML_GIB["GB200"]) == (4096, 8192)
     case = CASES["TRT-LLM 70B B200 TP1 FP4 1000/1000 max load"]
     assert (case.replica.max_batch, case.replica.max_num_batched_tokens, case.offline_requests) == (512, 2048, 3000)
     assert not case.replica.chunked_prefill

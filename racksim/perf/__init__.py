@@ -13,7 +13,8 @@ throughput-interactivity curve and an SLO's operating point), `hardware` (a desi
 compiled to an `Accelerator`, and its `System` on the design's network model), `search` (the fastest training layout
 that fits, the serving layout under an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim
 perf train|serve` print them), `published`, `published_nemo`, `published_inference` and `published_blackwell`
-(validation cases; `validation` gathers the training ones into one table), `power` (the GPU activity a phase of work
+(validation cases; `validation` gathers the training ones into one table, `serving_case` runs a serving case as
+its benchmark tool ran it), `power` (the GPU activity a phase of work
 runs at, the input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the scenarios from
 it.
 """

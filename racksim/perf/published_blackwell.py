@@ -7,9 +7,9 @@ TP4 (FP4)"): "Total Output Throughput (tokens/sec)" of `trtllm-bench throughput`
 queued at once, fixed input and output lengths with stdev 0, `cuda_graph_config` padding with batch sizes up to 8192)
 on ModelOpt NVFP4 checkpoints (nvidia/Llama-3.3-70B-Instruct-FP4, nvidia/Llama-3.1-405B-Instruct-FP4: the weights
 and activations of the linear layers in FP4, per their model cards). Hardware as the page lists it: "B200 180GB
-(DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted as the H100 rows are (`published_inference.
-BLACKWELL_SERVING_CASES`, in `serving_validation_table`): the page's request counts simulated as `trtllm-bench` runs
-them (`serving_sim.simulate_offline`) on the replica it builds (`published_inference.trtllm_bench_replica`: its
+(DGX B200)" and "GB200 192GB (GB200 NVL72)". Predicted as the H100 rows are (`BLACKWELL_SERVING_CASES`, in
+`published_inference.serving_validation_table`): the page's request counts simulated as `trtllm-bench` runs
+them (`serving_sim.simulate_offline`) on the replica it builds (`serving_case.trtllm_bench_replica`: its
 engine-settings heuristic for an NVFP4 checkpoint with an FP8 KV cache on NVML's device memory, `NVML_GIB`), the B200
 on designs/reference/dgx-b200.yaml, the GB200 on designs/gb200-nvl72.yaml (186 GB per GPU there, 13.4 TB / 72 from
 NVIDIA's NVL72 table, against the 192 GB the page prints), each with racksim's own collective model of the design
@@ -30,12 +30,12 @@ the memory accounting and the simulated scheduler on Blackwell; none calibrates 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 
 from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
 from racksim.perf.inference import Replica
+from racksim.perf.model import bundled_model
+from racksim.perf.serving_case import TRTLLM_BENCH_PAGE, TRTLLM_BENCH_REQUESTS, ServingCase, trtllm_bench_replica
 from racksim.perf.training import System
 
 
@@ -59,35 +59,12 @@ def gb200_nvl72() -> System:
 def trtllm_fp4_replica(tp: int) -> Replica:
     """An NVFP4 checkpoint on TensorRT-LLM: FP4 weights and matmuls, FP8 KV cache (ModelOpt's default), its memory.
 
-    `published_inference.trtllm_bench_replica` adds the tool's batch cap, token budget and CUDA graphs.
+    `serving_case.trtllm_bench_replica` adds the tool's batch cap, token budget and CUDA graphs.
     """
     return Replica(tp=tp, precision="fp4", kv_precision="fp8", memory_policy="tensorrt-llm")
 
 
-@dataclass(frozen=True)
-class MaxThroughput:
-    """A published maximum-load throughput (output tokens/s of the replica, every request queued at once).
-
-    `published_inference` makes each a `ServingCase` (this module sits below it, so it holds the data only).
-    """
-
-    name: str
-    source: str
-    model: str
-    """Bundled config name."""
-    replica: Replica
-    input_len: int
-    output_len: int
-    measured: float
-    """Output tokens/s of the whole replica."""
-    settings: str
-    system: Callable[[], System]
-    """The measured machine (cached builder)."""
-    nvml_gib: float
-    """Device memory per GPU as NVML reports it, GiB: what `trtllm-bench` sizes its engine settings on."""
-
-
-_SOURCE = "TensorRT-LLM perf-overview.md (commit 00f3768), {} table, {} TP{} FP4"
+_SOURCE = TRTLLM_BENCH_PAGE + ", {} table, {} TP{} FP4"
 _SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
 _LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
             (5000, 500), (20000, 2000))
@@ -103,12 +80,15 @@ nodes, 1,000 W), "NVIDIA GB200" 189471MiB (GB200 NVL72 compute trays, 1,200 W); 
 repositories as stored by the search tools (read 2026-12). `get_device_memory` (tensorrt_llm/bench/build/utils.py)
 reads this figure; the H100's is `published_inference.H100_NVML_GIB`."""
 
-TRTLLM_BLACKWELL_FP4 = tuple(
-    MaxThroughput(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
-                  trtllm_fp4_replica(tp), isl, osl, float(value), _SETTINGS, _SYSTEMS[gpu], NVML_GIB[gpu])
+BLACKWELL_SERVING_CASES = tuple(
+    ServingCase(f"TRT-LLM {label} {gpu} TP{tp} FP4 {isl}/{osl} max load", _SOURCE.format(table, gpu, tp), model,
+                trtllm_bench_replica(bundled_model(model), trtllm_fp4_replica(tp), isl, osl, device_gib=NVML_GIB[gpu]),
+                isl, osl, None, "tokens_per_s", float(value), _SETTINGS, _SYSTEMS[gpu],
+                offline_requests=TRTLLM_BENCH_REQUESTS[isl, osl])
     for label, table, model, tp, data in (("70B", "Llama 3.3 70B", "llama3-70b", 1, _TRT_70B_FP4),
                                           ("405B", "Llama 3.1 405B", "llama3-405b", 4, _TRT_405B_FP4))
     for gpu, values in data.items()
     for (isl, osl), value in zip(_LENGTHS, values, strict=True)
 )
-"""Every published Blackwell serving measurement; none calibrates a number."""
+"""Every published Blackwell serving measurement, run as the H100 rows (`published_inference`): the page's request
+counts through `trtllm-bench`'s engine settings for the NVFP4 checkpoint; none calibrates a number."""
