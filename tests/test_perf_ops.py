@@ -7,10 +7,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from racksim.errors import InputError
 from racksim.perf.accelerator import EfficiencyCurve, fixed_cost_curve
 from racksim.perf.layout import Layout
 from racksim.perf.model import bundled_model
-from racksim.perf.ops import ATTENTION_CORE, OpTable, Shard, head_ops, layer_ops, op_time_s, optimizer_ops
+from racksim.perf.ops import (
+    ATTENTION_CORE,
+    OpTable,
+    Shard,
+    head_ops,
+    layer_ops,
+    op_time_s,
+    op_times_s,
+    optimizer_ops,
+)
 from racksim.perf.published_inference import h100_dgx
 from racksim.perf.training import model_flops, train_step
 from tests.perf_fixtures import A100_SXM_80GB, GB200, GB300, H100_SXM, REFERENCE_ACCELERATORS
@@ -235,3 +245,80 @@ def test_train_step_adds_the_quantize_kernels_of_each_layer() -> None:
     bf16 = replace(plain, precision="bf16", fp8_current_scaling=True)  # nothing to quantize in BF16
     assert train_step(m, bf16, system, check_memory=False).step_time_s == pytest.approx(
         train_step(m, replace(bf16, fp8_current_scaling=False), system, check_memory=False).step_time_s)
+
+
+def test_block_scaled_fp8_quantizes_once_into_two_copies() -> None:
+    """Hand calculation, the same Llama 3 8B layer as current scaling (forward 8192 * 26624 elements, backward
+    8192 * 43008): DeepSeek's 1x128 tiles and MXFP8 read each BF16 element once and write the row-wise and the
+    transposed FP8 copy with their scales, 2 + 2 * (1 + 4/128) = 2 + 2 * (1 + 1/32) = 4.0625 bytes:
+    886,046,720 and 1,431,306,240 bytes per layer (current scaling: 5 bytes)."""
+    m = bundled_model("llama3-8b")
+    for recipe in ("deepseek", "mxfp8"):
+        ops = layer_ops(m, Shard(1, 8192, precision="fp8", fp8_block_scaling=recipe))
+        quantize = ops.select(frozenset(n for n in ops.name if n.startswith("quantize_")))
+        assert len(quantize.name) == 4
+        assert quantize.bytes.sum() == pytest.approx(886_046_720)
+        assert quantize.backward().bytes.sum() == pytest.approx(1_431_306_240)
+
+
+def test_deepseek_block_scaling_runs_the_gemms_on_the_block_curve() -> None:
+    """Layout.fp8_block_scaling 'deepseek' times the linear GEMMs on the H100's block-scaled curve (a 1e12-FLOP GEMM
+    at 5 us + 1e12 / (0.529 * 1979e12) = 0.960 ms, per-tensor FP8 0.718 ms) and adds the quantize kernels; MXFP8
+    keeps the FP8 curve; either needs precision fp8 without current scaling."""
+    ops = OpTable(("gemm",), np.array([1e12]), np.array([1e6]), np.array([True]))
+    assert op_time_s(ops, H100_SXM, "fp8_block")[0] == pytest.approx(9.60e-4, rel=5e-3)
+    m, system = bundled_model("llama3-8b"), h100_dgx()
+    plain = Layout(global_batch=1, seq_len=8192, precision="fp8")
+    block = replace(plain, fp8_block_scaling="deepseek")
+    assert (plain.matmul_precision, block.matmul_precision) == ("fp8", "fp8_block")
+    assert replace(plain, fp8_block_scaling="mxfp8").matmul_precision == "fp8"
+    times = [train_step(m, layout, system, check_memory=False).step_time_s
+             for layout in (plain, replace(plain, fp8_block_scaling="mxfp8"), block)]
+    assert times[0] < times[1] < times[2]
+    for bad in (replace(block, precision="bf16"), replace(block, fp8_current_scaling=True)):
+        with pytest.raises(InputError, match="fp8_block_scaling"):
+            train_step(m, bad, system, check_memory=False)
+
+
+def test_routed_experts_run_as_one_gemm_per_local_expert() -> None:
+    """The GEMM curve reads one expert's GEMM. DeepSeek-V3 training, 4,096 tokens, EP 64 (4 local experts of 8,192
+    rows): experts_in is 2 * 32768 * 7168 * 4096 = 1.924e12 FLOPs as 4 GEMMs of 4.81e11, by hand 4 * 5 us +
+    1.924e12 / (0.6469 * 989.5e12) = 3.026 ms at BF16 on H100 (eta = the BF16 ceiling 0.8033 x k; the design's
+    curve, interpolated between decades: 3.043 ms). Serving 1,024 tokens that touch 128 experts on one GPU (64 rows each): experts too
+    small to fill a wave of output tiles share it, 8192 * 4096 / (132 * 128 * 128) = 15.5 GEMMs for the gate-up
+    projection (4.810e11 / (989.5e12 * 0.5573) = 0.872 ms, the curve read at one GEMM of 3.10e10 FLOPs, against
+    4.810e11 / (989.5e12 * 0.6391) = 0.761 ms as one GEMM), 8192 * 7168 / (132 * 128 * 128) = 27.2 for the down projection.
+    Sixteen decoding tokens (128 routed rows, under one wave) run as one GEMM."""
+    m = bundled_model("deepseek-v3")
+    train = layer_ops(m, Shard(1, 4096), True, 4)
+    experts = train.select(frozenset({"experts_in"}))
+    assert experts.flops[0] == pytest.approx(2 * 32768 * 7168 * 4096)
+    assert experts.gemm_size[0] == pytest.approx(experts.flops[0] / 4)
+    compute_s = op_times_s(experts, H100_SXM, "bf16")[0][0]
+    assert compute_s == pytest.approx(4 * 5e-6 + experts.flops[0] / (0.6469 * 989.5e12), rel=0.01)
+    assert experts.backward().gemm_size[0] == pytest.approx(2 * experts.gemm_size[0])  # grouped backward too
+    serve = layer_ops(m, Shard(1, 1024), True, 128.0).select(frozenset({"experts_in", "experts_out", "shared_in"}))
+    assert serve.groups is not None
+    np.testing.assert_allclose(serve.groups, [8192 * 4096 / (132 * 128 * 128), 8192 * 7168 / (132 * 128 * 128), 1])
+    one_gemm = replace(serve, groups=None)
+    grouped_s, single_s = op_times_s(serve, H100_SXM, "bf16")[0], op_times_s(one_gemm, H100_SXM, "bf16")[0]
+    assert grouped_s[0] == pytest.approx(8.72e-4, rel=0.01)
+    assert single_s[0] == pytest.approx(7.61e-4, rel=0.01)
+    assert grouped_s[2] == single_s[2]  # the shared expert is one GEMM
+    assert layer_ops(m, Shard(1, 16), True, 32.0).groups is None
+
+
+def test_training_moe_layers_permute_and_combine_their_routed_tokens() -> None:
+    """Hand calculation, DeepSeek-V3 (h 7168, k 8), one 4,096-token micro-batch: the permutation copies 32,768
+    routed rows, 2 * 2 * 32768 * 7168 = 939,524,096 bytes (backward: the same inverse copy); the combine reads the
+    8 outputs and writes one per token, 2 * (32768 + 4096) * 7168 = 528,482,304 bytes, 2 * 32768 * 7168 FLOPs
+    (backward: (4096 + 2 * 32768) / (4096 + 32768) = 17/9 of that). Serving shards (moe_permute False) have neither."""
+    m = bundled_model("deepseek-v3")
+    ops = layer_ops(m, Shard(1, 4096, moe_permute=True), True, 4)
+    moved = ops.select(frozenset({"experts_permute", "experts_combine"}))
+    np.testing.assert_allclose(moved.bytes, [939_524_096, 528_482_304])
+    np.testing.assert_allclose(moved.backward().bytes, [939_524_096, 528_482_304 * 17 / 9])
+    assert moved.flops[1] == pytest.approx(2 * 32768 * 7168)
+    assert not moved.matmul.any()
+    assert "experts_permute" not in layer_ops(m, Shard(1, 4096), True, 4).name
+    assert "experts_permute" not in layer_ops(m, Shard(1, 4096, moe_permute=True)).name  # dense layer

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from racksim.perf.ops import layer_ops, op_time_s
 from racksim.perf.published import (
     DEEPSEEK_V3,
     KORTHIKANTI_2022,
@@ -15,7 +16,7 @@ from racksim.perf.published import (
     Case,
     h800_cluster,
 )
-from racksim.perf.training import train_step
+from racksim.perf.training import step_shard, train_step
 
 
 @pytest.mark.parametrize("case", KORTHIKANTI_2022, ids=lambda c: c.name)
@@ -74,23 +75,58 @@ def test_llama3_405b_mfu_on_16_uneven_stages(case: Case) -> None:
 def test_deepseek_v3_as_run_is_a_reported_optimistic_miss() -> None:
     # 180K H800 GPU-hours per trillion tokens = 1,543 tokens/s per GPU, a whole-pre-training average. Run as the
     # report describes (DualPipe, 4-node routing, FP8 dispatch, its memory savings) the layout fits 80 GB and the
-    # all-to-all hides, but racksim's FP8 compute is ~1.8x faster than DeepSeek's profiled kernels (VALIDATION.md):
-    # +133 %, then +93 % with attention and the output layer in BF16 as the report runs them (§3.3.1), then +68 %
-    # with H100's FP8 plateau at its measured ceiling x the A100 framework factor (0.571), bounded so a regression
-    # shows; move it to the checked cases when it comes within 15 %.
+    # all-to-all hides. +133 %, then +93 % with attention and the output layer in BF16 as the report runs them
+    # (§3.3.1), then +50 % with its block-scaled FP8 GEMMs on their own curve and their quantize kernels timed, +43 %
+    # with the routed tokens' permutation and combine (VALIDATION.md, "Fine-grained FP8"); bounded so a regression
+    # shows. The profile's own compute stream implies
+    # ~+26 % over the GPU-hour average (VALIDATION.md), so the case stays a miss until the rest of the profile's
+    # kernels are modelled.
     case = DEEPSEEK_V3[0]
-    assert 0.6 < case.error < 1.3, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"
+    assert 0.35 < case.error < 0.55, f"{case.predict():.0f} vs {case.measured:.0f} tokens/s per GPU"
     step = train_step(case.model, case.layout, h800_cluster())  # memory checked: fits the H800's 80 GB
     assert step.memory.total_gb <= 80.0
     assert step.breakdown.ep_comm_s == step.breakdown.pp_comm_s == 0.0  # "fully hidden" (§3.2.1)
-    # Per micro-batch, the all-to-alls against the compute without overlap: "approximately 1:1" (§3.2.1); 1.06 with
-    # attention at the FP8 peak, 0.50 with it in BF16 (the compute side grew, the report's pair is still slower).
+    # Per micro-batch, the all-to-alls against the compute without overlap: "approximately 1:1" (§3.2.1), and in
+    # the profile the communication stream (DeepEP dispatch, combine, notify) is busy 114.5 ms per pair against the
+    # compute stream's 118.2. racksim: 1.06 with attention at the FP8 peak, 0.50 with it in BF16, 0.41 with the
+    # block-scaled GEMMs and the permutations: its all-to-all is ~2x faster than DeepEP's profiled kernels.
     exposed = train_step(case.model, dataclasses.replace(case.layout, pp_schedule="1f1b", comm_sm_fraction=0.0),
                          h800_cluster()).breakdown
-    assert 0.4 < exposed.ep_comm_s / exposed.compute_s < 1.33
+    assert 0.35 < exposed.ep_comm_s / exposed.compute_s < 0.6
     # deepseek-ai/profile-data train.json: one DualPipe pair of 4-MoE-layer chunks (EP 64, 4K tokens) keeps the
-    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~90 ms (~78 ms with H100's FP8
-    # plateau at its raw ceiling, ~65 ms with attention at the FP8 peak as well), the −24 % the FP8 GEMMs (~0.39 of
-    # peak measured, 0.571 on the curve) and the casts explain (VALIDATION.md).
+    # compute stream busy 118.2 ms; racksim's pair (compute on 112 of 132 SMs) is ~107 ms (~78 ms before the
+    # block-scaled curve, the quantize kernels and the permutations), the rest mostly the casts and vector kernels.
     pair_ms = 1e3 * step.breakdown.compute_s / case.layout.microbatches
-    assert 0.65 < pair_ms / 118.2 < 0.85, f"{pair_ms:.1f} ms per pair"
+    assert 0.78 < pair_ms / 118.2 < 0.95, f"{pair_ms:.1f} ms per pair"
+
+
+PROFILE_SM_SHARE = 112 / 132
+"""The profile's GEMM kernels run on grids of 112 CTAs, the SMs DualPipe leaves to compute (20 of 132 kept for
+communication, DeepSeek-V3 §3.2.2)."""
+
+
+def _profile_pair_ms(names: frozenset[str], backward_share: float) -> float:
+    """racksim's time of `names` in 4 MoE layers of the DeepSeek case (forward + `backward_share` of the backward)
+    on the profile's 112 SMs, ms."""
+    case = DEEPSEEK_V3[0]
+    layout, acc = case.layout, h800_cluster().accelerator
+    ops = layer_ops(case.model, step_shard(layout), True, case.model.experts // layout.ep).select(names)
+    prec = layout.matmul_precision
+    pair_s = op_time_s(ops, acc, prec).sum() + backward_share * op_time_s(ops.backward(), acc, prec).sum()
+    return 4e3 * float(pair_s) / PROFILE_SM_SHARE
+
+
+def test_deepseek_v3_fp8_gemms_against_the_profile_kernel_by_kernel() -> None:
+    # deepseek-ai/profile-data train.json (the pair of 4-MoE-layer chunks, 4,096 tokens, EP 64: 4 local experts of
+    # 8,192 rows each), kernel durations summed: the grouped expert GEMMs (m_grouped_fp8_ptp128c, 16 calls: forward
+    # and input gradient of both expert matrices) 22.93 ms; every FP8 GEMM (those, the dense fp8_ptp128c and the
+    # weight-gradient fp8_dptp128c_acc kernels on two streams) 74.53 ms. racksim, on the block-scaled curve
+    # calibrated on DeepGEMM's table (a check here, not a fit): 26.5 ms (+15 %) and 65.4 ms (−12 %); on the
+    # per-tensor FP8 curve they would be 19.8 and 49.0 ms.
+    experts = _profile_pair_ms(frozenset({"experts_in", "experts_out"}), 0.5)
+    assert 1.0 < experts / 22.93 < 1.2, f"{experts:.1f} ms"
+    case = DEEPSEEK_V3[0]
+    linear = frozenset({"qkv", "out_proj", "experts_in", "experts_out", "shared_in", "shared_out"})
+    gemms = _profile_pair_ms(linear, 1.0)
+    assert 0.8 < gemms / 74.53 < 1.0, f"{gemms:.1f} ms"
+    assert case.layout.matmul_precision == "fp8_block"

@@ -153,11 +153,12 @@ class AcceleratorSpec(Model):
     gemm_efficiency: GemmEfficiency | None = None
     """Achieved fraction of the matmul peak versus GEMM FLOPs as points, at every precision with neither a ceiling
     nor its own curve below; null: none (then every precision the GPU has needs a ceiling or its own curve)."""
-    gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4"], GemmEfficiency | None] | None = None
+    gemm_efficiency_by_precision: dict[Literal["bf16", "fp8", "fp4", "fp8_block"], GemmEfficiency | None] | None = None
     """Curves measured at one precision, replacing `gemm_efficiency` there (FP8 GEMMs reach a different fraction of
-    their peak than BF16 ones); each precision must be one the GPU has a peak for. Null: none (a design that
-    extends one with such curves and has other GPUs sets it null); a null entry drops that precision's inherited
-    curve only."""
+    their peak than BF16 ones); each precision must be one the GPU has a peak for ('fp8_block': FP8 GEMMs with
+    fine-grained block scales applied in software, DeepSeek-V3's recipe, a fraction of the fp8 peak; without it they
+    take the fp8 curve). Null: none (a design that extends one with such curves and has other GPUs sets it null); a
+    null entry drops that precision's inherited curve only."""
     memory_efficiency: MemoryEfficiency
     """Achieved fraction of the HBM bandwidth versus bytes moved by one kernel."""
     attention_efficiency: dict[Literal["bf16", "fp8", "fp4"], AttentionEfficiency] | None = None
@@ -174,7 +175,7 @@ class AcceleratorSpec(Model):
         peaks = self.peak_tflops.tflops()
         for field in ("gemm_efficiency_by_precision", "attention_efficiency"):
             for name, curve in (getattr(self, field) or {}).items():
-                if curve is not None and name not in peaks:
+                if curve is not None and name.removesuffix("_block") not in peaks:
                     raise rule_error(f"{field}.{name}",
                                      f"a curve for a precision the GPU has no peak for (has {', '.join(peaks)})")
         ceilings = self.gemm_ceiling.fractions() if self.gemm_ceiling is not None else {}

@@ -25,6 +25,10 @@ import numpy.typing as npt
 from racksim._types import FloatArray
 
 TERA = 1e12
+BLOCK_SCALED_FP8 = "fp8_block"
+"""FP8 GEMMs with fine-grained block scales promoted in software (DeepSeek-V3 §3.3.2: 1×128 activation tiles, 128×128
+weight blocks, partial sums moved to FP32 CUDA-core registers every 128 K elements): the fp8 peak, their own curve
+(`Accelerator.gemm_curve`)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,12 @@ class Accelerator:
     """FP8 GEMMs take only the TN layout (Hopper): FP8 training writes a transposed copy of each quantized tensor."""
 
     def gemm_curve(self, precision: str) -> EfficiencyCurve:
-        """The GEMM efficiency curve at `precision`: its own if measured, else `gemm_efficiency`."""
+        """The GEMM efficiency curve at `precision`: its own if measured, else `gemm_efficiency`.
+
+        `BLOCK_SCALED_FP8` without a curve of its own takes the fp8 one (scales applied by the tensor cores).
+        """
+        if precision == BLOCK_SCALED_FP8 and precision not in self.gemm_efficiency_by_precision:
+            return self.gemm_curve("fp8")
         return self.gemm_efficiency_by_precision.get(precision, self.gemm_efficiency)
 
     def attention_curve(self, precision: str, backward: bool) -> EfficiencyCurve | None:
@@ -101,7 +110,11 @@ class Accelerator:
         return None if curves is None else curves[1 if backward else 0]
 
     def peak(self, precision: str) -> float:
-        """Dense matmul peak at `precision`, FLOP/s; a precision the chip lacks is a ValueError."""
+        """Dense matmul peak at `precision`, FLOP/s; a precision the chip lacks is a ValueError.
+
+        `BLOCK_SCALED_FP8` GEMMs run at the fp8 peak.
+        """
+        precision = "fp8" if precision == BLOCK_SCALED_FP8 else precision
         if precision not in self.peak_flops:
             raise ValueError(f"{self.name} has no {precision} tensor cores (has {', '.join(self.peak_flops)})")
         return self.peak_flops[precision]

@@ -46,7 +46,7 @@ def dualpipe_step(m: ModelConfig, layout: Layout, layer: tuple[float, ...], send
     micro-batch, s; `send_s` one pipeline send; `heads` the (first, last) stage's extra ops.
     """
     f, b, w, blocking, ep_fwd, ep_bwd = layer
-    prec, p = layout.precision, layout.pp
+    prec, p = layout.matmul_precision, layout.pp
     counts = stage_layer_counts(m.num_hidden_layers, p)
     head_fbw = {stage: (float(op_time_s(ops, acc, prec).sum()), float(op_time_s(ops.backward(), acc, prec).sum()),
                         weight_grad_s(ops, acc, prec)) for stage, ops in ((0, heads[0]), (p - 1, heads[1]))}

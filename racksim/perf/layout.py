@@ -21,6 +21,7 @@ from racksim.perf.model import ModelConfig
 Recompute = Literal["none", "selective", "full"]
 Zero3Gather = Literal["layer", "tensor"]
 PipelineSchedule = Literal["1f1b", "dualpipe"]
+Fp8Blocks = Literal["none", "deepseek", "mxfp8"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ class Layout:
     the BF16 tensor twice, for its amax and then to cast ("FP8 Current Scaling requires two tensor reads per
     quantization", Transformer Engine's FP8 Delayed Scaling page), and write it in FP8 (`ops` quantize rows). False:
     quantization fused into the kernels that produce the inputs (delayed scaling's cast), not timed."""
+    fp8_block_scaling: Fp8Blocks = "none"
+    """Fine-grained FP8 scaling, its quantize kernels timed (`ops` quantize rows: each activation and output gradient
+    read once in BF16 and written twice in FP8, row-wise for its GEMM and transposed for the weight gradient, with
+    the scales). 'deepseek': DeepSeek-V3's 1×128 activation tiles and 128×128 weight blocks whose scales the GEMM
+    applies on CUDA cores (§3.3.2), GEMMs on the accelerator's block-scaled FP8 curve (`matmul_precision`);
+    'mxfp8': Blackwell's MXFP8 (an E8M0 scale per 32 elements, applied by the tensor cores: the FP8 curve). 'none':
+    per-tensor scales (`fp8_current_scaling`, or delayed scaling's cast fused into the producing kernels)."""
     fp8_output_layer: bool = False
     """Output layer (logits) at `precision` too. False: in BF16, as Megatron-Core runs it by default (its LM head is
     a tensor_parallel.ColumnParallelLinear outside Transformer Engine's FP8 autocast; `fp8_output_proj` False)."""
@@ -124,6 +132,14 @@ class Layout:
     def attention_precision(self) -> str:
         """Precision of the attention matmuls: 'fp8' with `fp8_attention` under an FP8 or FP4 recipe, else 'bf16'."""
         return "fp8" if self.fp8_attention and self.precision != "bf16" else "bf16"
+
+    @property
+    def matmul_precision(self) -> str:
+        """Precision of the linear layers' GEMMs: 'fp8_block' under DeepSeek's block scaling, else `precision`.
+
+        'fp8_block' (`fp8_block_scaling` 'deepseek') runs on its own curve at the fp8 peak (`Accelerator.peak`).
+        """
+        return "fp8_block" if self.fp8_block_scaling == "deepseek" and self.precision == "fp8" else self.precision
 
     @property
     def output_precision(self) -> str:
@@ -233,6 +249,9 @@ def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> 
         (0.0 <= layout.comm_sm_fraction < 1.0, "comm_sm_fraction", "at least 0 and below 1"),
         (layout.ep_max_domains >= 0, "ep_max_domains", "at least 0 (0: no limit)"),
         (not layout.fp8_activations or layout.precision == "fp8", "fp8_activations", "needs precision fp8"),
+        (layout.fp8_block_scaling in ("none", "deepseek", "mxfp8"), "fp8_block_scaling", "none, deepseek or mxfp8"),
+        (layout.fp8_block_scaling == "none" or (layout.precision == "fp8" and not layout.fp8_current_scaling),
+         "fp8_block_scaling", "needs precision fp8 and no per-tensor current scaling"),
     ]
     for ok, field_path, rule in rules:
         if not ok:

@@ -18,28 +18,40 @@ Forward, per layer (h hidden, a heads, g KV heads, d head width, i MLP width, m 
   latent attention reads its latent instead, b·c·(r_kv + d_rope)·B_kv, replicated on every TP rank, with the
   up-projections absorbed (DeepSeek-V2 §2.1.2): scores over r_kv + d_rope and context over r_kv per head;
 - MLP 2·N·m·h·i/t; an MoE layer routes each token to k experts of width i_e (2·N·k·m·h·i_e/t, balanced) plus the
-  shared experts and a router 2·N·h·E;
+  shared experts and a router 2·N·h·E. The routed experts run as one grouped GEMM of G equal GEMMs, one per local
+  expert (the E/ep experts in training, those the tokens touch in inference), each of N·k/G rows, the GEMM curve
+  read at one expert's FLOPs (`OpTable.groups`): G fixed costs, small per-expert GEMMs low on the curve, as
+  DeepGEMM's masked grouped GEMMs measure (the same 6e10 FLOPs at 1233, 1040 and 932 TFLOP/s as 1, 2 and 4 groups
+  of 1024, 512 and 256 rows, H800). Experts too small to fill a wave of output tiles run side by side: G is at most
+  N·k·n / (132·128·128) for an output width n (`grouped_gemms`; Megatron-Core's GroupedMLP, DeepSeek's and
+  DeepGEMM's grouped kernels run all local experts in one launch). In training (`Shard.moe_permute`) the routed
+  tokens are copied into per-expert order before the experts, 2·N·k·h·B bytes, and their k outputs summed per token
+  after, (N·k + N)·h·B bytes (backward: the inverse copy; the gradient's broadcast and the routing probabilities'
+  gradient, (N + 2·N·k)·h·B);
 - norms, activation, softmax (unfused attention only), dropout and residual adds as vector ops, bytes = elements
   read and written (split by t with sequence parallelism, else replicated).
 
 Backward is twice the forward for matmuls (gradients of inputs and of weights, each the forward's size) and for
 vector ops (reading saved tensors and writing gradients), except fused attention's scores and context: 2.5 times
 (the kernel recomputes the scores, `FUSED_BACKWARD_FLOPS`). FP8 per-tensor current scaling
-(`Shard.fp8_current_scaling`, training only) adds one quantize op per linear layer but the router: forward its input
-(tokens × k), backward its output gradient (tokens × n, `OpTable.backward_factor` n/k), 5 bytes per element (two
-BF16 reads, for the amax and the cast, and one FP8 write), on the HBM roofline; 6 where the GPU's FP8 GEMMs take only
-the TN layout (`Shard.fp8_transposed_copy`, Hopper): the cast also writes the transposed FP8 copy the backward GEMMs
-read (Transformer Engine's fused cast-transpose). The weights' casts are not counted. Recompute is the forward of
-the attention core (selective) or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last
-stage.
+(`Shard.fp8_current_scaling`) and fine-grained block scaling (`Shard.fp8_block_scaling`: DeepSeek's 1×128 tiles,
+MXFP8), training only, add one quantize op per linear layer but the router: forward its input (tokens × k), backward
+its output gradient (tokens × n, `OpTable.backward_factor` n/k), `QUANTIZE_BYTES` per element by recipe (current:
+two BF16 reads, for the amax and the cast, and one FP8 write, 6 bytes where the GPU's FP8 GEMMs take only the TN
+layout, `Shard.fp8_transposed_copy`, Hopper: the cast also writes the transposed FP8 copy the backward GEMMs read,
+Transformer Engine's fused cast-transpose; block: one read, the row-wise and transposed FP8 copies and their scales),
+on the HBM roofline. The weights' casts are not counted. Recompute is the forward of the attention core (selective)
+or of the whole layer (full). The logits 2·N·h·V/t and cross-entropy run on the last stage.
 
-An op takes max(F / (peak · η_gemm(F)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`), with the vector peak
-for vector ops. **Fused attention** (FlashAttention: causal self-attention, and prefill chunks over a KV cache) runs
-scores and context in one kernel whose efficiency is measured against the sequence length, not the GEMM size: where
-the accelerator gives such a curve at the precision (`Accelerator.attention_curve`), the two ops take
-η = min(η_attn(s_k), η_gemm(F)), s_k the keys each query row sees (the sequence length of a training shard, the
-context of a prefill chunk), on the backward curve in a backward pass (`OpTable.backward`); the min keeps the GEMM
-curve's fixed launch cost for small kernels. Decode (one query row) and unfused attention stay on the GEMM curve.
+An op takes max(F / (peak · η_gemm(F/G)), bytes / (bw · η_mem(bytes))) seconds (`op_time_s`; G = 1 but for the
+routed experts), with the vector peak for vector ops; DeepSeek's block-scaled FP8 GEMMs (`Layout.matmul_precision`
+'fp8_block') take the accelerator's own curve at the FP8 peak. **Fused attention** (FlashAttention: causal
+self-attention, and prefill chunks over a KV cache) runs scores and context in one kernel whose efficiency is
+measured against the sequence length, not the GEMM size: where the accelerator gives such a curve at the precision
+(`Accelerator.attention_curve`), the two ops take η = min(η_attn(s_k), η_gemm(F)), s_k the keys each query row sees
+(the sequence length of a training shard, the context of a prefill chunk), on the backward curve in a backward pass
+(`OpTable.backward`); the min keeps the GEMM curve's fixed launch cost for small kernels. Decode (one query row)
+and unfused attention stay on the GEMM curve.
 """
 
 from __future__ import annotations
@@ -59,6 +71,21 @@ FP8_BYTES = 1.0
 """Bytes per FP8 element."""
 WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
+GEMM_WAVE_ELEMENTS = 132 * 128 * 128
+"""Output elements of one wave of a GEMM's tiles: one 128 × 128 tile (CUTLASS's and DeepGEMM's usual Hopper tile) on
+each of H100 SXM's 132 SMs. Assumed for every GPU (B200 has 148 SMs). A grouped GEMM's experts run side by side
+until their tiles fill a wave, so it counts at most (rows × N) / this many GEMMs (`grouped_gemms`)."""
+
+
+def grouped_gemms(rows: float, n: float, experts: float) -> float:
+    """GEMMs a grouped GEMM of `rows` × `n` outputs over `experts` experts counts on the curve.
+
+    One per expert, at most one per wave of output tiles (`GEMM_WAVE_ELEMENTS`), at least 1.
+    """
+    return float(np.clip(rows * n / GEMM_WAVE_ELEMENTS, 1.0, max(1.0, experts)))
+
+
+
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
 
@@ -84,7 +111,23 @@ class Shard:
     fp8_transposed_copy: bool = False
     """The quantize kernels also write a transposed FP8 copy (`Accelerator.fp8_tn_only`: Hopper's FP8 GEMMs take only
     the TN layout, so the wgrad and dgrad GEMMs read the transposed "columnwise" data, Transformer Engine
-    transformer_engine/common/gemm/cublaslt_gemm.cu `CanonicalizeGemmInput`)."""
+    transformer_engine/common/gemm/cublaslt_gemm.cu `CanonicalizeGemmInput`); block recipes write it always."""
+    fp8_block_scaling: str = "none"
+    """Fine-grained FP8 scaling whose quantize kernels are timed (`Layout.fp8_block_scaling`: 'deepseek' 1×128
+    tiles, 'mxfp8' 32-element blocks; `QUANTIZE_BYTES`); 'none': as `fp8_current_scaling` says."""
+
+    moe_permute: bool = False
+    """Time the routed tokens' permutation into per-expert order and the weighted sum of their k expert outputs as
+    kernels of their own (`experts_permute`, `experts_combine` rows; training: Megatron-Core's token dispatcher
+    `permute` / `unpermute`, DeepSeek's profile `expand_to_fused_with_scales` / `reduce_fused_impl`). False: done
+    inside the expert GEMMs' row gathers, untimed (serving engines' fused MoE kernels, vLLM's `fused_moe`)."""
+
+    @property
+    def quantize(self) -> str | None:
+        """The FP8 recipe whose quantize kernels are timed (a `QUANTIZE_BYTES` key), or None."""
+        if self.fp8_block_scaling != "none":
+            return self.fp8_block_scaling
+        return "current" if self.fp8_current_scaling else None
 
     @property
     def tokens(self) -> int:
@@ -107,6 +150,9 @@ class OpTable:
     """True for a backward pass (`backward`): fused attention on its backward curve."""
     backward_factor: FloatArray | None = None
     """Per op, its backward pass's FLOPs and bytes over its forward's (None: 2 for every op)."""
+    groups: FloatArray | None = None
+    """Per op, the equal GEMMs it runs as one grouped kernel (routed experts: one per expert), its curve read at
+    FLOPs / groups (None: 1 for every op)."""
 
     def scaled(self, flops_factor: float, bytes_factor: float) -> OpTable:
         """The same ops with FLOPs and bytes multiplied."""
@@ -129,9 +175,15 @@ class OpTable:
         """The ops whose names are in `names`."""
         keep = np.array([n in names for n in self.name], dtype=bool)
         factor = None if self.backward_factor is None else self.backward_factor[keep]
+        groups = None if self.groups is None else self.groups[keep]
         return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
                        flops=self.flops[keep], bytes=self.bytes[keep], matmul=self.matmul[keep],
-                       backward_factor=factor)
+                       backward_factor=factor, groups=groups)
+
+    @property
+    def gemm_size(self) -> FloatArray:
+        """FLOPs of one GEMM of each op, the GEMM curve's argument: FLOPs / `groups`."""
+        return self.flops if self.groups is None else self.flops / self.groups
 
     @property
     def matmul_flops(self) -> float:
@@ -139,12 +191,17 @@ class OpTable:
         return float(self.flops[self.matmul].sum())
 
 
-def _table(rows: list[tuple], attention_keys: float = 0.0) -> OpTable:
-    """Rows (name, FLOPs, bytes, matmul[, backward factor]) as an `OpTable`; the factor defaults to 2."""
+def _table(rows: list[tuple], attention_keys: float = 0.0, groups: dict[str, float] | None = None) -> OpTable:
+    """Rows (name, FLOPs, bytes, matmul[, backward factor]) as an `OpTable`.
+
+    The backward factor defaults to 2, the GEMMs per op (`OpTable.groups`) to 1 for the names `groups` leaves out.
+    """
     factor = np.array([r[4] if len(r) > 4 else 2.0 for r in rows], dtype=np.float64)
+    group = np.array([(groups or {}).get(r[0], 1.0) for r in rows], dtype=np.float64)
     return OpTable(tuple(r[0] for r in rows), np.array([r[1] for r in rows], dtype=np.float64),
                    np.array([r[2] for r in rows], dtype=np.float64), np.array([r[3] for r in rows], dtype=bool),
-                   attention_keys, backward_factor=None if np.all(factor == 2.0) else factor)
+                   attention_keys, backward_factor=None if np.all(factor == 2.0) else factor,
+                   groups=None if np.all(group == 1.0) else group)
 
 
 ATTENTION_CORE = frozenset({"attn_scores", "softmax", "attn_context"})
@@ -177,15 +234,30 @@ def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, w
     return (name, 2.0 * tokens * k * n, BYTES_ACT * tokens * (k + n) + wbytes * weight_elems, True)
 
 
-def _quantize(name: str, tokens: float, k: float, n: float, transposed_copy: bool) -> tuple:
-    """FP8 current scaling of the GEMM `name`'s activation operands: 5 bytes (6) and ~2 vector FLOPs per element.
+QUANTIZE_BYTES = {
+    "current": 2 * BYTES_ACT + FP8_BYTES,
+    "deepseek": BYTES_ACT + 2 * (FP8_BYTES + 4.0 / 128),
+    "mxfp8": BYTES_ACT + 2 * (FP8_BYTES + 1.0 / 32),
+}
+"""HBM bytes per element of one FP8 quantization by recipe. 'current' (per-tensor current scaling): the BF16 tensor
+read twice, for its amax and to cast, and written once in FP8 (twice with `Shard.fp8_transposed_copy`, `_quantize`).
+'deepseek' (1×128 tiles, an fp32 scale per 128 elements, DeepSeek-V3 §3.3.2) and 'mxfp8' (an E8M0 byte per 32
+elements, OCP MX v1.0): the block's amax is local, so one BF16 read, and two FP8 writes with their scales, the
+row-wise copy for the GEMM and the transposed (column-wise) one for the weight gradient, whose contraction runs over
+the tokens (DeepSeek's profile, deepseek-ai/profile-data train.json: `per_token_cast_to_fp8` and
+`per_channel_cast_and_transpose` kernels; Transformer Engine's MXFP8 quantizes row- and column-wise usages)."""
 
-    Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor n/k), each read twice
-    in BF16 (amax, then cast) and written once in FP8, twice with `transposed_copy` (row- and column-wise).
+
+def _quantize(name: str, tokens: float, k: float, n: float, recipe: str, transposed_copy: bool) -> tuple:
+    """FP8 quantization of the GEMM `name`'s activation operands: `QUANTIZE_BYTES[recipe]` bytes per element.
+
+    ~2 vector FLOPs per element; current scaling writes 1 more byte with `transposed_copy` (the block recipes always
+    write both copies). Forward its (tokens × k) input, backward its (tokens × n) output gradient (backward factor
+    n/k).
     """
     elements = tokens * k
-    writes = 2.0 if transposed_copy else 1.0
-    return (f"quantize_{name}", 2.0 * elements, (2 * BYTES_ACT + writes * FP8_BYTES) * elements, False, n / k)
+    extra = FP8_BYTES if transposed_copy and recipe == "current" else 0.0
+    return (f"quantize_{name}", 2.0 * elements, (QUANTIZE_BYTES[recipe] + extra) * elements, False, n / k)
 
 
 def _vector(name: str, elements: float, reads_writes: float, flops_per_element: float = 1.0) -> tuple:
@@ -233,9 +305,11 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
     out_params = a * dv * h
     qkv_params = attention_matrix_params(m) - out_params
     quantized: list[tuple] = []
+    local = (experts_local if experts_local is not None else m.experts) if moe_layer else 1.0
 
     def linear(name: str, tokens: float, k: float, n: float, weights: float) -> tuple:
-        quantized.append(_quantize(name, tokens, k, n, shard.fp8_transposed_copy))
+        if shard.quantize:
+            quantized.append(_quantize(name, tokens, k, n, shard.quantize, shard.fp8_transposed_copy))
         return _matmul(name, tokens, k, n, weights, wb)
 
     rows = [
@@ -249,7 +323,6 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
     mm = m.mlp_matrices
     if moe_layer:
         k, i_e, shared = m.top_k, m.expert_size, m.n_shared_experts
-        local = experts_local if experts_local is not None else m.experts
         routed = n_tok * k
         rows += [
             _matmul("router", n_tok, h, m.experts, h * m.experts, wb),
@@ -257,6 +330,10 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             _vector("experts_act", routed * i_e / t, mm, 4.0),
             linear("experts_out", routed, i_e / t, h, local * h * i_e / t),
         ]
+        if shard.moe_permute:  # backward: the inverse permutation; the gradient's broadcast and the probs' gradient
+            rows += [("experts_permute", 0.0, 2 * BYTES_ACT * routed * h, False, 1.0),
+                     ("experts_combine", 2.0 * routed * h, BYTES_ACT * (routed + n_tok) * h, False,
+                      (n_tok + 2 * routed) / (n_tok + routed))]
         if shared:
             rows += [
                 linear("shared_in", n_tok, h, shared * (mm - 1) * i_e / t, shared * (mm - 1) * h * i_e / t),
@@ -271,9 +348,12 @@ def layer_ops(m: ModelConfig, shard: Shard, moe_layer: bool = False, experts_loc
             linear("mlp_out", n_tok, i / t, h, h * i / t),
         ]
     rows.append(_vector("residual_mlp", n_tok * h / split, 3.5))
-    if shard.fp8_current_scaling:
-        rows += quantized
-    return _table(rows, fused_attention_keys(shard))
+    groups = {}
+    if moe_layer:
+        routed, gate_up = n_tok * m.top_k, (mm - 1) * m.expert_size / t
+        groups = {"experts_in": grouped_gemms(routed, gate_up, local),
+                  "experts_out": grouped_gemms(routed, h, local)}
+    return _table(rows + quantized, fused_attention_keys(shard), groups)
 
 
 def head_ops(m: ModelConfig, shard: Shard) -> tuple[OpTable, OpTable]:
@@ -304,8 +384,8 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
     attn = attention_precision or precision
     is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
     peak = np.where(ops.matmul, np.where(is_attn, acc.peak(attn), acc.peak(precision)), acc.vector_flops)
-    eff = np.where(ops.matmul, np.where(is_attn, acc.gemm_curve(attn)(ops.flops),
-                                        acc.gemm_curve(precision)(ops.flops)), 1.0)
+    size = ops.gemm_size
+    eff = np.where(ops.matmul, np.where(is_attn, acc.gemm_curve(attn)(size), acc.gemm_curve(precision)(size)), 1.0)
     curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
     if curve is not None:
         eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)

@@ -118,7 +118,7 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
 
     Dense and MoE layers weighted by their share of the layers, as `training.train_step` times them.
     """
-    prec, attn, per_stage = layout.precision, layout.attention_precision, m.num_hidden_layers / layout.pp
+    prec, attn, per_stage = layout.matmul_precision, layout.attention_precision, m.num_hidden_layers / layout.pp
     busy = Busy(0.0)
     for fraction, ops in layer_mix(m, step_shard(layout, acc), m.experts // layout.ep if m.moe else 0):
         recompute = {"none": None, "selective": ops.select(ATTENTION_CORE), "full": ops}[layout.recompute]

@@ -203,14 +203,16 @@ def h800_cluster() -> System:
 # with 20 of the H800's 132 SMs (profile-data numSms) kept for communication (§3.2.2), each token routed to at most 4
 # nodes and forwarded IB → NVLink (§3.2.2; the config's n_group 8 / topk_group 4), FP8 dispatch and BF16 combine
 # (§3.3.4); norms and MLA up-projections recomputed (§3.2.3), FP8 activation caches with SwiGLU recomputed and BF16
-# Adam moments (§3.3.4). No attention recompute (deepseek-ai/profile-data train.json: one FlashAttention forward per
-# layer). Assumed: micro-batch 1 (one 4K sequence, as the profile's "4K sequence length"), the even layer split.
+# Adam moments (§3.3.4); fine-grained FP8 (1x128 tiles, 128x128 blocks, §3.3.2): GEMMs on the H100 design's
+# block-scaled curve and their quantize kernels timed (`fp8_block_scaling`, VALIDATION.md "Fine-grained FP8"). No
+# attention recompute (deepseek-ai/profile-data train.json: one FlashAttention forward per layer). Assumed:
+# micro-batch 1 (one 4K sequence, as the profile's "4K sequence length"), the even layer split.
 DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Table 1 and §3.2",
                     bundled_model("deepseek-v3"),
                     Layout(global_batch=15360, seq_len=4096, micro_batch=1, tp=1, pp=16, dp=128, ep=64,
                            precision="fp8", recompute="none", zero=1, pp_schedule="dualpipe",
                            comm_sm_fraction=20 / 132, ep_max_domains=4, ep_fp8_dispatch=True, recompute_norms=True,
-                           fp8_activations=True, adam_bf16_moments=True),
+                           fp8_activations=True, adam_bf16_moments=True, fp8_block_scaling="deepseek"),
                     1e12 / (180e3 * 3600), "tokens/s", settings_known=False, hardware="h800"),)
 
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3

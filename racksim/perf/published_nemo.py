@@ -100,12 +100,14 @@ def _case(system: str, model: str, recipe: str, gpus: int, gbs: int, mbs: int, s
           cp: int, vp: int, ep: int, measured: float, _tflops: float, known: bool, memory: bool) -> Case:
     """One row as a case; the recipe sets the precision.
 
-    FP8-CS is FP8 with current scaling's quantize kernels timed; FP8-MX (MXFP8, scales per 32-element block set by
-    the quantizing kernel in one pass) is FP8 without them; BF16 is BF16.
+    FP8-CS is FP8 with current scaling's quantize kernels timed; FP8-MX is MXFP8 (an E8M0 scale per 32 elements,
+    applied by Blackwell's tensor cores: the FP8 curve) with its row- and column-wise quantize kernels timed
+    (`Layout.fp8_block_scaling` 'mxfp8'); BF16 is BF16.
     """
     layout = Layout(global_batch=gbs, seq_len=seq, micro_batch=mbs, tp=tp, pp=pp, dp=gpus // (tp * pp * cp), cp=cp,
                     vpp=vp, ep=ep, sequence_parallel=tp > 1, recompute="none", zero=3 if fsdp else 1,
                     precision="bf16" if recipe == "BF16" else "fp8", fp8_current_scaling=recipe == "FP8-CS",
+                    fp8_block_scaling="mxfp8" if recipe == "FP8-MX" else "none",
                     fp32_grads=False, recompute_norms=model == "deepseek-v3", tp_comm_overlap=tp > 1)
     name = f"NeMo {_NAMES[model]} {gpus} {system} {recipe}"
     source = NEMO_2511.format(system=system)

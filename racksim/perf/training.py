@@ -182,7 +182,8 @@ def step_shard(layout: Layout, acc: Accelerator | None = None) -> Shard:
     scaled = layout.fp8_current_scaling and layout.precision != "bf16"
     return Shard(layout.micro_batch, layout.seq_len, layout.tp, layout.cp, layout.sequence_parallel,
                  layout.flash_attention, layout.precision, fp8_current_scaling=scaled,
-                 fp8_transposed_copy=scaled and acc is not None and acc.fp8_tn_only)
+                 fp8_transposed_copy=scaled and acc is not None and acc.fp8_tn_only,
+                 fp8_block_scaling=layout.fp8_block_scaling if layout.precision == "fp8" else "none", moe_permute=True)
 
 
 def tp_collectives(layout: Layout) -> tuple[list[Kind], list[Kind]]:
@@ -216,7 +217,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     memory = memory_per_gpu(m, layout)
     if check_memory:
         check_fits(memory, acc, source)
-    prec, attn = layout.precision, layout.attention_precision
+    prec, attn = layout.matmul_precision, layout.attention_precision
     shard = step_shard(layout, acc)
     fwd_s = bwd_s = w_s = cp_s = ep_s = ep_fwd_s = tp_hidden_s = 0.0
     message = shard.tokens * m.hidden_size * BYTES_ACT
