@@ -284,11 +284,11 @@ def test_routed_experts_run_as_one_gemm_per_local_expert() -> None:
     """The GEMM curve reads one expert's GEMM. DeepSeek-V3 training, 4,096 tokens, EP 64 (4 local experts of 8,192
     rows): experts_in is 2 * 32768 * 7168 * 4096 = 1.924e12 FLOPs as 4 GEMMs of 4.81e11, by hand 4 * 5 us +
     1.924e12 / (0.6469 * 989.5e12) = 3.026 ms at BF16 on H100 (eta = the BF16 ceiling 0.8033 x k; the design's
-    curve, interpolated between decades: 3.043 ms). Serving 1,024 tokens that touch 128 experts on one GPU (64 rows each): experts too
-    small to fill a wave of output tiles share it, 8192 * 4096 / (132 * 128 * 128) = 15.5 GEMMs for the gate-up
-    projection (4.810e11 / (989.5e12 * 0.5573) = 0.872 ms, the curve read at one GEMM of 3.10e10 FLOPs, against
-    4.810e11 / (989.5e12 * 0.6391) = 0.761 ms as one GEMM), 8192 * 7168 / (132 * 128 * 128) = 27.2 for the down projection.
-    Sixteen decoding tokens (128 routed rows, under one wave) run as one GEMM."""
+    curve, interpolated between decades: 3.043 ms). Serving 1,024 tokens that touch 128 experts on one GPU (64 rows
+    each): experts too small to fill a wave of output tiles share it, 8192 * 4096 / (132 * 128 * 128) = 15.5 GEMMs
+    for the gate-up projection (4.810e11 / (989.5e12 * 0.5573) = 0.872 ms, the curve read at one GEMM of 3.10e10
+    FLOPs, against 4.810e11 / (989.5e12 * 0.6391) = 0.761 ms as one GEMM), 8192 * 7168 / (132 * 128 * 128) = 27.2
+    for the down projection. Sixteen decoding tokens (128 routed rows, under one wave) run as one GEMM."""
     m = bundled_model("deepseek-v3")
     train = layer_ops(m, Shard(1, 4096), True, 4)
     experts = train.select(frozenset({"experts_in"}))
