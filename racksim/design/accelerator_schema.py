@@ -54,6 +54,10 @@ class GemmEfficiency(_Points):
 
     size_flop: list[PositiveFloat] = Field(min_length=1, max_length=MAX_CURVE_POINTS)
     """FLOPs of one GEMM (2·m·n·k) at each point, strictly increasing."""
+    kernel_benchmark: bool = False
+    """True: the points are a standalone GEMM benchmark (cuBLAS on its own, as a `gemm_ceiling` is), so racksim
+    scales them by the framework factor k (GEMM_FRAMEWORK_FACTOR) as it does ceilings; false: they are already a
+    GEMM's efficiency inside a real step (a calibration) and are used as given."""
 
     def sizes(self) -> tuple[str, list[float]]:
         """The GEMM sizes, FLOPs."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from racksim.design.accelerator_schema import AttentionPoints, GemmEfficiency
 from racksim.design.schema import Design
 from racksim.errors import InputError
-from racksim.perf.accelerator import TERA, Accelerator, EfficiencyCurve, ceiling_curve
+from racksim.perf.accelerator import GEMM_FRAMEWORK_FACTOR, TERA, Accelerator, EfficiencyCurve, ceiling_curve
 from racksim.perf.comm import CollectiveTime, Kind, gpus_per_rack, network_collective_time
 from racksim.perf.training import System
 
@@ -25,8 +25,9 @@ from racksim.perf.training import System
 def accelerator_from_design(design: Design, source: str = "design") -> Accelerator:
     """The design's `compute_tray.gpus.accelerator` as an `Accelerator` (peaks in FLOP/s, curves as given).
 
-    GEMM curves per precision: a precision's own points in `gemm_efficiency_by_precision`, else the curve derived
-    from its measured ceiling (`gemm_ceiling`, `accelerator.ceiling_curve`), else the `gemm_efficiency` points.
+    GEMM curves per precision: a precision's own points in `gemm_efficiency_by_precision` (× the framework factor
+    when they are a standalone kernel benchmark), else the curve derived from its measured ceiling (`gemm_ceiling`,
+    `accelerator.ceiling_curve`), else the `gemm_efficiency` points.
 
     A design without the section is a one-line `InputError` naming the field.
     """
@@ -59,8 +60,9 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
 
 
 def _gemm_curve(points: GemmEfficiency) -> EfficiencyCurve:
-    """A GEMM curve given as points in the design."""
-    return EfficiencyCurve(tuple(points.size_flop), tuple(points.fraction), points.source)
+    """A GEMM curve given as points in the design; a standalone kernel benchmark's points × GEMM_FRAMEWORK_FACTOR."""
+    factor = GEMM_FRAMEWORK_FACTOR if points.kernel_benchmark else 1.0
+    return EfficiencyCurve(tuple(points.size_flop), tuple(f * factor for f in points.fraction), points.source)
 
 
 def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
