@@ -149,7 +149,8 @@ def test_slo_chooses_the_highest_throughput_meeting_it() -> None:
     assert operating_point(curve, max_ttft_s=0.05).ttft_s <= 0.05  # type: ignore[union-attr]
 
 
-KNOWN_MISSES = {"NIM 70B TP2 5000/500 C=5 TTFT", "NIM 70B TP2 5000/500 C=25 TTFT"}
+KNOWN_MISSES = {"NIM 70B TP2 5000/500 C=5 TTFT", "NIM 70B TP2 5000/500 C=25 TTFT",
+                "NIM 70B TP2 5000/500 C=100 throughput"}
 """Cases outside 15 %, reported in VALIDATION.md rather than tuned away. C=1 TTFT went from −14.1 to −15.4 % when
 the H100 curves took their measured plateaus (FP8 0.709, BF16 0.803, for 0.70), then to −13.7 % (out of the
 misses) when prefill attention took FlashAttention-3's measured curve (VALIDATION.md, "Fused attention"). With the
@@ -159,7 +160,8 @@ the tool runs them (`serving_sim.simulate_offline` with `published_inference.trt
 GPU's GEMM plateau became its measured ceiling x the A100 framework factor (H100 FP8 0.709 -> 0.571), C=1 TTFT went
 -13.7 -> +0.8 % and the simulated burst's wait grew with the slower prefill: C=5 TTFT +16.4 -> +35.9 %, C=25 +1.5 ->
 +18.4 % (back in the list): the synchronized-burst arrivals of a deterministic closed loop, not tuned
-(VALIDATION.md)."""
+(VALIDATION.md). C=100 throughput went −14.7 → −15.7 % when the fused attention curves took the factor k too
+(prefill attention of 5,000-token prompts slower)."""
 
 
 @pytest.mark.parametrize("case", ALL_SERVING_CASES, ids=lambda c: c.name)

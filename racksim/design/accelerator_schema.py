@@ -87,7 +87,11 @@ class AttentionPoints(_Points):
 
 
 class AttentionEfficiency(Model):
-    """A fused attention kernel's efficiency at one precision: forward and backward curves against sequence length."""
+    """A fused attention kernel's efficiency at one precision: forward and backward curves against sequence length.
+
+    The points are the kernel's standalone benchmark (as published); racksim scales them by the framework factor k
+    (racksim.perf.accelerator.GEMM_FRAMEWORK_FACTOR), as it does the GEMM ceilings.
+    """
 
     forward: AttentionPoints
     """Forward pass (scores and context), achieved fraction of the matmul peak at this precision."""

@@ -66,8 +66,13 @@ def _gemm_curve(points: GemmEfficiency) -> EfficiencyCurve:
 
 
 def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
-    """One pass of a fused attention kernel's design curve (fraction against sequence length)."""
-    return EfficiencyCurve(tuple(points.seq_len), tuple(points.fraction), points.source)
+    """One pass of a fused attention kernel's design curve (fraction against sequence length) × GEMM_FRAMEWORK_FACTOR.
+
+    Every attention curve is a standalone kernel benchmark (the FlashAttention-3 paper, cudnn-frontend's SDPA
+    benchmark), so it takes the framework factor k as the GEMM ceilings and benchmark tables do.
+    """
+    return EfficiencyCurve(tuple(points.seq_len), tuple(f * GEMM_FRAMEWORK_FACTOR for f in points.fraction),
+                           points.source)
 
 
 @dataclass(frozen=True)
