@@ -30,30 +30,21 @@ the memory accounting and the simulated scheduler on Blackwell; none calibrates 
 
 from __future__ import annotations
 
-from functools import cache
-
-from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
+from racksim.perf.hardware import reference_system
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
 from racksim.perf.serving_case import TRTLLM_BENCH_PAGE, TRTLLM_BENCH_REQUESTS, ServingCase, trtllm_bench_replica
 from racksim.perf.training import System
 
 
-def _reference_system(relative_path: str) -> System:
-    """The system of a bundled design (its GPU, its collective model, its NVLink domain), by path under designs/."""
-    return system_from_design(as_design(REFERENCE_DESIGNS / relative_path)[0])
-
-
-@cache
 def dgx_b200() -> System:
     """DGX B200 (designs/reference/dgx-b200.yaml): 8 B200 on NVSwitch, racksim's collective model of the node."""
-    return _reference_system("reference/dgx-b200.yaml")
+    return reference_system("reference/dgx-b200.yaml")
 
 
-@cache
 def gb200_nvl72() -> System:
     """GB200 NVL72 (designs/gb200-nvl72.yaml): the rack the quick suite runs, racksim's collective model of it."""
-    return _reference_system("gb200-nvl72.yaml")
+    return reference_system("gb200-nvl72.yaml")
 
 
 def trtllm_fp4_replica(tp: int) -> Replica:
