@@ -85,7 +85,6 @@ def grouped_gemms(rows: float, n: float, experts: float) -> float:
     return float(np.clip(rows * n / GEMM_WAVE_ELEMENTS, 1.0, max(1.0, experts)))
 
 
-
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
 

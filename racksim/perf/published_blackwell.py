@@ -57,8 +57,8 @@ def trtllm_fp4_replica(tp: int) -> Replica:
 
 _SOURCE = TRTLLM_BENCH_PAGE + ", {} table, {} TP{} FP4"
 _SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
-_LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
-            (5000, 500), (20000, 2000))
+_LENGTHS = tuple(TRTLLM_BENCH_REQUESTS)
+"""The page's (ISL, OSL) pairs, in its order: the same for every table."""
 # Total output tokens/s of the replica, in the order of _LENGTHS, as printed (B200, GB200).
 _TRT_70B_FP4 = {"B200": (11147, 9922, 6831, 7762, 7007, 6271, 1339, 4783, 1459, 665),
                 "GB200": (12189, 11309, 7849, 9028, 7326, 6513, 1450, 5646, 1602, 755)}
