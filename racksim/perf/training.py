@@ -234,8 +234,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
                                                    layout.tp, layout.recompute == "full")
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
-        if layout.recompute != "full":
-            rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
+        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+            rec += float(op_time_s(ops.select(again), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
@@ -243,14 +243,15 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
             hidden = core if layout.cp_overlap else 0.0
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
-        w_s += fraction * weight_grad_s(ops, acc, prec)
+        if layout.pp_schedule == "dualpipe":  # W: only DualPipe's bubble needs it
+            w_s += fraction * weight_grad_s(ops, acc, prec)
         if ops is not None and "router" in ops.name and layout.ep > 1:
             fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
             ep_s += fraction * (fwd_a2a + bwd_a2a)
             ep_fwd_s += fraction * fwd_a2a
     fwd_kinds, bwd_kinds = tp_collectives(layout)
-    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
-    if tp_overlap:
+    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))  # bytes metered
+    if tp_overlap:  # the same bytes sent, only what the GEMMs do not hide exposed
         tp_s = tp_hidden_s
     first, last = head_ops(m, shard)
     out = layout.output_precision
