@@ -14,7 +14,9 @@ from racksim.perf.memory import memory_per_gpu, stage_params
 from racksim.perf.model import bundled_model
 from racksim.perf.params import layer_matrices, layer_vectors
 from racksim.perf.published import NARAYANAN_2021_ZERO3, a100_dgx
-from racksim.perf.training import HOST_VIEW_OP_S, System, _staging_s, train_step
+from racksim.perf.training import System, train_step
+from racksim.perf.zero3 import HOST_VIEW_OP_S
+from racksim.perf.zero3 import staging_s as _staging_s
 
 M70 = bundled_model("llama3-70b")
 LAYOUT = Layout(global_batch=16, seq_len=1024, micro_batch=1, dp=8, zero=3, recompute="full", fp32_grads=False,

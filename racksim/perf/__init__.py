@@ -7,16 +7,16 @@ Modules, bottom up: `model` (config loading and validation), `params` (parameter
 efficiency curves, reference GPUs), `ops` (per-layer operations with FLOPs and bytes, roofline times), `layout`
 (parallel degrees and step options), `memory` (memory per GPU, the fit check), `comm` (the collective timing
 protocol, alpha-beta models with NCCL's protocols and an adapter to racksim.network), `training` (the step model and
-the bytes its collectives send per link class), `inference` (engine iterations of a TP replica on the roofline, KV
-cache and its capacity), `serving` (continuous batching at a concurrency: TTFT, TPOT, tokens/s, the
+the bytes its collectives send per link class; `dualpipe`, `tp_overlap` and `zero3` time its DualPipe schedule, its
+GEMM-overlapped TP collectives and its ZeRO 3 collectives), `inference` (engine iterations of a TP replica on the
+roofline, KV cache and its capacity), `serving` (continuous batching at a concurrency: TTFT, TPOT, tokens/s, the
 throughput-interactivity curve and an SLO's operating point), `hardware` (a design's `compute_tray.gpus.accelerator`
 compiled to an `Accelerator`, and its `System` on the design's network model), `search` (the fastest training layout
 that fits, the serving layout under an SLO), `predict` (the API: `predict_training`, `predict_serving`; `racksim
 perf train|serve` print them), `published`, `published_nemo`, `published_inference` and `published_blackwell`
 (validation cases; `validation` gathers the training ones into one table, `serving_case` runs a serving case as
-its benchmark tool ran it), `power` (the GPU activity a phase of work
-runs at, the input of the power curve). VALIDATION.md holds the tables. racksim.workload compiles the scenarios from
-it.
+its benchmark tool ran it), `power` (the GPU activity a phase of work runs at, the input of the power curve).
+VALIDATION.md holds the tables. racksim.workload compiles the scenarios from it.
 """
 
 from racksim.perf.accelerator import Accelerator, EfficiencyCurve

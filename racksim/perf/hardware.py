@@ -115,9 +115,24 @@ REFERENCE_DESIGNS = Path(__file__).resolve().parents[2] / "designs"
 """The source tree's design files (not installed with the package): where the validation cases' GPUs come from."""
 
 
-def reference_accelerator(relative_path: str) -> Accelerator:
-    """The accelerator of a bundled design, by its path under designs/ (e.g. 'reference/dgx-a100.yaml')."""
+def _reference_design(relative_path: str) -> tuple[Design, str]:
+    """A bundled design and its path, by its path under designs/; missing is an `InputError`."""
     path = REFERENCE_DESIGNS / relative_path
     if not path.is_file():
         raise InputError(str(path), "design", "not found: the validation cases need the source tree's designs/")
-    return accelerator_from_design(_load(str(path)), str(path))
+    return _load(str(path)), str(path)
+
+
+def reference_accelerator(relative_path: str) -> Accelerator:
+    """The accelerator of a bundled design, by its path under designs/ (e.g. 'reference/dgx-a100.yaml')."""
+    return accelerator_from_design(*_reference_design(relative_path))
+
+
+@lru_cache(maxsize=8)
+def reference_system(relative_path: str) -> System:
+    """The system of a bundled design (GPU, racksim's collective model, NVLink domain), by its path under designs/.
+
+    Cached: the validation cases on one design (e.g. 'gb200-nvl72.yaml') share it and its memoized collectives.
+    """
+    design, source = _reference_design(relative_path)
+    return system_from_design(design, source=source)

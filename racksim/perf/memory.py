@@ -151,12 +151,14 @@ def activation_bytes(m: ModelConfig, layout: Layout, stages: tuple[int, ...] | N
     """
     p, v = layout.pp, layout.vpp
     interleave = 1 + (p - 1) / (p * v) if v > 1 else 1.0
-    n_first, n_middle, _ = stage_layers(m.num_hidden_layers, p, v)
-    layers_in_flight: float = max(n_first * min(p, layout.microbatches), n_middle * min(p - 1, layout.microbatches))
+    layers_in_flight: float
     if layout.pp_schedule == "dualpipe":  # p + 1 micro-batches of the rank's (mean) stage
         counts = stage_layer_counts(m.num_hidden_layers, p)
         layers_in_flight = (p + 1) * max(sum(counts[i] for i in held) / len(held)
                                          for held in ([stages] if stages else pipeline_ranks(layout)))
+    else:
+        n_first, n_middle, _ = stage_layers(m.num_hidden_layers, p, v)
+        layers_in_flight = max(n_first * min(p, layout.microbatches), n_middle * min(p - 1, layout.microbatches))
     moe_fraction = m.moe_layers / m.num_hidden_layers
     per_layer = ((1 - moe_fraction) * activation_bytes_per_layer(m, layout)
                  + moe_fraction * activation_bytes_per_layer(m, layout, moe_layer=True))

@@ -85,7 +85,6 @@ def grouped_gemms(rows: float, n: float, experts: float) -> float:
     return float(np.clip(rows * n / GEMM_WAVE_ELEMENTS, 1.0, max(1.0, experts)))
 
 
-
 SOFTMAX_FLOPS_PER_ELEMENT = 5.0
 """Vector FLOPs per score element for mask, max, exp, sum and scale (an estimate)."""
 
@@ -383,9 +382,12 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
     """
     attn = attention_precision or precision
     is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
-    peak = np.where(ops.matmul, np.where(is_attn, acc.peak(attn), acc.peak(precision)), acc.vector_flops)
     size = ops.gemm_size
-    eff = np.where(ops.matmul, np.where(is_attn, acc.gemm_curve(attn)(size), acc.gemm_curve(precision)(size)), 1.0)
+    peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
+    eff = np.where(ops.matmul, acc.gemm_curve(precision)(size), 1.0)
+    if attn != precision:  # the attention matmuls on their own precision's peak and curve
+        peak = np.where(ops.matmul & is_attn, acc.peak(attn), peak)
+        eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
     curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
     if curve is not None:
         eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)

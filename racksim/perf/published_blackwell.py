@@ -30,30 +30,21 @@ the memory accounting and the simulated scheduler on Blackwell; none calibrates 
 
 from __future__ import annotations
 
-from functools import cache
-
-from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
+from racksim.perf.hardware import reference_system
 from racksim.perf.inference import Replica
 from racksim.perf.model import bundled_model
 from racksim.perf.serving_case import TRTLLM_BENCH_PAGE, TRTLLM_BENCH_REQUESTS, ServingCase, trtllm_bench_replica
 from racksim.perf.training import System
 
 
-def _reference_system(relative_path: str) -> System:
-    """The system of a bundled design (its GPU, its collective model, its NVLink domain), by path under designs/."""
-    return system_from_design(as_design(REFERENCE_DESIGNS / relative_path)[0])
-
-
-@cache
 def dgx_b200() -> System:
     """DGX B200 (designs/reference/dgx-b200.yaml): 8 B200 on NVSwitch, racksim's collective model of the node."""
-    return _reference_system("reference/dgx-b200.yaml")
+    return reference_system("reference/dgx-b200.yaml")
 
 
-@cache
 def gb200_nvl72() -> System:
     """GB200 NVL72 (designs/gb200-nvl72.yaml): the rack the quick suite runs, racksim's collective model of it."""
-    return _reference_system("gb200-nvl72.yaml")
+    return reference_system("gb200-nvl72.yaml")
 
 
 def trtllm_fp4_replica(tp: int) -> Replica:
@@ -66,8 +57,8 @@ def trtllm_fp4_replica(tp: int) -> Replica:
 
 _SOURCE = TRTLLM_BENCH_PAGE + ", {} table, {} TP{} FP4"
 _SETTINGS = "partly known (KV fraction 0.90 or 0.95, KV precision)"
-_LENGTHS = ((128, 128), (128, 2048), (128, 4096), (500, 2000), (1000, 1000), (1000, 2000), (2048, 128), (2048, 2048),
-            (5000, 500), (20000, 2000))
+_LENGTHS = tuple(TRTLLM_BENCH_REQUESTS)
+"""The page's (ISL, OSL) pairs, in its order: the same for every table."""
 # Total output tokens/s of the replica, in the order of _LENGTHS, as printed (B200, GB200).
 _TRT_70B_FP4 = {"B200": (11147, 9922, 6831, 7762, 7007, 6271, 1339, 4783, 1459, 665),
                 "GB200": (12189, 11309, 7849, 9028, 7326, 6513, 1450, 5646, 1602, 755)}

@@ -58,8 +58,8 @@ def h100_dgx() -> System:
 
 
 TRTLLM_REPLICA_TP1 = Replica(tp=1, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
-TRTLLM_REPLICA_TP2 = Replica(tp=2, precision="fp8", kv_precision="fp8", memory_policy="tensorrt-llm")
-"""TensorRT-LLM replicas with FP8 weights and KV cache and its memory accounting (the engine's own defaults)."""
+"""A TensorRT-LLM replica with FP8 weights and KV cache and its memory accounting (the engine's own defaults); the
+maximum-load rows take it at their TP degree."""
 H100_NVML_GIB = 81559 / 1024
 """Device memory NVML reports for "NVIDIA H100 80GB HBM3" (nvidia-smi: 81559MiB), GiB: what `trtllm-bench` reads
 (`get_device_memory`, tensorrt_llm/bench/build/utils.py) to size its engine settings."""
@@ -97,6 +97,7 @@ TRTLLM_MAX_THROUGHPUT = tuple(
 
 ALL_SERVING_CASES = NIM_LLAMA70B_H100 + TRTLLM_MAX_THROUGHPUT
 """Every published H100 serving case; none calibrates a number (inference reuses the training curves unchanged)."""
+
 
 def serving_validation_table() -> list[dict[str, object]]:
     """One row per case (`serving_case.table_rows`): the H100 cases, then the Blackwell ones."""

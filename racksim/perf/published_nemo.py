@@ -41,10 +41,9 @@ designs/gb200-nvl72.yaml and designs/gb300-nvl72.yaml (GPU, NVLink domain of 72,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.hardware import REFERENCE_DESIGNS, as_design, system_from_design
+from racksim.perf.hardware import reference_system
 from racksim.perf.layout import Layout
 from racksim.perf.model import bundled_model
 from racksim.perf.published import Case
@@ -54,10 +53,9 @@ NEMO_2511 = ("Megatron-Bridge performance-summary.md @5776a6d (NeMo 25.11), DGX-
 """The source of every case, with the system's table."""
 
 
-@cache
 def nvl72_system(design: str) -> System:
     """The system of a bundled NVL72 design (e.g. 'gb200-nvl72'): its GPU, network model and 72-GPU NVLink domain."""
-    return system_from_design(as_design(REFERENCE_DESIGNS / f"{design}.yaml")[0])
+    return reference_system(f"{design}.yaml")
 
 
 @dataclass(frozen=True)

@@ -150,12 +150,12 @@ def trtllm_bench_replica(m: ModelConfig, base: Replica, input_len: int, output_l
                    cuda_graph_batch_sizes=TRTLLM_BENCH_CUDA_GRAPHS)
 
 
-
 TRTLLM_BENCH_PAGE = "TensorRT-LLM perf-overview.md (commit 00f3768)"
 """The page the H100 and Blackwell maximum-load rows come from (github.com/NVIDIA/TensorRT-LLM,
 docs/source/performance/perf-overview.md at commit 00f37686aa854010d68bcbd0f4ab000221541ca6)."""
-TRTLLM_BENCH_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 2000): 3000, (1000, 1000): 3000,
-                 (1000, 2000): 1500, (2048, 128): 3000, (2048, 2048): 1500, (5000, 500): 1500, (20000, 2000): 1000}
+TRTLLM_BENCH_REQUESTS = {(128, 128): 30000, (128, 2048): 3000, (128, 4096): 1500, (500, 2000): 3000,
+                         (1000, 1000): 3000, (1000, 2000): 1500, (2048, 128): 3000, (2048, 2048): 1500,
+                         (5000, 500): 1500, (20000, 2000): 1000}
 """`$num_requests` per ISL/OSL, perf-overview.md "Preparing a Dataset"."""
 
 

@@ -66,8 +66,8 @@ from racksim.perf.ops import (
     op_time_s,
     optimizer_ops,
 )
-from racksim.perf.params import layer_matrices, layer_vectors
 from racksim.perf.tp_overlap import exposed_tp_s
+from racksim.perf.zero3 import zero3_layer_s
 
 
 @dataclass(frozen=True)
@@ -234,8 +234,8 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
                                                    layout.tp, layout.recompute == "full")
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
-        if layout.recompute != "full":
-            rec += float(op_time_s(ops.select(recomputed_ops(m, layout)), acc, prec).sum())
+        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+            rec += float(op_time_s(ops.select(again), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
         if layout.cp > 1:  # K and V gathered forward (and again before backward), gradients scattered
@@ -243,14 +243,15 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             gather = coll("all-gather", kv, *layout.placement("cp", domain), times=3 * fraction)  # 2 AG + RS
             hidden = core if layout.cp_overlap else 0.0
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
-        w_s += fraction * weight_grad_s(ops, acc, prec)
+        if layout.pp_schedule == "dualpipe":  # W: only DualPipe's bubble needs it
+            w_s += fraction * weight_grad_s(ops, acc, prec)
         if ops is not None and "router" in ops.name and layout.ep > 1:
             fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
             ep_s += fraction * (fwd_a2a + bwd_a2a)
             ep_fwd_s += fraction * fwd_a2a
     fwd_kinds, bwd_kinds = tp_collectives(layout)
-    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))
-    if tp_overlap:
+    tp_s = float(sum(coll(kind, message, layout.tp, tp_inside) for kind in fwd_kinds + bwd_kinds))  # bytes metered
+    if tp_overlap:  # the same bytes sent, only what the GEMMs do not hide exposed
         tp_s = tp_hidden_s
     first, last = head_ops(m, shard)
     out = layout.output_precision
@@ -331,7 +332,7 @@ def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, 
     the windows overlap may hide communication in. ZeRO 0-2: the gradient reduction overlaps the last micro-batch's
     backward, the parameter all-gather (ZeRO 1-2, after the optimizer) the first forward. ZeRO 3 (FSDP) gathers
     each layer's weights before its forward and again before its backward, and reduce-scatters its gradients after
-    its backward, every micro-batch (`_zero3_layer_s`: g, r). With gathers prefetched ahead of the compute
+    its backward, every micro-batch (`zero3.zero3_layer_s`: g, r). With gathers prefetched ahead of the compute
     (`Layout.zero3_prefetch_layers` ≥ 1, one communication stream), per micro-batch
 
         T_exposed = g + (L − 1)·max(0, g − f) + k·g + (L − 1)·max(0, k·g + r − b) + r
@@ -347,7 +348,8 @@ def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, 
         groups.append((expert, layout.placement("edp", domain)))
     if layout.zero == 3:
         regathers = 2 if layout.zero3_gather == "tensor" and layout.recompute == "full" else 1
-        gather, reduce = _zero3_layer_s(m, layout, system, coll, dense, expert, layers, 1 + regathers)
+        gather, reduce = zero3_layer_s(m, layout, system.accelerator, domain, coll, dense, expert, layers,
+                                       1 + regathers)
         if not layout.dp_overlap or layout.zero3_prefetch_layers == 0:
             return layout.microbatches * layers * ((1 + regathers) * gather + reduce)
         hidden = max(0.0, layers - 1)
@@ -364,91 +366,3 @@ def _dp_exposed_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, 
     if not layout.dp_overlap:
         return reduce_s + gather_s
     return max(0.0, reduce_s - layers * bwd_s) + max(0.0, gather_s - layers * fwd_s)
-
-
-def _zero3_layer_s(m: ModelConfig, layout: Layout, system: System, coll: _Meter, dense: float, expert: float,
-                   layers: float, gathers: int) -> tuple[float, float]:
-    """ZeRO 3: (gather, reduce-scatter) of one layer's weights and gradients over the data-parallel group, s.
-
-    'layer' (`Layout.zero3_gather`): one collective for the layer's share of the stage's weights (bf16) and
-    gradients. 'tensor': one gather per weight matrix (`params.layer_matrices`, split t ways; the local experts' over
-    the expert data-parallel group) and one reduce-scatter per parameter tensor, the matrices and the norms and
-    biases alike (`params.layer_vectors`: DeepSpeed v0.3.15 keeps tensors under its 1e5-element persistence
-    threshold gathered, but with `contiguous_gradients` on, `_reduce_scatter_gradients` reduces every parameter's
-    gradient with its own `torch.distributed.reduce_scatter`), averaged over dense and MoE layers; the rest of the
-    stage (embedding, output layer, final norm) in one more collective per pass, its share per layer returned.
-    Each 'tensor' collective also stages its S bytes through a flat buffer as torch.distributed's list API does
-    (`_staging_s`).
-    Each 'tensor' gather also costs what v0.3.15 does around it with the device idle: after its
-    `torch.cuda.synchronize()`, a Python loop builds the n ranks' output views (one `narrow` per rank,
-    `HOST_VIEW_OP_S` each) before the collective is launched; after it, `fetch_sub_module` formats a debug string
-    holding `param.norm()` of every parameter of the module (evaluated although not printed; removed by DeepSpeed
-    commit c0eeb69), one HBM read of each tensor, matrices and the norms and biases alike (`_read_s`).
-    `gathers`: times each gather runs per layer and micro-batch (the reduce-scatter once), for the traffic.
-    """
-    acc, domain = system.accelerator, system.scale_up_gpus
-    grad_bytes = 4.0 if layout.fp32_grads else 2.0
-    where_dense = layout.placement("dp", domain)
-    where_expert = layout.placement("edp", domain)
-    if layout.zero3_gather == "layer":
-        groups = [(dense, where_dense)] + ([(expert, where_expert)] if expert else [])
-        return (sum(coll("all-gather", params / layers * 2.0, *where, part="dp", times=gathers)
-                    for params, where in groups),
-                sum(coll("reduce-scatter", params / layers * grad_bytes, *where, part="dp")
-                    for params, where in groups))
-    t, moe_fraction = layout.tp, m.moe_layers / m.num_hidden_layers
-
-    def gather_s(params: float, where: tuple[int, bool, int], times: float) -> float:
-        return (coll("all-gather", params * 2.0, *where, part="dp", times=gathers * times)
-                + _staging_s(acc, params * 2.0, where[0], zero_fill=True) + where[0] * HOST_VIEW_OP_S
-                + _read_s(acc, params * 2.0))
-
-    def reduce_s(params: float, where: tuple[int, bool, int], times: float) -> float:
-        return (coll("reduce-scatter", params * grad_bytes, *where, part="dp", times=times)
-                + _staging_s(acc, params * grad_bytes, where[0], zero_fill=False))
-
-    gather = reduce = per_layer = 0.0
-    for fraction, moe_layer in ((1 - moe_fraction, False), (moe_fraction, True)):
-        if fraction <= 0:
-            continue
-        local = m.experts // layout.ep if moe_layer else 0
-        matrices, vectors = ([(n / t, where_dense) for n in shared] + [(n / t, where_expert) for n in routed] * local
-                             for shared, routed in (layer_matrices(m, moe_layer), layer_vectors(m, moe_layer)))
-        per_layer += fraction * sum(n for n, _ in matrices + vectors)
-        gather += fraction * sum(gather_s(*tensor, fraction) for tensor in matrices)
-        gather += fraction * sum(_read_s(acc, n * 2.0) for n, _ in vectors)  # kept whole, but normed every pass
-        reduce += fraction * sum(reduce_s(*tensor, fraction) for tensor in matrices + vectors)
-    rest = max(0.0, dense + expert - layers * per_layer)
-    return (gather + gather_s(rest, where_dense, 1 / layers) / layers,
-            reduce + reduce_s(rest, where_dense, 1 / layers) / layers)
-
-
-HOST_VIEW_OP_S = 2.26e-6
-"""Host time of one eager PyTorch view op (`narrow`), s. Assumed from PyTorch's operator micro-benchmark of `split`
-(a view op) in the message of pytorch/pytorch#32194 (2020): 2.26 µs per call after it (CPU tensors; before it
-3.34 µs on CPU and 3.33 µs on CUDA tensors alike, a view's host cost not depending on the device). One unnamed CPU,
-not DGX A100's, and `split` rather than `narrow`: assumed, not measured; not fitted. Consistent with a PyTorch
-maintainer's "approx 2 us" for an elementwise op from Python (pytorch/pytorch#41383, 2020). The loop's
-`torch.distributed.get_rank` call per rank is not counted (no figure)."""
-
-
-def _read_s(acc: Accelerator, message_bytes: float) -> float:
-    """HBM time of one kernel reading `message_bytes` (a reduction such as a norm), s: x / (B·η_mem(x))."""
-    return message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes)))
-
-
-def _staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:
-    """HBM time of moving one collective's S bytes through a flat staging buffer, rank by rank, s.
-
-    torch.distributed's list all-gather (reduce-scatter) runs NCCL on a flat buffer and copies each of the n ranks'
-    S/n slices out of (into) it, one copy kernel each (ProcessGroupNCCL's `outputTensors[i][j].copy_`, the implicit
-    memcpy DeepSpeed's commit c0eeb69 of 2021-10-31 names); DeepSpeed v0.3.15 also allocates its gather buffer with
-    `torch.zeros`. Each kernel moving x bytes takes x / (B·η_mem(x)) on the roofline, which includes the fixed
-    kernel cost: T = n·(2S/n) / (B·η(2S/n)) + [S / (B·η(S))].
-    """
-    if ranks <= 1 or message_bytes <= 0:
-        return 0.0
-    slice_bytes = 2.0 * message_bytes / ranks
-    copies = ranks * slice_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(slice_bytes)))
-    fill = message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes))) if zero_fill else 0.0
-    return copies + fill

@@ -136,7 +136,7 @@ def _float(value: object) -> float:
 
 
 def tables() -> list[Table]:
-    """Both tables, computed now from the model (about 1 s, most of it the simulated closed loops)."""
+    """Both tables, computed now from the model (seconds: most of it the simulated benchmark runs, module docstring)."""
     return [Table("training", "Training step model", ("case", "source", "quantity", "measured", "predicted", "error",
                                                       "role", "settings"), training_rows()),
             Table("serving", "Serving model", ("case", "source", "quantity", "settings", "measured", "predicted",
