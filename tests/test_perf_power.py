@@ -8,6 +8,7 @@ import pytest
 from racksim.perf import bundled_model
 from racksim.perf.hardware import system_from_design
 from racksim.perf.inference import Iteration, Replica
+from racksim.perf.layout import Layout
 from racksim.perf.ops import OpTable
 from racksim.perf.power import (
     HBM_ACTIVITY,
@@ -17,8 +18,9 @@ from racksim.perf.power import (
     iteration_busy,
     link_busy,
     ops_busy,
+    training_compute_busy,
 )
-from racksim.perf.training import System
+from racksim.perf.training import System, train_step
 from racksim.physics.power import utilization_power_w
 from tests.perf_fixtures import DESIGNS
 
@@ -83,3 +85,22 @@ def test_prefill_draws_more_than_decode() -> None:
     decode = iteration_busy(m, replica, system, Iteration(decode=32, decode_context=1750))
     assert prefill.activity > 0.75
     assert HBM_ACTIVITY <= decode.activity < 0.6 < prefill.activity
+
+
+@pytest.mark.parametrize("options", [{"recompute": "selective"}, {"recompute_norms": True},
+                                     {"recompute_norms": True, "fp8_activations": True}],
+                         ids=["selective", "norms", "norms-and-activations"])
+def test_the_power_model_is_busy_for_the_recompute_the_step_times(options: dict[str, object]) -> None:
+    """The activity behind a training phase's power covers the recompute `train_step` times: what a recompute option
+    adds to one micro-batch's busy time, × the micro-batches, is what it adds to the step's compute (the extra
+    recompute of `memory.recomputed_ops` included; the head's time, in the step's compute only, cancels out)."""
+    system = gb200()
+    m = bundled_model("llama3-8b")
+    base = Layout(global_batch=16, seq_len=4096, micro_batch=1, tp=2, dp=4, precision="fp8")
+    other = Layout(global_batch=16, seq_len=4096, micro_batch=1, tp=2, dp=4, precision="fp8", **options)
+    added_compute_s = (train_step(m, other, system).breakdown.compute_s
+                       - train_step(m, base, system).breakdown.compute_s)
+    added_busy_s = (training_compute_busy(m, other, system.accelerator).time_s
+                    - training_compute_busy(m, base, system.accelerator).time_s)
+    assert added_compute_s > 0
+    assert added_busy_s * base.microbatches == pytest.approx(added_compute_s, rel=1e-9)

@@ -54,7 +54,7 @@ import numpy as np
 from racksim.perf.accelerator import Accelerator
 from racksim.perf.inference import Iteration, Replica, iteration_time_s, layer_parts
 from racksim.perf.layout import Layout
-from racksim.perf.memory import stage_params
+from racksim.perf.memory import recomputed_ops, stage_params
 from racksim.perf.model import ModelConfig
 from racksim.perf.ops import ATTENTION_CORE, OpTable, op_times_s, optimizer_ops
 from racksim.perf.training import System, layer_mix, optimizer_params, step_shard
@@ -116,7 +116,8 @@ def link_busy(time_s: float) -> Busy:
 def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> Busy:
     """One micro-batch's forward, backward (2× forward) and recompute on one GPU's layers, s (no communication).
 
-    Dense and MoE layers weighted by their share of the layers, as `training.train_step` times them.
+    Dense and MoE layers weighted by their share of the layers, as `training.train_step` times them; the recompute
+    is the mode's plus `memory.recomputed_ops` (norms, MLA projections, activations), as train_step adds it.
     """
     prec, attn, per_stage = layout.matmul_precision, layout.attention_precision, m.num_hidden_layers / layout.pp
     busy = Busy(0.0)
@@ -125,6 +126,8 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
         layer = ops_busy(ops, acc, prec, attn) + ops_busy(ops.backward(), acc, prec, attn)
         if recompute is not None:
             layer = layer + ops_busy(recompute, acc, prec, attn)
+        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+            layer = layer + ops_busy(ops.select(again), acc, prec)  # as train_step: norms, MLA, activations
         busy = busy + fraction * per_stage * layer
     return busy
 
