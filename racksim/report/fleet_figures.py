@@ -28,7 +28,7 @@ RACK_BAR = 0.8
 
 def fleet_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): the jobs' Gantt on the racks and the hall's utilization, for job-mix runs."""
-    halls = job_mix_runs(runs)
+    halls = job_mix_runs(runs, context)
     if not halls:
         return []
     return [

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from racksim._types import FloatArray, IndexArray
-from racksim.report.plotkit import RunData
+from racksim.report.plotkit import FigureContext, RunData
 from racksim.report.rundir import read_json
 from racksim.run.components import read_table
 from racksim.run.results import JOBS_FILE, PLACEMENTS_FILE
@@ -91,10 +91,16 @@ def read_hall_jobs(directory: Path) -> HallJobs | None:
                     racks)
 
 
-def job_mix_runs(runs: Sequence[RunData]) -> dict[str, HallJobs]:
-    """Each design's job mix among one scenario's runs (runs without a jobs table left out)."""
-    found = {run.design: read_hall_jobs(run.directory) for run in runs}
-    return {design: jobs for design, jobs in found.items() if jobs is not None}
+def job_mix_runs(runs: Sequence[RunData], context: FigureContext) -> dict[str, HallJobs]:
+    """Each design's job mix among one scenario's runs (runs without a jobs table left out).
+
+    Read once per scenario: kept in the figure context for the other figure modules of job mixes.
+    """
+    if "job_mixes" not in context.shared:
+        found = {run.design: read_hall_jobs(run.directory) for run in runs}
+        context.shared["job_mixes"] = {design: jobs for design, jobs in found.items() if jobs is not None}
+    halls: dict[str, HallJobs] = context.shared["job_mixes"]
+    return halls
 
 
 HALL_HEADINGS = ("design", "jobs completed / started / all", "utilization", "fragmentation", "work per kWh",

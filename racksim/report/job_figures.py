@@ -63,7 +63,7 @@ INTERVAL_TICKS_MIN = (1, 2, 5, 10, 20, 30, 60, 120, 240, 480)
 
 def job_figures(runs: Sequence[RunData], context: FigureContext) -> list[tuple[str, str, bytes | None]]:
     """(key, title, PNG or None): job MTTF against job size and ETTR per job, for job-mix runs."""
-    halls = job_mix_runs(runs)
+    halls = job_mix_runs(runs, context)
     if not halls:
         return []
     return [

@@ -13,9 +13,9 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import matplotlib as mpl
 import numpy as np
@@ -186,6 +186,8 @@ class FigureContext:
     """Each design's simulated time, s."""
     colours: Mapping[str, str]
     """The report's colour of each design (the same in every figure)."""
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What one figure module read from the runs for another to reuse, by name (e.g. the job mixes)."""
 
 
 def figure_context(runs: Sequence[RunData], colours: Mapping[str, str]) -> FigureContext:
