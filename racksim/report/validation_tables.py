@@ -113,20 +113,18 @@ class Table:
 
 def training_rows(table: Callable[[], list[dict[str, object]]] = training_validation_table) -> list[Row]:
     """The training table's rows (racksim.perf.validation.validation_table)."""
-    rows = []
-    for case in table():
-        quantity, decimals = TRAINING_QUANTITY[str(case["unit"])]
-        rows.append(Row(str(case["case"]), str(case["source"]), quantity, _float(case["measured"]),
-                        _float(case["predicted"]), _float(case["error"]), str(case["role"]),
-                        str(case["settings"]), decimals))
-    return rows
+    return [_row(case, *TRAINING_QUANTITY[str(case["unit"])]) for case in table()]
 
 
 def serving_rows(table: Callable[[], list[dict[str, object]]] = serving_validation_table) -> list[Row]:
     """The serving table's rows (racksim.perf.published_inference.serving_validation_table)."""
-    return [Row(str(case["case"]), str(case["source"]), str(case["quantity"]), _float(case["measured"]),
-                _float(case["predicted"]), _float(case["error"]), str(case["role"]), str(case["settings"]),
-                SERVING_DECIMALS) for case in table()]
+    return [_row(case, str(case["quantity"]), SERVING_DECIMALS) for case in table()]
+
+
+def _row(case: Mapping[str, object], quantity: str, decimals: int) -> Row:
+    """A validation case of either table as a Row, its quantity named and printed to `decimals`."""
+    return Row(str(case["case"]), str(case["source"]), quantity, _float(case["measured"]),
+               _float(case["predicted"]), _float(case["error"]), str(case["role"]), str(case["settings"]), decimals)
 
 
 def _float(value: object) -> float:
