@@ -19,7 +19,7 @@ from racksim.kpis import fmt, kpi_spec
 from racksim.report.perf_figures import serving_figure, step_breakdown_figure, step_parts
 from racksim.report.plotkit import FigureRef, file_name, save_figure
 from racksim.report.rundir import read_json
-from racksim.report.validation_tables import Table, shipped_tables
+from racksim.report.validation_tables import CELLS, Row, Table, shipped_tables
 from racksim.run.results import SERVING_CURVE_FILE
 
 TRAINING_COLUMNS = (("performance.step_time_s", "step time"), ("performance.mfu", "MFU"), ("performance.hfu", "HFU"),
@@ -202,8 +202,6 @@ def performance_tables(runs: Sequence[PerfRun], colours: Mapping[str, str], resu
 
 
 VALIDATION_HEADINGS = ("case", "source", "quantity (unit)", "measured", "predicted", "error", "role", "settings")
-_VALIDATION_CELLS = ("case", "source", "quantity", "measured", "predicted", "error", "role", "settings")
-"""The cells of `validation_tables.Row.cells()` in the order of VALIDATION_HEADINGS."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +224,6 @@ def validation_appendix() -> Validation:
     training, serving = shipped_tables()
 
     def rows(table: Table) -> list[list[str]]:
-        return [[row.cells()[cell] for cell in _VALIDATION_CELLS] for row in table.rows]
+        return [[cells[cell] for cell in CELLS] for cells in map(Row.cells, table.rows)]
 
     return Validation(rows(training), rows(serving), training.summary(), serving.summary())

@@ -43,6 +43,8 @@ TRAINING_QUANTITY = {"s": ("iteration time, s", 2), "TFLOP/s": ("TFLOP/s per GPU
 """A training case's unit → the quantity as the tables name it, and the decimals its values print with."""
 SERVING_DECIMALS = 1
 """Serving values (ms, tokens/s) print with one decimal."""
+CELLS = ("case", "source", "quantity", "measured", "predicted", "error", "role", "settings")
+"""A row's cells (`Row.cells`), in the training table's column order."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class Table:
         right = {"measured", "predicted", "error"}
         lines = ["| " + " | ".join(self.columns) + " |",
                  "| " + " | ".join("---:" if c in right else "---" for c in self.columns) + " |"]
-        lines += ["| " + " | ".join(row.cells()[c] for c in self.columns) + " |" for row in self.rows]
+        lines += ["| " + " | ".join(cells[c] for c in self.columns) + " |" for cells in map(Row.cells, self.rows)]
         return "\n".join(lines)
 
 
@@ -135,8 +137,7 @@ def _float(value: object) -> float:
 
 def tables() -> list[Table]:
     """Both tables, computed now from the model (seconds: most of it the simulated benchmark runs, module docstring)."""
-    return [Table("training", "Training step model", ("case", "source", "quantity", "measured", "predicted", "error",
-                                                      "role", "settings"), training_rows()),
+    return [Table("training", "Training step model", CELLS, training_rows()),
             Table("serving", "Serving model", ("case", "source", "quantity", "settings", "measured", "predicted",
                                                "error", "role"), serving_rows())]
 
