@@ -59,13 +59,18 @@ def rack_runs(racks: Sequence[int]) -> list[tuple[int, int]]:
     return [(int(ordered[s]), int(e - s)) for s, e in zip(starts, ends, strict=True)]
 
 
+def rack_span(first: int, count: int) -> tuple[float, float]:
+    """(bottom, top) of the bar over `count` consecutive racks from `first`, in axis units (rack pitch 1)."""
+    return first - RACK_BAR / 2, first + count - 1 + RACK_BAR / 2
+
+
 def gantt_rectangles(hall: HallJobs, scale_s: float) -> tuple[FloatArray, FloatArray]:
     """Rectangles of every stretch (vertices, shape (n, 4, 2), in axis units) and each one's job index."""
     corners, owners = [], []
     for job, start_s, end_s, racks in zip(hall.stretch_job, hall.stretch_start_s, hall.stretch_end_s,
                                           hall.stretch_racks, strict=True):
         for first, count in rack_runs(racks):
-            low, high = first - RACK_BAR / 2, first + count - 1 + RACK_BAR / 2
+            low, high = rack_span(first, count)
             x0, x1 = start_s / scale_s, end_s / scale_s
             corners.append(((x0, low), (x1, low), (x1, high), (x0, high)))
             owners.append(job)
@@ -86,7 +91,7 @@ def restarts(hall: HallJobs) -> list[Mark]:
 
 def restart_segments(marks: Sequence[Mark], scale_s: float) -> list[tuple[tuple[float, float], ...]]:
     """A vertical segment over each run of consecutive racks of each restart, in axis units."""
-    return [((mark.time_s / scale_s, first - RACK_BAR / 2), (mark.time_s / scale_s, first + count - 1 + RACK_BAR / 2))
+    return [tuple((mark.time_s / scale_s, y) for y in rack_span(first, count))
             for mark in marks for first, count in rack_runs(mark.racks)]
 
 
