@@ -28,7 +28,7 @@ from racksim.reliability.processes import sample_failures
 from racksim.run.fleet_metrics import fleet_output
 from racksim.run.grid import GridJob, GridOutput, hall_grid
 from racksim.run.loading import LoadedDesign
-from racksim.run.loading_hall import LoadedHall, layout_of
+from racksim.run.loading_hall import LoadedHall, design_groups, layout_of
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
 from racksim.workload.faults import fault_racks
@@ -59,9 +59,9 @@ def hall_losses_of(loaded: LoadedDesign) -> HallLosses | None:
 
 
 def _designs(loaded: LoadedDesign) -> tuple[list[Design], list[int], HallLayout]:
-    if isinstance(loaded, LoadedHall):
-        return [g.rack.design for g in loaded.groups], [g.layout.n_racks for g in loaded.groups], loaded.layout
-    return [loaded.design], [1], layout_of(loaded)
+    """The hall's group designs, each group's rack count, and the hall's layout."""
+    groups = design_groups(loaded)
+    return [design for design, _ in groups], [layout.n_racks for _, layout in groups], layout_of(loaded)
 
 
 def sample_fleet_failures(designs: list[Design], group_racks: list[int], duration_s: float, seed: int,
@@ -174,7 +174,7 @@ def peak_grid(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, co
     grid = request.scenario.grid
     if grid is None:
         return None
-    _, _, layout = _designs(loaded)
+    layout = layout_of(loaded)
     rng = np.random.default_rng(np.random.SeedSequence((request.run_seed, GRID_STREAM)))
     jobs, waving = [], np.zeros(peak.rack_job.size, dtype=bool)
     for index in np.unique(peak.rack_job[peak.rack_job >= 0]):

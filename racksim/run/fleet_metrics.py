@@ -34,10 +34,9 @@ from racksim.engine.fleet_state import FleetInputs, JobRecord
 from racksim.network import network_metrics
 from racksim.perf.hardware import gpus_per_rack
 from racksim.physics.arrays import build
-from racksim.physics.layout import HallLayout
 from racksim.run.cost import cost_group, cost_inputs, hall_cost_group
 from racksim.run.loading import LoadedDesign
-from racksim.run.loading_hall import LoadedHall
+from racksim.run.loading_hall import LoadedHall, design_groups
 from racksim.run.merge import weighted_group
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
@@ -121,7 +120,7 @@ def nominal_tokens(record: JobRecord, run_s: float) -> float:
 
 def failures_by_class(loaded: LoadedDesign, inputs: FleetInputs) -> dict[str, int]:
     """Sampled failures per component class, every class the designs' reliability sections name (zeros included)."""
-    names = dict.fromkeys(name for design, _ in _groups(loaded) if design.reliability is not None
+    names = dict.fromkeys(name for design, _ in design_groups(loaded) if design.reliability is not None
                           for name in design.reliability.processes())
     return {name: inputs.failures.component.count(name) for name in names}
 
@@ -226,12 +225,6 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
     }
 
 
-def _groups(loaded: LoadedDesign) -> list[tuple[Design, HallLayout]]:
-    if isinstance(loaded, LoadedHall):
-        return [(g.rack.design, g.layout) for g in loaded.groups]
-    return [(loaded.design, HallLayout.plain())]
-
-
 def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
                  result: FleetResult) -> RunOutput:
     """Everything the run directory holds (racksim.run.results writes it, jobs.parquet beside metrics.json).
@@ -239,7 +232,7 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
     The cabling and network groups are the designs' (as a hall of several designs merges them,
     racksim.run.merge.weighted_group); the cabling plan (cabling.json) is the first group's.
     """
-    groups = _groups(loaded)
+    groups = design_groups(loaded)
     jobs = job_rows(result, inputs.duration_s, [design.name for design, _ in groups],
                     [gpus_per_rack(design) for design, _ in groups])
     metrics = fleet_metrics(request, loaded, inputs, table, result, jobs)
