@@ -74,8 +74,8 @@ def job_rows(result: FleetResult, duration_s: float, names: list[str],
                "goodput": kept / (kept + lost) if kept + lost > 0 else 0.0,
                "ettr": min(1.0, useful_s / run_s) if run_s > 0 else 0.0, "interruptions": record.interruptions,
                "swaps": record.swaps,
-               "checkpoint_interval_s": spec.checkpoint_every_steps * spec.step_s if spec.kind == "training" else 0.0,
-               "done": bool(spec.kind == "training" and record.saved_steps >= spec.steps)}
+               "checkpoint_interval_s": spec.checkpoint_every_steps * spec.step_s if training else 0.0,
+               "done": bool(training and record.saved_steps >= spec.steps)}
         for key, value in row.items():
             table[key].append(value)
     return table
