@@ -21,14 +21,14 @@ from racksim.engine.fleet import Fleet
 from racksim.engine.fleet_state import Crew, Failures, FleetInputs, HallLosses, Peak, ScheduledOutage
 from racksim.errors import InputError
 from racksim.physics.arrays import build
-from racksim.physics.hall_power import HallPowerChain, hall_losses_w
+from racksim.physics.hall_power import hall_losses_w
 from racksim.physics.layout import HallLayout
 from racksim.reliability.consequences import INTERRUPTING, component_counts
 from racksim.reliability.processes import sample_failures
 from racksim.run.fleet_metrics import fleet_output
-from racksim.run.grid import GridJob, GridOutput, hall_grid
+from racksim.run.grid import GridJob, GridOutput, scenario_grid
 from racksim.run.loading import LoadedDesign
-from racksim.run.loading_hall import LoadedHall, layout_of
+from racksim.run.loading_hall import LoadedHall, design_groups, layout_of
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
 from racksim.workload.faults import fault_racks
@@ -59,9 +59,9 @@ def hall_losses_of(loaded: LoadedDesign) -> HallLosses | None:
 
 
 def _designs(loaded: LoadedDesign) -> tuple[list[Design], list[int], HallLayout]:
-    if isinstance(loaded, LoadedHall):
-        return [g.rack.design for g in loaded.groups], [g.layout.n_racks for g in loaded.groups], loaded.layout
-    return [loaded.design], [1], layout_of(loaded)
+    """The hall's group designs, each group's rack count, and the hall's layout."""
+    groups = design_groups(loaded)
+    return [design for design, _ in groups], [layout.n_racks for _, layout in groups], layout_of(loaded)
 
 
 def sample_fleet_failures(designs: list[Design], group_racks: list[int], duration_s: float, seed: int,
@@ -167,14 +167,13 @@ def peak_grid(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, co
               peak: Peak) -> GridOutput | None:
     """The hall's sub-second feed power over the scenario's grid window at the fleet's highest load (None: no grid).
 
-    Each training job running then swings through its predicted step (racksim.run.grid.hall_grid), all its racks
+    Each training job running then swings through its predicted step (racksim.run.grid.scenario_grid), all its racks
     aligned, the jobs at random offsets in their steps (seeded by the run); every other rack draws its state's
     constant power (idle, off, an inference service's load) in its row.
     """
-    grid = request.scenario.grid
-    if grid is None:
+    if request.scenario.grid is None:
         return None
-    _, _, layout = _designs(loaded)
+    layout = layout_of(loaded)
     rng = np.random.default_rng(np.random.SeedSequence((request.run_seed, GRID_STREAM)))
     jobs, waving = [], np.zeros(peak.rack_job.size, dtype=bool)
     for index in np.unique(peak.rack_job[peak.rack_job >= 0]):
@@ -189,8 +188,7 @@ def peak_grid(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, co
                             float(rng.uniform(0.0, schedule.step_s))))
     steady_w = np.bincount(layout.rack_row[~waving], weights=inputs.profiles_feed_w[peak.rack_profile[~waving]],
                            minlength=layout.n_rows).astype(float)
-    chain = layout.power or HallPowerChain.lossless(layout.n_rows)
-    return hall_grid(grid, jobs, chain, f"scenario {request.scenario.name}", steady_w)
+    return scenario_grid(request, jobs, layout, steady_w)
 
 
 def simulate_fleet(request: RunRequest, loaded: LoadedDesign) -> RunOutput:

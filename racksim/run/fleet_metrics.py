@@ -26,18 +26,15 @@ from typing import Any
 import numpy as np
 
 from racksim._version import __version__
-from racksim.cabling import cabling_metrics, cabling_summary
+from racksim.cabling import cabling_metrics, cabling_summary, plan_cabling
 from racksim.design.provenance import design_notes, notes_json
-from racksim.design.schema import Design
 from racksim.engine.fleet import FleetResult
 from racksim.engine.fleet_state import FleetInputs, JobRecord
 from racksim.network import network_metrics
 from racksim.perf.hardware import gpus_per_rack
-from racksim.physics.arrays import build
-from racksim.physics.layout import HallLayout
 from racksim.run.cost import cost_group, cost_inputs, hall_cost_group
 from racksim.run.loading import LoadedDesign
-from racksim.run.loading_hall import LoadedHall
+from racksim.run.loading_hall import LoadedHall, design_groups
 from racksim.run.merge import weighted_group
 from racksim.run.request import RunRequest
 from racksim.run.results import RunOutput
@@ -77,8 +74,8 @@ def job_rows(result: FleetResult, duration_s: float, names: list[str],
                "goodput": kept / (kept + lost) if kept + lost > 0 else 0.0,
                "ettr": min(1.0, useful_s / run_s) if run_s > 0 else 0.0, "interruptions": record.interruptions,
                "swaps": record.swaps,
-               "checkpoint_interval_s": spec.checkpoint_every_steps * spec.step_s if spec.kind == "training" else 0.0,
-               "done": bool(spec.kind == "training" and record.saved_steps >= spec.steps)}
+               "checkpoint_interval_s": spec.checkpoint_every_steps * spec.step_s if training else 0.0,
+               "done": bool(training and record.saved_steps >= spec.steps)}
         for key, value in row.items():
             table[key].append(value)
     return table
@@ -121,17 +118,17 @@ def nominal_tokens(record: JobRecord, run_s: float) -> float:
 
 def failures_by_class(loaded: LoadedDesign, inputs: FleetInputs) -> dict[str, int]:
     """Sampled failures per component class, every class the designs' reliability sections name (zeros included)."""
-    names = dict.fromkeys(name for design, _ in _groups(loaded) if design.reliability is not None
+    names = dict.fromkeys(name for design, _ in design_groups(loaded) if design.reliability is not None
                           for name in design.reliability.processes())
     return {name: inputs.failures.component.count(name) for name in names}
 
 
 def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: ProfileTable, result: FleetResult,
-                      jobs: dict[str, list[Any]], group: int, design: Design) -> dict[str, Any]:
+                      jobs: dict[str, list[Any]], group: int, cabling: dict[str, Any]) -> dict[str, Any]:
     """What group `group`'s cost reads (racksim.run.cost.cost_inputs): its racks' energies and heat, its jobs' work.
 
     Its racks are its rows' (a group has rows of its own); the hall's row feeder and UPS losses are shared in
-    proportion to the groups' feed energy.
+    proportion to the groups' feed energy. `cabling`: one rack's cabling group of the group's design.
     """
     rows = np.unique(inputs.rack_row[inputs.rack_group == group])
     seconds = result.hall.rack_seconds[rows].sum(axis=0)
@@ -154,7 +151,7 @@ def group_cost_inputs(metrics: dict[str, Any], inputs: FleetInputs, table: Profi
     work = float(sum(jobs["work_tokens"][k] for k in ours))
     return cost_inputs(inputs.duration_s, feed_j + sum(hall_loss_j.values()), energy_j("heat_to_liquid_w"),
                        energy_j("heat_to_air_w"), energy_j("pump_w"), work, nominal,
-                       cabling_metrics(build(design).cabling), failures, loss_energy_j_by_stage=hall_loss_j)
+                       cabling, failures, loss_energy_j_by_stage=hall_loss_j)
 
 
 def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
@@ -226,12 +223,6 @@ def fleet_metrics(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs
     }
 
 
-def _groups(loaded: LoadedDesign) -> list[tuple[Design, HallLayout]]:
-    if isinstance(loaded, LoadedHall):
-        return [(g.rack.design, g.layout) for g in loaded.groups]
-    return [(loaded.design, HallLayout.plain())]
-
-
 def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs, table: ProfileTable,
                  result: FleetResult) -> RunOutput:
     """Everything the run directory holds (racksim.run.results writes it, jobs.parquet beside metrics.json).
@@ -239,19 +230,20 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
     The cabling and network groups are the designs' (as a hall of several designs merges them,
     racksim.run.merge.weighted_group); the cabling plan (cabling.json) is the first group's.
     """
-    groups = _groups(loaded)
+    groups = design_groups(loaded)
     jobs = job_rows(result, inputs.duration_s, [design.name for design, _ in groups],
                     [gpus_per_rack(design) for design, _ in groups])
     metrics = fleet_metrics(request, loaded, inputs, table, result, jobs)
-    arrays = [build(design, hall=layout) for design, layout in groups]
+    plans = [plan_cabling(design) for design, _ in groups]  # one rack's: a group's racks are cabled alike
+    cablings = [cabling_metrics(plan) for plan in plans]
     group_racks = [layout.n_racks for _, layout in groups]
-    metrics["cabling"] = weighted_group([cabling_metrics(a.cabling) for a in arrays], group_racks,
-                                        maxima=("longest_cable_m",))
+    metrics["cabling"] = weighted_group(cablings, group_racks, maxima=("longest_cable_m",))
     metrics["network"] = weighted_group([network_metrics(design) for design, _ in groups],
                                         [gpus_per_rack(design) * layout.n_racks for design, layout in groups])
     cost = (cost_group(loaded.design, metrics, racks=group_racks[0]) if len(groups) == 1 else
-            hall_cost_group([(design, racks, group_cost_inputs(metrics, inputs, table, result, jobs, index, design))
-                             for index, ((design, _), racks) in enumerate(zip(groups, group_racks, strict=True))],
+            hall_cost_group([(design, racks, group_cost_inputs(metrics, inputs, table, result, jobs, index, cabling))
+                             for index, ((design, _), racks, cabling)
+                             in enumerate(zip(groups, group_racks, cablings, strict=True))],
                             tokens_per_work_unit=1.0))
     if cost is not None:
         metrics["cost"] = cost
@@ -262,7 +254,7 @@ def fleet_output(request: RunRequest, loaded: LoadedDesign, inputs: FleetInputs,
     return RunOutput(
         metrics=metrics, series=columns, events=[{"time_s": e.time_s, "kind": e.kind, "detail": e.detail}
                                                  for e in result.events],
-        components={}, cabling=cabling_summary(groups[0][0], arrays[0].cabling),
+        components={}, cabling=cabling_summary(groups[0][0], plans[0]),
         provenance=notes_json(design_notes(loaded.source, request.all_overrides)),
         warnings=[asdict(w) for w in loaded.warnings], inputs=request.inputs(loaded), design_resolved=loaded.resolved,
         hall_resolved=loaded.hall_resolved if isinstance(loaded, LoadedHall) else None, jobs=jobs,

@@ -206,10 +206,11 @@ def hall_grid(grid: Grid, jobs: Sequence[GridJob], chain: HallPowerChain, source
     return GridOutput(metrics, series)
 
 
-def scenario_grid(request: RunRequest, jobs: Sequence[GridJob], hall: HallLayout) -> GridOutput | None:
-    """The run's grid output if its scenario has a grid: block (None otherwise)."""
+def scenario_grid(request: RunRequest, jobs: Sequence[GridJob], hall: HallLayout,
+                  idle_rack_feed_power_w_by_row: FloatArray | None = None) -> GridOutput | None:
+    """The run's grid output if its scenario has a grid: block (None otherwise): `hall_grid` on the hall's chain."""
     grid = request.scenario.grid
     if grid is None:
         return None
     chain = hall.power or HallPowerChain.lossless(hall.n_rows)
-    return hall_grid(grid, jobs, chain, f"scenario {request.scenario.name}")
+    return hall_grid(grid, jobs, chain, f"scenario {request.scenario.name}", idle_rack_feed_power_w_by_row)

@@ -177,3 +177,10 @@ def load_target(path: str | Path, overrides: Overrides = ()) -> LoadedDesign:
 def layout_of(loaded: LoadedDesign) -> HallLayout:
     """The hall layout of a loaded hall; one rack with no row limits for a rack design."""
     return loaded.layout if isinstance(loaded, LoadedHall) else HallLayout.plain()
+
+
+def design_groups(loaded: LoadedDesign) -> list[tuple[Design, HallLayout]]:
+    """Each design group of a loaded hall with its layout; a rack design is one group of one plain rack."""
+    if isinstance(loaded, LoadedHall):
+        return [(group.rack.design, group.layout) for group in loaded.groups]
+    return [(loaded.design, HallLayout.plain())]
