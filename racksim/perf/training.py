@@ -245,7 +245,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
         if layout.pp_schedule == "dualpipe":  # W: only DualPipe's bubble needs it
             w_s += fraction * weight_grad_s(ops, acc, prec)
-        if ops is not None and "router" in ops.name and layout.ep > 1:
+        if "router" in ops.name and layout.ep > 1:
             fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
             ep_s += fraction * (fwd_a2a + bwd_a2a)
             ep_fwd_s += fraction * fwd_a2a
