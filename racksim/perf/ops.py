@@ -69,6 +69,9 @@ BYTES_ACT = 2.0
 """Bytes per activation element (bf16)."""
 FP8_BYTES = 1.0
 """Bytes per FP8 element."""
+FP8_TILE_BYTES = FP8_BYTES + 4.0 / 128
+"""Bytes per element of an FP8 tensor with 1×128 tile-wise scales, one fp32 per 128 elements (DeepSeek-V3 §3.3):
+the copies `QUANTIZE_BYTES['deepseek']` writes, and an FP8 expert dispatch (DeepEP's FP8 dispatch carries the same)."""
 WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
 GEMM_WAVE_ELEMENTS = 132 * 128 * 128
@@ -235,7 +238,7 @@ def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, w
 
 QUANTIZE_BYTES = {
     "current": 2 * BYTES_ACT + FP8_BYTES,
-    "deepseek": BYTES_ACT + 2 * (FP8_BYTES + 4.0 / 128),
+    "deepseek": BYTES_ACT + 2 * FP8_TILE_BYTES,
     "mxfp8": BYTES_ACT + 2 * (FP8_BYTES + 1.0 / 32),
 }
 """HBM bytes per element of one FP8 quantization by recipe. 'current' (per-tensor current scaling): the BF16 tensor

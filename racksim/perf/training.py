@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import FP8_DISPATCH_BYTES, CollectiveTime, Kind, link_bytes, node_limited_all_to_all
+from racksim.perf.comm import CollectiveTime, Kind, link_bytes, node_limited_all_to_all
 from racksim.perf.dualpipe import dualpipe_step, weight_grad_s
 from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, recomputed_ops, stage_params
@@ -59,6 +59,7 @@ from racksim.perf.model import ModelConfig
 from racksim.perf.ops import (
     ATTENTION_CORE,
     BYTES_ACT,
+    FP8_TILE_BYTES,
     OpTable,
     Shard,
     head_ops,
@@ -307,7 +308,7 @@ def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, 
 
     Forward: the dispatch of the k routed copies of every token and their combine. Backward: the output gradients
     dispatched to the experts (before their down-projections) and the input gradients combined back; full recompute
-    runs the forward's pair again. Dispatches move `comm.FP8_DISPATCH_BYTES` per element with
+    runs the forward's pair again. Dispatches move `ops.FP8_TILE_BYTES` per element with
     `Layout.ep_fp8_dispatch` (DeepSeek-V3 §3.3.4: both dispatches FP8, both combines BF16), 2 bytes otherwise; each
     all-to-all is split as `comm.node_limited_all_to_all` says, its parts pipelined (the slower sets the time).
     """
@@ -320,7 +321,7 @@ def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, 
                                         layout.ep_max_domains)
         return max(coll(*call, times=fraction * passes) for call in calls)
 
-    pair = all_to_all_s(FP8_DISPATCH_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
+    pair = all_to_all_s(FP8_TILE_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
     return pair, (passes - 1) * pair
 
 
