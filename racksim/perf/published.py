@@ -55,7 +55,8 @@ class Case:
     calibration: bool = False
     settings_known: bool = True
     hardware: str = "a100"
-    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`)."""
+    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`); a bundled
+    design's name for `published_nemo.DesignCase`."""
     memory_checked: bool = True
     """False: predicted even where racksim's footprint exceeds HBM (the run used savings racksim does not model)."""
 
