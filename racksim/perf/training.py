@@ -226,6 +226,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     tp_overlap = layout.tp_comm_overlap and layout.sequence_parallel and layout.tp > 1
     tp_once = {kind: system.collective(kind, message, layout.tp, tp_inside)
                for kind in ("all-gather", "reduce-scatter")} if tp_overlap else {}
+    again = recomputed_ops(m, layout)
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f_ops, b_ops = op_time_s(ops, acc, prec, attn), op_time_s(ops.backward(), acc, prec, attn)
         f, b = float(f_ops.sum()), float(b_ops.sum())
@@ -235,7 +236,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
                                                    layout.tp, layout.recompute == "full")
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
-        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+        if again:
             rec += float(op_time_s(ops.select(again), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
