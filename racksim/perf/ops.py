@@ -169,13 +169,16 @@ class OpTable:
         factor = 2.0 if self.backward_factor is None else self.backward_factor
         flops = self.flops * factor
         if self.attention_keys > 0:
-            fused = np.array([n in FUSED_ATTENTION for n in self.name], dtype=bool)
-            flops = np.where(fused, self.flops * FUSED_BACKWARD_FLOPS, flops)
+            flops = np.where(self.named(FUSED_ATTENTION), self.flops * FUSED_BACKWARD_FLOPS, flops)
         return replace(self, flops=flops, bytes=self.bytes * factor, backward_pass=True, backward_factor=None)
+
+    def named(self, names: frozenset[str]) -> np.ndarray:
+        """Mask of the ops whose names are in `names`."""
+        return np.array([n in names for n in self.name], dtype=bool)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
-        keep = np.array([n in names for n in self.name], dtype=bool)
+        keep = self.named(names)
         factor = None if self.backward_factor is None else self.backward_factor[keep]
         groups = None if self.groups is None else self.groups[keep]
         return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
@@ -384,16 +387,17 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
     at the attention's precision (module docstring).
     """
     attn = attention_precision or precision
-    is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
     size = ops.gemm_size
     peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
     eff = np.where(ops.matmul, acc.gemm_curve(precision)(size), 1.0)
-    if attn != precision:  # the attention matmuls on their own precision's peak and curve
-        peak = np.where(ops.matmul & is_attn, acc.peak(attn), peak)
-        eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
     curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
-    if curve is not None:
-        eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
+    if attn != precision or curve is not None:
+        is_attn = ops.named(FUSED_ATTENTION)
+        if attn != precision:  # the attention matmuls on their own precision's peak and curve
+            peak = np.where(ops.matmul & is_attn, acc.peak(attn), peak)
+            eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
+        if curve is not None:
+            eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
     return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
 
 
