@@ -256,9 +256,6 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     if tp_overlap:  # the same bytes sent, only what the GEMMs do not hide exposed
         tp_s = tp_hidden_s
     first, last = head_ops(m, shard)
-    out = layout.output_precision
-    head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
-            for name, ops in (("first", first), ("last", last))}
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
     send_s = 0.0
     if p > 1:
@@ -268,6 +265,9 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         per_stage, parts = dualpipe_step(m, layout, (fwd_s, bwd_s, w_s, tp_s + cp_s, ep_fwd_s, ep_s - ep_fwd_s),
                                      send_s, (first, last), acc)
     else:
+        out = layout.output_precision
+        head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
+                for name, ops in (("first", first), ("last", last))}
         per_stage, ends_s = pace_stage(m.num_hidden_layers, p, fwd_s + bwd_s + tp_s + cp_s + ep_s,
                                        head["first"], head["last"], v)
         compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
