@@ -398,7 +398,7 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
             eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
         if curve is not None:
             eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
-    return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
+    return ops.flops / (peak * eff), acc.hbm_time_s(ops.bytes)
 
 
 def op_time_s(ops: OpTable, acc: Accelerator, precision: str, attention_precision: str | None = None) -> FloatArray:
