@@ -185,7 +185,6 @@ LLAMA3_405B = tuple(
 )
 
 
-
 @cache
 def h800_cluster() -> System:
     """DeepSeek-V3's H800 nodes of 8 GPUs: H100 compute and HBM, slower NVLink.
@@ -218,4 +217,3 @@ DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Tabl
 
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""
-
