@@ -124,6 +124,10 @@ class Accelerator:
         """HBM bandwidth, bytes/s."""
         return self.hbm_bandwidth_tbyte_s * TERA
 
+    def hbm_time_s(self, size_bytes: npt.ArrayLike) -> FloatArray:
+        """HBM time of kernels each moving `size_bytes`, s: x / (BW · η_mem(x)), the memory roofline."""
+        return np.asarray(size_bytes, dtype=np.float64) / (self.hbm_bytes_per_s * self.memory_efficiency(size_bytes))
+
 
 # Fixed cost of one kernel: ~5 µs (CUDA launch ~2-4 µs plus tile ramp-up and tail). An assumption, not a
 # measurement: it shapes the small-size end of both curves, which training steps of large models barely reach.

@@ -75,11 +75,6 @@ def link_bytes(kind: Kind, message_bytes: float, group_size: int, scale_up: bool
     return bus - bus / q, bus / q
 
 
-FP8_DISPATCH_BYTES = 1.0 + 4.0 / 128.0
-"""Bytes per element of an FP8 expert dispatch: one FP8 byte plus one fp32 scale per 128 elements (DeepSeek-V3
-§3.3: 1×128 tile-wise activation scales; DeepEP's FP8 dispatch carries the same)."""
-
-
 def node_limited_all_to_all(message_bytes: float, group_size: int, per_domain: int, top_k: int,
                             max_domains: int) -> list[tuple[Kind, float, int, bool, int]]:
     """The collectives of one expert all-to-all whose tokens reach at most `max_domains` scale-up domains.

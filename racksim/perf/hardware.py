@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from racksim.design.accelerator_schema import AttentionPoints, GemmEfficiency
+from racksim.design.accelerator_schema import AttentionPoints, GemmEfficiency, MemoryEfficiency
 from racksim.design.schema import Design
 from racksim.errors import InputError
 from racksim.perf.accelerator import GEMM_FRAMEWORK_FACTOR, TERA, Accelerator, EfficiencyCurve, ceiling_curve
@@ -41,7 +41,6 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
                     for name, fraction in ceiling.fractions().items()} if ceiling is not None else {}
     by_precision |= {name: _gemm_curve(c) for name, c in (spec.gemm_efficiency_by_precision or {}).items()
                      if c is not None}
-    memory = spec.memory_efficiency
     return Accelerator(
         name=spec.name,
         peak_flops=peaks,
@@ -50,7 +49,7 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
         hbm_bandwidth_tbyte_s=spec.hbm_bandwidth_tbyte_s,
         # the schema guarantees a BF16 curve where no points are given
         gemm_efficiency=by_precision["bf16"] if spec.gemm_efficiency is None else _gemm_curve(spec.gemm_efficiency),
-        memory_efficiency=EfficiencyCurve(tuple(memory.size_bytes), tuple(memory.fraction), memory.source),
+        memory_efficiency=_curve(spec.memory_efficiency),
         sources={"design": design.name},
         gemm_efficiency_by_precision=by_precision,
         attention_efficiency={name: (_attention_curve(a.forward), _attention_curve(a.backward))
@@ -59,10 +58,14 @@ def accelerator_from_design(design: Design, source: str = "design") -> Accelerat
     )
 
 
+def _curve(points: GemmEfficiency | MemoryEfficiency | AttentionPoints, factor: float = 1.0) -> EfficiencyCurve:
+    """A design's curve points (sizes, fractions) as an `EfficiencyCurve`, each fraction × `factor`."""
+    return EfficiencyCurve(tuple(points.sizes()[1]), tuple(f * factor for f in points.fraction), points.source)
+
+
 def _gemm_curve(points: GemmEfficiency) -> EfficiencyCurve:
     """A GEMM curve given as points in the design; a standalone kernel benchmark's points × GEMM_FRAMEWORK_FACTOR."""
-    factor = GEMM_FRAMEWORK_FACTOR if points.kernel_benchmark else 1.0
-    return EfficiencyCurve(tuple(points.size_flop), tuple(f * factor for f in points.fraction), points.source)
+    return _curve(points, GEMM_FRAMEWORK_FACTOR if points.kernel_benchmark else 1.0)
 
 
 def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
@@ -71,8 +74,7 @@ def _attention_curve(points: AttentionPoints) -> EfficiencyCurve:
     Every attention curve is a standalone kernel benchmark (the FlashAttention-3 paper, cudnn-frontend's SDPA
     benchmark), so it takes the framework factor k as the GEMM ceilings and benchmark tables do.
     """
-    return EfficiencyCurve(tuple(points.seq_len), tuple(f * GEMM_FRAMEWORK_FACTOR for f in points.fraction),
-                           points.source)
+    return _curve(points, GEMM_FRAMEWORK_FACTOR)
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,16 @@ def pipeline_ranks(layout: Layout) -> list[tuple[int, ...]]:
     return [(i,) for i in range(layout.pp)]
 
 
+def dualpipe_stages_ok(pp: int, vpp: int) -> bool:
+    """DualPipe's stage rule: an even number of pipeline stages, no virtual stages."""
+    return pp % 2 == 0 and vpp == 1
+
+
+def dualpipe_microbatches_ok(pp: int, microbatches: int) -> bool:
+    """DualPipe's micro-batch rule: an even number, at least 2 × the `pp` stages."""
+    return microbatches % 2 == 0 and microbatches >= 2 * pp
+
+
 def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> None:
     """Raise a one-line `InputError` for a layout the model cannot run with (divisibility rules)."""
     if min(layout.global_batch, layout.seq_len, layout.micro_batch, layout.tp, layout.pp, layout.dp, layout.cp,
@@ -239,11 +249,10 @@ def check_layout(model: ModelConfig, layout: Layout, source: str = "layout") -> 
         (layout.zero3_gather in ("layer", "tensor"), "zero3_gather", "layer or tensor"),
         (layout.recompute in ("none", "selective", "full"), "recompute", "none, selective or full"),
         (layout.pp_schedule in ("1f1b", "dualpipe"), "pp_schedule", "1f1b or dualpipe"),
-        (layout.pp_schedule != "dualpipe" or (layout.pp % 2 == 0 and layout.vpp == 1), "pp_schedule",
+        (layout.pp_schedule != "dualpipe" or dualpipe_stages_ok(layout.pp, layout.vpp), "pp_schedule",
          f"dualpipe needs an even number of pipeline stages and no virtual stages (pp {layout.pp}, "
          f"vpp {layout.vpp})"),
-        (layout.pp_schedule != "dualpipe" or (layout.microbatches % 2 == 0
-                                              and layout.microbatches >= 2 * layout.pp), "pp_schedule",
+        (layout.pp_schedule != "dualpipe" or dualpipe_microbatches_ok(layout.pp, layout.microbatches), "pp_schedule",
          f"dualpipe needs an even number of micro-batches, at least 2 × {layout.pp} stages "
          f"(has {layout.microbatches})"),
         (0.0 <= layout.comm_sm_fraction < 1.0, "comm_sm_fraction", "at least 0 and below 1"),

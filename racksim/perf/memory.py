@@ -103,8 +103,10 @@ def recomputed_ops(m: ModelConfig, layout: Layout) -> frozenset[str]:
 
     The norms, and with multi-head latent attention its whole query/key/value projection (the up-projections are
     most of it), for `Layout.recompute_norms`; the MLP activations for `Layout.fp8_activations` (their output is not
-    kept).
+    kept). None under full recompute, whose rerun forward already holds them.
     """
+    if layout.recompute == "full":
+        return frozenset()
     names: set[str] = set()
     if layout.recompute_norms:
         names |= {"norm_attn", "norm_mlp"} | ({"qkv"} if m.mla else set())

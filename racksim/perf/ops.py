@@ -69,6 +69,9 @@ BYTES_ACT = 2.0
 """Bytes per activation element (bf16)."""
 FP8_BYTES = 1.0
 """Bytes per FP8 element."""
+FP8_TILE_BYTES = FP8_BYTES + 4.0 / 128
+"""Bytes per element of an FP8 tensor with 1×128 tile-wise scales, one fp32 per 128 elements (DeepSeek-V3 §3.3):
+the copies `QUANTIZE_BYTES['deepseek']` writes, and an FP8 expert dispatch (DeepEP's FP8 dispatch carries the same)."""
 WEIGHT_BYTES = {"bf16": 2.0, "fp8": FP8_BYTES, "fp4": 0.5}
 """Bytes per weight element read by a matmul at each precision."""
 GEMM_WAVE_ELEMENTS = 132 * 128 * 128
@@ -166,13 +169,16 @@ class OpTable:
         factor = 2.0 if self.backward_factor is None else self.backward_factor
         flops = self.flops * factor
         if self.attention_keys > 0:
-            fused = np.array([n in FUSED_ATTENTION for n in self.name], dtype=bool)
-            flops = np.where(fused, self.flops * FUSED_BACKWARD_FLOPS, flops)
+            flops = np.where(self.named(FUSED_ATTENTION), self.flops * FUSED_BACKWARD_FLOPS, flops)
         return replace(self, flops=flops, bytes=self.bytes * factor, backward_pass=True, backward_factor=None)
+
+    def named(self, names: frozenset[str]) -> np.ndarray:
+        """Mask of the ops whose names are in `names`."""
+        return np.array([n in names for n in self.name], dtype=bool)
 
     def select(self, names: frozenset[str]) -> OpTable:
         """The ops whose names are in `names`."""
-        keep = np.array([n in names for n in self.name], dtype=bool)
+        keep = self.named(names)
         factor = None if self.backward_factor is None else self.backward_factor[keep]
         groups = None if self.groups is None else self.groups[keep]
         return replace(self, name=tuple(n for n, k in zip(self.name, keep, strict=True) if k),
@@ -235,7 +241,7 @@ def _matmul(name: str, tokens: float, k: float, n: float, weight_elems: float, w
 
 QUANTIZE_BYTES = {
     "current": 2 * BYTES_ACT + FP8_BYTES,
-    "deepseek": BYTES_ACT + 2 * (FP8_BYTES + 4.0 / 128),
+    "deepseek": BYTES_ACT + 2 * FP8_TILE_BYTES,
     "mxfp8": BYTES_ACT + 2 * (FP8_BYTES + 1.0 / 32),
 }
 """HBM bytes per element of one FP8 quantization by recipe. 'current' (per-tensor current scaling): the BF16 tensor
@@ -381,17 +387,18 @@ def op_times_s(ops: OpTable, acc: Accelerator, precision: str,
     at the attention's precision (module docstring).
     """
     attn = attention_precision or precision
-    is_attn = np.array([n in FUSED_ATTENTION for n in ops.name], dtype=bool)
     size = ops.gemm_size
     peak = np.where(ops.matmul, acc.peak(precision), acc.vector_flops)
     eff = np.where(ops.matmul, acc.gemm_curve(precision)(size), 1.0)
-    if attn != precision:  # the attention matmuls on their own precision's peak and curve
-        peak = np.where(ops.matmul & is_attn, acc.peak(attn), peak)
-        eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
     curve = acc.attention_curve(attn, ops.backward_pass) if ops.attention_keys > 0 else None
-    if curve is not None:
-        eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
-    return ops.flops / (peak * eff), ops.bytes / (acc.hbm_bytes_per_s * acc.memory_efficiency(ops.bytes))
+    if attn != precision or curve is not None:
+        is_attn = ops.named(FUSED_ATTENTION)
+        if attn != precision:  # the attention matmuls on their own precision's peak and curve
+            peak = np.where(ops.matmul & is_attn, acc.peak(attn), peak)
+            eff = np.where(ops.matmul & is_attn, acc.gemm_curve(attn)(size), eff)
+        if curve is not None:
+            eff = np.where(is_attn, np.minimum(eff, curve(ops.attention_keys)), eff)
+    return ops.flops / (peak * eff), acc.hbm_time_s(ops.bytes)
 
 
 def op_time_s(ops: OpTable, acc: Accelerator, precision: str, attention_precision: str | None = None) -> FloatArray:

@@ -121,12 +121,13 @@ def training_compute_busy(m: ModelConfig, layout: Layout, acc: Accelerator) -> B
     """
     prec, attn, per_stage = layout.matmul_precision, layout.attention_precision, m.num_hidden_layers / layout.pp
     busy = Busy(0.0)
+    again = recomputed_ops(m, layout)
     for fraction, ops in layer_mix(m, step_shard(layout, acc), m.experts // layout.ep if m.moe else 0):
         recompute = {"none": None, "selective": ops.select(ATTENTION_CORE), "full": ops}[layout.recompute]
         layer = ops_busy(ops, acc, prec, attn) + ops_busy(ops.backward(), acc, prec, attn)
         if recompute is not None:
             layer = layer + ops_busy(recompute, acc, prec, attn)
-        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+        if again:
             layer = layer + ops_busy(ops.select(again), acc, prec)  # as train_step: norms, MLA, activations
         busy = busy + fraction * per_stage * layer
     return busy

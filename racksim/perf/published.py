@@ -55,7 +55,8 @@ class Case:
     calibration: bool = False
     settings_known: bool = True
     hardware: str = "a100"
-    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`)."""
+    """'a100' (`a100_dgx()`), 'h100' (`published_inference.h100_dgx()`) or 'h800' (`h800_cluster()`); a bundled
+    design's name for `published_nemo.DesignCase`."""
     memory_checked: bool = True
     """False: predicted even where racksim's footprint exceeds HBM (the run used savings racksim does not model)."""
 
@@ -184,7 +185,6 @@ LLAMA3_405B = tuple(
 )
 
 
-
 @cache
 def h800_cluster() -> System:
     """DeepSeek-V3's H800 nodes of 8 GPUs: H100 compute and HBM, slower NVLink.
@@ -217,4 +217,3 @@ DEEPSEEK_V3 = (Case("DeepSeek-V3 2048 H800", "DeepSeek-V3 technical report, Tabl
 
 ALL_CASES = KORTHIKANTI_2022 + NARAYANAN_2021 + NARAYANAN_2021_ZERO3 + LLAMA3_405B + DEEPSEEK_V3
 """Every published case, calibration case first among Korthikanti's."""
-

@@ -60,14 +60,14 @@ def nvl72_system(design: str) -> System:
 
 @dataclass(frozen=True)
 class DesignCase(Case):
-    """A published case run on a bundled rack design's system (`nvl72_system`) instead of a reference node."""
+    """A published case run on a bundled rack design's system (`nvl72_system`) instead of a reference node.
 
-    design: str = "gb200-nvl72"
-    """Design file under designs/, without '.yaml'."""
+    Its `hardware` names the design file under designs/, without '.yaml' (e.g. 'gb200-nvl72').
+    """
 
     def predict(self, accelerator: Accelerator | None = None, system: System | None = None) -> float:
         """The model's value of the measured quantity, on the design's system unless one is given."""
-        return super().predict(accelerator, system or nvl72_system(self.design))
+        return super().predict(accelerator, system or nvl72_system(self.hardware))
 
 
 # (system, model, recipe, GPUs, GBS, MBS, sequence, FSDP, TP, PP, CP, VP, EP, tokens/s per GPU, model TFLOP/s per
@@ -107,14 +107,10 @@ def _case(system: str, model: str, recipe: str, gpus: int, gbs: int, mbs: int, s
                     precision="bf16" if recipe == "BF16" else "fp8", fp8_current_scaling=recipe == "FP8-CS",
                     fp8_block_scaling="mxfp8" if recipe == "FP8-MX" else "none",
                     fp32_grads=False, recompute_norms=model == "deepseek-v3", tp_comm_overlap=tp > 1)
-    name = f"NeMo {_NAMES[model]} {gpus} {system} {recipe}"
-    source = NEMO_2511.format(system=system)
-    if system == "H100":
-        return Case(name, source, bundled_model(model), layout, measured, "tokens/s", settings_known=known,
-                    hardware="h100", memory_checked=memory)
-    design = f"{system.lower()}-nvl72"
-    return DesignCase(name, source, bundled_model(model), layout, measured, "tokens/s", settings_known=known,
-                      hardware=design, memory_checked=memory, design=design)
+    kind, hardware = (Case, "h100") if system == "H100" else (DesignCase, f"{system.lower()}-nvl72")
+    return kind(f"NeMo {_NAMES[model]} {gpus} {system} {recipe}", NEMO_2511.format(system=system),
+                bundled_model(model), layout, measured, "tokens/s", settings_known=known, hardware=hardware,
+                memory_checked=memory)
 
 
 NEMO_CASES = tuple(_case(*row) for row in _ROWS)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from racksim.errors import InputError
 from racksim.perf.comm import CollectiveTime
 from racksim.perf.inference import Replica, serving_memory
-from racksim.perf.layout import Layout, PipelineSchedule, Recompute
+from racksim.perf.layout import Layout, PipelineSchedule, Recompute, dualpipe_microbatches_ok, dualpipe_stages_ok
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu
 from racksim.perf.model import ModelConfig
 from racksim.perf.serving import ServingPoint, operating_point, serving_curve
@@ -125,8 +125,8 @@ def layouts(m: ModelConfig, gpus: int, global_batch: int, seq_len: int, scale_up
                 eps = [e for e in divisors(dp) if m.experts % e == 0] if m.moe else [1]
                 mbs = [b for b in MICRO_BATCHES if (global_batch // dp) % b == 0]
                 if pins.pp_schedule == "dualpipe":
-                    vpps = [1] if pp % 2 == 0 else []
-                    mbs = [b for b in mbs if (global_batch // (dp * b)) % 2 == 0 and global_batch // (dp * b) >= 2 * pp]
+                    vpps = [1] if dualpipe_stages_ok(pp, 1) else []
+                    mbs = [b for b in mbs if dualpipe_microbatches_ok(pp, global_batch // (dp * b))]
                 for vpp in _options(pins.vpp, vpps):
                     for ep in _options(pins.ep, eps):
                         for mb in _options(pins.micro_batch, mbs):

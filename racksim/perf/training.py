@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from racksim.perf.accelerator import Accelerator
-from racksim.perf.comm import FP8_DISPATCH_BYTES, CollectiveTime, Kind, link_bytes, node_limited_all_to_all
+from racksim.perf.comm import CollectiveTime, Kind, link_bytes, node_limited_all_to_all
 from racksim.perf.dualpipe import dualpipe_step, weight_grad_s
 from racksim.perf.layout import Layout, check_layout, stage_layers
 from racksim.perf.memory import MemoryBreakdown, check_fits, memory_per_gpu, recomputed_ops, stage_params
@@ -59,6 +59,7 @@ from racksim.perf.model import ModelConfig
 from racksim.perf.ops import (
     ATTENTION_CORE,
     BYTES_ACT,
+    FP8_TILE_BYTES,
     OpTable,
     Shard,
     head_ops,
@@ -225,6 +226,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     tp_overlap = layout.tp_comm_overlap and layout.sequence_parallel and layout.tp > 1
     tp_once = {kind: system.collective(kind, message, layout.tp, tp_inside)
                for kind in ("all-gather", "reduce-scatter")} if tp_overlap else {}
+    again = recomputed_ops(m, layout)
     for fraction, ops in layer_mix(m, shard, m.experts // layout.ep if m.moe else 0):
         f_ops, b_ops = op_time_s(ops, acc, prec, attn), op_time_s(ops.backward(), acc, prec, attn)
         f, b = float(f_ops.sum()), float(b_ops.sum())
@@ -234,7 +236,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
                                                    layout.tp, layout.recompute == "full")
         core = float(op_time_s(ops.select(ATTENTION_CORE), acc, prec, attn).sum())
         rec = {"none": 0.0, "selective": core, "full": f}[layout.recompute]
-        if layout.recompute != "full" and (again := recomputed_ops(m, layout)):
+        if again:
             rec += float(op_time_s(ops.select(again), acc, prec).sum())
         fwd_s += fraction * f
         bwd_s += fraction * (b + rec)
@@ -245,7 +247,7 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
             cp_s += fraction * (max(0.0, gather - hidden) + max(0.0, 2 * gather - 2 * hidden))
         if layout.pp_schedule == "dualpipe":  # W: only DualPipe's bubble needs it
             w_s += fraction * weight_grad_s(ops, acc, prec)
-        if ops is not None and "router" in ops.name and layout.ep > 1:
+        if "router" in ops.name and layout.ep > 1:
             fwd_a2a, bwd_a2a = _ep_all_to_all_s(m, layout, shard, domain, coll, fraction)
             ep_s += fraction * (fwd_a2a + bwd_a2a)
             ep_fwd_s += fraction * fwd_a2a
@@ -254,9 +256,6 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
     if tp_overlap:  # the same bytes sent, only what the GEMMs do not hide exposed
         tp_s = tp_hidden_s
     first, last = head_ops(m, shard)
-    out = layout.output_precision
-    head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
-            for name, ops in (("first", first), ("last", last))}
     mb, p, v = layout.microbatches, layout.pp, layout.vpp
     send_s = 0.0
     if p > 1:
@@ -266,6 +265,9 @@ def train_step(m: ModelConfig, layout: Layout, system: System, check_memory: boo
         per_stage, parts = dualpipe_step(m, layout, (fwd_s, bwd_s, w_s, tp_s + cp_s, ep_fwd_s, ep_s - ep_fwd_s),
                                      send_s, (first, last), acc)
     else:
+        out = layout.output_precision
+        head = {name: float(op_time_s(ops, acc, out).sum() + op_time_s(ops.backward(), acc, out).sum())
+                for name, ops in (("first", first), ("last", last))}
         per_stage, ends_s = pace_stage(m.num_hidden_layers, p, fwd_s + bwd_s + tp_s + cp_s + ep_s,
                                        head["first"], head["last"], v)
         compute_mb = per_stage * (fwd_s + bwd_s) + ends_s
@@ -307,7 +309,7 @@ def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, 
 
     Forward: the dispatch of the k routed copies of every token and their combine. Backward: the output gradients
     dispatched to the experts (before their down-projections) and the input gradients combined back; full recompute
-    runs the forward's pair again. Dispatches move `comm.FP8_DISPATCH_BYTES` per element with
+    runs the forward's pair again. Dispatches move `ops.FP8_TILE_BYTES` per element with
     `Layout.ep_fp8_dispatch` (DeepSeek-V3 §3.3.4: both dispatches FP8, both combines BF16), 2 bytes otherwise; each
     all-to-all is split as `comm.node_limited_all_to_all` says, its parts pipelined (the slower sets the time).
     """
@@ -320,7 +322,7 @@ def _ep_all_to_all_s(m: ModelConfig, layout: Layout, shard: Shard, domain: int, 
                                         layout.ep_max_domains)
         return max(coll(*call, times=fraction * passes) for call in calls)
 
-    pair = all_to_all_s(FP8_DISPATCH_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
+    pair = all_to_all_s(FP8_TILE_BYTES if layout.ep_fp8_dispatch else BYTES_ACT) + all_to_all_s(BYTES_ACT)
     return pair, (passes - 1) * pair
 
 

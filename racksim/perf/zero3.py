@@ -88,7 +88,7 @@ maintainer's "approx 2 us" for an elementwise op from Python (pytorch/pytorch#41
 
 def hbm_read_s(acc: Accelerator, message_bytes: float) -> float:
     """HBM time of one kernel reading `message_bytes` (a reduction such as a norm), s: x / (B·η_mem(x))."""
-    return message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes)))
+    return float(acc.hbm_time_s(message_bytes))
 
 
 def staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: bool) -> float:
@@ -104,5 +104,5 @@ def staging_s(acc: Accelerator, message_bytes: float, ranks: int, zero_fill: boo
         return 0.0
     slice_bytes = 2.0 * message_bytes / ranks
     copies = ranks * slice_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(slice_bytes)))
-    fill = message_bytes / (acc.hbm_bytes_per_s * float(acc.memory_efficiency(message_bytes))) if zero_fill else 0.0
+    fill = hbm_read_s(acc, message_bytes) if zero_fill else 0.0
     return copies + fill
