@@ -46,10 +46,10 @@ def dualpipe_step(m: ModelConfig, layout: Layout, layer: tuple[float, ...], send
     micro-batch, s; `send_s` one pipeline send; `heads` the (first, last) stage's extra ops.
     """
     f, b, w, blocking, ep_fwd, ep_bwd = layer
-    prec, p = layout.matmul_precision, layout.pp
+    out, p = layout.output_precision, layout.pp  # the ends' ops at the output layer's precision, as 1F1B times them
     counts = stage_layer_counts(m.num_hidden_layers, p)
-    head_fbw = {stage: (float(op_time_s(ops, acc, prec).sum()), float(op_time_s(ops.backward(), acc, prec).sum()),
-                        weight_grad_s(ops, acc, prec)) for stage, ops in ((0, heads[0]), (p - 1, heads[1]))}
+    head_fbw = {stage: (float(op_time_s(ops, acc, out).sum()), float(op_time_s(ops.backward(), acc, out).sum()),
+                        weight_grad_s(ops, acc, out)) for stage, ops in ((0, heads[0]), (p - 1, heads[1]))}
 
     def rank_load(stages: tuple[int, ...]) -> tuple[float, float, float, float]:
         """Mean over the rank's stages (it runs each for half the micro-batches): layers, head F, B, W."""
